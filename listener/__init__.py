@@ -1,0 +1,3 @@
+"""listener: a self-hosted social listening and sentiment monitor."""
+
+__version__ = "0.1.0"

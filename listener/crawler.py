@@ -1,0 +1,150 @@
+"""Run a Scrapy crawl in a child process and stream its items back as JSON lines.
+
+Why a child process: a Twisted reactor cannot be restarted, so a process that
+crawls more than once (the CLI in tests, the daemon for months) cannot call
+``CrawlerProcess.start()`` twice. A fresh ``python -m listener.crawler`` per
+crawl costs well under a second of start-up, isolates memory growth and crashes
+in the crawler from the process that owns the database, and means the only
+writer to SQLite stays the parent. The child never opens the database: it
+prints one JSON object per line (``{"kind": "post"|"fetch", ...}``) on a
+private copy of stdout; the parent stores them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import Any, Iterator
+
+from listener.config import CollectSettings
+
+SPIDERS = {"feed": "spiders.feed.FeedSpider"}
+
+
+def scrapy_settings(collect: CollectSettings) -> dict[str, Any]:
+    """Scrapy settings for one crawl, from our collect settings."""
+    return {
+        "USER_AGENT": collect.user_agent,
+        "ROBOTSTXT_OBEY": collect.obey_robots,
+        "DOWNLOAD_TIMEOUT": collect.timeout,
+        "RETRY_ENABLED": collect.retries > 0,
+        "RETRY_TIMES": collect.retries,
+        "DOWNLOAD_MAXSIZE": collect.max_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_DELAY": collect.delay,
+        "CONCURRENT_REQUESTS": max(16, collect.concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": collect.concurrency,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "HTTPCACHE_ENABLED": False,
+        "LOG_LEVEL": os.environ.get("LISTENER_CRAWL_LOG", "ERROR"),
+        "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
+        "ITEM_PIPELINES": {"listener.crawler.EmitPipeline": 100},
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "spiders.middlewares.RobotsTxtMiddleware": 100,
+        },
+        # Scrapy 2.13+ default; named so nothing can install another reactor first.
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    }
+
+
+def crawl(spider: str, sources: list[dict[str, Any]], collect: CollectSettings) -> Iterator[dict]:
+    """Yield the child's events; every source gets exactly one ``fetch`` event, even on a crash."""
+    if spider not in SPIDERS:
+        raise ValueError(f"unknown spider {spider!r}")
+    job = json.dumps({"spider": spider, "sources": sources, "settings": scrapy_settings(collect)})
+    pending = {s["name"] for s in sources}
+    with tempfile.TemporaryFile() as errlog:
+        proc = subprocess.Popen([sys.executable, "-m", "listener.crawler"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errlog, env=_child_env())
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            proc.kill()
+
+        timer = threading.Timer(collect.crawl_timeout, stop)
+        timer.start()
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(job.encode())
+            proc.stdin.close()
+            for line in proc.stdout:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("kind") == "fetch":
+                    pending.discard(event.get("source"))
+                yield event
+            code = proc.wait()
+        except GeneratorExit:
+            code = None
+            raise
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if pending:
+            errlog.seek(0)
+            tail = [ln for ln in errlog.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+            if fired.is_set():
+                why = f"crawl stopped after {collect.crawl_timeout:g}s (collect.crawl_timeout)"
+            else:
+                why = f"crawler exited with code {code}" + (f": {tail[-1][:200]}" if tail else "")
+            for name in sorted(pending):
+                yield {"kind": "fetch", "source": name, "status": None, "error": why, "entries": 0}
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The child imports our packages from wherever the parent did.
+    paths = [p for p in sys.path if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+class EmitPipeline:
+    """Scrapy item pipeline: write each item as one JSON line to the output fd."""
+
+    def __init__(self, fd: int):
+        self.out = os.fdopen(fd, "w", buffering=1, encoding="utf-8", closefd=False)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "EmitPipeline":
+        return cls(crawler.settings.getint("LISTENER_OUTPUT_FD"))
+
+    def process_item(self, item: Any) -> Any:
+        from spiders.items import FetchResult
+
+        kind = "fetch" if isinstance(item, FetchResult) else "post"
+        self.out.write(json.dumps({"kind": kind, **item.to_dict()}, ensure_ascii=False) + "\n")
+        return item
+
+
+def main() -> int:
+    """Child entry point: read the job from stdin, crawl, print items."""
+    job = json.load(sys.stdin)
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # anything else that prints goes to stderr, never into the item stream
+    from importlib import import_module
+
+    from scrapy.crawler import CrawlerProcess
+
+    module, _, cls_name = SPIDERS[job["spider"]].rpartition(".")
+    spider_cls = getattr(import_module(module), cls_name)
+    settings = dict(job["settings"], LISTENER_OUTPUT_FD=out_fd)
+    process = CrawlerProcess(settings=settings)
+    process.crawl(spider_cls, sources=job["sources"])
+    process.start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

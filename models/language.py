@@ -1,0 +1,22 @@
+"""Language identification (ISO 639-1 code) with py3langid's bundled model."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+MIN_CHARS = 20  # below this, guesses are mostly noise
+
+
+@lru_cache(maxsize=1)
+def _identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str, min_confidence: float = 0.5) -> str | None:
+    """Best-guess language code of ``text``, or None when too short or unsure."""
+    if not text or len(text.strip()) < MIN_CHARS:
+        return None
+    lang, prob = _identifier().classify(text[:2000])
+    return lang if prob >= min_confidence else None
