@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops SYNs when a crawl opens many
+    # connections at once; the client then waits a second to retry.
+    request_queue_size = 128
 
     def handle_error(self, request: object, client_address: object) -> None:
         # Clients that hang up early (timeouts, size limits) are part of the tests.

@@ -19,9 +19,10 @@ from sqlite_utils import Migrations
 from listener.text import content_hash
 
 BUSY_TIMEOUT_MS = 10_000
-POST_FIELDS = ("source", "guid", "url", "author", "title", "text", "published_at", "language",
-               "score", "comments", "likes", "shares")
+TEXT_FIELDS = ("url", "author", "title", "text", "published_at", "language")
 ENGAGEMENT_FIELDS = ("score", "comments", "likes", "shares")
+POST_FIELDS = ("source", "guid") + TEXT_FIELDS + ENGAGEMENT_FIELDS
+_CHUNK = 500  # guids per IN (...) lookup, well under SQLite's variable limit
 
 migrations = Migrations("listener")
 
@@ -186,40 +187,60 @@ def sources_table(db: sqlite_utils.Database) -> list[dict]:
 
 
 def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) -> UpsertCounts:
-    """Insert new posts, update edited ones in place, skip unchanged ones; one transaction.
+    """Insert new posts, update changed ones in place, skip unchanged ones; one transaction.
 
-    A post is keyed on (source, guid). An edit (changed visible fields) clears its
-    classification so the next ``classify`` re-tags it.
+    A post is keyed on (source, guid). An edit of its visible fields (text, title,
+    URL, author, dates, language) clears its classification so the next
+    ``classify`` re-tags it; a change in engagement numbers alone updates them
+    and keeps the classification. Both count as ``updated``.
     """
     counts = UpsertCounts()
     latest: dict[tuple[str, str], dict] = {}
     for p in posts:  # the same entry twice in one batch: the last one wins
         latest[(p["source"], p["guid"])] = p
+    by_source: dict[str, list[str]] = {}
+    for source, guid in latest:
+        by_source.setdefault(source, []).append(guid)
     with db.atomic():
         conn = db.conn
-        inserts, updates = [], []
-        for (source, guid), p in latest.items():
-            values = [p.get(f) for f in POST_FIELDS]
-            digest = content_hash(*values[2:])
-            row = conn.execute("SELECT id, content_hash FROM posts WHERE source = ? AND guid = ?",
-                               [source, guid]).fetchone()
+        existing: dict[tuple[str, str], tuple] = {}
+        for source, guids in by_source.items():
+            for i in range(0, len(guids), _CHUNK):
+                chunk = guids[i:i + _CHUNK]
+                for row in conn.execute(
+                        f"SELECT guid, id, content_hash, {', '.join(ENGAGEMENT_FIELDS)} FROM posts "
+                        f"WHERE source = ? AND guid IN ({', '.join('?' * len(chunk))})", [source, *chunk]):
+                    existing[(source, row[0])] = row[1:]
+        inserts, edits, engagement = [], [], []
+        for key, p in latest.items():
+            text_values = [p.get(f) for f in TEXT_FIELDS]
+            numbers = [p.get(f) for f in ENGAGEMENT_FIELDS]
+            digest = content_hash(*text_values)
+            row = existing.get(key)
             if row is None:
-                inserts.append(values + [now, p.get("published_at") or now, digest])
+                inserts.append([*key, *text_values, *numbers, now, p.get("published_at") or now, digest])
             elif row[1] != digest:
-                updates.append(values[2:] + [now, digest, row[0]])
+                edits.append([*text_values, *numbers, now, digest, p.get("published_at"), row[0]])
+            elif any(new is not None and new != old for new, old in zip(numbers, row[2:])):
+                engagement.append([*numbers, row[0]])
             else:
                 counts.unchanged += 1
         if inserts:
             conn.executemany(
                 f"INSERT INTO posts ({', '.join(POST_FIELDS)}, fetched_at, posted_at, content_hash) "
                 f"VALUES ({', '.join('?' * (len(POST_FIELDS) + 3))})", inserts)
-        if updates:
+        if edits:
             conn.executemany(
-                "UPDATE posts SET " + ", ".join(f"{f} = ?" for f in POST_FIELDS[2:]) +
-                ", updated_at = ?, content_hash = ?, posted_at = coalesce(published_at, posted_at), "
+                "UPDATE posts SET " + ", ".join(f"{f} = ?" for f in TEXT_FIELDS) + ", " +
+                ", ".join(f"{f} = coalesce(?, {f})" for f in ENGAGEMENT_FIELDS) +
+                ", updated_at = ?, content_hash = ?, posted_at = coalesce(?, posted_at), "
                 "sentiment = NULL, sentiment_label = NULL, classified_at = NULL, classifier = NULL "
-                "WHERE id = ?", updates)
-        counts.new, counts.updated = len(inserts), len(updates)
+                "WHERE id = ?", edits)
+        if engagement:
+            conn.executemany(
+                "UPDATE posts SET " + ", ".join(f"{f} = coalesce(?, {f})" for f in ENGAGEMENT_FIELDS) +
+                " WHERE id = ?", engagement)
+        counts.new, counts.updated = len(inserts), len(edits) + len(engagement)
     return counts
 
 

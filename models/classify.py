@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from importlib import metadata
+from typing import Iterable
 
 from models.language import detect_language
 from models.products import Mention, ProductMatcher, match_products
 from models.sentiment import label, vader_compound
 
-CLASSIFIER_VERSION = "vader-3.3.2/products-1/langid-1"
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+CLASSIFIER_VERSION = f"vader-{_version('vaderSentiment')}/products-1/py3langid-{_version('py3langid')}"
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,3 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, positive_t
                      positive_threshold=positive_threshold, negative_threshold=negative_threshold,
                      language=r.get("language"))
             for r in rows]
-
-
-def labels_of(results: Sequence[Classification]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in results:
-        out[r.label] = out.get(r.label, 0) + 1
-    return out

@@ -9,6 +9,7 @@ size is capped: a "billion laughs" feed then parses as plain, bounded text.
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 from dataclasses import dataclass, field
 
 import feedparser
@@ -48,9 +49,9 @@ def parse_feed(body: bytes, *, source: str, url: str | None = None, content_type
         raise FeedError(f"body is {len(body):,} bytes, over the {max_bytes:,} byte limit")
     if not body.strip():
         raise FeedError("empty response body")
+    # No content-location: feedparser would resolve entry ids against it, and an
+    # id must not change when the feed moves (it is half of the dedup key).
     headers = {"content-type": content_type or "application/xml"}
-    if url:
-        headers["content-location"] = url
     parsed = feedparser.parse(strip_doctype(bytes(body)), response_headers=headers,
                               sanitize_html=True, resolve_relative_uris=True)
     bozo = None
@@ -61,16 +62,18 @@ def parse_feed(body: bytes, *, source: str, url: str | None = None, content_type
         if bozo or not parsed.get("version"):
             raise FeedError(f"not an RSS/Atom feed ({bozo or 'no feed elements found'})")
     feed_lang = language_tag(parsed.feed.get("language"))
-    items = [_item(entry, source, feed_lang) for entry in parsed.entries]
+    items = [_item(entry, source, feed_lang, url) for entry in parsed.entries]
     return ParsedFeed(items=items, bozo=bozo, title=html_to_text(parsed.feed.get("title")) or None)
 
 
-def _item(entry: dict, source: str, feed_lang: str | None) -> PostItem:
+def _item(entry: dict, source: str, feed_lang: str | None, base: str | None) -> PostItem:
     title = html_to_text(entry.get("title")) or None
     bodies = [c.get("value", "") for c in entry.get("content", []) if c.get("value")]
     body = max(bodies, key=len) if bodies else entry.get("summary", "")
     text = html_to_text(body)
     link = entry.get("link")
+    if link and base:
+        link = urljoin(base, link)
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     guid = entry.get("id") or link or content_hash(title, text)
     author = (entry.get("author_detail") or {}).get("name") or entry.get("author")

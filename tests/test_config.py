@@ -1,0 +1,92 @@
+"""Settings: typed loading, and one clear line with exit code 2 for every kind of broken file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from listener.cli import cli
+from listener.config import ConfigError, load_settings, parse_interval
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_settings_file_is_valid():
+    s = load_settings(ROOT / "settings.toml")
+    assert s.products and s.sources
+    assert any(p.ours for p in s.products) and any(not p.ours for p in s.products)
+    assert all(src.url.startswith("https://") for src in s.sources)
+    assert s.db_path == ROOT / "listener.db"
+
+
+def test_defaults_and_relative_paths(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('[[products]]\nname = "Acme"\n')
+    s = load_settings(f)
+    assert s.db_path == tmp_path / "listener.db"
+    assert s.digest.output_dir == tmp_path / "digests"
+    assert s.products[0].aliases == ("Acme",) and s.products[0].ours is False
+    assert s.collect.obey_robots is True and s.collect.timeout == 30.0
+    assert s.classify.positive_threshold == 0.05
+
+
+@pytest.mark.parametrize("value, seconds", [(90, 90), ("90s", 90), ("30m", 1800), ("6h", 21600), ("1d", 86400)])
+def test_interval(value, seconds):
+    assert parse_interval(value) == seconds
+
+
+BROKEN = [
+    ("[store\npath = 1", "invalid TOML"),
+    ('[store]\npath = "x.db"\ncolour = "blue"\n', "store.colour: unknown key"),
+    ('toplevel = 1\n', "toplevel: unknown key"),
+    ('[collect]\ntimeout = "fast"\n', "collect.timeout: expected a number, got string 'fast'"),
+    ('[collect]\nobey_robots = "yes"\n', "collect.obey_robots: expected true or false"),
+    ('[collect]\nretries = -1\n', "collect.retries: must not be negative"),
+    ('[[products]]\naliases = ["x"]\n', "products[0].name: required key is missing"),
+    ('[[products]]\nname = "A"\n[[products]]\nname = "B"\naliases = "b"\n', "products[1].aliases: expected an array"),
+    ('[[products]]\nname = "A"\nours = 1\n', "products[0].ours: expected true or false, got integer 1"),
+    ('[[products]]\nname = "A"\n[[products]]\nname = "a"\n', "products[1].name: duplicate name 'a'"),
+    ('[[sources]]\nname = "x"\n', "sources[0].url: required key is missing"),
+    ('[[sources]]\nname = "x"\nurl = "ftp://x"\n', "sources[0].url: expected an http:// or https:// URL"),
+    ('[[sources]]\nname = "x"\nurl = "https://x/"\ninterval = "often"\n', "sources[0].interval: expected a duration"),
+    ('[[sources]]\nname = "x"\nurl = "https://x/"\ntype = "carrier-pigeon"\n', "sources[0].type: unknown source type"),
+    ('[[sources]]\nname = "x"\nurl = "https://x/"\nurl_typo = 1\n', "sources[0].url_typo: unknown key"),
+    ('[[sources]]\nname = "has space"\nurl = "https://x/"\n', "sources[0].name: use letters"),
+    ('products = "Acme"\n', "products: expected an array of tables"),
+    ('[classify]\npositive_threshold = 0.1\nnegative_threshold = 0.2\n', "classify.negative_threshold: must be below"),
+]
+
+
+@pytest.mark.parametrize("text, message", BROKEN)
+def test_broken_settings_one_line_exit_2(tmp_path, text, message):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(f)
+    assert message in str(err.value)
+    assert str(err.value).startswith(str(f) + ": ")
+    result = CliRunner().invoke(cli, ["--config", str(f), "sources"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(f) in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_and_env_override(tmp_path, monkeypatch):
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.toml"), "sources"])
+    assert result.exit_code == 2 and "settings file not found" in result.stderr
+    good = tmp_path / "env.toml"
+    good.write_text('[store]\npath = "env.db"\n')
+    monkeypatch.setenv("LISTENER_CONFIG", str(good))
+    result = CliRunner().invoke(cli, ["init-db"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "env.db").exists()
+
+
+def test_not_utf8(tmp_path):
+    f = tmp_path / "latin1.toml"
+    f.write_bytes(b'[[products]]\nname = "Caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(f)

@@ -1,0 +1,127 @@
+"""Digest numbers checked by hand on a small fixture set, and safe rendering of hostile text."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from listener import pipeline, store
+from reports.digest import build_digest
+from reports.render import md_escape, render_html, render_markdown
+from tests.conftest import NOW
+
+PRODUCTS = """
+[[products]]
+name = "Acme"
+ours = true
+
+[[products]]
+name = "Bolt"
+"""
+
+DAY = date(2026, 11, 22)
+
+
+def post(guid, text, when, url=None, title=None):
+    return {"source": "fixture", "guid": guid, "url": url or f"https://example.org/{guid}", "author": "ann",
+            "title": title, "text": text, "published_at": when, "language": "en",
+            "score": None, "comments": None, "likes": None, "shares": None}
+
+
+# On the digest day: Acme 4 mentions (2 positive, 1 negative, 1 neutral), Bolt 2 (1 positive, 1 negative).
+ON_DAY = [
+    post("d1", "Acme is wonderful, I love it", "2026-11-22T08:00:00Z"),
+    post("d2", "Acme is terrible, I hate it", "2026-11-22T09:00:00Z"),
+    post("d3", "Acme and Bolt are both great", "2026-11-22T10:00:00Z"),
+    post("d4", "Bolt is awful and broken", "2026-11-22T23:59:59Z"),
+    post("d5", "Acme release notes for version 3", "2026-11-22T00:00:00Z"),
+    post("d6", "Nothing about any tracked product", "2026-11-22T12:00:00Z"),
+]
+# Trailing 7 days (15th..21st): Acme once a day (mean 1.0), Bolt twice a day (mean 2.0).
+TRAILING = [post(f"a{i}", "Acme update", f"2026-11-{15 + i}T12:00:00Z") for i in range(7)] + \
+           [post(f"b{i}{j}", "Bolt update", f"2026-11-{15 + i}T1{j}:00:00Z") for i in range(7) for j in range(2)]
+# Outside both windows: must not count anywhere.
+OUTSIDE = [post("o1", "Acme old news", "2026-11-14T23:59:59Z"), post("o2", "Acme tomorrow", "2026-11-23T00:00:00Z")]
+
+
+@pytest.fixture
+def fixture_db(settings_for):
+    settings = settings_for(products=PRODUCTS)
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, ON_DAY + TRAILING + OUTSIDE, now="2026-11-23T05:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    return db, settings
+
+
+def test_fixture_labels_are_what_the_hand_count_assumes(fixture_db):
+    db, _ = fixture_db
+    labels = dict(db.execute("SELECT guid, sentiment_label FROM posts WHERE guid LIKE 'd%'").fetchall())
+    assert labels == {"d1": "positive", "d2": "negative", "d3": "positive", "d4": "negative",
+                      "d5": "neutral", "d6": "neutral"}
+
+
+def test_daily_numbers_by_hand(fixture_db):
+    db, settings = fixture_db
+    d = build_digest(db, settings, day=DAY, now=NOW)
+    acme, bolt = d.products
+    assert (acme.name, acme.ours, bolt.name, bolt.ours) == ("Acme", True, "Bolt", False)
+    assert (acme.mentions, acme.positive, acme.neutral, acme.negative) == (4, 2, 1, 1)
+    assert (bolt.mentions, bolt.positive, bolt.neutral, bolt.negative) == (2, 1, 0, 1)
+    assert acme.net_sentiment == pytest.approx(25.0)      # (2 - 1) / 4 * 100
+    assert bolt.net_sentiment == pytest.approx(0.0)       # (1 - 1) / 2 * 100
+    assert acme.share_of_voice == pytest.approx(4 / 6)
+    assert bolt.share_of_voice == pytest.approx(2 / 6)
+    assert acme.trailing_mean == pytest.approx(1.0) and acme.change == pytest.approx(3.0)
+    assert acme.change_pct == pytest.approx(300.0)
+    assert bolt.trailing_mean == pytest.approx(2.0) and bolt.change == pytest.approx(0.0)
+    assert d.total_posts == 6 and d.total_mentions == 6
+    assert sorted(m.url for m in acme.top_positive) == ["https://example.org/d1", "https://example.org/d3"]
+    assert acme.top_positive[0].sentiment >= acme.top_positive[1].sentiment
+    assert [m.url for m in acme.top_negative] == ["https://example.org/d2"]
+    assert [m.url for m in bolt.top_negative] == ["https://example.org/d4"]
+    assert acme.top_positive[0].alias == "Acme"
+
+
+def test_period_digest_and_rendered_numbers(fixture_db, tmp_path):
+    db, settings = fixture_db
+    d = build_digest(db, settings, day=DAY, days=8, now=NOW)   # 15th..22nd inclusive
+    acme, bolt = d.products
+    assert (acme.mentions, bolt.mentions) == (11, 16)
+    assert d.start == date(2026, 11, 15)
+    _, paths = pipeline.digest(db, settings, day=DAY, now=NOW, out_dir=tmp_path / "out")
+    html_path, md_path = paths
+    assert html_path.name == "digest-2026-11-22.html" and md_path.name == "digest-2026-11-22.md"
+    md = md_path.read_text()
+    assert "| Acme | ours | 4 | +3.0 (+300%) | 66.7% | +25 | 2 | 1 | 1 |" in md
+    assert "| Bolt | competitor | 2 | 0.0 (0%) | 33.3% | 0 | 1 | 0 | 1 |" in md
+    html = html_path.read_text()
+    assert "<td>66.7%</td>" in html and "net sentiment" in html
+    assert "http" not in html.replace("https://example.org/", "").split("<body>")[0]  # no external assets
+    run = store.recent_runs(db, 1)[0]
+    assert run["kind"] == "digest" and run["status"] == "ok"
+
+
+def test_hostile_text_is_escaped_everywhere(settings_for, tmp_path):
+    settings = settings_for(products=PRODUCTS)
+    db = store.open_db(settings.db_path)
+    evil = [
+        post("x1", "Acme is <b>great</b> <script>alert(1)</script> I love it",
+             "2026-11-22T08:00:00Z", title='<script>alert("t")</script> Acme rocks [x](javascript:alert(2))',
+             url="javascript:alert(3)"),
+        post("x2", "Acme is awful ](http://evil.example) <img src=x onerror=alert(4)>",
+             "2026-11-22T09:00:00Z", title="Acme | broken | table", url='https://ok.example/"onmouseover="alert(5)'),
+    ]
+    store.upsert_posts(db, evil, now="2026-11-23T00:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    d = build_digest(db, settings, day=DAY, now=NOW)
+    html = render_html(d)
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert 'href="javascript:' not in html
+    assert 'onmouseover="alert' not in html
+    assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in html
+    md = render_markdown(d)
+    assert "<script>" not in md and "<img" not in md
+    assert "](javascript:" not in md
+    assert "Acme \\| broken \\| table" in md
+    assert md_escape("[a](b)") == "\\[a\\]\\(b\\)"

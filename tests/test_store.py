@@ -1,0 +1,125 @@
+"""The store on real SQLite files: migrations, WAL, upserts, FTS sync, concurrent reader."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from listener import store
+
+
+def post(guid, **kw):
+    base = {"source": "s", "guid": guid, "url": f"https://example.org/{guid}", "author": "a",
+            "title": f"title {guid}", "text": f"text of {guid}", "published_at": "2026-11-20T10:00:00Z",
+            "language": None, "score": None, "comments": None, "likes": None, "shares": None}
+    base.update(kw)
+    return base
+
+
+def test_migrations_recorded_and_idempotent(tmp_path):
+    path = tmp_path / "a.db"
+    db = store.open_db(path)
+    assert store.applied_migrations(db) == ["0001_initial"]
+    db.close()
+    db = store.open_db(path)
+    assert store.applied_migrations(db) == ["0001_initial"]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == store.BUSY_TIMEOUT_MS
+    assert {"posts", "mentions", "sources", "runs", "posts_fts"} <= set(db.table_names())
+    cols = {c.name for c in db["posts"].columns}
+    assert {"score", "comments", "likes", "shares", "published_at", "fetched_at", "language"} <= cols
+
+
+def test_upsert_counts_and_in_place_update(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    c = store.upsert_posts(db, [post("1"), post("2"), post("2", title="dup in batch")], now="2026-11-21T00:00:00Z")
+    assert (c.new, c.updated, c.unchanged) == (2, 0, 0)
+    assert db.execute("SELECT title FROM posts WHERE guid='2'").fetchone() == ("dup in batch",)
+    c = store.upsert_posts(db, [post("1"), post("2", title="edited", score=5)], now="2026-11-22T00:00:00Z")
+    assert (c.new, c.updated, c.unchanged) == (0, 1, 1)
+    row = db.execute("SELECT title, score, fetched_at, updated_at FROM posts WHERE guid='2'").fetchone()
+    assert row == ("edited", 5, "2026-11-21T00:00:00Z", "2026-11-22T00:00:00Z")
+    assert store.count_posts(db) == 2
+    # same guid in another source is another post
+    store.upsert_posts(db, [post("1", source="other")], now="2026-11-22T00:00:00Z")
+    assert store.count_posts(db) == 3
+
+
+def test_fts_follows_inserts_updates_and_deletes(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    store.upsert_posts(db, [post("1", text="the zeppelin arrives")], now="2026-11-21T00:00:00Z")
+    assert [r["title"] for r in store.search(db, "zeppelin")] == ["title 1"]
+    store.upsert_posts(db, [post("1", text="the airship arrives")], now="2026-11-22T00:00:00Z")
+    assert store.search(db, "zeppelin") == []
+    assert len(store.search(db, "airship")) == 1
+    with db.atomic():
+        db.execute("DELETE FROM posts")
+    assert store.search(db, "airship") == []
+
+
+def test_posted_at_falls_back_to_fetch_time(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    store.upsert_posts(db, [post("1", published_at=None)], now="2026-11-21T08:00:00Z")
+    assert db.execute("SELECT posted_at FROM posts").fetchone() == ("2026-11-21T08:00:00Z",)
+
+
+def test_reader_is_not_blocked_by_an_open_write_transaction(tmp_path):
+    path = tmp_path / "a.db"
+    writer = store.open_db(path)
+    store.upsert_posts(writer, [post("1")], now="2026-11-21T00:00:00Z")
+    writer.conn.execute("BEGIN IMMEDIATE")
+    writer.conn.execute("INSERT INTO runs (kind, started_at) VALUES ('collect', 'x')")
+    result = {}
+
+    def read():
+        reader = sqlite3.connect(str(path), timeout=0.1)
+        result["n"] = reader.execute("SELECT count(*) FROM posts").fetchone()[0]
+
+    t = threading.Thread(target=read)
+    t.start()
+    t.join(5)
+    writer.conn.execute("COMMIT")
+    assert result == {"n": 1}
+
+
+def test_record_fetch_keeps_validators_on_304_and_error(tmp_path):
+    from listener.config import Source
+
+    db = store.open_db(tmp_path / "a.db")
+    store.sync_sources(db, [Source("s", "feed", "https://x/feed", 60)])
+    store.record_fetch(db, "s", now="t1", status=200, etag='"a"', last_modified="Mon")
+    store.record_fetch(db, "s", now="t2", status=304)
+    assert store.source_state(db, "s") == store.SourceState("s", '"a"', "Mon")
+    store.record_fetch(db, "s", now="t3", status=500, error="HTTP 500")
+    assert store.source_state(db, "s") == store.SourceState("s", '"a"', "Mon")
+    row = db.execute("SELECT last_success_at, last_error, last_status FROM sources").fetchone()
+    assert row == ("t2", "HTTP 500", 500)
+    # a new URL is another resource: its old validators must not be sent
+    store.sync_sources(db, [Source("s", "feed", "https://x/other", 60)])
+    assert store.source_state(db, "s") == store.SourceState("s", None, None)
+
+
+def test_engagement_change_keeps_classification_and_late_publish_date_moves_post(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    store.upsert_posts(db, [post("1", score=1)], now="2026-11-21T00:00:00Z")
+    with db.atomic():
+        db.execute("UPDATE posts SET classified_at = 'x', sentiment_label = 'positive'")
+    c = store.upsert_posts(db, [post("1", score=9)], now="2026-11-22T00:00:00Z")
+    assert (c.new, c.updated, c.unchanged) == (0, 1, 0)
+    assert db.execute("SELECT score, classified_at, updated_at FROM posts").fetchone() == (9, "x", None)
+    # a feed that omits the number later does not erase it
+    c = store.upsert_posts(db, [post("1", score=None)], now="2026-11-22T01:00:00Z")
+    assert c.unchanged == 1 and db.execute("SELECT score FROM posts").fetchone() == (9,)
+    # first seen without a date, then with one: reports move it to its real day
+    store.upsert_posts(db, [post("2", published_at=None)], now="2026-11-21T08:00:00Z")
+    store.upsert_posts(db, [post("2", published_at="2026-11-01T10:00:00Z")], now="2026-11-22T08:00:00Z")
+    assert db.execute("SELECT posted_at FROM posts WHERE guid='2'").fetchone() == ("2026-11-01T10:00:00Z",)
+
+
+def test_many_posts_in_one_batch_cross_the_lookup_chunk(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    batch = [post(str(i)) for i in range(1234)]
+    assert store.upsert_posts(db, batch, now="t").new == 1234
+    batch[700]["title"] = "changed"
+    c = store.upsert_posts(db, batch, now="t2")
+    assert (c.new, c.updated, c.unchanged) == (0, 1, 1233)
