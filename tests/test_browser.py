@@ -1,0 +1,61 @@
+"""The HTML digest in real headless Chromium: it shows the numbers, and hostile text stays inert."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from listener import pipeline, store
+from listener.cli import cli
+from tests.conftest import NOW
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# CI installs Chromium (.ci/run); there a missing browser is a failure, not a skip.
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                reason="Chromium not installed (CI installs it)")
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-extensions"]
+
+
+def chromium(tmp_path: Path, *args: str) -> str:
+    assert CHROMIUM, "chromium is not installed"
+    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                         capture_output=True, timeout=90)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")[-2000:]
+    return out.stdout.decode("utf-8", errors="replace")
+
+
+def test_demo_digest_renders_with_numbers(tmp_path):
+    r = CliRunner().invoke(cli, ["--now", "2026-11-23T06:00:00Z", "demo", "--dir", str(tmp_path / "demo")])
+    assert r.exit_code == 0, r.output
+    html_path = Path([ln for ln in r.output.splitlines() if ln.startswith("Digest: ")][0].split(": ", 1)[1])
+    dom = chromium(tmp_path, "--dump-dom", html_path.as_uri())
+    assert "<td>Ruby</td>" in dom and "<td>60.0%</td>" in dom and "<svg" in dom
+    shot = tmp_path / "digest.png"
+    chromium(tmp_path, "--window-size=1100,1400", f"--screenshot={shot}", html_path.as_uri())
+    assert shot.stat().st_size > 10_000
+
+
+def test_script_in_collected_text_stays_inert(settings_for, tmp_path):
+    settings = settings_for(products='[[products]]\nname = "Acme"\nours = true\n')
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, [{
+        "source": "evil", "guid": "1", "url": "https://example.org/1", "author": "<b>mallory</b>",
+        "title": "<script>document.title='pwned'</script>Acme is great, love it",
+        "text": "<img src=x onerror=\"document.title='pwned2'\"> Acme rocks and I love it",
+        "published_at": "2026-11-22T10:00:00Z", "language": "en",
+        "score": None, "comments": None, "likes": None, "shares": None}], now="2026-11-23T00:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    _, paths = pipeline.digest(db, settings, day=NOW.date().replace(day=22), now=NOW, out_dir=tmp_path / "d")
+    dom = chromium(tmp_path, "--dump-dom", paths[0].as_uri())
+    assert "<title>Daily digest for 2026-11-22</title>" in dom
+    assert "pwned" not in dom.split("<body>")[0]
+    assert "&lt;script&gt;document.title" in dom
+    assert "<script" not in dom.split("<body>")[1]
