@@ -33,7 +33,10 @@ class Ctx:
         return self._settings
 
     def db(self):
-        return store.open_db(self.settings().db_path)
+        """The database, migrated, with every configured source registered."""
+        db = store.open_db(self.settings().db_path)
+        store.sync_sources(db, self.settings().sources)
+        return db
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -73,7 +76,6 @@ def init_db(obj: Ctx) -> None:
     """Create the database (or upgrade its schema) and register the configured sources."""
     settings = obj.settings()
     db = obj.db()
-    store.sync_sources(db, settings.sources)
     obj.say(f"Database ready: {settings.db_path} (schema: {', '.join(store.applied_migrations(db))})")
 
 
@@ -188,9 +190,7 @@ def run(obj: Ctx, once: bool) -> None:
 def sources_cmd(obj: Ctx) -> None:
     """List sources with their last fetch, status, error and number of posts."""
     settings = obj.settings()
-    db = obj.db()
-    store.sync_sources(db, settings.sources)
-    rows = store.sources_table(db)
+    rows = store.sources_table(obj.db())
     configured = {s.name for s in settings.sources}
     table = Table(show_lines=False)
     for col in ("name", "type", "last fetch (UTC)", "status", "posts", "error"):

@@ -158,6 +158,14 @@ class _Reader:
         self.used.add(name)
         return _Reader(self.file, self.key(name), self.table.get(name, {}))
 
+    def tables(self, name: str) -> list["_Reader"]:
+        """Readers for each table of an array of tables (``[[name]]``)."""
+        self.used.add(name)
+        value = self.table.get(name, [])
+        if not isinstance(value, list):
+            raise self.fail(name, f"expected an array of tables ([[{name}]]), got {_typename(value)}")
+        return [_Reader(self.file, f"{self.key(name)}[{i}]", t) for i, t in enumerate(value)]
+
     def finish(self) -> None:
         unknown = sorted(set(self.table) - self.used)
         if unknown:
@@ -276,12 +284,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
     d.finish()
 
     products = []
-    root.used.add("products")
-    raw_products = data.get("products", [])
-    if not isinstance(raw_products, list):
-        raise ConfigError(f"{name}: products: expected an array of tables ([[products]]), got {_typename(raw_products)}")
-    for i, table in enumerate(raw_products):
-        p = _Reader(name, f"products[{i}]", table)
+    for p in root.tables("products"):
         pname = p.get("name", str, required=True)
         if not pname.strip():
             raise p.fail("name", "must not be empty")
@@ -292,12 +295,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
     _unique(name, "products", [p.name.lower() for p in products])
 
     sources = []
-    root.used.add("sources")
-    raw_sources = data.get("sources", [])
-    if not isinstance(raw_sources, list):
-        raise ConfigError(f"{name}: sources: expected an array of tables ([[sources]]), got {_typename(raw_sources)}")
-    for i, table in enumerate(raw_sources):
-        s = _Reader(name, f"sources[{i}]", table)
+    for s in root.tables("sources"):
         sname = s.get("name", str, required=True, check=_name)
         stype = s.get("type", str, default="feed")
         if stype not in SOURCE_TYPES:
