@@ -28,11 +28,16 @@ def test_presets_order_sensitivity():
 def test_weekly_seasonality_is_not_a_spike():
     # weekdays ~40, weekends ~10: a Monday at 40 after a weekend at 10 is normal
     week = [40, 42, 38, 41, 39, 10, 11]
-    history = week * 8
-    assert count_verdict(history, 41, phase=0).kind == "normal"
-    assert count_verdict(history, 11, phase=5).kind == "normal"
-    assert count_verdict(history, 40, phase=5).kind == "spike"   # a weekend day at weekday volume
-    assert count_verdict(history, 2, phase=1).kind == "drop"
+
+    def judge(count, weekday):
+        # the 56 days before a given weekday, oldest first
+        history = [week[(weekday - 56 + i) % 7] for i in range(56)]
+        return count_verdict(history, count, phase=weekday).kind
+
+    assert judge(41, 0) == "normal"
+    assert judge(11, 5) == "normal"
+    assert judge(40, 5) == "spike"   # a Saturday at weekday volume
+    assert judge(2, 1) == "drop"
 
 
 def test_short_history_is_unknown():
