@@ -13,7 +13,7 @@ from rich.table import Table
 
 from listener import __version__, pipeline, store
 from listener.config import ConfigError, Settings, load_settings
-from listener.text import parse_day
+from listener.text import iso_utc, parse_day
 
 
 @dataclass
@@ -147,42 +147,74 @@ def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
 
 @cli.command()
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="Last day of the digest (default: yesterday, UTC).")
-@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366),
-              help="Length of the period in days, ending on --date.")
+@click.option("--days", type=click.IntRange(1, 366), help="Length of the period in days, ending on --date (default 1).")
+@click.option("--weekly", is_flag=True, help="The weekly digest: the 7 days ending on --date.")
+@click.option("--product", metavar="NAME", help="Only this product's section (share of voice still among all).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (default: digest.output_dir).")
+@click.option("--cutoff", metavar="TIME", help="Count only posts fetched by TIME (a digest's recorded cut-off, "
+              "to reproduce it; default: now).")
+@click.option("--send/--no-send", default=True, show_default=True, help="Send to the channels in digest.channels.")
 @click.pass_obj
-def digest(obj: Ctx, day: str | None, days: int, out_dir: str | None) -> None:
-    """Write the digest (Markdown and HTML) for a day or a period and print their paths."""
+def digest(obj: Ctx, day: str | None, days: int | None, weekly: bool, product: str | None,
+           out_dir: str | None, cutoff: str | None, send: bool) -> None:
+    """Write the digest (HTML with charts, Markdown, JSON) for a day or a period, print the paths, send it.
+
+    Exits with code 1 if a delivery failed (the files are written regardless).
+    """
     try:
         the_day = parse_day(day) if day else pipeline.yesterday(obj.now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--date")
-    _digest(obj, the_day, days, Path(out_dir) if out_dir else None)
+    if weekly and days not in (None, 7):
+        raise click.UsageError("--weekly is the same as --days 7; give one of them")
+    names = {p.name for p in obj.settings().products}
+    if product and product not in names:
+        raise click.BadParameter(f"no product named {product!r} (known: {', '.join(sorted(names))})",
+                                 param_hint="--product")
+    report = _digest(obj, the_day, 7 if weekly else (days or 1), Path(out_dir) if out_dir else None,
+                     product=product, send=send, cutoff=iso_utc(_now(cutoff)) if cutoff else None)
+    if any(not r.ok for r in report.deliveries):
+        sys.exit(1)
 
 
-def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None):
+def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: str | None = None,
+            send: bool = True, channels=None, cutoff: str | None = None) -> pipeline.DigestReport:
     settings = obj.settings()
-    d, paths = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir)
-    for p in paths:
+    report = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir,
+                             product=product, send=send, channels=channels, cutoff=cutoff)
+    for p in report.paths:
         click.echo(str(p))
-    return d, paths
+    for r in report.deliveries:
+        if r.ok:
+            obj.say(f"sent to {r.channel} ({r.attempts} attempt{'s' if r.attempts > 1 else ''})")
+        else:
+            click.echo(f"error: delivery {r.channel}: {r.error} (after {r.attempts} attempts)", err=True)
+    return report
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Run one cycle and exit (required until the daemon lands).")
+@click.option("--send/--no-send", default=True, show_default=True, help="Send alerts that fire to their channels.")
 @click.pass_obj
-def run(obj: Ctx, once: bool) -> None:
-    """Run one full cycle: collect every source, classify, write yesterday's digest.
+def alerts(obj: Ctx, send: bool) -> None:
+    """Check every alert rule now; record and send the alerts that fire (once per episode)."""
+    _alerts(obj, send)
 
-    Exits with code 1 if any source failed (the cycle still completes).
-    """
-    if not once:
-        raise click.UsageError("only 'listener run --once' is available; schedule it with cron for now")
-    report = _collect(obj, ())
-    _classify(obj, False)
-    _digest(obj, pipeline.yesterday(obj.now), 1, None)
-    if report.failed:
-        sys.exit(1)
+
+def _alerts(obj: Ctx, send: bool) -> list:
+    from reports.alerts import check_alerts
+
+    outcomes = check_alerts(obj.db(), obj.settings(), now=obj.now, send=send)
+    for o in outcomes:
+        if o.fired:
+            click.echo(f"ALERT {o.rule}: {o.reason}")
+            for r in o.deliveries:
+                if not r.ok:
+                    click.echo(f"error: delivery {r.channel}: {r.error}", err=True)
+        else:
+            obj.say(f"ok    {o.rule}: {o.reason}")
+    if not outcomes:
+        obj.say("No alert rules configured (see [[alerts.rules]] in the README).")
+    return outcomes
 
 
 @cli.command("sources")
@@ -207,12 +239,22 @@ def sources_cmd(obj: Ctx) -> None:
 @cli.command()
 @click.option("--dir", "work_dir", default="listener-demo", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the demo's settings, database and digest.")
+@click.option("--smtp", metavar="HOST:PORT", help="Also email the digest through this SMTP server (no auth).")
+@click.option("--to", "to_addr", default="demo@localhost", show_default=True, help="Recipient for --smtp.")
 @click.pass_obj
-def demo(obj: Ctx, work_dir: str) -> None:
+def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
     """Run one full cycle against bundled real feeds served on 127.0.0.1; print the digest path."""
+    from listener.config import Channel
     from listener.demo import run_demo
 
-    result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet)
+    channel = None
+    if smtp:
+        host, _, port = smtp.rpartition(":")
+        if not host or not port.isdigit():
+            raise click.BadParameter(f"expected HOST:PORT, got {smtp!r}", param_hint="--smtp")
+        channel = Channel(name="demo-smtp", type="email", to=(to_addr,), sender="listener-demo@localhost",
+                          host=host, port=int(port), attempts=2, timeout=10.0)
+    result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet, channel=channel)
     table = Table(title=result.digest.title)
     for col in ("product", "side", "mentions", "share of voice", "net sentiment", "+ / = / -"):
         table.add_column(col, justify="left" if col in ("product", "side") else "right")
@@ -227,6 +269,13 @@ def demo(obj: Ctx, work_dir: str) -> None:
         click.echo(f"Settings used: {result.settings_path}")
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")
+    click.echo(f"JSON: {result.paths[2]}")
+    for r in result.deliveries:
+        if r.ok:
+            click.echo(f"Emailed to {to_addr} via {smtp}")
+        else:
+            click.echo(f"error: delivery {r.channel}: {r.error}", err=True)
+            sys.exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -17,6 +17,7 @@ from typing import Any, Callable
 ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
 SOURCE_TYPES = ("feed",)
+SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 
 
@@ -64,7 +65,50 @@ class ClassifySettings:
 class DigestSettings:
     output_dir: Path = Path("digests")
     top_mentions: int = 3
-    trailing_periods: int = 7
+    baselines: tuple[int, ...] = (7, 28)
+    channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where digests and alerts go: an email recipient list, a Slack webhook or a JSON webhook."""
+
+    name: str
+    type: str                      # email | slack | webhook
+    to: tuple[str, ...] = ()       # email recipients
+    sender: str = ""               # email From:
+    host: str = "localhost"        # SMTP server
+    port: int = 25
+    security: str = "none"         # none | starttls | ssl
+    user: str = ""
+    password_env: str = ""         # name of the environment variable holding the SMTP password
+    url: str = ""                  # slack / webhook URL
+    url_env: str = ""              # or the environment variable holding it (webhook URLs are secrets)
+    secret_env: str = ""           # webhook: environment variable with the HMAC-SHA256 secret
+    attempts: int = 3
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    product: str
+    condition: str                 # spike | threshold | new_mention
+    metric: str = "volume"         # volume | negative_share
+    threshold: float = 0.0         # for condition = threshold: mentions per window, or a share 0..1
+    window: int = 86400            # seconds of recent data a check looks at
+    channels: tuple[str, ...] = ()
+    cooldown: int | None = None    # seconds; default from [alerts]
+    quiet_hours: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    sensitivity: str = "medium"    # low | medium | high
+    cooldown: int = 86400
+    quiet_hours: str = ""          # e.g. "22:00-07:00" in `timezone`; empty = never quiet
+    timezone: str = "UTC"
+    rules: tuple[AlertRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +118,8 @@ class Settings:
     collect: CollectSettings = field(default_factory=CollectSettings)
     classify: ClassifySettings = field(default_factory=ClassifySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    channels: tuple[Channel, ...] = ()
     products: tuple[Product, ...] = ()
     sources: tuple[Source, ...] = ()
 
@@ -279,9 +325,20 @@ def parse_settings(data: dict, file: Path) -> Settings:
     digest = DigestSettings(
         output_dir=base / d.get("output_dir", str, default="digests"),
         top_mentions=d.get("top_mentions", int, default=3, check=_positive),
-        trailing_periods=d.get("trailing_periods", int, default=7, check=_positive),
+        baselines=tuple(d.get("baselines", list, default=[7, 28], check=_periods)),
+        channels=d.strings("channels"),
     )
     d.finish()
+
+    channels = [_channel(c) for c in root.tables("channels")]
+    _unique(name, "channels", [c.name for c in channels])
+    alerts = _alerts(root.sub("alerts"))
+    known_channels = {c.name for c in channels}
+    for key, wanted in [("digest.channels", digest.channels)] + \
+            [(f"alerts.rules[{i}].channels", r.channels) for i, r in enumerate(alerts.rules)]:
+        for ch in wanted:
+            if ch not in known_channels:
+                raise ConfigError(f"{name}: {key}: no channel named {ch!r} (define it under [[channels]])")
 
     products = []
     for p in root.tables("products"):
@@ -310,8 +367,97 @@ def parse_settings(data: dict, file: Path) -> Settings:
     _unique(name, "sources", [s.name for s in sources])
     root.finish()
 
+    product_names = {p.name for p in products}
+    for i, r in enumerate(alerts.rules):
+        if r.product not in product_names:
+            raise ConfigError(f"{name}: alerts.rules[{i}].product: no product named {r.product!r}")
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
+                    alerts=alerts, channels=tuple(channels),
                     products=tuple(products), sources=tuple(sources))
+
+
+def _periods(value: list) -> list[int]:
+    if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise ValueError(f"expected a non-empty array of positive integers, got {value!r}")
+    return value
+
+
+def _one_of(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {value!r}")
+        return value
+    return check
+
+
+_QUIET_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _quiet(value: str) -> str:
+    if value and not _QUIET_RE.match(value):
+        raise ValueError(f"expected HH:MM-HH:MM such as \"22:00-07:00\", got {value!r}")
+    return value
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+    return value
+
+
+def _channel(c: "_Reader") -> Channel:
+    ctype = c.get("type", str, required=True, check=_one_of("email", "slack", "webhook"))
+    ch = Channel(
+        name=c.get("name", str, required=True, check=_name), type=ctype,
+        to=c.strings("to", required=ctype == "email"),
+        sender=c.get("from", str, default="listener@localhost"),
+        host=c.get("host", str, default="localhost"),
+        port=c.get("port", int, default=25, check=_positive),
+        security=c.get("security", str, default="none", check=_one_of("none", "starttls", "ssl")),
+        user=c.get("user", str, default=""),
+        password_env=c.get("password_env", str, default=""),
+        url=c.get("url", str, default="", check=lambda v: _http_url(v) if v else v),
+        url_env=c.get("url_env", str, default=""),
+        secret_env=c.get("secret_env", str, default=""),
+        attempts=c.get("attempts", int, default=3, check=_positive),
+        timeout=c.get("timeout", float, default=10.0, check=_positive),
+    )
+    if ctype in ("slack", "webhook") and not (ch.url or ch.url_env):
+        raise c.fail("url", "required for a slack or webhook channel (or set url_env)")
+    c.finish()
+    return ch
+
+
+def _alerts(a: "_Reader") -> AlertSettings:
+    sensitivity = a.get("sensitivity", str, default="medium", check=_one_of(*SENSITIVITIES))
+    cooldown = a.get("cooldown", (str, int), default="24h", check=parse_interval)
+    quiet = a.get("quiet_hours", str, default="", check=_quiet)
+    tz = a.get("timezone", str, default="UTC", check=_timezone)
+    rules = []
+    for r in a.tables("rules"):
+        condition = r.get("condition", str, default="spike", check=_one_of("spike", "threshold", "new_mention"))
+        rule = AlertRule(
+            name=r.get("name", str, required=True, check=_name),
+            product=r.get("product", str, required=True),
+            condition=condition,
+            metric=r.get("metric", str, default="volume", check=_one_of("volume", "negative_share")),
+            threshold=r.get("threshold", float, default=0.0, required=condition == "threshold",
+                            check=_non_negative),
+            window=r.get("window", (str, int), default="24h", check=parse_interval),
+            channels=r.strings("channels"),
+            cooldown=r.get("cooldown", (str, int), default=None, check=parse_interval),
+            quiet_hours=r.get("quiet_hours", str, default=None, check=_quiet),
+        )
+        r.finish()
+        rules.append(rule)
+    a.finish()
+    _unique(a.file, "alerts.rules", [r.name for r in rules])
+    return AlertSettings(sensitivity=sensitivity, cooldown=cooldown, quiet_hours=quiet, timezone=tz,
+                         rules=tuple(rules))
 
 
 def _unique(file: str, key: str, names: list[str]) -> None:

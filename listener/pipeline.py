@@ -13,12 +13,13 @@ from typing import Callable, Sequence
 import sqlite_utils
 
 from listener import crawler, store
-from listener.config import Settings, Source
+from listener.config import Channel, Settings, Source
 from listener.text import iso_utc
 from models.classify import CLASSIFIER_VERSION, classify_batch
 from models.products import compile_products
 from reports.digest import Digest, build_digest
-from reports.render import write_digest
+from reports.deliver import deliver
+from reports.render import digest_charts, digest_message, write_digest
 
 FLUSH_EVERY = 500  # posts buffered per source before a write; keeps transactions short
 
@@ -142,21 +143,45 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
     return ClassifyReport(run.id, total, labels, mentions)
 
 
+@dataclass
+class DigestReport:
+    digest: Digest
+    paths: list[Path]
+    deliveries: list = field(default_factory=list)
+
+
 def digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: int = 1, now: datetime,
-           out_dir: Path | None = None) -> tuple[Digest, list[Path]]:
-    """Build the digest for the period ending on ``day`` and write it as Markdown and HTML."""
+           out_dir: Path | None = None, product: str | None = None, send: bool = True,
+           channels: Sequence[Channel] | None = None, cutoff: str | None = None) -> DigestReport:
+    """Build the digest for the period ending on ``day``, write it (HTML, Markdown, JSON, charts), send it.
+
+    ``channels`` overrides ``digest.channels``. Files are written before anything is
+    sent, so a delivery failure never loses the digest.
+    """
     stamp = iso_utc(now)
     run = store.start_run(db, "digest", now=stamp)
     try:
-        d = build_digest(db, settings, day=day, days=days, now=now)
-        paths = write_digest(d, out_dir or settings.digest.output_dir)
+        d = build_digest(db, settings, day=day, days=days, now=now, product=product, cutoff=cutoff)
+        charts = digest_charts(d)
+        paths = write_digest(d, out_dir or settings.digest.output_dir, charts)
+        targets = list(channels) if channels is not None else \
+            [c for c in settings.channels if c.name in settings.digest.channels] if send else []
+        sent = []
+        if targets:
+            message = digest_message(d, charts)
+            for channel in targets:
+                result = deliver(db, channel, message, kind="digest", ref=d.slug, now=stamp)
+                sent.append(result)
+                if not result.ok:
+                    run.errors.append(f"delivery {channel.name}: {result.error}")
     except BaseException:
         store.finish_run(db, run, now=stamp, failed=True)
         raise
-    run.detail.update(day=day.isoformat(), days=days, paths=[str(p) for p in paths])
+    run.detail.update(day=day.isoformat(), days=days, paths=[str(p) for p in paths],
+                      deliveries=[{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in sent])
     run.counts.new = len(paths)
     store.finish_run(db, run, now=stamp)
-    return d, paths
+    return DigestReport(d, paths, sent)
 
 
 def yesterday(now: datetime) -> date:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from listener.text import content_hash
+from listener.text import content_hash, iso_utc
 
 BUSY_TIMEOUT_MS = 10_000
 TEXT_FIELDS = ("url", "author", "title", "text", "published_at", "language")
@@ -91,6 +92,42 @@ def _m0001(db: sqlite_utils.Database) -> None:
             detail TEXT                   -- JSON: per-source errors, digest paths, ...
         )""")
     db["posts"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
+
+
+@migrations(name="0006_alerts")
+def _m0006(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,           -- digest | alert
+            ref TEXT NOT NULL,            -- digest slug or alert id
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,         -- sent | failed
+            attempts INTEGER NOT NULL,
+            error TEXT,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL,
+            product TEXT NOT NULL,
+            condition TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            fired_at TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            value REAL,
+            expected REAL,
+            p REAL,
+            detail TEXT                   -- JSON: drivers and example mentions
+        )""")
+    db.execute("CREATE INDEX alerts_rule ON alerts (rule, fired_at)")
+    db.execute("""
+        CREATE TABLE alert_checkpoints (
+            rule TEXT PRIMARY KEY,
+            checked_until TEXT NOT NULL   -- new_mention rules: mentions fetched before this were seen
+        )""")
 
 
 @dataclass
@@ -325,40 +362,179 @@ def recent_runs(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
 
 
 # --- report queries (read-only) --------------------------------------------------
+# ``cutoff`` (a UTC timestamp) leaves out posts first fetched after it, so a digest
+# re-run later on a grown database gives the same numbers.
+
+_ENGAGEMENT_SQL = "coalesce(p.score, 0) + coalesce(p.comments, 0) + coalesce(p.likes, 0) + coalesce(p.shares, 0)"
+_POST_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
+                 "p.sentiment_label, p.score, p.comments, p.likes, p.shares, "
+                 f"{_ENGAGEMENT_SQL} AS engagement, m.alias")
 
 
-def daily_mentions(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+def _cut(cutoff: str | None) -> tuple[str, list]:
+    return ("AND p.fetched_at <= ?", [cutoff]) if cutoff else ("", [])
+
+
+def daily_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> list[dict]:
     """Mentions per product, UTC day and sentiment label for days in [start, end)."""
-    return _rows(db, """
+    cut, args = _cut(cutoff)
+    return _rows(db, f"""
         SELECT m.product, substr(p.posted_at, 1, 10) AS day, p.sentiment_label AS label,
                count(*) AS n
         FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE p.posted_at >= ? AND p.posted_at < ?
-        GROUP BY m.product, day, label""", [start, end])
+        WHERE p.posted_at >= ? AND p.posted_at < ? {cut}
+        GROUP BY m.product, day, label""", [start, end, *args])
 
 
 def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: str, *,
-                     label: str, limit: int) -> list[dict]:
-    """Mentions of a product with a given label in [start, end), strongest first."""
-    order = "DESC" if label == "positive" else "ASC"
+                     label: str | None = None, order: str = "sentiment", limit: int,
+                     cutoff: str | None = None) -> list[dict]:
+    """Mentions of a product in [start, end): by sentiment (strongest of ``label`` first) or engagement."""
+    cut, args = _cut(cutoff)
+    where_label = "AND p.sentiment_label = ?" if label else ""
+    if order == "engagement":
+        order_by = "engagement DESC"
+    else:
+        order_by = f"p.sentiment {'DESC' if label == 'positive' else 'ASC'}"
     return _rows(db, f"""
-        SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment,
-               p.sentiment_label, m.alias
+        SELECT {_POST_COLUMNS}
         FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? AND p.sentiment_label = ?
-        ORDER BY p.sentiment {order}, p.posted_at DESC, p.id LIMIT ?""",
-                 [product, start, end, label, limit])
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {where_label} {cut}
+        ORDER BY {order_by}, p.posted_at DESC, p.id LIMIT ?""",
+                 [product, start, end, *([label] if label else []), *args, limit])
 
 
-def posts_between(db: sqlite_utils.Database, start: str, end: str) -> int:
-    return db.execute("SELECT count(*) FROM posts WHERE posted_at >= ? AND posted_at < ?",
-                      [start, end]).fetchone()[0]
+def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str, column: str, *,
+                   limit: int, cutoff: str | None = None) -> list[tuple[str, int]]:
+    """The most frequent sources or authors among a product's mentions in [start, end)."""
+    if column not in ("source", "author"):
+        raise ValueError(f"cannot group by {column!r}")
+    cut, args = _cut(cutoff)
+    rows = db.execute(f"""
+        SELECT p.{column}, count(*) AS n FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? AND p.{column} IS NOT NULL {cut}
+        GROUP BY p.{column} ORDER BY n DESC, p.{column} LIMIT ?""", [product, start, end, *args, limit])
+    return [(r[0], r[1]) for r in rows.fetchall()]
 
 
-def posts_by_source(db: sqlite_utils.Database, start: str, end: str) -> dict[str, int]:
-    rows = db.execute("SELECT source, count(*) FROM posts WHERE posted_at >= ? AND posted_at < ? "
-                      "GROUP BY source ORDER BY count(*) DESC, source", [start, end]).fetchall()
+def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: str, *,
+                    cutoff: str | None = None) -> list[dict]:
+    """Per topic: positive and negative mention counts for a product (empty without topics)."""
+    if "post_topics" not in db.table_names():
+        return []
+    cut, args = _cut(cutoff)
+    return _rows(db, f"""
+        SELECT t.topic,
+               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) >= 0.05 THEN 1 ELSE 0 END) AS positive,
+               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) <= -0.05 THEN 1 ELSE 0 END) AS negative,
+               count(*) AS n
+        FROM post_topics t JOIN posts p ON p.id = t.post_id JOIN mentions m ON m.post_id = p.id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {cut}
+        GROUP BY t.topic ORDER BY n DESC, t.topic""", [product, start, end, *args])
+
+
+def posts_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> int:
+    cut, args = _cut(cutoff)
+    return db.execute(f"SELECT count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut}",
+                      [start, end, *args]).fetchone()[0]
+
+
+def posts_by_source(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> dict[str, int]:
+    cut, args = _cut(cutoff)
+    rows = db.execute(f"SELECT source, count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut} "
+                      "GROUP BY source ORDER BY count(*) DESC, source", [start, end, *args]).fetchall()
     return {r[0]: r[1] for r in rows}
+
+
+def classifiers_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> list[str]:
+    """The classifier versions that labelled the posts of a period (for reproducibility notes)."""
+    cut, args = _cut(cutoff)
+    rows = db.execute(f"SELECT DISTINCT classifier FROM posts p WHERE posted_at >= ? AND posted_at < ? "
+                      f"AND classifier IS NOT NULL {cut} ORDER BY classifier", [start, end, *args])
+    return [r[0] for r in rows.fetchall()]
+
+
+def mention_buckets(db: sqlite_utils.Database, product: str, start: datetime, bucket_seconds: int,
+                    buckets: int) -> list[tuple[int, int]]:
+    """(mentions, negative mentions) of a product in consecutive buckets from ``start``, oldest first."""
+    end = start + timedelta(seconds=bucket_seconds * buckets)
+    out = [(0, 0)] * buckets
+    rows = db.execute("""
+        SELECT CAST((strftime('%s', p.posted_at) - ?) / ? AS INTEGER) AS b, count(*),
+               sum(CASE WHEN p.sentiment_label = 'negative' THEN 1 ELSE 0 END)
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
+        GROUP BY b""", [int(start.timestamp()), bucket_seconds, product, iso_utc(start), iso_utc(end)])
+    for b, n, neg in rows.fetchall():
+        if 0 <= b < buckets:
+            out[b] = (n, neg or 0)
+    return out
+
+
+def window_posts(db: sqlite_utils.Database, product: str, start: str, end: str, *, by: str = "posted_at",
+                 limit: int = 500) -> list[dict]:
+    """A product's mentions posted (or first fetched, ``by="fetched_at"``) in [start, end), newest first."""
+    column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
+    return _rows(db, f"""
+        SELECT {_POST_COLUMNS}
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND {column} >= ? AND {column} < ?
+        ORDER BY {column} DESC, p.id DESC LIMIT ?""", [product, start, end, limit])
+
+
+def post_topics_of(db: sqlite_utils.Database, post_ids: Sequence[int]) -> dict[int, list[str]]:
+    if "post_topics" not in db.table_names() or not post_ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(post_ids), _CHUNK):
+        chunk = list(post_ids[i:i + _CHUNK])
+        for pid, topic in db.execute(f"SELECT post_id, topic FROM post_topics WHERE post_id IN "
+                                     f"({', '.join('?' * len(chunk))}) ORDER BY topic", chunk):
+            out.setdefault(pid, []).append(topic)
+    return out
+
+
+# --- alerts and deliveries --------------------------------------------------------
+
+
+def last_alert(db: sqlite_utils.Database, rule: str) -> str | None:
+    row = db.execute("SELECT max(fired_at) FROM alerts WHERE rule = ?", [rule]).fetchone()
+    return row[0] if row else None
+
+
+def record_alert(db: sqlite_utils.Database, *, rule: str, product: str, condition: str, metric: str,
+                 fired_at: str, window_start: str, window_end: str, value: float | None,
+                 expected: float | None, p: float | None, detail: dict) -> int:
+    with db.atomic():
+        cur = db.conn.execute(
+            "INSERT INTO alerts (rule, product, condition, metric, fired_at, window_start, window_end, value, "
+            "expected, p, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [rule, product, condition, metric, fired_at, window_start, window_end, value, expected, p,
+             json.dumps(detail, sort_keys=True, ensure_ascii=False)])
+    return cur.lastrowid
+
+
+def checkpoint(db: sqlite_utils.Database, rule: str) -> str | None:
+    row = db.execute("SELECT checked_until FROM alert_checkpoints WHERE rule = ?", [rule]).fetchone()
+    return row[0] if row else None
+
+
+def set_checkpoint(db: sqlite_utils.Database, rule: str, until: str) -> None:
+    with db.atomic():
+        db.execute("INSERT INTO alert_checkpoints (rule, checked_until) VALUES (?, ?) "
+                   "ON CONFLICT(rule) DO UPDATE SET checked_until = excluded.checked_until", [rule, until])
+
+
+def record_delivery(db: sqlite_utils.Database, *, kind: str, ref: str, channel: str, ok: bool, attempts: int,
+                    error: str | None, now: str) -> None:
+    with db.atomic():
+        db.execute("INSERT INTO deliveries (kind, ref, channel, status, attempts, error, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", [kind, ref, channel, "sent" if ok else "failed", attempts,
+                                                    error, now])
+
+
+def deliveries(db: sqlite_utils.Database, limit: int = 50) -> list[dict]:
+    return _rows(db, "SELECT * FROM deliveries ORDER BY id DESC LIMIT ?", [limit])
 
 
 def latest_mention_day(db: sqlite_utils.Database) -> str | None:

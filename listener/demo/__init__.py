@@ -7,13 +7,13 @@ demo's digest covers the busiest 30-day window in them rather than yesterday.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from listener import pipeline, store
-from listener.config import load_settings
+from listener.config import Channel, load_settings
 from listener.files import write_atomic
 from listener.replay import ReplayServer
 from reports.digest import Digest
@@ -30,6 +30,7 @@ class DemoResult:
     paths: list[Path]
     posts: int
     sources: int
+    deliveries: list = field(default_factory=list)
 
 
 def busiest_window(db, days: int) -> date | None:
@@ -49,7 +50,7 @@ def busiest_window(db, days: int) -> date | None:
     return best_end
 
 
-def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False) -> DemoResult:
+def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False, channel: Channel | None = None) -> DemoResult:
     """Serve the bundled feeds, collect, classify and write a digest in ``work_dir``."""
     package = resources.files("listener.demo")
     feeds = package / "feeds"
@@ -69,6 +70,8 @@ def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False) -> DemoResul
             print(f"error: source {o.name}: {o.error}")
     pipeline.classify(db, settings, now=now)
     day = busiest_window(db, DEMO_DAYS) or pipeline.yesterday(now)
-    digest, paths = pipeline.digest(db, settings, day=day, days=DEMO_DAYS, now=now)
-    return DemoResult(settings_path=settings_path, db_path=settings.db_path, digest=digest, paths=paths,
-                      posts=store.count_posts(db), sources=len(settings.sources))
+    report = pipeline.digest(db, settings, day=day, days=DEMO_DAYS, now=now,
+                             channels=[channel] if channel else [])
+    return DemoResult(settings_path=settings_path.resolve(), db_path=settings.db_path, digest=report.digest,
+                      paths=report.paths, posts=store.count_posts(db), sources=len(settings.sources),
+                      deliveries=report.deliveries)
