@@ -217,6 +217,25 @@ def _alerts(obj: Ctx, send: bool) -> list:
     return outcomes
 
 
+@cli.command()
+@click.option("--once", is_flag=True, help="Run one cycle and exit (required until the daemon lands).")
+@click.pass_obj
+def run(obj: Ctx, once: bool) -> None:
+    """Run one full cycle: collect every source, classify, write (and send) yesterday's digest, check alerts.
+
+    Exits with code 1 if any source failed (the cycle still completes).
+    """
+    if not once:
+        raise click.UsageError("only 'listener run --once' is available; schedule it with cron for now")
+    report = _collect(obj, ())
+    _classify(obj, False)
+    _digest(obj, pipeline.yesterday(obj.now), 1, None)
+    if obj.settings().alerts.rules:
+        _alerts(obj, True)
+    if report.failed:
+        sys.exit(1)
+
+
 @cli.command("sources")
 @click.pass_obj
 def sources_cmd(obj: Ctx) -> None:
