@@ -43,6 +43,7 @@ PRESETS = {
 }
 MIN_HISTORY = 14    # buckets needed before anything is judged
 MODEL_SLACK = 0.02  # extra overdispersion for the uncertainty of the expected count
+MAX_PHI = 4.0       # sparse histories give wild moment estimates; beyond this nothing is alarming anyway
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,21 @@ def _log_nb_pmf(k: int, mean: float, phi: float) -> float:
 
 
 def _nb_tail(c: int, mean: float, phi: float, upper: bool) -> float:
-    """P(X >= c) (upper) or P(X <= c) for a negative binomial with the given mean and phi."""
+    """P(X >= c) (upper) or P(X <= c) for a negative binomial with the given mean and phi.
+
+    Sums the pmf from a point 40 standard deviations below the mean (mass below it
+    is negligible) up to c, so the cost is bounded by the count itself.
+    """
     sd = math.sqrt(mean + phi * mean * mean)
-    span = int(40 * sd + 50)
-    ks = range(c, c + span) if upper else range(max(0, c - span), c + 1)
-    logs = [_log_nb_pmf(k, mean, phi) for k in ks]
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
+    lo = max(0, int(mean - 40 * sd))
+    hi = c - 1 if upper else c
+    if hi < lo:
+        below = 0.0
+    else:
+        logs = [_log_nb_pmf(k, mean, phi) for k in range(lo, hi + 1)]
+        top = max(logs)
+        below = min(1.0, math.exp(top) * math.fsum(math.exp(v - top) for v in logs))
+    return max(0.0, 1.0 - below) if upper else below
 
 
 def count_verdict(history: Sequence[float], current: float, *, season: int = 7, phase: int | None = None,
@@ -103,7 +112,7 @@ def count_verdict(history: Sequence[float], current: float, *, season: int = 7, 
     level = median(history[i] / factors[(start_phase + i) % season] for i in window)
     fitted = [level * factors[(start_phase + i) % season] for i in range(n)]
     moments = sorted(((history[i] - e) ** 2 - e, e * e) for i, e in enumerate(fitted))[:-3]
-    phi = max(0.0, sum(a for a, _ in moments) / max(sum(b for _, b in moments), 1e-9)) + MODEL_SLACK
+    phi = min(MAX_PHI, max(0.0, sum(a for a, _ in moments) / max(sum(b for _, b in moments), 1e-9))) + MODEL_SLACK
     expected = max(level * factors[phase], 0.5)
     c = int(round(current))
     if c >= expected:
