@@ -86,6 +86,7 @@ class Channel:
     url_env: str = ""              # or the environment variable holding it (webhook URLs are secrets)
     secret_env: str = ""           # webhook: environment variable with the HMAC-SHA256 secret
     attempts: int = 3
+    backoff: float = 2.0           # seconds before the first retry; doubles each time (max 60)
     timeout: float = 10.0
 
 
@@ -424,6 +425,7 @@ def _channel(c: "_Reader") -> Channel:
         url_env=c.get("url_env", str, default=""),
         secret_env=c.get("secret_env", str, default=""),
         attempts=c.get("attempts", int, default=3, check=_positive),
+        backoff=c.get("backoff", float, default=2.0, check=_non_negative),
         timeout=c.get("timeout", float, default=10.0, check=_positive),
     )
     if ctype in ("slack", "webhook") and not (ch.url or ch.url_env):

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Callable
@@ -70,7 +71,9 @@ def _secret(env: str, what: str, channel: Channel) -> str:
 
 def build_email(channel: Channel, message: Message) -> EmailMessage:
     """A multipart email: text part, HTML part with its chart images inline (multipart/related)."""
-    msg = EmailMessage()
+    # A long line limit keeps the Subject unfolded: CPython folds a long one right after
+    # "Subject:", and some parsers then keep the leading space.
+    msg = EmailMessage(policy=email_policy.default.clone(max_line_length=998))
     msg["Subject"] = message.subject
     msg["From"] = channel.sender
     msg["To"] = ", ".join(channel.to)
@@ -149,7 +152,7 @@ def send(channel: Channel, message: Message) -> None:
 
 
 def deliver(db: sqlite_utils.Database, channel: Channel, message: Message, *, kind: str, ref: str, now: str,
-            backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep) -> Delivery:
+            sleep: Callable[[float], None] = time.sleep) -> Delivery:
     """Send with up to ``channel.attempts`` tries and exponential backoff; record the outcome."""
     error = None
     attempt = 0
@@ -163,7 +166,7 @@ def deliver(db: sqlite_utils.Database, channel: Channel, message: Message, *, ki
             if "is not set" in error:  # a missing secret won't appear by waiting
                 break
             if attempt < channel.attempts:
-                sleep(min(MAX_BACKOFF, backoff * 2 ** (attempt - 1)))
+                sleep(min(MAX_BACKOFF, channel.backoff * 2 ** (attempt - 1)))
     store.record_delivery(db, kind=kind, ref=ref, channel=channel.name, ok=error is None, attempts=attempt,
                           error=error, now=now)
     return Delivery(channel.name, error is None, attempt, error)
