@@ -436,7 +436,7 @@ def _channel(c: "_Reader") -> Channel:
 
 def _alerts(a: "_Reader") -> AlertSettings:
     sensitivity = a.get("sensitivity", str, default="medium", check=_one_of(*SENSITIVITIES))
-    cooldown = a.get("cooldown", (str, int), default="24h", check=parse_interval)
+    cooldown = a.get("cooldown", (str, int), default=86400, check=parse_interval)
     quiet = a.get("quiet_hours", str, default="", check=_quiet)
     tz = a.get("timezone", str, default="UTC", check=_timezone)
     rules = []
@@ -449,7 +449,7 @@ def _alerts(a: "_Reader") -> AlertSettings:
             metric=r.get("metric", str, default="volume", check=_one_of("volume", "negative_share")),
             threshold=r.get("threshold", float, default=0.0, required=condition == "threshold",
                             check=_non_negative),
-            window=r.get("window", (str, int), default="24h", check=parse_interval),
+            window=r.get("window", (str, int), default=86400, check=parse_interval),
             channels=r.strings("channels"),
             cooldown=r.get("cooldown", (str, int), default=None, check=parse_interval),
             quiet_hours=r.get("quiet_hours", str, default=None, check=_quiet),

@@ -18,6 +18,7 @@ Reads the store only. Definitions (printed in every digest):
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -159,7 +160,7 @@ class Digest:
         data = asdict(self)
         data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
         data["kind"], data["title"] = self.kind, self.title
-        return data
+        return json.loads(json.dumps(data))  # tuples become lists, as any reader of the file sees them
 
 
 def settings_fingerprint(settings: Settings) -> str:
