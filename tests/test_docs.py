@@ -37,13 +37,19 @@ def allowed_keys(data: dict, where: str) -> set[str]:
 
 def test_every_setting_is_documented():
     keys = set()
-    for table in ("store", "collect", "classify", "digest"):
+    for table in ("store", "collect", "classify", "digest", "alerts"):
         keys |= {f"{table}.{k}" for k in allowed_keys({table: {"zz_unknown": 1}}, table)}
+    keys.discard("alerts.rules")
+    keys |= {f"alerts.rules[].{k}" for k in allowed_keys(
+        {"products": [{"name": "A"}],
+         "alerts": {"rules": [{"name": "r", "product": "A", "zz_unknown": 1}]}}, "r")}
+    keys |= {f"channels[].{k}" for k in allowed_keys(
+        {"channels": [{"name": "c", "type": "email", "to": ["a@b"], "zz_unknown": 1}]}, "c")}
     keys |= {f"products[].{k}" for k in allowed_keys({"products": [{"name": "a", "zz_unknown": 1}]}, "p")}
     keys |= {f"sources[].{k}" for k in allowed_keys(
         {"sources": [{"name": "a", "url": "https://x/", "zz_unknown": 1}]}, "s")}
     top = allowed_keys({"zz_unknown": 1}, "")
-    assert top == {"store", "collect", "classify", "digest", "products", "sources"}
+    assert top == {"store", "collect", "classify", "digest", "alerts", "channels", "products", "sources"}
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
     assert documented == keys
 
@@ -63,7 +69,7 @@ def test_shipped_settings_keys_are_all_documented():
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
-        if m := re.match(r"^\[\[(\w+)\]\]$", line):
+        if m := re.match(r"^\[\[([\w.]+)\]\]$", line):
             table = m.group(1) + "[]"
         elif m := re.match(r"^\[(\w+)\]$", line):
             table = m.group(1)
