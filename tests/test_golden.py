@@ -14,7 +14,7 @@ from pathlib import Path
 from listener import pipeline, store
 from reports.digest import build_digest
 from tests.conftest import NOW
-from tests.test_digest import DAY, ON_DAY, OUTSIDE, PRODUCTS, TRAILING, post
+from tests.test_digest import DAY, fixture_db, post  # noqa: F401 (fixture_db is a pytest fixture)
 
 GOLDEN = Path(__file__).parent / "golden" / "digest-2026-11-22.json"
 VOLATILE = ("generated_at", "settings_sha256", "classifiers")  # environment, not numbers
@@ -27,16 +27,8 @@ def stable(digest) -> dict:
     return data
 
 
-def fixture(settings_for):
-    settings = settings_for(products=PRODUCTS)
-    db = store.open_db(settings.db_path)
-    store.upsert_posts(db, ON_DAY + TRAILING + OUTSIDE, now="2026-11-23T05:00:00Z")
-    pipeline.classify(db, settings, now=NOW)
-    return db, settings
-
-
-def test_golden_digest(settings_for):
-    db, settings = fixture(settings_for)
+def test_golden_digest(fixture_db):
+    db, settings = fixture_db
     got = stable(build_digest(db, settings, day=DAY, now=NOW))
     if os.environ.get("LISTENER_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
@@ -46,8 +38,8 @@ def test_golden_digest(settings_for):
     assert acme["share_of_voice"] == 4 / 6 and acme["net_sentiment"] == 25.0
 
 
-def test_rerun_with_recorded_cutoff_gives_the_same_numbers(settings_for):
-    db, settings = fixture(settings_for)
+def test_rerun_with_recorded_cutoff_gives_the_same_numbers(fixture_db):
+    db, settings = fixture_db
     first = build_digest(db, settings, day=DAY, now=NOW)
     assert first.cutoff == "2026-11-23T06:00:00Z"
     # a day later, more posts about the 22nd arrived (fetched after the cut-off)
