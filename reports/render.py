@@ -21,6 +21,7 @@ from markupsafe import Markup
 from listener.files import write_atomic
 from reports.charts import Chart, share_chart, topic_chart, volume_chart
 from reports.digest import Digest
+from reports.pdf import render_pdf
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
@@ -120,7 +121,7 @@ def render_text(digest: Digest) -> str:
 
 
 def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None) -> list[Path]:
-    """Write ``<slug>.html``, ``<slug>.md`` (+ chart PNGs) and ``<slug>.json``; return paths, HTML first."""
+    """Write ``<slug>.html``, ``<slug>.md`` (+ chart PNGs), ``.json`` and ``.pdf``; return paths, HTML first."""
     out_dir = Path(out_dir)
     charts = digest_charts(digest) if charts is None else charts
     html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest, charts))
@@ -130,7 +131,8 @@ def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = Non
                            render_markdown(digest, charts, image_prefix=f"{digest.slug}."))
     json_path = write_atomic(out_dir / f"{digest.slug}.json",
                              json.dumps(digest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    return [html_path, md_path, json_path]
+    pdf_path = write_atomic(out_dir / f"{digest.slug}.pdf", render_pdf(digest, charts))
+    return [html_path, md_path, json_path, pdf_path]
 
 
 def digest_subject(digest: Digest) -> str:

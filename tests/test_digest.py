@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import pytest
@@ -93,9 +94,14 @@ def test_period_digest_and_rendered_numbers(fixture_db, tmp_path):
     assert (acme.mentions, bolt.mentions) == (11, 16)
     assert d.start == date(2026, 11, 15)
     paths = pipeline.digest(db, settings, day=DAY, now=NOW, out_dir=tmp_path / "out").paths
-    html_path, md_path, json_path = paths
+    html_path, md_path, json_path, pdf_path = paths
     assert html_path.name == "digest-2026-11-22.html" and md_path.name == "digest-2026-11-22.md"
     assert json_path.name == "digest-2026-11-22.json"
+    pdf = pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page\n") == 3  # summary + one page per product
+    umask = os.umask(0)
+    os.umask(umask)
+    assert pdf_path.stat().st_mode & 0o777 == 0o666 & ~umask  # the usual permissions, not mkstemp's 0600
     md = md_path.read_text()
     assert "| Acme | ours | 4 | +3.0 (+300%) | +3.7 (+1,300%) | 66.7% | +25 | 2 | 1 | 1 |" in md
     assert "| Bolt | competitor | 2 | 0.0 (0%) | +1.5 (+300%) | 33.3% | 0 | 1 | 0 | 1 |" in md
