@@ -161,8 +161,8 @@ def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
     """
     with db.atomic():
         for s in sources:
-            config = json.dumps({"type": s.type, "url": s.url, "options": dict(getattr(s, "options", {}))},
-                                sort_keys=True)
+            config = json.dumps({"type": s.type, "url": s.url, "options": getattr(s, "options", {})},
+                                sort_keys=True, default=dict)  # options are read-only mappings
             db.execute(
                 "INSERT INTO sources (name, type, url, config) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET type = excluded.type, url = excluded.url, "

@@ -44,7 +44,7 @@ class ForumSpider(PagedSpider):
 
     def begin(self, run: SourceRun) -> Iterable[scrapy.Request]:
         self.pending[run.name], self.errors[run.name], self.board_pages[run.name] = 0, [], 0
-        yield self.follow(run, self.board_url(run), self.on_board)
+        yield self.follow(run, self.board_url(run), self.on_board, board=True)
 
     def follow(self, run: SourceRun, url: str, callback: Any, **meta: Any) -> scrapy.Request:
         self.pending[run.name] += 1
@@ -166,7 +166,7 @@ class ForumSpider(PagedSpider):
         return PostItem(
             source=run.name, guid=pid or content_hash(response.url, text),
             url=canonical_url(response.url) + (f"#{anchor}" if anchor else ""),
-            author=_text(post, sel["author"]) if sel.get("author") else None,
+            author=(_text(post, sel["author"]) or None) if sel.get("author") else None,
             title=response.meta.get("title"), text=text,
             published_at=self.date(run, _text(post, sel["date"])),
         )
