@@ -40,8 +40,11 @@ def test_every_setting_is_documented():
     for table in ("store", "collect", "classify", "digest"):
         keys |= {f"{table}.{k}" for k in allowed_keys({table: {"zz_unknown": 1}}, table)}
     keys |= {f"products[].{k}" for k in allowed_keys({"products": [{"name": "a", "zz_unknown": 1}]}, "p")}
-    keys |= {f"sources[].{k}" for k in allowed_keys(
-        {"sources": [{"name": "a", "url": "https://x/", "zz_unknown": 1}]}, "s")}
+    minimal = {"feed": {}, "hackernews": {"query": "q"}, "reddit": {"subreddit": "s"},
+               "mastodon": {"hashtag": "t"}, "bluesky": {"query": "q"}, "forum": {"preset": "phpbb3"}}
+    for stype, required in minimal.items():  # every source type's keys
+        keys |= {f"sources[].{k}" for k in allowed_keys(
+            {"sources": [{"name": "a", "type": stype, "url": "https://x/", **required, "zz_unknown": 1}]}, "s")}
     top = allowed_keys({"zz_unknown": 1}, "")
     assert top == {"store", "collect", "classify", "digest", "products", "sources"}
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
