@@ -236,7 +236,7 @@ def _list_sources(obj: Ctx) -> None:
               help="Folder for the demo's settings, database and digest.")
 @click.pass_obj
 def demo(obj: Ctx, work_dir: str) -> None:
-    """Run one full cycle against bundled real feeds served on 127.0.0.1; print the digest path."""
+    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1; print the digest path."""
     from listener.demo import run_demo
 
     result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet)
@@ -250,7 +250,7 @@ def demo(obj: Ctx, work_dir: str) -> None:
                       f"{p.positive} / {p.neutral} / {p.negative}")
     if not obj.quiet:
         Console(width=160 if not sys.stdout.isatty() else None).print(table)
-        click.echo(f"Stored {result.posts} posts from {result.sources} bundled feeds in {result.db_path}")
+        click.echo(f"Stored {result.posts} posts from {result.sources} bundled sources in {result.db_path}")
         click.echo(f"Settings used: {result.settings_path}")
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")
