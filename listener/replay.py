@@ -66,6 +66,9 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle's algorithm the body
+            # then waits for the client's delayed ACK (~40 ms a response on keep-alive).
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 (http.server naming)
                 server._answer(self, head=False)
