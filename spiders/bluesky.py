@@ -20,7 +20,7 @@ from scrapy.http import Response
 
 from listener.text import iso_utc, language_tag
 from spiders.items import FetchResult, PostItem
-from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, parse_iso, read_json
+from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, json_list, parse_iso, read_json
 
 LIMIT = 100
 AUTH_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
@@ -112,10 +112,7 @@ class BlueskySpider(PagedSpider):
         return f"{run.source['url']}/xrpc/app.bsky.feed.searchPosts?{urlencode(query)}"
 
     def read_page(self, response: Response, run: SourceRun) -> Page:
-        data = read_json(response)
-        posts = data.get("posts") if isinstance(data, dict) else None
-        if not isinstance(posts, list):
-            raise PageError("unexpected JSON: no 'posts' list (not a searchPosts answer)")
+        data, posts = json_list(response, ("posts",), "a searchPosts answer")
         items = []
         for p in posts:
             if isinstance(p, dict) and p.get("uri") and isinstance(p.get("record"), dict):

@@ -24,7 +24,7 @@ from listener.text import canonical_url, content_hash, html_to_text, iso_utc
 from spiders.feed import describe_failure
 from spiders.forumdates import parse_forum_date
 from spiders.items import FetchResult, PostItem
-from spiders.paged import PagedSpider, PageError, SourceRun, as_int, parse_iso, read_json
+from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list, parse_iso
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
@@ -175,15 +175,9 @@ class ForumSpider(PagedSpider):
 
     def discourse_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
         try:
-            data = read_json(response)
-            topics = data["topic_list"]["topics"]
-            if not isinstance(topics, list):
-                raise TypeError
+            _, topics = json_list(response, ("topic_list", "topics"), "a Discourse topic list")
         except PageError as exc:
             self.problem(run, "board", str(exc))
-            return
-        except (KeyError, TypeError):
-            self.problem(run, "board", "unexpected JSON: no topic_list.topics (not a Discourse topic list)")
             return
         site = _site(run.source["url"])
         for t in topics:
@@ -196,15 +190,9 @@ class ForumSpider(PagedSpider):
     def on_topic(self, response: Response) -> Iterator[Any]:
         run = self.runs[response.meta["source"]]
         try:
-            data = read_json(response)
-            posts = data["post_stream"]["posts"]
-            if not isinstance(posts, list):
-                raise TypeError
+            _, posts = json_list(response, ("post_stream", "posts"), "a Discourse topic's posts")
         except PageError as exc:
             self.problem(run, f"topic {response.url}", str(exc))
-            posts = []
-        except (KeyError, TypeError):
-            self.problem(run, f"topic {response.url}", "unexpected JSON: no post_stream.posts")
             posts = []
         site = _site(run.source["url"])
         for p in posts:

@@ -9,7 +9,7 @@ from scrapy.http import Response
 
 from listener.text import html_to_text, iso_utc
 from spiders.items import PostItem
-from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, numeric_key, read_json
+from spiders.paged import Page, PagedSpider, SourceRun, as_int, json_list, numeric_key
 
 HITS_PER_PAGE = 100
 ITEM_URL = "https://news.ycombinator.com/item?id="
@@ -27,10 +27,7 @@ class HackerNewsSpider(PagedSpider):
         return f"{run.source['url']}/search_by_date?{urlencode(query)}"
 
     def read_page(self, response: Response, run: SourceRun) -> Page:
-        data = read_json(response)
-        hits = data.get("hits") if isinstance(data, dict) else None
-        if not isinstance(hits, list):
-            raise PageError("unexpected JSON: no 'hits' list (not an Algolia search answer)")
+        data, hits = json_list(response, ("hits",), "an Algolia search answer")
         page = data.get("page") if isinstance(data.get("page"), int) else 0
         pages = data.get("nbPages") if isinstance(data.get("nbPages"), int) else 0
         posts = [(numeric_key(h["objectID"]), hit_item(h, run.name)) for h in hits

@@ -97,6 +97,17 @@ def read_json(response: Response) -> Any:
         raise PageError(f"malformed JSON ({getattr(exc, 'msg', exc)} at byte {getattr(exc, 'pos', '?')})") from None
 
 
+def json_list(response: Response, path: tuple[str, ...], what: str) -> tuple[Any, list]:
+    """The JSON body and the list found at ``path`` in it; a ``PageError`` naming ``what`` if absent."""
+    data = read_json(response)
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        raise PageError(f"unexpected JSON: no {'.'.join(path)} list (not {what})")
+    return data, value
+
+
 def parse_iso(value: str | None) -> datetime | None:
     """An ISO 8601 time (``Z`` or offset) as an aware datetime, or None."""
     if not value:
