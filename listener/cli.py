@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from listener import __version__, pipeline, store
-from listener.config import ConfigError, Settings, load_settings
+from listener.config import ConfigError, Settings, load_settings, settings_path
 from listener.text import iso_utc, parse_day
 
 
@@ -116,7 +116,9 @@ def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
 
 
 def _print_outcome(obj: Ctx, o: pipeline.SourceOutcome) -> None:
-    if o.error:
+    if o.skipped:
+        obj.say(f"  {o.name}: skipped, {o.skipped}; 'listener collect {o.name}' tries it again")
+    elif o.error:
         click.echo(f"error: source {o.name}: {o.error}", err=True)
     elif o.status == 304:
         obj.say(f"  {o.name}: not modified since last fetch")
@@ -236,21 +238,46 @@ def run(obj: Ctx, once: bool) -> None:
         sys.exit(1)
 
 
-@cli.command("sources")
+@cli.group("sources", invoke_without_command=True)
+@click.pass_context
+def sources_cmd(ctx: click.Context) -> None:
+    """List sources with their last fetch, status, error and number of posts; 'sources add' adds one."""
+    if ctx.invoked_subcommand is None:
+        _list_sources(ctx.obj)
+
+
+@sources_cmd.command("add")
+@click.argument("name")
+@click.option("--type", "type_", default="feed", show_default=True, help="feed, hackernews, reddit, mastodon, bluesky or forum.")
+@click.option("--url", help="Feed URL, Mastodon instance, forum board URL (API types have a default).")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="A type-specific key, e.g. --set subreddit=firefox (repeatable; TOML values or plain text).")
 @click.pass_obj
-def sources_cmd(obj: Ctx) -> None:
-    """List sources with their last fetch, status, error and number of posts."""
+def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[str, ...]) -> None:
+    """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
+    from listener.sources import add_source
+
+    try:
+        entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
+    except (ConfigError, ValueError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
+
+
+def _list_sources(obj: Ctx) -> None:
     settings = obj.settings()
     rows = store.sources_table(obj.db())
     configured = {s.name for s in settings.sources}
     table = Table(show_lines=False)
-    for col in ("name", "type", "last fetch (UTC)", "status", "posts", "error"):
+    for col in ("name", "type", "state", "last fetch (UTC)", "status", "posts", "error"):
         table.add_column(col, overflow="fold")
     for r in rows:
         name = r["name"] if r["name"] in configured else f"{r['name']} (not in settings)"
         status = "-" if r["last_status"] is None and not r["last_error"] else \
             ("error" if r["last_error"] else str(r["last_status"]))
-        table.add_row(name, r["type"], r["last_fetch_at"] or "never", status, str(r["posts"]),
+        table.add_row(name, r["type"], "active" if r["active"] else "INACTIVE", r["last_fetch_at"] or "never",
+                      status, str(r["posts"]),
                       r["last_error"] or (f"malformed but usable: {r['bozo']}" if r["bozo"] else ""))
     Console(width=160 if not sys.stdout.isatty() else None, soft_wrap=False).print(table)
 
@@ -262,7 +289,7 @@ def sources_cmd(obj: Ctx) -> None:
 @click.option("--to", "to_addr", default="demo@localhost", show_default=True, help="Recipient for --smtp.")
 @click.pass_obj
 def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
-    """Run one full cycle against bundled real feeds served on 127.0.0.1; print the digest path."""
+    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1; print the digest path."""
     from listener.config import Channel
     from listener.demo import run_demo
 
@@ -284,7 +311,7 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
                       f"{p.positive} / {p.neutral} / {p.negative}")
     if not obj.quiet:
         Console(width=160 if not sys.stdout.isatty() else None).print(table)
-        click.echo(f"Stored {result.posts} posts from {result.sources} bundled feeds in {result.db_path}")
+        click.echo(f"Stored {result.posts} posts from {result.sources} bundled sources in {result.db_path}")
         click.echo(f"Settings used: {result.settings_path}")
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")

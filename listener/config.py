@@ -12,11 +12,19 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from spiders.forum_presets import PRESETS, SELECTOR_KEYS, REQUIRED_SELECTORS
 
 ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
-SOURCE_TYPES = ("feed",)
+SOURCE_TYPES = ("feed", "hackernews", "reddit", "mastodon", "bluesky", "forum")
+# Where each type fetches from when ``url`` is not given (feed, mastodon, forum need one).
+DEFAULT_URLS = {"hackernews": "https://hn.algolia.com/api/v1", "reddit": "https://www.reddit.com",
+                "bluesky": "https://bsky.social"}
+_REQUIRED = object()
 SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 
@@ -35,11 +43,16 @@ class Product:
 
 @dataclass(frozen=True)
 class Source:
+    """One ``[[sources]]`` entry. ``options`` holds the type-specific keys (see ``TYPE_OPTIONS``)."""
+
     name: str
     type: str
     url: str
     interval: int  # seconds between collections (used by the scheduler)
     enabled: bool = True
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    max_pages: int | None = None   # paged types: overrides collect.max_pages
+    max_age: int | None = None     # paged types: seconds, overrides collect.max_age
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,10 @@ class CollectSettings:
     concurrency: int = 4
     delay: float = 0.0
     crawl_timeout: float = 600.0
+    max_pages: int = 5             # pages per paged source and run
+    max_age: int = 7 * 86400       # seconds: older posts are not fetched
+    retry_backoff: float = 2.0     # seconds before the first retry of a 429/503 without Retry-After
+    max_retry_wait: float = 120.0  # longest wait honoured; a longer Retry-After fails the source
 
 
 @dataclass(frozen=True)
@@ -253,6 +270,110 @@ def _name(value: str) -> str:
     return value
 
 
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as \"Europe/Berlin\")") from None
+    return value
+
+
+def _word(what: str, strip: str = "") -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = value.strip().lstrip(strip)
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,100}", value):
+            raise ValueError(f"expected a {what} (letters, digits, _), got {value!r}")
+        return value
+    return check
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"expected an environment variable name, got {value!r}")
+    return value
+
+
+def _preset(value: str) -> str:
+    if value not in PRESETS:
+        raise ValueError(f"unknown forum preset {value!r} (known: {', '.join(PRESETS)})")
+    return value
+
+
+# Type-specific source keys: name -> (kind, default or _REQUIRED, check).
+TYPE_OPTIONS: dict[str, dict[str, tuple[type, Any, Callable[[Any], Any] | None]]] = {
+    "feed": {},
+    "hackernews": {"query": (str, _REQUIRED, _non_empty), "tags": (str, "(story,comment)", _non_empty)},
+    "reddit": {"subreddit": (str, _REQUIRED, _word("subreddit name", "r/")),
+               "query": (str, None, _non_empty),
+               "client_id_env": (str, "REDDIT_CLIENT_ID", _env_name),
+               "client_secret_env": (str, "REDDIT_CLIENT_SECRET", _env_name)},
+    "mastodon": {"hashtag": (str, _REQUIRED, _word("hashtag", "#")),
+                 "token_env": (str, "MASTODON_TOKEN", _env_name)},
+    "bluesky": {"query": (str, _REQUIRED, _non_empty),
+                "handle_env": (str, "BLUESKY_HANDLE", _env_name),
+                "password_env": (str, "BLUESKY_APP_PASSWORD", _env_name)},
+    "forum": {"preset": (str, None, _preset), "timezone": (str, "UTC", _timezone),
+              "selectors": (dict, None, None)},
+}
+
+
+def _read_source(s: "_Reader") -> Source:
+    sname = s.get("name", str, required=True, check=_name)
+    stype = s.get("type", str, default="feed")
+    if stype not in SOURCE_TYPES:
+        raise s.fail("type", f"unknown source type {stype!r} (known: {', '.join(SOURCE_TYPES)})")
+    default_url = DEFAULT_URLS.get(stype)
+    options: dict[str, Any] = {}
+    for key, (kind, default, check) in TYPE_OPTIONS[stype].items():
+        value = s.get(key, kind, required=default is _REQUIRED, default=default, check=check)
+        if value is not None:
+            options[key] = value
+    if stype == "forum":
+        options.update(_forum_options(s, options))
+    paged = stype != "feed"
+    source = Source(
+        name=sname, type=stype,
+        url=s.get("url", str, required=default_url is None, default=default_url, check=_http_url).rstrip("/")
+        if paged else s.get("url", str, required=True, check=_http_url),
+        interval=s.get("interval", (str, int), default=30 * 60, check=parse_interval),
+        enabled=s.get("enabled", bool, default=True),
+        options=MappingProxyType(options),
+        max_pages=s.get("max_pages", int, check=_positive) if paged else None,
+        max_age=s.get("max_age", (str, int), check=parse_interval) if paged else None,
+    )
+    s.finish()
+    return source
+
+
+def _forum_options(s: "_Reader", options: dict[str, Any]) -> dict[str, Any]:
+    """Check a forum's preset and selector overrides; the result holds the full selector set."""
+    preset = options.get("preset")
+    given = options.pop("selectors", None) or {}
+    for key, value in given.items():
+        if key not in SELECTOR_KEYS:
+            raise s.fail(f"selectors.{key}", f"unknown selector (allowed here: {', '.join(SELECTOR_KEYS)})")
+        if not isinstance(value, str) or not value.strip():
+            raise s.fail(f"selectors.{key}", f"expected a CSS selector string, got {_typename(value)} {value!r}")
+    if preset == "discourse":
+        if given:
+            raise s.fail("selectors", "the discourse preset reads the JSON API and takes no selectors")
+        return {}
+    if preset is None and not given:
+        raise s.fail("preset", f"required key is missing (known presets: {', '.join(PRESETS)}; "
+                               "or give every selector in selectors)")
+    selectors = {**PRESETS.get(preset or "", {}), **given}
+    missing = [k for k in REQUIRED_SELECTORS if not selectors.get(k)]
+    if missing:
+        raise s.fail("selectors", f"missing selector(s) {', '.join(missing)} (no preset provides them)")
+    return {"selectors": MappingProxyType(selectors)}
+
+
 def _threshold(value: float) -> float:
     if not -1.0 <= value <= 1.0:
         raise ValueError(f"must be between -1 and 1, got {value}")
@@ -309,6 +430,10 @@ def parse_settings(data: dict, file: Path) -> Settings:
         concurrency=c.get("concurrency", int, default=4, check=_positive),
         delay=c.get("delay", float, default=0.0, check=_non_negative),
         crawl_timeout=c.get("crawl_timeout", float, default=600.0, check=_positive),
+        max_pages=c.get("max_pages", int, default=5, check=_positive),
+        max_age=c.get("max_age", (str, int), default=7 * 86400, check=parse_interval),
+        retry_backoff=c.get("retry_backoff", float, default=2.0, check=_non_negative),
+        max_retry_wait=c.get("max_retry_wait", float, default=120.0, check=_non_negative),
     )
     c.finish()
 
@@ -352,19 +477,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
         p.finish()
     _unique(name, "products", [p.name.lower() for p in products])
 
-    sources = []
-    for s in root.tables("sources"):
-        sname = s.get("name", str, required=True, check=_name)
-        stype = s.get("type", str, default="feed")
-        if stype not in SOURCE_TYPES:
-            raise s.fail("type", f"unknown source type {stype!r} (known: {', '.join(SOURCE_TYPES)})")
-        sources.append(Source(
-            name=sname, type=stype,
-            url=s.get("url", str, required=True, check=_http_url),
-            interval=s.get("interval", (str, int), default="30m", check=parse_interval),
-            enabled=s.get("enabled", bool, default=True),
-        ))
-        s.finish()
+    sources = [_read_source(s) for s in root.tables("sources")]
     _unique(name, "sources", [s.name for s in sources])
     root.finish()
 

@@ -94,6 +94,20 @@ def _m0001(db: sqlite_utils.Database) -> None:
     db["posts"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
 
 
+@migrations(name="0002_source_state")
+def _m0002(db: sqlite_utils.Database) -> None:
+    # Per-source crawl state for paged sources (issue 3): the newest post key seen,
+    # whether the source still exists, and a reusable login session.
+    db.execute("ALTER TABLE sources ADD COLUMN high_water TEXT")      # newest sort key collected
+    db.execute("ALTER TABLE sources ADD COLUMN active INTEGER NOT NULL DEFAULT 1")  # 0 after 410 / repeated 404
+    db.execute("ALTER TABLE sources ADD COLUMN not_found INTEGER NOT NULL DEFAULT 0")  # consecutive 404s
+    db.execute("ALTER TABLE sources ADD COLUMN session TEXT")         # JSON login session (Bluesky)
+    db.execute("ALTER TABLE sources ADD COLUMN config TEXT")          # settings the state belongs to
+
+
+NOT_FOUND_LIMIT = 3  # consecutive 404s that make a source inactive (a 410 does at once)
+
+
 @migrations(name="0006_alerts")
 def _m0006(db: sqlite_utils.Database) -> None:
     db.execute("""
@@ -147,6 +161,9 @@ class SourceState:
     name: str
     etag: str | None = None
     last_modified: str | None = None
+    high_water: str | None = None
+    session: str | None = None
+    active: bool = True
 
 
 def open_db(path: str | Path, migrate: bool = True) -> sqlite_utils.Database:
@@ -173,28 +190,49 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
-    """Make sure every configured source has a row (type and URL kept current)."""
+    """Make sure every configured source has a row (type and URL kept current).
+
+    A changed URL forgets the HTTP validators; any change of what the source
+    fetches (type, URL, options) also forgets its high-water mark and makes it
+    active again, since the old state described a different resource.
+    """
     with db.atomic():
         for s in sources:
+            config = json.dumps({"type": s.type, "url": s.url, "options": getattr(s, "options", {})},
+                                sort_keys=True, default=dict)  # options are read-only mappings
             db.execute(
-                "INSERT INTO sources (name, type, url) VALUES (?, ?, ?) "
+                "INSERT INTO sources (name, type, url, config) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET type = excluded.type, url = excluded.url, "
-                # A changed URL is a different resource: forget its validators.
+                "config = excluded.config, "
                 "etag = CASE WHEN sources.url = excluded.url THEN sources.etag END, "
-                "last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END",
-                [s.name, s.type, s.url],
+                "last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END, "
+                "high_water = CASE WHEN sources.config IS excluded.config THEN sources.high_water END, "
+                "active = CASE WHEN sources.config IS excluded.config THEN sources.active ELSE 1 END, "
+                "not_found = CASE WHEN sources.config IS excluded.config THEN sources.not_found ELSE 0 END",
+                [s.name, s.type, s.url, config],
             )
 
 
 def source_state(db: sqlite_utils.Database, name: str) -> SourceState:
-    row = db.execute("SELECT etag, last_modified FROM sources WHERE name = ?", [name]).fetchone()
-    return SourceState(name, *(row or (None, None)))
+    """What the next fetch of a source needs: validators, high-water mark, session, active flag."""
+    row = db.execute("SELECT etag, last_modified, high_water, session, active FROM sources WHERE name = ?",
+                     [name]).fetchone()
+    if row is None:
+        return SourceState(name)
+    return SourceState(name, row[0], row[1], row[2], row[3], bool(row[4]))
 
 
 def record_fetch(db: sqlite_utils.Database, name: str, *, now: str, status: int | None,
                  error: str | None = None, etag: str | None = None, last_modified: str | None = None,
-                 bozo: str | None = None) -> None:
-    """Remember the outcome of one fetch. Validators are kept from before on a 304 or an error."""
+                 bozo: str | None = None, high_water: str | None = None,
+                 session: str | None = None) -> None:
+    """Remember the outcome of one fetch. Validators are kept from before on a 304 or an error.
+
+    The high-water mark only moves forward on a fetch without error, so posts a
+    failed run did not reach are fetched next time. A 410 makes the source
+    inactive at once, ``NOT_FOUND_LIMIT`` 404s in a row do too; any success
+    makes it active again. A new login session is kept whatever the outcome.
+    """
     ok = error is None
     keep_etag = not ok or (status == 304 and etag is None)
     keep_modified = not ok or (status == 304 and last_modified is None)
@@ -205,18 +243,24 @@ def record_fetch(db: sqlite_utils.Database, name: str, *, now: str, status: int 
                    last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
                    etag = CASE WHEN ? THEN etag ELSE ? END,
                    last_modified = CASE WHEN ? THEN last_modified ELSE ? END,
-                   bozo = CASE WHEN ? THEN ? ELSE bozo END
+                   bozo = CASE WHEN ? THEN ? ELSE bozo END,
+                   high_water = CASE WHEN ? AND ? IS NOT NULL THEN ? ELSE high_water END,
+                   session = coalesce(?, session),
+                   not_found = CASE WHEN ? = 404 THEN not_found + 1 WHEN ? THEN 0 ELSE not_found END
                WHERE name = ?""",
             [now, status, error, ok, now, keep_etag, etag, keep_modified, last_modified,
-             parsed, bozo, name],
+             parsed, bozo, ok, high_water, high_water, session, status, ok, name],
         )
+        db.execute("UPDATE sources SET active = CASE WHEN ? THEN 1 WHEN ? = 410 OR not_found >= ? THEN 0 "
+                   "ELSE active END WHERE name = ?", [ok, status, NOT_FOUND_LIMIT, name])
 
 
 def sources_table(db: sqlite_utils.Database) -> list[dict]:
     """Every source with its fetch state and number of stored posts."""
     return [dict(r) for r in _rows(db, """
         SELECT s.name, s.type, s.url, s.last_fetch_at, s.last_success_at, s.last_status,
-               s.last_error, s.bozo, (SELECT count(*) FROM posts p WHERE p.source = s.name) AS posts
+               s.last_error, s.bozo, s.active, s.high_water,
+               (SELECT count(*) FROM posts p WHERE p.source = s.name) AS posts
         FROM sources s ORDER BY s.name""")]
 
 

@@ -46,8 +46,11 @@ def test_every_setting_is_documented():
     keys |= {f"channels[].{k}" for k in allowed_keys(
         {"channels": [{"name": "c", "type": "email", "to": ["a@b"], "zz_unknown": 1}]}, "c")}
     keys |= {f"products[].{k}" for k in allowed_keys({"products": [{"name": "a", "zz_unknown": 1}]}, "p")}
-    keys |= {f"sources[].{k}" for k in allowed_keys(
-        {"sources": [{"name": "a", "url": "https://x/", "zz_unknown": 1}]}, "s")}
+    minimal = {"feed": {}, "hackernews": {"query": "q"}, "reddit": {"subreddit": "s"},
+               "mastodon": {"hashtag": "t"}, "bluesky": {"query": "q"}, "forum": {"preset": "phpbb3"}}
+    for stype, required in minimal.items():  # every source type's keys
+        keys |= {f"sources[].{k}" for k in allowed_keys(
+            {"sources": [{"name": "a", "type": stype, "url": "https://x/", **required, "zz_unknown": 1}]}, "s")}
     top = allowed_keys({"zz_unknown": 1}, "")
     assert top == {"store", "collect", "classify", "digest", "alerts", "channels", "products", "sources"}
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
