@@ -68,12 +68,22 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None   # bearer token; $LISTENER_API_TOKEN wins over this
+    page_size: int = 50
+    chart_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     db_path: Path
     collect: CollectSettings = field(default_factory=CollectSettings)
     classify: ClassifySettings = field(default_factory=ClassifySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     products: tuple[Product, ...] = ()
     sources: tuple[Source, ...] = ()
 
@@ -194,6 +204,12 @@ def _non_negative(value: float | int) -> float | int:
     return value
 
 
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be a port number from 1 to 65535, got {value}")
+    return value
+
+
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
@@ -283,6 +299,16 @@ def parse_settings(data: dict, file: Path) -> Settings:
     )
     d.finish()
 
+    v = root.sub("serve")
+    serve = ServeSettings(
+        host=v.get("host", str, default="127.0.0.1"),
+        port=v.get("port", int, default=8080, check=_port),
+        token=v.get("token", str, default="") or None,
+        page_size=v.get("page_size", int, default=50, check=_positive),
+        chart_days=v.get("chart_days", int, default=30, check=_positive),
+    )
+    v.finish()
+
     products = []
     for p in root.tables("products"):
         pname = p.get("name", str, required=True)
@@ -311,7 +337,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
     root.finish()
 
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
-                    products=tuple(products), sources=tuple(sources))
+                    serve=serve, products=tuple(products), sources=tuple(sources))
 
 
 def _unique(file: str, key: str, names: list[str]) -> None:
