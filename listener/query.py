@@ -23,6 +23,7 @@ import itertools
 import json
 import re
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Mapping, Sequence, Union
@@ -724,33 +725,40 @@ def tokens(text: str | None) -> list[str]:
     """Words as FTS5's unicode61 tokenizer splits them: lower case, without diacritics."""
     if not text:
         return []
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return [w for w in _WORD_RE.findall(folded) if w != "_" and w.strip("_")]
+    folded = text.lower()
+    if not folded.isascii():
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return [w for w in _WORD_RE.findall(folded) if w.strip("_")]
 
 
+@lru_cache(maxsize=1)
 def _stemmer():
     import snowballstemmer
 
     return snowballstemmer.stemmer("porter")
 
 
-_STEMMER = None
-
-
+@lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     """Porter stem, with a trailing 'i' dropped: SQLite's Porter and Snowball's differ only there."""
-    global _STEMMER
-    if _STEMMER is None:
-        _STEMMER = _stemmer()
-    s = _STEMMER.stemWord(word)
+    s = _stemmer().stemWord(word)
     return s[:-1] if s.endswith("i") and len(s) > 2 else s
 
 
 def near_ordered(title: str | None, text: str | None, spec_json: str) -> int:
     """1 if, in the title or the text, the NEAR operands occur in order within the distance."""
+    spec = _spec(spec_json)
+    heads = spec["heads"]  # Porter keeps a word's first two letters: only stem words that could match
+    return int(any(_in_order([_stem(w) if w[:2] in heads else "" for w in tokens(col)], spec)
+                   for col in (title, text) if col))
+
+
+@lru_cache(maxsize=64)
+def _spec(spec_json: str) -> dict:
     spec = json.loads(spec_json)
-    return int(any(_in_order([_stem(w) for w in tokens(col)], spec) for col in (title, text) if col))
+    spec["heads"] = {w[:2] for alts in spec["ops"] for a in alts for w in a["w"]}
+    return spec
 
 
 def _in_order(words: list[str], spec: dict) -> bool:
