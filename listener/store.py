@@ -112,8 +112,6 @@ def _m0005(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS posts_source ON posts (source, posted_at)")
     db.execute("CREATE INDEX IF NOT EXISTS posts_author ON posts (author COLLATE NOCASE)")
     db.execute(f"CREATE INDEX IF NOT EXISTS posts_engagement ON posts ({ENGAGEMENT_SQL.replace('p.', '')})")
-    # Title words weigh three times body words in relevance (FTS5 bm25 column weights).
-    db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('rank', 'bm25(3.0, 1.0)')")
 
 
 @dataclass

@@ -215,7 +215,7 @@ def test_highlights_use_fts_matching(db):
 def test_explain_shows_sql_with_placeholders_only(db):
     text = search.prepare(db, 'firefox OR (product:"Chrome" AND -"evil \' text")').explain()
     assert "query:  (firefox OR (product:Chrome AND (NOT \"evil ' text\")))" in text
-    sql = text.split("sql:", 1)[1].split("params:")[0]
+    sql = text.split("page:", 1)[1].split("params:")[0]
     assert "evil" not in sql and "Chrome" not in sql and "?" in sql
 
 
