@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from listener import __version__, pipeline, store
+from listener import search as search_mod
 from listener.config import ConfigError, Settings, load_settings, settings_path
+from listener.query import QueryError
 from listener.text import iso_utc, parse_day
 
 
@@ -322,6 +324,144 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
         else:
             click.echo(f"error: delivery {r.channel}: {r.error}", err=True)
             sys.exit(1)
+
+
+def _day_option(value: str | None, hint: str) -> date | None:
+    try:
+        return parse_day(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint)
+
+
+def _query_error(query: str, exc: QueryError) -> None:
+    click.echo(f"Error: invalid query: {exc}", err=True)
+    click.echo(exc.pointer(query), err=True)
+    sys.exit(2)
+
+
+@cli.command("search")
+@click.argument("query", required=False, default="")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only posts published on or after this day (UTC).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only posts published on or before this day (UTC).")
+@click.option("--limit", type=click.IntRange(0), help="Results to print (default 20 for a table, all for csv/json; 0 = all).")
+@click.option("--sort", type=click.Choice(search_mod.SORTS), default="relevance", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--saved", metavar="NAME", help="Run a saved search (its query is ANDed with QUERY).")
+@click.option("--explain", is_flag=True, help="Print the fully parenthesized query and its SQL; do not search.")
+@click.pass_obj
+def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit: int | None, sort: str,
+               fmt: str, saved: str | None, explain: bool) -> None:
+    """Search posts with the boolean query language (see README: Search)."""
+    filters = search_mod.Filters(since=_day_option(since, "--since"), until=_day_option(until, "--until"))
+    db = obj.db()
+    if saved:
+        try:
+            saved_q = search_mod.saved_query(db, saved)
+        except KeyError as exc:
+            click.echo(f"Error: {exc.args[0]}", err=True)
+            sys.exit(2)
+        query = f"({saved_q}) {query}" if query.strip() else saved_q
+    try:
+        plan = search_mod.prepare(db, query, filters=filters, sort=sort)
+    except QueryError as exc:
+        _query_error(query, exc)
+    if explain:
+        click.echo(plan.explain())
+        return
+    if fmt != "table":
+        hits = search_mod.iter_results(db, plan, limit=limit or None)
+        chunks = search_mod.csv_chunks(hits) if fmt == "csv" else search_mod.json_chunks(hits)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    page = search_mod.search(db, plan, limit=20 if limit is None else (limit or 1_000_000))
+    _print_hits(obj, page)
+
+
+def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:
+    from rich.text import Text
+
+    def marked(value: str) -> Text:
+        text = Text()
+        for part, on in search_mod.marked_parts(value):
+            text.append(part, style="bold black on yellow" if on else None)
+        return text
+
+    table = Table(show_lines=True)
+    for col in ("posted (UTC)", "source", "title / snippet", "mood", "engagement", "products"):
+        table.add_column(col, overflow="fold", justify="right" if col == "engagement" else "left")
+    for h in page.hits:
+        body = marked(h.title_marked or "(untitled)")
+        body.append("\n")
+        body.append(marked(h.snippet_marked))
+        mood = f"{h.sentiment_label or '-'}" + (f" {h.sentiment:+.2f}" if h.sentiment is not None else "")
+        table.add_row(h.posted_at[:16].replace("T", " "), h.source, body, mood, str(h.engagement),
+                      ", ".join(m["product"] for m in h.products))
+    console = Console(width=160 if not sys.stdout.isatty() else None)
+    console.print(table)
+    shown = f"{page.offset + 1}-{page.offset + len(page.hits)}" if page.hits else "none"
+    click.echo(f"{page.total:,} result(s), showing {shown}, sorted by {page.plan.sort}.")
+
+
+@cli.group("saved")
+def saved_group() -> None:
+    """Saved searches: named queries for reports and alert rules."""
+
+
+@saved_group.command("add")
+@click.argument("name")
+@click.argument("query")
+@click.option("--owner", help="Who the search belongs to.")
+@click.pass_obj
+def saved_add(obj: Ctx, name: str, query: str, owner: str | None) -> None:
+    """Save QUERY as NAME (replacing an older one of that name)."""
+    db = obj.db()
+    try:
+        search_mod.save(db, name, query, owner=owner, now=iso_utc(obj.now))
+    except QueryError as exc:
+        _query_error(query, exc)
+    obj.say(f"Saved search {name!r}.")
+
+
+@saved_group.command("list")
+@click.option("--owner", help="Only this owner's searches.")
+@click.pass_obj
+def saved_list(obj: Ctx, owner: str | None) -> None:
+    """List saved searches."""
+    table = Table()
+    for col in ("name", "owner", "query", "updated (UTC)"):
+        table.add_column(col, overflow="fold")
+    for s in store.saved_searches(obj.db(), owner):
+        table.add_row(s["name"], s["owner"] or "", s["query"], s["updated_at"])
+    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+
+
+@saved_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+def saved_remove(obj: Ctx, name: str) -> None:
+    """Delete a saved search."""
+    if not store.delete_saved_search(obj.db(), name):
+        click.echo(f"Error: no saved search named {name!r}", err=True)
+        sys.exit(2)
+    obj.say(f"Removed saved search {name!r}.")
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: serve.host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: serve.port, 8080).")
+@click.pass_obj
+def serve(obj: Ctx, host: str | None, port: int | None) -> None:
+    """Serve the search pages, product overviews and the JSON API (see README: Web UI and API)."""
+    from listener import web
+
+    settings = obj.settings()
+    obj.db()  # create or migrate before serving
+    try:
+        web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
+    except web.ServeError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -130,6 +130,15 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None   # bearer token; $LISTENER_API_TOKEN wins over this
+    page_size: int = 50
+    chart_days: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     db_path: Path
@@ -138,6 +147,7 @@ class Settings:
     digest: DigestSettings = field(default_factory=DigestSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     channels: tuple[Channel, ...] = ()
+    serve: ServeSettings = field(default_factory=ServeSettings)
     products: tuple[Product, ...] = ()
     sources: tuple[Source, ...] = ()
 
@@ -255,6 +265,12 @@ def _positive(value: float | int) -> float | int:
 def _non_negative(value: float | int) -> float | int:
     if value < 0:
         raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be a port number from 1 to 65535, got {value}")
     return value
 
 
@@ -465,6 +481,15 @@ def parse_settings(data: dict, file: Path) -> Settings:
         for ch in wanted:
             if ch not in known_channels:
                 raise ConfigError(f"{name}: {key}: no channel named {ch!r} (define it under [[channels]])")
+    v = root.sub("serve")
+    serve = ServeSettings(
+        host=v.get("host", str, default="127.0.0.1"),
+        port=v.get("port", int, default=8080, check=_port),
+        token=v.get("token", str, default="") or None,
+        page_size=v.get("page_size", int, default=50, check=_positive),
+        chart_days=v.get("chart_days", int, default=30, check=_positive),
+    )
+    v.finish()
 
     products = []
     for p in root.tables("products"):
@@ -486,7 +511,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
         if r.product not in product_names:
             raise ConfigError(f"{name}: alerts.rules[{i}].product: no product named {r.product!r}")
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
-                    alerts=alerts, channels=tuple(channels),
+                    alerts=alerts, channels=tuple(channels), serve=serve,
                     products=tuple(products), sources=tuple(sources))
 
 

@@ -23,6 +23,8 @@ BUSY_TIMEOUT_MS = 10_000
 TEXT_FIELDS = ("url", "author", "title", "text", "published_at", "language")
 ENGAGEMENT_FIELDS = ("score", "comments", "likes", "shares")
 POST_FIELDS = ("source", "guid") + TEXT_FIELDS + ENGAGEMENT_FIELDS
+ENGAGEMENT_SQL = ("(coalesce(p.score, 0) + coalesce(p.comments, 0) + coalesce(p.likes, 0) "
+                  "+ coalesce(p.shares, 0))")  # one number per post; the index below uses it verbatim
 _CHUNK = 500  # guids per IN (...) lookup, well under SQLite's variable limit
 
 migrations = Migrations("listener")
@@ -106,6 +108,25 @@ def _m0002(db: sqlite_utils.Database) -> None:
 
 
 NOT_FOUND_LIMIT = 3  # consecutive 404s that make a source inactive (a 410 does at once)
+
+
+@migrations(name="0005_search")
+def _m0005(db: sqlite_utils.Database) -> None:
+    """Saved searches; post topics (shared with the topics work); indexes the search filters use."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS saved_searches (
+            name TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            owner TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE TABLE IF NOT EXISTS post_topics (post_id INTEGER NOT NULL REFERENCES posts(id) "
+               "ON DELETE CASCADE, topic TEXT NOT NULL, sentiment REAL, PRIMARY KEY (post_id, topic))")
+    db.execute("CREATE INDEX IF NOT EXISTS post_topics_topic ON post_topics (topic COLLATE NOCASE, post_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_source ON posts (source, posted_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_author ON posts (author COLLATE NOCASE)")
+    db.execute(f"CREATE INDEX IF NOT EXISTS posts_engagement ON posts ({ENGAGEMENT_SQL.replace('p.', '')})")
 
 
 @migrations(name="0006_alerts")
@@ -370,6 +391,90 @@ def search(db: sqlite_utils.Database, fts_query: str, limit: int = 20) -> list[d
                         ORDER BY rank LIMIT ?""", [fts_query, limit])
 
 
+# --- search (read-only, but for saved searches) ------------------------------------------
+
+
+def distinct_values(db: sqlite_utils.Database, table: str, column: str) -> list[str]:
+    """Distinct values of an indexed column by index seeks (a loose index scan), not a table scan."""
+    sql = (f"WITH RECURSIVE v(x) AS (SELECT min({column}) FROM {table} UNION ALL "
+           f"SELECT (SELECT min({column}) FROM {table} WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL) "
+           f"SELECT x FROM v WHERE x IS NOT NULL")
+    return [r[0] for r in db.execute(sql).fetchall()]
+
+
+def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]]]:
+    """For each post id: its product mentions (product, alias) and its topics."""
+    products: dict[int, list[dict]] = {}
+    topics: dict[int, list[str]] = {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = list(ids[i:i + _CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        for pid, product, alias in db.execute(
+                f"SELECT post_id, product, alias FROM mentions WHERE post_id IN ({marks}) "
+                f"ORDER BY product", chunk):
+            products.setdefault(pid, []).append({"product": product, "alias": alias})
+        for pid, topic in db.execute(
+                f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks}) ORDER BY topic", chunk):
+            topics.setdefault(pid, []).append(topic)
+    return products, topics
+
+
+def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
+    """One post with its engagement total, or None."""
+    rows = _rows(db, f"SELECT p.*, {ENGAGEMENT_SQL} AS engagement FROM posts p WHERE p.id = ?", [post_id])
+    return rows[0] if rows else None
+
+
+def save_search(db: sqlite_utils.Database, name: str, query: str, *, owner: str | None, now: str) -> None:
+    """Create or replace the saved search ``name``."""
+    with db.atomic():
+        db.execute("INSERT INTO saved_searches (name, query, owner, created_at, updated_at) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET query = excluded.query, "
+                   "owner = excluded.owner, updated_at = excluded.updated_at",
+                   [name, query, owner, now, now])
+
+
+def saved_searches(db: sqlite_utils.Database, owner: str | None = None) -> list[dict]:
+    """Saved searches by name (only one owner's with ``owner``)."""
+    if owner is None:
+        return _rows(db, "SELECT * FROM saved_searches ORDER BY name")
+    return _rows(db, "SELECT * FROM saved_searches WHERE owner = ? ORDER BY name", [owner])
+
+
+def delete_saved_search(db: sqlite_utils.Database, name: str) -> bool:
+    with db.atomic():
+        return db.conn.execute("DELETE FROM saved_searches WHERE name = ?", [name]).rowcount > 0
+
+
+def top_engaged(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
+    """A product's most engaged mentions in [start, end)."""
+    return _rows(db, f"""
+        SELECT p.id, p.source, p.url, p.title, p.text, p.posted_at, p.sentiment_label,
+               {ENGAGEMENT_SQL} AS engagement
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
+        ORDER BY engagement DESC, p.posted_at DESC LIMIT ?""", [product, start, end, limit])
+
+
+def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
+    """Topics of a product's mentions in [start, end), most frequent first."""
+    return _rows(db, """
+        SELECT t.topic, count(*) AS n, avg(t.sentiment) AS sentiment
+        FROM mentions m JOIN posts p ON p.id = m.post_id JOIN post_topics t ON t.post_id = p.id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
+        GROUP BY t.topic ORDER BY n DESC, t.topic LIMIT ?""", [product, start, end, limit])
+
+
+def post_stats(db: sqlite_utils.Database) -> dict:
+    """Totals over the whole store: posts, classified, first and last post time, per label."""
+    total, classified, first, last = db.execute(
+        "SELECT count(*), count(classified_at), min(posted_at), max(posted_at) FROM posts").fetchone()
+    labels = dict(db.execute("SELECT sentiment_label, count(*) FROM posts WHERE sentiment_label IS NOT NULL "
+                             "GROUP BY sentiment_label").fetchall())
+    return {"posts": total, "classified": classified, "first_post_at": first, "last_post_at": last,
+            "labels": labels}
+
+
 # --- runs -----------------------------------------------------------------------
 
 
@@ -409,10 +514,9 @@ def recent_runs(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
 # ``cutoff`` (a UTC timestamp) leaves out posts first fetched after it, so a digest
 # re-run later on a grown database gives the same numbers.
 
-_ENGAGEMENT_SQL = "coalesce(p.score, 0) + coalesce(p.comments, 0) + coalesce(p.likes, 0) + coalesce(p.shares, 0)"
 _POST_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
                  "p.sentiment_label, p.score, p.comments, p.likes, p.shares, "
-                 f"{_ENGAGEMENT_SQL} AS engagement, m.alias")
+                 f"{ENGAGEMENT_SQL} AS engagement, m.alias")
 
 
 def _cut(cutoff: str | None) -> tuple[str, list]:

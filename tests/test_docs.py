@@ -37,7 +37,7 @@ def allowed_keys(data: dict, where: str) -> set[str]:
 
 def test_every_setting_is_documented():
     keys = set()
-    for table in ("store", "collect", "classify", "digest", "alerts"):
+    for table in ("store", "collect", "classify", "digest", "alerts", "serve"):
         keys |= {f"{table}.{k}" for k in allowed_keys({table: {"zz_unknown": 1}}, table)}
     keys.discard("alerts.rules")
     keys |= {f"alerts.rules[].{k}" for k in allowed_keys(
@@ -52,7 +52,7 @@ def test_every_setting_is_documented():
         keys |= {f"sources[].{k}" for k in allowed_keys(
             {"sources": [{"name": "a", "type": stype, "url": "https://x/", **required, "zz_unknown": 1}]}, "s")}
     top = allowed_keys({"zz_unknown": 1}, "")
-    assert top == {"store", "collect", "classify", "digest", "alerts", "channels", "products", "sources"}
+    assert top == {"store", "collect", "classify", "digest", "alerts", "channels", "serve", "products", "sources"}
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
     assert documented == keys
 
