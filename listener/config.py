@@ -60,6 +60,31 @@ class ClassifySettings:
     batch_size: int = 2000
 
 
+SENTIMENT_MODELS = ("vader", "trained")
+
+
+@dataclass(frozen=True)
+class SentimentSettings:
+    model: str = "trained"
+    artifact: Path | None = None          # None: the model shipped in the package
+    languages: tuple[str, ...] = ("en",)  # detected languages the model scores; others are "unscored"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    terms: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EmergingSettings:
+    days: int = 7                # the period clustered ("this week")
+    baseline_days: int = 28      # the trailing period it is compared with
+    clusters: int = 5            # at most this many clusters per product and period
+    min_posts: int = 10          # fewer posts in the period: no clustering
+
+
 @dataclass(frozen=True)
 class DigestSettings:
     output_dir: Path = Path("digests")
@@ -74,7 +99,10 @@ class Settings:
     collect: CollectSettings = field(default_factory=CollectSettings)
     classify: ClassifySettings = field(default_factory=ClassifySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    sentiment: SentimentSettings = field(default_factory=SentimentSettings)
+    emerging: EmergingSettings = field(default_factory=EmergingSettings)
     products: tuple[Product, ...] = ()
+    topics: tuple[Topic, ...] = ()
     sources: tuple[Source, ...] = ()
 
     def source(self, name: str) -> Source:
@@ -212,6 +240,14 @@ def _threshold(value: float) -> float:
     return value
 
 
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+        return value
+    return check
+
+
 # --- loading ------------------------------------------------------------------
 
 
@@ -283,6 +319,33 @@ def parse_settings(data: dict, file: Path) -> Settings:
     )
     d.finish()
 
+    sn = root.sub("sentiment")
+    artifact = sn.get("artifact", str, default="")
+    sentiment = SentimentSettings(
+        model=sn.get("model", str, default="trained", check=_one_of(SENTIMENT_MODELS)),
+        artifact=(base / artifact) if artifact else None,
+        languages=tuple(x.lower() for x in sn.strings("languages")) if "languages" in sn.table else ("en",),
+    )
+    sn.finish()
+
+    e = root.sub("emerging")
+    emerging = EmergingSettings(
+        days=e.get("days", int, default=7, check=_positive),
+        baseline_days=e.get("baseline_days", int, default=28, check=_positive),
+        clusters=e.get("clusters", int, default=5, check=_positive),
+        min_posts=e.get("min_posts", int, default=10, check=_positive),
+    )
+    e.finish()
+
+    topics = []
+    for t in root.tables("topics"):
+        tname = t.get("name", str, required=True, check=_name)
+        topics.append(Topic(name=tname, terms=t.strings("terms", required=True), exclude=t.strings("exclude")))
+        if not topics[-1].terms:
+            raise t.fail("terms", "needs at least one term")
+        t.finish()
+    _unique(name, "topics", [t.name.lower() for t in topics])
+
     products = []
     for p in root.tables("products"):
         pname = p.get("name", str, required=True)
@@ -311,7 +374,8 @@ def parse_settings(data: dict, file: Path) -> Settings:
     root.finish()
 
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
-                    products=tuple(products), sources=tuple(sources))
+                    sentiment=sentiment, emerging=emerging, products=tuple(products),
+                    topics=tuple(topics), sources=tuple(sources))
 
 
 def _unique(file: str, key: str, names: list[str]) -> None:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import metadata
 
+try:
+    LANGID_VERSION = f"py3langid-{metadata.version('py3langid')}"
+except metadata.PackageNotFoundError:  # pragma: no cover
+    LANGID_VERSION = "py3langid-unknown"
 MIN_CHARS = 20  # below this, guesses are mostly noise
 
 

@@ -7,7 +7,8 @@ Reads the store only. Definitions (printed in every digest):
 - change: mentions minus the mean of the ``trailing_periods`` periods of the same
   length just before this one (for a daily digest: the trailing 7-day mean).
 - share of voice: the product's mentions divided by the mentions of all tracked products.
-- net sentiment: (positive − negative) / mentions × 100, from −100 (all negative) to +100.
+- net sentiment: (positive − negative) / scored mentions × 100, from −100 (all negative) to +100;
+  "unscored" mentions (a language the sentiment model does not cover) are counted apart.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ DEFINITIONS = {
                 "two products counts for each",
     "change": "mentions minus the mean of the {n} periods of the same length just before",
     "share of voice": "the product's mentions divided by the mentions of all tracked products",
-    "net sentiment": "(positive - negative) / mentions x 100, from -100 (all negative) to +100 "
-                     "(all positive); labels are VADER compound >= {pos} positive, <= {neg} negative",
+    "net sentiment": "(positive - negative) / scored mentions x 100, from -100 (all negative) to +100 "
+                     "(all positive); labels by the {model} sentiment model",
+    "unscored": "mentions in a language the sentiment model does not cover ({languages} only); "
+                "not counted in net sentiment",
 }
 
 
@@ -52,6 +55,7 @@ class ProductStats:
     positive: int = 0
     neutral: int = 0
     negative: int = 0
+    unscored: int = 0
     trailing_mean: float = 0.0
     change: float = 0.0
     change_pct: float | None = None
@@ -103,7 +107,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
             continue
         if row["day"] >= start.isoformat():
             s.mentions += row["n"]
-            if row["label"] in ("positive", "neutral", "negative"):
+            if row["label"] in ("positive", "neutral", "negative", "unscored"):
                 setattr(s, row["label"], getattr(s, row["label"]) + row["n"])
         else:
             trailing[s.name] = trailing.get(s.name, 0) + row["n"]
@@ -115,7 +119,8 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         s.change = s.mentions - s.trailing_mean
         s.change_pct = (s.change / s.trailing_mean * 100) if s.trailing_mean else None
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
-        s.net_sentiment = ((s.positive - s.negative) / s.mentions * 100) if s.mentions else None
+        scored = s.positive + s.neutral + s.negative
+        s.net_sentiment = ((s.positive - s.negative) / scored * 100) if scored else None
         for label, target in (("positive", s.top_positive), ("negative", s.top_negative)):
             for r in store.product_mentions(db, s.name, start.isoformat(), end_excl.isoformat(),
                                             label=label, limit=k):
@@ -126,8 +131,11 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
 
     ordered = [stats[p.name] for p in settings.products if p.ours] + \
               [stats[p.name] for p in settings.products if not p.ours]
-    k_set = settings.classify
-    definitions = {key: text.format(n=n, pos=k_set.positive_threshold, neg=k_set.negative_threshold)
+    sn = settings.sentiment
+    model = "VADER (compound >= {0} positive, <= {1} negative)".format(
+        settings.classify.positive_threshold, settings.classify.negative_threshold) if sn.model == "vader" \
+        else "trained"
+    definitions = {key: text.format(n=n, model=model, languages=", ".join(sn.languages))
                    for key, text in DEFINITIONS.items()}
     return Digest(
         start=start, end=day, days=days, generated_at=iso_utc(now) or "", trailing_periods=n,
