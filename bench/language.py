@@ -7,7 +7,8 @@ grammar). Each text is cut at a word boundary to 20-60 characters, like a short 
 
 Detectors: ``py3langid`` as listener calls it (``models.language.detect_language``, 20-char
 minimum, 0.5 confidence), raw ``py3langid``, and, when installed, ``langdetect`` and ``lingua``.
-"Unsure" (None) counts as wrong. Faker, langdetect and lingua are only needed here.
+"Unsure" (None) counts as wrong for accuracy; "scored ok" is the decision listener takes
+(score a text detected as English or unknown, "unscored" otherwise) being right. Faker, langdetect and lingua are only needed here.
 
 Run: ``python bench/language.py [--quick] [--json PATH]``
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from listener.files import write_atomic
+from models.classify import covered
 from models.datasets import load_vader_groundtruth
 from models.language import detect_language
 
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = make_texts(50 if args.quick else 300, args.seed)
     rows = {}
     print(f"{len(texts)} texts, {len({l for l, _ in texts})} languages, 20-60 characters")
-    print(f"{'detector':<44}{'accuracy':>10}{'en acc':>8}{'texts/s':>10}")
+    print(f"{'detector':<44}{'accuracy':>10}{'en acc':>8}{'scored ok':>10}{'texts/s':>10}")
     for name, fn in detectors().items():
         fn("warming up the model with a sentence")
         t0 = time.perf_counter()
@@ -108,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         acc = sum(g == l for g, (l, _) in zip(guesses, texts)) / len(texts)
         en = [(g, l) for g, (l, _) in zip(guesses, texts) if l == "en"]
         en_acc = sum(g == l for g, l in en) / len(en)
+        # The decision listener takes: score (English or unknown) or "unscored" (another language).
+        decided = sum(covered(g, ("en",)) == (l == "en") for g, (l, _) in zip(guesses, texts)) / len(texts)
         rows[name] = {"accuracy": round(acc, 4), "english_accuracy": round(en_acc, 4),
-                      "texts_per_s": round(len(texts) / secs, 1)}
-        print(f"{name:<44}{acc:>10.3f}{en_acc:>8.3f}{len(texts) / secs:>10,.0f}")
+                      "scored_decision_accuracy": round(decided, 4), "texts_per_s": round(len(texts) / secs, 1)}
+        print(f"{name:<44}{acc:>10.3f}{en_acc:>8.3f}{decided:>10.3f}{len(texts) / secs:>10,.0f}")
     if args.json:
         write_atomic(args.json, json.dumps({"rows": rows, "texts": len(texts), "seed": args.seed},
                                            indent=2, sort_keys=True) + "\n")

@@ -324,7 +324,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
     sentiment = SentimentSettings(
         model=sn.get("model", str, default="trained", check=_one_of(SENTIMENT_MODELS)),
         artifact=(base / artifact) if artifact else None,
-        languages=tuple(x.lower() for x in sn.strings("languages")) if "languages" in sn.table else ("en",),
+        languages=tuple(x.lower() for x in sn.strings("languages")) or ("en",),
     )
     sn.finish()
 

@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 DATA_DIR = Path(__file__).parent / "data"
 TWEETEVAL_LABELS = ("negative", "neutral", "positive")  # mapping.txt: 0, 1, 2
 VADER_SETS = {"tweets": "tweets_GroundTruth.txt", "amazon": "amazonReviewSnippets_GroundTruth.txt"}
-RATING_BAND = 0.5  # VADER ratings (-4..4) within +-0.5 are "neutral" when used for training
+RATING_BAND = 0.2  # VADER ratings (-4..4) within +-0.2 (the paper's neutral band) are "neutral" in training
 
 
 class DataError(Exception):

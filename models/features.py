@@ -9,8 +9,9 @@ change the version whenever any function here changes what it returns.
 - ``word_tokens``: words, emoticons and emoji as tokens; words inside a negation
   scope (after "not", "never", "n't", ... up to the next punctuation) get a
   ``_NEG`` suffix so "not good" and "good" are different features.
-- ``lexicon_features``: VADER's scores (compound, pos, neg, neu) plus the most
-  positive and most negative sentence compound, for long posts.
+- ``lexicon_features``: VADER's scores (compound, pos, neg, neu) of the text.
+
+All three read at most the first ``MAX_CHARS`` characters of a post.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from functools import lru_cache
 
 import numpy as np
 
-FEATURE_VERSION = "sent-features-1"
-MAX_CHARS = 2000  # the opening of a long post carries its tone; bounds the cost per post
+FEATURE_VERSION = "sent-features-2"
+MAX_CHARS = 1000  # the opening of a long post carries its tone; bounds the cost per post
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _USER = re.compile(r"(?<!\w)@\w+")
@@ -34,7 +35,6 @@ _NEGATORS = frozenset(
     "not no never nothing nobody none nor neither nowhere cannot cant dont doesnt didnt isnt arent "
     "wasnt werent wont wouldnt couldnt shouldnt hasnt havent hadnt aint without".split())
 _SCOPE_END = frozenset(".,:;!?")
-_SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
 def normalize(text: str) -> str:
@@ -73,26 +73,18 @@ def _vader():
     return SentimentIntensityAnalyzer()
 
 
-LEXICON_NAMES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu", "vader_max_sentence",
-                 "vader_min_sentence")
+LEXICON_NAMES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu")
 
 
 def lexicon_features(text: str) -> list[float]:
-    """VADER scores of the whole text, and of its most positive and most negative sentence."""
+    """VADER's compound, pos, neg and neu scores of the text's opening."""
     text = (text or "")[:MAX_CHARS]
     if not text.strip():
-        return [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
-    v = _vader()
-    s = v.polarity_scores(text)
-    sentences = [x for x in _SENTENCE.split(text) if x.strip()]
-    if len(sentences) > 1:
-        scores = [v.polarity_scores(x)["compound"] for x in sentences[:20]]
-        hi, lo = max(scores), min(scores)
-    else:
-        hi = lo = s["compound"]
-    return [s["compound"], s["pos"], s["neg"], s["neu"], hi, lo]
+        return [0.0, 0.0, 0.0, 1.0]
+    s = _vader().polarity_scores(text)
+    return [s["compound"], s["pos"], s["neg"], s["neu"]]
 
 
 def lexicon_matrix(texts) -> np.ndarray:
-    """``lexicon_features`` for many texts, as a float array (n, 6)."""
+    """``lexicon_features`` for many texts, as a float array (n, 4)."""
     return np.array([lexicon_features(t) for t in texts], dtype=np.float64).reshape(-1, len(LEXICON_NAMES))
