@@ -57,8 +57,14 @@ def find_clusters(period: Sequence[tuple[int, str]], baseline: Sequence[str], *,
         return []
     x, xb = x_all[:len(docs)], x_all[len(docs):]
     n_comp = max(1, min(k, len(docs) // 3, x.shape[1]))
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     nmf = NMF(n_components=n_comp, init="nndsvd", random_state=seed, max_iter=400)
-    w = nmf.fit_transform(x)
+    with warnings.catch_warnings():  # near-duplicate posts converge slowly; the clusters are still usable
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        w = nmf.fit_transform(x)
     h = nmf.components_
     terms = vec.get_feature_names_out()
     df_period = np.asarray((x > 0).mean(axis=0)).ravel()

@@ -247,6 +247,7 @@ def load(path: Path) -> TrainedModel:
     n = len(vocab_word) + len(vocab_char) + len(LEXICON_NAMES)
     if arrays.get("coef") is None or arrays["coef"].shape != (len(CLASSES), n):
         raise ArtifactError(f"{path}: coefficients do not fit the vocabularies; {fix}")
+    meta["artifact_id"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return TrainedModel(meta=meta, vocab_word=vocab_word, vocab_char=vocab_char, idf_word=arrays["idf_word"],
                         idf_char=arrays["idf_char"], lexicon_scale=arrays["lexicon_scale"],
                         coef=arrays["coef"], intercept=arrays["intercept"])

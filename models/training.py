@@ -108,8 +108,8 @@ def three_class(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, floa
     """Macro recall (TweetEval's official metric), macro-F1 and accuracy."""
     from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-    return {"macro_recall": float(recall_score(gold, predicted, average="macro", labels=list(CLASSES))),
-            "macro_f1": float(f1_score(gold, predicted, average="macro", labels=list(CLASSES))),
+    return {"macro_recall": float(recall_score(gold, predicted, average="macro", labels=list(CLASSES), zero_division=0)),
+            "macro_f1": float(f1_score(gold, predicted, average="macro", labels=list(CLASSES), zero_division=0)),
             "accuracy": float(accuracy_score(gold, predicted))}
 
 
