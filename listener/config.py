@@ -78,6 +78,31 @@ class ClassifySettings:
     batch_size: int = 2000
 
 
+SENTIMENT_MODELS = ("vader", "trained")
+
+
+@dataclass(frozen=True)
+class SentimentSettings:
+    model: str = "trained"
+    artifact: Path | None = None          # None: the model shipped in the package
+    languages: tuple[str, ...] = ("en",)  # detected languages the model scores; others are "unscored"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    terms: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EmergingSettings:
+    days: int = 7                # the period clustered ("this week")
+    baseline_days: int = 28      # the trailing period it is compared with
+    clusters: int = 5            # at most this many clusters per product and period
+    min_posts: int = 10          # fewer posts in the period: no clustering
+
+
 @dataclass(frozen=True)
 class DigestSettings:
     output_dir: Path = Path("digests")
@@ -148,7 +173,10 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     channels: tuple[Channel, ...] = ()
     serve: ServeSettings = field(default_factory=ServeSettings)
+    sentiment: SentimentSettings = field(default_factory=SentimentSettings)
+    emerging: EmergingSettings = field(default_factory=EmergingSettings)
     products: tuple[Product, ...] = ()
+    topics: tuple[Topic, ...] = ()
     sources: tuple[Source, ...] = ()
 
     def source(self, name: str) -> Source:
@@ -491,6 +519,33 @@ def parse_settings(data: dict, file: Path) -> Settings:
     )
     v.finish()
 
+    sn = root.sub("sentiment")
+    artifact = sn.get("artifact", str, default="")
+    sentiment = SentimentSettings(
+        model=sn.get("model", str, default="trained", check=_one_of(*SENTIMENT_MODELS)),
+        artifact=(base / artifact) if artifact else None,
+        languages=tuple(x.lower() for x in sn.strings("languages")) or ("en",),
+    )
+    sn.finish()
+
+    e = root.sub("emerging")
+    emerging = EmergingSettings(
+        days=e.get("days", int, default=7, check=_positive),
+        baseline_days=e.get("baseline_days", int, default=28, check=_positive),
+        clusters=e.get("clusters", int, default=5, check=_positive),
+        min_posts=e.get("min_posts", int, default=10, check=_positive),
+    )
+    e.finish()
+
+    topics = []
+    for t in root.tables("topics"):
+        tname = t.get("name", str, required=True, check=_name)
+        topics.append(Topic(name=tname, terms=t.strings("terms", required=True), exclude=t.strings("exclude")))
+        if not topics[-1].terms:
+            raise t.fail("terms", "needs at least one term")
+        t.finish()
+    _unique(name, "topics", [t.name.lower() for t in topics])
+
     products = []
     for p in root.tables("products"):
         pname = p.get("name", str, required=True)
@@ -511,8 +566,8 @@ def parse_settings(data: dict, file: Path) -> Settings:
         if r.product not in product_names:
             raise ConfigError(f"{name}: alerts.rules[{i}].product: no product named {r.product!r}")
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
-                    alerts=alerts, channels=tuple(channels), serve=serve,
-                    products=tuple(products), sources=tuple(sources))
+                    alerts=alerts, channels=tuple(channels), serve=serve, sentiment=sentiment,
+                    emerging=emerging, products=tuple(products), topics=tuple(topics), sources=tuple(sources))
 
 
 def _periods(value: list) -> list[int]:
@@ -535,16 +590,6 @@ _QUIET_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 def _quiet(value: str) -> str:
     if value and not _QUIET_RE.match(value):
         raise ValueError(f"expected HH:MM-HH:MM such as \"22:00-07:00\", got {value!r}")
-    return value
-
-
-def _timezone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
     return value
 
 

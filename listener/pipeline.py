@@ -16,8 +16,11 @@ import sqlite_utils
 from listener import crawler, store
 from listener.config import Channel, Settings, Source
 from listener.text import iso_utc
-from models.classify import CLASSIFIER_VERSION, classify_batch
+from models.classify import classifier_version, classify_batch, post_text
+from models.emerging import Cluster, find_clusters
 from models.products import compile_products
+from models.sentiment import Scorer, load_scorer
+from models.topics import compile_topics
 from reports.digest import Digest, build_digest
 from reports.deliver import deliver
 from reports.render import digest_charts, digest_message, write_digest
@@ -158,19 +161,28 @@ def _by_spider(sources: Sequence[Source]) -> dict[str, list[Source]]:
     return groups
 
 
+def scorer_for(settings: Settings) -> Scorer:
+    """The sentiment scorer the settings choose (``sentiment.model``, ``sentiment.artifact``)."""
+    k, sn = settings.classify, settings.sentiment
+    return load_scorer(sn.model, sn.artifact, positive_threshold=k.positive_threshold,
+                       negative_threshold=k.negative_threshold)
+
+
 def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool = False,
              now: datetime, on_batch: Callable[[int], None] | None = None) -> ClassifyReport:
-    """Tag unclassified posts (every post with ``everything``) with sentiment, products, language."""
+    """Tag unclassified posts (every post with ``everything``) with sentiment, products, topics, language."""
     stamp = iso_utc(now)
+    scorer = scorer_for(settings)
     run = store.start_run(db, "classify", now=stamp)
     matcher = compile_products(settings.products)
+    topics = compile_topics(settings.topics)
     k = settings.classify
     total, mentions, labels = 0, 0, {}
     try:
         for rows in store.posts_to_classify(db, everything=everything, batch_size=k.batch_size):
-            results = classify_batch(rows, products=matcher, positive_threshold=k.positive_threshold,
-                                     negative_threshold=k.negative_threshold)
-            store.save_classifications(db, results, now=stamp, classifier=CLASSIFIER_VERSION)
+            results = classify_batch(rows, products=matcher, scorer=scorer, topics=topics,
+                                     languages=settings.sentiment.languages)
+            store.save_classifications(db, results, now=stamp, classifier=classifier_version(scorer))
             total += len(results)
             for r in results:
                 labels[r.label] = labels.get(r.label, 0) + 1
@@ -181,9 +193,37 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
         store.finish_run(db, run, now=stamp, failed=True)
         raise
     run.counts.updated = total
-    run.detail.update(labels=labels, mentions=mentions)
+    run.detail.update(labels=labels, mentions=mentions, model=scorer.name)
     store.finish_run(db, run, now=stamp)
     return ClassifyReport(run.id, total, labels, mentions)
+
+
+@dataclass
+class EmergingReport:
+    start: date
+    end: date
+    clusters: dict[str, list[Cluster]]  # product ('*' for all posts) -> clusters
+
+
+def emerging(db: sqlite_utils.Database, settings: Settings, *, day: date, now: datetime) -> EmergingReport:
+    """Cluster each product's mentions (and all posts, as '*') in the ``emerging.days`` ending on
+    ``day`` against the trailing ``emerging.baseline_days``; store the clusters."""
+    e = settings.emerging
+    start = day - timedelta(days=e.days - 1)
+    end_excl = day + timedelta(days=1)
+    base_start = start - timedelta(days=e.baseline_days)
+    stamp = iso_utc(now)
+    out: dict[str, list[Cluster]] = {}
+    for product in [None] + [p.name for p in settings.products]:
+        period = store.product_posts(db, product, start.isoformat(), end_excl.isoformat())
+        baseline = store.product_posts(db, product, base_start.isoformat(), start.isoformat())
+        clusters = find_clusters([(r["id"], post_text(r["title"], r["text"])) for r in period],
+                                 [post_text(r["title"], r["text"]) for r in baseline],
+                                 k=e.clusters, min_posts=e.min_posts)
+        key = product or "*"
+        store.save_emerging(db, key, start.isoformat(), day.isoformat(), clusters, now=stamp)
+        out[key] = clusters
+    return EmergingReport(start, day, out)
 
 
 @dataclass

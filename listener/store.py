@@ -110,6 +110,36 @@ def _m0002(db: sqlite_utils.Database) -> None:
 NOT_FOUND_LIMIT = 3  # consecutive 404s that make a source inactive (a 410 does at once)
 
 
+@migrations(name="0004_models")
+def _m0004(db: sqlite_utils.Database) -> None:
+    # Shared contract with the search issue: created the same way there, hence IF NOT EXISTS.
+    db.execute("CREATE TABLE IF NOT EXISTS post_topics (post_id INTEGER NOT NULL REFERENCES posts(id) "
+               "ON DELETE CASCADE, topic TEXT NOT NULL, sentiment REAL, PRIMARY KEY (post_id, topic))")
+    db.execute("CREATE INDEX IF NOT EXISTS post_topics_topic ON post_topics (topic COLLATE NOCASE, post_id)")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS post_labels (
+            post_id INTEGER PRIMARY KEY REFERENCES posts(id) ON DELETE CASCADE,
+            sentiment TEXT,               -- human label: positive | neutral | negative (NULL: not relabelled)
+            topics TEXT,                  -- JSON array of topic names (NULL: not relabelled)
+            labelled_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS emerging_topics (
+            id INTEGER PRIMARY KEY,
+            product TEXT NOT NULL,        -- '*' for all posts
+            period_start TEXT NOT NULL,   -- YYYY-MM-DD, inclusive
+            period_end TEXT NOT NULL,     -- YYYY-MM-DD, inclusive
+            cluster INTEGER NOT NULL,
+            terms TEXT NOT NULL,          -- JSON array: top distinguishing terms, best first
+            size INTEGER NOT NULL,        -- posts in the cluster
+            baseline_share REAL NOT NULL, -- share of trailing-baseline posts carrying these terms
+            is_new INTEGER NOT NULL,      -- 1: the cluster's terms were (almost) absent from the baseline
+            post_ids TEXT NOT NULL,       -- JSON array of example post ids
+            created_at TEXT NOT NULL,
+            UNIQUE (product, period_end, cluster)
+        )""")
+
+
 @migrations(name="0005_search")
 def _m0005(db: sqlite_utils.Database) -> None:
     """Saved searches; post topics (shared with the topics work); indexes the search filters use."""
@@ -371,7 +401,11 @@ def count_to_classify(db: sqlite_utils.Database, *, everything: bool = False) ->
 
 def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, now: str,
                          classifier: str) -> None:
-    """Write sentiment, language and product mentions for a batch, replacing older ones."""
+    """Write sentiment, language, product mentions and topics for a batch, replacing older ones.
+
+    A human relabel (``label_post``) wins over the model: its sentiment label and topics are
+    written instead of the model's.
+    """
     with db.atomic():
         conn = db.conn
         ids = [[r.post_id] for r in results]
@@ -382,6 +416,93 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
         conn.executemany("DELETE FROM mentions WHERE post_id = ?", ids)
         conn.executemany("INSERT INTO mentions (post_id, product, alias) VALUES (?, ?, ?)",
                          [[r.post_id, m.product, m.alias] for r in results for m in r.mentions])
+        conn.executemany("DELETE FROM post_topics WHERE post_id = ?", ids)
+        conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
+                         [[r.post_id, t.topic, t.sentiment] for r in results for t in getattr(r, "topics", ())])
+        _apply_labels(conn, [r.post_id for r in results])
+
+
+def _apply_labels(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
+    for i in range(0, len(post_ids), _CHUNK):
+        chunk = list(post_ids[i:i + _CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        conn.execute(f"""UPDATE posts SET sentiment_label = l.sentiment,
+                             sentiment = CASE l.sentiment WHEN 'positive' THEN 1.0
+                                 WHEN 'negative' THEN -1.0 ELSE 0.0 END
+                         FROM post_labels l WHERE l.post_id = posts.id AND l.sentiment IS NOT NULL
+                         AND posts.id IN ({marks})""", chunk)
+        for post_id, topics in conn.execute(
+                f"SELECT post_id, topics FROM post_labels WHERE topics IS NOT NULL AND post_id IN ({marks})",
+                chunk).fetchall():
+            conn.execute("DELETE FROM post_topics WHERE post_id = ?", [post_id])
+            conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) SELECT ?, ?, sentiment "
+                             "FROM posts WHERE id = ?", [[post_id, t, post_id] for t in json.loads(topics)])
+
+
+def label_post(db: sqlite_utils.Database, post_id: int, *, now: str, sentiment: str | None = None,
+               topics: Sequence[str] | None = None) -> None:
+    """Store a human correction for one post (it overrides the model) and apply it now."""
+    with db.atomic():
+        conn = db.conn
+        conn.execute(
+            "INSERT INTO post_labels (post_id, sentiment, topics, labelled_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(post_id) DO UPDATE SET sentiment = coalesce(excluded.sentiment, sentiment), "
+            "topics = coalesce(excluded.topics, topics), labelled_at = excluded.labelled_at",
+            [post_id, sentiment, json.dumps(sorted(set(topics))) if topics is not None else None, now])
+        _apply_labels(conn, [post_id])
+
+
+def labelled_posts(db: sqlite_utils.Database) -> list[dict]:
+    """Posts with a human sentiment label: id, title, text, language, label."""
+    return _rows(db, """SELECT p.id, p.title, p.text, p.language, l.sentiment AS label
+                        FROM post_labels l JOIN posts p ON p.id = l.post_id
+                        WHERE l.sentiment IS NOT NULL ORDER BY p.id""")
+
+
+def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
+    """One post with its engagement total, classification, mentions, topics and human label (None if absent)."""
+    rows = _rows(db, f"SELECT p.*, {ENGAGEMENT_SQL} AS engagement FROM posts p WHERE p.id = ?", [post_id])
+    if not rows:
+        return None
+    post = rows[0]
+    post["mentions"] = _rows(db, "SELECT product, alias FROM mentions WHERE post_id = ? ORDER BY product", [post_id])
+    post["topics"] = _rows(db, "SELECT topic, sentiment FROM post_topics WHERE post_id = ? ORDER BY topic", [post_id])
+    labels = _rows(db, "SELECT sentiment, topics, labelled_at FROM post_labels WHERE post_id = ?", [post_id])
+    post["human_label"] = labels[0] if labels else None
+    return post
+
+
+def product_posts(db: sqlite_utils.Database, product: str | None, start: str, end: str) -> list[dict]:
+    """Posts in [start, end) mentioning ``product`` (every post when None): id, title, text."""
+    if product is None:
+        return _rows(db, "SELECT id, title, text FROM posts WHERE posted_at >= ? AND posted_at < ? ORDER BY id",
+                     [start, end])
+    return _rows(db, """SELECT p.id, p.title, p.text FROM mentions m JOIN posts p ON p.id = m.post_id
+                        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? ORDER BY p.id""",
+                 [product, start, end])
+
+
+def save_emerging(db: sqlite_utils.Database, product: str, start: str, end: str, clusters: Sequence[Any], *,
+                  now: str) -> None:
+    """Replace the stored clusters of one product and period."""
+    with db.atomic():
+        db.execute("DELETE FROM emerging_topics WHERE product = ? AND period_end = ?", [product, end])
+        db.conn.executemany(
+            "INSERT INTO emerging_topics (product, period_start, period_end, cluster, terms, size, "
+            "baseline_share, is_new, post_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[product, start, end, i, json.dumps(list(c.terms)), c.size, c.baseline_share, int(c.is_new),
+              json.dumps(list(c.post_ids)), now] for i, c in enumerate(clusters)])
+
+
+def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: bool = False) -> list[dict]:
+    """Stored clusters for the period ending on ``period_end`` (YYYY-MM-DD), by product and size."""
+    rows = _rows(db, f"""SELECT product, period_start, period_end, cluster, terms, size, baseline_share,
+                                is_new, post_ids FROM emerging_topics WHERE period_end = ?
+                         {"AND is_new = 1" if new_only else ""} ORDER BY product, size DESC, cluster""",
+                 [period_end])
+    for r in rows:
+        r["terms"], r["post_ids"], r["is_new"] = json.loads(r["terms"]), json.loads(r["post_ids"]), bool(r["is_new"])
+    return rows
 
 
 def search(db: sqlite_utils.Database, fts_query: str, limit: int = 20) -> list[dict]:
@@ -417,12 +538,6 @@ def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, 
                 f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks}) ORDER BY topic", chunk):
             topics.setdefault(pid, []).append(topic)
     return products, topics
-
-
-def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
-    """One post with its engagement total, or None."""
-    rows = _rows(db, f"SELECT p.*, {ENGAGEMENT_SQL} AS engagement FROM posts p WHERE p.id = ?", [post_id])
-    return rows[0] if rows else None
 
 
 def save_search(db: sqlite_utils.Database, name: str, query: str, *, owner: str | None, now: str) -> None:

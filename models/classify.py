@@ -1,32 +1,41 @@
-"""Classify posts: sentiment, products mentioned, language. Pure functions of text and settings."""
+"""Classify posts: sentiment, products mentioned, topics, language. Pure functions of text and settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from models.language import detect_language
+from models.language import LANGID_VERSION, detect_language
 from models.products import Mention, ProductMatcher, match_products
-from models.sentiment import label, vader_compound
+from models.sentiment import UNSCORED, Scorer, VaderScorer
+from models.topics import TopicMatch, TopicRule, match_topics
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
+TAGGERS_VERSION = f"products-1/topics-1/{LANGID_VERSION}"
+CLASSIFIER_VERSION = f"{VaderScorer().name}/{TAGGERS_VERSION}"  # with the VADER scorer
 
 
-CLASSIFIER_VERSION = f"vader-{_version('vaderSentiment')}/products-1/py3langid-{_version('py3langid')}"
+def classifier_version(scorer: Scorer) -> str:
+    """What the ``classifier`` column records: the sentiment model and the taggers' versions."""
+    return f"{scorer.name}/{TAGGERS_VERSION}"
+
+
+@dataclass(frozen=True)
+class TopicSentiment:
+    topic: str
+    term: str
+    sentiment: float | None   # mean score of the sentences carrying the topic; None when unscored
 
 
 @dataclass(frozen=True)
 class Classification:
     post_id: int
-    sentiment: float        # VADER compound, -1..1
-    label: str              # positive | neutral | negative
+    sentiment: float | None   # polarity in [-1, 1]; None when unscored
+    label: str                # positive | neutral | negative | unscored
     language: str | None
     mentions: tuple[Mention, ...]
+    topics: tuple[TopicSentiment, ...] = ()
+    confidence: float | None = None
+    model: str = ""
 
 
 def post_text(title: str | None, text: str | None) -> str:
@@ -37,25 +46,58 @@ def post_text(title: str | None, text: str | None) -> str:
     return text or title
 
 
+def covered(language: str | None, languages: Sequence[str]) -> bool:
+    """Whether the sentiment model scores ``language`` (unknown language: yes, most short posts are English)."""
+    return language is None or language.lower().split("-")[0] in languages
+
+
+def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Scorer | None = None,
+                   topics: tuple[TopicRule, ...] = (), languages: Sequence[str] = ("en",),
+                   positive_threshold: float = 0.05, negative_threshold: float = -0.05) -> list[Classification]:
+    """Classify rows with ``id``, ``title``, ``text`` and optional ``language`` keys.
+
+    Sentiment is scored in one batch for all posts in a covered language; the sentences that
+    carry each topic in one more batch. ``positive_threshold``/``negative_threshold`` apply to
+    the default VADER scorer only.
+    """
+    scorer = scorer or VaderScorer(positive_threshold, negative_threshold)
+    rows = list(rows)
+    bodies = [post_text(r.get("title"), r.get("text")) for r in rows]
+    detected = [detect_language(b) for b in bodies]
+    langs = [r.get("language") or d for r, d in zip(rows, detected)]
+    # The text's own language decides what is scored; a source's declared language (often a
+    # site-wide default) only when detection is unsure.
+    scored = [i for i, (d, lang) in enumerate(zip(detected, langs)) if covered(d or lang, languages)]
+    results = dict(zip(scored, scorer.score([bodies[i] for i in scored])))
+    found = [match_topics(b, topics) if topics else [] for b in bodies]
+    wanted = sorted({s for i in scored for m in found[i] for s in m.sentences})
+    sentence_score = {s: r.score for s, r in zip(wanted, scorer.score(wanted))}
+    out = []
+    for i, (row, body) in enumerate(zip(rows, bodies)):
+        r = results.get(i)
+        out.append(Classification(
+            post_id=row["id"],
+            sentiment=r.score if r else None,
+            label=r.label if r else UNSCORED,
+            language=langs[i],
+            mentions=tuple(match_products(body, products)),
+            topics=tuple(_topic_sentiment(m, sentence_score if r else {}) for m in found[i]),
+            confidence=r.confidence if r else None,
+            model=scorer.name,
+        ))
+    return out
+
+
+def _topic_sentiment(m: TopicMatch, scores: dict[str, float | None]) -> TopicSentiment:
+    values = [scores[s] for s in m.sentences if scores.get(s) is not None]
+    return TopicSentiment(m.topic, m.term, sum(values) / len(values) if values else None)
+
+
 def classify(post_id: int, title: str | None, text: str | None, *, products: ProductMatcher,
              positive_threshold: float = 0.05, negative_threshold: float = -0.05,
-             language: str | None = None) -> Classification:
+             language: str | None = None, scorer: Scorer | None = None,
+             topics: tuple[TopicRule, ...] = (), languages: Sequence[str] = ("en",)) -> Classification:
     """Classify one post. ``language`` is the source's declared language, if any."""
-    body = post_text(title, text)
-    compound = vader_compound(body)
-    return Classification(
-        post_id=post_id,
-        sentiment=compound,
-        label=label(compound, positive_threshold, negative_threshold),
-        language=language or detect_language(body),
-        mentions=tuple(match_products(body, products)),
-    )
-
-
-def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, positive_threshold: float = 0.05,
-                   negative_threshold: float = -0.05) -> list[Classification]:
-    """Classify rows with ``id``, ``title``, ``text`` and optional ``language`` keys."""
-    return [classify(r["id"], r.get("title"), r.get("text"), products=products,
-                     positive_threshold=positive_threshold, negative_threshold=negative_threshold,
-                     language=r.get("language"))
-            for r in rows]
+    return classify_batch([{"id": post_id, "title": title, "text": text, "language": language}],
+                          products=products, scorer=scorer, topics=topics, languages=languages,
+                          positive_threshold=positive_threshold, negative_threshold=negative_threshold)[0]

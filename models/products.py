@@ -37,12 +37,29 @@ class ProductMatcher:
     matchers: tuple[_Matcher, ...]
 
 
-def _words(terms: Iterable[str]) -> re.Pattern | None:
+def _words(terms: Iterable[str], wildcard: bool = False) -> re.Pattern | None:
+    """One pattern matching any of ``terms`` as whole words, any case, any spacing.
+
+    With ``wildcard``, a term ending in ``*`` matches any word starting with it ("crash*").
+    """
     terms = sorted({t for t in terms if t.strip()}, key=len, reverse=True)
     if not terms:
         return None
-    body = "|".join(r"\s+".join(re.escape(w) for w in t.split()) for t in terms)
+
+    def word(w: str) -> str:
+        if wildcard and w.endswith("*") and len(w) > 1:
+            return re.escape(w[:-1]) + r"\w*"
+        return re.escape(w)
+    body = "|".join(r"\s+".join(word(w) for w in t.split()) for t in terms)
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+
+
+compile_terms = _words
+
+
+def mask(text: str, pattern: re.Pattern | None) -> str:
+    """``text`` with the spans ``pattern`` matches blanked out (same length, so offsets hold)."""
+    return text if pattern is None else pattern.sub(lambda x: " " * len(x.group(0)), text)
 
 
 def compile_products(products: Iterable[ProductLike]) -> ProductMatcher:
@@ -59,10 +76,7 @@ def match_products(text: str, matcher: ProductMatcher) -> list[Mention]:
     """Mentions of tracked products in ``text``, one per product, first match's alias."""
     found = []
     for m in matcher.matchers:
-        haystack = text
-        if m.exclude is not None:
-            haystack = m.exclude.sub(lambda x: " " * len(x.group(0)), haystack)
-        hit = m.aliases.search(haystack)
+        hit = m.aliases.search(mask(text, m.exclude))
         if hit:
             found.append(Mention(m.name, hit.group(0)))
     return found

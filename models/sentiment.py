@@ -1,10 +1,16 @@
-"""Sentiment with VADER: compound score in [-1, 1] and a label."""
+"""Sentiment scorers: VADER's compound score, or the trained model; a label and a score in [-1, 1]."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+if TYPE_CHECKING:
+    from models.trained import TrainedModel
 
 POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
 LABELS = (POSITIVE, NEUTRAL, NEGATIVE)
@@ -30,3 +36,81 @@ def label(compound: float, positive_threshold: float = 0.05, negative_threshold:
     if compound <= negative_threshold:
         return NEGATIVE
     return NEUTRAL
+
+
+UNSCORED = "unscored"  # a language the model does not cover: no score rather than a wrong one
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    label: str
+    score: float | None    # polarity in [-1, 1]; None when unscored
+    confidence: float | None
+    model: str
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]: ...
+
+
+@dataclass
+class VaderScorer:
+    """VADER's compound score and its standard thresholds."""
+    positive_threshold: float = 0.05
+    negative_threshold: float = -0.05
+    name: str = field(default_factory=lambda: f"vader-{_version('vaderSentiment')}")
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        out = []
+        for t in texts:
+            c = vader_compound(t)
+            out.append(Sentiment(label(c, self.positive_threshold, self.negative_threshold), c, abs(c), self.name))
+        return out
+
+
+@dataclass
+class TrainedScorer:
+    """The trained model (``models.trained``) loaded from an artifact."""
+    model: "TrainedModel"
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        from models.trained import predict
+
+        return [Sentiment(p.label, p.score, p.confidence, self.name) for p in predict(self.model, list(texts))]
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: Path, mtime: float) -> "TrainedModel":
+    from models.trained import load
+
+    return load(path)
+
+
+def load_scorer(model: str = "trained", artifact: Path | None = None, *, positive_threshold: float = 0.05,
+                negative_threshold: float = -0.05) -> Scorer:
+    """The scorer named by settings: ``vader`` or ``trained`` (the shipped artifact unless ``artifact``)."""
+    if model == "vader":
+        return VaderScorer(positive_threshold, negative_threshold)
+    from models.trained import SHIPPED, ArtifactError
+
+    path = Path(artifact or SHIPPED)
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: model artifact not found (run `listener train`)") from None
+    return TrainedScorer(_load_model(path.resolve(), mtime))
+
+
+def _version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"

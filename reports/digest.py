@@ -8,7 +8,8 @@ Reads the store only. Definitions (printed in every digest):
   this one, for each N in ``digest.baselines`` (default 7 and 28: for a daily
   digest, the trailing 7-day and 28-day means).
 - share of voice: the product's mentions divided by the mentions of all tracked products.
-- net sentiment: (positive - negative) / mentions x 100, from -100 (all negative) to +100.
+- net sentiment: (positive - negative) / scored mentions x 100, from -100 (all negative) to +100;
+  "unscored" mentions (a language the sentiment model does not cover) are counted apart.
 - data cut-off: the digest counts only posts first fetched at or before it (default:
   when it was built). It is recorded in every digest; ``listener digest --date D
   --cutoff T`` with the recorded T gives the same numbers later, however much was
@@ -43,8 +44,10 @@ DEFINITIONS = {
                 "two products counts for each",
     "change": "mentions minus the mean of the {baselines} periods of the same length just before",
     "share of voice": "the product's mentions divided by the mentions of all tracked products",
-    "net sentiment": "(positive - negative) / mentions x 100, from -100 (all negative) to +100 "
-                     "(all positive); labels are VADER compound >= {pos} positive, <= {neg} negative",
+    "net sentiment": "(positive - negative) / scored mentions x 100, from -100 (all negative) to +100 "
+                     "(all positive); labels by the {model} sentiment model",
+    "unscored": "mentions in a language the sentiment model does not cover ({languages} only); "
+                "not counted in net sentiment",
     "needs a response": "negative mentions that ask a question or complain and have no replies yet",
     "spike / drop": "a day whose mentions (or negative share) are improbably far from the "
                     "day-of-week-adjusted baseline of the previous 8 weeks (preset: {preset})",
@@ -109,6 +112,7 @@ class ProductStats:
     neutral: int = 0
     negative: int = 0
     changes: list[Change] = field(default_factory=list)
+    unscored: int = 0
     share_of_voice: float | None = None
     net_sentiment: float | None = None
     top_positive: list[MentionRef] = field(default_factory=list)
@@ -204,7 +208,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     preset = PRESETS[settings.alerts.sensitivity]
     for s in stats.values():
         s.mentions = count(s.name, start, end_excl)
-        for label in ("positive", "neutral", "negative"):
+        for label in ("positive", "neutral", "negative", "unscored"):
             setattr(s, label, count(s.name, start, end_excl, label))
         for n in cfg.baselines:
             mean = count(s.name, start - timedelta(days=days * n), start) / n
@@ -213,9 +217,9 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         for i in range(SERIES_DAYS):
             d = day - timedelta(days=SERIES_DAYS - 1 - i)
             b = per_day.get((s.name, d.isoformat()), {})
-            total = sum(b.values())
-            net = ((b.get("positive", 0) - b.get("negative", 0)) / total * 100) if total else None
-            s.series.append(DayPoint(d.isoformat(), total, net))
+            scored = b.get("positive", 0) + b.get("neutral", 0) + b.get("negative", 0)
+            net = ((b.get("positive", 0) - b.get("negative", 0)) / scored * 100) if scored else None
+            s.series.append(DayPoint(d.isoformat(), sum(b.values()), net))
         s.alarms = _alarms(s.name, start, day, per_day, preset)
 
     total_mentions = sum(s.mentions for s in stats.values())
@@ -225,7 +229,8 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         if product and s.name != product:
             continue
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
-        s.net_sentiment = ((s.positive - s.negative) / s.mentions * 100) if s.mentions else None
+        scored = s.positive + s.neutral + s.negative
+        s.net_sentiment = ((s.positive - s.negative) / scored * 100) if scored else None
         s.top_positive = _refs(store.product_mentions(db, s.name, a, b, label="positive", limit=k, cutoff=c))
         s.top_negative = _refs(store.product_mentions(db, s.name, a, b, label="negative", limit=k, cutoff=c))
         s.most_engaged = [m for m in _refs(store.product_mentions(db, s.name, a, b, order="engagement",
@@ -243,10 +248,11 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         if product not in stats:
             raise ValueError(f"no product named {product!r} in settings")
         names = [product]
-    k_set = settings.classify
-    definitions = {key: text.format(baselines=" / ".join(map(str, cfg.baselines)),
-                                    pos=k_set.positive_threshold, neg=k_set.negative_threshold,
-                                    preset=settings.alerts.sensitivity)
+    k_set, sn = settings.classify, settings.sentiment
+    model = (f"VADER (compound >= {k_set.positive_threshold} positive, <= {k_set.negative_threshold} negative)"
+             if sn.model == "vader" else "trained")
+    definitions = {key: text.format(baselines=" / ".join(map(str, cfg.baselines)), model=model,
+                                    languages=", ".join(sn.languages), preset=settings.alerts.sensitivity)
                    for key, text in DEFINITIONS.items()}
     return Digest(
         schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,

@@ -48,7 +48,8 @@ OUTSIDE = [post("o1", "Acme old news", "2026-11-14T23:59:59Z"), post("o2", "Acme
 
 @pytest.fixture
 def fixture_db(settings_for):
-    settings = settings_for(products=PRODUCTS)
+    # The hand count below assumes VADER's labels (the digest's arithmetic is what is tested here).
+    settings = settings_for(products=PRODUCTS, extra='[sentiment]\nmodel = "vader"\n')
     db = store.open_db(settings.db_path)
     store.upsert_posts(db, ON_DAY + TRAILING + OUTSIDE, now="2026-11-23T05:00:00Z")
     pipeline.classify(db, settings, now=NOW)

@@ -1,0 +1,118 @@
+"""Classify benchmark: posts/s of the full classify step (sentiment + products + topics + language).
+
+On one core (BLAS limited to one thread), in batch mode (``models.classify.classify_batch``
+over batches of 2,000, as ``listener classify`` runs it), on N posts: short real texts (TweetEval
+val and the VADER ground-truth sets, bundled in ``models/data``) mixed half and half with the
+synthetic, longer product posts of ``bench/ingest.py`` (40-800 characters). Rows, measured in the
+same run:
+
+* plain VADER:              ``vader_compound`` alone per post (the baseline of the ratio);
+* classify, vader:          the full step with ``sentiment.model = "vader"``;
+* classify, trained:        the full step with the shipped trained model (the default);
+* trained sentiment only:   ``TrainedScorer.score`` alone.
+
+Every row's posts/s is also printed as a ratio to plain VADER. Store writes are not included
+(see ``bench/ingest.py``).
+
+Run: ``python bench/classify.py [--quick] [--json PATH] [--posts N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from threadpoolctl import threadpool_limits
+
+from bench.ingest import PRODUCTS, make_posts
+from listener.config import Topic
+from listener.files import write_atomic
+from models import datasets
+from models.classify import classify_batch, post_text
+from models.language import detect_language
+from models.products import compile_products
+from listener.config import Product
+from models.sentiment import TrainedScorer, VaderScorer, load_scorer, vader_compound
+from models.topics import compile_topics
+
+BATCH = 2000
+TOPICS = [Topic("performance", ("slow", "fast", "speed", "lag*", "memory")),
+          Topic("bugs", ("bug*", "crash*", "broke*", "broken")),
+          Topic("privacy", ("privacy", "tracking", "tracker*")),
+          Topic("battery", ("battery", "battery life", "power"))]
+
+
+def make_rows(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    short = [e.text for e in datasets.load_tweeteval("val")]
+    for name in datasets.VADER_SETS:
+        short += [t for t, _ in datasets.load_vader_groundtruth(name)]
+    long = make_posts(n - n // 2, seed)
+    rows = [{"id": i, "title": None, "text": rng.choice(short), "language": None} for i in range(n // 2)]
+    rows += [{"id": n // 2 + i, "title": p["title"], "text": p["text"], "language": p["language"]}
+             for i, p in enumerate(long)]
+    rng.shuffle(rows)
+    return rows
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="4,000 posts instead of 20,000")
+    ap.add_argument("--json", type=Path, metavar="PATH")
+    ap.add_argument("--posts", type=int)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    n = args.posts or (4_000 if args.quick else 20_000)
+    rows = make_rows(n, args.seed)
+    products = compile_products([Product(p["name"], tuple(p["aliases"]), tuple(p.get("exclude", ())),
+                                         p.get("ours", False)) for p in PRODUCTS])
+    topics = compile_topics(TOPICS)
+    vader = VaderScorer()
+    trained = load_scorer("trained")
+    assert isinstance(trained, TrainedScorer)
+    bodies = [post_text(r["title"], r["text"]) for r in rows]
+    detect_language("warming up the language model"), vader_compound("warm"), trained.score(["warm up"])
+
+    def full(scorer) -> Callable[[], object]:
+        return lambda: [classify_batch(rows[i:i + BATCH], products=products, scorer=scorer, topics=topics)
+                        for i in range(0, len(rows), BATCH)]
+
+    with threadpool_limits(limits=1):
+        secs = {
+            "plain VADER": timed(lambda: [vader_compound(b) for b in bodies]),
+            "classify, vader": timed(full(vader)),
+            "classify, trained (default)": timed(full(trained)),
+            "trained sentiment only": timed(lambda: [trained.score(bodies[i:i + BATCH])
+                                                     for i in range(0, len(bodies), BATCH)]),
+        }
+    base = n / secs["plain VADER"]
+    print(f"{n:,} posts ({n // 2:,} short real texts, {n - n // 2:,} synthetic product posts), one thread")
+    print(f"{'':<30}{'seconds':>10}{'posts/s':>12}{'x plain VADER':>15}")
+    out = {}
+    for name, s in secs.items():
+        rate = n / s
+        out[name] = {"seconds": round(s, 3), "posts_per_s": round(rate, 1), "ratio_to_vader": round(rate / base, 3)}
+        print(f"{name:<30}{s:>10.2f}{rate:>12,.0f}{rate / base:>15.2f}")
+    target = out["classify, trained (default)"]["posts_per_s"]
+    print(f"target: full classify with the default model >= 1,000 posts/s: {'met' if target >= 1000 else 'NOT MET'}")
+    if args.json:
+        write_atomic(args.json, json.dumps({"posts": n, "rows": out, "seed": args.seed, "model": trained.name,
+                                            "python": platform.python_version()}, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""The trained sentiment model: word and character n-grams plus VADER scores, a linear classifier.
+
+Pure functions of text and a loaded ``TrainedModel``. Features (``models.features``):
+TF-IDF (sublinear tf, smoothed idf, l2 rows) over word 1-2-grams with negation marking and over
+character 2-5-grams within words, plus six VADER lexicon scores. Classes: negative, neutral,
+positive. ``score`` is P(positive) - P(negative), in [-1, 1].
+
+Artifact format (``save``/``load``), a safe format that runs no code when read: one ZIP file with
+
+- ``meta.json``: format, feature version, scikit-learn version, training-data checksum, training
+  config, class names, metrics measured at training time, and the SHA-256 of ``arrays.npz``;
+- ``arrays.npz``: numpy arrays only (read with ``allow_pickle=False``): ``coef`` (3 x features),
+  ``intercept``, ``idf_word``, ``idf_char``, ``lexicon_scale``;
+- ``vocab_word.json``, ``vocab_char.json``: the n-gram vocabularies, in feature order.
+
+Entries are written in a fixed order with a fixed timestamp, so the same training data and
+config give a byte-identical file (``listener train`` prints its SHA-256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+from models.features import FEATURE_VERSION, LEXICON_NAMES, lexicon_matrix, normalize, word_tokens
+
+FORMAT = "listener-sentiment-1"
+CLASSES = ("negative", "neutral", "positive")
+SHIPPED = Path(__file__).parent / "artifacts" / "sentiment.model"
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+class ArtifactError(Exception):
+    """A model artifact that cannot be used, phrased as one line naming the file."""
+
+
+def sklearn_version() -> str:
+    import sklearn
+
+    return sklearn.__version__
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Word unigrams and bigrams of normalized text (negation-marked)."""
+    toks = word_tokens(text)
+    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+
+
+def _counter(kind: str, vocabulary: Sequence[str] | None = None, min_df: int = 1,
+             max_features: int | None = None):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vocab = {t: i for i, t in enumerate(vocabulary)} if vocabulary is not None else None
+    if kind == "word":
+        return CountVectorizer(analyzer=word_ngrams, vocabulary=vocab, min_df=min_df,
+                               max_features=max_features, dtype=np.float32)
+    return CountVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False, vocabulary=vocab,
+                           min_df=min_df, max_features=max_features, dtype=np.float32)
+
+
+def tfidf(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """Sublinear tf times idf, rows scaled to unit length."""
+    from sklearn.preprocessing import normalize as l2
+
+    x = counts.tocsr().astype(np.float32, copy=True)
+    np.log(x.data, out=x.data)
+    x.data += 1.0
+    return l2(x @ sparse.diags(idf.astype(np.float32)), norm="l2", copy=False).tocsr()
+
+
+def smooth_idf(counts: sparse.csr_matrix) -> np.ndarray:
+    """ln((1 + n) / (1 + df)) + 1 per column, as scikit-learn's smoothed idf."""
+    n = counts.shape[0]
+    df = np.bincount(counts.tocsc().indices, minlength=counts.shape[1])
+    return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+
+
+@dataclass
+class TrainedModel:
+    meta: dict
+    vocab_word: list[str]
+    vocab_char: list[str]
+    idf_word: np.ndarray
+    idf_char: np.ndarray
+    lexicon_scale: np.ndarray
+    coef: np.ndarray        # (3, n_features)
+    intercept: np.ndarray   # (3,)
+
+    def __post_init__(self) -> None:
+        self._word = _counter("word", self.vocab_word)
+        self._char = _counter("char", self.vocab_char)
+
+    @property
+    def name(self) -> str:
+        return f"trained-{self.meta.get('artifact_id', 'unsaved')[:12]}"
+
+    def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """The feature matrix of raw texts (normalized here)."""
+        norm = [normalize(t) for t in texts]
+        lex = lexicon_matrix(texts) * self.lexicon_scale
+        return sparse.hstack([tfidf(self._word.transform(norm), self.idf_word),
+                              tfidf(self._char.transform(norm), self.idf_char),
+                              sparse.csr_matrix(lex.astype(np.float32))], format="csr")
+
+    def decision(self, x: sparse.csr_matrix) -> np.ndarray:
+        return np.asarray(x @ self.coef.T) + self.intercept
+
+    def feature_names(self) -> list[str]:
+        return ([f"word:{t}" for t in self.vocab_word] + [f"char:{t}" for t in self.vocab_char]
+                + list(LEXICON_NAMES))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float        # P(positive) - P(negative), in [-1, 1]
+    confidence: float   # probability of the predicted label
+
+
+def predict(model: TrainedModel, texts: Sequence[str]) -> list[Prediction]:
+    """Label, polarity score and confidence for each text."""
+    if not texts:
+        return []
+    p = softmax(model.decision(model.features(texts)))
+    best = p.argmax(axis=1)
+    return [Prediction(CLASSES[b], float(row[2] - row[0]), float(row[b])) for b, row in zip(best, p)]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    feature: str
+    weight: float  # pushes towards positive (> 0) or negative (< 0)
+
+
+def explain(model: TrainedModel, text: str, top: int = 5) -> tuple[Prediction, list[Contribution], list[Contribution]]:
+    """The prediction and the features that pushed it most towards positive and towards negative.
+
+    A feature's push is its value times (positive weight - negative weight), the same
+    linear quantity whose sign decides between the two polar classes.
+    """
+    x = model.features([text])
+    pred = predict(model, [text])[0]
+    direction = model.coef[2] - model.coef[0]
+    names = model.feature_names()
+    row = x.getrow(0)
+    pushes = [Contribution(names[j], float(v * direction[j])) for j, v in zip(row.indices, row.data)]
+    pos = sorted((c for c in pushes if c.weight > 0), key=lambda c: -c.weight)[:top]
+    neg = sorted((c for c in pushes if c.weight < 0), key=lambda c: c.weight)[:top]
+    return pred, pos, neg
+
+
+# --- artifact -------------------------------------------------------------------
+
+
+def _array_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **{k: arrays[k] for k in sorted(arrays)})
+    return _deterministic_zip(buf.getvalue())
+
+
+def _deterministic_zip(data: bytes) -> bytes:
+    """The same ZIP with fixed timestamps (numpy stamps the current time)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for name in sorted(src.namelist()):
+            dst.writestr(zipfile.ZipInfo(name, _ZIP_TIME), src.read(name))
+    return out.getvalue()
+
+
+def save(model: TrainedModel, path: Path) -> str:
+    """Write the artifact (see module docstring); return its SHA-256."""
+    from listener.files import write_atomic
+
+    arrays = _array_bytes({"coef": model.coef.astype(np.float32), "intercept": model.intercept.astype(np.float32),
+                           "idf_word": model.idf_word, "idf_char": model.idf_char,
+                           "lexicon_scale": model.lexicon_scale.astype(np.float32)})
+    meta = dict(model.meta, format=FORMAT, feature_version=FEATURE_VERSION, classes=list(CLASSES),
+                arrays_sha256=hashlib.sha256(arrays).hexdigest())
+    entries = {"meta.json": json.dumps(meta, indent=1, sort_keys=True).encode(),
+               "arrays.npz": arrays,
+               "vocab_word.json": json.dumps(model.vocab_word, ensure_ascii=False).encode(),
+               "vocab_char.json": json.dumps(model.vocab_char, ensure_ascii=False).encode()}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name, _ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data, compresslevel=9)
+    data = buf.getvalue()
+    write_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_meta(path: Path) -> dict:
+    """The artifact's ``meta.json``, without loading the model."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return json.loads(z.read("meta.json"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: model artifact not found (run `listener train`)") from None
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a listener model artifact ({exc})") from None
+
+
+def load(path: Path) -> TrainedModel:
+    """Read and check an artifact; any mismatch is an ``ArtifactError`` saying what to do."""
+    path = Path(path)
+    meta = read_meta(path)
+    fix = "retrain it with `listener train`"
+    if meta.get("format") != FORMAT:
+        raise ArtifactError(f"{path}: artifact format {meta.get('format')!r}, this listener reads {FORMAT!r}; {fix}")
+    if meta.get("feature_version") != FEATURE_VERSION:
+        raise ArtifactError(f"{path}: trained with features {meta.get('feature_version')!r}, this listener "
+                            f"computes {FEATURE_VERSION!r}; {fix}")
+    if _minor(meta.get("sklearn_version", "")) != _minor(sklearn_version()):
+        raise ArtifactError(f"{path}: trained with scikit-learn {meta.get('sklearn_version')}, installed is "
+                            f"{sklearn_version()}; {fix} or install scikit-learn=={meta.get('sklearn_version')}")
+    try:
+        with zipfile.ZipFile(path) as z:
+            arrays_raw = z.read("arrays.npz")
+            if hashlib.sha256(arrays_raw).hexdigest() != meta.get("arrays_sha256"):
+                raise ArtifactError(f"{path}: arrays.npz does not match the checksum in meta.json "
+                                    f"(modified or corrupt); {fix}")
+            vocab_word = json.loads(z.read("vocab_word.json"))
+            vocab_char = json.loads(z.read("vocab_char.json"))
+        with np.load(io.BytesIO(arrays_raw), allow_pickle=False) as a:
+            arrays = {k: a[k] for k in a.files}
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ArtifactError(f"{path}: damaged model artifact ({exc}); {fix}") from None
+    if vocab_sha256(vocab_word, vocab_char) != meta.get("vocab_sha256"):
+        raise ArtifactError(f"{path}: vocabularies do not match the checksum in meta.json (modified or corrupt); {fix}")
+    n = len(vocab_word) + len(vocab_char) + len(LEXICON_NAMES)
+    if arrays.get("coef") is None or arrays["coef"].shape != (len(CLASSES), n):
+        raise ArtifactError(f"{path}: coefficients do not fit the vocabularies; {fix}")
+    meta["artifact_id"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return TrainedModel(meta=meta, vocab_word=vocab_word, vocab_char=vocab_char, idf_word=arrays["idf_word"],
+                        idf_char=arrays["idf_char"], lexicon_scale=arrays["lexicon_scale"],
+                        coef=arrays["coef"], intercept=arrays["intercept"])
+
+
+def vocab_sha256(vocab_word: list[str], vocab_char: list[str]) -> str:
+    return hashlib.sha256(json.dumps([vocab_word, vocab_char], ensure_ascii=False).encode()).hexdigest()
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
