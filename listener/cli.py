@@ -230,7 +230,7 @@ def _alerts(obj: Ctx, send: bool) -> list:
 @click.option("--once", is_flag=True, help="Run one cycle and exit (required until the daemon lands).")
 @click.pass_obj
 def run(obj: Ctx, once: bool) -> None:
-    """Run one full cycle: collect every source, classify, write (and send) yesterday's digest, check alerts.
+    """Run one full cycle: collect, classify, find emerging topics, write and send yesterday's digest, check alerts.
 
     Exits with code 1 if any source failed (the cycle still completes).
     """
@@ -238,6 +238,7 @@ def run(obj: Ctx, once: bool) -> None:
         raise click.UsageError("only 'listener run --once' is available; schedule it with cron for now")
     report = _collect(obj, ())
     _classify(obj, False)
+    pipeline.emerging(obj.db(), obj.settings(), day=pipeline.yesterday(obj.now), now=obj.now)
     _digest(obj, pipeline.yesterday(obj.now), 1, None)
     if obj.settings().alerts.rules:
         _alerts(obj, True)

@@ -104,6 +104,15 @@ class TopicMood:
 
 
 @dataclass
+class EmergingTopic:
+    terms: list[str]      # top distinguishing terms, best first
+    size: int             # posts in the cluster
+    is_new: bool          # its terms were (almost) absent from the trailing baseline
+    period_start: str
+    period_end: str
+
+
+@dataclass
 class ProductStats:
     name: str
     ours: bool
@@ -124,6 +133,7 @@ class ProductStats:
     series: list[DayPoint] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
     topics: list[TopicMood] = field(default_factory=list)
+    emerging: list[EmergingTopic] = field(default_factory=list)
 
 
 @dataclass
@@ -225,6 +235,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     total_mentions = sum(s.mentions for s in stats.values())
     k = cfg.top_mentions
     a, b, c = start.isoformat(), end_excl.isoformat(), cutoff
+    clusters = store.emerging_topics(db, day.isoformat())  # stored by `listener emerging` for this day
     for s in stats.values():
         if product and s.name != product:
             continue
@@ -242,6 +253,8 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         s.top_authors = store.product_facets(db, s.name, a, b, "author", limit=5, cutoff=c)
         s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"])
                     for r in store.topic_sentiment(db, s.name, a, b, cutoff=c)]
+        s.emerging = [EmergingTopic(r["terms"], r["size"], r["is_new"], r["period_start"], r["period_end"])
+                      for r in clusters if r["product"] == s.name]
 
     names = [p.name for p in settings.products if p.ours] + [p.name for p in settings.products if not p.ours]
     if product:

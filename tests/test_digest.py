@@ -136,3 +136,19 @@ def test_hostile_text_is_escaped_everywhere(settings_for, tmp_path):
     assert "](javascript:" not in md
     assert "Acme \\| broken \\| table" in md
     assert md_escape("[a](b)") == "\\[a\\]\\(b\\)"
+
+
+def test_emerging_topics_stored_for_the_day_show_in_the_digest(fixture_db):
+    from models.emerging import Cluster
+
+    db, settings = fixture_db
+    store.save_emerging(db, "Acme", "2026-11-16", "2026-11-22",
+                        [Cluster(("battery", "drain", "charger"), 12, 0.01, 0.4, True, (1, 2)),
+                         Cluster(("release", "notes"), 5, 0.3, 0.3, False, (3,))], now="2026-11-23T05:00:00Z")
+    d = build_digest(db, settings, day=DAY, now=NOW)
+    acme, bolt = d.products
+    assert [(e.terms[:2], e.size, e.is_new) for e in acme.emerging] == [(["battery", "drain"], 12, True),
+                                                                      (["release", "notes"], 5, False)]
+    assert bolt.emerging == []
+    assert "new topic (12 posts, 2026-11-16 to 2026-11-22): battery, drain, charger" in render_markdown(d)
+    assert "new topic (12 posts, 2026-11-16 to 2026-11-22): battery, drain, charger" in render_html(d)
