@@ -135,7 +135,7 @@ class Channel:
 @dataclass(frozen=True)
 class AlertRule:
     name: str
-    product: str
+    product: str | None            # the product watched; with a query, only its mentions that match
     condition: str                 # spike | threshold | new_mention
     metric: str = "volume"         # volume | negative_share
     threshold: float = 0.0         # for condition = threshold: mentions per window, or a share 0..1
@@ -143,6 +143,18 @@ class AlertRule:
     channels: tuple[str, ...] = ()
     cooldown: int | None = None    # seconds; default from [alerts]
     quiet_hours: str | None = None
+    query: str | None = None       # a query in the search language
+    saved: str | None = None       # or the name of a saved search (`listener saved add`)
+
+    @property
+    def subject(self) -> str:
+        """What the rule watches, for messages."""
+        parts = [self.product] if self.product else []
+        if self.saved:
+            parts.append(f"saved search {self.saved!r}")
+        elif self.query:
+            parts.append(f"query {self.query!r}")
+        return " matching ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -563,7 +575,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
 
     product_names = {p.name for p in products}
     for i, r in enumerate(alerts.rules):
-        if r.product not in product_names:
+        if r.product is not None and r.product not in product_names:
             raise ConfigError(f"{name}: alerts.rules[{i}].product: no product named {r.product!r}")
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
                     alerts=alerts, channels=tuple(channels), serve=serve, sentiment=sentiment,
@@ -590,6 +602,16 @@ _QUIET_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 def _quiet(value: str) -> str:
     if value and not _QUIET_RE.match(value):
         raise ValueError(f"expected HH:MM-HH:MM such as \"22:00-07:00\", got {value!r}")
+    return value
+
+
+def _query(value: str) -> str:
+    from listener.query import QueryError, parse
+
+    try:
+        parse(value)
+    except QueryError as exc:
+        raise ValueError(f"invalid query: {exc}") from None
     return value
 
 
@@ -627,7 +649,7 @@ def _alerts(a: "_Reader") -> AlertSettings:
         condition = r.get("condition", str, default="spike", check=_one_of("spike", "threshold", "new_mention"))
         rule = AlertRule(
             name=r.get("name", str, required=True, check=_name),
-            product=r.get("product", str, required=True),
+            product=r.get("product", str, default=None),
             condition=condition,
             metric=r.get("metric", str, default="volume", check=_one_of("volume", "negative_share")),
             threshold=r.get("threshold", float, default=0.0, required=condition == "threshold",
@@ -636,7 +658,13 @@ def _alerts(a: "_Reader") -> AlertSettings:
             channels=r.strings("channels"),
             cooldown=r.get("cooldown", (str, int), default=None, check=parse_interval),
             quiet_hours=r.get("quiet_hours", str, default=None, check=_quiet),
+            query=r.get("query", str, default=None, check=_query),
+            saved=r.get("saved", str, default=None),
         )
+        if not (rule.product or rule.query or rule.saved):
+            raise r.fail("product", "a rule needs a product, a query or a saved search to watch")
+        if rule.query and rule.saved:
+            raise r.fail("saved", "give either query or saved, not both")
         r.finish()
         rules.append(rule)
     a.finish()

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Iterator
 
 import sqlite_utils
@@ -20,7 +20,7 @@ from listener import store
 from listener.query import (ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
                             field_filter, near_ordered, parse)
 from listener.store import ENGAGEMENT_SQL
-from listener.text import snippet
+from listener.text import iso_utc, snippet
 
 SORTS = ("relevance", "date", "engagement")
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"   # private-use characters around highlighted words
@@ -319,3 +319,43 @@ def saved_query(db: sqlite_utils.Database, name: str) -> str:
             return s["query"]
     raise KeyError(f"no saved search named {name!r}")
 
+
+
+def _scope(plan: Plan, product: str | None) -> tuple[str, list]:
+    """FROM ... WHERE for a plan's posts (optionally those mentioning ``product``), open for more ANDs."""
+    where = plan.where_sql or " WHERE 1"
+    params = list(plan.params)
+    if product:
+        where += " AND EXISTS (SELECT 1 FROM mentions m WHERE m.post_id = p.id AND m.product = ?)"
+        params.append(product)
+    return f"FROM {plan.from_sql}{where}", params
+
+
+def bucket_counts(db: sqlite_utils.Database, plan: Plan, product: str | None, start: datetime,
+                  bucket_seconds: int, buckets: int) -> list[tuple[int, int]]:
+    """(matches, negative matches) of a search in consecutive buckets from ``start``, oldest first."""
+    _connect(db)
+    scope, params = _scope(plan, product)
+    end = start + timedelta(seconds=bucket_seconds * buckets)
+    out = [(0, 0)] * buckets
+    rows = db.execute(
+        f"SELECT CAST((strftime('%s', p.posted_at) - ?) / ? AS INTEGER) AS b, count(*), "
+        f"sum(CASE WHEN p.sentiment_label = 'negative' THEN 1 ELSE 0 END) {scope} "
+        f"AND p.posted_at >= ? AND p.posted_at < ? GROUP BY b",
+        [int(start.timestamp()), bucket_seconds, *params, iso_utc(start), iso_utc(end)])
+    for b, n, neg in rows.fetchall():
+        if 0 <= b < buckets:
+            out[b] = (n, neg or 0)
+    return out
+
+
+def window_rows(db: sqlite_utils.Database, plan: Plan, product: str | None, start: str, end: str, *,
+                by: str = "posted_at", limit: int = 500) -> list[dict]:
+    """A search's matches posted (or first fetched) in [start, end), newest first, as post rows."""
+    _connect(db)
+    column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
+    scope, params = _scope(plan, product)
+    return store._rows(db, f"SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
+                           f"p.sentiment_label, {ENGAGEMENT_SQL} AS engagement {scope} "
+                           f"AND {column} >= ? AND {column} < ? ORDER BY {column} DESC, p.id DESC LIMIT ?",
+                       [*params, start, end, limit])

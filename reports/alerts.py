@@ -25,7 +25,9 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from listener import store
+from listener import search, store
+from listener.query import QueryError
+from listener.search import Plan
 from listener.config import AlertRule, Settings
 from listener.text import iso_utc, snippet
 from reports.deliver import Delivery, Message, deliver
@@ -90,11 +92,36 @@ def top_terms(window: list[dict], baseline: list[dict], limit: int = 6) -> list[
     return [(t, k) for _, t, k in scored[:limit]]
 
 
+@dataclass
+class _Scope:
+    """What a rule counts: a product's mentions, a search's matches, or a product's matching mentions."""
+
+    product: str | None
+    plan: Plan | None
+
+    def buckets(self, db: sqlite_utils.Database, start: datetime, width: int, n: int) -> list[tuple[int, int]]:
+        if self.plan is None:
+            return store.mention_buckets(db, self.product or "", start, width, n)
+        return search.bucket_counts(db, self.plan, self.product, start, width, n)
+
+    def posts(self, db: sqlite_utils.Database, start: str, end: str, *, by: str = "posted_at",
+              limit: int = 500) -> list[dict]:
+        if self.plan is None:
+            return store.window_posts(db, self.product or "", start, end, by=by, limit=limit)
+        return search.window_rows(db, self.plan, self.product, start, end, by=by, limit=limit)
+
+
+def _scope(db: sqlite_utils.Database, rule: AlertRule) -> _Scope:
+    text = search.saved_query(db, rule.saved) if rule.saved else rule.query
+    return _Scope(rule.product, search.prepare(db, text) if text else None)
+
+
 def drivers(db: sqlite_utils.Database, rule: AlertRule, start: datetime, end: datetime,
-            baseline_start: datetime) -> Drivers:
+            baseline_start: datetime, scope: _Scope | None = None) -> Drivers:
     """What is behind a window: distinguishing terms, sources, authors, topics, and 3 example mentions."""
-    posts = store.window_posts(db, rule.product, iso_utc(start), iso_utc(end), limit=2000)
-    base = store.window_posts(db, rule.product, iso_utc(baseline_start), iso_utc(start), limit=5000)
+    scope = scope or _scope(db, rule)
+    posts = scope.posts(db, iso_utc(start) or "", iso_utc(end) or "", limit=2000)
+    base = scope.posts(db, iso_utc(baseline_start) or "", iso_utc(start) or "", limit=5000)
     if rule.metric == "negative_share":
         focus = [p for p in posts if p["sentiment_label"] == "negative"] or posts
         examples = sorted(focus, key=lambda p: (p["sentiment"] if p["sentiment"] is not None else 0, -p["id"]))
@@ -113,7 +140,7 @@ def drivers(db: sqlite_utils.Database, rule: AlertRule, start: datetime, end: da
     )
 
 
-def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, now: datetime
+def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, now: datetime, scope: _Scope
               ) -> tuple[bool, str, dict, datetime]:
     """Whether the rule's condition holds now; a sentence why; numbers; the window start."""
     width = rule.window
@@ -122,13 +149,12 @@ def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, no
         since = store.checkpoint(db, rule.name)
         if since is None:  # first check: start from now, don't flood with history
             return False, "first check: watching from now on", {}, start
-        new = store.window_posts(db, rule.product, since, iso_utc(now), by="fetched_at", limit=50)
+        new = scope.posts(db, since, iso_utc(now) or "", by="fetched_at", limit=50)
         numbers = {"value": float(len(new)), "expected": None, "p": None}
-        return bool(new), f"{len(new)} new mention(s) of {rule.product} since {since}", numbers, \
+        return bool(new), f"{len(new)} new mention(s) of {rule.subject} since {since}", numbers, \
             datetime.fromisoformat(since.replace("Z", "+00:00"))
     n_hist = HISTORY_BUCKETS.get(width, 28)
-    buckets = store.mention_buckets(db, rule.product, start - timedelta(seconds=width * n_hist), width,
-                                    n_hist + 1)
+    buckets = scope.buckets(db, start - timedelta(seconds=width * n_hist), width, n_hist + 1)
     history, (total, negative) = buckets[:-1], buckets[-1]
     if rule.condition == "threshold":
         if rule.metric == "volume":
@@ -156,7 +182,7 @@ def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, no
 
 
 def alert_message(rule: AlertRule, reason: str, d: Drivers, window: tuple[str, str]) -> Message:
-    subject = f"listener alert: {rule.product}: {reason}"
+    subject = f"listener alert: {rule.subject}: {reason}"
     lines = [subject, f"Window: {window[0]} to {window[1]} (rule {rule.name})", ""]
     for label, items in (("Top terms", d.terms), ("Sources", d.sources), ("Authors", d.authors),
                          ("Topics", d.topics)):
@@ -167,7 +193,8 @@ def alert_message(rule: AlertRule, reason: str, d: Drivers, window: tuple[str, s
     for e in d.examples:
         lines.append(f"- {e['title']} ({e['source']}, {e['posted_at']}) {e['url'] or ''}".rstrip())
     text = "\n".join(lines)
-    payload = {"event": "alert", "rule": rule.name, "product": rule.product, "condition": rule.condition,
+    payload = {"event": "alert", "rule": rule.name, "product": rule.product, "query": rule.query,
+               "saved": rule.saved, "condition": rule.condition,
                "metric": rule.metric, "reason": reason, "window": {"start": window[0], "end": window[1]},
                "drivers": {"terms": d.terms, "sources": d.sources, "authors": d.authors, "topics": d.topics},
                "examples": d.examples}
@@ -183,7 +210,12 @@ def check_alerts(db: sqlite_utils.Database, settings: Settings, *, now: datetime
     for rule in settings.alerts.rules:
         quiet = rule.quiet_hours if rule.quiet_hours is not None else settings.alerts.quiet_hours
         cooldown = rule.cooldown if rule.cooldown is not None else settings.alerts.cooldown
-        holds, reason, numbers, start = _evaluate(db, settings, rule, now)
+        try:
+            scope = _scope(db, rule)
+        except (KeyError, QueryError) as exc:  # a saved search deleted or broken since the settings were written
+            outcomes.append(AlertOutcome(rule.name, False, f"error: {exc}"))
+            continue
+        holds, reason, numbers, start = _evaluate(db, settings, rule, now, scope)
         if not holds:
             if rule.condition == "new_mention":
                 store.set_checkpoint(db, rule.name, stamp)
@@ -198,9 +230,9 @@ def check_alerts(db: sqlite_utils.Database, settings: Settings, *, now: datetime
             outcomes.append(AlertOutcome(rule.name, False, f"cooldown (last alert {last}): {reason}"))
             continue
         baseline_start = start - timedelta(seconds=rule.window * 7)
-        d = drivers(db, rule, start, now, baseline_start)
+        d = drivers(db, rule, start, now, baseline_start, scope)
         window = (iso_utc(start) or "", stamp)
-        alert_id = store.record_alert(db, rule=rule.name, product=rule.product, condition=rule.condition,
+        alert_id = store.record_alert(db, rule=rule.name, product=rule.subject, condition=rule.condition,
                                       metric=rule.metric, fired_at=stamp, window_start=window[0],
                                       window_end=window[1], value=numbers.get("value"),
                                       expected=numbers.get("expected"), p=numbers.get("p"),

@@ -157,3 +157,52 @@ threshold = 0.5
     assert out.deliveries == []  # the rule names no channel: recorded only
     row = db.execute("SELECT rule, value, detail FROM alerts").fetchone()
     assert row[0] == "acme-negative" and row[1] == 0.75 and "drivers" in json.loads(row[2])
+
+
+def test_rules_on_a_query_and_on_a_saved_search(write_settings):
+    from listener import search
+
+    rules = '''
+[[alerts.rules]]
+name = "battery-new"
+saved = "battery talk"
+condition = "new_mention"
+channels = ["hook"]
+
+[[alerts.rules]]
+name = "acme-battery-spike"
+product = "Acme"
+query = "battery AND (drain OR dies)"
+condition = "spike"
+'''
+    with HookServer() as hook:
+        settings = settings_with(write_settings, rules, hook.url())
+        db = store.open_db(settings.db_path)
+        history(db)
+        search.save(db, "battery talk", 'battery NOT "battery life"', owner="ops", now="2026-11-01T00:00:00Z")
+        pipeline.classify(db, settings, now=NOW)
+        first = check_alerts(db, settings, now=NOW)
+        assert [o.fired for o in first] == [False, False]
+        assert first[1].reason.startswith("volume normal")  # no battery talk in the calm history at all
+        store.upsert_posts(db, [post(f"b{i}", f"my Acme battery drain is awful #{i}", NOW - timedelta(minutes=5 * i + 1))
+                                for i in range(12)] +
+                           [post("life", "Acme battery life is fine", NOW - timedelta(minutes=3))],
+                           now="2026-11-23T12:01:00Z")
+        pipeline.classify(db, settings, now=NOW)
+        new, spike = check_alerts(db, settings, now=NOW + timedelta(minutes=5))
+        assert new.fired and new.reason.startswith("12 new mention(s) of saved search 'battery talk'")
+        assert spike.fired and spike.reason.startswith("volume spike: 12 mentions vs about 0.5 expected")
+        assert {e["url"] for e in spike.drivers.examples} <= {f"https://example.org/b{i}" for i in range(12)}
+        body = json.loads(hook.received[0].body)
+        assert body["saved"] == "battery talk" and body["rule"] == "battery-new"
+
+
+def test_rule_with_an_invalid_query_is_a_settings_error(write_settings):
+    from listener.config import ConfigError
+
+    import pytest
+
+    with pytest.raises(ConfigError, match=r"alerts.rules\[0\].query: invalid query: .*position"):
+        settings_with(write_settings, '[[alerts.rules]]\nname = "x"\nquery = "(battery"\n', "http://127.0.0.1:9/")
+    with pytest.raises(ConfigError, match=r"alerts.rules\[0\].product: a rule needs a product, a query"):
+        settings_with(write_settings, '[[alerts.rules]]\nname = "x"\n', "http://127.0.0.1:9/")
