@@ -567,7 +567,7 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
 
 
 @cli.command()
-@click.argument("file", required=False, type=click.File("r", encoding="utf-8"))
+@click.argument("file", default="-", type=click.File("r", encoding="utf-8"))
 @click.pass_obj
 def sentiment(obj: Ctx, file) -> None:
     """Score one text per line of FILE (stdin without FILE); print one JSON line per input."""
@@ -577,7 +577,7 @@ def sentiment(obj: Ctx, file) -> None:
     from models.trained import ArtifactError
 
     try:
-        for result in learn.score_lines(file or click.get_text_stream("stdin"), obj.settings()):
+        for result in learn.score_lines(file, obj.settings()):
             click.echo(jsonlib.dumps(result, ensure_ascii=False))
     except ArtifactError as exc:
         _fail(str(exc))
