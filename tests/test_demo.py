@@ -29,19 +29,21 @@ def test_demo_runs_the_full_cycle_and_is_repeatable(tmp_path):
     # Ruby's 9 mentions were 60.0% of 15; the Dec 2020 "Who is hiring?" story links to a github.io
     # page, so GitHub gains one mention in the window: 9 of 16
     assert "<td>Ruby</td>" in html and "<td>56.2%</td>" in html
-    # 83 feed entries, 40 Hacker News stories (two Algolia pages) and 1 Mastodon status
-    assert "Stored 124 posts from 9 bundled sources" in r.output
+    # 83 feed entries (2 of them through the reddit source's .rss), 40 Hacker News stories (two
+    # Algolia pages), 1 Mastodon status, 1 Bluesky post, 4 posts in 2 threads of the phpBB forum
+    assert "Stored 129 posts from 11 bundled sources" in r.output
 
     db = store.open_db(work / "demo.db")
-    assert store.count_posts(db) == 124
-    assert dict(db.execute("SELECT source, count(*) FROM posts WHERE source IN ('hn-hiring', 'mastodon-hoot') "
-                           "GROUP BY source").fetchall()) == {"hn-hiring": 40, "mastodon-hoot": 1}
+    assert store.count_posts(db) == 129
+    assert dict(db.execute("SELECT source, count(*) FROM posts WHERE source IN ('hn-hiring', 'mastodon-hoot', "
+                           "'reddit-worldnews', 'bluesky-search', 'forum-phpbb') GROUP BY source").fetchall()) == \
+        {"hn-hiring": 40, "mastodon-hoot": 1, "reddit-worldnews": 2, "bluesky-search": 1, "forum-phpbb": 4}
     assert db.execute("SELECT count(*) FROM posts WHERE classified_at IS NULL").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM sources WHERE last_error IS NOT NULL").fetchone()[0] == 0
 
     r2 = CliRunner().invoke(cli, ["--now", "2026-11-24T06:00:00Z", "demo", "--dir", str(work)])
     assert r2.exit_code == 0, r2.output
-    assert store.count_posts(db) == 124
+    assert store.count_posts(db) == 129
     # the settings it wrote can be used with every other command
     r3 = CliRunner().invoke(cli, ["--config", str(work / "settings.toml"), "sources"])
     assert r3.exit_code == 0 and "lobsters-ruby" in r3.output
@@ -50,7 +52,7 @@ def test_demo_runs_the_full_cycle_and_is_repeatable(tmp_path):
 def test_bundled_feeds_match_their_provenance():
     readme = (DEMO_FEEDS / "README.md").read_text()
     files = [p for p in DEMO_FEEDS.iterdir() if p.name != "README.md"]
-    assert len(files) == 7
+    assert len(files) == 6
     for p in files:
         digest = hashlib.sha256(p.read_bytes()).hexdigest()
         assert f"`{p.name}` | {p.stat().st_size} | `{digest[:16]}" in readme
@@ -66,14 +68,14 @@ def test_bundled_api_answers_match_their_provenance():
     for name in files:
         data = (DEMO_SOCIAL / name).read_bytes()
         row = readme.split(f"`{name}` | {len(data)} | `{hashlib.sha256(data).hexdigest()[:16]}", 1)[1].split("\n")[0]
-        assert row.rstrip().endswith("| MIT |")
+        assert row.rstrip().endswith(("| MIT |", "| BSD-3-Clause |", "| this project's licence |"))
 
 
 def test_entry_ids_do_not_depend_on_the_server_address(server):
     """Relative Atom ids (Reddit's "t3_...") must not be resolved against the feed URL."""
     from spiders.feedparse import parse_feed
 
-    body = (DEMO_FEEDS / "reddit_worldnews.xml").read_bytes()
+    body = (DEMO_SOCIAL / "reddit_worldnews_new.rss").read_bytes()
     a = parse_feed(body, source="r", url="http://127.0.0.1:1111/feed.xml")
     b = parse_feed(body, source="r", url="http://127.0.0.1:2222/feed.xml")
     assert [i.guid for i in a.items] == [i.guid for i in b.items] == ["t3_167sdt8", "t3_167ucb5"]

@@ -7,6 +7,8 @@ demo's digest covers the busiest 30-day window in them rather than yesterday.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
@@ -23,6 +25,8 @@ CONTENT_TYPES = {".xml": "application/xml", ".rss": "application/rss+xml"}
 JSON = "application/json; charset=utf-8"
 _HN = "/hn/search_by_date?query=hiring&tags=story%2C%28author__whoishiring%2Cauthor_whoishiring%29&hitsPerPage=100&page="
 _HOOT = "/mastodon/api/v1/timelines/tag/hoot"
+_BSKY = "/bluesky/xrpc/"
+_HTML = "text/html; charset=utf-8"
 # Request path -> (file in social/, extra response headers); {base} is the server's address.
 SOCIAL_ROUTES = {
     _HN + "0": ("algolia_search_by_date_whoishiring_page0.json", {}),
@@ -31,7 +35,23 @@ SOCIAL_ROUTES = {
     _HOOT + "?limit=40": ("tag_timeline_hoot.json",
                           {"Link": f'<{{base}}{_HOOT}?max_id=117020593741189701>; rel="next"'}),
     _HOOT + "?max_id=117020593741189701": ("tag_timeline_paged_past_end_empty.json", {}),
+    # Reddit without API credentials reads the subreddit's .rss (here: a real r/worldnews feed)
+    "/reddit/r/worldnews/new.rss?limit=100": ("reddit_worldnews_new.rss", {"Content-Type": "application/atom+xml"}),
+    _BSKY + "app.bsky.feed.searchPosts?q=bluesky&sort=latest&limit=100": ("bluesky_searchPosts.json", {}),
+    _BSKY + "app.bsky.feed.searchPosts?q=bluesky&sort=latest&limit=100&cursor=xxxxxxx": ("bluesky_searchPosts_end.json", {}),
+    "/forum/viewforum.php?f=2": ("forum_phpbb3_viewforum.html", {"Content-Type": _HTML}),
+    "/forum/viewtopic.php?f=2&t=7": ("forum_phpbb3_viewtopic_page1.html", {"Content-Type": _HTML}),
+    "/forum/viewtopic.php?f=2&t=7&start=2": ("forum_phpbb3_viewtopic_page2.html", {"Content-Type": _HTML}),
+    "/forum/viewtopic.php?f=2&t=3": ("forum_phpbb3_viewtopic_t3.html", {"Content-Type": _HTML}),
 }
+# The demo logs in to its own loopback "Bluesky" with these; real use reads them from the environment.
+DEMO_ENVIRON = {"BLUESKY_HANDLE": "demo.listener.test", "BLUESKY_APP_PASSWORD": "demo-app-password"}
+_SESSION = json.dumps({
+    "did": "did:plc:listenerdemo", "handle": "demo.listener.test",
+    # unsigned demo tokens that expire in 2100: the spider only reads their "exp"
+    "accessJwt": "eyJhbGciOiJub25lIn0." + base64.urlsafe_b64encode(b'{"exp": 4102444800}').decode().rstrip("=") + ".",
+    "refreshJwt": "eyJhbGciOiJub25lIn0." + base64.urlsafe_b64encode(b'{"exp": 4102444800}').decode().rstrip("=") + ".",
+})
 
 
 @dataclass
@@ -76,11 +96,12 @@ def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False, channel: Cha
         for path, (name, headers) in SOCIAL_ROUTES.items():
             extra = {k: v.replace("{base}", server.base_url) for k, v in headers.items()}
             server.add(path, (package / "social" / name).read_bytes(), headers={"Content-Type": JSON, **extra})
+        server.add(_BSKY + "com.atproto.server.createSession", _SESSION, headers={"Content-Type": JSON})
         template = (package / "settings.toml").read_text(encoding="utf-8")
         settings_path = write_atomic(work_dir / "settings.toml", template.replace("{base}", server.base_url))
         settings = load_settings(settings_path)
         db = store.open_db(settings.db_path)
-        report = pipeline.collect(db, settings, now=now)
+        report = pipeline.collect(db, settings, now=now, environ=DEMO_ENVIRON)
         for o in report.failed:  # the bundled feeds should never fail; say so loudly if one does
             print(f"error: source {o.name}: {o.error}")
     pipeline.classify(db, settings, now=now)
