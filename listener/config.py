@@ -39,6 +39,7 @@ class Source:
     url: str
     interval: int  # seconds between collections (used by the scheduler)
     enabled: bool = True
+    silent_after: int = 7 * 86400  # no new post for this long: flagged as silent by `listener status`
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,26 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """When ``listener daemon`` runs its jobs. Times are local to ``timezone``."""
+    timezone: str = "UTC"
+    daily_digest: str = "06:15"        # "HH:MM[:SS]" or "off"
+    weekly_digest: str = "mon 06:30"   # "DAY HH:MM[:SS]" or "off"
+    retention_days: int = 0            # 0: keep posts forever
+    purge_at: str = "03:30"            # "HH:MM[:SS]": when the retention purge runs
+    backoff_max: int = 6 * 3600        # cap of the exponential backoff of a failing source
+    workers: int = 2                   # jobs that may run at the same time
+    log_file: Path | None = None       # None: log to stderr
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     db_path: Path
     collect: CollectSettings = field(default_factory=CollectSettings)
     classify: ClassifySettings = field(default_factory=ClassifySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     products: tuple[Product, ...] = ()
     sources: tuple[Source, ...] = ()
 
@@ -206,6 +221,47 @@ def _name(value: str) -> str:
     return value
 
 
+_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_clock(value: str) -> tuple[int, int, int]:
+    """(hour, minute, second) from ``"06:15"`` or ``"06:15:30"``."""
+    m = _TIME_RE.match(value.strip())
+    if not m:
+        raise ValueError(f"expected a time of day such as \"06:15\" or \"06:15:30\", got {value!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def parse_weekly(value: str) -> tuple[str, int, int, int]:
+    """(weekday, hour, minute, second) from ``"mon 06:30"``."""
+    day, _, clock = value.strip().partition(" ")
+    if day.lower()[:3] not in WEEKDAYS or not clock:
+        raise ValueError(f"expected a weekday and a time such as \"mon 06:30\", got {value!r}")
+    return (day.lower()[:3], *parse_clock(clock))
+
+
+def _optional(check: Callable[[str], Any]) -> Callable[[str], str]:
+    """A check that also accepts ``"off"``; returns the trimmed value."""
+    def run(value: str) -> str:
+        value = value.strip()
+        if value.lower() == "off":
+            return "off"
+        check(value)
+        return value
+    return run
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as \"Europe/Berlin\")") from None
+    return value
+
+
 def _threshold(value: float) -> float:
     if not -1.0 <= value <= 1.0:
         raise ValueError(f"must be between -1 and 1, got {value}")
@@ -283,6 +339,20 @@ def parse_settings(data: dict, file: Path) -> Settings:
     )
     d.finish()
 
+    sc = root.sub("schedule")
+    log_file = sc.get("log_file", str, default="")
+    schedule = ScheduleSettings(
+        timezone=sc.get("timezone", str, default="UTC", check=_timezone),
+        daily_digest=sc.get("daily_digest", str, default="06:15", check=_optional(parse_clock)),
+        weekly_digest=sc.get("weekly_digest", str, default="mon 06:30", check=_optional(parse_weekly)),
+        retention_days=sc.get("retention_days", int, default=0, check=_non_negative),
+        purge_at=sc.get("purge_at", str, default="03:30", check=_optional(parse_clock)),
+        backoff_max=sc.get("backoff_max", (str, int), default=6 * 3600, check=parse_interval),
+        workers=sc.get("workers", int, default=2, check=_positive),
+        log_file=base / log_file if log_file.strip() else None,
+    )
+    sc.finish()
+
     products = []
     for p in root.tables("products"):
         pname = p.get("name", str, required=True)
@@ -305,13 +375,14 @@ def parse_settings(data: dict, file: Path) -> Settings:
             url=s.get("url", str, required=True, check=_http_url),
             interval=s.get("interval", (str, int), default="30m", check=parse_interval),
             enabled=s.get("enabled", bool, default=True),
+            silent_after=s.get("silent_after", (str, int), default=7 * 86400, check=parse_interval),
         ))
         s.finish()
     _unique(name, "sources", [s.name for s in sources])
     root.finish()
 
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
-                    products=tuple(products), sources=tuple(sources))
+                    schedule=schedule, products=tuple(products), sources=tuple(sources))
 
 
 def _unique(file: str, key: str, names: list[str]) -> None:

@@ -371,3 +371,118 @@ def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> li
     cur = db.execute(sql, params)
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+# --- scheduler state (listener daemon, listener status) ----------------------------
+
+
+@migrations(name="0003_scheduler")
+def _m0003(db: sqlite_utils.Database) -> None:
+    # One row per scheduled job ("collect:NAME", "digest:daily", ...): what the daemon
+    # did last, what it plans next, and the consecutive failures that drive backoff.
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,     -- first seen by a daemon: cron catch-up starts here
+            last_run_at TEXT,
+            last_status TEXT,             -- ok | error | abandoned
+            last_duration REAL,
+            last_summary TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_run_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS daemon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            started_at TEXT,
+            heartbeat_at TEXT,
+            stopped_at TEXT
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_source_fetched ON posts (source, fetched_at)")
+
+
+def ensure_jobs(db: sqlite_utils.Database, ids: Iterable[str], *, now: str) -> dict[str, dict]:
+    """Create missing job rows; return every job row by id."""
+    with db.atomic():
+        db.conn.executemany("INSERT OR IGNORE INTO jobs (id, created_at) VALUES (?, ?)",
+                            [[i, now] for i in ids])
+    return {r["id"]: r for r in _rows(db, "SELECT * FROM jobs")}
+
+
+def job_rows(db: sqlite_utils.Database) -> dict[str, dict]:
+    return {r["id"]: r for r in _rows(db, "SELECT * FROM jobs")}
+
+
+def record_job(db: sqlite_utils.Database, job_id: str, *, now: str, status: str, duration: float,
+               summary: str, failures: int | None = None) -> None:
+    """Remember one finished run of a job; ``failures`` (when given) replaces the counter."""
+    with db.atomic():
+        db.execute("UPDATE jobs SET last_run_at = ?, last_status = ?, last_duration = ?, "
+                   "last_summary = ?, failures = coalesce(?, failures) WHERE id = ?",
+                   [now, status, round(duration, 3), summary, failures, job_id])
+
+
+def set_next_runs(db: sqlite_utils.Database, next_runs: dict[str, str | None]) -> None:
+    with db.atomic():
+        db.conn.executemany("UPDATE jobs SET next_run_at = ? WHERE id = ?",
+                            [[t, i] for i, t in next_runs.items()])
+
+
+def daemon_started(db: sqlite_utils.Database, *, pid: int, now: str) -> None:
+    with db.atomic():
+        db.execute("INSERT INTO daemon (id, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?) "
+                   "ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at, "
+                   "heartbeat_at = excluded.heartbeat_at, stopped_at = NULL", [pid, now, now])
+
+
+def daemon_heartbeat(db: sqlite_utils.Database, *, now: str) -> None:
+    with db.atomic():
+        db.execute("UPDATE daemon SET heartbeat_at = ? WHERE id = 1", [now])
+
+
+def daemon_stopped(db: sqlite_utils.Database, *, now: str) -> None:
+    with db.atomic():
+        db.execute("UPDATE daemon SET stopped_at = ?, heartbeat_at = ? WHERE id = 1", [now, now])
+
+
+def daemon_row(db: sqlite_utils.Database) -> dict | None:
+    rows = _rows(db, "SELECT pid, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1")
+    return rows[0] if rows else None
+
+
+def source_activity(db: sqlite_utils.Database, since: str) -> dict[str, dict]:
+    """Per source: fetch state, posts first seen at or after ``since``, newest first-seen time."""
+    return {r["name"]: r for r in _rows(db, """
+        SELECT s.name, s.last_fetch_at, s.last_success_at, s.last_error,
+               (SELECT count(*) FROM posts p WHERE p.source = s.name AND p.fetched_at >= ?) AS recent,
+               (SELECT max(fetched_at) FROM posts p WHERE p.source = s.name) AS newest
+        FROM sources s""", [since])}
+
+
+def last_digest(db: sqlite_utils.Database) -> dict | None:
+    """The most recent successful digest run, with its paths in ``detail``."""
+    rows = _rows(db, "SELECT id, finished_at, detail FROM runs WHERE kind = 'digest' AND status = 'ok' "
+                     "ORDER BY id DESC LIMIT 1")
+    if not rows:
+        return None
+    row = rows[0]
+    row["detail"] = json.loads(row["detail"] or "{}")
+    return row
+
+
+def purge_posts(db: sqlite_utils.Database, before: str, *, chunk: int = 1000,
+                keep_going: Any = None) -> int:
+    """Delete posts (and their mentions and FTS rows) published before ``before``, in short
+    transactions of ``chunk`` posts; ``keep_going()`` returning False stops between chunks."""
+    deleted = 0
+    while keep_going is None or keep_going():
+        with db.atomic():
+            cur = db.conn.execute("DELETE FROM posts WHERE id IN (SELECT id FROM posts WHERE posted_at < ? "
+                                  "ORDER BY id LIMIT ?)", [before, chunk])
+        deleted += cur.rowcount
+        if cur.rowcount < chunk:
+            break
+    with db.atomic():
+        db.execute("DELETE FROM runs WHERE finished_at < ?", [before])
+    return deleted
