@@ -107,7 +107,7 @@ def first_run(*, now: datetime, planned: datetime | None, interval: int, failure
 def run_job(settings: Settings, job_id: str, *, now: datetime, ctx: JobContext) -> JobResult:
     """Run one job and record its outcome in ``jobs``; never raises for a failing source."""
     started = time.monotonic()
-    db = store.open_db(settings.db_path, migrate=False)
+    db = store.open_db(settings.db_path)
     try:
         previous = store.job_rows(db).get(job_id, {}).get("failures") or 0
         try:

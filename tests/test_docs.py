@@ -37,13 +37,13 @@ def allowed_keys(data: dict, where: str) -> set[str]:
 
 def test_every_setting_is_documented():
     keys = set()
-    for table in ("store", "collect", "classify", "digest"):
+    for table in ("store", "collect", "classify", "digest", "schedule"):
         keys |= {f"{table}.{k}" for k in allowed_keys({table: {"zz_unknown": 1}}, table)}
     keys |= {f"products[].{k}" for k in allowed_keys({"products": [{"name": "a", "zz_unknown": 1}]}, "p")}
     keys |= {f"sources[].{k}" for k in allowed_keys(
         {"sources": [{"name": "a", "url": "https://x/", "zz_unknown": 1}]}, "s")}
     top = allowed_keys({"zz_unknown": 1}, "")
-    assert top == {"store", "collect", "classify", "digest", "products", "sources"}
+    assert top == {"store", "collect", "classify", "digest", "schedule", "products", "sources"}
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
     assert documented == keys
 
