@@ -31,6 +31,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -276,9 +277,10 @@ class Daemon:
         """Move a failing source's next run out by the backoff delay; return the delay."""
         source = self.settings.source(job_id[len(jobs.COLLECT):])
         delay = jobs.backoff_delay(source.interval, failures, self.settings.schedule.backoff_max)
-        if self.ctx.stop.is_set():
+        try:
+            self.scheduler.modify_job(job_id, next_run_time=utcnow() + timedelta(seconds=delay))
+        except JobLookupError:  # the scheduler is shutting down
             return None
-        self.scheduler.modify_job(job_id, next_run_time=utcnow() + timedelta(seconds=delay))
         return delay
 
     def _save_next_runs(self) -> None:
