@@ -170,6 +170,7 @@ def run_daemon(folder: Path, server: ReplayServer, jobs: int, warmup: int) -> di
         "rss_ratio": rss_end / rss_start,
         # jobs that failed; "abandoned" ones were running when SIGTERM came (expected, not errors)
         "failed_jobs": text.count("status=error"),
+        "failures": [ln for ln in text.splitlines() if "status=error" in ln or " ERROR " in ln][:5],
         "abandoned_jobs": text.count("status=abandoned"),
         "error_log_lines": sum(1 for ln in text.splitlines() if " ERROR " in ln),
         "posts": scalar(db, "SELECT count(*) FROM posts"),
@@ -236,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndaemon vs loop: {ratio:.2f}x jobs/min; daemon RSS peak {d['rss_peak_mib']:.1f} MiB; "
           f"{d['error_log_lines']} ERROR log line(s); {d['abandoned_jobs']} job(s) abandoned at SIGTERM; stopped in {d['stop_seconds']:.2f}s with exit code "
           f"{d['exit_code']}; leftover files: {d['leftover_files'] or 'none'}")
+    for line in d["failures"]:
+        print(f"daemon failure: {line}")
     flat = d["rss_ratio"] <= 1.2
     print(f"RSS within 20% of its start: {'yes' if flat else 'NO'}")
     figures = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},

@@ -12,8 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from listener import __version__, pipeline, store
-from listener.config import ConfigError, Settings, load_settings
-from listener.text import parse_day
+from listener import search as search_mod
+from listener.config import ConfigError, Settings, load_settings, settings_path
+from listener.query import QueryError
+from listener.text import iso_utc, parse_day
 
 
 @dataclass
@@ -116,7 +118,9 @@ def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
 
 
 def _print_outcome(obj: Ctx, o: pipeline.SourceOutcome) -> None:
-    if o.error:
+    if o.skipped:
+        obj.say(f"  {o.name}: skipped, {o.skipped}; 'listener collect {o.name}' tries it again")
+    elif o.error:
         click.echo(f"error: source {o.name}: {o.error}", err=True)
     elif o.status == 304:
         obj.say(f"  {o.name}: not modified since last fetch")
@@ -147,32 +151,81 @@ def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
 
 @cli.command()
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="Last day of the digest (default: yesterday, UTC).")
-@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366),
-              help="Length of the period in days, ending on --date.")
+@click.option("--days", type=click.IntRange(1, 366), help="Length of the period in days, ending on --date (default 1).")
+@click.option("--weekly", is_flag=True, help="The weekly digest: the 7 days ending on --date.")
+@click.option("--product", metavar="NAME", help="Only this product's section (share of voice still among all).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (default: digest.output_dir).")
+@click.option("--cutoff", metavar="TIME", help="Count only posts fetched by TIME (a digest's recorded cut-off, "
+              "to reproduce it; default: now).")
+@click.option("--send/--no-send", default=True, show_default=True, help="Send to the channels in digest.channels.")
 @click.pass_obj
-def digest(obj: Ctx, day: str | None, days: int, out_dir: str | None) -> None:
-    """Write the digest (Markdown and HTML) for a day or a period and print their paths."""
+def digest(obj: Ctx, day: str | None, days: int | None, weekly: bool, product: str | None,
+           out_dir: str | None, cutoff: str | None, send: bool) -> None:
+    """Write the digest (HTML with charts, Markdown, JSON) for a day or a period, print the paths, send it.
+
+    Exits with code 1 if a delivery failed (the files are written regardless).
+    """
     try:
         the_day = parse_day(day) if day else pipeline.yesterday(obj.now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--date")
-    _digest(obj, the_day, days, Path(out_dir) if out_dir else None)
+    if weekly and days not in (None, 7):
+        raise click.UsageError("--weekly is the same as --days 7; give one of them")
+    names = {p.name for p in obj.settings().products}
+    if product and product not in names:
+        raise click.BadParameter(f"no product named {product!r} (known: {', '.join(sorted(names))})",
+                                 param_hint="--product")
+    report = _digest(obj, the_day, 7 if weekly else (days or 1), Path(out_dir) if out_dir else None,
+                     product=product, send=send, cutoff=iso_utc(_now(cutoff)) if cutoff else None)
+    if any(not r.ok for r in report.deliveries):
+        sys.exit(1)
 
 
-def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None):
+def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: str | None = None,
+            send: bool = True, channels=None, cutoff: str | None = None) -> pipeline.DigestReport:
     settings = obj.settings()
-    d, paths = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir)
-    for p in paths:
+    report = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir,
+                             product=product, send=send, channels=channels, cutoff=cutoff)
+    for p in report.paths:
         click.echo(str(p))
-    return d, paths
+    for r in report.deliveries:
+        if r.ok:
+            obj.say(f"sent to {r.channel} ({r.attempts} attempt{'s' if r.attempts > 1 else ''})")
+        else:
+            click.echo(f"error: delivery {r.channel}: {r.error} (after {r.attempts} attempts)", err=True)
+    return report
+
+
+@cli.command()
+@click.option("--send/--no-send", default=True, show_default=True, help="Send alerts that fire to their channels.")
+@click.pass_obj
+def alerts(obj: Ctx, send: bool) -> None:
+    """Check every alert rule now; record and send the alerts that fire (once per episode)."""
+    _alerts(obj, send)
+
+
+def _alerts(obj: Ctx, send: bool) -> list:
+    from reports.alerts import check_alerts
+
+    outcomes = check_alerts(obj.db(), obj.settings(), now=obj.now, send=send)
+    for o in outcomes:
+        if o.fired:
+            click.echo(f"ALERT {o.rule}: {o.reason}")
+            for r in o.deliveries:
+                if not r.ok:
+                    click.echo(f"error: delivery {r.channel}: {r.error}", err=True)
+        else:
+            obj.say(f"ok    {o.rule}: {o.reason}")
+    if not outcomes:
+        obj.say("No alert rules configured (see [[alerts.rules]] in the README).")
+    return outcomes
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run one cycle and exit (required; 'listener daemon' runs on a schedule).")
 @click.pass_obj
 def run(obj: Ctx, once: bool) -> None:
-    """Run one full cycle: collect every source, classify, write yesterday's digest.
+    """Run one full cycle: collect every source, classify, write (and send) yesterday's digest, check alerts.
 
     Exits with code 1 if any source failed (the cycle still completes).
     """
@@ -181,6 +234,8 @@ def run(obj: Ctx, once: bool) -> None:
     report = _collect(obj, ())
     _classify(obj, False)
     _digest(obj, pipeline.yesterday(obj.now), 1, None)
+    if obj.settings().alerts.rules:
+        _alerts(obj, True)
     if report.failed:
         sys.exit(1)
 
@@ -243,21 +298,46 @@ def purge(obj: Ctx, days: int | None) -> None:
         obj.say(f"Deleted {report.deleted} post(s) published before {report.before}.")
 
 
-@cli.command("sources")
+@cli.group("sources", invoke_without_command=True)
+@click.pass_context
+def sources_cmd(ctx: click.Context) -> None:
+    """List sources with their last fetch, status, error and number of posts; 'sources add' adds one."""
+    if ctx.invoked_subcommand is None:
+        _list_sources(ctx.obj)
+
+
+@sources_cmd.command("add")
+@click.argument("name")
+@click.option("--type", "type_", default="feed", show_default=True, help="feed, hackernews, reddit, mastodon, bluesky or forum.")
+@click.option("--url", help="Feed URL, Mastodon instance, forum board URL (API types have a default).")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="A type-specific key, e.g. --set subreddit=firefox (repeatable; TOML values or plain text).")
 @click.pass_obj
-def sources_cmd(obj: Ctx) -> None:
-    """List sources with their last fetch, status, error and number of posts."""
+def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[str, ...]) -> None:
+    """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
+    from listener.sources import add_source
+
+    try:
+        entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
+    except (ConfigError, ValueError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
+
+
+def _list_sources(obj: Ctx) -> None:
     settings = obj.settings()
     rows = store.sources_table(obj.db())
     configured = {s.name for s in settings.sources}
     table = Table(show_lines=False)
-    for col in ("name", "type", "last fetch (UTC)", "status", "posts", "error"):
+    for col in ("name", "type", "state", "last fetch (UTC)", "status", "posts", "error"):
         table.add_column(col, overflow="fold")
     for r in rows:
         name = r["name"] if r["name"] in configured else f"{r['name']} (not in settings)"
         status = "-" if r["last_status"] is None and not r["last_error"] else \
             ("error" if r["last_error"] else str(r["last_status"]))
-        table.add_row(name, r["type"], r["last_fetch_at"] or "never", status, str(r["posts"]),
+        table.add_row(name, r["type"], "active" if r["active"] else "INACTIVE", r["last_fetch_at"] or "never",
+                      status, str(r["posts"]),
                       r["last_error"] or (f"malformed but usable: {r['bozo']}" if r["bozo"] else ""))
     Console(width=160 if not sys.stdout.isatty() else None, soft_wrap=False).print(table)
 
@@ -265,12 +345,22 @@ def sources_cmd(obj: Ctx) -> None:
 @cli.command()
 @click.option("--dir", "work_dir", default="listener-demo", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the demo's settings, database and digest.")
+@click.option("--smtp", metavar="HOST:PORT", help="Also email the digest through this SMTP server (no auth).")
+@click.option("--to", "to_addr", default="demo@localhost", show_default=True, help="Recipient for --smtp.")
 @click.pass_obj
-def demo(obj: Ctx, work_dir: str) -> None:
-    """Run one full cycle against bundled real feeds served on 127.0.0.1; print the digest path."""
+def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
+    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1; print the digest path."""
+    from listener.config import Channel
     from listener.demo import run_demo
 
-    result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet)
+    channel = None
+    if smtp:
+        host, _, port = smtp.rpartition(":")
+        if not host or not port.isdigit():
+            raise click.BadParameter(f"expected HOST:PORT, got {smtp!r}", param_hint="--smtp")
+        channel = Channel(name="demo-smtp", type="email", to=(to_addr,), sender="listener-demo@localhost",
+                          host=host, port=int(port), attempts=2, timeout=10.0)
+    result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet, channel=channel)
     table = Table(title=result.digest.title)
     for col in ("product", "side", "mentions", "share of voice", "net sentiment", "+ / = / -"):
         table.add_column(col, justify="left" if col in ("product", "side") else "right")
@@ -281,10 +371,155 @@ def demo(obj: Ctx, work_dir: str) -> None:
                       f"{p.positive} / {p.neutral} / {p.negative}")
     if not obj.quiet:
         Console(width=160 if not sys.stdout.isatty() else None).print(table)
-        click.echo(f"Stored {result.posts} posts from {result.sources} bundled feeds in {result.db_path}")
+        click.echo(f"Stored {result.posts} posts from {result.sources} bundled sources in {result.db_path}")
         click.echo(f"Settings used: {result.settings_path}")
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")
+    click.echo(f"JSON: {result.paths[2]}")
+    for r in result.deliveries:
+        if r.ok:
+            click.echo(f"Emailed to {to_addr} via {smtp}")
+        else:
+            click.echo(f"error: delivery {r.channel}: {r.error}", err=True)
+            sys.exit(1)
+
+
+def _day_option(value: str | None, hint: str) -> date | None:
+    try:
+        return parse_day(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint)
+
+
+def _query_error(query: str, exc: QueryError) -> None:
+    click.echo(f"Error: invalid query: {exc}", err=True)
+    click.echo(exc.pointer(query), err=True)
+    sys.exit(2)
+
+
+@cli.command("search")
+@click.argument("query", required=False, default="")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only posts published on or after this day (UTC).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only posts published on or before this day (UTC).")
+@click.option("--limit", type=click.IntRange(0), help="Results to print (default 20 for a table, all for csv/json; 0 = all).")
+@click.option("--sort", type=click.Choice(search_mod.SORTS), default="relevance", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--saved", metavar="NAME", help="Run a saved search (its query is ANDed with QUERY).")
+@click.option("--explain", is_flag=True, help="Print the fully parenthesized query and its SQL; do not search.")
+@click.pass_obj
+def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit: int | None, sort: str,
+               fmt: str, saved: str | None, explain: bool) -> None:
+    """Search posts with the boolean query language (see README: Search)."""
+    filters = search_mod.Filters(since=_day_option(since, "--since"), until=_day_option(until, "--until"))
+    db = obj.db()
+    if saved:
+        try:
+            saved_q = search_mod.saved_query(db, saved)
+        except KeyError as exc:
+            click.echo(f"Error: {exc.args[0]}", err=True)
+            sys.exit(2)
+        query = f"({saved_q}) {query}" if query.strip() else saved_q
+    try:
+        plan = search_mod.prepare(db, query, filters=filters, sort=sort)
+    except QueryError as exc:
+        _query_error(query, exc)
+    if explain:
+        click.echo(plan.explain())
+        return
+    if fmt != "table":
+        hits = search_mod.iter_results(db, plan, limit=limit or None)
+        chunks = search_mod.csv_chunks(hits) if fmt == "csv" else search_mod.json_chunks(hits)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    page = search_mod.search(db, plan, limit=20 if limit is None else (limit or 1_000_000))
+    _print_hits(obj, page)
+
+
+def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:
+    from rich.text import Text
+
+    def marked(value: str) -> Text:
+        text = Text()
+        for part, on in search_mod.marked_parts(value):
+            text.append(part, style="bold black on yellow" if on else None)
+        return text
+
+    table = Table(show_lines=True)
+    for col in ("posted (UTC)", "source", "title / snippet", "mood", "engagement", "products"):
+        table.add_column(col, overflow="fold", justify="right" if col == "engagement" else "left")
+    for h in page.hits:
+        body = marked(h.title_marked or "(untitled)")
+        body.append("\n")
+        body.append(marked(h.snippet_marked))
+        mood = f"{h.sentiment_label or '-'}" + (f" {h.sentiment:+.2f}" if h.sentiment is not None else "")
+        table.add_row(h.posted_at[:16].replace("T", " "), h.source, body, mood, str(h.engagement),
+                      ", ".join(m["product"] for m in h.products))
+    console = Console(width=160 if not sys.stdout.isatty() else None)
+    console.print(table)
+    shown = f"{page.offset + 1}-{page.offset + len(page.hits)}" if page.hits else "none"
+    click.echo(f"{page.total:,} result(s), showing {shown}, sorted by {page.plan.sort}.")
+
+
+@cli.group("saved")
+def saved_group() -> None:
+    """Saved searches: named queries for reports and alert rules."""
+
+
+@saved_group.command("add")
+@click.argument("name")
+@click.argument("query")
+@click.option("--owner", help="Who the search belongs to.")
+@click.pass_obj
+def saved_add(obj: Ctx, name: str, query: str, owner: str | None) -> None:
+    """Save QUERY as NAME (replacing an older one of that name)."""
+    db = obj.db()
+    try:
+        search_mod.save(db, name, query, owner=owner, now=iso_utc(obj.now))
+    except QueryError as exc:
+        _query_error(query, exc)
+    obj.say(f"Saved search {name!r}.")
+
+
+@saved_group.command("list")
+@click.option("--owner", help="Only this owner's searches.")
+@click.pass_obj
+def saved_list(obj: Ctx, owner: str | None) -> None:
+    """List saved searches."""
+    table = Table()
+    for col in ("name", "owner", "query", "updated (UTC)"):
+        table.add_column(col, overflow="fold")
+    for s in store.saved_searches(obj.db(), owner):
+        table.add_row(s["name"], s["owner"] or "", s["query"], s["updated_at"])
+    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+
+
+@saved_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+def saved_remove(obj: Ctx, name: str) -> None:
+    """Delete a saved search."""
+    if not store.delete_saved_search(obj.db(), name):
+        click.echo(f"Error: no saved search named {name!r}", err=True)
+        sys.exit(2)
+    obj.say(f"Removed saved search {name!r}.")
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: serve.host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: serve.port, 8080).")
+@click.pass_obj
+def serve(obj: Ctx, host: str | None, port: int | None) -> None:
+    """Serve the search pages, product overviews and the JSON API (see README: Web UI and API)."""
+    from listener import web
+
+    settings = obj.settings()
+    obj.db()  # create or migrate before serving
+    try:
+        web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
+    except web.ServeError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
 def main() -> None:  # pragma: no cover - console entry point

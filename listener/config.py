@@ -12,11 +12,20 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from spiders.forum_presets import PRESETS, SELECTOR_KEYS, REQUIRED_SELECTORS
 
 ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
-SOURCE_TYPES = ("feed",)
+SOURCE_TYPES = ("feed", "hackernews", "reddit", "mastodon", "bluesky", "forum")
+# Where each type fetches from when ``url`` is not given (feed, mastodon, forum need one).
+DEFAULT_URLS = {"hackernews": "https://hn.algolia.com/api/v1", "reddit": "https://www.reddit.com",
+                "bluesky": "https://bsky.social"}
+_REQUIRED = object()
+SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 
 
@@ -34,11 +43,16 @@ class Product:
 
 @dataclass(frozen=True)
 class Source:
+    """One ``[[sources]]`` entry. ``options`` holds the type-specific keys (see ``TYPE_OPTIONS``)."""
+
     name: str
     type: str
     url: str
     interval: int  # seconds between collections (used by the scheduler)
     enabled: bool = True
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    max_pages: int | None = None   # paged types: overrides collect.max_pages
+    max_age: int | None = None     # paged types: seconds, overrides collect.max_age
     silent_after: int = 7 * 86400  # no new post for this long: flagged as silent by `listener status`
 
 
@@ -52,6 +66,10 @@ class CollectSettings:
     concurrency: int = 4
     delay: float = 0.0
     crawl_timeout: float = 600.0
+    max_pages: int = 5             # pages per paged source and run
+    max_age: int = 7 * 86400       # seconds: older posts are not fetched
+    retry_backoff: float = 2.0     # seconds before the first retry of a 429/503 without Retry-After
+    max_retry_wait: float = 120.0  # longest wait honoured; a longer Retry-After fails the source
 
 
 @dataclass(frozen=True)
@@ -65,7 +83,60 @@ class ClassifySettings:
 class DigestSettings:
     output_dir: Path = Path("digests")
     top_mentions: int = 3
-    trailing_periods: int = 7
+    baselines: tuple[int, ...] = (7, 28)
+    channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where digests and alerts go: an email recipient list, a Slack webhook or a JSON webhook."""
+
+    name: str
+    type: str                      # email | slack | webhook
+    to: tuple[str, ...] = ()       # email recipients
+    sender: str = ""               # email From:
+    host: str = "localhost"        # SMTP server
+    port: int = 25
+    security: str = "none"         # none | starttls | ssl
+    user: str = ""
+    password_env: str = ""         # name of the environment variable holding the SMTP password
+    url: str = ""                  # slack / webhook URL
+    url_env: str = ""              # or the environment variable holding it (webhook URLs are secrets)
+    secret_env: str = ""           # webhook: environment variable with the HMAC-SHA256 secret
+    attempts: int = 3
+    backoff: float = 2.0           # seconds before the first retry; doubles each time (max 60)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    product: str
+    condition: str                 # spike | threshold | new_mention
+    metric: str = "volume"         # volume | negative_share
+    threshold: float = 0.0         # for condition = threshold: mentions per window, or a share 0..1
+    window: int = 86400            # seconds of recent data a check looks at
+    channels: tuple[str, ...] = ()
+    cooldown: int | None = None    # seconds; default from [alerts]
+    quiet_hours: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    sensitivity: str = "medium"    # low | medium | high
+    cooldown: int = 86400
+    quiet_hours: str = ""          # e.g. "22:00-07:00" in `timezone`; empty = never quiet
+    timezone: str = "UTC"
+    rules: tuple[AlertRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None   # bearer token; $LISTENER_API_TOKEN wins over this
+    page_size: int = 50
+    chart_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -78,6 +149,7 @@ class ScheduleSettings:
     purge_at: str = "03:30"            # "HH:MM[:SS]": when the retention purge runs
     backoff_max: int = 6 * 3600        # cap of the exponential backoff of a failing source
     workers: int = 2                   # jobs that may run at the same time
+    alerts_interval: int = 15 * 60     # how often the alert rules are checked
     log_file: Path | None = None       # None: log to stderr
 
 
@@ -89,6 +161,9 @@ class Settings:
     classify: ClassifySettings = field(default_factory=ClassifySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    channels: tuple[Channel, ...] = ()
+    serve: ServeSettings = field(default_factory=ServeSettings)
     products: tuple[Product, ...] = ()
     sources: tuple[Source, ...] = ()
 
@@ -209,6 +284,12 @@ def _non_negative(value: float | int) -> float | int:
     return value
 
 
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be a port number from 1 to 65535, got {value}")
+    return value
+
+
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
@@ -253,13 +334,108 @@ def _optional(check: Callable[[str], Any]) -> Callable[[str], str]:
 
 
 def _timezone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r} (use an IANA name such as \"Europe/Berlin\")") from None
     return value
+
+
+def _word(what: str, strip: str = "") -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = value.strip().lstrip(strip)
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,100}", value):
+            raise ValueError(f"expected a {what} (letters, digits, _), got {value!r}")
+        return value
+    return check
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"expected an environment variable name, got {value!r}")
+    return value
+
+
+def _preset(value: str) -> str:
+    if value not in PRESETS:
+        raise ValueError(f"unknown forum preset {value!r} (known: {', '.join(PRESETS)})")
+    return value
+
+
+# Type-specific source keys: name -> (kind, default or _REQUIRED, check).
+TYPE_OPTIONS: dict[str, dict[str, tuple[type, Any, Callable[[Any], Any] | None]]] = {
+    "feed": {},
+    "hackernews": {"query": (str, _REQUIRED, _non_empty), "tags": (str, "(story,comment)", _non_empty)},
+    "reddit": {"subreddit": (str, _REQUIRED, _word("subreddit name", "r/")),
+               "query": (str, None, _non_empty),
+               "client_id_env": (str, "REDDIT_CLIENT_ID", _env_name),
+               "client_secret_env": (str, "REDDIT_CLIENT_SECRET", _env_name)},
+    "mastodon": {"hashtag": (str, _REQUIRED, _word("hashtag", "#")),
+                 "token_env": (str, "MASTODON_TOKEN", _env_name)},
+    "bluesky": {"query": (str, _REQUIRED, _non_empty),
+                "handle_env": (str, "BLUESKY_HANDLE", _env_name),
+                "password_env": (str, "BLUESKY_APP_PASSWORD", _env_name)},
+    "forum": {"preset": (str, None, _preset), "timezone": (str, "UTC", _timezone),
+              "selectors": (dict, None, None)},
+}
+
+
+def _read_source(s: "_Reader") -> Source:
+    sname = s.get("name", str, required=True, check=_name)
+    stype = s.get("type", str, default="feed")
+    if stype not in SOURCE_TYPES:
+        raise s.fail("type", f"unknown source type {stype!r} (known: {', '.join(SOURCE_TYPES)})")
+    default_url = DEFAULT_URLS.get(stype)
+    options: dict[str, Any] = {}
+    for key, (kind, default, check) in TYPE_OPTIONS[stype].items():
+        value = s.get(key, kind, required=default is _REQUIRED, default=default, check=check)
+        if value is not None:
+            options[key] = value
+    if stype == "forum":
+        options.update(_forum_options(s, options))
+    paged = stype != "feed"
+    source = Source(
+        name=sname, type=stype,
+        url=s.get("url", str, required=default_url is None, default=default_url, check=_http_url).rstrip("/")
+        if paged else s.get("url", str, required=True, check=_http_url),
+        interval=s.get("interval", (str, int), default=30 * 60, check=parse_interval),
+        enabled=s.get("enabled", bool, default=True),
+        silent_after=s.get("silent_after", (str, int), default=7 * 86400, check=parse_interval),
+        options=MappingProxyType(options),
+        max_pages=s.get("max_pages", int, check=_positive) if paged else None,
+        max_age=s.get("max_age", (str, int), check=parse_interval) if paged else None,
+    )
+    s.finish()
+    return source
+
+
+def _forum_options(s: "_Reader", options: dict[str, Any]) -> dict[str, Any]:
+    """Check a forum's preset and selector overrides; the result holds the full selector set."""
+    preset = options.get("preset")
+    given = options.pop("selectors", None) or {}
+    for key, value in given.items():
+        if key not in SELECTOR_KEYS:
+            raise s.fail(f"selectors.{key}", f"unknown selector (allowed here: {', '.join(SELECTOR_KEYS)})")
+        if not isinstance(value, str) or not value.strip():
+            raise s.fail(f"selectors.{key}", f"expected a CSS selector string, got {_typename(value)} {value!r}")
+    if preset == "discourse":
+        if given:
+            raise s.fail("selectors", "the discourse preset reads the JSON API and takes no selectors")
+        return {}
+    if preset is None and not given:
+        raise s.fail("preset", f"required key is missing (known presets: {', '.join(PRESETS)}; "
+                               "or give every selector in selectors)")
+    selectors = {**PRESETS.get(preset or "", {}), **given}
+    missing = [k for k in REQUIRED_SELECTORS if not selectors.get(k)]
+    if missing:
+        raise s.fail("selectors", f"missing selector(s) {', '.join(missing)} (no preset provides them)")
+    return {"selectors": MappingProxyType(selectors)}
 
 
 def _threshold(value: float) -> float:
@@ -318,6 +494,10 @@ def parse_settings(data: dict, file: Path) -> Settings:
         concurrency=c.get("concurrency", int, default=4, check=_positive),
         delay=c.get("delay", float, default=0.0, check=_non_negative),
         crawl_timeout=c.get("crawl_timeout", float, default=600.0, check=_positive),
+        max_pages=c.get("max_pages", int, default=5, check=_positive),
+        max_age=c.get("max_age", (str, int), default=7 * 86400, check=parse_interval),
+        retry_backoff=c.get("retry_backoff", float, default=2.0, check=_non_negative),
+        max_retry_wait=c.get("max_retry_wait", float, default=120.0, check=_non_negative),
     )
     c.finish()
 
@@ -335,7 +515,8 @@ def parse_settings(data: dict, file: Path) -> Settings:
     digest = DigestSettings(
         output_dir=base / d.get("output_dir", str, default="digests"),
         top_mentions=d.get("top_mentions", int, default=3, check=_positive),
-        trailing_periods=d.get("trailing_periods", int, default=7, check=_positive),
+        baselines=tuple(d.get("baselines", list, default=[7, 28], check=_periods)),
+        channels=d.strings("channels"),
     )
     d.finish()
 
@@ -349,10 +530,29 @@ def parse_settings(data: dict, file: Path) -> Settings:
         purge_at=sc.get("purge_at", str, default="03:30", check=_optional(parse_clock)),
         backoff_max=sc.get("backoff_max", (str, int), default=6 * 3600, check=parse_interval),
         workers=sc.get("workers", int, default=2, check=_positive),
+        alerts_interval=sc.get("alerts_interval", (str, int), default=15 * 60, check=parse_interval),
         log_file=base / log_file if log_file.strip() else None,
     )
     sc.finish()
 
+    channels = [_channel(c) for c in root.tables("channels")]
+    _unique(name, "channels", [c.name for c in channels])
+    alerts = _alerts(root.sub("alerts"))
+    known_channels = {c.name for c in channels}
+    for key, wanted in [("digest.channels", digest.channels)] + \
+            [(f"alerts.rules[{i}].channels", r.channels) for i, r in enumerate(alerts.rules)]:
+        for ch in wanted:
+            if ch not in known_channels:
+                raise ConfigError(f"{name}: {key}: no channel named {ch!r} (define it under [[channels]])")
+    v = root.sub("serve")
+    serve = ServeSettings(
+        host=v.get("host", str, default="127.0.0.1"),
+        port=v.get("port", int, default=8080, check=_port),
+        token=v.get("token", str, default="") or None,
+        page_size=v.get("page_size", int, default=50, check=_positive),
+        chart_days=v.get("chart_days", int, default=30, check=_positive),
+    )
+    v.finish()
     products = []
     for p in root.tables("products"):
         pname = p.get("name", str, required=True)
@@ -364,25 +564,102 @@ def parse_settings(data: dict, file: Path) -> Settings:
         p.finish()
     _unique(name, "products", [p.name.lower() for p in products])
 
-    sources = []
-    for s in root.tables("sources"):
-        sname = s.get("name", str, required=True, check=_name)
-        stype = s.get("type", str, default="feed")
-        if stype not in SOURCE_TYPES:
-            raise s.fail("type", f"unknown source type {stype!r} (known: {', '.join(SOURCE_TYPES)})")
-        sources.append(Source(
-            name=sname, type=stype,
-            url=s.get("url", str, required=True, check=_http_url),
-            interval=s.get("interval", (str, int), default="30m", check=parse_interval),
-            enabled=s.get("enabled", bool, default=True),
-            silent_after=s.get("silent_after", (str, int), default=7 * 86400, check=parse_interval),
-        ))
-        s.finish()
+    sources = [_read_source(s) for s in root.tables("sources")]
     _unique(name, "sources", [s.name for s in sources])
     root.finish()
 
+    product_names = {p.name for p in products}
+    for i, r in enumerate(alerts.rules):
+        if r.product not in product_names:
+            raise ConfigError(f"{name}: alerts.rules[{i}].product: no product named {r.product!r}")
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
-                    schedule=schedule, products=tuple(products), sources=tuple(sources))
+                    schedule=schedule, alerts=alerts, channels=tuple(channels), serve=serve,
+                    products=tuple(products), sources=tuple(sources))
+
+
+def _periods(value: list) -> list[int]:
+    if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise ValueError(f"expected a non-empty array of positive integers, got {value!r}")
+    return value
+
+
+def _one_of(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {value!r}")
+        return value
+    return check
+
+
+_QUIET_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _quiet(value: str) -> str:
+    if value and not _QUIET_RE.match(value):
+        raise ValueError(f"expected HH:MM-HH:MM such as \"22:00-07:00\", got {value!r}")
+    return value
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+    return value
+
+
+def _channel(c: "_Reader") -> Channel:
+    ctype = c.get("type", str, required=True, check=_one_of("email", "slack", "webhook"))
+    ch = Channel(
+        name=c.get("name", str, required=True, check=_name), type=ctype,
+        to=c.strings("to", required=ctype == "email"),
+        sender=c.get("from", str, default="listener@localhost"),
+        host=c.get("host", str, default="localhost"),
+        port=c.get("port", int, default=25, check=_positive),
+        security=c.get("security", str, default="none", check=_one_of("none", "starttls", "ssl")),
+        user=c.get("user", str, default=""),
+        password_env=c.get("password_env", str, default=""),
+        url=c.get("url", str, default="", check=lambda v: _http_url(v) if v else v),
+        url_env=c.get("url_env", str, default=""),
+        secret_env=c.get("secret_env", str, default=""),
+        attempts=c.get("attempts", int, default=3, check=_positive),
+        backoff=c.get("backoff", float, default=2.0, check=_non_negative),
+        timeout=c.get("timeout", float, default=10.0, check=_positive),
+    )
+    if ctype in ("slack", "webhook") and not (ch.url or ch.url_env):
+        raise c.fail("url", "required for a slack or webhook channel (or set url_env)")
+    c.finish()
+    return ch
+
+
+def _alerts(a: "_Reader") -> AlertSettings:
+    sensitivity = a.get("sensitivity", str, default="medium", check=_one_of(*SENSITIVITIES))
+    cooldown = a.get("cooldown", (str, int), default=86400, check=parse_interval)
+    quiet = a.get("quiet_hours", str, default="", check=_quiet)
+    tz = a.get("timezone", str, default="UTC", check=_timezone)
+    rules = []
+    for r in a.tables("rules"):
+        condition = r.get("condition", str, default="spike", check=_one_of("spike", "threshold", "new_mention"))
+        rule = AlertRule(
+            name=r.get("name", str, required=True, check=_name),
+            product=r.get("product", str, required=True),
+            condition=condition,
+            metric=r.get("metric", str, default="volume", check=_one_of("volume", "negative_share")),
+            threshold=r.get("threshold", float, default=0.0, required=condition == "threshold",
+                            check=_non_negative),
+            window=r.get("window", (str, int), default=86400, check=parse_interval),
+            channels=r.strings("channels"),
+            cooldown=r.get("cooldown", (str, int), default=None, check=parse_interval),
+            quiet_hours=r.get("quiet_hours", str, default=None, check=_quiet),
+        )
+        r.finish()
+        rules.append(rule)
+    a.finish()
+    _unique(a.file, "alerts.rules", [r.name for r in rules])
+    return AlertSettings(sensitivity=sensitivity, cooldown=cooldown, quiet_hours=quiet, timezone=tz,
+                         rules=tuple(rules))
 
 
 def _unique(file: str, key: str, names: list[str]) -> None:

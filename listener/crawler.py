@@ -29,7 +29,14 @@ from typing import Any, Iterator
 
 from listener.config import CollectSettings
 
-SPIDERS = {"feed": "spiders.feed.FeedSpider"}
+SPIDERS = {
+    "feed": "spiders.feed.FeedSpider",
+    "hackernews": "spiders.hackernews.HackerNewsSpider",
+    "reddit": "spiders.reddit.RedditSpider",
+    "mastodon": "spiders.mastodon.MastodonSpider",
+    "bluesky": "spiders.bluesky.BlueskySpider",
+    "forum": "spiders.forum.ForumSpider",
+}
 
 _live: set[subprocess.Popen] = set()
 _live_lock = threading.Lock()
@@ -62,6 +69,14 @@ def scrapy_settings(collect: CollectSettings) -> dict[str, Any]:
         "DOWNLOAD_TIMEOUT": collect.timeout,
         "RETRY_ENABLED": collect.retries > 0,
         "RETRY_TIMES": collect.retries,
+        # 429 and 503 are retried by spiders.middlewares.RetryAfterMiddleware, after the wait asked for.
+        "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],
+        "LISTENER_RETRY_BACKOFF": collect.retry_backoff,
+        "LISTENER_MAX_RETRY_WAIT": collect.max_retry_wait,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": collect.delay,
+        "AUTOTHROTTLE_MAX_DELAY": max(60.0, collect.delay),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(collect.concurrency),
         "DOWNLOAD_MAXSIZE": collect.max_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_DELAY": collect.delay,
@@ -76,17 +91,22 @@ def scrapy_settings(collect: CollectSettings) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "spiders.middlewares.RobotsTxtMiddleware": 100,
+            "spiders.middlewares.RetryAfterMiddleware": 560,
         },
         # Scrapy 2.13+ default; named so nothing can install another reactor first.
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     }
 
 
-def crawl(spider: str, sources: list[dict[str, Any]], collect: CollectSettings) -> Iterator[dict]:
-    """Yield the child's events; every source gets exactly one ``fetch`` event, even on a crash."""
+def crawl(spider: str, sources: list[dict[str, Any]], collect: CollectSettings, *,
+          now: str | None = None) -> Iterator[dict]:
+    """Yield the child's events; every source gets exactly one ``fetch`` event, even on a crash.
+
+    ``now`` (ISO UTC) is the time spiders use for relative forum dates ("Today at 5:04 pm").
+    """
     if spider not in SPIDERS:
         raise ValueError(f"unknown spider {spider!r}")
-    job = json.dumps({"spider": spider, "sources": sources, "settings": scrapy_settings(collect),
+    job = json.dumps({"spider": spider, "sources": sources, "settings": scrapy_settings(collect), "now": now,
                       "parent": os.getpid()})
     pending = {s["name"] for s in sources}
     with tempfile.TemporaryFile() as errlog:
@@ -195,7 +215,7 @@ def main() -> int:
     spider_cls = getattr(import_module(module), cls_name)
     settings = dict(job["settings"], LISTENER_OUTPUT_FD=out_fd)
     process = CrawlerProcess(settings=settings)
-    process.crawl(spider_cls, sources=job["sources"])
+    process.crawl(spider_cls, sources=job["sources"], now=job.get("now"))
     process.start()
     return 0
 

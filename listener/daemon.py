@@ -3,7 +3,8 @@
 * Each enabled source is a ``collect:NAME`` interval job (collect, then classify);
   ``digest:daily`` and ``digest:weekly`` are cron jobs in ``schedule.timezone``;
   ``purge`` runs daily when ``schedule.retention_days`` is set; ``heartbeat`` tells
-  ``listener status`` the daemon is alive. Every job has ``max_instances=1``,
+  ``listener status`` the daemon is alive; ``alerts`` checks the alert rules every
+  ``schedule.alerts_interval`` when there are any. Every job has ``max_instances=1``,
   ``coalesce=True`` and no misfire grace limit: a late or missed run happens once.
 * Crawls run in a child process each (see ``listener/crawler.py``): the daemon
   itself never imports Twisted, so it can crawl for months.
@@ -211,6 +212,12 @@ class Daemon:
                 log.info("job=%s missed while the daemon was down: running it once now", job_id)
             self.scheduler.add_job(self._run, trigger, args=[job_id], id=job_id, name=job_id,
                                    **({"next_run_time": now} if catch_up else {}))
+        if jobs.ALERTS in rows:
+            every = s.schedule.alerts_interval
+            self.scheduler.add_job(self._run, IntervalTrigger(seconds=every), args=[jobs.ALERTS], id=jobs.ALERTS,
+                                   name=jobs.ALERTS, next_run_time=jobs.first_run(
+                                       now=now, planned=parse_utc(rows[jobs.ALERTS]["next_run_at"]),
+                                       interval=every, failures=0, cap=every))
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS),
                                id=HEARTBEAT, name=HEARTBEAT)
 

@@ -1,7 +1,7 @@
 """The daemon's jobs, one function per job id, each calling the pipeline function its CLI command calls.
 
 Job ids are explicit and stable: ``collect:NAME`` (collect one source, then classify
-what is new), ``digest:daily``, ``digest:weekly`` and ``purge``. ``run_job`` takes
+what is new), ``digest:daily``, ``digest:weekly``, ``purge`` and ``alerts``. ``run_job`` takes
 the time as ``now`` and records the outcome in the ``jobs`` table; only the
 scheduler (``listener/daemon.py``) reads the clock.
 """
@@ -21,6 +21,7 @@ COLLECT = "collect:"
 DAILY_DIGEST = "digest:daily"
 WEEKLY_DIGEST = "digest:weekly"
 PURGE = "purge"
+ALERTS = "alerts"
 
 
 class Stopping(Exception):
@@ -83,6 +84,8 @@ def job_ids(settings: Settings) -> list[str]:
         ids.append(WEEKLY_DIGEST)
     if settings.schedule.retention_days > 0 and settings.schedule.purge_at != "off":
         ids.append(PURGE)
+    if settings.alerts.rules:
+        ids.append(ALERTS)
     return ids
 
 
@@ -131,8 +134,18 @@ def _dispatch(db, settings: Settings, job_id: str, *, now: datetime, ctx: JobCon
         return _collect(db, settings, job_id, now=now, ctx=ctx, failures=failures)
     if job_id in (DAILY_DIGEST, WEEKLY_DIGEST):
         days = 1 if job_id == DAILY_DIGEST else 7
-        _, paths = pipeline.digest(db, settings, day=pipeline.yesterday(now), days=days, now=now)
-        return JobResult(job_id, new=len(paths), note=str(paths[0]) if paths else "")
+        report = pipeline.digest(db, settings, day=pipeline.yesterday(now), days=days, now=now)
+        failed = [r.channel for r in report.deliveries if not r.ok]
+        return JobResult(job_id, status="error" if failed else "ok", new=len(report.paths), errors=len(failed),
+                         note=str(report.paths[0]) + (f"; delivery failed: {', '.join(failed)}" if failed else ""))
+    if job_id == ALERTS:
+        from reports.alerts import check_alerts
+
+        outcomes = check_alerts(db, settings, now=now, send=True)
+        fired = [o for o in outcomes if o.fired]
+        failed = [r for o in fired for r in o.deliveries if not r.ok]
+        return JobResult(job_id, status="error" if failed else "ok", new=len(fired), errors=len(failed),
+                         note=", ".join(o.rule for o in fired))
     if job_id == PURGE:
         report = pipeline.purge(db, settings, now=now, keep_going=ctx.keep_going)
         return JobResult(job_id, updated=report.deleted, note=f"deleted {report.deleted} post(s)")

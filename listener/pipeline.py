@@ -5,22 +5,30 @@ Each job records one row in ``runs``. Time comes in as ``now``; nothing here rea
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sqlite_utils
 
 from listener import crawler, store
-from listener.config import Settings, Source
+from listener.config import Channel, Settings, Source
 from listener.text import iso_utc
 from models.classify import CLASSIFIER_VERSION, classify_batch
 from models.products import compile_products
 from reports.digest import Digest, build_digest
-from reports.render import write_digest
+from reports.deliver import deliver
+from reports.render import digest_charts, digest_message, write_digest
 
 FLUSH_EVERY = 500  # posts buffered per source before a write; keeps transactions short
+# Credentials a source type reads from the environment: option naming the variable -> job key.
+CREDENTIAL_OPTIONS = {
+    "reddit": {"client_id_env": "client_id", "client_secret_env": "client_secret"},
+    "mastodon": {"token_env": "token"},
+    "bluesky": {"handle_env": "handle", "password_env": "password"},
+}
 
 
 @dataclass
@@ -31,6 +39,7 @@ class SourceOutcome:
     bozo: str | None = None
     entries: int = 0
     counts: store.UpsertCounts = field(default_factory=store.UpsertCounts)
+    skipped: str | None = None  # why the source was not fetched (inactive)
 
 
 @dataclass
@@ -53,20 +62,30 @@ class ClassifyReport:
 
 
 def collect(db: sqlite_utils.Database, settings: Settings, names: Sequence[str] = (), *,
-            now: datetime, on_source: Callable[[SourceOutcome], None] | None = None) -> CollectReport:
-    """Fetch the named sources (default: all enabled ones) and store what they yield."""
+            now: datetime, on_source: Callable[[SourceOutcome], None] | None = None,
+            environ: Mapping[str, str] | None = None) -> CollectReport:
+    """Fetch the named sources (default: all enabled, active ones) and store what they yield.
+
+    A source marked inactive (410, repeated 404) is skipped unless named.
+    Credentials come from ``environ`` (default: the process environment).
+    """
     sources = [settings.source(n) for n in names] if names else [s for s in settings.sources if s.enabled]
+    environ = os.environ if environ is None else environ
     stamp = iso_utc(now)
     store.sync_sources(db, settings.sources)
     run = store.start_run(db, "collect", now=stamp)
+    states = {s.name: store.source_state(db, s.name) for s in sources}
     outcomes: dict[str, SourceOutcome] = {s.name: SourceOutcome(s.name) for s in sources}
+    if not names:
+        for s in sources:
+            if not states[s.name].active:
+                outcomes[s.name].skipped = "inactive (gone at its last fetches)"
+                if on_source:
+                    on_source(outcomes[s.name])
+        sources = [s for s in sources if states[s.name].active]
     try:
         for spider, group in _by_spider(sources).items():
-            jobs = []
-            for s in group:
-                state = store.source_state(db, s.name)
-                jobs.append({"name": s.name, "url": s.url, "etag": state.etag,
-                             "last_modified": state.last_modified})
+            jobs = [source_job(s, states[s.name], settings, now, environ) for s in group]
             buffers: dict[str, list[dict]] = {s.name: [] for s in group}
 
             def flush(name: str) -> None:
@@ -74,7 +93,7 @@ def collect(db: sqlite_utils.Database, settings: Settings, names: Sequence[str] 
                     outcomes[name].counts.add(store.upsert_posts(db, buffers[name], now=stamp))
                     buffers[name] = []
 
-            for event in crawler.crawl(spider, jobs, settings.collect):
+            for event in crawler.crawl(spider, jobs, settings.collect, now=stamp):
                 name = event.get("source")
                 kind = event.pop("kind", None)
                 if name not in outcomes:
@@ -90,7 +109,8 @@ def collect(db: sqlite_utils.Database, settings: Settings, names: Sequence[str] 
                     o.entries = event.get("entries") or 0
                     store.record_fetch(db, name, now=stamp, status=o.status, error=o.error,
                                        etag=event.get("etag"), last_modified=event.get("last_modified"),
-                                       bozo=o.bozo)
+                                       bozo=o.bozo, high_water=event.get("high_water"),
+                                       session=event.get("session"))
                     if on_source:
                         on_source(o)
             for name in buffers:
@@ -105,6 +125,30 @@ def collect(db: sqlite_utils.Database, settings: Settings, names: Sequence[str] 
     run.detail["sources"] = sorted(outcomes)
     store.finish_run(db, run, now=stamp)
     return CollectReport(run.id, list(outcomes.values()), run.counts)
+
+
+def source_job(source: Source, state: store.SourceState, settings: Settings, now: datetime,
+               environ: Mapping[str, str]) -> dict[str, Any]:
+    """What the crawler child needs to fetch one source: URL, options, state, limits, credentials."""
+    job: dict[str, Any] = {"name": source.name, "url": source.url, "etag": state.etag,
+                           "last_modified": state.last_modified}
+    if source.type == "feed":
+        return job
+    max_age = source.max_age or settings.collect.max_age
+    creds = {key: environ[source.options[opt]] for opt, key in CREDENTIAL_OPTIONS.get(source.type, {}).items()
+             if environ.get(source.options.get(opt, ""))}
+    job.update(type=source.type, options=_plain(source.options), high_water=state.high_water,
+               session=state.session, credentials=creds,
+               max_pages=source.max_pages or settings.collect.max_pages,
+               not_before=iso_utc(now - timedelta(seconds=max_age)))
+    return job
+
+
+def _plain(value: Any) -> Any:
+    """Options as plain JSON-ready dicts (settings hold read-only mappings)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _by_spider(sources: Sequence[Source]) -> dict[str, list[Source]]:
@@ -142,21 +186,45 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
     return ClassifyReport(run.id, total, labels, mentions)
 
 
+@dataclass
+class DigestReport:
+    digest: Digest
+    paths: list[Path]
+    deliveries: list = field(default_factory=list)
+
+
 def digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: int = 1, now: datetime,
-           out_dir: Path | None = None) -> tuple[Digest, list[Path]]:
-    """Build the digest for the period ending on ``day`` and write it as Markdown and HTML."""
+           out_dir: Path | None = None, product: str | None = None, send: bool = True,
+           channels: Sequence[Channel] | None = None, cutoff: str | None = None) -> DigestReport:
+    """Build the digest for the period ending on ``day``, write it (HTML, Markdown, JSON, charts), send it.
+
+    ``channels`` overrides ``digest.channels``. Files are written before anything is
+    sent, so a delivery failure never loses the digest.
+    """
     stamp = iso_utc(now)
     run = store.start_run(db, "digest", now=stamp)
     try:
-        d = build_digest(db, settings, day=day, days=days, now=now)
-        paths = write_digest(d, out_dir or settings.digest.output_dir)
+        d = build_digest(db, settings, day=day, days=days, now=now, product=product, cutoff=cutoff)
+        charts = digest_charts(d)
+        paths = write_digest(d, out_dir or settings.digest.output_dir, charts)
+        targets = list(channels) if channels is not None else \
+            [c for c in settings.channels if c.name in settings.digest.channels] if send else []
+        sent = []
+        if targets:
+            message = digest_message(d, charts)
+            for channel in targets:
+                result = deliver(db, channel, message, kind="digest", ref=d.slug, now=stamp)
+                sent.append(result)
+                if not result.ok:
+                    run.errors.append(f"delivery {channel.name}: {result.error}")
     except BaseException:
         store.finish_run(db, run, now=stamp, failed=True)
         raise
-    run.detail.update(day=day.isoformat(), days=days, paths=[str(p) for p in paths])
+    run.detail.update(day=day.isoformat(), days=days, paths=[str(p) for p in paths],
+                      deliveries=[{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in sent])
     run.counts.new = len(paths)
     store.finish_run(db, run, now=stamp)
-    return d, paths
+    return DigestReport(d, paths, sent)
 
 
 def yesterday(now: datetime) -> date:

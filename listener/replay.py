@@ -2,7 +2,9 @@
 
 Used by ``listener demo`` to serve the bundled feeds, and by the tests to play a
 misbehaving web: any status, headers, a delay, ETag/Last-Modified validation,
-or a body cut short of its Content-Length.
+a body cut short of its Content-Length, or one-off answers queued before the
+route's own (a 429 with Retry-After, then the page). GET, HEAD and POST; every
+request is logged with its arrival time and body.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Route:
     last_modified: str | None = None   # answer 304 when If-Modified-Since matches
     truncate_at: int | None = None     # send only this many body bytes, then close
     hits: int = 0
+    queue: list["Route"] = field(default_factory=list)  # served once each, in order, before this one
 
 
 @dataclass
@@ -47,6 +50,9 @@ class Hit:
     path: str
     headers: dict[str, str]
     status: int
+    method: str = "GET"
+    body: bytes = b""
+    at: float = 0.0                    # time.monotonic() when the request arrived
 
 
 class ReplayServer:
@@ -60,12 +66,18 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle's algorithm the body
+            # then waits for the client's delayed ACK (~40 ms a response on keep-alive).
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 (http.server naming)
                 server._answer(self, head=False)
 
             def do_HEAD(self) -> None:  # noqa: N802
                 server._answer(self, head=True)
+
+            def do_POST(self) -> None:  # noqa: N802
+                server._answer(self, head=False)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -122,10 +134,15 @@ class ReplayServer:
         self.stop()
 
     def _answer(self, h: BaseHTTPRequestHandler, head: bool) -> None:
+        arrived = time.monotonic()
+        length = int(h.headers.get("Content-Length") or 0)
+        request_body = h.rfile.read(length) if length else b""
         with self._lock:
             route = self.routes.get(h.path) or self.routes.get(urlsplit(h.path).path)
             if route is not None:
                 route.hits += 1
+                if route.queue:
+                    route = route.queue.pop(0)
         headers = {k: v for k, v in h.headers.items()}
         if route is None:
             status, body, extra = 404, b"not found\n", {"Content-Type": "text/plain"}
@@ -142,7 +159,7 @@ class ReplayServer:
                                   (route.last_modified and not inm and ims == route.last_modified)):
                 status, body = 304, b""
         with self._lock:
-            self.log.append(Hit(h.path, headers, status))
+            self.log.append(Hit(h.path, headers, status, h.command, request_body, arrived))
         try:
             h.send_response(status)
             for k, v in extra.items():

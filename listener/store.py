@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from listener.text import content_hash
+from listener.text import content_hash, iso_utc
 
 BUSY_TIMEOUT_MS = 10_000
 TEXT_FIELDS = ("url", "author", "title", "text", "published_at", "language")
 ENGAGEMENT_FIELDS = ("score", "comments", "likes", "shares")
 POST_FIELDS = ("source", "guid") + TEXT_FIELDS + ENGAGEMENT_FIELDS
+ENGAGEMENT_SQL = ("(coalesce(p.score, 0) + coalesce(p.comments, 0) + coalesce(p.likes, 0) "
+                  "+ coalesce(p.shares, 0))")  # one number per post; the index below uses it verbatim
 _CHUNK = 500  # guids per IN (...) lookup, well under SQLite's variable limit
 
 migrations = Migrations("listener")
@@ -93,6 +96,75 @@ def _m0001(db: sqlite_utils.Database) -> None:
     db["posts"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
 
 
+@migrations(name="0002_source_state")
+def _m0002(db: sqlite_utils.Database) -> None:
+    # Per-source crawl state for paged sources (issue 3): the newest post key seen,
+    # whether the source still exists, and a reusable login session.
+    db.execute("ALTER TABLE sources ADD COLUMN high_water TEXT")      # newest sort key collected
+    db.execute("ALTER TABLE sources ADD COLUMN active INTEGER NOT NULL DEFAULT 1")  # 0 after 410 / repeated 404
+    db.execute("ALTER TABLE sources ADD COLUMN not_found INTEGER NOT NULL DEFAULT 0")  # consecutive 404s
+    db.execute("ALTER TABLE sources ADD COLUMN session TEXT")         # JSON login session (Bluesky)
+    db.execute("ALTER TABLE sources ADD COLUMN config TEXT")          # settings the state belongs to
+
+
+NOT_FOUND_LIMIT = 3  # consecutive 404s that make a source inactive (a 410 does at once)
+
+
+@migrations(name="0005_search")
+def _m0005(db: sqlite_utils.Database) -> None:
+    """Saved searches; post topics (shared with the topics work); indexes the search filters use."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS saved_searches (
+            name TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            owner TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE TABLE IF NOT EXISTS post_topics (post_id INTEGER NOT NULL REFERENCES posts(id) "
+               "ON DELETE CASCADE, topic TEXT NOT NULL, sentiment REAL, PRIMARY KEY (post_id, topic))")
+    db.execute("CREATE INDEX IF NOT EXISTS post_topics_topic ON post_topics (topic COLLATE NOCASE, post_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_source ON posts (source, posted_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_author ON posts (author COLLATE NOCASE)")
+    db.execute(f"CREATE INDEX IF NOT EXISTS posts_engagement ON posts ({ENGAGEMENT_SQL.replace('p.', '')})")
+
+
+@migrations(name="0006_alerts")
+def _m0006(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,           -- digest | alert
+            ref TEXT NOT NULL,            -- digest slug or alert id
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,         -- sent | failed
+            attempts INTEGER NOT NULL,
+            error TEXT,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL,
+            product TEXT NOT NULL,
+            condition TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            fired_at TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            value REAL,
+            expected REAL,
+            p REAL,
+            detail TEXT                   -- JSON: drivers and example mentions
+        )""")
+    db.execute("CREATE INDEX alerts_rule ON alerts (rule, fired_at)")
+    db.execute("""
+        CREATE TABLE alert_checkpoints (
+            rule TEXT PRIMARY KEY,
+            checked_until TEXT NOT NULL   -- new_mention rules: mentions fetched before this were seen
+        )""")
+
+
 @dataclass
 class UpsertCounts:
     new: int = 0
@@ -110,6 +182,9 @@ class SourceState:
     name: str
     etag: str | None = None
     last_modified: str | None = None
+    high_water: str | None = None
+    session: str | None = None
+    active: bool = True
 
 
 def open_db(path: str | Path, migrate: bool = True) -> sqlite_utils.Database:
@@ -136,28 +211,49 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
-    """Make sure every configured source has a row (type and URL kept current)."""
+    """Make sure every configured source has a row (type and URL kept current).
+
+    A changed URL forgets the HTTP validators; any change of what the source
+    fetches (type, URL, options) also forgets its high-water mark and makes it
+    active again, since the old state described a different resource.
+    """
     with db.atomic():
         for s in sources:
+            config = json.dumps({"type": s.type, "url": s.url, "options": getattr(s, "options", {})},
+                                sort_keys=True, default=dict)  # options are read-only mappings
             db.execute(
-                "INSERT INTO sources (name, type, url) VALUES (?, ?, ?) "
+                "INSERT INTO sources (name, type, url, config) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET type = excluded.type, url = excluded.url, "
-                # A changed URL is a different resource: forget its validators.
+                "config = excluded.config, "
                 "etag = CASE WHEN sources.url = excluded.url THEN sources.etag END, "
-                "last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END",
-                [s.name, s.type, s.url],
+                "last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END, "
+                "high_water = CASE WHEN sources.config IS excluded.config THEN sources.high_water END, "
+                "active = CASE WHEN sources.config IS excluded.config THEN sources.active ELSE 1 END, "
+                "not_found = CASE WHEN sources.config IS excluded.config THEN sources.not_found ELSE 0 END",
+                [s.name, s.type, s.url, config],
             )
 
 
 def source_state(db: sqlite_utils.Database, name: str) -> SourceState:
-    row = db.execute("SELECT etag, last_modified FROM sources WHERE name = ?", [name]).fetchone()
-    return SourceState(name, *(row or (None, None)))
+    """What the next fetch of a source needs: validators, high-water mark, session, active flag."""
+    row = db.execute("SELECT etag, last_modified, high_water, session, active FROM sources WHERE name = ?",
+                     [name]).fetchone()
+    if row is None:
+        return SourceState(name)
+    return SourceState(name, row[0], row[1], row[2], row[3], bool(row[4]))
 
 
 def record_fetch(db: sqlite_utils.Database, name: str, *, now: str, status: int | None,
                  error: str | None = None, etag: str | None = None, last_modified: str | None = None,
-                 bozo: str | None = None) -> None:
-    """Remember the outcome of one fetch. Validators are kept from before on a 304 or an error."""
+                 bozo: str | None = None, high_water: str | None = None,
+                 session: str | None = None) -> None:
+    """Remember the outcome of one fetch. Validators are kept from before on a 304 or an error.
+
+    The high-water mark only moves forward on a fetch without error, so posts a
+    failed run did not reach are fetched next time. A 410 makes the source
+    inactive at once, ``NOT_FOUND_LIMIT`` 404s in a row do too; any success
+    makes it active again. A new login session is kept whatever the outcome.
+    """
     ok = error is None
     keep_etag = not ok or (status == 304 and etag is None)
     keep_modified = not ok or (status == 304 and last_modified is None)
@@ -168,18 +264,24 @@ def record_fetch(db: sqlite_utils.Database, name: str, *, now: str, status: int 
                    last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
                    etag = CASE WHEN ? THEN etag ELSE ? END,
                    last_modified = CASE WHEN ? THEN last_modified ELSE ? END,
-                   bozo = CASE WHEN ? THEN ? ELSE bozo END
+                   bozo = CASE WHEN ? THEN ? ELSE bozo END,
+                   high_water = CASE WHEN ? AND ? IS NOT NULL THEN ? ELSE high_water END,
+                   session = coalesce(?, session),
+                   not_found = CASE WHEN ? = 404 THEN not_found + 1 WHEN ? THEN 0 ELSE not_found END
                WHERE name = ?""",
             [now, status, error, ok, now, keep_etag, etag, keep_modified, last_modified,
-             parsed, bozo, name],
+             parsed, bozo, ok, high_water, high_water, session, status, ok, name],
         )
+        db.execute("UPDATE sources SET active = CASE WHEN ? THEN 1 WHEN ? = 410 OR not_found >= ? THEN 0 "
+                   "ELSE active END WHERE name = ?", [ok, status, NOT_FOUND_LIMIT, name])
 
 
 def sources_table(db: sqlite_utils.Database) -> list[dict]:
     """Every source with its fetch state and number of stored posts."""
     return [dict(r) for r in _rows(db, """
         SELECT s.name, s.type, s.url, s.last_fetch_at, s.last_success_at, s.last_status,
-               s.last_error, s.bozo, (SELECT count(*) FROM posts p WHERE p.source = s.name) AS posts
+               s.last_error, s.bozo, s.active, s.high_water,
+               (SELECT count(*) FROM posts p WHERE p.source = s.name) AS posts
         FROM sources s ORDER BY s.name""")]
 
 
@@ -289,6 +391,90 @@ def search(db: sqlite_utils.Database, fts_query: str, limit: int = 20) -> list[d
                         ORDER BY rank LIMIT ?""", [fts_query, limit])
 
 
+# --- search (read-only, but for saved searches) ------------------------------------------
+
+
+def distinct_values(db: sqlite_utils.Database, table: str, column: str) -> list[str]:
+    """Distinct values of an indexed column by index seeks (a loose index scan), not a table scan."""
+    sql = (f"WITH RECURSIVE v(x) AS (SELECT min({column}) FROM {table} UNION ALL "
+           f"SELECT (SELECT min({column}) FROM {table} WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL) "
+           f"SELECT x FROM v WHERE x IS NOT NULL")
+    return [r[0] for r in db.execute(sql).fetchall()]
+
+
+def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]]]:
+    """For each post id: its product mentions (product, alias) and its topics."""
+    products: dict[int, list[dict]] = {}
+    topics: dict[int, list[str]] = {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = list(ids[i:i + _CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        for pid, product, alias in db.execute(
+                f"SELECT post_id, product, alias FROM mentions WHERE post_id IN ({marks}) "
+                f"ORDER BY product", chunk):
+            products.setdefault(pid, []).append({"product": product, "alias": alias})
+        for pid, topic in db.execute(
+                f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks}) ORDER BY topic", chunk):
+            topics.setdefault(pid, []).append(topic)
+    return products, topics
+
+
+def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
+    """One post with its engagement total, or None."""
+    rows = _rows(db, f"SELECT p.*, {ENGAGEMENT_SQL} AS engagement FROM posts p WHERE p.id = ?", [post_id])
+    return rows[0] if rows else None
+
+
+def save_search(db: sqlite_utils.Database, name: str, query: str, *, owner: str | None, now: str) -> None:
+    """Create or replace the saved search ``name``."""
+    with db.atomic():
+        db.execute("INSERT INTO saved_searches (name, query, owner, created_at, updated_at) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET query = excluded.query, "
+                   "owner = excluded.owner, updated_at = excluded.updated_at",
+                   [name, query, owner, now, now])
+
+
+def saved_searches(db: sqlite_utils.Database, owner: str | None = None) -> list[dict]:
+    """Saved searches by name (only one owner's with ``owner``)."""
+    if owner is None:
+        return _rows(db, "SELECT * FROM saved_searches ORDER BY name")
+    return _rows(db, "SELECT * FROM saved_searches WHERE owner = ? ORDER BY name", [owner])
+
+
+def delete_saved_search(db: sqlite_utils.Database, name: str) -> bool:
+    with db.atomic():
+        return db.conn.execute("DELETE FROM saved_searches WHERE name = ?", [name]).rowcount > 0
+
+
+def top_engaged(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
+    """A product's most engaged mentions in [start, end)."""
+    return _rows(db, f"""
+        SELECT p.id, p.source, p.url, p.title, p.text, p.posted_at, p.sentiment_label,
+               {ENGAGEMENT_SQL} AS engagement
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
+        ORDER BY engagement DESC, p.posted_at DESC LIMIT ?""", [product, start, end, limit])
+
+
+def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
+    """Topics of a product's mentions in [start, end), most frequent first."""
+    return _rows(db, """
+        SELECT t.topic, count(*) AS n, avg(t.sentiment) AS sentiment
+        FROM mentions m JOIN posts p ON p.id = m.post_id JOIN post_topics t ON t.post_id = p.id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
+        GROUP BY t.topic ORDER BY n DESC, t.topic LIMIT ?""", [product, start, end, limit])
+
+
+def post_stats(db: sqlite_utils.Database) -> dict:
+    """Totals over the whole store: posts, classified, first and last post time, per label."""
+    total, classified, first, last = db.execute(
+        "SELECT count(*), count(classified_at), min(posted_at), max(posted_at) FROM posts").fetchone()
+    labels = dict(db.execute("SELECT sentiment_label, count(*) FROM posts WHERE sentiment_label IS NOT NULL "
+                             "GROUP BY sentiment_label").fetchall())
+    return {"posts": total, "classified": classified, "first_post_at": first, "last_post_at": last,
+            "labels": labels}
+
+
 # --- runs -----------------------------------------------------------------------
 
 
@@ -325,40 +511,178 @@ def recent_runs(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
 
 
 # --- report queries (read-only) --------------------------------------------------
+# ``cutoff`` (a UTC timestamp) leaves out posts first fetched after it, so a digest
+# re-run later on a grown database gives the same numbers.
+
+_POST_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
+                 "p.sentiment_label, p.score, p.comments, p.likes, p.shares, "
+                 f"{ENGAGEMENT_SQL} AS engagement, m.alias")
 
 
-def daily_mentions(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+def _cut(cutoff: str | None) -> tuple[str, list]:
+    return ("AND p.fetched_at <= ?", [cutoff]) if cutoff else ("", [])
+
+
+def daily_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> list[dict]:
     """Mentions per product, UTC day and sentiment label for days in [start, end)."""
-    return _rows(db, """
+    cut, args = _cut(cutoff)
+    return _rows(db, f"""
         SELECT m.product, substr(p.posted_at, 1, 10) AS day, p.sentiment_label AS label,
                count(*) AS n
         FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE p.posted_at >= ? AND p.posted_at < ?
-        GROUP BY m.product, day, label""", [start, end])
+        WHERE p.posted_at >= ? AND p.posted_at < ? {cut}
+        GROUP BY m.product, day, label""", [start, end, *args])
 
 
 def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: str, *,
-                     label: str, limit: int) -> list[dict]:
-    """Mentions of a product with a given label in [start, end), strongest first."""
-    order = "DESC" if label == "positive" else "ASC"
+                     label: str | None = None, order: str = "sentiment", limit: int,
+                     cutoff: str | None = None) -> list[dict]:
+    """Mentions of a product in [start, end): by sentiment (strongest of ``label`` first) or engagement."""
+    cut, args = _cut(cutoff)
+    where_label = "AND p.sentiment_label = ?" if label else ""
+    if order == "engagement":
+        order_by = "engagement DESC"
+    else:
+        order_by = f"p.sentiment {'DESC' if label == 'positive' else 'ASC'}"
     return _rows(db, f"""
-        SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment,
-               p.sentiment_label, m.alias
+        SELECT {_POST_COLUMNS}
         FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? AND p.sentiment_label = ?
-        ORDER BY p.sentiment {order}, p.posted_at DESC, p.id LIMIT ?""",
-                 [product, start, end, label, limit])
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {where_label} {cut}
+        ORDER BY {order_by}, p.posted_at DESC, p.id LIMIT ?""",
+                 [product, start, end, *([label] if label else []), *args, limit])
 
 
-def posts_between(db: sqlite_utils.Database, start: str, end: str) -> int:
-    return db.execute("SELECT count(*) FROM posts WHERE posted_at >= ? AND posted_at < ?",
-                      [start, end]).fetchone()[0]
+def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str, column: str, *,
+                   limit: int, cutoff: str | None = None) -> list[tuple[str, int]]:
+    """The most frequent sources or authors among a product's mentions in [start, end)."""
+    if column not in ("source", "author"):
+        raise ValueError(f"cannot group by {column!r}")
+    cut, args = _cut(cutoff)
+    rows = db.execute(f"""
+        SELECT p.{column}, count(*) AS n FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? AND p.{column} IS NOT NULL {cut}
+        GROUP BY p.{column} ORDER BY n DESC, p.{column} LIMIT ?""", [product, start, end, *args, limit])
+    return [(r[0], r[1]) for r in rows.fetchall()]
 
 
-def posts_by_source(db: sqlite_utils.Database, start: str, end: str) -> dict[str, int]:
-    rows = db.execute("SELECT source, count(*) FROM posts WHERE posted_at >= ? AND posted_at < ? "
-                      "GROUP BY source ORDER BY count(*) DESC, source", [start, end]).fetchall()
+def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: str, *,
+                    cutoff: str | None = None) -> list[dict]:
+    """Per topic: positive and negative mention counts for a product (empty without topics)."""
+    if "post_topics" not in db.table_names():
+        return []
+    cut, args = _cut(cutoff)
+    return _rows(db, f"""
+        SELECT t.topic,
+               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) >= 0.05 THEN 1 ELSE 0 END) AS positive,
+               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) <= -0.05 THEN 1 ELSE 0 END) AS negative,
+               count(*) AS n
+        FROM post_topics t JOIN posts p ON p.id = t.post_id JOIN mentions m ON m.post_id = p.id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {cut}
+        GROUP BY t.topic ORDER BY n DESC, t.topic""", [product, start, end, *args])
+
+
+def posts_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> int:
+    cut, args = _cut(cutoff)
+    return db.execute(f"SELECT count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut}",
+                      [start, end, *args]).fetchone()[0]
+
+
+def posts_by_source(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> dict[str, int]:
+    cut, args = _cut(cutoff)
+    rows = db.execute(f"SELECT source, count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut} "
+                      "GROUP BY source ORDER BY count(*) DESC, source", [start, end, *args]).fetchall()
     return {r[0]: r[1] for r in rows}
+
+
+def classifiers_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> list[str]:
+    """The classifier versions that labelled the posts of a period (for reproducibility notes)."""
+    cut, args = _cut(cutoff)
+    rows = db.execute(f"SELECT DISTINCT classifier FROM posts p WHERE posted_at >= ? AND posted_at < ? "
+                      f"AND classifier IS NOT NULL {cut} ORDER BY classifier", [start, end, *args])
+    return [r[0] for r in rows.fetchall()]
+
+
+def mention_buckets(db: sqlite_utils.Database, product: str, start: datetime, bucket_seconds: int,
+                    buckets: int) -> list[tuple[int, int]]:
+    """(mentions, negative mentions) of a product in consecutive buckets from ``start``, oldest first."""
+    end = start + timedelta(seconds=bucket_seconds * buckets)
+    out = [(0, 0)] * buckets
+    rows = db.execute("""
+        SELECT CAST((strftime('%s', p.posted_at) - ?) / ? AS INTEGER) AS b, count(*),
+               sum(CASE WHEN p.sentiment_label = 'negative' THEN 1 ELSE 0 END)
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
+        GROUP BY b""", [int(start.timestamp()), bucket_seconds, product, iso_utc(start), iso_utc(end)])
+    for b, n, neg in rows.fetchall():
+        if 0 <= b < buckets:
+            out[b] = (n, neg or 0)
+    return out
+
+
+def window_posts(db: sqlite_utils.Database, product: str, start: str, end: str, *, by: str = "posted_at",
+                 limit: int = 500) -> list[dict]:
+    """A product's mentions posted (or first fetched, ``by="fetched_at"``) in [start, end), newest first."""
+    column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
+    return _rows(db, f"""
+        SELECT {_POST_COLUMNS}
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND {column} >= ? AND {column} < ?
+        ORDER BY {column} DESC, p.id DESC LIMIT ?""", [product, start, end, limit])
+
+
+def post_topics_of(db: sqlite_utils.Database, post_ids: Sequence[int]) -> dict[int, list[str]]:
+    if "post_topics" not in db.table_names() or not post_ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(post_ids), _CHUNK):
+        chunk = list(post_ids[i:i + _CHUNK])
+        for pid, topic in db.execute(f"SELECT post_id, topic FROM post_topics WHERE post_id IN "
+                                     f"({', '.join('?' * len(chunk))}) ORDER BY topic", chunk):
+            out.setdefault(pid, []).append(topic)
+    return out
+
+
+# --- alerts and deliveries --------------------------------------------------------
+
+
+def last_alert(db: sqlite_utils.Database, rule: str) -> str | None:
+    row = db.execute("SELECT max(fired_at) FROM alerts WHERE rule = ?", [rule]).fetchone()
+    return row[0] if row else None
+
+
+def record_alert(db: sqlite_utils.Database, *, rule: str, product: str, condition: str, metric: str,
+                 fired_at: str, window_start: str, window_end: str, value: float | None,
+                 expected: float | None, p: float | None, detail: dict) -> int:
+    with db.atomic():
+        cur = db.conn.execute(
+            "INSERT INTO alerts (rule, product, condition, metric, fired_at, window_start, window_end, value, "
+            "expected, p, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [rule, product, condition, metric, fired_at, window_start, window_end, value, expected, p,
+             json.dumps(detail, sort_keys=True, ensure_ascii=False)])
+    return cur.lastrowid
+
+
+def checkpoint(db: sqlite_utils.Database, rule: str) -> str | None:
+    row = db.execute("SELECT checked_until FROM alert_checkpoints WHERE rule = ?", [rule]).fetchone()
+    return row[0] if row else None
+
+
+def set_checkpoint(db: sqlite_utils.Database, rule: str, until: str) -> None:
+    with db.atomic():
+        db.execute("INSERT INTO alert_checkpoints (rule, checked_until) VALUES (?, ?) "
+                   "ON CONFLICT(rule) DO UPDATE SET checked_until = excluded.checked_until", [rule, until])
+
+
+def record_delivery(db: sqlite_utils.Database, *, kind: str, ref: str, channel: str, ok: bool, attempts: int,
+                    error: str | None, now: str) -> None:
+    with db.atomic():
+        db.execute("INSERT INTO deliveries (kind, ref, channel, status, attempts, error, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", [kind, ref, channel, "sent" if ok else "failed", attempts,
+                                                    error, now])
+
+
+def deliveries(db: sqlite_utils.Database, limit: int = 50) -> list[dict]:
+    return _rows(db, "SELECT * FROM deliveries ORDER BY id DESC LIMIT ?", [limit])
 
 
 def latest_mention_day(db: sqlite_utils.Database) -> str | None:

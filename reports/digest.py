@@ -1,18 +1,26 @@
-"""Digest numbers: per product volume, change, share of voice and mood for a period.
+"""Digest numbers: per product volume, change, share of voice, mood, what changed and who drove it.
 
 Reads the store only. Definitions (printed in every digest):
 
 - mentions: posts in the period (by publication time, UTC) that mention the product;
   a post that mentions two products counts once for each.
-- change: mentions minus the mean of the ``trailing_periods`` periods of the same
-  length just before this one (for a daily digest: the trailing 7-day mean).
+- change: mentions minus the mean of the N periods of the same length just before
+  this one, for each N in ``digest.baselines`` (default 7 and 28: for a daily
+  digest, the trailing 7-day and 28-day means).
 - share of voice: the product's mentions divided by the mentions of all tracked products.
-- net sentiment: (positive − negative) / mentions × 100, from −100 (all negative) to +100.
+- net sentiment: (positive - negative) / mentions x 100, from -100 (all negative) to +100.
+- data cut-off: the digest counts only posts first fetched at or before it (default:
+  when it was built). It is recorded in every digest; ``listener digest --date D
+  --cutoff T`` with the recorded T gives the same numbers later, however much was
+  collected since (as long as the posts were not re-classified with another model).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlite_utils
@@ -20,14 +28,28 @@ import sqlite_utils
 from listener import store
 from listener.config import Settings
 from listener.text import iso_utc, snippet
+from reports.spikes import PRESETS, count_verdict, share_verdict
+
+SCHEMA = "listener.digest/1"
+SERIES_DAYS = 30
+SPIKE_HISTORY = 56
+_QUESTION_OR_COMPLAINT = re.compile(
+    r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else)|"
+    r"help|broken|doesn'?t work|not working|refund|crash(?:es|ed|ing)?|bug|issue|problem|"
+    r"disappoint\w*|worst|terrible|awful|useless|fix|support)\b", re.I)
 
 DEFINITIONS = {
     "mentions": "posts published in the period (UTC) that mention the product; a post naming "
                 "two products counts for each",
-    "change": "mentions minus the mean of the {n} periods of the same length just before",
+    "change": "mentions minus the mean of the {baselines} periods of the same length just before",
     "share of voice": "the product's mentions divided by the mentions of all tracked products",
     "net sentiment": "(positive - negative) / mentions x 100, from -100 (all negative) to +100 "
                      "(all positive); labels are VADER compound >= {pos} positive, <= {neg} negative",
+    "needs a response": "negative mentions that ask a question or complain and have no replies yet",
+    "spike / drop": "a day whose mentions (or negative share) are improbably far from the "
+                    "day-of-week-adjusted baseline of the previous 8 weeks (preset: {preset})",
+    "data cut-off": "only posts first fetched at or before this time are counted; re-run with "
+                    "--cutoff set to it to reproduce these numbers",
 }
 
 
@@ -39,9 +61,43 @@ class MentionRef:
     source: str
     author: str | None
     posted_at: str
-    sentiment: float
+    sentiment: float | None
     alias: str
     excerpt: str
+    engagement: int = 0
+
+
+@dataclass
+class Change:
+    periods: int          # how many previous periods the baseline averages
+    mean: float
+    delta: float
+    pct: float | None     # None when the baseline is zero
+
+
+@dataclass
+class DayPoint:
+    day: str
+    mentions: int
+    net_sentiment: float | None
+
+
+@dataclass
+class Alarm:
+    metric: str           # "volume" | "negative share"
+    day: str
+    kind: str             # "spike" | "drop"
+    value: float
+    expected: float
+    p: float
+
+
+@dataclass
+class TopicMood:
+    topic: str
+    positive: int
+    negative: int
+    mentions: int
 
 
 @dataclass
@@ -52,22 +108,30 @@ class ProductStats:
     positive: int = 0
     neutral: int = 0
     negative: int = 0
-    trailing_mean: float = 0.0
-    change: float = 0.0
-    change_pct: float | None = None
+    changes: list[Change] = field(default_factory=list)
     share_of_voice: float | None = None
     net_sentiment: float | None = None
     top_positive: list[MentionRef] = field(default_factory=list)
     top_negative: list[MentionRef] = field(default_factory=list)
+    most_engaged: list[MentionRef] = field(default_factory=list)
+    needs_response: list[MentionRef] = field(default_factory=list)
+    top_sources: list[tuple[str, int]] = field(default_factory=list)
+    top_authors: list[tuple[str, int]] = field(default_factory=list)
+    series: list[DayPoint] = field(default_factory=list)
+    alarms: list[Alarm] = field(default_factory=list)
+    topics: list[TopicMood] = field(default_factory=list)
 
 
 @dataclass
 class Digest:
+    schema: str
     start: date          # first day of the period (inclusive)
     end: date            # last day of the period (inclusive)
     days: int
     generated_at: str
-    trailing_periods: int
+    cutoff: str
+    settings_sha256: str
+    classifiers: list[str]
     products: list[ProductStats]
     total_posts: int
     total_mentions: int
@@ -75,65 +139,151 @@ class Digest:
     definitions: dict[str, str]
 
     @property
+    def kind(self) -> str:
+        return {1: "daily", 7: "weekly"}.get(self.days, f"{self.days}-day")
+
+    @property
     def title(self) -> str:
         if self.days == 1:
             return f"Daily digest for {self.end.isoformat()}"
+        if self.days == 7:
+            return f"Weekly digest for {self.start.isoformat()} to {self.end.isoformat()}"
         return f"Digest for {self.start.isoformat()} to {self.end.isoformat()} ({self.days} days)"
 
     @property
     def slug(self) -> str:
-        return f"digest-{self.end.isoformat()}" + ("" if self.days == 1 else f"-{self.days}d")
+        suffix = {1: "", 7: "-week"}.get(self.days, f"-{self.days}d")
+        return f"digest-{self.end.isoformat()}{suffix}"
+
+    def to_json(self) -> dict:
+        """The digest's data as plain JSON types, under a versioned schema name."""
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        data["kind"], data["title"] = self.kind, self.title
+        return json.loads(json.dumps(data))  # tuples become lists, as any reader of the file sees them
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """SHA-256 of the settings file's bytes (of the parsed settings when there is no file)."""
+    if settings.path is not None:
+        try:
+            return hashlib.sha256(settings.path.read_bytes()).hexdigest()
+        except OSError:
+            pass
+    return hashlib.sha256(repr(settings).encode()).hexdigest()
 
 
 def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: int = 1,
-                 now: datetime) -> Digest:
-    """Numbers for the ``days``-day period ending on ``day`` (inclusive)."""
+                 now: datetime, product: str | None = None, cutoff: str | None = None) -> Digest:
+    """Numbers for the ``days``-day period ending on ``day`` (inclusive); one ``product`` if named."""
     if days < 1:
         raise ValueError("days must be at least 1")
-    n = settings.digest.trailing_periods
+    cfg = settings.digest
+    cutoff = cutoff or iso_utc(now) or ""
     start = day - timedelta(days=days - 1)
     end_excl = day + timedelta(days=1)
-    trail_start = start - timedelta(days=days * n)
+    longest = max(cfg.baselines)
+    first = min(start - timedelta(days=days * longest), day - timedelta(days=SPIKE_HISTORY + SERIES_DAYS))
 
     stats = {p.name: ProductStats(p.name, p.ours) for p in settings.products}
-    trailing: dict[str, int] = {}
-    for row in store.daily_mentions(db, trail_start.isoformat(), end_excl.isoformat()):
-        s = stats.get(row["product"])
-        if s is None:  # a product no longer in settings
+    per_day: dict[tuple[str, str], dict[str, int]] = {}
+    for row in store.daily_mentions(db, first.isoformat(), end_excl.isoformat(), cutoff):
+        if row["product"] not in stats:  # a product no longer in settings
             continue
-        if row["day"] >= start.isoformat():
-            s.mentions += row["n"]
-            if row["label"] in ("positive", "neutral", "negative"):
-                setattr(s, row["label"], getattr(s, row["label"]) + row["n"])
-        else:
-            trailing[s.name] = trailing.get(s.name, 0) + row["n"]
+        bucket = per_day.setdefault((row["product"], row["day"]), {})
+        bucket[row["label"] or "unlabelled"] = bucket.get(row["label"] or "unlabelled", 0) + row["n"]
+
+    def count(name: str, d0: date, d1: date, label: str | None = None) -> int:
+        total, d = 0, d0
+        while d < d1:
+            b = per_day.get((name, d.isoformat()), {})
+            total += b.get(label, 0) if label else sum(b.values())
+            d += timedelta(days=1)
+        return total
+
+    preset = PRESETS[settings.alerts.sensitivity]
+    for s in stats.values():
+        s.mentions = count(s.name, start, end_excl)
+        for label in ("positive", "neutral", "negative"):
+            setattr(s, label, count(s.name, start, end_excl, label))
+        for n in cfg.baselines:
+            mean = count(s.name, start - timedelta(days=days * n), start) / n
+            delta = s.mentions - mean
+            s.changes.append(Change(n, mean, delta, (delta / mean * 100) if mean else None))
+        for i in range(SERIES_DAYS):
+            d = day - timedelta(days=SERIES_DAYS - 1 - i)
+            b = per_day.get((s.name, d.isoformat()), {})
+            total = sum(b.values())
+            net = ((b.get("positive", 0) - b.get("negative", 0)) / total * 100) if total else None
+            s.series.append(DayPoint(d.isoformat(), total, net))
+        s.alarms = _alarms(s.name, start, day, per_day, preset)
 
     total_mentions = sum(s.mentions for s in stats.values())
-    k = settings.digest.top_mentions
+    k = cfg.top_mentions
+    a, b, c = start.isoformat(), end_excl.isoformat(), cutoff
     for s in stats.values():
-        s.trailing_mean = trailing.get(s.name, 0) / n
-        s.change = s.mentions - s.trailing_mean
-        s.change_pct = (s.change / s.trailing_mean * 100) if s.trailing_mean else None
+        if product and s.name != product:
+            continue
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
         s.net_sentiment = ((s.positive - s.negative) / s.mentions * 100) if s.mentions else None
-        for label, target in (("positive", s.top_positive), ("negative", s.top_negative)):
-            for r in store.product_mentions(db, s.name, start.isoformat(), end_excl.isoformat(),
-                                            label=label, limit=k):
-                target.append(MentionRef(
-                    post_id=r["id"], title=r["title"] or snippet(r["text"], 80) or "(untitled)",
-                    url=r["url"], source=r["source"], author=r["author"], posted_at=r["posted_at"],
-                    sentiment=r["sentiment"], alias=r["alias"], excerpt=snippet(r["text"], 240)))
+        s.top_positive = _refs(store.product_mentions(db, s.name, a, b, label="positive", limit=k, cutoff=c))
+        s.top_negative = _refs(store.product_mentions(db, s.name, a, b, label="negative", limit=k, cutoff=c))
+        s.most_engaged = [m for m in _refs(store.product_mentions(db, s.name, a, b, order="engagement",
+                                                                  limit=k, cutoff=c)) if m.engagement > 0]
+        candidates = store.product_mentions(db, s.name, a, b, label="negative", limit=200, cutoff=c)
+        s.needs_response = _refs([r for r in candidates if not r["comments"] and
+                                  _QUESTION_OR_COMPLAINT.search(f"{r['title'] or ''} {r['text'] or ''}")][:k])
+        s.top_sources = store.product_facets(db, s.name, a, b, "source", limit=5, cutoff=c)
+        s.top_authors = store.product_facets(db, s.name, a, b, "author", limit=5, cutoff=c)
+        s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"])
+                    for r in store.topic_sentiment(db, s.name, a, b, cutoff=c)]
 
-    ordered = [stats[p.name] for p in settings.products if p.ours] + \
-              [stats[p.name] for p in settings.products if not p.ours]
+    names = [p.name for p in settings.products if p.ours] + [p.name for p in settings.products if not p.ours]
+    if product:
+        if product not in stats:
+            raise ValueError(f"no product named {product!r} in settings")
+        names = [product]
     k_set = settings.classify
-    definitions = {key: text.format(n=n, pos=k_set.positive_threshold, neg=k_set.negative_threshold)
+    definitions = {key: text.format(baselines=" / ".join(map(str, cfg.baselines)),
+                                    pos=k_set.positive_threshold, neg=k_set.negative_threshold,
+                                    preset=settings.alerts.sensitivity)
                    for key, text in DEFINITIONS.items()}
     return Digest(
-        start=start, end=day, days=days, generated_at=iso_utc(now) or "", trailing_periods=n,
-        products=ordered,
-        total_posts=store.posts_between(db, start.isoformat(), end_excl.isoformat()),
-        total_mentions=total_mentions,
-        posts_by_source=store.posts_by_source(db, start.isoformat(), end_excl.isoformat()),
-        definitions=definitions,
+        schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,
+        settings_sha256=settings_fingerprint(settings),
+        classifiers=store.classifiers_between(db, a, b, c),
+        products=[stats[n] for n in names],
+        total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,
+        posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions,
     )
+
+
+def _alarms(name: str, start: date, day: date, per_day: dict, preset) -> list[Alarm]:
+    """Spikes and drops on each day of the period, against the 8 weeks before that day."""
+    out = []
+    d = start
+    while d <= day:
+        hist_days = [d - timedelta(days=SPIKE_HISTORY - i) for i in range(SPIKE_HISTORY)]
+        buckets = [per_day.get((name, h.isoformat()), {}) for h in hist_days]
+        totals = [sum(x.values()) for x in buckets]
+        negatives = [x.get("negative", 0) for x in buckets]
+        today = per_day.get((name, d.isoformat()), {})
+        total, neg = sum(today.values()), today.get("negative", 0)
+        if sum(totals) > 0:
+            v = count_verdict(totals, total, season=7, phase=d.weekday(), preset=preset)
+            if v.alarming:
+                out.append(Alarm("volume", d.isoformat(), v.kind, v.value, round(v.expected, 2), v.p))
+            w = share_verdict(negatives, totals, neg, total, preset=preset)
+            if w.alarming:
+                out.append(Alarm("negative share", d.isoformat(), w.kind, round(w.value, 4),
+                                 round(w.expected, 4), w.p))
+        d += timedelta(days=1)
+    return out
+
+
+def _refs(rows: list[dict]) -> list[MentionRef]:
+    return [MentionRef(post_id=r["id"], title=r["title"] or snippet(r["text"], 80) or "(untitled)",
+                       url=r["url"], source=r["source"], author=r["author"], posted_at=r["posted_at"],
+                       sentiment=r["sentiment"], alias=r["alias"], excerpt=snippet(r["text"], 240),
+                       engagement=r.get("engagement") or 0)
+            for r in rows]

@@ -7,16 +7,21 @@ safe, so a template cannot forget. Links are kept only for http(s) URLs.
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from listener.files import write_atomic
+from reports.charts import Chart, share_chart, topic_chart, volume_chart
 from reports.digest import Digest
+from reports.pdf import render_pdf
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
@@ -79,18 +84,91 @@ def _env(markdown: bool) -> Environment:
     return env
 
 
-def render_markdown(digest: Digest) -> str:
-    return _env(markdown=True).get_template("digest.md.j2").render(d=digest)
+def digest_charts(digest: Digest) -> list[Chart]:
+    """The digest's charts: share of voice, then per product volume/mood and sentiment by topic."""
+    charts = []
+    if digest.total_mentions and len(digest.products) > 1:
+        charts.append(share_chart("share-of-voice", [p.name for p in digest.products],
+                                  [p.share_of_voice or 0.0 for p in digest.products],
+                                  [p.ours for p in digest.products]))
+    for i, p in enumerate(digest.products, 1):
+        charts.append(volume_chart(f"volume-{i}", p.name, [d.day for d in p.series],
+                                   [d.mentions for d in p.series], [d.net_sentiment for d in p.series]))
+        if p.topics:
+            top = p.topics[:8]
+            charts.append(topic_chart(f"topics-{i}", p.name, [t.topic for t in top],
+                                      [t.positive for t in top], [t.negative for t in top]))
+    return charts
 
 
-def render_html(digest: Digest) -> str:
-    peak = max([p.mentions for p in digest.products] + [1])
-    return _env(markdown=False).get_template("digest.html.j2").render(d=digest, peak=peak)
+def render_markdown(digest: Digest, charts: list[Chart] | None = None, image_prefix: str = "") -> str:
+    """Markdown; charts are referenced as ``{image_prefix}{name}.png`` files written beside it."""
+    return _env(markdown=True).get_template("digest.md.j2").render(
+        d=digest, charts={c.name: c for c in charts or []}, image_prefix=Markup(image_prefix))
 
 
-def write_digest(digest: Digest, out_dir: Path) -> list[Path]:
-    """Write ``<slug>.md`` and ``<slug>.html`` into ``out_dir``; return their paths (HTML first)."""
+def render_html(digest: Digest, charts: list[Chart] | None = None,
+                image_src: Callable[[Chart], str] | None = None) -> str:
+    """One self-contained HTML page: charts inline as data URIs unless ``image_src`` says otherwise."""
+    src = image_src or (lambda c: "data:image/png;base64," + base64.b64encode(c.png).decode())
+    return _env(markdown=False).get_template("digest.html.j2").render(
+        d=digest, charts={c.name: c for c in charts or []}, src=src)
+
+
+def render_text(digest: Digest) -> str:
+    """Plain text for email clients without HTML: the Markdown, which reads fine as text."""
+    return render_markdown(digest)
+
+
+def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None) -> list[Path]:
+    """Write ``<slug>.html``, ``<slug>.md`` (+ chart PNGs), ``.json`` and ``.pdf``; return paths, HTML first."""
     out_dir = Path(out_dir)
-    html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest))
-    md_path = write_atomic(out_dir / f"{digest.slug}.md", render_markdown(digest))
-    return [html_path, md_path]
+    charts = digest_charts(digest) if charts is None else charts
+    html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest, charts))
+    for c in charts:
+        write_atomic(out_dir / f"{digest.slug}.{c.name}.png", c.png)
+    md_path = write_atomic(out_dir / f"{digest.slug}.md",
+                           render_markdown(digest, charts, image_prefix=f"{digest.slug}."))
+    json_path = write_atomic(out_dir / f"{digest.slug}.json",
+                             json.dumps(digest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    pdf_path = write_atomic(out_dir / f"{digest.slug}.pdf", render_pdf(digest, charts))
+    return [html_path, md_path, json_path, pdf_path]
+
+
+def digest_subject(digest: Digest) -> str:
+    """One line a reader can act on: the period and each of our products' headline numbers."""
+    ours = [p for p in digest.products if p.ours] or digest.products[:1]
+    parts = []
+    for p in ours[:3]:
+        change = p.changes[0].pct if p.changes else None
+        change_text = f" ({change:+.0f}%)" if change is not None else ""
+        net = f", net {p.net_sentiment:+.0f}" if p.net_sentiment is not None else ""
+        parts.append(f"{p.name} {p.mentions} mentions{change_text}{net}")
+    return f"listener: {digest.title}" + (": " + "; ".join(parts) if parts else "")
+
+
+def digest_message(digest: Digest, charts: list[Chart]) -> "Message":
+    """The digest as a message for every channel: email (HTML + inline charts), Slack, JSON webhook."""
+    from reports.deliver import Message, cid
+
+    subject = digest_subject(digest)
+    lines = [f"{p.name} ({'ours' if p.ours else 'competitor'}): {p.mentions} mentions, share of voice "
+             f"{(p.share_of_voice or 0) * 100:.1f}%, net sentiment "
+             f"{'n/a' if p.net_sentiment is None else f'{p.net_sentiment:+.0f}'}"
+             + "".join(f"; {a.metric} {a.kind} on {a.day}" for a in p.alarms)
+             for p in digest.products]
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": digest.title[:150]}},
+              {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
+                  "• " + _slack_escape(line) for line in lines)[:2900]}}]
+    return Message(
+        subject=subject,
+        text=render_markdown(digest),
+        html=render_html(digest, charts, image_src=lambda c: "cid:" + cid(c.name)),
+        images=tuple((c.name, c.png) for c in charts),
+        payload={"event": "digest", "digest": digest.to_json()},
+        slack_blocks=blocks,
+    )
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -72,7 +72,13 @@ def describe_failure(exc: BaseException, request: scrapy.Request, settings: Any)
     response = getattr(exc, "response", None)
     if response is not None and getattr(response, "status", None):
         reason = _REASONS.get(response.status, "")
-        return f"HTTP {response.status}{' ' + reason if reason else ''}"
+        line = f"HTTP {response.status}{' ' + reason if reason else ''}"
+        wait, tries = request.meta.get("rate_limit_wait"), request.meta.get("rate_limit_retries")
+        if wait is not None:
+            line += f" (server asks to wait {wait:g}s, more than collect.max_retry_wait)"
+        elif tries:
+            line += f" (still after {tries} polite retr{'y' if tries == 1 else 'ies'})"
+        return line
     text = str(exc)
     if "robots.txt" in text:
         return "blocked by robots.txt"

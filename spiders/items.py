@@ -37,6 +37,8 @@ class FetchResult:
     last_modified: str | None = None
     bozo: str | None = None
     entries: int = 0
+    high_water: str | None = None  # newest sort key seen (paged sources); stored only without error
+    session: str | None = None     # a new login session (JSON) to keep for the next run
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,3 +32,110 @@ class RobotsTxtMiddleware(_ScrapyRobotsTxt):
             parser.addCallback(relay)
             return await maybe_deferred_to_future(waiter)
         return await super().robot_parser(request)
+
+
+RATE_LIMITED = (429, 503)
+
+
+class RetryAfterMiddleware:
+    """Retry 429 and 503 answers after the wait the server asks for, never in a tight loop.
+
+    The wait is ``Retry-After`` (seconds or an HTTP date), else the reset of an
+    exhausted ``X-Ratelimit-*`` budget (Reddit sends seconds, Mastodon an ISO
+    time), else exponential backoff from ``LISTENER_RETRY_BACKOFF``. A wait
+    longer than ``LISTENER_MAX_RETRY_WAIT`` is not honoured: the response goes
+    on to the spider as a failure. A successful answer that says the budget is
+    spent (``X-Ratelimit-Remaining: 0``) holds back the next request to that host
+    until the reset. Scrapy's own RetryMiddleware keeps retrying timeouts and the
+    other 5xx codes; it has no notion of Retry-After.
+    """
+
+    def __init__(self, retries: int, backoff: float, max_wait: float):
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.resume_at: dict[str, float] = {}  # host -> time.monotonic() when it may be asked again
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "RetryAfterMiddleware":
+        s = crawler.settings
+        return cls(s.getint("RETRY_TIMES") if s.getbool("RETRY_ENABLED") else 0,
+                   s.getfloat("LISTENER_RETRY_BACKOFF", 2.0), s.getfloat("LISTENER_MAX_RETRY_WAIT", 120.0))
+
+    async def process_request(self, request: Any, spider: Any = None) -> None:
+        import time
+
+        host = urlparse_cached(request).netloc
+        wait = self.resume_at.get(host, 0.0) - time.monotonic()
+        if wait > 0:
+            await _sleep(min(wait, self.max_wait))
+
+    async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        import time
+
+        wait = rate_limit_wait(response.headers, time.time())
+        host = urlparse_cached(request).netloc
+        if response.status not in RATE_LIMITED:
+            remaining = _header_float(response.headers, b"X-Ratelimit-Remaining")
+            if remaining is not None and remaining < 1 and wait:
+                self.resume_at[host] = time.monotonic() + min(wait, self.max_wait)
+            return response
+        tries = request.meta.get("rate_limit_retries", 0)
+        if request.meta.get("dont_retry") or tries >= self.retries:
+            return response
+        if wait is None:
+            wait = self.backoff * (2 ** tries)
+        if wait > self.max_wait:
+            request.meta["rate_limit_wait"] = wait  # for the spider's error line
+            return response
+        await _sleep(wait)
+        retry = request.replace(dont_filter=True)
+        retry.meta["rate_limit_retries"] = tries + 1
+        return retry
+
+
+def rate_limit_wait(headers: Any, now: float) -> float | None:
+    """Seconds the server asks us to wait, from Retry-After or an exhausted X-Ratelimit budget."""
+    from email.utils import parsedate_to_datetime
+
+    value = headers.get(b"Retry-After")
+    if value:
+        text = value.decode("latin-1").strip()
+        try:
+            return max(0.0, float(text))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(text).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    remaining = _header_float(headers, b"X-Ratelimit-Remaining")
+    reset = headers.get(b"X-Ratelimit-Reset")
+    if remaining is None or remaining >= 1 or not reset:
+        return None
+    text = reset.decode("latin-1").strip()
+    try:
+        seconds = float(text)  # Reddit: seconds until the window resets
+        return seconds if seconds < 10 ** 9 else max(0.0, seconds - now)  # or a Unix time
+    except ValueError:
+        pass
+    from datetime import datetime
+
+    try:  # Mastodon: an ISO 8601 time
+        return max(0.0, datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() - now)
+    except ValueError:
+        return None
+
+
+def _header_float(headers: Any, name: bytes) -> float | None:
+    value = headers.get(name)
+    try:
+        return float(value.decode("latin-1")) if value else None
+    except ValueError:
+        return None
+
+
+async def _sleep(seconds: float) -> None:
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))

@@ -37,10 +37,16 @@ def test_demo_digest_renders_with_numbers(tmp_path):
     assert r.exit_code == 0, r.output
     html_path = Path([ln for ln in r.output.splitlines() if ln.startswith("Digest: ")][0].split(": ", 1)[1])
     dom = chromium(tmp_path, "--dump-dom", html_path.as_uri())
-    assert "<td>Ruby</td>" in dom and "<td>60.0%</td>" in dom and "<svg" in dom
+    assert "<td>Ruby</td>" in dom and "<td>56.2%</td>" in dom  # see test_demo.py
+    assert dom.count('<img class="chart" src="data:image/png;base64,') == 7  # share of voice + 6 products
     shot = tmp_path / "digest.png"
-    chromium(tmp_path, "--window-size=1100,1400", f"--screenshot={shot}", html_path.as_uri())
-    assert shot.stat().st_size > 10_000
+    chromium(tmp_path, "--window-size=1000,1500", f"--screenshot={shot}", html_path.as_uri())
+    # the charts really render: the share-of-voice bars are a large dark area in the top screen
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(shot))[:, :, :3].mean(axis=2)
+    dark = (pixels[600:1000] < 0.3).mean()
+    assert dark > 0.03, f"only {dark:.1%} dark pixels where the share-of-voice chart should be"
 
 
 def test_script_in_collected_text_stays_inert(settings_for, tmp_path):
@@ -53,7 +59,7 @@ def test_script_in_collected_text_stays_inert(settings_for, tmp_path):
         "published_at": "2026-11-22T10:00:00Z", "language": "en",
         "score": None, "comments": None, "likes": None, "shares": None}], now="2026-11-23T00:00:00Z")
     pipeline.classify(db, settings, now=NOW)
-    _, paths = pipeline.digest(db, settings, day=NOW.date().replace(day=22), now=NOW, out_dir=tmp_path / "d")
+    paths = pipeline.digest(db, settings, day=NOW.date().replace(day=22), now=NOW, out_dir=tmp_path / "d").paths
     dom = chromium(tmp_path, "--dump-dom", paths[0].as_uri())
     assert "<title>Daily digest for 2026-11-22</title>" in dom
     assert "pwned" not in dom.split("<body>")[0]

@@ -16,7 +16,7 @@ def invoke(settings_path, *args):
 def test_help_lists_every_command():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for name in ("init-db", "collect", "classify", "digest", "run", "demo", "sources"):
+    for name in ("init-db", "collect", "classify", "digest", "alerts", "run", "demo", "sources"):
         assert name in result.output
         sub = CliRunner().invoke(cli, [name, "--help"])
         assert sub.exit_code == 0 and "Usage:" in sub.output
@@ -51,8 +51,9 @@ def test_init_db_collect_classify_digest_sources(server, write_settings, tmp_pat
 
     r = invoke(path, "digest", "--date", "2021-01-13")
     assert r.exit_code == 0, r.output
-    html_path, md_path = r.output.strip().splitlines()
+    html_path, md_path, json_path, pdf_path = r.output.strip().splitlines()
     assert html_path.endswith("out/digest-2021-01-13.html") and md_path.endswith(".md")
+    assert json_path.endswith("out/digest-2021-01-13.json") and pdf_path.endswith("out/digest-2021-01-13.pdf")
     md = open(md_path).read()
     assert "| Ruby | ours | 2 |" in md  # 2021-01-13 has two Lobsters Ruby posts (UTC)
 
@@ -77,7 +78,8 @@ def test_run_once_and_quiet(server, write_settings, tmp_path):
     assert r.exit_code == 0, r.output
     # quiet: only the digest paths are printed
     lines = r.output.strip().splitlines()
-    assert [ln.rsplit("/", 1)[-1] for ln in lines] == ["digest-2016-09-12.html", "digest-2016-09-12.md"]
+    assert [ln.rsplit("/", 1)[-1] for ln in lines] == ["digest-2016-09-12.html", "digest-2016-09-12.md",
+                                                        "digest-2016-09-12.json", "digest-2016-09-12.pdf"]
     db = store.open_db(tmp_path / "test.db")
     assert db.execute("SELECT count(*) FROM posts WHERE classified_at IS NOT NULL").fetchone()[0] == 4
     r = CliRunner().invoke(cli, ["--config", str(path), "run"])

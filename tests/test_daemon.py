@@ -149,7 +149,7 @@ def test_daemon_collects_classifies_backs_off_writes_digest_and_stops(server, tm
     server.add("/b.atom", atom(entries("b", 4)), headers=ATOM, etag='"b1"')
     server.add("/down.atom", "broken", status=500)
     tz = ZoneInfo("Europe/Berlin")
-    digest_at = datetime.now(tz) + timedelta(seconds=12)
+    digest_at = (datetime.now(tz) + timedelta(seconds=12)).replace(microsecond=0)  # cron has 1 s steps
     config = write_config(tmp_path, {
         "a": (server.url("/a.atom"), 1), "b": (server.url("/b.atom"), 1), "down": (server.url("/down.atom"), 1),
     }, schedule=f'timezone = "Europe/Berlin"\ndaily_digest = "{digest_at:%H:%M:%S}"\n'

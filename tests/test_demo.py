@@ -12,6 +12,7 @@ from listener import store
 from listener.cli import cli
 
 DEMO_FEEDS = Path(__file__).resolve().parent.parent / "listener" / "demo" / "feeds"
+DEMO_SOCIAL = DEMO_FEEDS.parent / "social"
 
 
 def test_demo_runs_the_full_cycle_and_is_repeatable(tmp_path):
@@ -25,17 +26,22 @@ def test_demo_runs_the_full_cycle_and_is_repeatable(tmp_path):
     html = html_path.read_text()
     # the busiest 30-day window of the bundled feeds is Lobsters' Ruby tag in Dec 2020
     assert "Digest for 2020-11-26 to 2020-12-25 (30 days)" in html
-    assert "<td>Ruby</td>" in html and "<td>60.0%</td>" in html
-    assert "Stored 83 posts from 7 bundled feeds" in r.output
+    # Ruby's 9 mentions were 60.0% of 15; the Dec 2020 "Who is hiring?" story links to a github.io
+    # page, so GitHub gains one mention in the window: 9 of 16
+    assert "<td>Ruby</td>" in html and "<td>56.2%</td>" in html
+    # 83 feed entries, 40 Hacker News stories (two Algolia pages) and 1 Mastodon status
+    assert "Stored 124 posts from 9 bundled sources" in r.output
 
     db = store.open_db(work / "demo.db")
-    assert store.count_posts(db) == 83
+    assert store.count_posts(db) == 124
+    assert dict(db.execute("SELECT source, count(*) FROM posts WHERE source IN ('hn-hiring', 'mastodon-hoot') "
+                           "GROUP BY source").fetchall()) == {"hn-hiring": 40, "mastodon-hoot": 1}
     assert db.execute("SELECT count(*) FROM posts WHERE classified_at IS NULL").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM sources WHERE last_error IS NOT NULL").fetchone()[0] == 0
 
     r2 = CliRunner().invoke(cli, ["--now", "2026-11-24T06:00:00Z", "demo", "--dir", str(work)])
     assert r2.exit_code == 0, r2.output
-    assert store.count_posts(db) == 83
+    assert store.count_posts(db) == 124
     # the settings it wrote can be used with every other command
     r3 = CliRunner().invoke(cli, ["--config", str(work / "settings.toml"), "sources"])
     assert r3.exit_code == 0 and "lobsters-ruby" in r3.output
@@ -49,6 +55,18 @@ def test_bundled_feeds_match_their_provenance():
         digest = hashlib.sha256(p.read_bytes()).hexdigest()
         assert f"`{p.name}` | {p.stat().st_size} | `{digest[:16]}" in readme
         assert "MIT" in readme.split(f"`{p.name}`", 1)[1].split("\n", 1)[0]
+
+
+def test_bundled_api_answers_match_their_provenance():
+    from listener.demo import SOCIAL_ROUTES
+
+    readme = (DEMO_SOCIAL / "README.md").read_text()
+    files = sorted(p.name for p in DEMO_SOCIAL.iterdir() if p.name != "README.md")
+    assert files == sorted({name for name, _ in SOCIAL_ROUTES.values()})
+    for name in files:
+        data = (DEMO_SOCIAL / name).read_bytes()
+        row = readme.split(f"`{name}` | {len(data)} | `{hashlib.sha256(data).hexdigest()[:16]}", 1)[1].split("\n")[0]
+        assert row.rstrip().endswith("| MIT |")
 
 
 def test_entry_ids_do_not_depend_on_the_server_address(server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import pytest
@@ -72,9 +73,12 @@ def test_daily_numbers_by_hand(fixture_db):
     assert bolt.net_sentiment == pytest.approx(0.0)       # (1 - 1) / 2 * 100
     assert acme.share_of_voice == pytest.approx(4 / 6)
     assert bolt.share_of_voice == pytest.approx(2 / 6)
-    assert acme.trailing_mean == pytest.approx(1.0) and acme.change == pytest.approx(3.0)
-    assert acme.change_pct == pytest.approx(300.0)
-    assert bolt.trailing_mean == pytest.approx(2.0) and bolt.change == pytest.approx(0.0)
+    week, month = acme.changes
+    assert (week.periods, month.periods) == (7, 28)
+    assert week.mean == pytest.approx(1.0) and week.delta == pytest.approx(3.0) and week.pct == pytest.approx(300.0)
+    assert month.mean == pytest.approx(8 / 28)  # 7 trailing days + the 14th (outside the week, inside 28 days)
+    assert month.delta == pytest.approx(4 - 8 / 28)
+    assert bolt.changes[0].mean == pytest.approx(2.0) and bolt.changes[0].delta == pytest.approx(0.0)
     assert d.total_posts == 6 and d.total_mentions == 6
     assert sorted(m.url for m in acme.top_positive) == ["https://example.org/d1", "https://example.org/d3"]
     assert acme.top_positive[0].sentiment >= acme.top_positive[1].sentiment
@@ -89,12 +93,18 @@ def test_period_digest_and_rendered_numbers(fixture_db, tmp_path):
     acme, bolt = d.products
     assert (acme.mentions, bolt.mentions) == (11, 16)
     assert d.start == date(2026, 11, 15)
-    _, paths = pipeline.digest(db, settings, day=DAY, now=NOW, out_dir=tmp_path / "out")
-    html_path, md_path = paths
+    paths = pipeline.digest(db, settings, day=DAY, now=NOW, out_dir=tmp_path / "out").paths
+    html_path, md_path, json_path, pdf_path = paths
     assert html_path.name == "digest-2026-11-22.html" and md_path.name == "digest-2026-11-22.md"
+    assert json_path.name == "digest-2026-11-22.json"
+    pdf = pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page\n") == 3  # summary + one page per product
+    umask = os.umask(0)
+    os.umask(umask)
+    assert pdf_path.stat().st_mode & 0o777 == 0o666 & ~umask  # the usual permissions, not mkstemp's 0600
     md = md_path.read_text()
-    assert "| Acme | ours | 4 | +3.0 (+300%) | 66.7% | +25 | 2 | 1 | 1 |" in md
-    assert "| Bolt | competitor | 2 | 0.0 (0%) | 33.3% | 0 | 1 | 0 | 1 |" in md
+    assert "| Acme | ours | 4 | +3.0 (+300%) | +3.7 (+1,300%) | 66.7% | +25 | 2 | 1 | 1 |" in md
+    assert "| Bolt | competitor | 2 | 0.0 (0%) | +1.5 (+300%) | 33.3% | 0 | 1 | 0 | 1 |" in md
     html = html_path.read_text()
     assert "<td>66.7%</td>" in html and "net sentiment" in html
     assert "http" not in html.replace("https://example.org/", "").split("<body>")[0]  # no external assets

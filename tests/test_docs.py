@@ -37,13 +37,23 @@ def allowed_keys(data: dict, where: str) -> set[str]:
 
 def test_every_setting_is_documented():
     keys = set()
-    for table in ("store", "collect", "classify", "digest", "schedule"):
+    for table in ("store", "collect", "classify", "digest", "schedule", "alerts", "serve"):
         keys |= {f"{table}.{k}" for k in allowed_keys({table: {"zz_unknown": 1}}, table)}
+    keys.discard("alerts.rules")
+    keys |= {f"alerts.rules[].{k}" for k in allowed_keys(
+        {"products": [{"name": "A"}],
+         "alerts": {"rules": [{"name": "r", "product": "A", "zz_unknown": 1}]}}, "r")}
+    keys |= {f"channels[].{k}" for k in allowed_keys(
+        {"channels": [{"name": "c", "type": "email", "to": ["a@b"], "zz_unknown": 1}]}, "c")}
     keys |= {f"products[].{k}" for k in allowed_keys({"products": [{"name": "a", "zz_unknown": 1}]}, "p")}
-    keys |= {f"sources[].{k}" for k in allowed_keys(
-        {"sources": [{"name": "a", "url": "https://x/", "zz_unknown": 1}]}, "s")}
+    minimal = {"feed": {}, "hackernews": {"query": "q"}, "reddit": {"subreddit": "s"},
+               "mastodon": {"hashtag": "t"}, "bluesky": {"query": "q"}, "forum": {"preset": "phpbb3"}}
+    for stype, required in minimal.items():  # every source type's keys
+        keys |= {f"sources[].{k}" for k in allowed_keys(
+            {"sources": [{"name": "a", "type": stype, "url": "https://x/", **required, "zz_unknown": 1}]}, "s")}
     top = allowed_keys({"zz_unknown": 1}, "")
-    assert top == {"store", "collect", "classify", "digest", "schedule", "products", "sources"}
+    assert top == {"store", "collect", "classify", "digest", "schedule", "alerts", "channels", "serve", "products",
+                   "sources"}
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
     assert documented == keys
 
@@ -63,7 +73,7 @@ def test_shipped_settings_keys_are_all_documented():
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
-        if m := re.match(r"^\[\[(\w+)\]\]$", line):
+        if m := re.match(r"^\[\[([\w.]+)\]\]$", line):
             table = m.group(1) + "[]"
         elif m := re.match(r"^\[(\w+)\]$", line):
             table = m.group(1)

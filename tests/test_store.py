@@ -20,7 +20,9 @@ def test_migrations_recorded_and_idempotent(tmp_path):
     path = tmp_path / "a.db"
     db = store.open_db(path)
     applied = store.applied_migrations(db)
-    assert applied[0] == "0001_initial" and "0003_scheduler" in applied
+    assert applied[0] == "0001_initial" and applied == [m.name for m in store.migrations._migrations]
+    assert "0002_source_state" in applied and "0003_scheduler" in applied
+    assert "0005_search" in applied and not store.migrations.pending(db)
     db.close()
     db = store.open_db(path)
     assert store.applied_migrations(db) == applied
@@ -124,3 +126,38 @@ def test_many_posts_in_one_batch_cross_the_lookup_chunk(tmp_path):
     batch[700]["title"] = "changed"
     c = store.upsert_posts(db, batch, now="t2")
     assert (c.new, c.updated, c.unchanged) == (0, 1, 1233)
+
+
+def test_source_state_migration_upgrades_an_old_database_in_place(tmp_path):
+    """A 0001 database with a source row gains the state columns; the row stays, active."""
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="0002_source_state")
+    old.execute("INSERT INTO sources (name, type, url, etag) VALUES ('a', 'feed', 'https://x/', '\"e\"')")
+    old.conn.commit()
+    old.close()
+    db = store.open_db(path)
+    state = store.source_state(db, "a")
+    assert (state.etag, state.high_water, state.session, state.active) == ('"e"', None, None, True)
+
+
+def test_410_marks_inactive_at_once_404_after_three_and_success_revives(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    from listener.config import Source
+
+    store.sync_sources(db, [Source("a", "hackernews", "https://x", 60), Source("b", "feed", "https://y", 60)])
+    store.record_fetch(db, "a", now="t1", status=410, error="HTTP 410 Gone")
+    assert not store.source_state(db, "a").active
+    for i in range(store.NOT_FOUND_LIMIT):
+        assert store.source_state(db, "b").active
+        store.record_fetch(db, "b", now=f"t{i}", status=404, error="HTTP 404 Not Found")
+    assert not store.source_state(db, "b").active
+    store.record_fetch(db, "b", now="t9", status=200, high_water="0042")
+    assert store.source_state(db, "b").active and store.source_state(db, "b").high_water == "0042"
+    store.record_fetch(db, "b", now="t10", status=500, error="HTTP 500", high_water="0099")
+    assert store.source_state(db, "b").high_water == "0042"  # not moved by a failed run
+    # editing what a source fetches forgets its mark and revives it
+    store.sync_sources(db, [Source("a", "hackernews", "https://x2", 60)])
+    assert store.source_state(db, "a").active

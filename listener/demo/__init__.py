@@ -1,25 +1,37 @@
 """``listener demo``: one full cycle against bundled real feeds served on 127.0.0.1.
 
-The feeds in ``feeds/`` are real payloads saved from public sites (provenance
-and licences in ``feeds/README.md``). They were recorded years apart, so the
+The feeds in ``feeds/`` and the API answers in ``social/`` are real payloads
+saved from public sites (provenance and licences in each folder's ``README.md``). They were recorded years apart, so the
 demo's digest covers the busiest 30-day window in them rather than yesterday.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from listener import pipeline, store
-from listener.config import load_settings
+from listener.config import Channel, load_settings
 from listener.files import write_atomic
 from listener.replay import ReplayServer
 from reports.digest import Digest
 
 DEMO_DAYS = 30
 CONTENT_TYPES = {".xml": "application/xml", ".rss": "application/rss+xml"}
+JSON = "application/json; charset=utf-8"
+_HN = "/hn/search_by_date?query=hiring&tags=story%2C%28author__whoishiring%2Cauthor_whoishiring%29&hitsPerPage=100&page="
+_HOOT = "/mastodon/api/v1/timelines/tag/hoot"
+# Request path -> (file in social/, extra response headers); {base} is the server's address.
+SOCIAL_ROUTES = {
+    _HN + "0": ("algolia_search_by_date_whoishiring_page0.json", {}),
+    _HN + "1": ("algolia_search_by_date_whoishiring_page1.json", {}),
+    _HN + "2": ("algolia_search_by_date_whoishiring_page8_empty.json", {}),
+    _HOOT + "?limit=40": ("tag_timeline_hoot.json",
+                          {"Link": f'<{{base}}{_HOOT}?max_id=117020593741189701>; rel="next"'}),
+    _HOOT + "?max_id=117020593741189701": ("tag_timeline_paged_past_end_empty.json", {}),
+}
 
 
 @dataclass
@@ -30,6 +42,7 @@ class DemoResult:
     paths: list[Path]
     posts: int
     sources: int
+    deliveries: list = field(default_factory=list)
 
 
 def busiest_window(db, days: int) -> date | None:
@@ -49,7 +62,7 @@ def busiest_window(db, days: int) -> date | None:
     return best_end
 
 
-def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False) -> DemoResult:
+def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False, channel: Channel | None = None) -> DemoResult:
     """Serve the bundled feeds, collect, classify and write a digest in ``work_dir``."""
     package = resources.files("listener.demo")
     feeds = package / "feeds"
@@ -60,6 +73,9 @@ def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False) -> DemoResul
             if suffix in CONTENT_TYPES:
                 with resources.as_file(item) as path:
                     server.add_file(f"/{item.name}", path, CONTENT_TYPES[suffix])
+        for path, (name, headers) in SOCIAL_ROUTES.items():
+            extra = {k: v.replace("{base}", server.base_url) for k, v in headers.items()}
+            server.add(path, (package / "social" / name).read_bytes(), headers={"Content-Type": JSON, **extra})
         template = (package / "settings.toml").read_text(encoding="utf-8")
         settings_path = write_atomic(work_dir / "settings.toml", template.replace("{base}", server.base_url))
         settings = load_settings(settings_path)
@@ -69,6 +85,8 @@ def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False) -> DemoResul
             print(f"error: source {o.name}: {o.error}")
     pipeline.classify(db, settings, now=now)
     day = busiest_window(db, DEMO_DAYS) or pipeline.yesterday(now)
-    digest, paths = pipeline.digest(db, settings, day=day, days=DEMO_DAYS, now=now)
-    return DemoResult(settings_path=settings_path, db_path=settings.db_path, digest=digest, paths=paths,
-                      posts=store.count_posts(db), sources=len(settings.sources))
+    report = pipeline.digest(db, settings, day=day, days=DEMO_DAYS, now=now,
+                             channels=[channel] if channel else [])
+    return DemoResult(settings_path=settings_path.resolve(), db_path=settings.db_path, digest=report.digest,
+                      paths=report.paths, posts=store.count_posts(db), sources=len(settings.sources),
+                      deliveries=report.deliveries)

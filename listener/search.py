@@ -1,0 +1,321 @@
+"""Running searches: the one code path the CLI, the web pages, the API and the benchmark use.
+
+``prepare`` turns a query plus the page's filters into a ``Plan`` (compiled SQL and its
+parameters), ``search`` runs one page of a plan with the total count and highlighted
+snippets, ``iter_results`` streams the whole result (CSV/JSON export).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Iterator
+
+import sqlite_utils
+
+from listener import store
+from listener.query import (ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
+                            field_filter, near_ordered, parse)
+from listener.store import ENGAGEMENT_SQL
+from listener.text import snippet
+
+SORTS = ("relevance", "date", "engagement")
+MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"   # private-use characters around highlighted words
+SNIPPET_TOKENS = 40
+MMAP_BYTES = 2 ** 31
+RANK = "bm25(posts_fts, 3.0, 1.0)"  # title words weigh three times body words
+EXPORT_FIELDS = ("id", "posted_at", "source", "author", "title", "url", "sentiment_label", "sentiment",
+                 "language", "engagement", "products", "topics", "text")
+_COLUMNS = ("p.id, p.source, p.url, p.author, p.title, p.text, p.posted_at, p.sentiment, "
+            f"p.sentiment_label, p.language, {ENGAGEMENT_SQL} AS engagement")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The search page's filter boxes; each one is ANDed to the query."""
+    product: str | None = None
+    source: str | None = None
+    sentiment: str | None = None
+    language: str | None = None
+    since: date | None = None       # first day, inclusive (UTC)
+    until: date | None = None       # last day, inclusive (UTC)
+
+    def nodes(self) -> list[Node]:
+        out: list[Node] = []
+        for name in ("product", "source", "sentiment", "language"):
+            value = (getattr(self, name) or "").strip()
+            if value:
+                out.append(field_filter("lang" if name == "language" else name, value))
+        if self.since or self.until:
+            out.append(Range("published", f"{self.since.isoformat()}T00:00:00Z" if self.since else None,
+                             f"{(self.until + timedelta(days=1)).isoformat()}T00:00:00Z" if self.until else None))
+        return out
+
+
+@dataclass
+class Plan:
+    """A compiled search, ready to run: SQL for a page, for the count, and their parameters."""
+    query: str
+    compiled: Compiled
+    sort: str
+    from_sql: str
+    where_sql: str
+    order_sql: str
+    params: list
+
+    def select_sql(self, paged: bool = True) -> str:
+        return (f"SELECT {_COLUMNS} FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}"
+                + (" LIMIT ? OFFSET ?" if paged else ""))
+
+    def page_sql(self) -> str:
+        """Ids of one page. Pure text queries ranked by relevance never touch the posts table."""
+        if self.fts_only and self.sort == "relevance":
+            return f"SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? ORDER BY {RANK} LIMIT ? OFFSET ?"
+        return f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?"
+
+    def count_sql(self) -> str:
+        if self.fts_only:
+            return "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?"
+        return f"SELECT count(*) FROM {self.from_sql}{self.where_sql}"
+
+    @property
+    def fts_only(self) -> bool:
+        return bool(self.compiled.match) and not self.compiled.where
+
+    def explain(self) -> str:
+        """The parenthesized query and the SQL it runs, with its parameters."""
+        lines = [f"query:  {self.compiled.parenthesized}",
+                 f"sort:   {self.sort}" + ("" if self.sort != "relevance" or self.compiled.match
+                                          else " (no words to rank by: newest first)"),
+                 f"match:  {self.compiled.match or '(none: no words to search for)'}",
+                 f"page:   {self.page_sql()}",
+                 f"rows:   SELECT {_COLUMNS} FROM posts p WHERE p.id IN (<page ids>)",
+                 f"count:  {self.count_sql()}",
+                 f"params: {json.dumps(self.params, ensure_ascii=False)} + [limit, offset]"]
+        return "\n".join(lines)
+
+
+@dataclass
+class Hit:
+    id: int
+    source: str
+    url: str | None
+    author: str | None
+    title: str | None
+    posted_at: str
+    sentiment: float | None
+    sentiment_label: str | None
+    language: str | None
+    engagement: int
+    text: str | None = None
+    title_marked: str = ""        # title with MARK_OPEN/MARK_CLOSE around matched words
+    snippet_marked: str = ""      # a passage of the text, marked the same way
+    products: list[dict] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+
+    def to_json(self, with_text: bool = False) -> dict:
+        d = asdict(self)
+        d["title_highlighted"] = d.pop("title_marked").replace(MARK_OPEN, "[").replace(MARK_CLOSE, "]")
+        d["snippet_highlighted"] = d.pop("snippet_marked").replace(MARK_OPEN, "[").replace(MARK_CLOSE, "]")
+        if not with_text:
+            d.pop("text")
+        return d
+
+
+@dataclass
+class Page:
+    plan: Plan
+    total: int
+    offset: int
+    limit: int
+    hits: list[Hit]
+
+
+def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = None,
+            sort: str = "relevance") -> Plan:
+    """Parse, add the filters, compile with the stored product and source names; ``QueryError``."""
+    if sort not in SORTS:
+        raise QueryError(f"sort is one of {', '.join(SORTS)}, got {sort!r}", 1)
+    tree = parse(query or "")
+    extra = (filters or Filters()).nodes()
+    if extra:
+        parts = ([] if tree is None else list(tree.children if isinstance(tree, And) else [tree])) + extra
+        tree = parts[0] if len(parts) == 1 else And(tuple(parts))
+    known = {"product": store.distinct_values(db, "mentions", "product"),
+             "source": store.distinct_values(db, "posts", "source")}
+    compiled = compile_tree(tree, known)
+    params: list = []
+    conds = []
+    if compiled.match:
+        from_sql = "posts_fts JOIN posts p ON p.id = posts_fts.rowid"
+        conds.append("posts_fts MATCH ?")
+        params.append(compiled.match)
+    else:
+        from_sql = "posts p"
+    conds += compiled.where
+    params += compiled.params
+    where_sql = (" WHERE " + " AND ".join(conds)) if conds else ""
+    if sort == "relevance" and compiled.match:
+        order = f"{RANK}, p.posted_at DESC"
+    elif sort == "engagement":
+        order = f"{ENGAGEMENT_SQL} DESC, p.posted_at DESC"
+    else:  # date, and relevance without words to rank by
+        order = "p.posted_at DESC, p.id DESC"
+    return Plan(query or "", compiled, sort, from_sql, where_sql, order, params)
+
+
+def _connect(db: sqlite_utils.Database) -> None:
+    db.conn.create_function(ORDERED_FUNCTION, 3, near_ordered, deterministic=True)
+    db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # read pages straight from the OS cache
+
+
+def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0,
+           count: bool = True) -> Page:
+    """One page of results, best first, with the total and highlighted title and snippet."""
+    _connect(db)
+    ids = [r[0] for r in db.execute(plan.page_sql(), [*plan.params, limit, offset]).fetchall()]
+    by_id = {r["id"]: r for r in store._rows(
+        db, f"SELECT {_COLUMNS} FROM posts p WHERE p.id IN ({', '.join('?' * len(ids))})", ids)}
+    rows = [by_id[i] for i in ids if i in by_id]
+    total = db.execute(plan.count_sql(), plan.params).fetchone()[0] if count else len(rows)
+    hits = [_hit(r) for r in rows]
+    _decorate(db, plan, hits)
+    return Page(plan, total, offset, limit, hits)
+
+
+def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = None,
+                 batch: int = 1000) -> Iterator[Hit]:
+    """Every result in order (at most ``limit``), fetched in batches, with products and topics."""
+    _connect(db)
+    cur = db.conn.cursor()
+    cur.execute(plan.select_sql(paged=False) + (" LIMIT ?" if limit else ""),
+                [*plan.params] + ([limit] if limit else []))
+    cols = [c[0] for c in cur.description]
+    while True:
+        rows = cur.fetchmany(batch)
+        if not rows:
+            return
+        hits = [_hit(dict(zip(cols, r))) for r in rows]
+        products, topics = store.post_tags(db, [h.id for h in hits])
+        for h in hits:
+            h.products, h.topics = products.get(h.id, []), topics.get(h.id, [])
+            yield h
+
+
+def _hit(r: dict) -> Hit:
+    return Hit(id=r["id"], source=r["source"], url=r["url"], author=r["author"], title=r["title"],
+               posted_at=r["posted_at"], sentiment=r["sentiment"], sentiment_label=r["sentiment_label"],
+               language=r["language"], engagement=r["engagement"], text=r["text"],
+               title_marked=_clean(r["title"]), snippet_marked=snippet(_clean(r["text"]), 240))
+
+
+def _clean(text: str | None) -> str:
+    return (text or "").replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
+
+
+def _decorate(db: sqlite_utils.Database, plan: Plan, hits: list[Hit]) -> None:
+    """Highlight each hit's searched-for words (FTS5's own matching) and attach its tags."""
+    expr = plan.compiled.highlight
+    marked: dict[int, tuple[str, str]] = {}
+    if expr and hits:
+        ids = [h.id for h in hits]
+        # One FTS5 pass over the page's id range (a wildcard expands once, not once per hit);
+        # "+rowid" keeps SQLite from turning the IN list into one FTS5 lookup per id.
+        for rowid, title, passage in db.execute(
+                "SELECT rowid, highlight(posts_fts, 0, ?, ?), snippet(posts_fts, 1, ?, ?, '…', ?) FROM posts_fts "
+                f"WHERE posts_fts MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN ({', '.join('?' * len(ids))})",
+                [MARK_OPEN, MARK_CLOSE, MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, expr, min(ids), max(ids), *ids]):
+            marked[rowid] = (title, passage)
+    for h in hits:
+        if h.id not in marked or (h.title and (MARK_OPEN in h.title or MARK_CLOSE in h.title)):
+            continue
+        title, passage = marked[h.id]
+        h.title_marked = title or ""
+        if passage and MARK_OPEN in passage and not (h.text and MARK_OPEN in h.text):
+            h.snippet_marked = " ".join(passage.split())
+    products, topics = store.post_tags(db, [h.id for h in hits])
+    for h in hits:
+        h.products, h.topics = products.get(h.id, []), topics.get(h.id, [])
+
+
+def marked_parts(text: str) -> list[tuple[str, bool]]:
+    """Split marked text into (text, highlighted) runs, for renderers that escape each run."""
+    out: list[tuple[str, bool]] = []
+    on = False
+    buf = []
+    for ch in text:
+        if ch in (MARK_OPEN, MARK_CLOSE):
+            if buf:
+                out.append(("".join(buf), on))
+                buf = []
+            on = ch == MARK_OPEN
+        else:
+            buf.append(ch)
+    if buf:
+        out.append(("".join(buf), on))
+    return out
+
+
+# --- streaming exports ---------------------------------------------------------------
+
+
+def export_row(h: Hit) -> dict:
+    """A hit as one flat record (CSV row / JSON object)."""
+    return {"id": h.id, "posted_at": h.posted_at, "source": h.source, "author": h.author, "title": h.title,
+            "url": h.url, "sentiment_label": h.sentiment_label, "sentiment": h.sentiment,
+            "language": h.language, "engagement": h.engagement,
+            "products": ";".join(m["product"] for m in h.products), "topics": ";".join(h.topics),
+            "text": h.text}
+
+
+def csv_chunks(hits: Iterator[Hit], every: int = 200) -> Iterator[str]:
+    """CSV text in chunks: a header, then rows; spreadsheet formula prefixes neutralized."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for i, h in enumerate(hits, 1):
+        writer.writerow({k: _cell(v) for k, v in export_row(h).items()})
+        if i % every == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def json_chunks(hits: Iterator[Hit]) -> Iterator[str]:
+    """A JSON array written one object at a time."""
+    yield "["
+    first = True
+    for h in hits:
+        yield ("\n" if first else ",\n") + json.dumps(export_row(h), ensure_ascii=False)
+        first = False
+    yield "\n]\n"
+
+
+# --- saved searches ----------------------------------------------------------------------
+
+
+def save(db: sqlite_utils.Database, name: str, query: str, *, owner: str | None, now: str) -> None:
+    """Check the query compiles, then store it under ``name``."""
+    if not name.strip():
+        raise ValueError("a saved search needs a name")
+    parse(query)
+    store.save_search(db, name.strip(), query, owner=owner, now=now)
+
+
+def saved_query(db: sqlite_utils.Database, name: str) -> str:
+    """The query text of a saved search, for reports and alert rules; ``KeyError`` if unknown."""
+    for s in store.saved_searches(db):
+        if s["name"] == name:
+            return s["query"]
+    raise KeyError(f"no saved search named {name!r}")
+

@@ -1,0 +1,216 @@
+"""Alert rules: check recent mentions against each rule, explain why, send once per episode.
+
+A check looks at the rule's window (default the last 24 hours, ending ``now``):
+
+- ``spike``: the window's mentions (or negative share) against the same-length
+  windows before it, with the seasonality-aware test in ``reports/spikes.py``
+  (hour-of-day for 1-hour windows, day-of-week for 1-day windows);
+- ``threshold``: mentions in the window >= ``threshold`` (volume), or negative
+  share >= ``threshold`` with at least 5 mentions (negative_share);
+- ``new_mention``: any mention first fetched since the previous check.
+
+An alert is sent at most once per ``cooldown`` per rule (one episode, one alert);
+inside quiet hours nothing is sent and nothing is marked seen, so the alert goes
+out at the first check after the quiet hours if the condition still holds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from listener import store
+from listener.config import AlertRule, Settings
+from listener.text import iso_utc, snippet
+from reports.deliver import Delivery, Message, deliver
+from reports.spikes import PRESETS, count_verdict, share_verdict
+
+HISTORY_BUCKETS = {3600: 24 * 14, 86400: 56}
+SEASONS = {3600: 24, 86400: 7}
+_WORD = re.compile(r"[^\W\d_][\w'-]{2,}", re.UNICODE)
+_STOP = set("""the and for that this with you are was were have has had not but from they their them what
+when where which who will would can could should about there here just like into than then also more most
+some any all our your his her its out get got one two how why because been being very really much many
+over only even make made did does doing don't can't isn't it's i'm you're we're http https www com""".split())
+
+
+@dataclass
+class Drivers:
+    terms: list[tuple[str, int]] = field(default_factory=list)
+    sources: list[tuple[str, int]] = field(default_factory=list)
+    authors: list[tuple[str, int]] = field(default_factory=list)
+    topics: list[tuple[str, int]] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class AlertOutcome:
+    rule: str
+    fired: bool
+    reason: str                       # why it fired, or why not ("normal", "cooldown", "quiet hours")
+    alert_id: int | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    drivers: Drivers | None = None
+
+
+def in_quiet_hours(now: datetime, quiet: str, tz: str) -> bool:
+    """True when ``now`` falls in ``HH:MM-HH:MM`` (may wrap past midnight) in time zone ``tz``."""
+    if not quiet:
+        return False
+    a, b = (time.fromisoformat(x) for x in quiet.split("-"))
+    local = now.astimezone(ZoneInfo(tz)).time()
+    return (a <= local < b) if a <= b else (local >= a or local < b)
+
+
+def top_terms(window: list[dict], baseline: list[dict], limit: int = 6) -> list[tuple[str, int]]:
+    """Terms much more frequent in the window than in the baseline (smoothed log ratio), with counts."""
+    def counts(posts: list[dict]) -> Counter:
+        c: Counter = Counter()
+        for p in posts:
+            c.update({w.lower() for w in _WORD.findall(f"{p.get('title') or ''} {p.get('text') or ''}")
+                      if w.lower() not in _STOP})
+        return c
+
+    now_c, base_c = counts(window), counts(baseline)
+    n_now, n_base = max(len(window), 1), max(len(baseline), 1)
+    scored = []
+    for term, k in now_c.items():
+        if k < 2:
+            continue
+        lift = math.log((k / n_now + 0.01) / (base_c.get(term, 0) / n_base + 0.01))
+        if lift > 0:
+            scored.append((lift * math.sqrt(k), term, k))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    return [(t, k) for _, t, k in scored[:limit]]
+
+
+def drivers(db: sqlite_utils.Database, rule: AlertRule, start: datetime, end: datetime,
+            baseline_start: datetime) -> Drivers:
+    """What is behind a window: distinguishing terms, sources, authors, topics, and 3 example mentions."""
+    posts = store.window_posts(db, rule.product, iso_utc(start), iso_utc(end), limit=2000)
+    base = store.window_posts(db, rule.product, iso_utc(baseline_start), iso_utc(start), limit=5000)
+    if rule.metric == "negative_share":
+        focus = [p for p in posts if p["sentiment_label"] == "negative"] or posts
+        examples = sorted(focus, key=lambda p: (p["sentiment"] if p["sentiment"] is not None else 0, -p["id"]))
+    else:
+        focus = posts
+        examples = sorted(posts, key=lambda p: (-(p["engagement"] or 0), -p["id"]))
+    topics = Counter(t for ts in store.post_topics_of(db, [p["id"] for p in focus]).values() for t in ts)
+    return Drivers(
+        terms=top_terms(focus, base),
+        sources=Counter(p["source"] for p in focus).most_common(3),
+        authors=Counter(p["author"] for p in focus if p["author"]).most_common(3),
+        topics=topics.most_common(3),
+        examples=[{"title": p["title"] or snippet(p["text"], 80), "url": p["url"], "source": p["source"],
+                   "author": p["author"], "posted_at": p["posted_at"], "sentiment": p["sentiment"],
+                   "excerpt": snippet(p["text"], 200)} for p in examples[:3]],
+    )
+
+
+def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, now: datetime
+              ) -> tuple[bool, str, dict, datetime]:
+    """Whether the rule's condition holds now; a sentence why; numbers; the window start."""
+    width = rule.window
+    start = now - timedelta(seconds=width)
+    if rule.condition == "new_mention":
+        since = store.checkpoint(db, rule.name)
+        if since is None:  # first check: start from now, don't flood with history
+            return False, "first check: watching from now on", {}, start
+        new = store.window_posts(db, rule.product, since, iso_utc(now), by="fetched_at", limit=50)
+        numbers = {"value": float(len(new)), "expected": None, "p": None}
+        return bool(new), f"{len(new)} new mention(s) of {rule.product} since {since}", numbers, \
+            datetime.fromisoformat(since.replace("Z", "+00:00"))
+    n_hist = HISTORY_BUCKETS.get(width, 28)
+    buckets = store.mention_buckets(db, rule.product, start - timedelta(seconds=width * n_hist), width,
+                                    n_hist + 1)
+    history, (total, negative) = buckets[:-1], buckets[-1]
+    if rule.condition == "threshold":
+        if rule.metric == "volume":
+            ok = total >= rule.threshold
+            return ok, f"{total} mentions in the window (threshold {rule.threshold:g})", \
+                {"value": float(total), "expected": rule.threshold, "p": None}, start
+        share = negative / total if total else 0.0
+        ok = total >= 5 and share >= rule.threshold
+        return ok, f"negative share {share:.0%} of {total} mentions (threshold {rule.threshold:.0%})", \
+            {"value": share, "expected": rule.threshold, "p": None}, start
+    preset = PRESETS[settings.alerts.sensitivity]
+    season = SEASONS.get(width, 1)
+    phase = (int(start.timestamp()) // width) % season if season > 1 else 0
+    if season == 7:
+        phase = start.weekday()
+    if rule.metric == "volume":
+        v = count_verdict([t for t, _ in history], total, season=season, phase=phase, preset=preset)
+        what = f"{total} mentions vs about {v.expected:.1f} expected"
+    else:
+        v = share_verdict([n for _, n in history], [t for t, _ in history], negative, total, preset=preset)
+        what = f"negative share {v.value:.0%} vs about {v.expected:.0%} expected"
+    numbers = {"value": float(v.value), "expected": None if math.isnan(v.expected) else float(v.expected),
+               "p": v.p}
+    return v.kind == "spike", f"{rule.metric.replace('_', ' ')} {v.kind}: {what} (p={v.p:.1e})", numbers, start
+
+
+def alert_message(rule: AlertRule, reason: str, d: Drivers, window: tuple[str, str]) -> Message:
+    subject = f"listener alert: {rule.product}: {reason}"
+    lines = [subject, f"Window: {window[0]} to {window[1]} (rule {rule.name})", ""]
+    for label, items in (("Top terms", d.terms), ("Sources", d.sources), ("Authors", d.authors),
+                         ("Topics", d.topics)):
+        if items:
+            lines.append(f"{label}: " + ", ".join(f"{k} ({n})" for k, n in items))
+    lines.append("")
+    lines.append("Example mentions:")
+    for e in d.examples:
+        lines.append(f"- {e['title']} ({e['source']}, {e['posted_at']}) {e['url'] or ''}".rstrip())
+    text = "\n".join(lines)
+    payload = {"event": "alert", "rule": rule.name, "product": rule.product, "condition": rule.condition,
+               "metric": rule.metric, "reason": reason, "window": {"start": window[0], "end": window[1]},
+               "drivers": {"terms": d.terms, "sources": d.sources, "authors": d.authors, "topics": d.topics},
+               "examples": d.examples}
+    return Message(subject=subject, text=text, payload=payload)
+
+
+def check_alerts(db: sqlite_utils.Database, settings: Settings, *, now: datetime, send: bool = True
+                 ) -> list[AlertOutcome]:
+    """Evaluate every alert rule at ``now``; record and send the ones that fire."""
+    stamp = iso_utc(now) or ""
+    channels = {c.name: c for c in settings.channels}
+    outcomes = []
+    for rule in settings.alerts.rules:
+        quiet = rule.quiet_hours if rule.quiet_hours is not None else settings.alerts.quiet_hours
+        cooldown = rule.cooldown if rule.cooldown is not None else settings.alerts.cooldown
+        holds, reason, numbers, start = _evaluate(db, settings, rule, now)
+        if not holds:
+            if rule.condition == "new_mention":
+                store.set_checkpoint(db, rule.name, stamp)
+            outcomes.append(AlertOutcome(rule.name, False, reason))
+            continue
+        if in_quiet_hours(now, quiet, settings.alerts.timezone):
+            outcomes.append(AlertOutcome(rule.name, False, f"quiet hours ({quiet}): {reason}"))
+            continue
+        last = store.last_alert(db, rule.name)
+        if last and rule.condition != "new_mention" and \
+                datetime.fromisoformat(last.replace("Z", "+00:00")) > now - timedelta(seconds=cooldown):
+            outcomes.append(AlertOutcome(rule.name, False, f"cooldown (last alert {last}): {reason}"))
+            continue
+        baseline_start = start - timedelta(seconds=rule.window * 7)
+        d = drivers(db, rule, start, now, baseline_start)
+        window = (iso_utc(start) or "", stamp)
+        alert_id = store.record_alert(db, rule=rule.name, product=rule.product, condition=rule.condition,
+                                      metric=rule.metric, fired_at=stamp, window_start=window[0],
+                                      window_end=window[1], value=numbers.get("value"),
+                                      expected=numbers.get("expected"), p=numbers.get("p"),
+                                      detail={"reason": reason, "drivers": d.__dict__})
+        if rule.condition == "new_mention":
+            store.set_checkpoint(db, rule.name, stamp)
+        sent = []
+        if send:
+            message = alert_message(rule, reason, d, window)
+            sent = [deliver(db, channels[name], message, kind="alert", ref=str(alert_id), now=stamp)
+                    for name in rule.channels]
+        outcomes.append(AlertOutcome(rule.name, True, reason, alert_id, sent, d))
+    return outcomes

@@ -1,0 +1,73 @@
+"""Numbers for the web pages' product overview: daily mentions and net sentiment, share of voice,
+top topics and most engaged mentions over a window of days. Reads the store only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlite_utils
+
+from listener import store
+from listener.config import Settings
+
+
+@dataclass
+class Day:
+    day: str
+    mentions: int = 0
+    positive: int = 0
+    negative: int = 0
+
+    @property
+    def net_sentiment(self) -> float | None:
+        return (self.positive - self.negative) / self.mentions * 100 if self.mentions else None
+
+
+@dataclass
+class ProductOverview:
+    name: str
+    ours: bool
+    start: str                     # first day (inclusive)
+    end: str                       # last day (inclusive)
+    days: list[Day]
+    mentions: int
+    share_of_voice: float | None   # of all tracked products' mentions in the window
+    net_sentiment: float | None
+    topics: list[dict] = field(default_factory=list)
+    top_engaged: list[dict] = field(default_factory=list)
+
+
+def window_end(db: sqlite_utils.Database, today: date) -> date:
+    """The last day of the window: today, or the latest day with mentions if that is earlier."""
+    latest = store.latest_mention_day(db)
+    return min(today, date.fromisoformat(latest)) if latest else today
+
+
+def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days: int,
+              detail: str | None = None, limit: int = 10) -> list[ProductOverview]:
+    """Every configured product's window (topics and top mentions only for ``detail``)."""
+    start = end - timedelta(days=days - 1)
+    end_excl = (end + timedelta(days=1)).isoformat()
+    series = {p.name: {(start + timedelta(days=i)).isoformat(): Day((start + timedelta(days=i)).isoformat())
+                       for i in range(days)} for p in settings.products}
+    for row in store.daily_mentions(db, start.isoformat(), end_excl):
+        d = series.get(row["product"], {}).get(row["day"])
+        if d is None:
+            continue
+        d.mentions += row["n"]
+        if row["label"] in ("positive", "negative"):
+            setattr(d, row["label"], getattr(d, row["label"]) + row["n"])
+    total = sum(d.mentions for s in series.values() for d in s.values())
+    out = []
+    for p in settings.products:
+        ds = list(series[p.name].values())
+        n = sum(d.mentions for d in ds)
+        net = (sum(d.positive for d in ds) - sum(d.negative for d in ds)) / n * 100 if n else None
+        o = ProductOverview(p.name, p.ours, start.isoformat(), end.isoformat(), ds, n,
+                            n / total if total else None, net)
+        if p.name == detail:
+            o.topics = store.product_topics(db, p.name, start.isoformat(), end_excl, limit)
+            o.top_engaged = store.top_engaged(db, p.name, start.isoformat(), end_excl, limit)
+        out.append(o)
+    return out

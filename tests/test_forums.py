@@ -1,0 +1,133 @@
+"""The generic forum spider: each preset on a page of its engine, dates in the forum's time zone,
+re-runs, error pages, and forum date parsing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from listener import store
+from spiders.forumdates import parse_forum_date
+from tests.conftest import NOW
+from tests.sources import collect, rate_limited, serve, settings_file, source_row
+
+SMF_HOST = "https://forum.example.org"
+
+
+def forum(name: str, url: str, preset: str, extra: str = "", age: str = "5000d") -> str:
+    return f'[[sources]]\nname = "{name}"\ntype = "forum"\nurl = "{url}"\npreset = "{preset}"\n' \
+           f'max_age = "{age}"\n{extra}'
+
+
+def serve_forums(server):
+    serve(server, "/phpbb/viewforum.php?f=2", "forums", "phpbb3_viewforum.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", "forums", "phpbb3_viewtopic_page1.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7&start=2", "forums", "phpbb3_viewtopic_page2.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=3", "forums", "phpbb3_viewtopic_t3.html")
+    serve(server, "/index.php?board=4.0", "forums", "smf2_messageindex.html", replace=SMF_HOST)
+    serve(server, "/index.php?topic=87.0", "forums", "smf2_display.html", replace=SMF_HOST)
+    serve(server, "/vb/forumdisplay.php?f=5", "forums", "vbulletin_forumdisplay.html")
+    serve(server, "/vb/showthread.php?t=301", "forums", "vbulletin_showthread.html")
+    serve(server, "/latest.json", "forums", "discourse_latest.json")
+    serve(server, "/t/2144/posts.json", "forums", "discourse_t_2144_posts.json")
+
+
+def test_each_preset_reads_its_engine_and_a_rerun_adds_nothing(server, tmp_path):
+    serve_forums(server)
+    sources = (forum("phpbb", server.url("/phpbb/viewforum.php?f=2"), "phpbb3", 'timezone = "Europe/Berlin"\n',
+                     age="30d")
+               + forum("smf", server.url("/index.php?board=4.0"), "smf2", 'timezone = "America/New_York"\n')
+               + forum("vb", server.url("/vb/forumdisplay.php?f=5"), "vbulletin", 'timezone = "UTC"\n')
+               + forum("disc", server.url(""), "discourse", age="2000d"))
+    path = settings_file(tmp_path, sources)
+    db, report = collect(path)
+    assert {o.name: (o.error, o.counts.new) for o in report.outcomes} == {
+        "phpbb": (None, 3), "smf": (None, 2), "vb": (None, 2), "disc": (None, 20)}
+
+    def post(guid):
+        return db.execute("SELECT source, author, title, published_at, text, url FROM posts WHERE guid = ?",
+                          [guid]).fetchone()
+
+    # phpBB: page 2 of the thread followed; Berlin is UTC+1 in November; the 2015 thread is past max_age
+    p = post("p31")
+    assert p[:4] == ("phpbb", "ben", "Firefox 140 feels faster than Chrome", "2026-11-18T19:45:00Z")
+    assert p[4] == "Chrome still wins for me on battery life. Firefox is fine, not great."
+    assert p[5] == server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") + "#p31"
+    assert post("p21")[3] == "2026-11-16T08:12:00Z"
+    assert not server.hits("/phpbb/viewtopic.php?f=2&t=3")
+    # SMF: "November 20, 2026, 11:05:40 pm" in New York is 04:05:40 UTC the next day
+    assert post("msg_415")[:4] == ("smf", "finn", "Chrome extensions stopped syncing", "2026-11-21T04:05:40Z")
+    # vBulletin: "Yesterday, 10:01 AM" and "Today, 05:04 PM" relative to the run's time
+    assert post("post901")[1:4] == ("gus", "Safari rendering bug on iPad", "2026-11-22T10:01:00Z")
+    assert post("post902")[3] == "2026-11-23T17:04:00Z"
+    assert "WebKit bug" in post("post902")[4]
+    # Discourse: JSON posts with likes and replies; the 2019 topic is past max_age, not fetched
+    d = db.execute("SELECT author, title, url, likes, comments FROM posts WHERE guid = '20089'").fetchone()
+    assert d == ("Elliot", "KPop Demon Hunters", server.url("/t/kpop-demon-hunters/2144/1"), 1, 5)
+    assert not server.hits("/t/1001/posts.json")
+    assert source_row(db, "phpbb")["high_water"] == "2026-11-18T19:45:00Z"
+
+    before = {p: len(server.hits(p)) for p in ("/phpbb/viewtopic.php?f=2&t=7", "/t/2144/posts.json")}
+    db, again = collect(path)
+    assert again.counts.new == 0 and not again.failed
+    assert store.count_posts(db) == 27
+    # only threads active at the high-water mark's minute are read again
+    assert len(server.hits("/phpbb/viewtopic.php?f=2&t=7")) == before["/phpbb/viewtopic.php?f=2&t=7"] + 1
+
+
+def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
+    serve(server, "/down/viewforum.php", "forums", "forum_database_unavailable.html")
+    serve(server, "/wall.json", "forums", "forum_database_unavailable.html")
+    serve(server, "/phpbb/viewforum.php?f=2", "forums", "phpbb3_viewforum.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", "forums", "phpbb3_viewtopic_page1.html").queue.append(rate_limited(1))
+    server.add("/phpbb/viewtopic.php?f=2&t=7&start=2", "gone", status=404)
+    serve(server, "/phpbb/viewtopic.php?f=2&t=3", "forums", "phpbb3_viewtopic_t3.html")
+    server.add("/gone/viewforum.php", "", status=410)
+    sources = (forum("down", server.url("/down/viewforum.php"), "phpbb3")
+               + forum("wall", server.url("/wall"), "discourse")
+               + forum("phpbb", server.url("/phpbb/viewforum.php?f=2"), "phpbb3")
+               + forum("gone", server.url("/gone/viewforum.php"), "vbulletin"))
+    db, report = collect(settings_file(tmp_path, sources))
+    errors = {o.name: o.error for o in report.outcomes}
+    assert errors["down"] == ("board: no threads found (selector 'ul.topiclist.topics > li.row' matched "
+                              "nothing): an error page, a login wall or another forum engine?")
+    assert errors["wall"].startswith("board: expected JSON, got an HTML page ('Database Error')")
+    # the 429 was waited out; the broken second page is reported, the first page's posts are kept
+    assert errors["phpbb"] == ("thread " + server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") +
+                               ": HTTP 404 Not Found")
+    assert [r[0] for r in db.execute("SELECT guid FROM posts ORDER BY guid")] == ["p21", "p26", "p9"]
+    assert source_row(db, "phpbb")["high_water"] is None  # not advanced past a failure
+    assert errors["gone"] == "board: HTTP 410 Gone" and source_row(db, "gone")["active"] == 0
+
+
+def test_settings_selectors_override_a_preset(server, tmp_path):
+    serve(server, "/phpbb/viewforum.php?f=2", "forums", "phpbb3_viewforum.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", "forums", "phpbb3_viewtopic_page1.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=3", "forums", "phpbb3_viewtopic_t3.html")
+    extra = '[sources.selectors]\nauthor = "dl.postprofile dt a"\nnext_page = "a.no-such-link::attr(href)"\n'
+    db, report = collect(settings_file(tmp_path, forum("f", server.url("/phpbb/viewforum.php?f=2"), "phpbb3", extra)))
+    assert report.outcomes[0].error is None and report.counts.new == 3
+    assert sorted((r[0] for r in db.execute("SELECT author FROM posts")), key=str) == [None, "ana", "dora"]  # t=3 has no profile
+    assert not server.hits("/phpbb/viewtopic.php?f=2&t=7&start=2")
+
+
+@pytest.mark.parametrize("text,tz,expected", [
+    ("Today at 5:04 pm", "Europe/Berlin", "2026-11-23T16:04:00Z"),
+    ("Yesterday, 10:01 AM", "UTC", "2026-11-22T10:01:00Z"),
+    ("November 04, 2015, 05:04:20 pm", "America/New_York", "2015-11-04T22:04:20Z"),
+    ("« Reply #3 on: November 04, 2015, 05:04:20 pm »", "UTC", "2015-11-04T17:04:20Z"),
+    ("by  » Wed Jan 02, 2013 7:14 pm ", "Europe/London", "2013-01-02T19:14:00Z"),
+    ("Sun Jul 05, 2015 7:14 pm", "Europe/London", "2015-07-05T18:14:00Z"),  # summer time
+    ("11-04-2015, 05:04 PM", "UTC", "2015-11-04T17:04:00Z"),
+    ("2015-11-04T17:04:20+01:00", "Asia/Tokyo", "2015-11-04T16:04:20Z"),
+    ("no date here", "UTC", None),
+    ("", "UTC", None),
+])
+def test_forum_dates(text, tz, expected):
+    assert parse_forum_date(text, tz, NOW) == expected
+
+
+def test_today_is_the_forums_today_not_utcs():
+    late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)  # already the 24th in Tokyo
+    assert parse_forum_date("Today, 08:00 AM", "Asia/Tokyo", late) == "2026-11-23T23:00:00Z"

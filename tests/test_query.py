@@ -1,0 +1,247 @@
+"""The query language: precedence, every operator and field, hostile input, and results on a real store."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from listener import search, store
+from listener.query import MAX_DEPTH, QueryError, compile_query, explain, near_ordered, parse, tokens, _stem
+
+POSTS = [  # guid, source, url, author, title, text, published, language, score, products, topics
+    ("1", "hn", "https://www.example.com/a", "Alice", "Firefox crashes on startup",
+     "My firefox keeps crashing. Terrible battery life too.", "2026-11-02T10:00:00Z", "en", 5,
+     ["Firefox"], ["battery"]),
+    ("2", "reddit", "https://example.org/b", "bob", "Chrome is fast",
+     "I complained about firefox startup but chrome is fast and the battery lasts",
+     "2026-11-03T10:00:00Z", "en", 50, ["Chrome", "Firefox"], []),
+    ("3", "hn", "https://news.example.com/c", "carol", "Die Suche",
+     "startup firefox nothing to report, slow startup again", "2026-11-04T10:00:00Z", "de", None, ["Firefox"], []),
+    ("4", "forum", "http://example.com", "dave", "Complaints thread",
+     "complaint: the customer service was slow; they never replied", "2026-11-20T10:00:00Z", "en", 12, [], ["support"]),
+]
+
+
+@pytest.fixture
+def db(tmp_path):
+    d = store.open_db(tmp_path / "q.db")
+    store.upsert_posts(d, [{"source": s, "guid": g, "url": u, "author": a, "title": t, "text": x,
+                            "published_at": pub, "language": lang, "score": score, "comments": None,
+                            "likes": None, "shares": None}
+                           for g, s, u, a, t, x, pub, lang, score, _, _ in POSTS], now="2026-11-21T00:00:00Z")
+    ids = dict(d.execute("SELECT guid, id FROM posts").fetchall())
+    with d.atomic():
+        for g, *_, products, topics in POSTS:
+            label = {"1": "negative", "2": "positive", "3": "neutral", "4": "negative"}[g]
+            d.execute("UPDATE posts SET sentiment_label = ?, sentiment = ? WHERE id = ?",
+                      [label, {"negative": -0.6, "positive": 0.7, "neutral": 0.0}[label], ids[g]])
+            for p in products:
+                d.execute("INSERT INTO mentions (post_id, product, alias) VALUES (?, ?, ?)", [ids[g], p, p.lower()])
+            for t in topics:
+                d.execute("INSERT INTO post_topics (post_id, topic) VALUES (?, ?)", [ids[g], t])
+    d.ids = {v: k for k, v in ids.items()}
+    return d
+
+
+def guids(db, query: str, sort: str = "date") -> list[str]:
+    page = search.search(db, search.prepare(db, query, sort=sort), limit=100)
+    assert page.total == len(page.hits)
+    return sorted(db.ids[h.id] for h in page.hits)
+
+
+@pytest.mark.parametrize("query, shown", [
+    ("a OR b AND c", "(a OR (b AND c))"),
+    ("a b OR c", "((a AND b) OR c)"),
+    ("NOT a AND b OR c", "(((NOT a) AND b) OR c)"),
+    ("a -b", "(a AND (NOT b))"),
+    ("a NOT b", "(a AND (NOT b))"),
+    ("(a OR b) c", "((a OR b) AND c)"),
+    ("NOT NOT a", "a"),
+    ('"exact phrase"~3 comp*', '("exact phrase"~3 AND comp*)'),
+    ("a NEAR/3 b", "(a NEAR/3 b)"),
+    ("a NEAR/3f b", "(a NEAR/3f b)"),
+    ("x <<<ignored AND (>>> y", "(x AND y)"),
+    ("product:Firefox language:EN", "(product:Firefox AND lang:en)"),
+    ("site:https://www.Example.com/x", "site:example.com"),
+    ("engagement:[10 TO *]", "engagement:[10 TO *]"),
+    ("published:[2026-11-01 TO 2026-11-20]", "published:[2026-11-01T00:00:00Z TO 2026-11-21T00:00:00Z)"),
+    ("", "(everything)"),
+])
+def test_precedence_is_shown_fully_parenthesized(query, shown):
+    assert explain(parse(query)) == shown
+
+
+@pytest.mark.parametrize("query, message, position", [
+    ("firefox AND", "AND needs a word after it", 9),
+    ("OR firefox", "OR needs a word before it", 1),
+    ("(firefox OR chrome", "unbalanced '('", 1),
+    ("firefox)", "unbalanced ')'", 8),
+    ("*fox", "leading wildcards", 1),
+    ("fi*re", "a wildcard may only end a word", 3),
+    ("colour:red", "unknown field 'colour:'", 1),
+    ("sentiment:angry", "sentiment: is one of", 11),
+    ('"never closed', "quote", 1),
+    ("a <<<open comment", "comment", 3),
+    ("()", "empty parentheses", 1),
+    ("a NEAR/x b", "NEAR/number", 3),
+    ("a NEAR/2 b NEAR/3 c", "one distance", 12),
+    ("(a AND b) NEAR/2 c", "NEAR joins words", 11),
+    ("engagement:[ten TO *]", "whole numbers", 12),
+    ("published:[2026-13-01 TO *]", "dates", 11),
+    ("product: firefox", "needs a value", 1),
+    ("!!!", "no letters or digits", 1),
+    ("a*", "at least 2 letters", 1),
+])
+def test_invalid_queries_say_what_and_where(query, message, position):
+    with pytest.raises(QueryError) as err:
+        compile_query(query)
+    assert message in err.value.message
+    assert err.value.position == position
+    assert f"(at position {position})" in str(err.value)
+    assert err.value.pointer(query).splitlines()[1] == " " * (position - 1) + "^"
+
+
+@pytest.mark.parametrize("query", [
+    '"', '""', "'", "' OR 1=1 --", "\"; DROP TABLE posts; --", "NEAR(a b)", "a:b:c", "{title}: x", "^start",
+    "col : value", "a + b", "a && b || c", "\\", "%_%", "\x00", "🔥🔥", "a\"b\"c", "*", "-", "--a", "NEAR",
+    "AND", "OR OR", "NOT", "title:", "[1 TO 2]", "x:[1 TO 2]", ")(", "\"a\"~", "\"a\"~x", "é*", "ñandú",
+    "title:(a OR product:x)", "a NEAR/1 NOT b",
+])
+def test_hostile_input_is_an_error_or_a_search_never_a_crash(db, query):
+    try:
+        plan = search.prepare(db, query)
+    except QueryError as exc:
+        assert exc.position >= 1 and exc.message
+        return
+    search.search(db, plan)  # runs without any sqlite3 error
+    assert store.count_posts(db) == 4  # nothing was dropped
+
+
+def test_user_text_never_reaches_the_sql():
+    evil = "x'); DROP TABLE posts; --"
+    c = compile_query(f'"{evil}" OR product:"{evil}" OR author:"{evil}" OR site:example.com')
+    sql = " ".join(c.where) + (c.match or "")
+    assert "DROP" not in " ".join(c.where)
+    assert any("DROP" in str(p) for p in c.params)
+    assert "DROP" not in sql.replace(c.match or "", "")
+
+
+def test_thousand_deep_parentheses_are_refused_clearly():
+    query = "(" * 1000 + "firefox" + ")" * 1000
+    with pytest.raises(QueryError) as err:
+        parse(query)
+    assert "nested more than" in err.value.message and err.value.position == MAX_DEPTH + 1
+    assert explain(parse("(" * MAX_DEPTH + "firefox" + ")" * MAX_DEPTH)) == "firefox"
+
+
+def test_very_long_queries(db):
+    many = " OR ".join(f"word{i}" for i in range(900))  # just under the limit
+    assert guids(db, many + " OR firefox") == ["1", "2", "3"]
+    with pytest.raises(QueryError, match="longer than"):
+        parse("a " * 6000)
+    nots = "NOT " * 2001 + "firefox"  # no recursion per NOT; an odd number negates
+    assert guids(db, nots) == ["4"]
+    deep_title = "title:" * 1500 + "x"
+    with pytest.raises(QueryError):
+        parse(deep_title)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("firefox", ["1", "2", "3"]),
+    ("Firefox AND crash*", ["1"]),
+    ("crash", ["1"]),                             # Porter: crashes, crashing
+    ("complain*", ["2", "4"]),
+    ("firefox -chrome", ["1", "3"]),
+    ("firefox NOT chrome", ["1", "3"]),
+    ("chrome OR slow AND startup", ["2", "3"]),
+    ('"battery life"', ["1"]),
+    ('"slow startup"', ["3"]),
+    ("startup NEAR/1 firefox", ["2", "3"]),
+    ("startup NEAR/0f firefox", ["3"]),
+    ("firefox NEAR/0f startup", ["2"]),
+    ("(crash OR report) NEAR/3 firefox", ["1", "3"]),
+    ('"customer slow"~3', ["4"]),
+    ('"customer slow"', []),
+    ("product:firefox", ["1", "2", "3"]),
+    ("product:Chrome OR source:forum", ["2", "4"]),
+    ("source:HN", ["1", "3"]),
+    ("site:example.com", ["1", "4"]),
+    ("site:www.example.com", ["1", "4"]),
+    ("site:example.org", ["2"]),
+    ("author:alice", ["1"]),
+    ("title:firefox", ["1"]),
+    ("title:(chrome OR complaints)", ["2", "4"]),
+    ("lang:de", ["3"]),
+    ("language:en sentiment:negative", ["1", "4"]),
+    ("topic:battery", ["1"]),
+    ("topic:Support OR topic:battery", ["1", "4"]),
+    ("published:[2026-11-03 TO 2026-11-04]", ["2", "3"]),
+    ("published:[* TO 2026-11-02]", ["1"]),
+    ("published:2026-11-20", ["4"]),
+    ("engagement:[10 TO *]", ["2", "4"]),
+    ("engagement:[* TO 10]", ["1", "3"]),
+    ("NOT firefox", ["4"]),
+    ("-product:Firefox", ["4"]),
+    ("(firefox OR product:Chrome) -battery", ["3"]),
+    ("<<<only a comment>>>", ["1", "2", "3", "4"]),
+])
+def test_queries_find_the_right_posts(db, query, expected):
+    assert guids(db, query) == expected
+    assert guids(db, query, sort="relevance") == expected
+    assert guids(db, query, sort="engagement") == expected
+
+
+def test_filters_and_sorting(db):
+    plan = search.prepare(db, "firefox", filters=search.Filters(product="FIREFOX", sentiment="negative"),
+                          sort="date")
+    assert [db.ids[h.id] for h in search.search(db, plan).hits] == ["1"]
+    by_engagement = search.search(db, search.prepare(db, "", sort="engagement")).hits
+    assert [db.ids[h.id] for h in by_engagement] == ["2", "4", "1", "3"]
+    by_date = search.search(db, search.prepare(db, "", sort="date"), limit=2, offset=1)
+    assert [db.ids[h.id] for h in by_date.hits] == ["3", "2"] and by_date.total == 4
+    with pytest.raises(QueryError, match="sentiment"):
+        search.prepare(db, "", filters=search.Filters(sentiment="furious"))
+
+
+def test_highlights_use_fts_matching(db):
+    page = search.search(db, search.prepare(db, "crash* OR battery -chrome"))
+    hit = page.hits[0]
+    assert search.marked_parts(hit.title_marked) == [("Firefox ", False), ("crashes", True), (" on startup", False)]
+    assert ("crashing", True) in search.marked_parts(hit.snippet_marked)
+    assert ("battery", True) in search.marked_parts(hit.snippet_marked)
+
+
+def test_explain_shows_sql_with_placeholders_only(db):
+    text = search.prepare(db, 'firefox OR (product:"Chrome" AND -"evil \' text")').explain()
+    assert "query:  (firefox OR (product:Chrome AND (NOT \"evil ' text\")))" in text
+    sql = text.split("page:", 1)[1].split("params:")[0]
+    assert "evil" not in sql and "Chrome" not in sql and "?" in sql
+
+
+def test_ordered_near_function_and_stemmer_agree_with_sqlite():
+    spec = '{"n":1,"ops":[[{"w":["crash"],"p":false}],[{"w":["report"],"p":false}]]}'
+    assert near_ordered(None, "the fox crashed, new reports", spec) == 1
+    assert near_ordered("reports of a crash", "reports: the fox crashed", spec) == 0
+    assert tokens("Ça crashe, l'été!") == ["ca", "crashe", "l", "ete"]
+    words = ["crashing", "happiness", "generously", "connection", "relational", "running", "complaints",
+             "battery", "apology", "horribly", "startups", "customers"]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='porter unicode61')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    conn.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", list(enumerate(words)))
+    for term, doc in conn.execute("SELECT term, doc FROM v"):
+        sqlite_stem = term[:-1] if term.endswith("i") and len(term) > 2 else term
+        assert _stem(words[doc]) == sqlite_stem, words[doc]
+
+
+def test_saved_searches(db):
+    search.save(db, "fx-complaints", "firefox AND complain*", owner="maria", now="2026-11-21T00:00:00Z")
+    search.save(db, "fx-complaints", "firefox AND crash*", owner="maria", now="2026-11-22T00:00:00Z")
+    rows = store.saved_searches(db, "maria")
+    assert [(r["name"], r["query"], r["owner"], r["created_at"], r["updated_at"]) for r in rows] == [
+        ("fx-complaints", "firefox AND crash*", "maria", "2026-11-21T00:00:00Z", "2026-11-22T00:00:00Z")]
+    assert guids(db, search.saved_query(db, "fx-complaints")) == ["1"]
+    with pytest.raises(QueryError):
+        search.save(db, "bad", "firefox AND", owner=None, now="2026-11-21T00:00:00Z")
+    assert store.delete_saved_search(db, "fx-complaints") and not store.saved_searches(db)

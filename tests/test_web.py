@@ -1,0 +1,198 @@
+"""The web pages and JSON API through FastAPI's test client, and the search CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from listener import pipeline, store
+from listener.cli import cli
+from listener.web import CSP, create_app
+from tests.conftest import NOW
+
+PRODUCTS = """
+[[products]]
+name = "Firefox"
+aliases = ["Firefox"]
+ours = true
+
+[[products]]
+name = "Chrome"
+aliases = ["Chrome"]
+"""
+
+
+def make_posts(n: int = 60) -> list[dict]:
+    posts = []
+    for i in range(n):
+        product = "Firefox" if i % 2 == 0 else "Chrome"
+        mood = "I love how fast it is" if i % 3 == 0 else "it keeps crashing, terrible"
+        posts.append({"source": "hn" if i % 4 else "blog", "guid": str(i), "url": f"https://example.com/{i}",
+                      "author": f"user{i % 5}", "title": f"{product} post {i}", "text": f"{product}: {mood}. Number {i}.",
+                      "published_at": f"2026-11-{1 + i % 22:02d}T{i % 24:02d}:00:00Z", "language": "en",
+                      "score": i, "comments": 1, "likes": None, "shares": None})
+    posts.append({"source": "evil", "guid": "x", "url": "javascript:alert(1)", "author": "<b>mallory</b>",
+                  "title": "<script>document.title='pwned'</script>Firefox rocks",
+                  "text": "<img src=x onerror=\"document.title='pwned2'\"> Firefox rocks, love it",
+                  "published_at": "2026-11-22T10:00:00Z", "language": "en",
+                  "score": None, "comments": None, "likes": None, "shares": None})
+    return posts
+
+
+@pytest.fixture
+def site(settings_for):
+    settings = settings_for(products=PRODUCTS, extra="[serve]\npage_size = 10\n")
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, make_posts(), now="2026-11-23T00:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    db.close()
+    return settings
+
+
+@pytest.fixture
+def client(site):
+    return TestClient(create_app(site, today=lambda: date(2026, 11, 23)))
+
+
+def test_search_page_lists_highlighted_results_with_security_headers(client):
+    r = client.get("/search", params={"q": "crash* AND product:Chrome", "sort": "date"})
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"] == CSP and "script-src" not in CSP
+    assert r.headers["x-content-type-options"] == "nosniff"
+    html = r.text
+    assert '<strong id="total">20</strong>' in html
+    assert "<mark>crashing</mark>" in html
+    assert 'class="badge negative"' in html and 'class="tag product"' in html
+    assert html.count('class="hit"') == 10 and 'id="next"' in html
+    assert "Read as: <code>(crash* AND product:Chrome)</code>" in html
+
+
+def test_search_page_pagination_and_filters(client):
+    page2 = client.get("/search", params={"q": "firefox", "sort": "date", "page": 2, "product": "Firefox"}).text
+    assert 'id="prev"' in page2 and "Page 2 of 4" in page2
+    filtered = client.get("/search", params={"sentiment": "positive", "source": "blog", "since": "2026-11-01",
+                                             "until": "2026-11-22"}).text
+    assert 'class="badge negative"' not in filtered and "badge positive" in filtered
+
+
+def test_invalid_query_shows_position_not_a_traceback(client):
+    r = client.get("/search", params={"q": 'firefox AND ("battery'})
+    assert r.status_code == 400
+    assert "quote &#39;&#34;&#39; is never closed (at position 14)" in r.text
+    assert "Traceback" not in r.text and "sqlite" not in r.text.lower()
+    api = client.get("/api/search", params={"q": "firefox OR"})
+    assert api.status_code == 400 and api.json() == {"error": "OR needs a word after it, not the end of the query",
+                                                     "position": 9}
+
+
+def test_collected_text_is_escaped(client):
+    html = client.get("/search", params={"q": "rocks"}).text
+    assert "<script>document" not in html and "&lt;script&gt;document.title" in html
+    assert "<img src=x" not in html and "javascript:" not in html
+    post_id = client.get("/api/search", params={"q": "rocks"}).json()["hits"][0]["id"]
+    page = client.get(f"/posts/{post_id}").text
+    assert "&lt;b&gt;mallory&lt;/b&gt;" in page and "<script>" not in page.split("<main>")[1]
+
+
+def test_csv_export_streams_the_whole_result(client):
+    r = client.get("/search.csv", params={"q": "firefox", "sort": "date"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 31 and rows[0]["posted_at"] == "2026-11-22T10:00:00Z"
+    assert rows[0]["title"].startswith("'<script>") or rows[0]["title"].startswith("<script>")
+    assert {r["products"] for r in rows} <= {"Firefox", "Chrome;Firefox"}
+
+
+def test_api_search_and_openapi(client):
+    r = client.get("/api/search", params={"q": "firefox", "limit": 5, "offset": 5, "sort": "engagement"})
+    body = r.json()
+    assert r.status_code == 200 and body["total"] == 31 and len(body["hits"]) == 5 and body["offset"] == 5
+    assert [h["engagement"] for h in body["hits"]] == sorted((h["engagement"] for h in body["hits"]), reverse=True)
+    assert "[Firefox]" in body["hits"][0]["title_highlighted"]
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/search", "/api/posts/{post_id}", "/api/products", "/api/products/{name}", "/api/stats",
+            "/api/saved-searches"} <= set(spec["paths"])
+    assert "SearchResponse" in spec["components"]["schemas"]
+    assert client.get("/api/search", params={"limit": 100000}).status_code == 422
+
+
+def test_api_post_explains_its_label(client):
+    hit = client.get("/api/search", params={"q": '"keeps crashing"', "limit": 1}).json()["hits"][0]
+    post = client.get(f"/api/posts/{hit['id']}").json()
+    e = post["explanation"]
+    assert e["label"] == "negative" and e["vader_compound"] < -0.05
+    assert "at or below the negative threshold -0.05" in e["reason"]
+    assert post["products"][0]["alias"] in ("Firefox", "Chrome")
+    page = client.get(f"/posts/{hit['id']}").text
+    assert "matched the alias" in page and "Why this label" in page
+    assert client.get("/api/posts/999999").status_code == 404
+
+
+def test_products_overview_and_stats(client):
+    products = client.get("/api/products").json()
+    assert [p["name"] for p in products] == ["Firefox", "Chrome"]
+    fx = products[0]
+    assert fx["end"] == "2026-11-22" and len(fx["days"]) == 30 and fx["mentions"] == 31
+    assert abs(sum(p["share_of_voice"] for p in products) - 1) < 1e-9
+    detail = client.get("/api/products/Firefox").json()
+    assert detail["top_engaged"][0]["engagement"] >= detail["top_engaged"][-1]["engagement"]
+    html = client.get("/products/Firefox").text
+    assert html.count("<svg") >= 3 and "Mentions per day" in html and "Net sentiment per day" in html
+    assert client.get("/products/Nope").status_code == 404
+    stats = client.get("/api/stats").json()
+    assert stats["posts"] == 61 and stats["products"] == {"Chrome": 30, "Firefox": 31}
+
+
+def test_token_guards_pages_and_api(site, monkeypatch):
+    monkeypatch.setenv("LISTENER_API_TOKEN", "s3cret")
+    app = create_app(site, token="s3cret")
+    c = TestClient(app, follow_redirects=False)
+    assert c.get("/api/stats").status_code == 401
+    assert c.get("/api/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.get("/api/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert c.get("/search").status_code == 303
+    assert c.post("/login", content="token=nope", headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 403
+    ok = c.post("/login", content="token=s3cret", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert ok.status_code == 303 and "httponly" in ok.headers["set-cookie"].lower()
+    assert c.get("/search").status_code == 200
+
+
+def test_serve_refuses_public_host_without_token(site, monkeypatch):
+    monkeypatch.delenv("LISTENER_API_TOKEN", raising=False)
+    r = CliRunner().invoke(cli, ["--config", str(site.path), "serve", "--host", "0.0.0.0"])
+    assert r.exit_code == 2 and "refusing to listen on 0.0.0.0 without a token" in r.output
+
+
+def test_cli_search_table_csv_json_and_explain(site):
+    run = lambda *a: CliRunner().invoke(cli, ["--config", str(site.path), "search", *a])  # noqa: E731
+    r = run("crash* product:Chrome", "--sort", "date", "--limit", "3")
+    assert r.exit_code == 0, r.output
+    assert "20 result(s), showing 1-3, sorted by date." in r.output and "Chrome post" in r.output
+    r = run("firefox", "--format", "csv", "--since", "2026-11-22")
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert r.exit_code == 0 and {row["posted_at"][:10] for row in rows} == {"2026-11-22"}
+    r = run("firefox", "--format", "json", "--limit", "4", "--sort", "engagement")
+    data = json.loads(r.output)
+    assert len(data) == 4 and data[0]["engagement"] == 59
+    r = run("a OR b AND c", "--explain")
+    assert "query:  (a OR (b AND c))" in r.output and "MATCH ?" in r.output
+    r = run("firefox AND (crash")
+    assert r.exit_code == 2 and "unbalanced '(': it is never closed (at position 13)" in r.output
+    assert "firefox AND (crash\n            ^" in r.output and "Traceback" not in r.output
+
+
+def test_cli_saved_searches(site):
+    run = lambda *a: CliRunner().invoke(cli, ["--config", str(site.path), *a])  # noqa: E731
+    assert run("saved", "add", "fx", "firefox AND crash*", "--owner", "maria").exit_code == 0
+    assert "fx" in run("saved", "list").output
+    r = run("search", "--saved", "fx", "--format", "json")
+    assert r.exit_code == 0 and len(json.loads(r.output)) == 20
+    assert run("saved", "add", "bad", "firefox AND").exit_code == 2
+    assert run("saved", "remove", "fx").exit_code == 0
+    assert run("search", "--saved", "fx").exit_code == 2
