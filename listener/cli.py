@@ -227,7 +227,7 @@ def _alerts(obj: Ctx, send: bool) -> list:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Run one cycle and exit (required until the daemon lands).")
+@click.option("--once", is_flag=True, help="Run one cycle and exit (required; 'listener daemon' runs on a schedule).")
 @click.pass_obj
 def run(obj: Ctx, once: bool) -> None:
     """Run one full cycle: collect, classify, find emerging topics, write and send yesterday's digest, check alerts.
@@ -235,7 +235,7 @@ def run(obj: Ctx, once: bool) -> None:
     Exits with code 1 if any source failed (the cycle still completes).
     """
     if not once:
-        raise click.UsageError("only 'listener run --once' is available; schedule it with cron for now")
+        raise click.UsageError("use 'listener run --once' for one cycle, or 'listener daemon' to run on a schedule")
     report = _collect(obj, ())
     _classify(obj, False)
     pipeline.emerging(obj.db(), obj.settings(), day=pipeline.yesterday(obj.now), now=obj.now)
@@ -244,6 +244,64 @@ def run(obj: Ctx, once: bool) -> None:
         _alerts(obj, True)
     if report.failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Least severe log lines written (one line per job at INFO).")
+@click.pass_obj
+def daemon(obj: Ctx, log_level: str) -> None:
+    """Run collection, classification, digests and purges on the [schedule] until SIGTERM/SIGINT.
+
+    Logs one line per job to stderr (or schedule.log_file). Exit code 0 after a stop signal,
+    2 if another daemon already runs on the same database.
+    """
+    from listener.daemon import DaemonError, run_daemon
+
+    try:
+        code = run_daemon(obj.settings(), log_level=log_level)
+    except DaemonError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code)
+
+
+@cli.command()
+@click.pass_obj
+def status(obj: Ctx) -> None:
+    """Per source: state, last success, last error, next run, posts in 24 h, backoff; daemon; last digest.
+
+    Exit code 1 if any source is failing (for health checks), else 0.
+    """
+    from listener.health import status as health_status
+
+    st = health_status(obj.db(), obj.settings(), now=obj.now)
+    table = Table(show_lines=False)
+    for col in ("source", "state", "last success (UTC)", "next run (UTC)", "posts 24h", "backoff", "last error"):
+        table.add_column(col, overflow="fold")
+    for h in st.sources:
+        table.add_row(h.name, h.state, h.last_success or "never", h.next_run or "-", str(h.posts_24h),
+                      h.backoff, h.last_error or h.note)
+    Console(width=200 if not sys.stdout.isatty() else None, soft_wrap=False).print(table)
+    click.echo(f"Daemon: {st.daemon}")
+    click.echo(f"Last digest: {st.last_digest or 'none yet'}")
+    if not st.healthy:
+        click.echo(f"Failing: {', '.join(st.failing)}", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(0), metavar="N",
+              help="Keep posts published in the last N days (default: schedule.retention_days; 0 keeps all).")
+@click.pass_obj
+def purge(obj: Ctx, days: int | None) -> None:
+    """Delete posts older than the retention period, with their mentions and search entries."""
+    report = pipeline.purge(obj.db(), obj.settings(), now=obj.now, days=days)
+    if report.before is None:
+        obj.say("Retention is off (keep forever): nothing deleted.")
+    else:
+        obj.say(f"Deleted {report.deleted} post(s) published before {report.before}.")
 
 
 @cli.group("sources", invoke_without_command=True)

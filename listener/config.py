@@ -53,6 +53,7 @@ class Source:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     max_pages: int | None = None   # paged types: overrides collect.max_pages
     max_age: int | None = None     # paged types: seconds, overrides collect.max_age
+    silent_after: int = 7 * 86400  # no new post for this long: flagged as silent by `listener status`
 
 
 @dataclass(frozen=True)
@@ -176,12 +177,27 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """When ``listener daemon`` runs its jobs. Times are local to ``timezone``."""
+    timezone: str = "UTC"
+    daily_digest: str = "06:15"        # "HH:MM[:SS]" or "off"
+    weekly_digest: str = "mon 06:30"   # "DAY HH:MM[:SS]" or "off"
+    retention_days: int = 0            # 0: keep posts forever
+    purge_at: str = "03:30"            # "HH:MM[:SS]": when the retention purge runs
+    backoff_max: int = 6 * 3600        # cap of the exponential backoff of a failing source
+    workers: int = 2                   # jobs that may run at the same time
+    alerts_interval: int = 15 * 60     # how often the alert rules are checked
+    log_file: Path | None = None       # None: log to stderr
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     db_path: Path
     collect: CollectSettings = field(default_factory=CollectSettings)
     classify: ClassifySettings = field(default_factory=ClassifySettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     channels: tuple[Channel, ...] = ()
     serve: ServeSettings = field(default_factory=ServeSettings)
@@ -326,6 +342,37 @@ def _name(value: str) -> str:
     return value
 
 
+_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_clock(value: str) -> tuple[int, int, int]:
+    """(hour, minute, second) from ``"06:15"`` or ``"06:15:30"``."""
+    m = _TIME_RE.match(value.strip())
+    if not m:
+        raise ValueError(f"expected a time of day such as \"06:15\" or \"06:15:30\", got {value!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def parse_weekly(value: str) -> tuple[str, int, int, int]:
+    """(weekday, hour, minute, second) from ``"mon 06:30"``."""
+    day, _, clock = value.strip().partition(" ")
+    if day.lower()[:3] not in WEEKDAYS or not clock:
+        raise ValueError(f"expected a weekday and a time such as \"mon 06:30\", got {value!r}")
+    return (day.lower()[:3], *parse_clock(clock))
+
+
+def _optional(check: Callable[[str], Any]) -> Callable[[str], str]:
+    """A check that also accepts ``"off"``; returns the trimmed value."""
+    def run(value: str) -> str:
+        value = value.strip()
+        if value.lower() == "off":
+            return "off"
+        check(value)
+        return value
+    return run
+
+
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -399,6 +446,7 @@ def _read_source(s: "_Reader") -> Source:
         if paged else s.get("url", str, required=True, check=_http_url),
         interval=s.get("interval", (str, int), default=30 * 60, check=parse_interval),
         enabled=s.get("enabled", bool, default=True),
+        silent_after=s.get("silent_after", (str, int), default=7 * 86400, check=parse_interval),
         options=MappingProxyType(options),
         max_pages=s.get("max_pages", int, check=_positive) if paged else None,
         max_age=s.get("max_age", (str, int), check=parse_interval) if paged else None,
@@ -512,6 +560,21 @@ def parse_settings(data: dict, file: Path) -> Settings:
     )
     d.finish()
 
+    sc = root.sub("schedule")
+    log_file = sc.get("log_file", str, default="")
+    schedule = ScheduleSettings(
+        timezone=sc.get("timezone", str, default="UTC", check=_timezone),
+        daily_digest=sc.get("daily_digest", str, default="06:15", check=_optional(parse_clock)),
+        weekly_digest=sc.get("weekly_digest", str, default="mon 06:30", check=_optional(parse_weekly)),
+        retention_days=sc.get("retention_days", int, default=0, check=_non_negative),
+        purge_at=sc.get("purge_at", str, default="03:30", check=_optional(parse_clock)),
+        backoff_max=sc.get("backoff_max", (str, int), default=6 * 3600, check=parse_interval),
+        workers=sc.get("workers", int, default=2, check=_positive),
+        alerts_interval=sc.get("alerts_interval", (str, int), default=15 * 60, check=parse_interval),
+        log_file=base / log_file if log_file.strip() else None,
+    )
+    sc.finish()
+
     channels = [_channel(c) for c in root.tables("channels")]
     _unique(name, "channels", [c.name for c in channels])
     alerts = _alerts(root.sub("alerts"))
@@ -578,7 +641,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
         if r.product is not None and r.product not in product_names:
             raise ConfigError(f"{name}: alerts.rules[{i}].product: no product named {r.product!r}")
     return Settings(path=file, db_path=db_path, collect=collect, classify=classify, digest=digest,
-                    alerts=alerts, channels=tuple(channels), serve=serve, sentiment=sentiment,
+                    schedule=schedule, alerts=alerts, channels=tuple(channels), serve=serve, sentiment=sentiment,
                     emerging=emerging, products=tuple(products), topics=tuple(topics), sources=tuple(sources))
 
 

@@ -8,6 +8,13 @@ in the crawler from the process that owns the database, and means the only
 writer to SQLite stays the parent. The child never opens the database: it
 prints one JSON object per line (``{"kind": "post"|"fetch", ...}``) on a
 private copy of stdout; the parent stores them.
+
+The daemon runs every crawl this way too, for months in one process: nothing
+Twisted ever lives in the daemon, so there is no reactor to restart or leak
+(``tests/test_daemon.py`` runs 20+ crawls in one daemon process). A child dies
+with the thread that started it (``PR_SET_PDEATHSIG`` on Linux), so a daemon
+killed with ``kill -9`` leaves no crawler behind; ``cancel_all`` stops every
+running crawl when the daemon is asked to stop.
 """
 
 from __future__ import annotations
@@ -30,6 +37,28 @@ SPIDERS = {
     "bluesky": "spiders.bluesky.BlueskySpider",
     "forum": "spiders.forum.ForumSpider",
 }
+
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+_cancelled = threading.Event()
+
+
+class CrawlCancelled(Exception):
+    """The crawl was stopped by ``cancel_all`` (the process is shutting down)."""
+
+
+def cancel_all() -> None:
+    """Kill every running crawl child and refuse new crawls from now on (daemon shutdown).
+
+    The interrupted ``crawl`` raises ``CrawlCancelled`` instead of reporting the
+    unfinished sources as failed, so a shutdown never looks like a broken source.
+    """
+    _cancelled.set()
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def scrapy_settings(collect: CollectSettings) -> dict[str, Any]:
@@ -77,11 +106,16 @@ def crawl(spider: str, sources: list[dict[str, Any]], collect: CollectSettings, 
     """
     if spider not in SPIDERS:
         raise ValueError(f"unknown spider {spider!r}")
-    job = json.dumps({"spider": spider, "sources": sources, "settings": scrapy_settings(collect), "now": now})
+    job = json.dumps({"spider": spider, "sources": sources, "settings": scrapy_settings(collect), "now": now,
+                      "parent": os.getpid()})
     pending = {s["name"] for s in sources}
     with tempfile.TemporaryFile() as errlog:
-        proc = subprocess.Popen([sys.executable, "-m", "listener.crawler"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=errlog, env=_child_env())
+        with _live_lock:
+            if _cancelled.is_set():
+                raise CrawlCancelled("shutting down: no new crawls")
+            proc = subprocess.Popen([sys.executable, "-m", "listener.crawler"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=errlog, env=_child_env())
+            _live.add(proc)
         fired = threading.Event()
 
         def stop() -> None:
@@ -111,6 +145,10 @@ def crawl(spider: str, sources: list[dict[str, Any]], collect: CollectSettings, 
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            with _live_lock:
+                _live.discard(proc)
+        if pending and _cancelled.is_set():
+            raise CrawlCancelled(f"crawl of {', '.join(sorted(pending))} stopped: shutting down")
         if pending:
             errlog.seek(0)
             tail = [ln for ln in errlog.read().decode("utf-8", "replace").splitlines() if ln.strip()]
@@ -148,9 +186,25 @@ class EmitPipeline:
         return item
 
 
+def _die_with_parent(parent: int | None) -> None:
+    """Ask Linux to SIGKILL this child when the thread that started it dies (no orphan crawls)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
 def main() -> int:
     """Child entry point: read the job from stdin, crawl, print items."""
     job = json.load(sys.stdin)
+    _die_with_parent(job.get("parent"))
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything else that prints goes to stderr, never into the item stream
     from importlib import import_module

@@ -270,3 +270,32 @@ def digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: in
 def yesterday(now: datetime) -> date:
     """The default digest day: the UTC day before ``now``."""
     return now.astimezone(timezone.utc).date() - timedelta(days=1)
+
+
+@dataclass
+class PurgeReport:
+    run_id: int
+    deleted: int
+    before: str | None  # posts published before this UTC time were deleted; None: retention is off
+
+
+def purge(db: sqlite_utils.Database, settings: Settings, *, now: datetime, days: int | None = None,
+          keep_going: Callable[[], bool] | None = None) -> PurgeReport:
+    """Delete posts published more than ``days`` (default ``schedule.retention_days``) days before ``now``.
+
+    0 days means keep everything. Mentions and search entries go with their post.
+    """
+    days = settings.schedule.retention_days if days is None else days
+    stamp = iso_utc(now)
+    run = store.start_run(db, "purge", now=stamp)
+    before = iso_utc(now - timedelta(days=days)) if days > 0 else None
+    deleted = 0
+    try:
+        if before is not None:
+            deleted = store.purge_posts(db, before, keep_going=keep_going)
+    except BaseException:
+        store.finish_run(db, run, now=stamp, failed=True)
+        raise
+    run.detail.update(days=days, before=before, deleted=deleted)
+    store.finish_run(db, run, now=stamp)
+    return PurgeReport(run.id, deleted, before)

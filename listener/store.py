@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -217,6 +218,35 @@ class SourceState:
     active: bool = True
 
 
+@contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction, started with ``BEGIN IMMEDIATE`` (nested: a savepoint).
+
+    Taking the write lock up front makes a transaction that reads and then writes
+    wait (up to the busy timeout) for other writers, the daemon's parallel jobs or
+    another process. With a plain ``BEGIN`` SQLite cannot upgrade a read snapshot
+    that another connection has since written past, and fails at once with
+    "database is locked" without waiting.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+
+
 def open_db(path: str | Path, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database in WAL mode with a busy timeout; apply migrations."""
     path = Path(path)
@@ -247,7 +277,7 @@ def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
     fetches (type, URL, options) also forgets its high-water mark and makes it
     active again, since the old state described a different resource.
     """
-    with db.atomic():
+    with write(db):
         for s in sources:
             config = json.dumps({"type": s.type, "url": s.url, "options": getattr(s, "options", {})},
                                 sort_keys=True, default=dict)  # options are read-only mappings
@@ -288,7 +318,7 @@ def record_fetch(db: sqlite_utils.Database, name: str, *, now: str, status: int 
     keep_etag = not ok or (status == 304 and etag is None)
     keep_modified = not ok or (status == 304 and last_modified is None)
     parsed = ok and status != 304
-    with db.atomic():
+    with write(db):
         db.execute(
             """UPDATE sources SET last_fetch_at = ?, last_status = ?, last_error = ?,
                    last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
@@ -333,7 +363,7 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
     by_source: dict[str, list[str]] = {}
     for source, guid in latest:
         by_source.setdefault(source, []).append(guid)
-    with db.atomic():
+    with write(db):
         conn = db.conn
         existing: dict[tuple[str, str], tuple] = {}
         for source, guids in by_source.items():
@@ -406,7 +436,7 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
     A human relabel (``label_post``) wins over the model: its sentiment label and topics are
     written instead of the model's.
     """
-    with db.atomic():
+    with write(db):
         conn = db.conn
         ids = [[r.post_id] for r in results]
         conn.executemany(
@@ -442,7 +472,7 @@ def _apply_labels(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
 def label_post(db: sqlite_utils.Database, post_id: int, *, now: str, sentiment: str | None = None,
                topics: Sequence[str] | None = None) -> None:
     """Store a human correction for one post (it overrides the model) and apply it now."""
-    with db.atomic():
+    with write(db):
         conn = db.conn
         conn.execute(
             "INSERT INTO post_labels (post_id, sentiment, topics, labelled_at) VALUES (?, ?, ?, ?) "
@@ -485,7 +515,7 @@ def product_posts(db: sqlite_utils.Database, product: str | None, start: str, en
 def save_emerging(db: sqlite_utils.Database, product: str, start: str, end: str, clusters: Sequence[Any], *,
                   now: str) -> None:
     """Replace the stored clusters of one product and period."""
-    with db.atomic():
+    with write(db):
         db.execute("DELETE FROM emerging_topics WHERE product = ? AND period_end = ?", [product, end])
         db.conn.executemany(
             "INSERT INTO emerging_topics (product, period_start, period_end, cluster, terms, size, "
@@ -542,7 +572,7 @@ def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, 
 
 def save_search(db: sqlite_utils.Database, name: str, query: str, *, owner: str | None, now: str) -> None:
     """Create or replace the saved search ``name``."""
-    with db.atomic():
+    with write(db):
         db.execute("INSERT INTO saved_searches (name, query, owner, created_at, updated_at) "
                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET query = excluded.query, "
                    "owner = excluded.owner, updated_at = excluded.updated_at",
@@ -557,7 +587,7 @@ def saved_searches(db: sqlite_utils.Database, owner: str | None = None) -> list[
 
 
 def delete_saved_search(db: sqlite_utils.Database, name: str) -> bool:
-    with db.atomic():
+    with write(db):
         return db.conn.execute("DELETE FROM saved_searches WHERE name = ?", [name]).rowcount > 0
 
 
@@ -603,7 +633,7 @@ class Run:
 
 
 def start_run(db: sqlite_utils.Database, kind: str, *, now: str) -> Run:
-    with db.atomic():
+    with write(db):
         cur = db.conn.execute("INSERT INTO runs (kind, started_at) VALUES (?, ?)", [kind, now])
     return Run(id=cur.lastrowid, kind=kind)
 
@@ -613,7 +643,7 @@ def finish_run(db: sqlite_utils.Database, run: Run, *, now: str, failed: bool = 
     detail = dict(run.detail)
     if run.errors:
         detail["errors"] = run.errors
-    with db.atomic():
+    with write(db):
         db.execute(
             "UPDATE runs SET finished_at = ?, status = ?, new = ?, updated = ?, unchanged = ?, "
             "errors = ?, detail = ? WHERE id = ?",
@@ -768,7 +798,7 @@ def last_alert(db: sqlite_utils.Database, rule: str) -> str | None:
 def record_alert(db: sqlite_utils.Database, *, rule: str, product: str, condition: str, metric: str,
                  fired_at: str, window_start: str, window_end: str, value: float | None,
                  expected: float | None, p: float | None, detail: dict) -> int:
-    with db.atomic():
+    with write(db):
         cur = db.conn.execute(
             "INSERT INTO alerts (rule, product, condition, metric, fired_at, window_start, window_end, value, "
             "expected, p, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -783,14 +813,14 @@ def checkpoint(db: sqlite_utils.Database, rule: str) -> str | None:
 
 
 def set_checkpoint(db: sqlite_utils.Database, rule: str, until: str) -> None:
-    with db.atomic():
+    with write(db):
         db.execute("INSERT INTO alert_checkpoints (rule, checked_until) VALUES (?, ?) "
                    "ON CONFLICT(rule) DO UPDATE SET checked_until = excluded.checked_until", [rule, until])
 
 
 def record_delivery(db: sqlite_utils.Database, *, kind: str, ref: str, channel: str, ok: bool, attempts: int,
                     error: str | None, now: str) -> None:
-    with db.atomic():
+    with write(db):
         db.execute("INSERT INTO deliveries (kind, ref, channel, status, attempts, error, created_at) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)", [kind, ref, channel, "sent" if ok else "failed", attempts,
                                                     error, now])
@@ -810,3 +840,118 @@ def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> li
     cur = db.execute(sql, params)
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+# --- scheduler state (listener daemon, listener status) ----------------------------
+
+
+@migrations(name="0003_scheduler")
+def _m0003(db: sqlite_utils.Database) -> None:
+    # One row per scheduled job ("collect:NAME", "digest:daily", ...): what the daemon
+    # did last, what it plans next, and the consecutive failures that drive backoff.
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,     -- first seen by a daemon: cron catch-up starts here
+            last_run_at TEXT,
+            last_status TEXT,             -- ok | error | abandoned
+            last_duration REAL,
+            last_summary TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_run_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS daemon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            started_at TEXT,
+            heartbeat_at TEXT,
+            stopped_at TEXT
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_source_fetched ON posts (source, fetched_at)")
+
+
+def ensure_jobs(db: sqlite_utils.Database, ids: Iterable[str], *, now: str) -> dict[str, dict]:
+    """Create missing job rows; return every job row by id."""
+    with write(db):
+        db.conn.executemany("INSERT OR IGNORE INTO jobs (id, created_at) VALUES (?, ?)",
+                            [[i, now] for i in ids])
+    return {r["id"]: r for r in _rows(db, "SELECT * FROM jobs")}
+
+
+def job_rows(db: sqlite_utils.Database) -> dict[str, dict]:
+    return {r["id"]: r for r in _rows(db, "SELECT * FROM jobs")}
+
+
+def record_job(db: sqlite_utils.Database, job_id: str, *, now: str, status: str, duration: float,
+               summary: str, failures: int | None = None) -> None:
+    """Remember one finished run of a job; ``failures`` (when given) replaces the counter."""
+    with write(db):
+        db.execute("UPDATE jobs SET last_run_at = ?, last_status = ?, last_duration = ?, "
+                   "last_summary = ?, failures = coalesce(?, failures) WHERE id = ?",
+                   [now, status, round(duration, 3), summary, failures, job_id])
+
+
+def set_next_runs(db: sqlite_utils.Database, next_runs: dict[str, str | None]) -> None:
+    with write(db):
+        db.conn.executemany("UPDATE jobs SET next_run_at = ? WHERE id = ?",
+                            [[t, i] for i, t in next_runs.items()])
+
+
+def daemon_started(db: sqlite_utils.Database, *, pid: int, now: str) -> None:
+    with write(db):
+        db.execute("INSERT INTO daemon (id, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?) "
+                   "ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at, "
+                   "heartbeat_at = excluded.heartbeat_at, stopped_at = NULL", [pid, now, now])
+
+
+def daemon_heartbeat(db: sqlite_utils.Database, *, now: str) -> None:
+    with write(db):
+        db.execute("UPDATE daemon SET heartbeat_at = ? WHERE id = 1", [now])
+
+
+def daemon_stopped(db: sqlite_utils.Database, *, now: str) -> None:
+    with write(db):
+        db.execute("UPDATE daemon SET stopped_at = ?, heartbeat_at = ? WHERE id = 1", [now, now])
+
+
+def daemon_row(db: sqlite_utils.Database) -> dict | None:
+    rows = _rows(db, "SELECT pid, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1")
+    return rows[0] if rows else None
+
+
+def source_activity(db: sqlite_utils.Database, since: str) -> dict[str, dict]:
+    """Per source: fetch state, posts first seen at or after ``since``, newest first-seen time."""
+    return {r["name"]: r for r in _rows(db, """
+        SELECT s.name, s.last_fetch_at, s.last_success_at, s.last_error,
+               (SELECT count(*) FROM posts p WHERE p.source = s.name AND p.fetched_at >= ?) AS recent,
+               (SELECT max(fetched_at) FROM posts p WHERE p.source = s.name) AS newest
+        FROM sources s""", [since])}
+
+
+def last_digest(db: sqlite_utils.Database) -> dict | None:
+    """The most recent successful digest run, with its paths in ``detail``."""
+    rows = _rows(db, "SELECT id, finished_at, detail FROM runs WHERE kind = 'digest' AND status = 'ok' "
+                     "ORDER BY id DESC LIMIT 1")
+    if not rows:
+        return None
+    row = rows[0]
+    row["detail"] = json.loads(row["detail"] or "{}")
+    return row
+
+
+def purge_posts(db: sqlite_utils.Database, before: str, *, chunk: int = 1000,
+                keep_going: Any = None) -> int:
+    """Delete posts (and their mentions and FTS rows) published before ``before``, in short
+    transactions of ``chunk`` posts; ``keep_going()`` returning False stops between chunks."""
+    deleted = 0
+    while keep_going is None or keep_going():
+        with write(db):
+            cur = db.conn.execute("DELETE FROM posts WHERE id IN (SELECT id FROM posts WHERE posted_at < ? "
+                                  "ORDER BY id LIMIT ?)", [before, chunk])
+        deleted += cur.rowcount
+        if cur.rowcount < chunk:
+            break
+    with write(db):
+        db.execute("DELETE FROM runs WHERE finished_at < ?", [before])
+    return deleted

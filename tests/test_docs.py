@@ -37,7 +37,7 @@ def allowed_keys(data: dict, where: str) -> set[str]:
 
 def test_every_setting_is_documented():
     keys = set()
-    for table in ("store", "collect", "classify", "digest", "alerts", "serve", "sentiment", "emerging"):
+    for table in ("store", "collect", "classify", "digest", "schedule", "alerts", "serve", "sentiment", "emerging"):
         keys |= {f"{table}.{k}" for k in allowed_keys({table: {"zz_unknown": 1}}, table)}
     keys.discard("alerts.rules")
     keys |= {f"alerts.rules[].{k}" for k in allowed_keys(
@@ -53,7 +53,8 @@ def test_every_setting_is_documented():
             {"sources": [{"name": "a", "type": stype, "url": "https://x/", **required, "zz_unknown": 1}]}, "s")}
     keys |= {f"topics[].{k}" for k in allowed_keys({"topics": [{"name": "a", "terms": ["x"], "zz_unknown": 1}]}, "t")}
     top = allowed_keys({"zz_unknown": 1}, "")
-    assert top == {"store", "collect", "classify", "digest", "alerts", "channels", "serve", "sentiment", "emerging", "topics", "products", "sources"}
+    assert top == {"store", "collect", "classify", "digest", "schedule", "alerts", "channels", "serve", "sentiment",
+                   "emerging", "topics", "products", "sources"}
     documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
     assert documented == keys
 
