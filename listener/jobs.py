@@ -134,6 +134,8 @@ def _dispatch(db, settings: Settings, job_id: str, *, now: datetime, ctx: JobCon
         return _collect(db, settings, job_id, now=now, ctx=ctx, failures=failures)
     if job_id in (DAILY_DIGEST, WEEKLY_DIGEST):
         days = 1 if job_id == DAILY_DIGEST else 7
+        if job_id == DAILY_DIGEST:  # the digest shows the emerging topics stored for its day
+            pipeline.emerging(db, settings, day=pipeline.yesterday(now), now=now)
         report = pipeline.digest(db, settings, day=pipeline.yesterday(now), days=days, now=now)
         failed = [r.channel for r in report.deliveries if not r.ok]
         return JobResult(job_id, status="error" if failed else "ok", new=len(report.paths), errors=len(failed),
