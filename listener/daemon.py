@@ -228,6 +228,10 @@ class Daemon:
             log.info("removed a temp file left by a killed process: %s", p)
         with self.db_lock:
             store.daemon_started(self.db, pid=os.getpid(), now=iso_utc(now))
+            stale = store.close_stale_runs(self.db, started_before=iso_utc(
+                now - timedelta(seconds=self.settings.collect.crawl_timeout + 600)) or "", now=iso_utc(now) or "")
+        if stale:
+            log.info("marked %d run(s) left 'running' by a killed process as interrupted", stale)
         self.schedule(now)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)

@@ -87,7 +87,7 @@ def _m0001(db: sqlite_utils.Database) -> None:
             kind TEXT NOT NULL,           -- collect | classify | digest
             started_at TEXT NOT NULL,
             finished_at TEXT,
-            status TEXT NOT NULL DEFAULT 'running',  -- running | ok | partial | error
+            status TEXT NOT NULL DEFAULT 'running',  -- running | ok | partial | error | interrupted
             new INTEGER NOT NULL DEFAULT 0,
             updated INTEGER NOT NULL DEFAULT 0,
             unchanged INTEGER NOT NULL DEFAULT 0,
@@ -649,6 +649,14 @@ def finish_run(db: sqlite_utils.Database, run: Run, *, now: str, failed: bool = 
             "errors = ?, detail = ? WHERE id = ?",
             [now, status, run.counts.new, run.counts.updated, run.counts.unchanged, len(run.errors),
              json.dumps(detail, sort_keys=True) if detail else None, run.id])
+
+
+def close_stale_runs(db: sqlite_utils.Database, *, started_before: str, now: str) -> int:
+    """Mark runs still 'running' that started before ``started_before`` as interrupted (a killed process)."""
+    with write(db):
+        cur = db.conn.execute("UPDATE runs SET status = 'interrupted', finished_at = ? "
+                              "WHERE status = 'running' AND started_at < ?", [now, started_before])
+    return cur.rowcount
 
 
 def recent_runs(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:

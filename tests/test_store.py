@@ -161,3 +161,12 @@ def test_410_marks_inactive_at_once_404_after_three_and_success_revives(tmp_path
     # editing what a source fetches forgets its mark and revives it
     store.sync_sources(db, [Source("a", "hackernews", "https://x2", 60)])
     assert store.source_state(db, "a").active
+
+
+def test_runs_left_running_by_a_killed_process_are_closed(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    old = store.start_run(db, "collect", now="2026-11-23T01:00:00Z")
+    recent = store.start_run(db, "collect", now="2026-11-23T05:59:00Z")
+    assert store.close_stale_runs(db, started_before="2026-11-23T05:00:00Z", now="2026-11-23T06:00:00Z") == 1
+    rows = {r["id"]: (r["status"], r["finished_at"]) for r in store.recent_runs(db)}
+    assert rows == {old.id: ("interrupted", "2026-11-23T06:00:00Z"), recent.id: ("running", None)}
