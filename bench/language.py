@@ -60,7 +60,10 @@ def make_texts(per_language: int, seed: int) -> list[tuple[str, str]]:
 
 
 def detectors() -> dict[str, Callable[[str], str | None]]:
-    found: dict[str, Callable[[str], str | None]] = {"listener (py3langid, min 20 chars, p>=0.5)": detect_language}
+    found: dict[str, Callable[[str], str | None]] = {
+        "listener (py3langid, min 12 chars)": detect_language,
+        "listener, preferring en when unsure": lambda t: detect_language(t, prefer=("en",)),
+    }
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

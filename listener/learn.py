@@ -126,7 +126,7 @@ def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> 
     chunk: list[str] = []
 
     def flush() -> Iterator[dict]:
-        langs = [detect_language(t) for t in chunk]
+        langs = [detect_language(t, prefer=settings.sentiment.languages) for t in chunk]
         keep = [i for i, lang in enumerate(langs) if covered(lang, settings.sentiment.languages)]
         scored = dict(zip(keep, scorer.score([chunk[i] for i in keep])))
         for i in range(len(chunk)):

@@ -63,7 +63,7 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
     scorer = scorer or VaderScorer(positive_threshold, negative_threshold)
     rows = list(rows)
     bodies = [post_text(r.get("title"), r.get("text")) for r in rows]
-    detected = [detect_language(b) for b in bodies]
+    detected = [detect_language(b, prefer=languages) for b in bodies]
     langs = [r.get("language") or d for r, d in zip(rows, detected)]
     # The text's own language decides what is scored; a source's declared language (often a
     # site-wide default) only when detection is unsure.
