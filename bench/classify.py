@@ -30,7 +30,8 @@ from typing import Callable
 
 from threadpoolctl import threadpool_limits
 
-from bench.ingest import PRODUCTS, make_posts
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from bench.ingest import PRODUCTS, make_posts  # noqa: E402
 from listener.config import Topic
 from listener.files import write_atomic
 from models import datasets
