@@ -150,7 +150,9 @@ def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = 
     params: list = []
     conds = []
     if compiled.match:
-        from_sql = "posts_fts JOIN posts p ON p.id = posts_fts.rowid"
+        # CROSS JOIN keeps the full-text match as the driving table: left to itself SQLite
+        # may walk every post of a source: filter and probe the index once per post (~4x slower).
+        from_sql = "posts_fts CROSS JOIN posts p ON p.id = posts_fts.rowid"
         conds.append("posts_fts MATCH ?")
         params.append(compiled.match)
     else:
