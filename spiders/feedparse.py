@@ -22,6 +22,9 @@ _DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^\[>]*(?:\[.*?\]\s*)?>", re.I | re.S)
 _ENTITY_DECL_RE = re.compile(rb"<!ENTITY[^>]*>", re.I | re.S)
 
 
+_LINK_ONLY_BODIES = {"comments", "comment", "discuss", "discussion"}
+
+
 class FeedError(Exception):
     """The body is not a feed we can take anything from."""
 
@@ -71,6 +74,8 @@ def _item(entry: dict, source: str, feed_lang: str | None, base: str | None) -> 
     bodies = [c.get("value", "") for c in entry.get("content", []) if c.get("value")]
     body = max(bodies, key=len) if bodies else entry.get("summary", "")
     text = html_to_text(body)
+    if entry.get("comments") and text.strip().lower() in _LINK_ONLY_BODIES:
+        text = ""  # the body is only a link to the discussion (Lobsters, hnrss): not something said
     link = entry.get("link")
     if link and base:
         link = urljoin(base, link)

@@ -34,8 +34,11 @@ def test_first_collect_stores_every_entry(server, settings_for):
                       "WHERE guid = 'https://lobste.rs/s/ay6ouz'").fetchone()
     assert post == ("lobsters", "https://lobste.rs/s/ay6ouz",
                     "https://medium.com/doctolib/stop-worrying-about-postgresql-locks-in-your-rails-migrations-3426027e9cc9",
-                    "kngl", "Stop worrying about PostgreSQL locks in your Rails migrations", "Comments",
+                    "kngl", "Stop worrying about PostgreSQL locks in your Rails migrations", "",
                     "2021-01-15T17:16:43Z", "2026-11-23T06:00:00Z")
+    # a body that is only the "Comments" link is not text anyone wrote; a real description is kept
+    assert db.execute("SELECT text FROM posts WHERE guid = 'https://lobste.rs/s/mkegqq'").fetchone()[0] \
+        .startswith("Playing around with pattern matching")
     # HTML is stripped from bodies, not stored
     assert rows(db, "SELECT count(*) FROM posts WHERE text LIKE '%<%>%'") == [(0,)]
     # the run is recorded with its counts
