@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95 = statistics.median(all_ms), percentile(all_ms, 95)
     print(f"{'all queries':<62}{'':>11}{'':>10}{p50:>9.1f}{p95:>9.1f}")
     print(f"target p95 <= 50 ms: {'met' if p95 <= 50 else 'NOT met'}")
-    print(f"\nbaseline (naive LIKE scan, newest first, same page and count) vs listener, sorted by date:")
+    print("\nbaseline (naive LIKE scan, newest first, same page and count) vs listener, sorted by date:")
     print(f"{'word':<12}{'naive total':>12}{'fts total':>10}{'naive p50':>11}{'ours p50':>10}{'ratio':>8}")
     for b in base:
         b["ratio"] = round(b["naive_p50_ms"] / max(b["ours_p50_ms"], 0.01), 1)

@@ -323,19 +323,21 @@ def saved_query(db: sqlite_utils.Database, name: str) -> str:
 
 
 
-def _scope(plan: Plan, product: str | None) -> tuple[str, list]:
-    """FROM ... WHERE for a plan's posts (optionally those mentioning ``product``), open for more ANDs."""
-    where = plan.where_sql or " WHERE 1"
-    params = list(plan.params)
+def _scope(plan: Plan | None, product: str | None) -> tuple[str, list]:
+    """FROM ... WHERE for a plan's posts (every post without a plan), optionally only those mentioning
+    ``product``, open for more ANDs."""
+    from_sql, where, params = ("posts p", " WHERE 1", []) if plan is None else \
+        (plan.from_sql, plan.where_sql or " WHERE 1", list(plan.params))
     if product:
         where += " AND EXISTS (SELECT 1 FROM mentions m WHERE m.post_id = p.id AND m.product = ?)"
         params.append(product)
-    return f"FROM {plan.from_sql}{where}", params
+    return f"FROM {from_sql}{where}", params
 
 
-def bucket_counts(db: sqlite_utils.Database, plan: Plan, product: str | None, start: datetime,
+def bucket_counts(db: sqlite_utils.Database, plan: Plan | None, product: str | None, start: datetime,
                   bucket_seconds: int, buckets: int) -> list[tuple[int, int]]:
-    """(matches, negative matches) of a search in consecutive buckets from ``start``, oldest first."""
+    """(matches, negative matches) of a search (or a product's mentions) in consecutive buckets from
+    ``start``, oldest first."""
     _connect(db)
     scope, params = _scope(plan, product)
     end = start + timedelta(seconds=bucket_seconds * buckets)
@@ -351,9 +353,10 @@ def bucket_counts(db: sqlite_utils.Database, plan: Plan, product: str | None, st
     return out
 
 
-def window_rows(db: sqlite_utils.Database, plan: Plan, product: str | None, start: str, end: str, *,
+def window_rows(db: sqlite_utils.Database, plan: Plan | None, product: str | None, start: str, end: str, *,
                 by: str = "posted_at", limit: int = 500) -> list[dict]:
-    """A search's matches posted (or first fetched) in [start, end), newest first, as post rows."""
+    """A search's matches (or a product's mentions) posted (or first fetched) in [start, end), newest
+    first, as post rows."""
     _connect(db)
     column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
     scope, params = _scope(plan, product)

@@ -11,14 +11,13 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from listener.text import content_hash, iso_utc
+from listener.text import content_hash
 
 BUSY_TIMEOUT_MS = 10_000
 TEXT_FIELDS = ("url", "author", "title", "text", "published_at", "language")
@@ -720,9 +719,7 @@ def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str
 
 def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: str, *,
                     cutoff: str | None = None) -> list[dict]:
-    """Per topic: positive and negative mention counts for a product (empty without topics)."""
-    if "post_topics" not in db.table_names():
-        return []
+    """Per topic: positive and negative mention counts for a product."""
     cut, args = _cut(cutoff)
     return _rows(db, f"""
         SELECT t.topic,
@@ -753,46 +750,6 @@ def classifiers_between(db: sqlite_utils.Database, start: str, end: str, cutoff:
     rows = db.execute(f"SELECT DISTINCT classifier FROM posts p WHERE posted_at >= ? AND posted_at < ? "
                       f"AND classifier IS NOT NULL {cut} ORDER BY classifier", [start, end, *args])
     return [r[0] for r in rows.fetchall()]
-
-
-def mention_buckets(db: sqlite_utils.Database, product: str, start: datetime, bucket_seconds: int,
-                    buckets: int) -> list[tuple[int, int]]:
-    """(mentions, negative mentions) of a product in consecutive buckets from ``start``, oldest first."""
-    end = start + timedelta(seconds=bucket_seconds * buckets)
-    out = [(0, 0)] * buckets
-    rows = db.execute("""
-        SELECT CAST((strftime('%s', p.posted_at) - ?) / ? AS INTEGER) AS b, count(*),
-               sum(CASE WHEN p.sentiment_label = 'negative' THEN 1 ELSE 0 END)
-        FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
-        GROUP BY b""", [int(start.timestamp()), bucket_seconds, product, iso_utc(start), iso_utc(end)])
-    for b, n, neg in rows.fetchall():
-        if 0 <= b < buckets:
-            out[b] = (n, neg or 0)
-    return out
-
-
-def window_posts(db: sqlite_utils.Database, product: str, start: str, end: str, *, by: str = "posted_at",
-                 limit: int = 500) -> list[dict]:
-    """A product's mentions posted (or first fetched, ``by="fetched_at"``) in [start, end), newest first."""
-    column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
-    return _rows(db, f"""
-        SELECT {_POST_COLUMNS}
-        FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.product = ? AND {column} >= ? AND {column} < ?
-        ORDER BY {column} DESC, p.id DESC LIMIT ?""", [product, start, end, limit])
-
-
-def post_topics_of(db: sqlite_utils.Database, post_ids: Sequence[int]) -> dict[int, list[str]]:
-    if "post_topics" not in db.table_names() or not post_ids:
-        return {}
-    out: dict[int, list[str]] = {}
-    for i in range(0, len(post_ids), _CHUNK):
-        chunk = list(post_ids[i:i + _CHUNK])
-        for pid, topic in db.execute(f"SELECT post_id, topic FROM post_topics WHERE post_id IN "
-                                     f"({', '.join('?' * len(chunk))}) ORDER BY topic", chunk):
-            out.setdefault(pid, []).append(topic)
-    return out
 
 
 # --- alerts and deliveries --------------------------------------------------------

@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -97,17 +97,13 @@ class _Scope:
     """What a rule counts: a product's mentions, a search's matches, or a product's matching mentions."""
 
     product: str | None
-    plan: Plan | None
+    plan: Plan | None  # None: every mention of the product
 
     def buckets(self, db: sqlite_utils.Database, start: datetime, width: int, n: int) -> list[tuple[int, int]]:
-        if self.plan is None:
-            return store.mention_buckets(db, self.product or "", start, width, n)
         return search.bucket_counts(db, self.plan, self.product, start, width, n)
 
     def posts(self, db: sqlite_utils.Database, start: str, end: str, *, by: str = "posted_at",
               limit: int = 500) -> list[dict]:
-        if self.plan is None:
-            return store.window_posts(db, self.product or "", start, end, by=by, limit=limit)
         return search.window_rows(db, self.plan, self.product, start, end, by=by, limit=limit)
 
 
@@ -128,7 +124,7 @@ def drivers(db: sqlite_utils.Database, rule: AlertRule, start: datetime, end: da
     else:
         focus = posts
         examples = sorted(posts, key=lambda p: (-(p["engagement"] or 0), -p["id"]))
-    topics = Counter(t for ts in store.post_topics_of(db, [p["id"] for p in focus]).values() for t in ts)
+    topics = Counter(t for ts in store.post_tags(db, [p["id"] for p in focus])[1].values() for t in ts)
     return Drivers(
         terms=top_terms(focus, base),
         sources=Counter(p["source"] for p in focus).most_common(3),

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from listener.files import write_atomic
 from reports.charts import Chart, share_chart, topic_chart, volume_chart
+from reports.deliver import Message, cid
 from reports.digest import Digest
 from reports.pdf import render_pdf
 
@@ -147,10 +148,8 @@ def digest_subject(digest: Digest) -> str:
     return f"listener: {digest.title}" + (": " + "; ".join(parts) if parts else "")
 
 
-def digest_message(digest: Digest, charts: list[Chart]) -> "Message":
+def digest_message(digest: Digest, charts: list[Chart]) -> Message:
     """The digest as a message for every channel: email (HTML + inline charts), Slack, JSON webhook."""
-    from reports.deliver import Message, cid
-
     subject = digest_subject(digest)
     lines = [f"{p.name} ({'ours' if p.ours else 'competitor'}): {p.mentions} mentions, share of voice "
              f"{(p.share_of_voice or 0) * 100:.1f}%, net sentiment "
