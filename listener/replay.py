@@ -83,7 +83,6 @@ class ReplayServer:
                 pass
 
         self.httpd = _QuietServer((host, port), Handler)
-        self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property

@@ -42,14 +42,14 @@ class FeedSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response) -> Iterator[PostItem | FetchResult]:
         source = response.meta["source"]
-        etag = _header(response, b"ETag")
-        modified = _header(response, b"Last-Modified")
+        etag = header(response, b"ETag")
+        modified = header(response, b"Last-Modified")
         if response.status == 304:
             yield FetchResult(source=source, status=304, etag=etag, last_modified=modified)
             return
         try:
             parsed = parse_feed(response.body, source=source, url=response.url,
-                                content_type=_header(response, b"Content-Type"),
+                                content_type=header(response, b"Content-Type"),
                                 max_bytes=self.settings.getint("DOWNLOAD_MAXSIZE") or 20_000_000)
         except FeedError as exc:
             yield FetchResult(source=source, status=response.status, error=str(exc))
@@ -60,10 +60,14 @@ class FeedSpider(scrapy.Spider):
 
     def failed(self, failure: Any) -> Iterator[FetchResult]:
         request = failure.request
-        response = getattr(failure.value, "response", None)
-        yield FetchResult(source=request.meta["source"],
-                          status=response.status if response is not None else None,
+        yield FetchResult(source=request.meta["source"], status=failure_status(failure),
                           error=describe_failure(failure.value, request, self.settings))
+
+
+def failure_status(failure: Any) -> int | None:
+    """The HTTP status of a failed request, when the failure carries a response."""
+    response = getattr(failure.value, "response", None)
+    return response.status if response is not None else None
 
 
 def describe_failure(exc: BaseException, request: scrapy.Request, settings: Any) -> str:
@@ -102,6 +106,7 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
             502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
-def _header(response: Response, name: bytes) -> str | None:
+def header(response: Response, name: bytes) -> str | None:
+    """A response header as text (None when absent)."""
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None

@@ -21,7 +21,7 @@ from parsel import Selector, SelectorList
 from scrapy.http import Response
 
 from listener.text import canonical_url, content_hash, html_to_text, iso_utc
-from spiders.feed import describe_failure
+from spiders.feed import describe_failure, failure_status
 from spiders.forumdates import parse_forum_date
 from spiders.items import FetchResult, PostItem
 from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list, parse_iso
@@ -67,8 +67,7 @@ class ForumSpider(PagedSpider):
     def failed(self, failure: Any) -> Iterator[FetchResult]:
         request = failure.request
         run = self.runs[request.meta["source"]]
-        response = getattr(failure.value, "response", None)
-        status = response.status if response is not None else None
+        status = failure_status(failure)
         what = "board" if request.meta.get("board") else f"thread {request.url}"
         self.problem(run, what, describe_failure(failure.value, request, self.settings))
         if request.meta.get("board"):

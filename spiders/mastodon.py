@@ -14,6 +14,7 @@ import scrapy
 from scrapy.http import Response
 
 from listener.text import canonical_url, html_to_text, iso_utc, language_tag
+from spiders.feed import header
 from spiders.items import FetchResult, PostItem
 from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, numeric_key, parse_iso, read_json
 
@@ -38,7 +39,7 @@ class MastodonSpider(PagedSpider):
             raise PageError("unexpected JSON: expected a list of statuses" + (f" ({why})" if why else ""))
         posts = [(numeric_key(s["id"]), status_item(s, run.name)) for s in data
                  if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
-        link = (response.headers.get(b"Link") or b"").decode("latin-1")
+        link = header(response, b"Link") or ""
         m = _NEXT_RE.search(link)
         return Page(posts, response.urljoin(m.group(1)) if m else None)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _ScrapyRobotsTxt
@@ -63,23 +66,21 @@ class RetryAfterMiddleware:
                    s.getfloat("LISTENER_RETRY_BACKOFF", 2.0), s.getfloat("LISTENER_MAX_RETRY_WAIT", 120.0))
 
     async def process_request(self, request: Any, spider: Any = None) -> None:
-        import time
-
         host = urlparse_cached(request).netloc
         wait = self.resume_at.get(host, 0.0) - time.monotonic()
         if wait > 0:
             await _sleep(min(wait, self.max_wait))
 
     async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
-        import time
-
-        wait = rate_limit_wait(response.headers, time.time())
-        host = urlparse_cached(request).netloc
         if response.status not in RATE_LIMITED:
+            # Most responses: only an exhausted budget means waiting before the next request.
             remaining = _header_float(response.headers, b"X-Ratelimit-Remaining")
-            if remaining is not None and remaining < 1 and wait:
-                self.resume_at[host] = time.monotonic() + min(wait, self.max_wait)
+            if remaining is not None and remaining < 1:
+                wait = rate_limit_wait(response.headers, time.time())
+                if wait:
+                    self.resume_at[urlparse_cached(request).netloc] = time.monotonic() + min(wait, self.max_wait)
             return response
+        wait = rate_limit_wait(response.headers, time.time())
         tries = request.meta.get("rate_limit_retries", 0)
         if request.meta.get("dont_retry") or tries >= self.retries:
             return response
@@ -96,8 +97,6 @@ class RetryAfterMiddleware:
 
 def rate_limit_wait(headers: Any, now: float) -> float | None:
     """Seconds the server asks us to wait, from Retry-After or an exhausted X-Ratelimit budget."""
-    from email.utils import parsedate_to_datetime
-
     value = headers.get(b"Retry-After")
     if value:
         text = value.decode("latin-1").strip()
@@ -118,8 +117,6 @@ def rate_limit_wait(headers: Any, now: float) -> float | None:
         return seconds if seconds < 10 ** 9 else max(0.0, seconds - now)  # or a Unix time
     except ValueError:
         pass
-    from datetime import datetime
-
     try:  # Mastodon: an ISO 8601 time
         return max(0.0, datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() - now)
     except ValueError:

@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 import scrapy
 from scrapy.http import Response
 
-from spiders.feed import describe_failure
+from spiders.feed import describe_failure, failure_status, header
 from spiders.items import FetchResult, PostItem
 
 _TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
@@ -85,7 +85,7 @@ def read_json(response: Response) -> Any:
     body = response.body
     if not body.strip():
         raise PageError("empty response body")
-    ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
+    ctype = (header(response, b"Content-Type") or "").lower()
     if "html" in ctype or body.lstrip()[:1] == b"<":
         m = _TITLE_RE.search(body[:20000])
         title = " ".join(m.group(1).decode("utf-8", "replace").split())[:80] if m else ""
@@ -198,8 +198,7 @@ class PagedSpider(scrapy.Spider):
     def failed(self, failure: Any) -> Iterator[FetchResult]:
         request = failure.request
         run = self.runs[request.meta["source"]]
-        response = getattr(failure.value, "response", None)
         error = describe_failure(failure.value, request, self.settings)
         if request.meta.get("step"):
             error = f"{request.meta['step']}: {error}"
-        yield self.finish(run, response.status if response is not None else None, error)
+        yield self.finish(run, failure_status(failure), error)

@@ -19,6 +19,7 @@ import scrapy
 from scrapy.http import Response
 
 from listener.text import canonical_url, iso_utc
+from spiders.feed import header
 from spiders.feedparse import FeedError, parse_feed
 from spiders.items import FetchResult, PostItem
 from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, numeric_key, read_json
@@ -98,7 +99,7 @@ class RedditSpider(PagedSpider):
     def read_rss(self, response: Response, run: SourceRun) -> Page:
         try:
             feed = parse_feed(response.body, source=run.name, url=response.url,
-                              content_type=(response.headers.get(b"Content-Type") or b"").decode("latin-1"))
+                              content_type=header(response, b"Content-Type"))
         except FeedError as exc:
             raise PageError(str(exc)) from None
         posts = []
