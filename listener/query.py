@@ -591,11 +591,13 @@ def _fts(node: Node) -> str | None:
     if isinstance(node, And):
         pos = [c for c in node.children if not isinstance(c, Not)]
         neg = [c.child for c in node.children if isinstance(c, Not)]
-        if not pos or any(_fts(c) is None or _ordered(c) for c in pos + neg):
+        # Each child once: calling _fts again per use made nested queries exponential to compile.
+        pos_fts, neg_fts = [_fts(c) for c in pos], [_fts(c) for c in neg]
+        if not pos or any(f is None or _ordered(c) for f, c in zip(pos_fts + neg_fts, pos + neg)):
             return None
-        expr = "(" + " AND ".join(_fts(c) for c in pos) + ")"
-        for n in neg:
-            expr = f"{expr} NOT {_fts(n)}"
+        expr = "(" + " AND ".join(pos_fts) + ")"
+        for n in neg_fts:
+            expr = f"{expr} NOT {n}"
         return f"({expr})" if neg else expr
     return None
 

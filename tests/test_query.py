@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from listener import search, store
-from listener.query import MAX_DEPTH, QueryError, compile_query, explain, near_ordered, parse, tokens, _stem
+from listener.query import MAX_DEPTH, QueryError, compile_query, compile_tree, explain, near_ordered, parse, tokens, _stem
 
 POSTS = [  # guid, source, url, author, title, text, published, language, score, products, topics
     ("1", "hn", "https://www.example.com/a", "Alice", "Firefox crashes on startup",
@@ -245,3 +245,13 @@ def test_saved_searches(db):
     with pytest.raises(QueryError):
         search.save(db, "bad", "firefox AND", owner=None, now="2026-11-21T00:00:00Z")
     assert store.delete_saved_search(db, "fx-complaints") and not store.saved_searches(db)
+
+
+@pytest.mark.timeout(20)
+def test_deeply_nested_and_or_compiles_without_blowing_up():
+    """Each AND child is compiled once; compiling it per use made 30 levels take 4**30 steps."""
+    q = "x"
+    for i in range(30):
+        q = f"a{i} (b{i} OR ({q}))"
+    compiled = compile_tree(parse(q), {})
+    assert compiled.match.startswith('("a29" AND ("b29" OR ("a28" AND')
