@@ -25,10 +25,11 @@ import re
 import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Mapping, Sequence, Union
 
 from listener.store import ENGAGEMENT_SQL
+from listener.text import iso_utc
 
 MAX_LENGTH = 10_000        # characters in one query
 MAX_DEPTH = 64             # nested parentheses
@@ -302,9 +303,7 @@ def _time_bound(v: str | None, pos: int, *, end: bool) -> str | None:
         t = datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(f"published: bounds are dates such as 2026-11-01 (or *), got {v!r}", pos) from None
-    if t.tzinfo is not None:
-        t = t.astimezone(timezone.utc).replace(tzinfo=None)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(t) or ""
 
 
 def _searchable(text: str) -> bool:

@@ -183,6 +183,7 @@ def create_app(settings: Settings, *, token: str | None = None,
     app = FastAPI(title="listener", version="1", summary="Search collected posts, products and stats.",
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     env = _templates()
+    stylesheet = STYLE.read_text(encoding="utf-8")  # read once, not per request
     page_size = settings.serve.page_size
     db = store.open_db(settings.db_path)  # migrate once; requests open their own connections
     db.close()
@@ -222,7 +223,7 @@ def create_app(settings: Settings, *, token: str | None = None,
 
     @app.get("/static/style.css", include_in_schema=False)
     def style() -> PlainTextResponse:
-        return PlainTextResponse(STYLE.read_text(encoding="utf-8"), media_type="text/css")
+        return PlainTextResponse(stylesheet, media_type="text/css")
 
     @app.get("/login", include_in_schema=False)
     def login_form() -> HTMLResponse:
@@ -360,8 +361,8 @@ def create_app(settings: Settings, *, token: str | None = None,
         p = store.get_post(db, post_id)
         if p is None:
             raise HTTPException(404, f"no post with id {post_id}")
-        products, topics = store.post_tags(db, [post_id])
-        p["products"], p["topics"] = products.get(post_id, []), topics.get(post_id, [])
+        # get_post already read the mentions (by product) and topics (by topic)
+        p["products"], p["topics"] = p["mentions"], [t["topic"] for t in p["topics"]]
         p["explanation"] = _explain(p, settings)
         return p
 
