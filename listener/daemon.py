@@ -42,7 +42,6 @@ from listener.config import Settings, parse_clock, parse_weekly
 from listener.text import iso_utc
 
 HEARTBEAT = "heartbeat"
-HEARTBEAT_SECONDS = 30
 STOP_GRACE = 8.0  # seconds running jobs get to unwind after a stop signal (the promise is 10)
 log = logging.getLogger("listener.daemon")
 
@@ -218,7 +217,7 @@ class Daemon:
                                    name=jobs.ALERTS, next_run_time=jobs.first_run(
                                        now=now, planned=parse_utc(rows[jobs.ALERTS]["next_run_at"]),
                                        interval=every, failures=0, cap=every))
-        self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS),
+        self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=jobs.HEARTBEAT_SECONDS),
                                id=HEARTBEAT, name=HEARTBEAT)
 
     def run(self) -> int:

@@ -11,7 +11,7 @@ from listener import jobs, store
 from listener.config import Settings
 from listener.text import iso_utc
 
-DAEMON_ALIVE = timedelta(seconds=3 * 30)  # three missed heartbeats: the daemon is gone
+DAEMON_ALIVE = timedelta(seconds=3 * jobs.HEARTBEAT_SECONDS)  # three missed heartbeats: the daemon is gone
 
 
 @dataclass

@@ -22,6 +22,7 @@ DAILY_DIGEST = "digest:daily"
 WEEKLY_DIGEST = "digest:weekly"
 PURGE = "purge"
 ALERTS = "alerts"
+HEARTBEAT_SECONDS = 30  # the daemon writes a heartbeat this often; `listener status` reads it
 
 
 class Stopping(Exception):

@@ -76,17 +76,16 @@ def collect(db: sqlite_utils.Database, settings: Settings, names: Sequence[str] 
     environ = os.environ if environ is None else environ
     stamp = iso_utc(now)
     store.sync_sources(db, settings.sources)
-    run = store.start_run(db, "collect", now=stamp)
-    states = {s.name: store.source_state(db, s.name) for s in sources}
-    outcomes: dict[str, SourceOutcome] = {s.name: SourceOutcome(s.name) for s in sources}
-    if not names:
-        for s in sources:
-            if not states[s.name].active:
-                outcomes[s.name].skipped = "inactive (gone at its last fetches)"
-                if on_source:
-                    on_source(outcomes[s.name])
-        sources = [s for s in sources if states[s.name].active]
-    try:
+    with store.recorded_run(db, "collect", now=stamp) as run:
+        states = {s.name: store.source_state(db, s.name) for s in sources}
+        outcomes: dict[str, SourceOutcome] = {s.name: SourceOutcome(s.name) for s in sources}
+        if not names:
+            for s in sources:
+                if not states[s.name].active:
+                    outcomes[s.name].skipped = "inactive (gone at its last fetches)"
+                    if on_source:
+                        on_source(outcomes[s.name])
+            sources = [s for s in sources if states[s.name].active]
         for spider, group in _by_spider(sources).items():
             jobs = [source_job(s, states[s.name], settings, now, environ) for s in group]
             buffers: dict[str, list[dict]] = {s.name: [] for s in group}
@@ -118,15 +117,11 @@ def collect(db: sqlite_utils.Database, settings: Settings, names: Sequence[str] 
                         on_source(o)
             for name in buffers:
                 flush(name)
-    except BaseException:
-        store.finish_run(db, run, now=stamp, failed=True)
-        raise
-    for o in outcomes.values():
-        run.counts.add(o.counts)
-        if o.error:
-            run.errors.append(f"{o.name}: {o.error}")
-    run.detail["sources"] = sorted(outcomes)
-    store.finish_run(db, run, now=stamp)
+        for o in outcomes.values():
+            run.counts.add(o.counts)
+            if o.error:
+                run.errors.append(f"{o.name}: {o.error}")
+        run.detail["sources"] = sorted(outcomes)
     return CollectReport(run.id, list(outcomes.values()), run.counts)
 
 
@@ -173,12 +168,11 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
     """Tag unclassified posts (every post with ``everything``) with sentiment, products, topics, language."""
     stamp = iso_utc(now)
     scorer = scorer_for(settings)
-    run = store.start_run(db, "classify", now=stamp)
     matcher = compile_products(settings.products)
     topics = compile_topics(settings.topics)
     k = settings.classify
     total, mentions, labels = 0, 0, {}
-    try:
+    with store.recorded_run(db, "classify", now=stamp) as run:
         for rows in store.posts_to_classify(db, everything=everything, batch_size=k.batch_size):
             results = classify_batch(rows, products=matcher, scorer=scorer, topics=topics,
                                      languages=settings.sentiment.languages)
@@ -189,12 +183,8 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
                 mentions += len(r.mentions)
             if on_batch:
                 on_batch(len(results))
-    except BaseException:
-        store.finish_run(db, run, now=stamp, failed=True)
-        raise
-    run.counts.updated = total
-    run.detail.update(labels=labels, mentions=mentions, model=scorer.name)
-    store.finish_run(db, run, now=stamp)
+        run.counts.updated = total
+        run.detail.update(labels=labels, mentions=mentions, model=scorer.name)
     return ClassifyReport(run.id, total, labels, mentions)
 
 
@@ -242,28 +232,23 @@ def digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: in
     sent, so a delivery failure never loses the digest.
     """
     stamp = iso_utc(now)
-    run = store.start_run(db, "digest", now=stamp)
-    try:
+    with store.recorded_run(db, "digest", now=stamp) as run:
         d = build_digest(db, settings, day=day, days=days, now=now, product=product, cutoff=cutoff)
         charts = digest_charts(d)
         paths = write_digest(d, out_dir or settings.digest.output_dir, charts)
-        targets = list(channels) if channels is not None else \
-            [c for c in settings.channels if c.name in settings.digest.channels] if send else []
+        if channels is None:
+            channels = [c for c in settings.channels if c.name in settings.digest.channels] if send else []
         sent = []
-        if targets:
+        if channels:
             message = digest_message(d, charts)
-            for channel in targets:
+            for channel in channels:
                 result = deliver(db, channel, message, kind="digest", ref=d.slug, now=stamp)
                 sent.append(result)
                 if not result.ok:
                     run.errors.append(f"delivery {channel.name}: {result.error}")
-    except BaseException:
-        store.finish_run(db, run, now=stamp, failed=True)
-        raise
-    run.detail.update(day=day.isoformat(), days=days, paths=[str(p) for p in paths],
-                      deliveries=[{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in sent])
-    run.counts.new = len(paths)
-    store.finish_run(db, run, now=stamp)
+        run.detail.update(day=day.isoformat(), days=days, paths=[str(p) for p in paths],
+                          deliveries=[{"channel": r.channel, "ok": r.ok, "attempts": r.attempts} for r in sent])
+        run.counts.new = len(paths)
     return DigestReport(d, paths, sent)
 
 
@@ -287,15 +272,8 @@ def purge(db: sqlite_utils.Database, settings: Settings, *, now: datetime, days:
     """
     days = settings.schedule.retention_days if days is None else days
     stamp = iso_utc(now)
-    run = store.start_run(db, "purge", now=stamp)
     before = iso_utc(now - timedelta(days=days)) if days > 0 else None
-    deleted = 0
-    try:
-        if before is not None:
-            deleted = store.purge_posts(db, before, keep_going=keep_going)
-    except BaseException:
-        store.finish_run(db, run, now=stamp, failed=True)
-        raise
-    run.detail.update(days=days, before=before, deleted=deleted)
-    store.finish_run(db, run, now=stamp)
+    with store.recorded_run(db, "purge", now=stamp) as run:
+        deleted = store.purge_posts(db, before, keep_going=keep_going) if before is not None else 0
+        run.detail.update(days=days, before=before, deleted=deleted)
     return PurgeReport(run.id, deleted, before)

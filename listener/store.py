@@ -650,6 +650,18 @@ def finish_run(db: sqlite_utils.Database, run: Run, *, now: str, failed: bool = 
              json.dumps(detail, sort_keys=True) if detail else None, run.id])
 
 
+@contextmanager
+def recorded_run(db: sqlite_utils.Database, kind: str, *, now: str) -> Iterator[Run]:
+    """One ``runs`` row around a job: closed ok (or partial, with errors), or error if the job raises."""
+    run = start_run(db, kind, now=now)
+    try:
+        yield run
+    except BaseException:
+        finish_run(db, run, now=now, failed=True)
+        raise
+    finish_run(db, run, now=now)
+
+
 def close_stale_runs(db: sqlite_utils.Database, *, started_before: str, now: str) -> int:
     """Mark runs still 'running' that started before ``started_before`` as interrupted (a killed process)."""
     with write(db):
