@@ -35,13 +35,14 @@ from listener.files import write_atomic
 from listener.pipeline import classify
 from listener.store import POST_FIELDS, open_db, upsert_posts
 from listener.text import content_hash, iso_utc
-from models.classify import CLASSIFIER_VERSION, post_text
+from models.classify import classifier_version, post_text
 from models.language import detect_language
 from models.products import compile_products, match_products
-from models.sentiment import label, vader_compound
+from models.sentiment import VaderScorer, label, vader_compound
 
 NOW = datetime(2025, 1, 15, 12, 0, 0, tzinfo=timezone.utc)
 STAMP = iso_utc(NOW)
+VADER_VERSION = classifier_version(VaderScorer())  # what the real classify step records with VADER
 BATCH = 2000
 PRODUCTS: list[dict[str, Any]] = [
     {"name": "Firefox", "aliases": ["Firefox", "Mozilla Firefox", "FF"]},
@@ -163,7 +164,7 @@ def run_naive(posts: list[dict], tmp: Path) -> float:
             db.conn.execute(
                 "UPDATE posts SET sentiment = ?, sentiment_label = ?, language = ?, classified_at = ?, "
                 "classifier = ? WHERE id = ?",
-                [compound, label(compound), lang, STAMP, CLASSIFIER_VERSION, post_id])
+                [compound, label(compound), lang, STAMP, VADER_VERSION, post_id])
             for m in match_products(body, matcher):
                 db.conn.execute("INSERT INTO mentions (post_id, product, alias) VALUES (?, ?, ?)",
                                 [post_id, m.product, m.alias])

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from models.language import LANGID_VERSION, detect_language
-from models.products import Mention, ProductMatcher, match_products
+from models.products import Mention, ProductMatcher, TermRule, match_products
 from models.sentiment import UNSCORED, Scorer, VaderScorer
-from models.topics import TopicMatch, TopicRule, match_topics
+from models.topics import TopicMatch, match_topics
 
 TAGGERS_VERSION = f"products-1/topics-1/{LANGID_VERSION}"
-CLASSIFIER_VERSION = f"{VaderScorer().name}/{TAGGERS_VERSION}"  # with the VADER scorer
 
 
 def classifier_version(scorer: Scorer) -> str:
@@ -52,7 +51,7 @@ def covered(language: str | None, languages: Sequence[str]) -> bool:
 
 
 def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Scorer | None = None,
-                   topics: tuple[TopicRule, ...] = (), languages: Sequence[str] = ("en",),
+                   topics: tuple[TermRule, ...] = (), languages: Sequence[str] = ("en",),
                    positive_threshold: float = 0.05, negative_threshold: float = -0.05) -> list[Classification]:
     """Classify rows with ``id``, ``title``, ``text`` and optional ``language`` keys.
 
@@ -96,7 +95,7 @@ def _topic_sentiment(m: TopicMatch, scores: dict[str, float | None]) -> TopicSen
 def classify(post_id: int, title: str | None, text: str | None, *, products: ProductMatcher,
              positive_threshold: float = 0.05, negative_threshold: float = -0.05,
              language: str | None = None, scorer: Scorer | None = None,
-             topics: tuple[TopicRule, ...] = (), languages: Sequence[str] = ("en",)) -> Classification:
+             topics: tuple[TermRule, ...] = (), languages: Sequence[str] = ("en",)) -> Classification:
     """Classify one post. ``language`` is the source's declared language, if any."""
     return classify_batch([{"id": post_id, "title": title, "text": text, "language": language}],
                           products=products, scorer=scorer, topics=topics, languages=languages,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from models.sentiment import label
+
 DATA_DIR = Path(__file__).parent / "data"
 TWEETEVAL_LABELS = ("negative", "neutral", "positive")  # mapping.txt: 0, 1, 2
 VADER_SETS = {"tweets": "tweets_GroundTruth.txt", "amazon": "amazonReviewSnippets_GroundTruth.txt"}
@@ -67,11 +69,7 @@ def load_vader_groundtruth(name: str, data_dir: Path = DATA_DIR) -> list[tuple[s
 
 def rating_label(rating: float) -> str:
     """The training label of a VADER rating (see ``RATING_BAND``)."""
-    if rating >= RATING_BAND:
-        return "positive"
-    if rating <= -RATING_BAND:
-        return "negative"
-    return "neutral"
+    return label(rating, RATING_BAND, -RATING_BAND)
 
 
 def vader_examples(name: str, data_dir: Path = DATA_DIR) -> list[Example]:

@@ -17,9 +17,10 @@ All three read at most the first ``MAX_CHARS`` characters of a post.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import numpy as np
+
+from models.sentiment import _analyzer  # the one VADER analyzer (its lexicon loads once)
 
 FEATURE_VERSION = "sent-features-2"
 MAX_CHARS = 1000  # the opening of a long post carries its tone; bounds the cost per post
@@ -66,13 +67,6 @@ def word_tokens(text: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _vader():
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
 LEXICON_NAMES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu")
 
 
@@ -81,7 +75,7 @@ def lexicon_features(text: str) -> list[float]:
     text = (text or "")[:MAX_CHARS]
     if not text.strip():
         return [0.0, 0.0, 0.0, 1.0]
-    s = _vader().polarity_scores(text)
+    s = _analyzer().polarity_scores(text)
     return [s["compound"], s["pos"], s["neg"], s["neu"]]
 
 

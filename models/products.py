@@ -26,18 +26,24 @@ class Mention:
 
 
 @dataclass(frozen=True)
-class _Matcher:
+class TermRule:
+    """A named set of terms (a product's aliases, a topic's terms) and the phrases masked out first."""
+
     name: str
-    aliases: re.Pattern
+    terms: re.Pattern
     exclude: re.Pattern | None
+
+    def search(self, text: str) -> re.Match | None:
+        """The first term in ``text`` outside the excluded phrases."""
+        return self.terms.search(mask(text, self.exclude))
 
 
 @dataclass(frozen=True)
 class ProductMatcher:
-    matchers: tuple[_Matcher, ...]
+    matchers: tuple[TermRule, ...]
 
 
-def _words(terms: Iterable[str], wildcard: bool = False) -> re.Pattern | None:
+def compile_terms(terms: Iterable[str], wildcard: bool = False) -> re.Pattern | None:
     """One pattern matching any of ``terms`` as whole words, any case, any spacing.
 
     With ``wildcard``, a term ending in ``*`` matches any word starting with it ("crash*").
@@ -54,29 +60,32 @@ def _words(terms: Iterable[str], wildcard: bool = False) -> re.Pattern | None:
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
 
 
-compile_terms = _words
-
-
 def mask(text: str, pattern: re.Pattern | None) -> str:
     """``text`` with the spans ``pattern`` matches blanked out (same length, so offsets hold)."""
     return text if pattern is None else pattern.sub(lambda x: " " * len(x.group(0)), text)
 
 
+def compile_rules(items: Iterable[tuple[str, Iterable[str], Iterable[str]]], *,
+                  wildcard: bool = False) -> tuple[TermRule, ...]:
+    """A rule for each (name, terms, exclude) that has at least one term; build once per settings."""
+    out = []
+    for name, terms, exclude in items:
+        pattern = compile_terms(terms, wildcard=wildcard)
+        if pattern is not None:
+            out.append(TermRule(name, pattern, compile_terms(exclude)))
+    return tuple(out)
+
+
 def compile_products(products: Iterable[ProductLike]) -> ProductMatcher:
     """Build the matcher once per settings; reuse it for every post."""
-    out = []
-    for p in products:
-        aliases = _words(p.aliases or (p.name,))
-        if aliases is not None:
-            out.append(_Matcher(p.name, aliases, _words(p.exclude)))
-    return ProductMatcher(tuple(out))
+    return ProductMatcher(compile_rules((p.name, p.aliases or (p.name,), p.exclude) for p in products))
 
 
 def match_products(text: str, matcher: ProductMatcher) -> list[Mention]:
     """Mentions of tracked products in ``text``, one per product, first match's alias."""
     found = []
     for m in matcher.matchers:
-        hit = m.aliases.search(mask(text, m.exclude))
+        hit = m.search(text)
         if hit:
             found.append(Mention(m.name, hit.group(0)))
     return found

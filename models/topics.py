@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
-from models.products import compile_terms, mask
+from models.products import TermRule, compile_rules
 
 _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*", re.UNICODE)
 
@@ -24,27 +24,15 @@ class TopicLike(Protocol):
 
 
 @dataclass(frozen=True)
-class TopicRule:
-    name: str
-    terms: re.Pattern
-    exclude: re.Pattern | None
-
-
-@dataclass(frozen=True)
 class TopicMatch:
     topic: str
     term: str                       # the text that matched, as written
     sentences: tuple[str, ...]      # the sentences carrying the topic's terms
 
 
-def compile_topics(topics: Iterable[TopicLike]) -> tuple[TopicRule, ...]:
-    """Build the matchers once per settings."""
-    out = []
-    for t in topics:
-        pattern = compile_terms(t.terms, wildcard=True)
-        if pattern is not None:
-            out.append(TopicRule(t.name, pattern, compile_terms(t.exclude)))
-    return tuple(out)
+def compile_topics(topics: Iterable[TopicLike]) -> tuple[TermRule, ...]:
+    """Build the matchers once per settings (topic terms may end in ``*``)."""
+    return compile_rules(((t.name, t.terms, t.exclude) for t in topics), wildcard=True)
 
 
 def sentences(text: str) -> list[str]:
@@ -52,17 +40,16 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCES.findall(text) if s.strip()]
 
 
-def match_topics(text: str, rules: tuple[TopicRule, ...]) -> list[TopicMatch]:
+def match_topics(text: str, rules: tuple[TermRule, ...]) -> list[TopicMatch]:
     """Topics of ``text``: one match per topic, with the first matching term and its sentences."""
     found = []
     parts = None
     for rule in rules:
-        hay = mask(text, rule.exclude)
-        hit = rule.terms.search(hay)
+        hit = rule.search(text)
         if not hit:
             continue
         if parts is None:
             parts = sentences(text)
-        carrying = tuple(s for s in parts if rule.terms.search(mask(s, rule.exclude)))
+        carrying = tuple(s for s in parts if rule.search(s))
         found.append(TopicMatch(rule.name, hit.group(0), carrying or (text,)))
     return found
