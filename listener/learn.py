@@ -17,9 +17,8 @@ from listener import store
 from listener.config import Settings
 from listener.text import iso_utc
 from models import datasets, trained, training
-from models.classify import classify_batch, covered, post_text
+from models.classify import classify_batch, post_text, score_covered
 from models.datasets import Example
-from models.language import detect_language
 from models.products import compile_products
 from models.sentiment import LABELS, UNSCORED, Scorer, TrainedScorer, VaderScorer, load_scorer
 from models.topics import compile_topics
@@ -126,9 +125,7 @@ def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> 
     chunk: list[str] = []
 
     def flush() -> Iterator[dict]:
-        langs = [detect_language(t, prefer=settings.sentiment.languages) for t in chunk]
-        keep = [i for i, lang in enumerate(langs) if covered(lang, settings.sentiment.languages)]
-        scored = dict(zip(keep, scorer.score([chunk[i] for i in keep])))
+        langs, scored = score_covered(chunk, scorer, settings.sentiment.languages)
         for i in range(len(chunk)):
             s = scored.get(i)
             yield {"label": s.label if s else UNSCORED, "score": round(s.score, 4) if s else None,

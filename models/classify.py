@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from models.language import LANGID_VERSION, detect_language
 from models.products import Mention, ProductMatcher, TermRule, match_products
@@ -50,6 +50,19 @@ def covered(language: str | None, languages: Sequence[str]) -> bool:
     return language is None or language.lower().split("-")[0] in languages
 
 
+def score_covered(texts: Sequence[str], scorer: Scorer, languages: Sequence[str],
+                  declared: Sequence[str | None] | None = None) -> tuple[list[str | None], dict[int, Any]]:
+    """Each text's detected language, and (by index) the scores of the texts the model covers.
+
+    The text's own language decides what is scored; a declared language (often a site-wide
+    default) only when detection is unsure. Covered texts are scored in one batch.
+    """
+    detected = [detect_language(t, prefer=languages) for t in texts]
+    declared = declared or [None] * len(texts)
+    keep = [i for i, (d, dec) in enumerate(zip(detected, declared)) if covered(d or dec, languages)]
+    return detected, dict(zip(keep, scorer.score([texts[i] for i in keep])))
+
+
 def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Scorer | None = None,
                    topics: tuple[TermRule, ...] = (), languages: Sequence[str] = ("en",),
                    positive_threshold: float = 0.05, negative_threshold: float = -0.05) -> list[Classification]:
@@ -62,12 +75,9 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
     scorer = scorer or VaderScorer(positive_threshold, negative_threshold)
     rows = list(rows)
     bodies = [post_text(r.get("title"), r.get("text")) for r in rows]
-    detected = [detect_language(b, prefer=languages) for b in bodies]
+    detected, results = score_covered(bodies, scorer, languages, [r.get("language") for r in rows])
     langs = [r.get("language") or d for r, d in zip(rows, detected)]
-    # The text's own language decides what is scored; a source's declared language (often a
-    # site-wide default) only when detection is unsure.
-    scored = [i for i, (d, lang) in enumerate(zip(detected, langs)) if covered(d or lang, languages)]
-    results = dict(zip(scored, scorer.score([bodies[i] for i in scored])))
+    scored = sorted(results)
     found = [match_topics(b, topics) if topics else [] for b in bodies]
     wanted = sorted({s for i in scored for m in found[i] for s in m.sentences})
     sentence_score = {s: r.score for s, r in zip(wanted, scorer.score(wanted))}
