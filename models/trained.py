@@ -25,7 +25,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -64,6 +64,14 @@ def _counter(kind: str, vocabulary: Sequence[str] | None = None, min_df: int = 1
                                max_features=max_features, dtype=np.float32)
     return CountVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False, vocabulary=vocab,
                            min_df=min_df, max_features=max_features, dtype=np.float32)
+
+
+def assemble(word_counts: sparse.csr_matrix, char_counts: sparse.csr_matrix, texts: Sequence[str],
+             idf_word: np.ndarray, idf_char: np.ndarray, lexicon_scale: np.ndarray) -> sparse.csr_matrix:
+    """The feature matrix: tf-idf of word and character n-grams, then the scaled VADER scores."""
+    lex = lexicon_matrix(texts) * lexicon_scale
+    return sparse.hstack([tfidf(word_counts, idf_word), tfidf(char_counts, idf_char),
+                          sparse.csr_matrix(lex.astype(np.float32))], format="csr")
 
 
 def tfidf(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
@@ -105,10 +113,8 @@ class TrainedModel:
     def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """The feature matrix of raw texts (normalized here)."""
         norm = [normalize(t) for t in texts]
-        lex = lexicon_matrix(texts) * self.lexicon_scale
-        return sparse.hstack([tfidf(self._word.transform(norm), self.idf_word),
-                              tfidf(self._char.transform(norm), self.idf_char),
-                              sparse.csr_matrix(lex.astype(np.float32))], format="csr")
+        return assemble(self._word.transform(norm), self._char.transform(norm), texts, self.idf_word,
+                        self.idf_char, self.lexicon_scale)
 
     def decision(self, x: sparse.csr_matrix) -> np.ndarray:
         return np.asarray(x @ self.coef.T) + self.intercept
@@ -135,7 +141,11 @@ def predict(model: TrainedModel, texts: Sequence[str]) -> list[Prediction]:
     """Label, polarity score and confidence for each text."""
     if not texts:
         return []
-    p = softmax(model.decision(model.features(texts)))
+    return _predictions(model, model.features(texts))
+
+
+def _predictions(model: TrainedModel, x: Any) -> list[Prediction]:
+    p = softmax(model.decision(x))
     best = p.argmax(axis=1)
     return [Prediction(CLASSES[b], float(row[2] - row[0]), float(row[b])) for b, row in zip(best, p)]
 
@@ -153,7 +163,7 @@ def explain(model: TrainedModel, text: str, top: int = 5) -> tuple[Prediction, l
     linear quantity whose sign decides between the two polar classes.
     """
     x = model.features([text])
-    pred = predict(model, [text])[0]
+    pred = _predictions(model, x)[0]
     direction = model.coef[2] - model.coef[0]
     names = model.feature_names()
     row = x.getrow(0)

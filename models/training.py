@@ -15,8 +15,8 @@ import numpy as np
 
 from models import datasets
 from models.datasets import Example
-from models.trained import CLASSES, LEXICON_NAMES, TrainedModel, _counter, predict, sklearn_version, \
-    smooth_idf, tfidf, vocab_sha256
+from models.trained import CLASSES, LEXICON_NAMES, TrainedModel, _counter, assemble, predict, \
+    sklearn_version, smooth_idf, vocab_sha256
 
 # The targets of issue 5, checked by ``listener eval``.
 TARGETS = {
@@ -73,8 +73,7 @@ def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
     """Fit vocabularies, idf and a class-balanced logistic regression on ``examples``."""
     from sklearn.linear_model import LogisticRegression
 
-    from models.features import lexicon_matrix, normalize
-    from scipy import sparse
+    from models.features import normalize
 
     texts = [e.text for e in examples]
     y = np.array([CLASSES.index(e.label) for e in examples])
@@ -85,8 +84,7 @@ def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
         cw, ch = wc.fit_transform(norm), cc.fit_transform(norm)
         idf_w, idf_c = smooth_idf(cw), smooth_idf(ch)
         scale = np.full(len(LEXICON_NAMES), config.lexicon_scale, dtype=np.float32)
-        x = sparse.hstack([tfidf(cw, idf_w), tfidf(ch, idf_c),
-                           sparse.csr_matrix((lexicon_matrix(texts) * scale).astype(np.float32))], format="csr")
+        x = assemble(cw, ch, texts, idf_w, idf_c, scale)
         clf = LogisticRegression(C=config.C, class_weight="balanced", max_iter=config.max_iter,
                                  random_state=config.seed)
         clf.fit(x, y)
