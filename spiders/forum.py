@@ -37,13 +37,12 @@ class ForumSpider(PagedSpider):
         super().__init__(*args, **kwargs)
         self.pending: dict[str, int] = {}
         self.errors: dict[str, list[str]] = {}
-        self.board_pages: dict[str, int] = {}
         self.last_status: dict[str, int | None] = {}
 
     # --- bookkeeping: one FetchResult when the last request of a source is done ---
 
     def begin(self, run: SourceRun) -> Iterable[scrapy.Request]:
-        self.pending[run.name], self.errors[run.name], self.board_pages[run.name] = 0, [], 0
+        self.pending[run.name], self.errors[run.name] = 0, []
         yield self.follow(run, self.board_url(run), self.on_board, board=True)
 
     def follow(self, run: SourceRun, url: str, callback: Any, **meta: Any) -> scrapy.Request:
@@ -115,7 +114,7 @@ class ForumSpider(PagedSpider):
 
     def html_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
         sel = run.options["selectors"]
-        self.board_pages[run.name] += 1
+        run.pages += 1  # board pages (PagedSpider.on_page, which counts API pages, is not used here)
         rows = response.css(sel["thread"]) if _is_html(response) else SelectorList([])
         if not rows:
             self.problem(run, "board", f"no threads found (selector {sel['thread']!r} matched nothing): "
@@ -133,7 +132,7 @@ class ForumSpider(PagedSpider):
             title = _text(row, sel["thread_link"].split("::")[0]) or None
             yield self.follow(run, response.urljoin(link), self.on_thread, title=title, page=1)
         more = _text(response, sel["next_page"]) if sel.get("next_page") else None
-        if taken and more and self.board_pages[run.name] < run.source.get("max_pages", 1):
+        if taken and more and run.pages < run.source.get("max_pages", 1):
             yield self.follow(run, response.urljoin(more), self.on_board, board=True)
 
     def on_thread(self, response: Response) -> Iterator[Any]:
