@@ -5,8 +5,10 @@ Texts (seeded, no network): English review snippets from the bundled VADER groun
 per-locale lorem word lists (real words of the language in random order: a lexical test, no
 grammar). Each text is cut at a word boundary to 20-60 characters, like a short post.
 
-Detectors: ``py3langid`` as listener calls it (``models.language.detect_language``, 20-char
-minimum, 0.5 confidence), raw ``py3langid``, and, when installed, ``langdetect`` and ``lingua``.
+Detectors: ``py3langid`` as listener calls it (``models.language.detect_language``, 12-char
+minimum, no confidence floor), the same preferring English when unsure (as ``classify`` calls it
+with ``sentiment.languages = ["en"]``), raw ``py3langid``, and, when installed, ``langdetect`` and
+``lingua``.
 "Unsure" (None) counts as wrong for accuracy; "scored ok" is the decision listener takes
 (score a text detected as English or unknown, "unscored" otherwise) being right. Faker, langdetect and lingua are only needed here.
 
