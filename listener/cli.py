@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,8 +31,7 @@ class Ctx:
             try:
                 self._settings = load_settings(self.config)
             except ConfigError as exc:
-                click.echo(f"Error: {exc}", err=True)
-                sys.exit(2)
+                _fail(str(exc))
         return self._settings
 
     def db(self):
@@ -100,8 +100,7 @@ def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
         chosen = [settings.source(n).name for n in names] if names else \
             [s.name for s in settings.sources if s.enabled]
     except ConfigError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Collecting", total=len(chosen))
@@ -262,8 +261,7 @@ def daemon(obj: Ctx, log_level: str) -> None:
     try:
         code = run_daemon(obj.settings(), log_level=log_level)
     except DaemonError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     sys.exit(code)
 
 
@@ -283,7 +281,7 @@ def status(obj: Ctx) -> None:
     for h in st.sources:
         table.add_row(h.name, h.state, h.last_success or "never", h.next_run or "-", str(h.posts_24h),
                       h.backoff, h.last_error or h.note)
-    Console(width=200 if not sys.stdout.isatty() else None, soft_wrap=False).print(table)
+    Console(width=_width(200), soft_wrap=False).print(table)
     click.echo(f"Daemon: {st.daemon}")
     click.echo(f"Last digest: {st.last_digest or 'none yet'}")
     if not st.healthy:
@@ -326,8 +324,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     try:
         entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
     except (ConfigError, ValueError) as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
@@ -345,7 +342,7 @@ def _list_sources(obj: Ctx) -> None:
         table.add_row(name, r["type"], "active" if r["active"] else "INACTIVE", r["last_fetch_at"] or "never",
                       status, str(r["posts"]),
                       r["last_error"] or (f"malformed but usable: {r['bozo']}" if r["bozo"] else ""))
-    Console(width=160 if not sys.stdout.isatty() else None, soft_wrap=False).print(table)
+    Console(width=_width(), soft_wrap=False).print(table)
 
 
 @cli.command()
@@ -376,7 +373,7 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
                       f"{p.net_sentiment:+.0f}" if p.net_sentiment is not None else "n/a",
                       f"{p.positive} / {p.neutral} / {p.negative}")
     if not obj.quiet:
-        Console(width=160 if not sys.stdout.isatty() else None).print(table)
+        Console(width=_width()).print(table)
         click.echo(f"Stored {result.posts} posts from {result.sources} bundled sources in {result.db_path}")
         click.echo(f"Settings used: {result.settings_path}")
     click.echo(f"Digest: {result.paths[0]}")
@@ -422,8 +419,7 @@ def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit
         try:
             saved_q = search_mod.saved_query(db, saved)
         except KeyError as exc:
-            click.echo(f"Error: {exc.args[0]}", err=True)
-            sys.exit(2)
+            _fail(exc.args[0])
         query = f"({saved_q}) {query}" if query.strip() else saved_q
     try:
         plan = search_mod.prepare(db, query, filters=filters, sort=sort)
@@ -461,7 +457,7 @@ def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:
         mood = f"{h.sentiment_label or '-'}" + (f" {h.sentiment:+.2f}" if h.sentiment is not None else "")
         table.add_row(h.posted_at[:16].replace("T", " "), h.source, body, mood, str(h.engagement),
                       ", ".join(m["product"] for m in h.products))
-    console = Console(width=160 if not sys.stdout.isatty() else None)
+    console = Console(width=_width())
     console.print(table)
     shown = f"{page.offset + 1}-{page.offset + len(page.hits)}" if page.hits else "none"
     click.echo(f"{page.total:,} result(s), showing {shown}, sorted by {page.plan.sort}.")
@@ -497,7 +493,7 @@ def saved_list(obj: Ctx, owner: str | None) -> None:
         table.add_column(col, overflow="fold")
     for s in store.saved_searches(obj.db(), owner):
         table.add_row(s["name"], s["owner"] or "", s["query"], s["updated_at"])
-    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    Console(width=_width()).print(table)
 
 
 @saved_group.command("remove")
@@ -506,8 +502,7 @@ def saved_list(obj: Ctx, owner: str | None) -> None:
 def saved_remove(obj: Ctx, name: str) -> None:
     """Delete a saved search."""
     if not store.delete_saved_search(obj.db(), name):
-        click.echo(f"Error: no saved search named {name!r}", err=True)
-        sys.exit(2)
+        _fail(f"no saved search named {name!r}")
     obj.say(f"Removed saved search {name!r}.")
 
 
@@ -524,11 +519,15 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
     try:
         web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
     except web.ServeError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _width(wide: int = 160) -> int | None:
+    """Console width: the terminal's, or ``wide`` when output goes to a file or a pipe."""
+    return None if sys.stdout.isatty() else wide
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -581,7 +580,7 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
     from models.trained import ArtifactError
 
     settings = obj.settings()
-    console = Console(width=160 if not sys.stdout.isatty() else None)
+    console = Console(width=_width())
     if labels:
         ev = learn.evaluate_labels(obj.db(), settings)
         if not ev.n:
