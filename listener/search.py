@@ -201,10 +201,8 @@ def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = N
         if not rows:
             return
         hits = [_hit(dict(zip(cols, r))) for r in rows]
-        products, topics = store.post_tags(db, [h.id for h in hits])
-        for h in hits:
-            h.products, h.topics = products.get(h.id, []), topics.get(h.id, [])
-            yield h
+        _attach_tags(db, hits)
+        yield from hits
 
 
 def _hit(r: dict) -> Hit:
@@ -238,6 +236,11 @@ def _decorate(db: sqlite_utils.Database, plan: Plan, hits: list[Hit]) -> None:
         h.title_marked = title or ""
         if passage and MARK_OPEN in passage and not (h.text and MARK_OPEN in h.text):
             h.snippet_marked = " ".join(passage.split())
+    _attach_tags(db, hits)
+
+
+def _attach_tags(db: sqlite_utils.Database, hits: list[Hit]) -> None:
+    """Each hit's product mentions and topics, in one query per tag table."""
     products, topics = store.post_tags(db, [h.id for h in hits])
     for h in hits:
         h.products, h.topics = products.get(h.id, []), topics.get(h.id, [])

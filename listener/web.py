@@ -283,9 +283,7 @@ def create_app(settings: Settings, *, token: str | None = None,
 
     @app.get("/products", response_class=HTMLResponse, include_in_schema=False)
     def products_page(db: sqlite_utils.Database = Depends(get_db)):
-        end = window_end(db, today())
-        items = overviews(db, settings, end=end, days=settings.serve.chart_days)
-        return render("products.html.j2", items=items, days=settings.serve.chart_days)
+        return render("products.html.j2", items=_overviews(db), days=settings.serve.chart_days)
 
     @app.get("/products/{name}", response_class=HTMLResponse, include_in_schema=False)
     def product_page(name: str, db: sqlite_utils.Database = Depends(get_db)):
@@ -328,8 +326,7 @@ def create_app(settings: Settings, *, token: str | None = None,
     @app.get("/api/products", response_model=list[ProductSummary], tags=["products"])
     def api_products(db: sqlite_utils.Database = Depends(get_db)):
         """Every configured product over the chart window (default 30 days)."""
-        end = window_end(db, today())
-        return [_summary(o) for o in overviews(db, settings, end=end, days=settings.serve.chart_days)]
+        return [_summary(o) for o in _overviews(db)]
 
     @app.get("/api/products/{name}", response_model=ProductSummary, tags=["products"])
     def api_product(name: str, db: sqlite_utils.Database = Depends(get_db)):
@@ -350,12 +347,15 @@ def create_app(settings: Settings, *, token: str | None = None,
         return store.saved_searches(db, owner)
 
     def _product(db: sqlite_utils.Database, name: str) -> tuple[list[ProductOverview], ProductOverview]:
-        end = window_end(db, today())
-        items = overviews(db, settings, end=end, days=settings.serve.chart_days, detail=name)
+        items = _overviews(db, detail=name)
         for o in items:
             if o.name == name:
                 return items, o
         raise HTTPException(404, f"no product named {name!r} in the settings")
+
+    def _overviews(db: sqlite_utils.Database, detail: str | None = None) -> list:
+        """Every product's overview for the chart window ending on the latest day with mentions."""
+        return overviews(db, settings, end=window_end(db, today()), days=settings.serve.chart_days, detail=detail)
 
     def _post(db: sqlite_utils.Database, post_id: int) -> dict:
         p = store.get_post(db, post_id)
