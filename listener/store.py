@@ -534,13 +534,6 @@ def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: boo
     return rows
 
 
-def search(db: sqlite_utils.Database, fts_query: str, limit: int = 20) -> list[dict]:
-    """Posts whose title or text match an FTS5 query, best first."""
-    return _rows(db, """SELECT p.id, p.source, p.title, p.url, p.posted_at FROM posts_fts
-                        JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?
-                        ORDER BY rank LIMIT ?""", [fts_query, limit])
-
-
 # --- search (read-only, but for saved searches) ------------------------------------------
 
 

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from listener import pipeline, store
+from tests.test_store import find
 from spiders.feedparse import FeedError, parse_feed, strip_doctype
 from tests.conftest import FEEDS, NOW
 from tests.feeds import Entry, atom, billion_laughs, malformed_but_usable
@@ -86,8 +87,8 @@ def test_edited_entry_updates_in_place_and_fts_follows(server, settings_for):
     assert db.execute("SELECT id, title, updated_at, classified_at FROM posts WHERE guid='tag:x,1'").fetchone() \
         == (pid, "Chrome release notes", "2026-11-23T06:00:00Z", None)
     assert store.count_posts(db) == 2
-    assert store.search(db, "terrible")[0]["id"] == pid
-    assert store.search(db, '"Firefox 200"') == []
+    assert find(db, "terrible")[0].id == pid
+    assert find(db, '"Firefox 200"') == []
     pipeline.classify(db, settings, now=NOW)
     assert rows(db, "SELECT product FROM mentions WHERE post_id=?", [pid]) == [("Chrome",)]
     assert db.execute("SELECT sentiment_label FROM posts WHERE id=?", [pid]).fetchone() == ("negative",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from listener import store
+from listener import search, store
 
 
 def post(guid, **kw):
@@ -48,16 +48,21 @@ def test_upsert_counts_and_in_place_update(tmp_path):
     assert store.count_posts(db) == 3
 
 
+def find(db, query):
+    """Hits of a query through listener.search, the one search path."""
+    return search.search(db, search.prepare(db, query)).hits
+
+
 def test_fts_follows_inserts_updates_and_deletes(tmp_path):
     db = store.open_db(tmp_path / "a.db")
     store.upsert_posts(db, [post("1", text="the zeppelin arrives")], now="2026-11-21T00:00:00Z")
-    assert [r["title"] for r in store.search(db, "zeppelin")] == ["title 1"]
+    assert [h.title for h in find(db, "zeppelin")] == ["title 1"]
     store.upsert_posts(db, [post("1", text="the airship arrives")], now="2026-11-22T00:00:00Z")
-    assert store.search(db, "zeppelin") == []
-    assert len(store.search(db, "airship")) == 1
+    assert find(db, "zeppelin") == []
+    assert len(find(db, "airship")) == 1
     with db.atomic():
         db.execute("DELETE FROM posts")
-    assert store.search(db, "airship") == []
+    assert find(db, "airship") == []
 
 
 def test_posted_at_falls_back_to_fetch_time(tmp_path):
