@@ -21,7 +21,8 @@ def manifest_headers(folder: str, file: str, base: str) -> dict[str, str]:
     ``x-ratelimit-reset`` is left out: recorded resets lie in the past or future of
     the recording, not of the test run.
     """
-    entries = json.loads((FIXTURES / folder / "manifest.json").read_text())
+    manifest = FIXTURES / folder / "manifest.json"
+    entries = json.loads(manifest.read_text()) if manifest.exists() else []  # our own pages have none
     entry = next((e for e in entries if e["file"] == file), {})
     headers = {k: v for k, v in (entry.get("headers") or {}).items() if k in REPLAY_HEADERS}
     if "link" in headers:
@@ -35,9 +36,11 @@ def _guess_type(file: str) -> str:
             ".html": "text/html; charset=utf-8"}.get(Path(file).suffix, "application/octet-stream")
 
 
-def serve(server: ReplayServer, path: str, folder: str, file: str, *, replace: str | None = None,
+def serve(server: ReplayServer, path: str, folder: str | Path, file: str, *, replace: str | None = None,
           **kwargs) -> Route:
-    """Serve a vendored fixture at ``path`` with its manifest headers (``replace``: host to point here)."""
+    """Serve a fixture at ``path`` with its manifest headers (``replace``: host to point here).
+
+    ``folder`` is a folder of tests/fixtures, or any folder (the demo's bundled pages)."""
     body = (FIXTURES / folder / file).read_bytes()
     if replace:
         body = body.replace(replace.encode(), server.base_url.encode())

@@ -4,6 +4,7 @@ re-runs, error pages, and forum date parsing."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,8 @@ from listener import store
 from spiders.forumdates import parse_forum_date
 from tests.conftest import NOW
 from tests.sources import collect, rate_limited, serve, settings_file, source_row
+
+PHPBB = Path(__file__).resolve().parent.parent / "listener" / "demo" / "social"  # our phpBB pages ship with the demo
 
 SMF_HOST = "https://forum.example.org"
 
@@ -21,10 +24,10 @@ def forum(name: str, url: str, preset: str, extra: str = "", age: str = "5000d")
 
 
 def serve_forums(server):
-    serve(server, "/phpbb/viewforum.php?f=2", "forums", "phpbb3_viewforum.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7", "forums", "phpbb3_viewtopic_page1.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7&start=2", "forums", "phpbb3_viewtopic_page2.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=3", "forums", "phpbb3_viewtopic_t3.html")
+    serve(server, "/phpbb/viewforum.php?f=2", PHPBB, "forum_phpbb3_viewforum.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB, "forum_phpbb3_viewtopic_page1.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7&start=2", PHPBB, "forum_phpbb3_viewtopic_page2.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=3", PHPBB, "forum_phpbb3_viewtopic_t3.html")
     serve(server, "/index.php?board=4.0", "forums", "smf2_messageindex.html", replace=SMF_HOST)
     serve(server, "/index.php?topic=87.0", "forums", "smf2_display.html", replace=SMF_HOST)
     serve(server, "/vb/forumdisplay.php?f=5", "forums", "vbulletin_forumdisplay.html")
@@ -79,10 +82,10 @@ def test_each_preset_reads_its_engine_and_a_rerun_adds_nothing(server, tmp_path)
 def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
     serve(server, "/down/viewforum.php", "forums", "forum_database_unavailable.html")
     serve(server, "/wall.json", "forums", "forum_database_unavailable.html")
-    serve(server, "/phpbb/viewforum.php?f=2", "forums", "phpbb3_viewforum.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7", "forums", "phpbb3_viewtopic_page1.html").queue.append(rate_limited(1))
+    serve(server, "/phpbb/viewforum.php?f=2", PHPBB, "forum_phpbb3_viewforum.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB, "forum_phpbb3_viewtopic_page1.html").queue.append(rate_limited(1))
     server.add("/phpbb/viewtopic.php?f=2&t=7&start=2", "gone", status=404)
-    serve(server, "/phpbb/viewtopic.php?f=2&t=3", "forums", "phpbb3_viewtopic_t3.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=3", PHPBB, "forum_phpbb3_viewtopic_t3.html")
     server.add("/gone/viewforum.php", "", status=410)
     sources = (forum("down", server.url("/down/viewforum.php"), "phpbb3")
                + forum("wall", server.url("/wall"), "discourse")
@@ -102,9 +105,9 @@ def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
 
 
 def test_settings_selectors_override_a_preset(server, tmp_path):
-    serve(server, "/phpbb/viewforum.php?f=2", "forums", "phpbb3_viewforum.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7", "forums", "phpbb3_viewtopic_page1.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=3", "forums", "phpbb3_viewtopic_t3.html")
+    serve(server, "/phpbb/viewforum.php?f=2", PHPBB, "forum_phpbb3_viewforum.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB, "forum_phpbb3_viewtopic_page1.html")
+    serve(server, "/phpbb/viewtopic.php?f=2&t=3", PHPBB, "forum_phpbb3_viewtopic_t3.html")
     extra = '[sources.selectors]\nauthor = "dl.postprofile dt a"\nnext_page = "a.no-such-link::attr(href)"\n'
     db, report = collect(settings_file(tmp_path, forum("f", server.url("/phpbb/viewforum.php?f=2"), "phpbb3", extra)))
     assert report.outcomes[0].error is None and report.counts.new == 3
