@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 import sqlite_utils
 
 from listener import store
-from listener.config import Settings
+from listener.config import Product, Settings
 from listener.text import iso_utc, snippet
 from reports.spikes import PRESETS, count_verdict, share_verdict
 
@@ -145,6 +145,7 @@ class Digest:
     generated_at: str
     cutoff: str
     settings_sha256: str
+    query_versions: dict[str, str]   # product -> version of its query (aliases and excludes)
     classifiers: list[str]
     products: list[ProductStats]
     total_posts: int
@@ -175,6 +176,16 @@ class Digest:
         data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
         data["kind"], data["title"] = self.kind, self.title
         return json.loads(json.dumps(data))  # tuples become lists, as any reader of the file sees them
+
+
+def query_version(product: Product) -> str:
+    """A short hash of what counts as a mention of ``product``: its aliases and exclude terms.
+
+    A product's aliases are its listening query; when they change, its numbers stop being
+    comparable with digests made before, and this version says so.
+    """
+    spec = json.dumps({"aliases": sorted(product.aliases), "exclude": sorted(product.exclude)}, sort_keys=True)
+    return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -270,6 +281,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     return Digest(
         schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,
         settings_sha256=settings_fingerprint(settings),
+        query_versions={p.name: query_version(p) for p in settings.products if p.name in names},
         classifiers=store.classifiers_between(db, a, b, c),
         products=[stats[n] for n in names],
         total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,

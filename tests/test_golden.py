@@ -52,3 +52,19 @@ def test_rerun_with_recorded_cutoff_gives_the_same_numbers(fixture_db):
     assert stable(again) == stable(first)
     fresh = build_digest(db, settings, day=DAY, now=later)
     assert fresh.products[0].mentions == 5 and fresh.cutoff == "2026-11-24T06:00:00Z"
+
+
+def test_query_versions_change_only_with_the_product_definition(fixture_db):
+    from dataclasses import replace
+
+    from reports.digest import query_version
+    from reports.render import render_markdown
+
+    db, settings = fixture_db
+    d = build_digest(db, settings, day=DAY, now=NOW)
+    acme = settings.products[0]
+    assert d.query_versions == {"Acme": query_version(acme), "Bolt": query_version(settings.products[1])}
+    assert query_version(replace(acme, ours=False)) == query_version(acme)  # not part of the query
+    assert query_version(replace(acme, aliases=("Acme", "ACME Corp"))) != query_version(acme)
+    assert query_version(replace(acme, exclude=("acme anvil",))) != query_version(acme)
+    assert f"queries Acme {query_version(acme)}, Bolt" in render_markdown(d)
