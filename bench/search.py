@@ -33,7 +33,7 @@ from listener import search, store
 from listener.files import write_atomic
 from listener.text import iso_utc
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: topics saved through the store (search facets)
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
 DAYS = 180
 PRODUCTS = {"Firefox": ["Firefox", "Mozilla Firefox"], "Chrome": ["Chrome", "Google Chrome"],
@@ -125,12 +125,19 @@ class _Mention:
 
 
 @dataclass(frozen=True)
+class _Topic:
+    topic: str
+    sentiment: float
+
+
+@dataclass(frozen=True)
 class _Result:
     post_id: int
     sentiment: float
     label: str
     language: str | None
     mentions: tuple
+    topics: tuple
 
 
 def build(path: Path, n: int, seed: int) -> None:
@@ -150,11 +157,8 @@ def build(path: Path, n: int, seed: int) -> None:
         for post, mentioned, topics, s in batch:
             label = "positive" if s >= 0.05 else "negative" if s <= -0.05 else "neutral"
             results.append(_Result(ids[post["guid"]], s, label, post["language"],
-                                   tuple(_Mention(m, a) for m, a in mentioned)))
+                                   tuple(_Mention(m, a) for m, a in mentioned), tuple(_Topic(t, s) for t in topics)))
         store.save_classifications(db, results, now=stamp, classifier="bench")
-        with db.atomic():
-            db.conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
-                                [(ids[p["guid"]], t, s) for p, _, topics, s in batch for t in topics])
         done += len(batch)
         if done % 100_000 == 0:
             print(f"  built {done:,} posts in {time.perf_counter() - t0:.0f} s", flush=True)

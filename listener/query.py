@@ -26,15 +26,17 @@ import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Mapping, Sequence, Union
+from typing import Union
 
-from listener.store import ENGAGEMENT_SQL
+from listener.store import ENGAGEMENT_SQL, day_token, facet_token
 from listener.text import iso_utc
 
 MAX_LENGTH = 10_000        # characters in one query
 MAX_DEPTH = 64             # nested parentheses
 MAX_NEAR_EXPANSION = 64    # NEAR groups produced by OR-groups inside NEAR
 MIN_PREFIX = 2             # word characters before a trailing *
+MAX_PERIOD_TOKENS = 200    # year/month/day tokens one published range may turn into
+TEXT_COLUMNS = "{title text}"
 
 TEXT_FIELDS = ("title",)
 VALUE_FIELDS = ("product", "source", "site", "author", "lang", "sentiment", "topic")
@@ -518,72 +520,62 @@ class Compiled:
         return explain(self.tree)
 
 
-Known = Mapping[str, Sequence[str]]
+Days = "tuple[str | None, str | None] | None"  # the data's first day and the day after its last (UTC midnights)
 
 
-def compile_query(query: str | Node | None, known: Known | None = None) -> Compiled:
+def compile_query(query: str | Node | None, days: Days = None) -> Compiled:
     """Parse (if needed) and compile a query; raises ``QueryError`` for invalid input.
 
-    ``known`` maps ``product`` and ``source`` to the names stored, so ``product:firefox``
-    finds posts tagged ``Firefox`` through the index instead of a case-insensitive scan.
+    ``days`` closes open-ended ``published:`` ranges so they too become day tokens
+    (without it they are checked on the posts rows).
     """
     tree = parse(query) if isinstance(query, str) else query
-    return compile_tree(tree, known)
+    return compile_tree(tree, days)
 
 
-def compile_tree(tree: Node | None, known: Known | None = None) -> Compiled:
+def compile_tree(tree: Node | None, days: Days = None) -> Compiled:
     """SQL pieces for a syntax tree: the driving MATCH and the other conditions."""
-    known = known or {}
     out = Compiled(tree=tree, match=None)
     if tree is None:
         return out
     children = tree.children if isinstance(tree, And) else (tree,)
-    positive = [c for c in children if _fts(c) is not None and not _ordered(c)]
-    ordered = [c for c in children if _ordered(c)]
-    negative = [c.child for c in children
-                if isinstance(c, Not) and _fts(c.child) is not None and not _ordered_inside(c.child)]
+    fts = {i: _fts(c, days) for i, c in enumerate(children)}
+    positive = [i for i, c in enumerate(children) if fts[i] is not None and not _ordered(c)]
+    ordered = [i for i, c in enumerate(children) if _ordered(c)]
+    negative = {i: _fts(c.child, days) for i, c in enumerate(children)
+                if isinstance(c, Not) and not _ordered_inside(c.child)}
+    negative = {i: f for i, f in negative.items() if f is not None}
     drivers = positive + ordered
+    rest = list(range(len(children)))
     if drivers:
-        expr = " AND ".join(_fts(c) for c in drivers)
+        expr = " AND ".join(fts[i] if fts[i] is not None else _fts(children[i], days) for i in drivers)
         expr = f"({expr})" if len(drivers) > 1 else expr
-        for n in negative:
-            expr = f"{expr} NOT {_fts(n)}"
+        for f in negative.values():
+            expr = f"{expr} NOT {f}"
         out.match = expr
-        rest = [c for c in children if c not in positive and c not in ordered
-                and not (isinstance(c, Not) and c.child in negative)]
-        for c in ordered:
-            out.where.append(_ordered_sql(c, out.params))
-    else:
-        rest = list(children)
-    for c in rest:
-        out.where.append(_sql(c, out.params, known))
+        for i in ordered:
+            out.where.append(_ordered_sql(children[i], out.params))
+        rest = [i for i in rest if i not in positive and i not in ordered and i not in negative]
+    for i in rest:
+        out.where.append(_sql(children[i], out.params, days))
     words = [_fts(leaf) for leaf in _positive_text(tree)]
     out.highlight = " OR ".join(w for w in words if w) or None
     out.needs_ordered = any(_ordered(n) for n in _walk(tree))
     return out
 
 
-def _fts(node: Node) -> str | None:
+def _fts(node: Node, days: Days = None) -> str | None:
     """FTS5 expression for a node FTS5 can match alone (ordered NEAR: its unordered superset)."""
-    if isinstance(node, Term):
-        return _quote(node.text) + (" *" if node.prefix else "")
-    if isinstance(node, Phrase):
-        words = node.text.split()
-        if node.slop is None or len(words) < 2:
-            return _quote(node.text)
-        return f"NEAR({' '.join(_quote(w) for w in words)}, {node.slop})"
-    if isinstance(node, Near):
-        groups = [c.children if isinstance(c, Or) else (c,) for c in node.operands]
-        combos = list(itertools.islice(itertools.product(*groups), MAX_NEAR_EXPANSION + 1))
-        if len(combos) > MAX_NEAR_EXPANSION:
-            raise QueryError(f"NEAR with OR-groups expands to more than {MAX_NEAR_EXPANSION} "
-                             "combinations; use fewer alternatives", node.pos)
-        nears = [f"NEAR({' '.join(_fts(o) for o in combo)}, {node.distance})" for combo in combos]
-        return nears[0] if len(nears) == 1 else "(" + " OR ".join(nears) + ")"
+    if isinstance(node, (Term, Phrase, Near)):
+        return f"{TEXT_COLUMNS} : ({_text_fts(node)})"  # never the facets column
+    if isinstance(node, Field):
+        return f"facets : {facet_token(node.name, node.value)}"
+    if isinstance(node, Range):
+        return _period_fts(node, days)
     if isinstance(node, Column):
-        return f"{node.column} : ({_fts(node.child)})"
+        return f"{node.column} : ({_fts(node.child, days)})"
     if isinstance(node, Or):
-        parts = [_fts(c) for c in node.children]
+        parts = [_fts(c, days) for c in node.children]
         if any(p is None or _ordered(c) for p, c in zip(parts, node.children)):
             return None
         return "(" + " OR ".join(parts) + ")"
@@ -591,7 +583,7 @@ def _fts(node: Node) -> str | None:
         pos = [c for c in node.children if not isinstance(c, Not)]
         neg = [c.child for c in node.children if isinstance(c, Not)]
         # Each child once: calling _fts again per use made nested queries exponential to compile.
-        pos_fts, neg_fts = [_fts(c) for c in pos], [_fts(c) for c in neg]
+        pos_fts, neg_fts = [_fts(c, days) for c in pos], [_fts(c, days) for c in neg]
         if not pos or any(f is None or _ordered(c) for f, c in zip(pos_fts + neg_fts, pos + neg)):
             return None
         expr = "(" + " AND ".join(pos_fts) + ")"
@@ -599,6 +591,55 @@ def _fts(node: Node) -> str | None:
             expr = f"{expr} NOT {n}"
         return f"({expr})" if neg else expr
     return None
+
+
+def _text_fts(node: Node) -> str:
+    if isinstance(node, Term):
+        return _quote(node.text) + (" *" if node.prefix else "")
+    if isinstance(node, Phrase):
+        words = node.text.split()
+        if node.slop is None or len(words) < 2:
+            return _quote(node.text)
+        return f"NEAR({' '.join(_quote(w) for w in words)}, {node.slop})"
+    groups = [c.children if isinstance(c, Or) else (c,) for c in node.operands]
+    combos = list(itertools.islice(itertools.product(*groups), MAX_NEAR_EXPANSION + 1))
+    if len(combos) > MAX_NEAR_EXPANSION:
+        raise QueryError(f"NEAR with OR-groups expands to more than {MAX_NEAR_EXPANSION} "
+                         "combinations; use fewer alternatives", node.pos)
+    nears = [f"NEAR({' '.join(_text_fts(o) for o in combo)}, {node.distance})" for combo in combos]
+    return nears[0] if len(nears) == 1 else "(" + " OR ".join(nears) + ")"
+
+
+def _period_fts(node: Range, days: Days) -> str | None:
+    """A published range of whole UTC days as year, month and day facet tokens (None: not whole days,
+    or an open end ``days`` cannot close)."""
+    if node.name != "published":
+        return None
+    bounds = []
+    for v, edge in zip((node.low, node.high), days or (None, None)):
+        if v is None:
+            v = edge
+        if v is None or not v.endswith("T00:00:00Z"):
+            return None
+        bounds.append(date.fromisoformat(v[:10]))
+    d, end = bounds
+    toks = []
+    while d < end:
+        next_year, next_month = date(d.year + 1, 1, 1), date(d.year + d.month // 12, d.month % 12 + 1, 1)
+        if d.month == 1 and d.day == 1 and next_year <= end:
+            toks.append(day_token("y", d.isoformat()))
+            d = next_year
+        elif d.day == 1 and next_month <= end:
+            toks.append(day_token("m", d.isoformat()))
+            d = next_month
+        else:
+            toks.append(day_token("d", d.isoformat()))
+            d += timedelta(days=1)
+        if len(toks) > MAX_PERIOD_TOKENS:
+            return None
+    if not toks:
+        return None
+    return "facets : " + (toks[0] if len(toks) == 1 else "(" + " OR ".join(toks) + ")")
 
 
 def _ordered(node: Node) -> bool:
@@ -609,57 +650,26 @@ def _ordered_inside(node: Node) -> bool:
     return any(_ordered(n) for n in _walk(node))
 
 
-_MATCH_SQL = "p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
+MATCH_SQL = "p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
 
 
-def _sql(node: Node, params: list, known: Known) -> str:
+def _sql(node: Node, params: list, days: Days) -> str:
     """SQL condition on ``posts p`` for any node; parameters appended to ``params``."""
     if _ordered(node):
-        params.append(_fts(node))
-        return f"({_MATCH_SQL} AND {_ordered_sql(node, params)})"
-    fts = _fts(node)
+        params.append(_fts(node, days))
+        return f"({MATCH_SQL} AND {_ordered_sql(node, params)})"
+    fts = _fts(node, days)
     if fts is not None:
         params.append(fts)
-        return _MATCH_SQL
+        return MATCH_SQL
     if isinstance(node, Not):
-        return f"NOT ({_sql(node.child, params, known)})"
+        return f"NOT ({_sql(node.child, params, days)})"
     if isinstance(node, (And, Or)):
         op = " AND " if isinstance(node, And) else " OR "
-        return "(" + op.join(_sql(c, params, known) for c in node.children) + ")"
-    if isinstance(node, Field):
-        return _field_sql(node, params, known)
+        return "(" + op.join(_sql(c, params, days) for c in node.children) + ")"
     if isinstance(node, Range):
         return _range_sql(node, params)
     raise QueryError("this part of the query cannot be searched", getattr(node, "pos", 1))  # pragma: no cover
-
-
-def _field_sql(node: Field, params: list, known: Known) -> str:
-    v = node.value
-    if node.name in ("product", "source"):
-        names = [k for k in known.get(node.name, ()) if k.casefold() == v.casefold()] or [v]
-        params.extend(names)
-        marks = ", ".join("?" * len(names))
-        if node.name == "product":
-            return f"p.id IN (SELECT post_id FROM mentions WHERE product IN ({marks}))"
-        return f"p.source IN ({marks})"
-    if node.name == "topic":
-        params.append(v)
-        return "p.id IN (SELECT post_id FROM post_topics WHERE topic = ? COLLATE NOCASE)"
-    if node.name == "author":
-        params.append(v)
-        return "p.author = ? COLLATE NOCASE"
-    if node.name == "lang":
-        params.append(v)
-        return "p.language = ?"
-    if node.name == "sentiment":
-        params.append(v)
-        return "p.sentiment_label = ?"
-    if node.name == "site":  # the host is the domain or www.domain; '/' appended so a bare host matches
-        like = v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        patterns = [f"{scheme}://{www}{like}/%" for scheme in ("http", "https") for www in ("", "www.")]
-        params.extend(patterns)
-        return "(" + " OR ".join(["p.url || '/' LIKE ? ESCAPE '\\'"] * len(patterns)) + ")"
-    raise QueryError(f"unknown field {node.name}:", node.pos)  # pragma: no cover
 
 
 def _range_sql(node: Range, params: list) -> str:

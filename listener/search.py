@@ -17,7 +17,7 @@ from typing import Iterator
 import sqlite_utils
 
 from listener import store
-from listener.query import (ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
+from listener.query import (MATCH_SQL, ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
                             field_filter, near_ordered, parse)
 from listener.store import ENGAGEMENT_SQL
 from listener.text import iso_utc, snippet
@@ -26,7 +26,9 @@ SORTS = ("relevance", "date", "engagement")
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"   # private-use characters around highlighted words
 SNIPPET_TOKENS = 40
 MMAP_BYTES = 2 ** 31
-RANK = "bm25(posts_fts, 3.0, 1.0)"  # title words weigh three times body words
+RANK = "bm25(posts_fts, 3.0, 1.0, 0.0)"  # title words weigh three times body words; facets nothing
+RANK_DEPTH = 10_000   # relevance: with more matches than this, the newest this many are ranked
+SORT_ALL = 5_000      # date or engagement order: sort this many matches; above, walk the index
 EXPORT_FIELDS = ("id", "posted_at", "source", "author", "title", "url", "sentiment_label", "sentiment",
                  "language", "engagement", "products", "topics", "text")
 _COLUMNS = ("p.id, p.source, p.url, p.author, p.title, p.text, p.posted_at, p.sentiment, "
@@ -57,7 +59,7 @@ class Filters:
 
 @dataclass
 class Plan:
-    """A compiled search, ready to run: SQL for a page, for the count, and their parameters."""
+    """A compiled search, ready to run: its FROM and WHERE over ``posts p``, its order, parameters."""
     query: str
     compiled: Compiled
     sort: str
@@ -70,31 +72,61 @@ class Plan:
         return (f"SELECT {_COLUMNS} FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}"
                 + (" LIMIT ? OFFSET ?" if paged else ""))
 
-    def page_sql(self) -> str:
-        """Ids of one page. Pure text queries ranked by relevance never touch the posts table."""
-        if self.fts_only and self.sort == "relevance":
-            return f"SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? ORDER BY {RANK} LIMIT ? OFFSET ?"
-        return f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?"
-
-    def count_sql(self) -> str:
-        if self.fts_only:
-            return "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?"
-        return f"SELECT count(*) FROM {self.from_sql}{self.where_sql}"
-
     @property
     def fts_only(self) -> bool:
+        """Everything the query asks is decided inside the full-text index (words and facets)."""
         return bool(self.compiled.match) and not self.compiled.where
+
+    def steps(self, total: int | None = None, limit: int = 50, offset: int = 0) -> list[tuple[str, str, list]]:
+        """(what, SQL, parameters) of the statements a page runs, chosen by the number of matches."""
+        match = self.compiled.match
+        if self.fts_only:
+            count = ("count", "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [match])
+            if self.sort == "relevance":
+                depth = RANK_DEPTH if total is None or offset + limit <= RANK_DEPTH else total
+                if total is not None and total <= depth:
+                    page = f"SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? ORDER BY {RANK} LIMIT ? OFFSET ?"
+                    return [count, ("page", page, [match, limit, offset])]
+                # Many matches: rank the newest ``depth`` of them (bm25 costs ~1 µs a match).
+                page = (f"SELECT rowid FROM (SELECT rowid, {RANK} AS r FROM posts_fts WHERE posts_fts MATCH ? "
+                        f"ORDER BY rowid DESC LIMIT ?) ORDER BY r LIMIT ? OFFSET ?")
+                return [count, ("page", page, [match, depth, limit, offset])]
+            if total is not None and total <= SORT_ALL:
+                page = (f"SELECT p.id FROM posts_fts CROSS JOIN posts p ON p.id = posts_fts.rowid "
+                        f"WHERE posts_fts MATCH ? ORDER BY {self.order_sql} LIMIT ? OFFSET ?")
+            else:  # walk the date (engagement) index newest (highest) first, keeping the matches
+                index = "posts_engagement" if self.sort == "engagement" else "posts_posted_at"
+                page = (f"SELECT p.id FROM posts p INDEXED BY {index} WHERE p.id IN "
+                        f"(SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?) ORDER BY {self.order_sql} "
+                        f"LIMIT ? OFFSET ?")
+            return [count, ("page", page, [match, limit, offset])]
+        if self.compiled.needs_ordered:  # one pass: the word-order check runs once per candidate
+            return [("all", f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}",
+                     list(self.params))]
+        from_sql, where_sql = self.from_sql, self.where_sql
+        if match and self.sort != "relevance" and (total is None or total > SORT_ALL):
+            # Many text matches and a condition on the posts rows: let SQLite choose the side to
+            # drive from (a range index or the match) instead of probing a row per match.
+            from_sql = "posts p"
+            where_sql = where_sql.replace("posts_fts MATCH ?", MATCH_SQL, 1)
+        return [("count", f"SELECT count(*) FROM {from_sql}{where_sql}", list(self.params)),
+                ("page", f"SELECT p.id FROM {from_sql}{where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?",
+                 [*self.params, limit, offset])]
 
     def explain(self) -> str:
         """The parenthesized query and the SQL it runs, with its parameters."""
         lines = [f"query:  {self.compiled.parenthesized}",
                  f"sort:   {self.sort}" + ("" if self.sort != "relevance" or self.compiled.match
                                           else " (no words to rank by: newest first)"),
-                 f"match:  {self.compiled.match or '(none: no words to search for)'}",
-                 f"page:   {self.page_sql()}",
-                 f"rows:   SELECT {_COLUMNS} FROM posts p WHERE p.id IN (<page ids>)",
-                 f"count:  {self.count_sql()}",
-                 f"params: {json.dumps(self.params, ensure_ascii=False)} + [limit, offset]"]
+                 f"match:  {self.compiled.match or '(none: no words to search for)'}"]
+        if self.fts_only and self.sort == "relevance":
+            lines.append(f"rank:   by relevance (bm25); with more than {RANK_DEPTH:,} matches, "
+                         f"the newest {RANK_DEPTH:,} are ranked")
+        for what, sql, params in self.steps(total=None):
+            lines.append(f"{what + ':':<8}{sql}")
+        lines += [f"rows:   SELECT {_COLUMNS} FROM posts p WHERE p.id IN (<page ids>)",
+                  f"params: {json.dumps(self.params if not self.fts_only else [self.compiled.match], ensure_ascii=False)}"
+                  " + [limit, offset]"]
         return "\n".join(lines)
 
 
@@ -132,6 +164,7 @@ class Page:
     offset: int
     limit: int
     hits: list[Hit]
+    ranked: int | None = None   # relevance order: how many of the newest matches were ranked
 
 
 def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = None,
@@ -144,9 +177,7 @@ def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = 
     if extra:
         parts = ([] if tree is None else list(tree.children if isinstance(tree, And) else [tree])) + extra
         tree = parts[0] if len(parts) == 1 else And(tuple(parts))
-    known = {"product": store.distinct_values(db, "mentions", "product"),
-             "source": store.distinct_values(db, "posts", "source")}
-    compiled = compile_tree(tree, known)
+    compiled = compile_tree(tree, store.posted_days(db))
     params: list = []
     conds = []
     if compiled.match:
@@ -163,7 +194,7 @@ def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = 
     if sort == "relevance" and compiled.match:
         order = f"{RANK}, p.posted_at DESC"
     elif sort == "engagement":
-        order = f"{ENGAGEMENT_SQL} DESC, p.posted_at DESC"
+        order = f"{ENGAGEMENT_SQL} DESC, p.id DESC"  # the order of the engagement index
     else:  # date, and relevance without words to rank by
         order = "p.posted_at DESC, p.id DESC"
     return Plan(query or "", compiled, sort, from_sql, where_sql, order, params)
@@ -174,18 +205,28 @@ def _connect(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # read pages straight from the OS cache
 
 
-def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0,
-           count: bool = True) -> Page:
+def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0) -> Page:
     """One page of results, best first, with the total and highlighted title and snippet."""
     _connect(db)
-    ids = [r[0] for r in db.execute(plan.page_sql(), [*plan.params, limit, offset]).fetchall()]
+    total = None
+    ids: list[int] = []
+    for what, sql, params in plan.steps(None, limit, offset):
+        if what == "count":
+            total = db.execute(sql, params).fetchone()[0]
+            break
+    for what, sql, params in plan.steps(total, limit, offset):
+        if what == "all":
+            every = [r[0] for r in db.execute(sql, params).fetchall()]
+            total, ids = len(every), every[offset:offset + limit]
+        elif what == "page":
+            ids = [r[0] for r in db.execute(sql, params).fetchall()]
     by_id = {r["id"]: r for r in store._rows(
         db, f"SELECT {_COLUMNS} FROM posts p WHERE p.id IN ({', '.join('?' * len(ids))})", ids)}
     rows = [by_id[i] for i in ids if i in by_id]
-    total = db.execute(plan.count_sql(), plan.params).fetchone()[0] if count else len(rows)
     hits = [_hit(r) for r in rows]
     _decorate(db, plan, hits)
-    return Page(plan, total, offset, limit, hits)
+    return Page(plan, total if total is not None else len(rows), offset, limit, hits,
+                ranked=min(total or 0, RANK_DEPTH) if plan.fts_only and plan.sort == "relevance" else None)
 
 
 def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = None,
@@ -221,14 +262,21 @@ def _decorate(db: sqlite_utils.Database, plan: Plan, hits: list[Hit]) -> None:
     expr = plan.compiled.highlight
     marked: dict[int, tuple[str, str]] = {}
     if expr and hits:
-        ids = [h.id for h in hits]
-        # One FTS5 pass over the page's id range (a wildcard expands once, not once per hit);
-        # "+rowid" keeps SQLite from turning the IN list into one FTS5 lookup per id.
-        for rowid, title, passage in db.execute(
-                "SELECT rowid, highlight(posts_fts, 0, ?, ?), snippet(posts_fts, 1, ?, ?, '…', ?) FROM posts_fts "
-                f"WHERE posts_fts MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN ({', '.join('?' * len(ids))})",
-                [MARK_OPEN, MARK_CLOSE, MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, expr, min(ids), max(ids), *ids]):
+        # The page's posts go into a small in-memory index of the same tokenizer, and FTS5
+        # highlights there: the cost follows the page, not the matches (a wildcard expands over
+        # 50 posts, not over the whole database).
+        conn = db.conn
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.page_fts USING fts5(title, text, "
+                     "tokenize='porter unicode61')")
+        conn.execute("DELETE FROM temp.page_fts")
+        conn.executemany("INSERT INTO temp.page_fts (rowid, title, text) VALUES (?, ?, ?)",
+                         [(h.id, h.title, h.text) for h in hits])
+        for rowid, title, passage in conn.execute(
+                "SELECT rowid, highlight(page_fts, 0, ?, ?), snippet(page_fts, 1, ?, ?, '…', ?) "
+                "FROM temp.page_fts WHERE page_fts MATCH ?",
+                [MARK_OPEN, MARK_CLOSE, MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, expr]):
             marked[rowid] = (title, passage)
+        conn.execute("DELETE FROM temp.page_fts")
     for h in hits:
         if h.id not in marked or (h.title and (MARK_OPEN in h.title or MARK_CLOSE in h.title)):
             continue

@@ -7,12 +7,15 @@ UTC text ``YYYY-MM-DDTHH:MM:SSZ`` so they sort and compare as strings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -193,6 +196,103 @@ def _m0006(db: sqlite_utils.Database) -> None:
             rule TEXT PRIMARY KEY,
             checked_until TEXT NOT NULL   -- new_mention rules: mentions fetched before this were seen
         )""")
+
+
+@migrations(name="0007_search_facets")
+def _m0007(db: sqlite_utils.Database) -> None:
+    """Search facets: each post's source, site, author, language, sentiment, products, topics and
+    day as tokens in a third full-text column, so field filters are doclist intersections inside
+    FTS5 instead of a probe of the posts table per candidate. The FTS table is rebuilt with it."""
+    conn = db.conn
+    for trigger in ("posts_ai", "posts_ad", "posts_au"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn.execute("DROP TABLE IF EXISTS posts_fts")
+    conn.execute("ALTER TABLE posts ADD COLUMN facets TEXT")
+    ids = [r[0] for r in conn.execute("SELECT id FROM posts ORDER BY id")]
+    for i in range(0, len(ids), _CHUNK):
+        _refresh_facets(conn, ids[i:i + _CHUNK])
+    conn.execute("CREATE VIRTUAL TABLE posts_fts USING fts5(title, text, facets, "
+                 "tokenize='porter unicode61', content='posts', content_rowid='id')")
+    conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")
+    new, old = "new.id, new.title, new.text, new.facets", "old.id, old.title, old.text, old.facets"
+    conn.execute(f"CREATE TRIGGER posts_ai AFTER INSERT ON posts BEGIN "
+                 f"INSERT INTO posts_fts (rowid, title, text, facets) VALUES ({new}); END")
+    conn.execute(f"CREATE TRIGGER posts_ad AFTER DELETE ON posts BEGIN "
+                 f"INSERT INTO posts_fts (posts_fts, rowid, title, text, facets) VALUES ('delete', {old}); END")
+    # Only the indexed columns: a classification or an engagement update leaves the index alone.
+    conn.execute(f"CREATE TRIGGER posts_au AFTER UPDATE OF title, text, facets ON posts BEGIN "
+                 f"INSERT INTO posts_fts (posts_fts, rowid, title, text, facets) VALUES ('delete', {old}); "
+                 f"INSERT INTO posts_fts (rowid, title, text, facets) VALUES ({new}); END")
+
+
+# --- search facets ----------------------------------------------------------------
+
+FACET_KINDS = {"source": "s", "site": "w", "author": "a", "lang": "l", "sentiment": "e", "product": "p",
+               "topic": "t"}
+
+
+def facet_token(kind: str, value: str) -> str:
+    """The token in ``posts_fts.facets`` meaning "this post's KIND is VALUE" (case-insensitive).
+
+    Letters and digits only, so the unicode61 tokenizer keeps it whole, and ending in a digit,
+    so the Porter stemmer leaves it alone.
+    """
+    digest = hashlib.blake2b(value.strip().casefold().encode("utf-8"), digest_size=8).digest()
+    return f"zz{FACET_KINDS[kind]}{int.from_bytes(digest, 'big')}"
+
+
+def day_token(unit: str, stamp: str) -> str:
+    """The facet token for a post's UTC year (``y``), month (``m``) or day (``d``) of ``posted_at``."""
+    return "zz" + unit + stamp[:{"y": 4, "m": 7, "d": 10}[unit]].replace("-", "")
+
+
+def site_names(url: str | None) -> list[str]:
+    """The host of a URL without ``www.``, then each parent domain above it (not the bare TLD)."""
+    try:
+        host = (urlsplit(url or "").hostname or "").rstrip(".")
+    except ValueError:
+        return []
+    if host.startswith("www."):
+        host = host[4:]
+    parts = host.split(".")
+    return [".".join(parts[i:]) for i in range(max(1, len(parts) - 1))] if host else []
+
+
+def post_facets(post: dict, products: Iterable[str] = (), topics: Iterable[str] = ()) -> str:
+    """The facets text of a post row (source, url, author, language, sentiment_label, posted_at)."""
+    toks = [facet_token("source", post["source"])]
+    toks += [facet_token("site", s) for s in site_names(post.get("url"))]
+    for kind, column in (("author", "author"), ("lang", "language"), ("sentiment", "sentiment_label")):
+        if post.get(column):
+            toks.append(facet_token(kind, post[column]))
+    toks += [facet_token("product", p) for p in sorted(set(products))]
+    toks += [facet_token("topic", t) for t in sorted(set(topics))]
+    if post.get("posted_at"):
+        toks += [day_token(u, post["posted_at"]) for u in "ymd"]
+    return " ".join(toks)
+
+
+def _refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
+    """Recompute the facets of these posts from their rows, mentions and topics; write the changed."""
+    for i in range(0, len(post_ids), _CHUNK):
+        chunk = list(post_ids[i:i + _CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        products: dict[int, list[str]] = {}
+        topics: dict[int, list[str]] = {}
+        for pid, product in conn.execute(f"SELECT post_id, product FROM mentions WHERE post_id IN ({marks})", chunk):
+            products.setdefault(pid, []).append(product)
+        for pid, topic in conn.execute(f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks})", chunk):
+            topics.setdefault(pid, []).append(topic)
+        cur = conn.execute(f"SELECT id, source, url, author, language, sentiment_label, posted_at, facets "
+                           f"FROM posts WHERE id IN ({marks})", chunk)
+        cols = [c[0] for c in cur.description]
+        changed = []
+        for row in cur.fetchall():
+            post = dict(zip(cols, row))
+            facets = post_facets(post, products.get(post["id"], ()), topics.get(post["id"], ()))
+            if facets != post["facets"]:
+                changed.append([facets, post["id"]])
+        conn.executemany("UPDATE posts SET facets = ? WHERE id = ?", changed)
 
 
 @dataclass
@@ -379,7 +479,9 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
             digest = content_hash(*text_values)
             row = existing.get(key)
             if row is None:
-                inserts.append([*key, *text_values, *numbers, now, p.get("published_at") or now, digest])
+                posted = p.get("published_at") or now
+                facets = post_facets({**p, "source": key[0], "posted_at": posted})
+                inserts.append([*key, *text_values, *numbers, now, posted, digest, facets])
             elif row[1] != digest:
                 edits.append([*text_values, *numbers, now, digest, p.get("published_at"), row[0]])
             elif any(new is not None and new != old for new, old in zip(numbers, row[2:])):
@@ -388,8 +490,8 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
                 counts.unchanged += 1
         if inserts:
             conn.executemany(
-                f"INSERT INTO posts ({', '.join(POST_FIELDS)}, fetched_at, posted_at, content_hash) "
-                f"VALUES ({', '.join('?' * (len(POST_FIELDS) + 3))})", inserts)
+                f"INSERT INTO posts ({', '.join(POST_FIELDS)}, fetched_at, posted_at, content_hash, facets) "
+                f"VALUES ({', '.join('?' * (len(POST_FIELDS) + 4))})", inserts)
         if edits:
             conn.executemany(
                 "UPDATE posts SET " + ", ".join(f"{f} = ?" for f in TEXT_FIELDS) + ", " +
@@ -397,6 +499,7 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
                 ", updated_at = ?, content_hash = ?, posted_at = coalesce(?, posted_at), "
                 "sentiment = NULL, sentiment_label = NULL, classified_at = NULL, classifier = NULL "
                 "WHERE id = ?", edits)
+            _refresh_facets(conn, [e[-1] for e in edits])
         if engagement:
             conn.executemany(
                 "UPDATE posts SET " + ", ".join(f"{f} = coalesce(?, {f})" for f in ENGAGEMENT_FIELDS) +
@@ -449,6 +552,7 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
         conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
                          [[r.post_id, t.topic, t.sentiment] for r in results for t in getattr(r, "topics", ())])
         _apply_labels(conn, [r.post_id for r in results])
+        _refresh_facets(conn, [r.post_id for r in results])
 
 
 def _apply_labels(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
@@ -479,6 +583,7 @@ def label_post(db: sqlite_utils.Database, post_id: int, *, now: str, sentiment: 
             "topics = coalesce(excluded.topics, topics), labelled_at = excluded.labelled_at",
             [post_id, sentiment, json.dumps(sorted(set(topics))) if topics is not None else None, now])
         _apply_labels(conn, [post_id])
+        _refresh_facets(conn, [post_id])
 
 
 def labelled_posts(db: sqlite_utils.Database) -> list[dict]:
@@ -543,6 +648,15 @@ def distinct_values(db: sqlite_utils.Database, table: str, column: str) -> list[
            f"SELECT (SELECT min({column}) FROM {table} WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL) "
            f"SELECT x FROM v WHERE x IS NOT NULL")
     return [r[0] for r in db.execute(sql).fetchall()]
+
+
+def posted_days(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
+    """UTC midnight of the first day any post was posted, and of the day after the last."""
+    first, last = db.execute("SELECT (SELECT min(posted_at) FROM posts), (SELECT max(posted_at) FROM posts)").fetchone()
+    if not first or not last:
+        return None, None
+    after = date.fromisoformat(last[:10]) + timedelta(days=1)
+    return f"{first[:10]}T00:00:00Z", f"{after.isoformat()}T00:00:00Z"
 
 
 def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]]]:
