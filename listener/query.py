@@ -519,6 +519,15 @@ class Compiled:
     def parenthesized(self) -> str:
         return explain(self.tree)
 
+    def bounds(self, name: str) -> tuple[str | None, str | None] | None:
+        """The first top-level ``name:`` range every result lies in (None: no such range), so a
+        search can walk that index between its ends."""
+        children = self.tree.children if isinstance(self.tree, And) else (self.tree,)
+        for c in children:
+            if isinstance(c, Range) and c.name == name and (c.low is not None or c.high is not None):
+                return c.low, c.high
+        return None
+
 
 Days = "tuple[str | None, str | None] | None"  # the data's first day and the day after its last (UTC midnights)
 
@@ -729,7 +738,7 @@ def _walk(node: Node):
 
 # --- NEAR/nf: word order, checked in Python on FTS5's candidates --------------------
 
-_WORD_RE = re.compile(r"\w+")
+_WORD_RE = re.compile(r"[^\W_]+")  # unicode61 keeps letters and digits; "_" separates
 
 
 def tokens(text: str | None) -> list[str]:
@@ -740,7 +749,7 @@ def tokens(text: str | None) -> list[str]:
     if not folded.isascii():
         folded = unicodedata.normalize("NFKD", folded)
         folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return [w for w in _WORD_RE.findall(folded) if w.strip("_")]
+    return _WORD_RE.findall(folded)
 
 
 @lru_cache(maxsize=1)
@@ -761,8 +770,12 @@ def near_ordered(title: str | None, text: str | None, spec_json: str) -> int:
     """1 if, in the title or the text, the NEAR operands occur in order within the distance."""
     spec = _spec(spec_json)
     heads = spec["heads"]  # Porter keeps a word's first two letters: only stem words that could match
-    return int(any(_in_order([_stem(w) if w[:2] in heads else "" for w in tokens(col)], spec)
-                   for col in (title, text) if col))
+    for col in (title, text):
+        if col:
+            stems = {i: _stem(w) for i, w in enumerate(tokens(col)) if w[:2] in heads}  # position -> stem
+            if stems and _in_order(stems, spec):
+                return 1
+    return 0
 
 
 @lru_cache(maxsize=64)
@@ -772,11 +785,11 @@ def _spec(spec_json: str) -> dict:
     return spec
 
 
-def _in_order(words: list[str], spec: dict) -> bool:
+def _in_order(stems: dict[int, str], spec: dict) -> bool:
     n = spec["n"]
     ends: list[int] | None = None
     for alternatives in spec["ops"]:
-        spans = [(s, s + len(a["w"]) - 1) for a in alternatives for s in _occurrences(words, a)]
+        spans = [(s, s + len(a["w"]) - 1) for a in alternatives for s in _occurrences(stems, a)]
         if ends is None:
             ends = [e for _, e in spans]
         else:
@@ -786,12 +799,14 @@ def _in_order(words: list[str], spec: dict) -> bool:
     return True
 
 
-def _occurrences(words: list[str], alt: dict) -> list[int]:
+def _occurrences(stems: dict[int, str], alt: dict) -> list[int]:
+    """Positions where the operand's words start, in order."""
     w, prefix = alt["w"], alt["p"]
     k = len(w)
     out = []
-    for i in range(len(words) - k + 1):
-        window = words[i:i + k]
-        if window[:-1] == w[:-1] and (window[-1].startswith(w[-1]) if prefix else window[-1] == w[-1]):
-            out.append(i)
+    for i in sorted(stems):
+        if all(stems.get(i + j) == w[j] for j in range(k - 1)):
+            last = stems.get(i + k - 1)
+            if last is not None and (last.startswith(w[-1]) if prefix else last == w[-1]):
+                out.append(i)
     return out

@@ -27,7 +27,7 @@ MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"   # private-use characters around hig
 SNIPPET_TOKENS = 40
 MMAP_BYTES = 2 ** 31
 RANK = "bm25(posts_fts, 3.0, 1.0, 0.0)"  # title words weigh three times body words; facets nothing
-RANK_DEPTH = 10_000   # relevance: with more matches than this, the newest this many are ranked
+RANK_DEPTH = 5_000    # relevance: with more matches than this, the newest this many are ranked
 SORT_ALL = 5_000      # date or engagement order: sort this many matches; above, walk the index
 EXPORT_FIELDS = ("id", "posted_at", "source", "author", "title", "url", "sentiment_label", "sentiment",
                  "language", "engagement", "products", "topics", "text")
@@ -77,41 +77,63 @@ class Plan:
         """Everything the query asks is decided inside the full-text index (words and facets)."""
         return bool(self.compiled.match) and not self.compiled.where
 
-    def steps(self, total: int | None = None, limit: int = 50, offset: int = 0) -> list[tuple[str, str, list]]:
-        """(what, SQL, parameters) of the statements a page runs, chosen by the number of matches."""
-        match = self.compiled.match
-        if self.fts_only:
-            count = ("count", "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [match])
-            if self.sort == "relevance":
-                depth = RANK_DEPTH if total is None or offset + limit <= RANK_DEPTH else total
-                if total is not None and total <= depth:
-                    page = f"SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? ORDER BY {RANK} LIMIT ? OFFSET ?"
-                    return [count, ("page", page, [match, limit, offset])]
-                # Many matches: rank the newest ``depth`` of them (bm25 costs ~1 µs a match).
-                page = (f"SELECT rowid FROM (SELECT rowid, {RANK} AS r FROM posts_fts WHERE posts_fts MATCH ? "
-                        f"ORDER BY rowid DESC LIMIT ?) ORDER BY r LIMIT ? OFFSET ?")
-                return [count, ("page", page, [match, depth, limit, offset])]
-            if total is not None and total <= SORT_ALL:
-                page = (f"SELECT p.id FROM posts_fts CROSS JOIN posts p ON p.id = posts_fts.rowid "
-                        f"WHERE posts_fts MATCH ? ORDER BY {self.order_sql} LIMIT ? OFFSET ?")
-            else:  # walk the date (engagement) index newest (highest) first, keeping the matches
-                index = "posts_engagement" if self.sort == "engagement" else "posts_posted_at"
-                page = (f"SELECT p.id FROM posts p INDEXED BY {index} WHERE p.id IN "
-                        f"(SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?) ORDER BY {self.order_sql} "
-                        f"LIMIT ? OFFSET ?")
-            return [count, ("page", page, [match, limit, offset])]
+    def steps(self, total: int | None = None, limit: int = 50, offset: int = 0,
+              drive: str = "match") -> list[tuple[str, str, list]]:
+        """(kind, SQL, parameters) of what a page runs: ``window`` (ranked ids, each with the
+        window's size), ``count``, ``page`` (ids) or ``all`` (every id, in order).
+
+        ``total`` (the number of full-text matches, when known) picks the way: few matches are
+        read and sorted; many are ranked among the newest ``RANK_DEPTH`` or found by walking the
+        date (engagement) index in order. ``drive="range"`` starts from the posts in a
+        ``published:``/``engagement:`` range instead of from the matches.
+        """
+        match, params = self.compiled.match, list(self.params)
+        fts_count = ("count", "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [match])
+        if self.fts_only and self.sort == "relevance":
+            depth = max(RANK_DEPTH, offset + limit)
+            window = (f"WITH w AS MATERIALIZED (SELECT rowid AS id, {RANK} AS r FROM posts_fts "
+                      f"WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) "
+                      f"SELECT id, (SELECT count(*) FROM w) FROM w ORDER BY r, id DESC LIMIT ? OFFSET ?")
+            return [("window", window, [match, depth, limit, offset]), fts_count]
         if self.compiled.needs_ordered:  # one pass: the word-order check runs once per candidate
-            return [("all", f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}",
-                     list(self.params))]
-        from_sql, where_sql = self.from_sql, self.where_sql
-        if match and self.sort != "relevance" and (total is None or total > SORT_ALL):
-            # Many text matches and a condition on the posts rows: let SQLite choose the side to
-            # drive from (a range index or the match) instead of probing a row per match.
-            from_sql = "posts p"
-            where_sql = where_sql.replace("posts_fts MATCH ?", MATCH_SQL, 1)
-        return [("count", f"SELECT count(*) FROM {from_sql}{where_sql}", list(self.params)),
-                ("page", f"SELECT p.id FROM {from_sql}{where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?",
-                 [*self.params, limit, offset])]
+            return [("all", f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}", params)]
+        if not match:
+            return [("count", f"SELECT count(*) FROM posts p{self.where_sql}", params),
+                    ("page", f"SELECT p.id FROM posts p{self.where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?",
+                     [*params, limit, offset])]
+        index = "posts_engagement" if self.sort == "engagement" else "posts_posted_at"
+        extra, extra_params = self._index_bounds(index)
+        walk = self.sort != "relevance" and (total is None or total > SORT_ALL)
+        if drive == "range" or walk:
+            if drive == "range":
+                index = "posts_engagement" if self.compiled.bounds("engagement") else "posts_posted_at"
+                extra, extra_params = self._index_bounds(index)
+            # The match as a set probed per row of the index, in the index's order (a walk stops
+            # after a page); the redundant bounds start the walk at the right place.
+            where = self.where_sql.replace("posts_fts MATCH ?", MATCH_SQL, 1) + extra
+            head = f"FROM posts p INDEXED BY {index}{where}"
+            ps = [*params, *extra_params]
+            steps = [("count", f"SELECT count(*) {head}", ps)] if self.compiled.where else [fts_count]
+            return steps + [("page", f"SELECT p.id {head} ORDER BY {self.order_sql} LIMIT ? OFFSET ?", [*ps, limit, offset])]
+        head = f"FROM {self.from_sql}{self.where_sql}"
+        return [("count", f"SELECT count(*) {head}", params) if self.compiled.where else fts_count,
+                ("page", f"SELECT p.id {head} ORDER BY {self.order_sql} LIMIT ? OFFSET ?", [*params, limit, offset])]
+
+    def _index_bounds(self, index: str) -> tuple[str, list]:
+        name, column = (("engagement", ENGAGEMENT_SQL) if index == "posts_engagement"
+                        else ("published", "p.posted_at"))
+        bounds = self.compiled.bounds(name)
+        if bounds is None:
+            return "", []
+        sql, params = "", []
+        low, high = bounds
+        if low is not None:
+            sql += f" AND {column} >= ?"
+            params.append(low if name == "published" else int(low))
+        if high is not None:
+            sql += f" AND {column} < ?" if name == "published" else f" AND {column} <= ?"
+            params.append(high if name == "published" else int(high))
+        return sql, params
 
     def explain(self) -> str:
         """The parenthesized query and the SQL it runs, with its parameters."""
@@ -120,13 +142,11 @@ class Plan:
                                           else " (no words to rank by: newest first)"),
                  f"match:  {self.compiled.match or '(none: no words to search for)'}"]
         if self.fts_only and self.sort == "relevance":
-            lines.append(f"rank:   by relevance (bm25); with more than {RANK_DEPTH:,} matches, "
-                         f"the newest {RANK_DEPTH:,} are ranked")
+            lines.append(f"rank:   bm25 over the newest {RANK_DEPTH:,} matches (all of them when there are fewer)")
         for what, sql, params in self.steps(total=None):
             lines.append(f"{what + ':':<8}{sql}")
         lines += [f"rows:   SELECT {_COLUMNS} FROM posts p WHERE p.id IN (<page ids>)",
-                  f"params: {json.dumps(self.params if not self.fts_only else [self.compiled.match], ensure_ascii=False)}"
-                  " + [limit, offset]"]
+                  f"params: {json.dumps(self.params, ensure_ascii=False)}"]
         return "\n".join(lines)
 
 
@@ -208,25 +228,54 @@ def _connect(db: sqlite_utils.Database) -> None:
 def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0) -> Page:
     """One page of results, best first, with the total and highlighted title and snippet."""
     _connect(db)
-    total = None
-    ids: list[int] = []
-    for what, sql, params in plan.steps(None, limit, offset):
-        if what == "count":
-            total = db.execute(sql, params).fetchone()[0]
-            break
-    for what, sql, params in plan.steps(total, limit, offset):
-        if what == "all":
-            every = [r[0] for r in db.execute(sql, params).fetchall()]
-            total, ids = len(every), every[offset:offset + limit]
-        elif what == "page":
-            ids = [r[0] for r in db.execute(sql, params).fetchall()]
+    ids, total, ranked = _page_ids(db, plan, limit, offset)
     by_id = {r["id"]: r for r in store._rows(
         db, f"SELECT {_COLUMNS} FROM posts p WHERE p.id IN ({', '.join('?' * len(ids))})", ids)}
     rows = [by_id[i] for i in ids if i in by_id]
     hits = [_hit(r) for r in rows]
     _decorate(db, plan, hits)
-    return Page(plan, total if total is not None else len(rows), offset, limit, hits,
-                ranked=min(total or 0, RANK_DEPTH) if plan.fts_only and plan.sort == "relevance" else None)
+    return Page(plan, total, offset, limit, hits, ranked=ranked)
+
+
+def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) -> tuple[list[int], int, int | None]:
+    """The page's ids, the total, and (relevance order) how many matches were ranked."""
+    def run(kind: str, steps: list) -> list:
+        return next(db.execute(sql, params).fetchall() for what, sql, params in steps if what == kind)
+
+    compiled = plan.compiled
+    if plan.fts_only and plan.sort == "relevance":
+        steps = plan.steps(None, limit, offset)
+        rows = run("window", steps)
+        depth = steps[0][2][1]
+        size = rows[0][1] if rows else None
+        if size is not None and size < depth:
+            return [r[0] for r in rows], size, size
+        total = run("count", steps)[0][0]
+        return [r[0] for r in rows], total, min(total, depth)
+    if compiled.needs_ordered:
+        every = [r[0] for r in run("all", plan.steps())]
+        return every[offset:offset + limit], len(every), None
+    matches, drive = None, "match"
+    if compiled.match:
+        matches = db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [compiled.match]).fetchone()[0]
+        if plan.fts_only:
+            steps = plan.steps(matches, limit, offset)
+            return [r[0] for r in run("page", steps)], matches, None
+        in_range = _range_size(db, plan) if plan.sort != "relevance" else None  # bm25 needs the match to drive
+        if in_range is not None and in_range < matches:
+            drive = "range"
+    steps = plan.steps(matches, limit, offset, drive=drive)
+    total = run("count", steps)[0][0]
+    return [r[0] for r in run("page", steps)], total, None
+
+
+def _range_size(db: sqlite_utils.Database, plan: Plan) -> int | None:
+    """Posts in the query's top-level engagement (else published) range, counted on its index."""
+    for name, index in (("engagement", "posts_engagement"), ("published", "posts_posted_at")):
+        if plan.compiled.bounds(name) is not None:
+            sql, params = plan._index_bounds(index)
+            return db.execute(f"SELECT count(*) FROM posts p INDEXED BY {index} WHERE 1{sql}", params).fetchone()[0]
+    return None
 
 
 def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = None,

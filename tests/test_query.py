@@ -241,8 +241,9 @@ def test_highlights_use_fts_matching(db):
 def test_explain_shows_sql_with_placeholders_only(db):
     text = search.prepare(db, 'firefox OR (product:"Chrome" AND -"evil \' text")').explain()
     assert "query:  (firefox OR (product:Chrome AND (NOT \"evil ' text\")))" in text
-    sql = text.split("page:", 1)[1].split("params:")[0]
+    sql = text.split("window:", 1)[1].split("params:")[0]
     assert "evil" not in sql and "Chrome" not in sql and "?" in sql
+    assert "count:" in sql and "bm25" in sql
 
 
 def test_ordered_near_function_and_stemmer_agree_with_sqlite():
@@ -281,3 +282,61 @@ def test_deeply_nested_and_or_compiles_without_blowing_up():
         q = f"a{i} (b{i} OR ({q}))"
     compiled = compile_tree(parse(q))
     assert compiled.match.startswith('({title text} : ("a29") AND ({title text} : ("b29") OR ({title text} : ("a28") AND')
+
+
+def _page(db, query, sort, **kw):
+    page = search.search(db, search.prepare(db, query, sort=sort), **kw)
+    return [db.ids[h.id] for h in page.hits], page.total
+
+
+@pytest.mark.parametrize("query, sort", [
+    ("firefox", "date"), ("product:Firefox", "engagement"), ("startup OR complaint*", "date"),
+    ("published:[2026-11-02 TO 2026-11-04] firefox", "date"), ("engagement:[1 TO *] firefox", "engagement"),
+    ("engagement:[1 TO *] firefox", "date"), ("published:[2026-11-03 TO *] startup", "engagement"),
+])
+def test_every_page_plan_gives_the_same_pages(db, monkeypatch, query, sort):
+    """Sorting every match, walking the date or engagement index, and driving from a range's
+    index (each chosen by size on a big database) return the same pages and totals."""
+    pages = []
+    for sort_all in (10 ** 9, 0):
+        monkeypatch.setattr(search, "SORT_ALL", sort_all)
+        pages.append([_page(db, query, sort, limit=2, offset=k) for k in (0, 1, 2)])
+    assert pages[0] == pages[1]
+    assert pages[0][0][0], "the query finds posts"
+    if query.startswith(("engagement", "published")):  # the range drives when it is the smaller side
+        plan = search.prepare(db, query, sort=sort)
+        steps = plan.steps(total=99, drive="range")
+        assert "INDEXED BY" in steps[-1][1]
+        ids = [r[0] for r in db.execute(steps[-1][1], steps[-1][2]).fetchall()]
+        assert [db.ids[i] for i in ids][:2] == pages[0][0][0]
+
+
+def test_relevance_ranks_the_newest_matches_when_there_are_many(db, monkeypatch):
+    everything, total = _page(db, "firefox", "relevance")
+    assert total == 3 and sorted(everything) == ["1", "2", "3"]
+    monkeypatch.setattr(search, "RANK_DEPTH", 2)
+    page = search.search(db, search.prepare(db, "firefox"), limit=2)
+    assert page.total == 3 and page.ranked == 2
+    newest = sorted(everything, key=lambda g: -next(i for i, v in db.ids.items() if v == g))[:2]
+    assert sorted(db.ids[h.id] for h in page.hits) == sorted(newest)
+    assert [h for h in [db.ids[h.id] for h in page.hits]] == [g for g in everything if g in newest]  # bm25 order kept
+    deeper = search.search(db, search.prepare(db, "firefox"), limit=2, offset=2)  # paging past the window ranks more
+    assert deeper.total == 3 and len(deeper.hits) == 1
+
+
+def test_facets_follow_relabels_and_reclassification(db):
+    post = next(i for i, g in db.ids.items() if g == "3")
+    assert _page(db, "sentiment:positive", "date")[0] == ["2"]
+    store.label_post(db, post, now="2026-11-22T00:00:00Z", sentiment="positive", topics=["pricing"])
+    assert sorted(_page(db, "sentiment:positive", "date")[0]) == ["2", "3"]
+    assert _page(db, "topic:pricing", "date")[0] == ["3"]
+    store.save_classifications(db, [_Result(post, 0.0, "neutral", "de", (_Mention("Safari", "safari"),), ())],
+                               now="2026-11-22T01:00:00Z", classifier="test")
+    assert _page(db, "product:safari", "date")[0] == ["3"]
+    assert _page(db, "product:firefox -product:chrome", "date")[0] == ["1"]
+    assert sorted(_page(db, "sentiment:positive", "date")[0]) == ["2", "3"]  # the human label still wins
+    store.upsert_posts(db, [{"source": "hn", "guid": "3", "url": "https://other.example.net/c", "author": "carol",
+                             "title": "Die Suche", "text": "edited", "published_at": "2026-11-04T10:00:00Z",
+                             "language": "de", "score": None, "comments": None, "likes": None, "shares": None}],
+                       now="2026-11-22T02:00:00Z")
+    assert _page(db, "site:example.net", "date")[0] == ["3"] and _page(db, "site:news.example.com", "date")[0] == []

@@ -175,3 +175,30 @@ def test_runs_left_running_by_a_killed_process_are_closed(tmp_path):
     assert store.close_stale_runs(db, started_before="2026-11-23T05:00:00Z", now="2026-11-23T06:00:00Z") == 1
     rows = {r["id"]: (r["status"], r["finished_at"]) for r in store.recent_runs(db)}
     assert rows == {old.id: ("interrupted", "2026-11-23T06:00:00Z"), recent.id: ("running", None)}
+
+
+def test_search_facets_migration_indexes_existing_posts(tmp_path):
+    """A database from before 0007 gains facets for every post, and field filters find them."""
+    import sqlite_utils
+
+    from listener import search
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="0007_search_facets")
+    old.execute("INSERT INTO posts (id, source, guid, url, title, text, fetched_at, posted_at, content_hash, "
+                "language, sentiment_label) VALUES (1, 'hn', 'g1', 'https://www.example.com/a', 'Firefox crash', "
+                "'it crashed', 't', '2026-11-02T10:00:00Z', 'h', 'en', 'negative')")
+    old.execute("INSERT INTO mentions (post_id, product, alias) VALUES (1, 'Firefox', 'firefox')")
+    old.execute("INSERT INTO post_topics (post_id, topic) VALUES (1, 'bugs')")
+    old.conn.commit()
+    old.close()
+    db = store.open_db(path)
+    assert "0007_search_facets" in store.applied_migrations(db)
+    for q in ("product:firefox sentiment:negative", "site:example.com topic:bugs lang:en source:hn",
+              "published:2026-11-02 crash", "published:[2026-11-01 TO *]"):
+        page = search.search(db, search.prepare(db, q))
+        assert [h.id for h in page.hits] == [1] and page.total == 1, q
+    assert search.search(db, search.prepare(db, "published:[* TO 2026-11-01]")).total == 0
+    db.execute("DELETE FROM posts WHERE id = 1")  # the new triggers keep the index in step
+    assert db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'crash'").fetchone()[0] == 0
