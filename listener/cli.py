@@ -460,7 +460,8 @@ def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:
     console = Console(width=_width())
     console.print(table)
     shown = f"{page.offset + 1}-{page.offset + len(page.hits)}" if page.hits else "none"
-    click.echo(f"{page.total:,} result(s), showing {shown}, sorted by {page.plan.sort}.")
+    ranked = f" (the newest {page.ranked:,} ranked)" if page.ranked is not None and page.ranked < page.total else ""
+    click.echo(f"{page.total:,} result(s), showing {shown}, sorted by {page.plan.sort}{ranked}.")
 
 
 @cli.group("saved")

@@ -102,6 +102,7 @@ class SearchResponse(BaseModel):
     parenthesized: str
     sort: str
     total: int
+    ranked: int | None = None  # relevance order: how many of the newest matches were ranked
     offset: int
     limit: int
     hits: list[SearchHit]
@@ -315,7 +316,7 @@ def create_app(settings: Settings, *, token: str | None = None,
             return JSONResponse({"error": exc.message, "position": exc.position}, status_code=400)
         result = search_mod.search(db, plan, limit=limit, offset=offset)
         return {"query": q, "parenthesized": plan.compiled.parenthesized, "sort": sort,
-                "total": result.total, "offset": offset, "limit": limit,
+                "total": result.total, "ranked": result.ranked, "offset": offset, "limit": limit,
                 "hits": [h.to_json() for h in result.hits]}
 
     @app.get("/api/posts/{post_id}", response_model=PostDetail, tags=["posts"])
