@@ -161,10 +161,11 @@ def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (default: digest.output_dir).")
 @click.option("--cutoff", metavar="TIME", help="Count only posts fetched by TIME (a digest's recorded cut-off, "
               "to reproduce it; default: now).")
+@click.option("--search", "saved", metavar="NAME", help="Count only the posts this saved search matches.")
 @click.option("--send/--no-send", default=True, show_default=True, help="Send to the channels in digest.channels.")
 @click.pass_obj
 def digest(obj: Ctx, day: str | None, days: int | None, weekly: bool, product: str | None,
-           out_dir: str | None, cutoff: str | None, send: bool) -> None:
+           out_dir: str | None, cutoff: str | None, saved: str | None, send: bool) -> None:
     """Write the digest (HTML with charts, Markdown, JSON) for a day or a period, print the paths, send it.
 
     Exits with code 1 if a delivery failed (the files are written regardless).
@@ -179,17 +180,23 @@ def digest(obj: Ctx, day: str | None, days: int | None, weekly: bool, product: s
     if product and product not in names:
         raise click.BadParameter(f"no product named {product!r} (known: {', '.join(sorted(names))})",
                                  param_hint="--product")
+    if saved is not None:
+        known = [s["name"] for s in store.saved_searches(obj.db())]
+        if saved not in known:
+            raise click.BadParameter(f"no saved search named {saved!r} (saved: {', '.join(known) or 'none'})",
+                                     param_hint="--search")
     report = _digest(obj, the_day, 7 if weekly else (days or 1), Path(out_dir) if out_dir else None,
-                     product=product, send=send, cutoff=iso_utc(_now(cutoff)) if cutoff else None)
+                     product=product, send=send, cutoff=iso_utc(_now(cutoff)) if cutoff else None, search=saved)
     if any(not r.ok for r in report.deliveries):
         sys.exit(1)
 
 
 def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: str | None = None,
-            send: bool = True, channels=None, cutoff: str | None = None) -> pipeline.DigestReport:
+            send: bool = True, channels=None, cutoff: str | None = None,
+            search: str | None = None) -> pipeline.DigestReport:
     settings = obj.settings()
     report = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir,
-                             product=product, send=send, channels=channels, cutoff=cutoff)
+                             product=product, send=send, channels=channels, cutoff=cutoff, search=search)
     for p in report.paths:
         click.echo(str(p))
     for r in report.deliveries:

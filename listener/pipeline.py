@@ -225,15 +225,17 @@ class DigestReport:
 
 def digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: int = 1, now: datetime,
            out_dir: Path | None = None, product: str | None = None, send: bool = True,
-           channels: Sequence[Channel] | None = None, cutoff: str | None = None) -> DigestReport:
-    """Build the digest for the period ending on ``day``, write it (HTML, Markdown, JSON, charts), send it.
+           channels: Sequence[Channel] | None = None, cutoff: str | None = None,
+           search: str | None = None) -> DigestReport:
+    """Build the digest for the period ending on ``day`` (of one saved ``search``'s posts if named),
+    write it (HTML, Markdown, JSON, charts), send it.
 
     ``channels`` overrides ``digest.channels``. Files are written before anything is
     sent, so a delivery failure never loses the digest.
     """
     stamp = iso_utc(now)
     with store.recorded_run(db, "digest", now=stamp) as run:
-        d = build_digest(db, settings, day=day, days=days, now=now, product=product, cutoff=cutoff)
+        d = build_digest(db, settings, day=day, days=days, now=now, product=product, cutoff=cutoff, search=search)
         charts = digest_charts(d)
         paths = write_digest(d, out_dir or settings.digest.output_dir, charts)
         if channels is None:

@@ -423,6 +423,16 @@ def saved_query(db: sqlite_utils.Database, name: str) -> str:
 
 
 
+def condition(db: sqlite_utils.Database, query: str) -> tuple[str, list]:
+    """A query as one SQL condition on ``posts p`` with its parameters, for reports that count
+    only the posts a (saved) search matches; ``QueryError`` if it does not parse."""
+    plan = prepare(db, query)
+    _connect(db)
+    if plan.fts_only:
+        return MATCH_SQL, [plan.compiled.match]
+    return f"p.id IN (SELECT p.id FROM {plan.from_sql}{plan.where_sql})", list(plan.params)
+
+
 def _scope(plan: Plan | None, product: str | None) -> tuple[str, list]:
     """FROM ... WHERE for a plan's posts (every post without a plan), optionally only those mentioning
     ``product``, open for more ANDs."""

@@ -790,11 +790,26 @@ _POST_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at,
                  f"{ENGAGEMENT_SQL} AS engagement, m.alias")
 
 
-def _cut(cutoff: str | None) -> tuple[str, list]:
-    return ("AND p.fetched_at <= ?", [cutoff]) if cutoff else ("", [])
+@dataclass(frozen=True)
+class Scope:
+    """Which posts a report counts: those fetched by ``cutoff`` and, with ``sql``, only those
+    a search matches (a condition on ``posts p`` with its parameters)."""
+    cutoff: str | None = None
+    sql: str = ""
+    params: tuple = ()
 
 
-def daily_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> list[dict]:
+def _cut(cutoff: str | Scope | None) -> tuple[str, list]:
+    """SQL (``AND ...`` on ``posts p``) and parameters for a report's cut-off time or ``Scope``."""
+    scope = cutoff if isinstance(cutoff, Scope) else Scope(cutoff)
+    sql, args = ("AND p.fetched_at <= ?", [scope.cutoff]) if scope.cutoff else ("", [])
+    if scope.sql:
+        sql, args = f"{sql} AND {scope.sql}", [*args, *scope.params]
+    return sql, args
+
+
+def daily_mentions(db: sqlite_utils.Database, start: str, end: str,
+                   cutoff: str | Scope | None = None) -> list[dict]:
     """Mentions per product, UTC day and sentiment label for days in [start, end)."""
     cut, args = _cut(cutoff)
     return _rows(db, f"""
@@ -807,7 +822,7 @@ def daily_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str 
 
 def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: str, *,
                      label: str | None = None, order: str = "sentiment", limit: int,
-                     cutoff: str | None = None) -> list[dict]:
+                     cutoff: str | Scope | None = None) -> list[dict]:
     """Mentions of a product in [start, end): by sentiment (strongest of ``label`` first) or engagement."""
     cut, args = _cut(cutoff)
     where_label = "AND p.sentiment_label = ?" if label else ""
@@ -824,7 +839,7 @@ def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: s
 
 
 def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str, column: str, *,
-                   limit: int, cutoff: str | None = None) -> list[tuple[str, int]]:
+                   limit: int, cutoff: str | Scope | None = None) -> list[tuple[str, int]]:
     """The most frequent sources or authors among a product's mentions in [start, end)."""
     if column not in ("source", "author"):
         raise ValueError(f"cannot group by {column!r}")
@@ -837,7 +852,7 @@ def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str
 
 
 def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: str, *,
-                    cutoff: str | None = None) -> list[dict]:
+                    cutoff: str | Scope | None = None) -> list[dict]:
     """Per topic: positive and negative mention counts for a product."""
     cut, args = _cut(cutoff)
     return _rows(db, f"""
@@ -850,20 +865,22 @@ def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: st
         GROUP BY t.topic ORDER BY n DESC, t.topic""", [product, start, end, *args])
 
 
-def posts_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> int:
+def posts_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None) -> int:
     cut, args = _cut(cutoff)
     return db.execute(f"SELECT count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut}",
                       [start, end, *args]).fetchone()[0]
 
 
-def posts_by_source(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> dict[str, int]:
+def posts_by_source(db: sqlite_utils.Database, start: str, end: str,
+                    cutoff: str | Scope | None = None) -> dict[str, int]:
     cut, args = _cut(cutoff)
     rows = db.execute(f"SELECT source, count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut} "
                       "GROUP BY source ORDER BY count(*) DESC, source", [start, end, *args]).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
-def classifiers_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> list[str]:
+def classifiers_between(db: sqlite_utils.Database, start: str, end: str,
+                        cutoff: str | Scope | None = None) -> list[str]:
     """The classifier versions that labelled the posts of a period (for reproducibility notes)."""
     cut, args = _cut(cutoff)
     rows = db.execute(f"SELECT DISTINCT classifier FROM posts p WHERE posted_at >= ? AND posted_at < ? "

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 
 import sqlite_utils
 
+from listener import search as search_mod
 from listener import store
 from listener.config import Product, Settings
 from listener.text import iso_utc, snippet
@@ -152,6 +153,11 @@ class Digest:
     total_mentions: int
     posts_by_source: dict[str, int]
     definitions: dict[str, str]
+    search: dict[str, str] | None = None   # the saved search (name, query) the digest counts only
+
+    @property
+    def _search_title(self) -> str:
+        return f", saved search \u201c{self.search['name']}\u201d" if self.search else ""
 
     @property
     def kind(self) -> str:
@@ -160,14 +166,17 @@ class Digest:
     @property
     def title(self) -> str:
         if self.days == 1:
-            return f"Daily digest for {self.end.isoformat()}"
+            return f"Daily digest for {self.end.isoformat()}{self._search_title}"
         if self.days == 7:
-            return f"Weekly digest for {self.start.isoformat()} to {self.end.isoformat()}"
-        return f"Digest for {self.start.isoformat()} to {self.end.isoformat()} ({self.days} days)"
+            return f"Weekly digest for {self.start.isoformat()} to {self.end.isoformat()}{self._search_title}"
+        return (f"Digest for {self.start.isoformat()} to {self.end.isoformat()} ({self.days} days)"
+                f"{self._search_title}")
 
     @property
     def slug(self) -> str:
         suffix = {1: "", 7: "-week"}.get(self.days, f"-{self.days}d")
+        if self.search:
+            suffix += "-" + (re.sub(r"[^a-z0-9]+", "-", self.search["name"].lower()).strip("-") or "search")
         return f"digest-{self.end.isoformat()}{suffix}"
 
     def to_json(self) -> dict:
@@ -199,12 +208,20 @@ def settings_fingerprint(settings: Settings) -> str:
 
 
 def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: int = 1,
-                 now: datetime, product: str | None = None, cutoff: str | None = None) -> Digest:
-    """Numbers for the ``days``-day period ending on ``day`` (inclusive); one ``product`` if named."""
+                 now: datetime, product: str | None = None, cutoff: str | None = None,
+                 search: str | None = None) -> Digest:
+    """Numbers for the ``days``-day period ending on ``day`` (inclusive); one ``product`` if named;
+    only the posts the saved search named ``search`` matches, if named (``KeyError`` if unknown)."""
     if days < 1:
         raise ValueError("days must be at least 1")
     cfg = settings.digest
     cutoff = cutoff or iso_utc(now) or ""
+    scope: str | store.Scope = cutoff
+    saved = None
+    if search:
+        query = search_mod.saved_query(db, search)
+        sql, params = search_mod.condition(db, query)
+        scope, saved = store.Scope(cutoff, sql, tuple(params)), {"name": search, "query": query}
     start = day - timedelta(days=days - 1)
     end_excl = day + timedelta(days=1)
     longest = max(cfg.baselines)
@@ -212,7 +229,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
 
     stats = {p.name: ProductStats(p.name, p.ours) for p in settings.products}
     per_day: dict[tuple[str, str], dict[str, int]] = {}
-    for row in store.daily_mentions(db, first.isoformat(), end_excl.isoformat(), cutoff):
+    for row in store.daily_mentions(db, first.isoformat(), end_excl.isoformat(), scope):
         if row["product"] not in stats:  # a product no longer in settings
             continue
         bucket = per_day.setdefault((row["product"], row["day"]), {})
@@ -245,7 +262,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
 
     total_mentions = sum(s.mentions for s in stats.values())
     k = cfg.top_mentions
-    a, b, c = start.isoformat(), end_excl.isoformat(), cutoff
+    a, b, c = start.isoformat(), end_excl.isoformat(), scope
     clusters = store.emerging_topics(db, day.isoformat())  # stored by `listener emerging` for this day
     for s in stats.values():
         if product and s.name != product:
@@ -285,7 +302,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         classifiers=store.classifiers_between(db, a, b, c),
         products=[stats[n] for n in names],
         total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,
-        posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions,
+        posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions, search=saved,
     )
 
 

@@ -152,3 +152,32 @@ def test_emerging_topics_stored_for_the_day_show_in_the_digest(fixture_db):
     assert bolt.emerging == []
     assert "new topic (12 posts, 2026-11-16 to 2026-11-22): battery, drain, charger" in render_markdown(d)
     assert "new topic (12 posts, 2026-11-16 to 2026-11-22): battery, drain, charger" in render_html(d)
+
+
+def test_digest_of_a_saved_search_counts_only_its_posts(fixture_db, tmp_path):
+    """A saved search as a report filter: the hand count of the posts it matches, and the CLI flag."""
+    from click.testing import CliRunner
+
+    from listener import search
+    from listener.cli import cli
+
+    db, settings = fixture_db
+    search.save(db, "Love and hate", "love OR hate OR wonderful* -bolt", owner=None, now="2026-11-22T00:00:00Z")
+    d = build_digest(db, settings, day=DAY, now=NOW, search="Love and hate")
+    acme, bolt = d.products
+    # d1 (love, positive) and d2 (hate, negative) match; d3 has neither word; d4 is about Bolt.
+    assert (acme.mentions, acme.positive, acme.negative, acme.neutral) == (2, 1, 1, 0)
+    assert bolt.mentions == 0 and d.total_posts == 2 and d.total_mentions == 2
+    assert acme.changes[0].mean == 0.0  # no trailing post says love or hate
+    assert d.search == {"name": "Love and hate", "query": "love OR hate OR wonderful* -bolt"}
+    assert "saved search" in d.title and d.slug == "digest-2026-11-22-love-and-hate"
+    assert d.to_json()["search"]["name"] == "Love and hate"
+    with pytest.raises(KeyError):
+        build_digest(db, settings, day=DAY, now=NOW, search="nope")
+    runner = CliRunner()
+    args = ["--config", str(settings.path), "digest", "--date", "2026-11-22", "--no-send", "--out", str(tmp_path)]
+    ok = runner.invoke(cli, args + ["--search", "Love and hate"])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "digest-2026-11-22-love-and-hate.json").exists()
+    bad = runner.invoke(cli, args + ["--search", "nope"])
+    assert bad.exit_code == 2 and "no saved search named 'nope'" in bad.output
