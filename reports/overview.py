@@ -18,10 +18,12 @@ class Day:
     mentions: int = 0
     positive: int = 0
     negative: int = 0
+    scored: int = 0        # labelled positive, neutral or negative (not unscored languages, not unlabelled)
 
     @property
     def net_sentiment(self) -> float | None:
-        return (self.positive - self.negative) / self.mentions * 100 if self.mentions else None
+        """(positive - negative) / scored mentions x 100, as the digest defines it."""
+        return (self.positive - self.negative) / self.scored * 100 if self.scored else None
 
 
 @dataclass
@@ -56,6 +58,8 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
         if d is None:
             continue
         d.mentions += row["n"]
+        if row["label"] in ("positive", "neutral", "negative"):
+            d.scored += row["n"]
         if row["label"] in ("positive", "negative"):
             setattr(d, row["label"], getattr(d, row["label"]) + row["n"])
     total = sum(d.mentions for s in series.values() for d in s.values())
@@ -63,7 +67,8 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
     for p in settings.products:
         ds = list(series[p.name].values())
         n = sum(d.mentions for d in ds)
-        net = (sum(d.positive for d in ds) - sum(d.negative for d in ds)) / n * 100 if n else None
+        scored = sum(d.scored for d in ds)
+        net = (sum(d.positive for d in ds) - sum(d.negative for d in ds)) / scored * 100 if scored else None
         o = ProductOverview(p.name, p.ours, start.isoformat(), end.isoformat(), ds, n,
                             n / total if total else None, net)
         if p.name == detail:

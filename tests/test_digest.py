@@ -181,3 +181,19 @@ def test_digest_of_a_saved_search_counts_only_its_posts(fixture_db, tmp_path):
     assert (tmp_path / "digest-2026-11-22-love-and-hate.json").exists()
     bad = runner.invoke(cli, args + ["--search", "nope"])
     assert bad.exit_code == 2 and "no saved search named 'nope'" in bad.output
+
+
+def test_web_overview_and_digest_agree_on_net_sentiment(fixture_db):
+    """Both divide by scored mentions: an unscored (German) mention counts as a mention, not as mood."""
+    from reports.overview import overviews
+
+    db, settings = fixture_db
+    store.upsert_posts(db, [{**post("g1", "Acme ist wirklich schrecklich und kaputt, leider", "2026-11-22T13:00:00Z"),
+                             "language": "de"}], now="2026-11-23T05:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    assert db.execute("SELECT sentiment_label FROM posts WHERE guid = 'g1'").fetchone()[0] == "unscored"
+    acme = build_digest(db, settings, day=DAY, now=NOW).products[0]
+    web = next(o for o in overviews(db, settings, end=DAY, days=1) if o.name == "Acme")
+    assert acme.mentions == web.mentions == 5
+    assert acme.net_sentiment == pytest.approx(25.0) and web.net_sentiment == pytest.approx(25.0)  # (2 - 1) / 4
+    assert web.days[-1].net_sentiment == pytest.approx(25.0)
