@@ -227,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--json", type=Path, metavar="PATH")
+    ap.add_argument("--rank-all", action="store_true",
+                    help=f"rank every match by relevance (default: the newest {search.RANK_DEPTH:,})")
     args = ap.parse_args(argv)
+    if args.rank_all:
+        search.RANK_DEPTH = 10 ** 12
     n = args.posts or (100_000 if args.quick else 1_000_000)
     path = Path(f"/tmp/listener-bench-search-v{GENERATOR_VERSION}-{n}-{args.seed}.db")
     if args.rebuild or not path.exists():
@@ -271,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{b['ours_p50_ms']:>10.1f}{b['ratio']:>7.1f}x")
     print("(LIKE '%word%' also matches inside longer words; FTS matches words and their Porter stems)")
     if args.json:
-        figures = {"posts": posts, "runs": args.runs, "queries": rows, "p50_ms": round(p50, 2),
+        figures = {"posts": posts, "runs": args.runs, "rank_depth": search.RANK_DEPTH, "queries": rows,
+                   "p50_ms": round(p50, 2),
                    "p95_ms": round(p95, 2), "baseline": base, "seed": args.seed,
                    "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
         write_atomic(args.json, json.dumps(figures, indent=2) + "\n")
