@@ -41,6 +41,9 @@ class TrainConfig:
     cv_folds: int = 5                 # folds for scoring the VADER sets; 0 skips cross-validation
     seed: int = 0
     max_iter: int = 2000
+    polar_C: float = 0.5              # the polar head's C
+    polar_rated_weight: float = 6.0   # weight of a human-rated (VADER) example in the polar head
+    nb_alpha: float = 1.0             # smoothing of the polar head's naive-Bayes log-count ratios
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -70,7 +73,7 @@ def _single_thread():
 
 
 def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
-    """Fit vocabularies, idf and a class-balanced logistic regression on ``examples``."""
+    """Fit vocabularies, idf, the class-balanced three-class head and the polar head on ``examples``."""
     from sklearn.linear_model import LogisticRegression
 
     from models.features import normalize
@@ -84,17 +87,55 @@ def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
         cw, ch = wc.fit_transform(norm), cc.fit_transform(norm)
         idf_w, idf_c = smooth_idf(cw), smooth_idf(ch)
         scale = np.full(len(LEXICON_NAMES), config.lexicon_scale, dtype=np.float32)
-        x = assemble(cw, ch, texts, idf_w, idf_c, scale)
+        f = assemble(cw, ch, texts, idf_w, idf_c, scale)
         clf = LogisticRegression(C=config.C, class_weight="balanced", max_iter=config.max_iter,
                                  random_state=config.seed)
-        clf.fit(x, y)
+        clf.fit(f.matrix(), y)
+        polar, positive, weight = polar_examples(examples, config.polar_rated_weight)
+        nb_w = nb_scale(cw[polar], positive, weight, config.nb_alpha)
+        nb_c = nb_scale(ch[polar], positive, weight, config.nb_alpha)
+        head = LogisticRegression(C=config.polar_C, max_iter=config.max_iter, random_state=config.seed)
+        head.fit(f.matrix(nb_w, nb_c)[polar], positive, sample_weight=weight)
     vw = sorted(wc.vocabulary_, key=wc.vocabulary_.get)
     vc = sorted(cc.vocabulary_, key=cc.vocabulary_.get)
     meta = {"sklearn_version": sklearn_version(), "data_sha256": datasets.checksum(examples),
             "examples": len(examples), "config": asdict(config), "vocab_sha256": vocab_sha256(vw, vc)}
     return TrainedModel(meta=meta, vocab_word=vw, vocab_char=vc, idf_word=idf_w, idf_char=idf_c,
                         lexicon_scale=scale, coef=clf.coef_.astype(np.float32),
-                        intercept=clf.intercept_.astype(np.float32))
+                        intercept=clf.intercept_.astype(np.float32), nb_word=nb_w, nb_char=nb_c,
+                        polar_coef=head.coef_[0].astype(np.float32),
+                        polar_intercept=head.intercept_.astype(np.float32))
+
+
+def polar_examples(examples: Sequence[Example], rated_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The polar head's training set: indices, is-positive, and sample weights.
+
+    A human-rated example (VADER ground truth) counts by the sign of its rating (exact zeros
+    left out) with weight ``rated_weight``; any other example by its label (neutral left out),
+    weighted so positives and negatives weigh the same in total.
+    """
+    index, positive, rated = [], [], []
+    for i, e in enumerate(examples):
+        if e.rating is not None:
+            if e.rating != 0:
+                index.append(i), positive.append(e.rating > 0), rated.append(True)
+        elif e.label != "neutral":
+            index.append(i), positive.append(e.label == "positive"), rated.append(False)
+    pos, rated_ = np.array(positive, dtype=bool), np.array(rated, dtype=bool)
+    n_pos, n_neg = int((pos & ~rated_).sum()), int((~pos & ~rated_).sum())
+    balanced = np.where(pos, (n_pos + n_neg) / (2 * max(n_pos, 1)), (n_pos + n_neg) / (2 * max(n_neg, 1)))
+    return np.array(index, dtype=np.int64), pos, np.where(rated_, rated_weight, balanced)
+
+
+def nb_scale(counts, positive: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
+    """|log-count ratio| of each column between positive and negative rows (presence, weighted)."""
+    from scipy import sparse
+
+    present = (counts > 0).astype(np.float64)
+    w = sparse.diags(weight.astype(np.float64))
+    p = alpha + np.asarray((w @ present)[positive].sum(axis=0)).ravel()
+    q = alpha + np.asarray((w @ present)[~positive].sum(axis=0)).ravel()
+    return np.abs(np.log((p / p.sum()) / (q / q.sum()))).astype(np.float32)
 
 
 # --- metrics ----------------------------------------------------------------------
