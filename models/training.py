@@ -114,27 +114,23 @@ def polar_examples(examples: Sequence[Example], rated_weight: float) -> tuple[np
     left out) with weight ``rated_weight``; any other example by its label (neutral left out),
     weighted so positives and negatives weigh the same in total.
     """
-    index, positive, rated = [], [], []
-    for i, e in enumerate(examples):
-        if e.rating is not None:
-            if e.rating != 0:
-                index.append(i), positive.append(e.rating > 0), rated.append(True)
-        elif e.label != "neutral":
-            index.append(i), positive.append(e.label == "positive"), rated.append(False)
-    pos, rated_ = np.array(positive, dtype=bool), np.array(rated, dtype=bool)
+    rows = [(i, e.rating > 0, True) if e.rating is not None else (i, e.label == "positive", False)
+            for i, e in enumerate(examples)
+            if (e.rating is not None and e.rating != 0) or (e.rating is None and e.label != "neutral")]
+    index = np.array([r[0] for r in rows], dtype=np.int64)
+    pos, rated_ = np.array([r[1] for r in rows], dtype=bool), np.array([r[2] for r in rows], dtype=bool)
     n_pos, n_neg = int((pos & ~rated_).sum()), int((~pos & ~rated_).sum())
     balanced = np.where(pos, (n_pos + n_neg) / (2 * max(n_pos, 1)), (n_pos + n_neg) / (2 * max(n_neg, 1)))
-    return np.array(index, dtype=np.int64), pos, np.where(rated_, rated_weight, balanced)
+    return index, pos, np.where(rated_, rated_weight, balanced)
 
 
 def nb_scale(counts, positive: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
     """|log-count ratio| of each column between positive and negative rows (presence, weighted)."""
     from scipy import sparse
 
-    present = (counts > 0).astype(np.float64)
-    w = sparse.diags(weight.astype(np.float64))
-    p = alpha + np.asarray((w @ present)[positive].sum(axis=0)).ravel()
-    q = alpha + np.asarray((w @ present)[~positive].sum(axis=0)).ravel()
+    weighted = (sparse.diags(weight.astype(np.float64)) @ (counts > 0).astype(np.float64)).tocsr()
+    p = alpha + np.asarray(weighted[positive].sum(axis=0)).ravel()
+    q = alpha + np.asarray(weighted[~positive].sum(axis=0)).ravel()
     return np.abs(np.log((p / p.sum()) / (q / q.sum()))).astype(np.float32)
 
 

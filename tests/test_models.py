@@ -150,6 +150,20 @@ def test_shipped_model_keeps_plainly_neutral_text_near_zero():
     assert all(abs(s.score) <= 0.35 for s in got), [round(s.score, 2) for s in got]
 
 
+def test_polar_head_training_set():
+    from models.datasets import Example
+    from models.training import polar_examples
+
+    ex = [Example("a", "positive", "t"), Example("b", "positive", "t"), Example("c", "positive", "t"),
+          Example("d", "negative", "t"), Example("e", "neutral", "t"),
+          Example("f", "neutral", "vader-tweets", 0.1), Example("g", "neutral", "vader-tweets", 0.0),
+          Example("h", "negative", "vader-amazon", -2.5)]
+    index, positive, weight = polar_examples(ex, 6.0)
+    assert index.tolist() == [0, 1, 2, 3, 5, 7]          # neutral labels and exact-zero ratings left out
+    assert positive.tolist() == [True, True, True, False, True, False]  # a rating counts by its sign
+    assert weight.tolist() == [2 / 3, 2 / 3, 2 / 3, 2.0, 6.0, 6.0]     # unrated classes balanced
+
+
 def test_label_and_score_sign_agree():
     scorer = load_scorer("trained")
     texts = ["meh", "could be better", "not bad", "Comments", "I bought it last week.", "ok I guess :)",
