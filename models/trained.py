@@ -4,11 +4,13 @@ Pure functions of text and a loaded ``TrainedModel``. Features (``models.feature
 TF-IDF (sublinear tf, smoothed idf, l2 rows) over word 1-2-grams with negation marking and over
 character 2-5-grams within words, plus VADER's four lexicon scores.
 
-- The three-class head (negative, neutral, positive; a multinomial logistic regression over those
-  features) decides whether a text is polar at all: P(neutral).
+- The three-class head (negative, neutral, positive; a class-balanced multinomial logistic
+  regression) decides whether a text is polar at all: P(neutral).
 - The polar head (a binary logistic regression trained on polar examples only) decides the
-  direction: q = P(positive | polar). Its n-gram columns are scaled by their naive-Bayes
-  log-count ratio magnitude (NB-LR), rows re-normalized, so telling terms weigh more.
+  direction: q = P(positive | polar).
+
+Each head sees the n-gram columns scaled by its own naive-Bayes log-count ratio magnitudes
+(NB-LR; the largest of one-class-versus-the-rest), rows re-normalized, so telling terms weigh more.
 
 Combined: P(negative) = (1 - P(neutral)) (1 - q), P(positive) = (1 - P(neutral)) q. The label is
 neutral when the three-class head's most likely class is neutral, else the polar head's direction;
@@ -20,8 +22,9 @@ Artifact format (``save``/``load``), a safe format that runs no code when read: 
 - ``meta.json``: format, feature version, scikit-learn version, training-data checksum, training
   config, class names, metrics measured at training time, and the SHA-256 of ``arrays.npz``;
 - ``arrays.npz``: numpy arrays only (read with ``allow_pickle=False``): ``coef`` (3 x features),
-  ``intercept``, ``idf_word``, ``idf_char``, ``lexicon_scale``, and the polar head's ``polar_coef``
-  (features), ``polar_intercept`` (1), ``nb_word``, ``nb_char`` (column scales);
+  ``intercept``, ``nb3_word``, ``nb3_char`` (its column scales), ``idf_word``, ``idf_char``,
+  ``lexicon_scale``, and the polar head's ``polar_coef`` (features), ``polar_intercept`` (1),
+  ``nb_word``, ``nb_char`` (its column scales);
 - ``vocab_word.json``, ``vocab_char.json``: the n-gram vocabularies, in feature order.
 
 Entries are written in a fixed order with a fixed timestamp, so the same training data and
@@ -134,6 +137,8 @@ class TrainedModel:
     lexicon_scale: np.ndarray
     coef: np.ndarray        # (3, n_features)
     intercept: np.ndarray   # (3,)
+    nb3_word: np.ndarray    # three-class head: column scales of the word n-grams
+    nb3_char: np.ndarray    # and of the character n-grams
     nb_word: np.ndarray     # polar head: column scales of the word n-grams
     nb_char: np.ndarray     # and of the character n-grams
     polar_coef: np.ndarray  # (n_features,)
@@ -160,7 +165,7 @@ class TrainedModel:
     def probabilities(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
         """(n, 3) combined class probabilities (see module docstring), and whether the
         three-class head finds each text neutral."""
-        p3 = softmax(np.asarray(f.matrix() @ self.coef.T) + self.intercept)
+        p3 = softmax(np.asarray(f.matrix(self.nb3_word, self.nb3_char) @ self.coef.T) + self.intercept)
         z = np.asarray(self.polar_matrix(f) @ self.polar_coef).ravel() + float(self.polar_intercept[0])
         q = 1.0 / (1.0 + np.exp(-z))
         polar = 1.0 - p3[:, 1]
@@ -245,6 +250,7 @@ def save(model: TrainedModel, path: Path) -> str:
     arrays = _array_bytes({"coef": model.coef.astype(np.float32), "intercept": model.intercept.astype(np.float32),
                            "idf_word": model.idf_word, "idf_char": model.idf_char,
                            "lexicon_scale": model.lexicon_scale.astype(np.float32),
+                           "nb3_word": model.nb3_word.astype(np.float32), "nb3_char": model.nb3_char.astype(np.float32),
                            "nb_word": model.nb_word.astype(np.float32), "nb_char": model.nb_char.astype(np.float32),
                            "polar_coef": model.polar_coef.astype(np.float32),
                            "polar_intercept": model.polar_intercept.astype(np.float32)})
@@ -304,14 +310,16 @@ def load(path: Path) -> TrainedModel:
     if vocab_sha256(vocab_word, vocab_char) != meta.get("vocab_sha256"):
         raise ArtifactError(f"{path}: vocabularies do not match the checksum in meta.json (modified or corrupt); {fix}")
     n = len(vocab_word) + len(vocab_char) + len(LEXICON_NAMES)
-    shapes = {"coef": (len(CLASSES), n), "polar_coef": (n,), "nb_word": (len(vocab_word),),
-              "nb_char": (len(vocab_char),), "intercept": (len(CLASSES),), "polar_intercept": (1,)}
+    shapes = {"coef": (len(CLASSES), n), "polar_coef": (n,), "intercept": (len(CLASSES),), "polar_intercept": (1,)}
+    shapes.update({f"{nb}_{kind}": (len(vocab),) for nb in ("nb", "nb3")
+                   for kind, vocab in (("word", vocab_word), ("char", vocab_char))})
     if any(arrays.get(k) is None or arrays[k].shape != shape for k, shape in shapes.items()):
         raise ArtifactError(f"{path}: coefficients do not fit the vocabularies; {fix}")
     meta["artifact_id"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return TrainedModel(meta=meta, vocab_word=vocab_word, vocab_char=vocab_char, idf_word=arrays["idf_word"],
                         idf_char=arrays["idf_char"], lexicon_scale=arrays["lexicon_scale"],
-                        coef=arrays["coef"], intercept=arrays["intercept"], nb_word=arrays["nb_word"],
+                        coef=arrays["coef"], intercept=arrays["intercept"], nb3_word=arrays["nb3_word"],
+                        nb3_char=arrays["nb3_char"], nb_word=arrays["nb_word"],
                         nb_char=arrays["nb_char"], polar_coef=arrays["polar_coef"],
                         polar_intercept=arrays["polar_intercept"])
 

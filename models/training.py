@@ -73,7 +73,7 @@ def _single_thread():
 
 
 def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
-    """Fit vocabularies, idf, the class-balanced three-class head and the polar head on ``examples``."""
+    """Fit vocabularies, idf, and both heads with their naive-Bayes column scales on ``examples``."""
     from sklearn.linear_model import LogisticRegression
 
     from models.features import normalize
@@ -88,12 +88,13 @@ def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
         idf_w, idf_c = smooth_idf(cw), smooth_idf(ch)
         scale = np.full(len(LEXICON_NAMES), config.lexicon_scale, dtype=np.float32)
         f = assemble(cw, ch, texts, idf_w, idf_c, scale)
+        balanced = (len(y) / (len(CLASSES) * np.bincount(y, minlength=len(CLASSES)).clip(1)))[y]
+        nb3_w, nb3_c = (nb_scale(c, y, balanced, config.nb_alpha) for c in (cw, ch))
         clf = LogisticRegression(C=config.C, class_weight="balanced", max_iter=config.max_iter,
                                  random_state=config.seed)
-        clf.fit(f.matrix(), y)
+        clf.fit(f.matrix(nb3_w, nb3_c), y)
         polar, positive, weight = polar_examples(examples, config.polar_rated_weight)
-        nb_w = nb_scale(cw[polar], positive, weight, config.nb_alpha)
-        nb_c = nb_scale(ch[polar], positive, weight, config.nb_alpha)
+        nb_w, nb_c = (nb_scale(c[polar], positive.astype(np.int64), weight, config.nb_alpha) for c in (cw, ch))
         head = LogisticRegression(C=config.polar_C, max_iter=config.max_iter, random_state=config.seed)
         head.fit(f.matrix(nb_w, nb_c)[polar], positive, sample_weight=weight)
     vw = sorted(wc.vocabulary_, key=wc.vocabulary_.get)
@@ -102,7 +103,8 @@ def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
             "examples": len(examples), "config": asdict(config), "vocab_sha256": vocab_sha256(vw, vc)}
     return TrainedModel(meta=meta, vocab_word=vw, vocab_char=vc, idf_word=idf_w, idf_char=idf_c,
                         lexicon_scale=scale, coef=clf.coef_.astype(np.float32),
-                        intercept=clf.intercept_.astype(np.float32), nb_word=nb_w, nb_char=nb_c,
+                        intercept=clf.intercept_.astype(np.float32), nb3_word=nb3_w, nb3_char=nb3_c,
+                        nb_word=nb_w, nb_char=nb_c,
                         polar_coef=head.coef_[0].astype(np.float32),
                         polar_intercept=head.intercept_.astype(np.float32))
 
@@ -124,14 +126,18 @@ def polar_examples(examples: Sequence[Example], rated_weight: float) -> tuple[np
     return index, pos, np.where(rated_, rated_weight, balanced)
 
 
-def nb_scale(counts, positive: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
-    """|log-count ratio| of each column between positive and negative rows (presence, weighted)."""
+def nb_scale(counts, y: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
+    """Each column's largest |log-count ratio| of one class against the rest (presence counts,
+    rows weighted, ``alpha``-smoothed): how much the term tells the classes apart."""
     from scipy import sparse
 
     weighted = (sparse.diags(weight.astype(np.float64)) @ (counts > 0).astype(np.float64)).tocsr()
-    p = alpha + np.asarray(weighted[positive].sum(axis=0)).ravel()
-    q = alpha + np.asarray(weighted[~positive].sum(axis=0)).ravel()
-    return np.abs(np.log((p / p.sum()) / (q / q.sum()))).astype(np.float32)
+    out = np.zeros(counts.shape[1])
+    for c in np.unique(y):
+        p = alpha + np.asarray(weighted[y == c].sum(axis=0)).ravel()
+        q = alpha + np.asarray(weighted[y != c].sum(axis=0)).ravel()
+        out = np.maximum(out, np.abs(np.log((p / p.sum()) / (q / q.sum()))))
+    return out.astype(np.float32)
 
 
 # --- metrics ----------------------------------------------------------------------
