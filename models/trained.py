@@ -1,16 +1,30 @@
-"""The trained sentiment model: word and character n-grams plus VADER scores, a linear classifier.
+"""The trained sentiment model: word and character n-grams plus VADER scores, two linear heads.
 
 Pure functions of text and a loaded ``TrainedModel``. Features (``models.features``):
 TF-IDF (sublinear tf, smoothed idf, l2 rows) over word 1-2-grams with negation marking and over
-character 2-5-grams within words, plus six VADER lexicon scores. Classes: negative, neutral,
-positive. ``score`` is P(positive) - P(negative), in [-1, 1].
+character 2-5-grams within words, plus VADER's four lexicon scores.
+
+- The three-class head (negative, neutral, positive; a class-balanced multinomial logistic
+  regression) decides whether a text is polar at all: P(neutral).
+- The polar head (a binary logistic regression trained on polar examples only) decides the
+  direction: q = P(positive | polar).
+
+Each head sees the n-gram columns scaled by its own naive-Bayes log-count ratio magnitudes
+(NB-LR; the largest of one-class-versus-the-rest), rows re-normalized, so telling terms weigh more.
+
+Combined: P(negative) = (1 - P(neutral)) (1 - q), P(positive) = (1 - P(neutral)) q. The label is
+neutral when the three-class head's most likely class is neutral, else the polar head's direction;
+``score`` = P(positive) - P(negative) = (1 - P(neutral)) (2q - 1), in [-1, 1], so a polar label
+and the score's sign always agree, and text the model finds neutral scores near 0.
 
 Artifact format (``save``/``load``), a safe format that runs no code when read: one ZIP file with
 
 - ``meta.json``: format, feature version, scikit-learn version, training-data checksum, training
   config, class names, metrics measured at training time, and the SHA-256 of ``arrays.npz``;
 - ``arrays.npz``: numpy arrays only (read with ``allow_pickle=False``): ``coef`` (3 x features),
-  ``intercept``, ``idf_word``, ``idf_char``, ``lexicon_scale``;
+  ``intercept``, ``nb3_word``, ``nb3_char`` (its column scales), ``idf_word``, ``idf_char``,
+  ``lexicon_scale``, and the polar head's ``polar_coef`` (features), ``polar_intercept`` (1),
+  ``nb_word``, ``nb_char`` (its column scales);
 - ``vocab_word.json``, ``vocab_char.json``: the n-gram vocabularies, in feature order.
 
 Entries are written in a fixed order with a fixed timestamp, so the same training data and
@@ -25,14 +39,14 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from scipy import sparse
 
 from models.features import FEATURE_VERSION, LEXICON_NAMES, lexicon_matrix, normalize, word_tokens
 
-FORMAT = "listener-sentiment-1"
+FORMAT = "listener-sentiment-2"
 CLASSES = ("negative", "neutral", "positive")
 SHIPPED = Path(__file__).parent / "artifacts" / "sentiment.model"
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -66,12 +80,34 @@ def _counter(kind: str, vocabulary: Sequence[str] | None = None, min_df: int = 1
                            min_df=min_df, max_features=max_features, dtype=np.float32)
 
 
+@dataclass
+class Features:
+    """The parts of the feature matrix: tf-idf of word and of character n-grams, scaled VADER scores."""
+    word: sparse.csr_matrix
+    char: sparse.csr_matrix
+    lexicon: sparse.csr_matrix
+
+    def matrix(self, nb_word: np.ndarray | None = None, nb_char: np.ndarray | None = None) -> sparse.csr_matrix:
+        """The three parts side by side; with ``nb_*``, the n-gram columns scaled and rows re-normalized."""
+        word, char = self.word, self.char
+        if nb_word is not None and nb_char is not None:
+            word, char = rescale(word, nb_word), rescale(char, nb_char)
+        return sparse.hstack([word, char, self.lexicon], format="csr")
+
+
 def assemble(word_counts: sparse.csr_matrix, char_counts: sparse.csr_matrix, texts: Sequence[str],
-             idf_word: np.ndarray, idf_char: np.ndarray, lexicon_scale: np.ndarray) -> sparse.csr_matrix:
-    """The feature matrix: tf-idf of word and character n-grams, then the scaled VADER scores."""
+             idf_word: np.ndarray, idf_char: np.ndarray, lexicon_scale: np.ndarray) -> Features:
+    """The features: tf-idf of word and character n-grams, and the scaled VADER scores."""
     lex = lexicon_matrix(texts) * lexicon_scale
-    return sparse.hstack([tfidf(word_counts, idf_word), tfidf(char_counts, idf_char),
-                          sparse.csr_matrix(lex.astype(np.float32))], format="csr")
+    return Features(tfidf(word_counts, idf_word), tfidf(char_counts, idf_char),
+                    sparse.csr_matrix(lex.astype(np.float32)))
+
+
+def rescale(x: sparse.csr_matrix, scale: np.ndarray) -> sparse.csr_matrix:
+    """Columns of ``x`` times ``scale``, rows scaled to unit length."""
+    from sklearn.preprocessing import normalize as l2
+
+    return l2(x @ sparse.diags(scale.astype(np.float32)), norm="l2", copy=False).tocsr()
 
 
 def tfidf(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
@@ -101,6 +137,12 @@ class TrainedModel:
     lexicon_scale: np.ndarray
     coef: np.ndarray        # (3, n_features)
     intercept: np.ndarray   # (3,)
+    nb3_word: np.ndarray    # three-class head: column scales of the word n-grams
+    nb3_char: np.ndarray    # and of the character n-grams
+    nb_word: np.ndarray     # polar head: column scales of the word n-grams
+    nb_char: np.ndarray     # and of the character n-grams
+    polar_coef: np.ndarray  # (n_features,)
+    polar_intercept: np.ndarray  # (1,)
 
     def __post_init__(self) -> None:
         self._word = _counter("word", self.vocab_word)
@@ -110,14 +152,24 @@ class TrainedModel:
     def name(self) -> str:
         return f"trained-{self.meta.get('artifact_id', 'unsaved')[:12]}"
 
-    def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """The feature matrix of raw texts (normalized here)."""
+    def features(self, texts: Sequence[str]) -> Features:
+        """The features of raw texts (normalized here)."""
         norm = [normalize(t) for t in texts]
         return assemble(self._word.transform(norm), self._char.transform(norm), texts, self.idf_word,
                         self.idf_char, self.lexicon_scale)
 
-    def decision(self, x: sparse.csr_matrix) -> np.ndarray:
-        return np.asarray(x @ self.coef.T) + self.intercept
+    def polar_matrix(self, f: Features) -> sparse.csr_matrix:
+        """The polar head's input: n-gram columns scaled by ``nb_word``/``nb_char``."""
+        return f.matrix(self.nb_word, self.nb_char)
+
+    def probabilities(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 3) combined class probabilities (see module docstring), and whether the
+        three-class head finds each text neutral."""
+        p3 = softmax(np.asarray(f.matrix(self.nb3_word, self.nb3_char) @ self.coef.T) + self.intercept)
+        z = np.asarray(self.polar_matrix(f) @ self.polar_coef).ravel() + float(self.polar_intercept[0])
+        q = 1.0 / (1.0 + np.exp(-z))
+        polar = 1.0 - p3[:, 1]
+        return np.column_stack([polar * (1.0 - q), p3[:, 1], polar * q]), p3.argmax(axis=1) == 1
 
     def feature_names(self) -> list[str]:
         return ([f"word:{t}" for t in self.vocab_word] + [f"char:{t}" for t in self.vocab_char]
@@ -144,9 +196,9 @@ def predict(model: TrainedModel, texts: Sequence[str]) -> list[Prediction]:
     return _predictions(model, model.features(texts))
 
 
-def _predictions(model: TrainedModel, x: Any) -> list[Prediction]:
-    p = softmax(model.decision(x))
-    best = p.argmax(axis=1)
+def _predictions(model: TrainedModel, f: Features) -> list[Prediction]:
+    p, neutral = model.probabilities(f)
+    best = np.where(neutral, 1, np.where(p[:, 2] >= p[:, 0], 2, 0))
     return [Prediction(CLASSES[b], float(row[2] - row[0]), float(row[b])) for b, row in zip(best, p)]
 
 
@@ -159,15 +211,14 @@ class Contribution:
 def explain(model: TrainedModel, text: str, top: int = 5) -> tuple[Prediction, list[Contribution], list[Contribution]]:
     """The prediction and the features that pushed it most towards positive and towards negative.
 
-    A feature's push is its value times (positive weight - negative weight), the same
-    linear quantity whose sign decides between the two polar classes.
+    A feature's push is its value times its weight in the polar head, the linear quantity
+    whose sign decides between the two polar classes.
     """
-    x = model.features([text])
-    pred = _predictions(model, x)[0]
-    direction = model.coef[2] - model.coef[0]
+    f = model.features([text])
+    pred = _predictions(model, f)[0]
     names = model.feature_names()
-    row = x.getrow(0)
-    pushes = [Contribution(names[j], float(v * direction[j])) for j, v in zip(row.indices, row.data)]
+    row = model.polar_matrix(f).getrow(0)
+    pushes = [Contribution(names[j], float(v * model.polar_coef[j])) for j, v in zip(row.indices, row.data)]
     pos = sorted((c for c in pushes if c.weight > 0), key=lambda c: -c.weight)[:top]
     neg = sorted((c for c in pushes if c.weight < 0), key=lambda c: c.weight)[:top]
     return pred, pos, neg
@@ -198,7 +249,11 @@ def save(model: TrainedModel, path: Path) -> str:
 
     arrays = _array_bytes({"coef": model.coef.astype(np.float32), "intercept": model.intercept.astype(np.float32),
                            "idf_word": model.idf_word, "idf_char": model.idf_char,
-                           "lexicon_scale": model.lexicon_scale.astype(np.float32)})
+                           "lexicon_scale": model.lexicon_scale.astype(np.float32),
+                           "nb3_word": model.nb3_word.astype(np.float32), "nb3_char": model.nb3_char.astype(np.float32),
+                           "nb_word": model.nb_word.astype(np.float32), "nb_char": model.nb_char.astype(np.float32),
+                           "polar_coef": model.polar_coef.astype(np.float32),
+                           "polar_intercept": model.polar_intercept.astype(np.float32)})
     meta = dict(model.meta, format=FORMAT, feature_version=FEATURE_VERSION, classes=list(CLASSES),
                 arrays_sha256=hashlib.sha256(arrays).hexdigest())
     entries = {"meta.json": json.dumps(meta, indent=1, sort_keys=True).encode(),
@@ -255,12 +310,18 @@ def load(path: Path) -> TrainedModel:
     if vocab_sha256(vocab_word, vocab_char) != meta.get("vocab_sha256"):
         raise ArtifactError(f"{path}: vocabularies do not match the checksum in meta.json (modified or corrupt); {fix}")
     n = len(vocab_word) + len(vocab_char) + len(LEXICON_NAMES)
-    if arrays.get("coef") is None or arrays["coef"].shape != (len(CLASSES), n):
+    shapes = {"coef": (len(CLASSES), n), "polar_coef": (n,), "intercept": (len(CLASSES),), "polar_intercept": (1,)}
+    shapes.update({f"{nb}_{kind}": (len(vocab),) for nb in ("nb", "nb3")
+                   for kind, vocab in (("word", vocab_word), ("char", vocab_char))})
+    if any(arrays.get(k) is None or arrays[k].shape != shape for k, shape in shapes.items()):
         raise ArtifactError(f"{path}: coefficients do not fit the vocabularies; {fix}")
     meta["artifact_id"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return TrainedModel(meta=meta, vocab_word=vocab_word, vocab_char=vocab_char, idf_word=arrays["idf_word"],
                         idf_char=arrays["idf_char"], lexicon_scale=arrays["lexicon_scale"],
-                        coef=arrays["coef"], intercept=arrays["intercept"])
+                        coef=arrays["coef"], intercept=arrays["intercept"], nb3_word=arrays["nb3_word"],
+                        nb3_char=arrays["nb3_char"], nb_word=arrays["nb_word"],
+                        nb_char=arrays["nb_char"], polar_coef=arrays["polar_coef"],
+                        polar_intercept=arrays["polar_intercept"])
 
 
 def vocab_sha256(vocab_word: list[str], vocab_char: list[str]) -> str:

@@ -41,6 +41,9 @@ class TrainConfig:
     cv_folds: int = 5                 # folds for scoring the VADER sets; 0 skips cross-validation
     seed: int = 0
     max_iter: int = 2000
+    polar_C: float = 0.5              # the polar head's C
+    polar_rated_weight: float = 6.0   # weight of a human-rated (VADER) example in the polar head
+    nb_alpha: float = 1.0             # smoothing of the polar head's naive-Bayes log-count ratios
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -70,7 +73,7 @@ def _single_thread():
 
 
 def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
-    """Fit vocabularies, idf and a class-balanced logistic regression on ``examples``."""
+    """Fit vocabularies, idf, and both heads with their naive-Bayes column scales on ``examples``."""
     from sklearn.linear_model import LogisticRegression
 
     from models.features import normalize
@@ -84,17 +87,57 @@ def fit(examples: Sequence[Example], config: TrainConfig) -> TrainedModel:
         cw, ch = wc.fit_transform(norm), cc.fit_transform(norm)
         idf_w, idf_c = smooth_idf(cw), smooth_idf(ch)
         scale = np.full(len(LEXICON_NAMES), config.lexicon_scale, dtype=np.float32)
-        x = assemble(cw, ch, texts, idf_w, idf_c, scale)
+        f = assemble(cw, ch, texts, idf_w, idf_c, scale)
+        balanced = (len(y) / (len(CLASSES) * np.bincount(y, minlength=len(CLASSES)).clip(1)))[y]
+        nb3_w, nb3_c = (nb_scale(c, y, balanced, config.nb_alpha) for c in (cw, ch))
         clf = LogisticRegression(C=config.C, class_weight="balanced", max_iter=config.max_iter,
                                  random_state=config.seed)
-        clf.fit(x, y)
+        clf.fit(f.matrix(nb3_w, nb3_c), y)
+        polar, positive, weight = polar_examples(examples, config.polar_rated_weight)
+        nb_w, nb_c = (nb_scale(c[polar], positive.astype(np.int64), weight, config.nb_alpha) for c in (cw, ch))
+        head = LogisticRegression(C=config.polar_C, max_iter=config.max_iter, random_state=config.seed)
+        head.fit(f.matrix(nb_w, nb_c)[polar], positive, sample_weight=weight)
     vw = sorted(wc.vocabulary_, key=wc.vocabulary_.get)
     vc = sorted(cc.vocabulary_, key=cc.vocabulary_.get)
     meta = {"sklearn_version": sklearn_version(), "data_sha256": datasets.checksum(examples),
             "examples": len(examples), "config": asdict(config), "vocab_sha256": vocab_sha256(vw, vc)}
     return TrainedModel(meta=meta, vocab_word=vw, vocab_char=vc, idf_word=idf_w, idf_char=idf_c,
                         lexicon_scale=scale, coef=clf.coef_.astype(np.float32),
-                        intercept=clf.intercept_.astype(np.float32))
+                        intercept=clf.intercept_.astype(np.float32), nb3_word=nb3_w, nb3_char=nb3_c,
+                        nb_word=nb_w, nb_char=nb_c,
+                        polar_coef=head.coef_[0].astype(np.float32),
+                        polar_intercept=head.intercept_.astype(np.float32))
+
+
+def polar_examples(examples: Sequence[Example], rated_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The polar head's training set: indices, is-positive, and sample weights.
+
+    A human-rated example (VADER ground truth) counts by the sign of its rating (exact zeros
+    left out) with weight ``rated_weight``; any other example by its label (neutral left out),
+    weighted so positives and negatives weigh the same in total.
+    """
+    rows = [(i, e.rating > 0, True) if e.rating is not None else (i, e.label == "positive", False)
+            for i, e in enumerate(examples)
+            if (e.rating is not None and e.rating != 0) or (e.rating is None and e.label != "neutral")]
+    index = np.array([r[0] for r in rows], dtype=np.int64)
+    pos, rated_ = np.array([r[1] for r in rows], dtype=bool), np.array([r[2] for r in rows], dtype=bool)
+    n_pos, n_neg = int((pos & ~rated_).sum()), int((~pos & ~rated_).sum())
+    balanced = np.where(pos, (n_pos + n_neg) / (2 * max(n_pos, 1)), (n_pos + n_neg) / (2 * max(n_neg, 1)))
+    return index, pos, np.where(rated_, rated_weight, balanced)
+
+
+def nb_scale(counts, y: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
+    """Each column's largest |log-count ratio| of one class against the rest (presence counts,
+    rows weighted, ``alpha``-smoothed): how much the term tells the classes apart."""
+    from scipy import sparse
+
+    weighted = (sparse.diags(weight.astype(np.float64)) @ (counts > 0).astype(np.float64)).tocsr()
+    out = np.zeros(counts.shape[1])
+    for c in np.unique(y):
+        p = alpha + np.asarray(weighted[y == c].sum(axis=0)).ravel()
+        q = alpha + np.asarray(weighted[y != c].sum(axis=0)).ravel()
+        out = np.maximum(out, np.abs(np.log((p / p.sum()) / (q / q.sum()))))
+    return out.astype(np.float32)
 
 
 # --- metrics ----------------------------------------------------------------------

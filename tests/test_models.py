@@ -139,6 +139,39 @@ def test_shipped_model_beats_vader_on_a_few_hard_cases():
     assert got[0] == "negative" and got[2] == "positive"
 
 
+def test_shipped_model_keeps_plainly_neutral_text_near_zero():
+    """Out-of-domain, plainly neutral sentences: the polar score stays small and the label neutral
+    (the three-class head alone leaned negative on such text)."""
+    texts = ["The meeting is at 3 pm in room 204.", "Version 2.1 was released on Tuesday.",
+             "Click here to read more.", "The store opens at nine on weekdays.", "Posted in General Discussion",
+             "Firmware update 4.2 is now available for download.", "The package contains a charger and a USB cable."]
+    got = load_scorer("trained").score(texts)
+    assert [s.label for s in got] == ["neutral"] * len(texts)
+    assert all(abs(s.score) <= 0.35 for s in got), [round(s.score, 2) for s in got]
+
+
+def test_polar_head_training_set():
+    from models.datasets import Example
+    from models.training import polar_examples
+
+    ex = [Example("a", "positive", "t"), Example("b", "positive", "t"), Example("c", "positive", "t"),
+          Example("d", "negative", "t"), Example("e", "neutral", "t"),
+          Example("f", "neutral", "vader-tweets", 0.1), Example("g", "neutral", "vader-tweets", 0.0),
+          Example("h", "negative", "vader-amazon", -2.5)]
+    index, positive, weight = polar_examples(ex, 6.0)
+    assert index.tolist() == [0, 1, 2, 3, 5, 7]          # neutral labels and exact-zero ratings left out
+    assert positive.tolist() == [True, True, True, False, True, False]  # a rating counts by its sign
+    assert weight.tolist() == [2 / 3, 2 / 3, 2 / 3, 2.0, 6.0, 6.0]     # unrated classes balanced
+
+
+def test_label_and_score_sign_agree():
+    scorer = load_scorer("trained")
+    texts = ["meh", "could be better", "not bad", "Comments", "I bought it last week.", "ok I guess :)",
+             "Nothing about any tracked product", "the battery died but support replaced it fast"]
+    for s in scorer.score(texts):
+        assert s.label == "neutral" or (s.score > 0) == (s.label == "positive"), s
+
+
 def test_topics_and_topic_level_sentiment():
     rules = compile_topics([Topic("battery", ("battery", "charg*")), Topic("screen", ("screen",), ("screen reader",))])
     m = match_topics("The battery is terrible. But the screen is gorgeous!", rules)
