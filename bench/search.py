@@ -23,7 +23,6 @@ import sqlite3
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -32,6 +31,8 @@ import vaderSentiment
 from listener import search, store
 from listener.files import write_atomic
 from listener.text import iso_utc
+from models.classify import Classification, TopicSentiment
+from models.products import Mention
 
 GENERATOR_VERSION = 3  # 3: topics saved through the store (search facets)
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
@@ -118,28 +119,6 @@ def generate(n: int, seed: int):
         yield batch
 
 
-@dataclass(frozen=True)
-class _Mention:
-    product: str
-    alias: str
-
-
-@dataclass(frozen=True)
-class _Topic:
-    topic: str
-    sentiment: float
-
-
-@dataclass(frozen=True)
-class _Result:
-    post_id: int
-    sentiment: float
-    label: str
-    language: str | None
-    mentions: tuple
-    topics: tuple
-
-
 def build(path: Path, n: int, seed: int) -> None:
     """Create the benchmark database through the store: upserts (FTS triggers), classifications."""
     tmp = path.with_suffix(".partial")
@@ -156,8 +135,9 @@ def build(path: Path, n: int, seed: int) -> None:
         results = []
         for post, mentioned, topics, s in batch:
             label = "positive" if s >= 0.05 else "negative" if s <= -0.05 else "neutral"
-            results.append(_Result(ids[post["guid"]], s, label, post["language"],
-                                   tuple(_Mention(m, a) for m, a in mentioned), tuple(_Topic(t, s) for t in topics)))
+            results.append(Classification(ids[post["guid"]], s, label, post["language"],
+                                          tuple(Mention(m, a) for m, a in mentioned),
+                                          tuple(TopicSentiment(t, TOPICS[t], s) for t in topics)))
         store.save_classifications(db, results, now=stamp, classifier="bench")
         done += len(batch)
         if done % 100_000 == 0:

@@ -557,7 +557,7 @@ def compile_tree(tree: Node | None, days: Days = None) -> Compiled:
     drivers = positive + ordered
     rest = list(range(len(children)))
     if drivers:
-        expr = " AND ".join(fts[i] if fts[i] is not None else _fts(children[i], days) for i in drivers)
+        expr = " AND ".join(fts[i] for i in drivers)  # an ordered NEAR matches as its unordered superset
         expr = f"({expr})" if len(drivers) > 1 else expr
         for f in negative.values():
             expr = f"{expr} NOT {f}"

@@ -28,6 +28,7 @@ SNIPPET_TOKENS = 40
 MMAP_BYTES = 2 ** 31
 RANK = "bm25(posts_fts, 3.0, 1.0, 0.0)"  # title words weigh three times body words; facets nothing
 RANK_DEPTH = 5_000    # relevance: with more matches than this, the newest this many are ranked
+FTS_COUNT = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?"
 SORT_ALL = 5_000      # date or engagement order: sort this many matches; above, walk the index
 EXPORT_FIELDS = ("id", "posted_at", "source", "author", "title", "url", "sentiment_label", "sentiment",
                  "language", "engagement", "products", "topics", "text")
@@ -88,9 +89,9 @@ class Plan:
         ``published:``/``engagement:`` range instead of from the matches.
         """
         match, params = self.compiled.match, list(self.params)
-        fts_count = ("count", "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [match])
+        fts_count = ("count", FTS_COUNT, [match])
         if self.fts_only and self.sort == "relevance":
-            depth = max(RANK_DEPTH, offset + limit)
+            depth = rank_depth(limit, offset)
             window = (f"WITH w AS MATERIALIZED (SELECT rowid AS id, {RANK} AS r FROM posts_fts "
                       f"WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) "
                       f"SELECT id, (SELECT count(*) FROM w) FROM w ORDER BY r, id DESC LIMIT ? OFFSET ?")
@@ -101,13 +102,11 @@ class Plan:
             return [("count", f"SELECT count(*) FROM posts p{self.where_sql}", params),
                     ("page", f"SELECT p.id FROM posts p{self.where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?",
                      [*params, limit, offset])]
-        index = "posts_engagement" if self.sort == "engagement" else "posts_posted_at"
-        extra, extra_params = self._index_bounds(index)
         walk = self.sort != "relevance" and (total is None or total > SORT_ALL)
         if drive == "range" or walk:
-            if drive == "range":
-                index = "posts_engagement" if self.compiled.bounds("engagement") else "posts_posted_at"
-                extra, extra_params = self._index_bounds(index)
+            index = (self.range_index() if drive == "range" else
+                     "posts_engagement" if self.sort == "engagement" else "posts_posted_at")
+            extra, extra_params = self.index_bounds(index)
             # The match as a set probed per row of the index, in the index's order (a walk stops
             # after a page); the redundant bounds start the walk at the right place.
             where = self.where_sql.replace("posts_fts MATCH ?", MATCH_SQL, 1) + extra
@@ -119,7 +118,15 @@ class Plan:
         return [("count", f"SELECT count(*) {head}", params) if self.compiled.where else fts_count,
                 ("page", f"SELECT p.id {head} ORDER BY {self.order_sql} LIMIT ? OFFSET ?", [*params, limit, offset])]
 
-    def _index_bounds(self, index: str) -> tuple[str, list]:
+    def range_index(self) -> str | None:
+        """The index of the query's top-level ``engagement:`` (else ``published:``) range, if any."""
+        for name, index in (("engagement", "posts_engagement"), ("published", "posts_posted_at")):
+            if self.compiled.bounds(name) is not None:
+                return index
+        return None
+
+    def index_bounds(self, index: str) -> tuple[str, list]:
+        """``AND ...`` conditions (and parameters) keeping ``index`` within the query's range on it."""
         name, column = (("engagement", ENGAGEMENT_SQL) if index == "posts_engagement"
                         else ("published", "p.posted_at"))
         bounds = self.compiled.bounds(name)
@@ -246,7 +253,7 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
     if plan.fts_only and plan.sort == "relevance":
         steps = plan.steps(None, limit, offset)
         rows = run("window", steps)
-        depth = steps[0][2][1]
+        depth = rank_depth(limit, offset)
         size = rows[0][1] if rows else None
         if size is not None and size < depth:
             return [r[0] for r in rows], size, size
@@ -257,7 +264,7 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
         return every[offset:offset + limit], len(every), None
     matches, drive = None, "match"
     if compiled.match:
-        matches = db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [compiled.match]).fetchone()[0]
+        matches = db.execute(FTS_COUNT, [compiled.match]).fetchone()[0]
         if plan.fts_only:
             steps = plan.steps(matches, limit, offset)
             return [r[0] for r in run("page", steps)], matches, None
@@ -269,13 +276,18 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
     return [r[0] for r in run("page", steps)], total, None
 
 
+def rank_depth(limit: int, offset: int) -> int:
+    """How many of the newest matches relevance ranks: ``RANK_DEPTH``, more when paging past it."""
+    return max(RANK_DEPTH, offset + limit)
+
+
 def _range_size(db: sqlite_utils.Database, plan: Plan) -> int | None:
     """Posts in the query's top-level engagement (else published) range, counted on its index."""
-    for name, index in (("engagement", "posts_engagement"), ("published", "posts_posted_at")):
-        if plan.compiled.bounds(name) is not None:
-            sql, params = plan._index_bounds(index)
-            return db.execute(f"SELECT count(*) FROM posts p INDEXED BY {index} WHERE 1{sql}", params).fetchone()[0]
-    return None
+    index = plan.range_index()
+    if index is None:
+        return None
+    sql, params = plan.index_bounds(index)
+    return db.execute(f"SELECT count(*) FROM posts p INDEXED BY {index} WHERE 1{sql}", params).fetchone()[0]
 
 
 def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = None,

@@ -208,9 +208,7 @@ def _m0007(db: sqlite_utils.Database) -> None:
         conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     conn.execute("DROP TABLE IF EXISTS posts_fts")
     conn.execute("ALTER TABLE posts ADD COLUMN facets TEXT")
-    ids = [r[0] for r in conn.execute("SELECT id FROM posts ORDER BY id")]
-    for i in range(0, len(ids), _CHUNK):
-        _refresh_facets(conn, ids[i:i + _CHUNK])
+    _refresh_facets(conn, [r[0] for r in conn.execute("SELECT id FROM posts ORDER BY id")])
     conn.execute("CREATE VIRTUAL TABLE posts_fts USING fts5(title, text, facets, "
                  "tokenize='porter unicode61', content='posts', content_rowid='id')")
     conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
 import pytest
 
 from listener import search, store
 from listener.query import MAX_DEPTH, QueryError, compile_query, compile_tree, explain, near_ordered, parse, tokens, _stem
+from models.classify import Classification, TopicSentiment
+from models.products import Mention
 
 POSTS = [  # guid, source, url, author, title, text, published, language, score, products, topics
     ("1", "hn", "https://www.example.com/a", "Alice", "Firefox crashes on startup",
@@ -36,33 +37,11 @@ def db(tmp_path):
     for g, *_, lang, _, products, topics in POSTS:
         label = {"1": "negative", "2": "positive", "3": "neutral", "4": "negative"}[g]
         score = {"negative": -0.6, "positive": 0.7, "neutral": 0.0}[label]
-        results.append(_Result(ids[g], score, label, lang, tuple(_Mention(p, p.lower()) for p in products),
-                               tuple(_Topic(t, score) for t in topics)))
+        results.append(Classification(ids[g], score, label, lang, tuple(Mention(p, p.lower()) for p in products),
+                                      tuple(TopicSentiment(t, t, score) for t in topics)))
     store.save_classifications(d, results, now="2026-11-21T00:00:00Z", classifier="test")
     d.ids = {v: k for k, v in ids.items()}
     return d
-
-
-@dataclass(frozen=True)
-class _Mention:
-    product: str
-    alias: str
-
-
-@dataclass(frozen=True)
-class _Topic:
-    topic: str
-    sentiment: float
-
-
-@dataclass(frozen=True)
-class _Result:  # the shape models.classify returns, filled by hand so each tag is known
-    post_id: int
-    sentiment: float
-    label: str
-    language: str
-    mentions: tuple
-    topics: tuple
 
 
 def guids(db, query: str, sort: str = "date") -> list[str]:
@@ -330,7 +309,7 @@ def test_facets_follow_relabels_and_reclassification(db):
     store.label_post(db, post, now="2026-11-22T00:00:00Z", sentiment="positive", topics=["pricing"])
     assert sorted(_page(db, "sentiment:positive", "date")[0]) == ["2", "3"]
     assert _page(db, "topic:pricing", "date")[0] == ["3"]
-    store.save_classifications(db, [_Result(post, 0.0, "neutral", "de", (_Mention("Safari", "safari"),), ())],
+    store.save_classifications(db, [Classification(post, 0.0, "neutral", "de", (Mention("Safari", "safari"),))],
                                now="2026-11-22T01:00:00Z", classifier="test")
     assert _page(db, "product:safari", "date")[0] == ["3"]
     assert _page(db, "product:firefox -product:chrome", "date")[0] == ["1"]
