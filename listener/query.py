@@ -26,7 +26,7 @@ import unicodedata
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Union
+from typing import Callable, Union
 
 from listener.store import ENGAGEMENT_SQL, day_token, facet_token
 from listener.text import iso_utc
@@ -542,16 +542,22 @@ def compile_query(query: str | Node | None, days: Days = None) -> Compiled:
     return compile_tree(tree, days)
 
 
-def compile_tree(tree: Node | None, days: Days = None) -> Compiled:
-    """SQL pieces for a syntax tree: the driving MATCH and the other conditions."""
+PrefixWords = Callable[[str], "list[str] | None"]
+
+
+def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords | None = None) -> Compiled:
+    """SQL pieces for a syntax tree: the driving MATCH and the other conditions.
+
+    ``prefix_words`` may turn a trailing-wildcard word into the words it stands for (None: keep
+    FTS5's prefix query); FTS5 then matches them as an OR of words."""
     out = Compiled(tree=tree, match=None)
     if tree is None:
         return out
     children = tree.children if isinstance(tree, And) else (tree,)
-    fts = {i: _fts(c, days) for i, c in enumerate(children)}
+    fts = {i: _fts(c, days, prefix_words) for i, c in enumerate(children)}
     positive = [i for i, c in enumerate(children) if fts[i] is not None and not _ordered(c)]
     ordered = [i for i, c in enumerate(children) if _ordered(c)]
-    negative = {i: _fts(c.child, days) for i, c in enumerate(children)
+    negative = {i: _fts(c.child, days, prefix_words) for i, c in enumerate(children)
                 if isinstance(c, Not) and not _ordered_inside(c.child)}
     negative = {i: f for i, f in negative.items() if f is not None}
     drivers = positive + ordered
@@ -573,8 +579,12 @@ def compile_tree(tree: Node | None, days: Days = None) -> Compiled:
     return out
 
 
-def _fts(node: Node, days: Days = None) -> str | None:
+def _fts(node: Node, days: Days = None, prefix_words: PrefixWords | None = None) -> str | None:
     """FTS5 expression for a node FTS5 can match alone (ordered NEAR: its unordered superset)."""
+    if isinstance(node, Term) and node.prefix and prefix_words is not None:
+        words = prefix_words(node.text)
+        if words:
+            return f"{TEXT_COLUMNS} : ({' OR '.join(_quote(w) for w in words)})"
     if isinstance(node, (Term, Phrase, Near)):
         return f"{TEXT_COLUMNS} : ({_text_fts(node)})"  # never the facets column
     if isinstance(node, Field):
@@ -582,9 +592,9 @@ def _fts(node: Node, days: Days = None) -> str | None:
     if isinstance(node, Range):
         return _period_fts(node, days)
     if isinstance(node, Column):
-        return f"{node.column} : ({_fts(node.child, days)})"
+        return f"{node.column} : ({_fts(node.child, days, prefix_words)})"
     if isinstance(node, Or):
-        parts = [_fts(c, days) for c in node.children]
+        parts = [_fts(c, days, prefix_words) for c in node.children]
         if any(p is None or _ordered(c) for p, c in zip(parts, node.children)):
             return None
         return "(" + " OR ".join(parts) + ")"
@@ -592,7 +602,8 @@ def _fts(node: Node, days: Days = None) -> str | None:
         pos = [c for c in node.children if not isinstance(c, Not)]
         neg = [c.child for c in node.children if isinstance(c, Not)]
         # Each child once: calling _fts again per use made nested queries exponential to compile.
-        pos_fts, neg_fts = [_fts(c, days) for c in pos], [_fts(c, days) for c in neg]
+        pos_fts = [_fts(c, days, prefix_words) for c in pos]
+        neg_fts = [_fts(c, days, prefix_words) for c in neg]
         if not pos or any(f is None or _ordered(c) for f, c in zip(pos_fts + neg_fts, pos + neg)):
             return None
         expr = "(" + " AND ".join(pos_fts) + ")"
@@ -710,8 +721,7 @@ def _ordered_sql(node: Node, params: list) -> str:
 def _operand_spec(node: Node) -> dict:
     prefix = isinstance(node, Term) and node.prefix
     words = tokens(node.text)
-    stems = [_stem(w) for w in words[:-1]] + [words[-1] if prefix else _stem(words[-1])]
-    return {"w": stems, "p": prefix}
+    return {"w": [_stem(w) for w in words], "p": prefix}  # FTS5 stems a prefix too: crashing* is crash*
 
 
 def _positive_text(node: Node) -> list[Node]:
@@ -769,19 +779,98 @@ def _stem(word: str) -> str:
 def near_ordered(title: str | None, text: str | None, spec_json: str) -> int:
     """1 if, in the title or the text, the NEAR operands occur in order within the distance."""
     spec = _spec(spec_json)
-    heads = spec["heads"]  # Porter keeps a word's first two letters: only stem words that could match
+    quick = spec["quick"]
     for col in (title, text):
-        if col:
-            stems = {i: _stem(w) for i, w in enumerate(tokens(col)) if w[:2] in heads}  # position -> stem
-            if stems and _in_order(stems, spec):
+        if not col:
+            continue
+        if quick is not None and col.isascii():
+            m = quick.search(col.lower().encode("ascii"))
+            if m is None:  # no words with the right beginnings in order within the distance
+                continue
+            if _verified(m, spec):
                 return 1
+        stems = _stems_at_heads(col, spec["heads"])
+        if len(stems) >= len(spec["ops"]) and _in_order(stems, spec):
+            return 1
     return 0
+
+
+def _verified(m: re.Match, spec: dict) -> bool:
+    """Whether the words the quick pattern found are whole words with the operands' stems."""
+    start = m.start()
+    if start > 0 and m.string[start - 1:start].isalnum():
+        return False
+    for i, known in enumerate(spec["known"], 1):
+        word = m.group(i)
+        ok = known.get(word)
+        if ok is None:  # each distinct word is stemmed once per query
+            stem = _stem(word.decode("ascii"))
+            ok = known[word] = any(stem.startswith(a["w"][0]) if a["p"] else stem == a["w"][0]
+                                   for a in spec["ops"][i - 1])
+        if not ok:
+            return False
+    return True
+
+
+def _quick_pattern(spec: dict) -> re.Pattern | None:
+    """For operands of single words: a bytes pattern for a word starting as each operand's words do,
+    in order, each within the distance of the one before. No match rules a text out; a match whose
+    words have the right stems rules it in; anything else takes the full check."""
+    if any(len(a["w"]) != 1 for alts in spec["ops"] for a in alts):
+        return None
+    parts = []
+    for alternatives in spec["ops"]:
+        heads = sorted({_head(a["w"][0]) for a in alternatives}, key=len, reverse=True)
+        if not all(h.isascii() for h in heads):
+            return None
+        # Possessive runs: a word is all its letters, so backtracking into one is wasted (2x faster).
+        group = b"((?:" + b"|".join(re.escape(h.encode("ascii")) for h in heads) + b")[a-z0-9]*+)"
+        gap = b"" if not parts else b"(?:[^a-z0-9]++[a-z0-9]++){0,%d}?[^a-z0-9]++" % spec["n"]
+        parts.append(gap + group)
+    return re.compile(b"".join(parts))
+
+
+# unicode61 word characters among ASCII bytes become "a", the rest " ": a word starts where " a" is.
+_ASCII_MASK = bytes(0x61 if chr(b).isalnum() and b < 128 else 0x20 for b in range(256))
+
+
+def _stems_at_heads(col: str, heads: tuple[str, ...]) -> dict[int, str]:
+    """Token position -> stem, for the words of ``col`` that start with one of ``heads``.
+
+    Most texts are ASCII: byte searches find the few candidate words and count the words
+    before them, instead of splitting and stemming every word (3x faster on 5,000 posts)."""
+    try:
+        low = col.encode("ascii").lower()
+    except UnicodeEncodeError:
+        return {i: _stem(w) for i, w in enumerate(tokens(col)) if w.startswith(heads)}
+    mask = b" " + low.translate(_ASCII_MASK)  # mask[i] describes low[i - 1]
+    out = {}
+    for head in heads:
+        h = head.encode("ascii", "ignore")
+        if len(h) != len(head):  # a non-ASCII head cannot occur in ASCII text
+            continue
+        i = low.find(h)
+        while i >= 0:
+            if mask[i] == 0x20:  # a word starts here
+                end = mask.find(b" ", i + 1)
+                word = low[i:end - 1] if end >= 0 else low[i:]
+                out[mask.count(b" a", 0, i + 1)] = _stem(word.decode("ascii"))
+            i = low.find(h, i + 1)
+    return out
+
+
+def _head(stem: str) -> str:
+    """What every word with this stem (or a stem starting with it) starts with: Porter only
+    rewrites a word's last letter (y -> i, an added e) beyond what it strips."""
+    return stem[:-1] if len(stem) > 2 else stem[:1]
 
 
 @lru_cache(maxsize=64)
 def _spec(spec_json: str) -> dict:
     spec = json.loads(spec_json)
-    spec["heads"] = {w[:2] for alts in spec["ops"] for a in alts for w in a["w"]}
+    spec["heads"] = tuple(sorted({_head(w) for alts in spec["ops"] for a in alts for w in a["w"]}))
+    spec["quick"] = _quick_pattern(spec)
+    spec["known"] = [{} for _ in spec["ops"]]  # per operand: word -> has one of its stems
     return spec
 
 
@@ -800,12 +889,15 @@ def _in_order(stems: dict[int, str], spec: dict) -> bool:
 
 
 def _occurrences(stems: dict[int, str], alt: dict) -> list[int]:
-    """Positions where the operand's words start, in order."""
+    """Positions where the operand's words start."""
     w, prefix = alt["w"], alt["p"]
-    k = len(w)
+    first, k = w[0], len(w)
     out = []
-    for i in sorted(stems):
-        if all(stems.get(i + j) == w[j] for j in range(k - 1)):
+    for i, s in stems.items():
+        if k == 1:
+            if s.startswith(first) if prefix else s == first:
+                out.append(i)
+        elif s == first and all(stems.get(i + j) == w[j] for j in range(1, k - 1)):
             last = stems.get(i + k - 1)
             if last is not None and (last.startswith(w[-1]) if prefix else last == w[-1]):
                 out.append(i)

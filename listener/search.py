@@ -29,6 +29,7 @@ MMAP_BYTES = 2 ** 31
 RANK = "bm25(posts_fts, 3.0, 1.0, 0.0)"  # title words weigh three times body words; facets nothing
 RANK_DEPTH = 5_000    # relevance: with more matches than this, the newest this many are ranked
 FTS_COUNT = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?"
+MAX_PREFIX_TERMS = 64  # a wildcard over more indexed terms stays an FTS5 prefix query
 SORT_ALL = 5_000      # date or engagement order: sort this many matches; above, walk the index
 EXPORT_FIELDS = ("id", "posted_at", "source", "author", "title", "url", "sentiment_label", "sentiment",
                  "language", "engagement", "products", "topics", "text")
@@ -204,7 +205,7 @@ def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = 
     if extra:
         parts = ([] if tree is None else list(tree.children if isinstance(tree, And) else [tree])) + extra
         tree = parts[0] if len(parts) == 1 else And(tuple(parts))
-    compiled = compile_tree(tree, store.posted_days(db))
+    compiled = compile_tree(tree, store.posted_days(db), lambda text: prefix_words(db, text))
     params: list = []
     conds = []
     if compiled.match:
@@ -225,6 +226,36 @@ def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = 
     else:  # date, and relevance without words to rank by
         order = "p.posted_at DESC, p.id DESC"
     return Plan(query or "", compiled, sort, from_sql, where_sql, order, params)
+
+
+# Stems that are not their own stem ("expens": FTS5 would stem the query word "expens" to "expen")
+# are reached through a word that stems to them: the first of these endings that does.
+_ENDINGS = ("e", "s", "ed", "ing", "es", "er", "y", "ate", "al", "ion", "ment", "ness", "ly", "ive", "ize", "ous")
+
+
+def prefix_words(db: sqlite_utils.Database, text: str) -> list[str] | None:
+    """Query words matching exactly the indexed terms a trailing-wildcard word matches, or None to
+    keep FTS5's prefix query: over too many terms, or a term no word can be made to stem to.
+
+    FTS5 merges every term's postings of a prefix into one list before it can intersect or rank
+    anything; an OR of the few terms is 2-4x faster (``firefox AND crash*``: 51 -> 25 ms)."""
+    stems = store.fts_tokens(db, text)
+    if len(stems) != 1:  # e-mail* is a phrase ending in a prefix: leave it to FTS5
+        return None
+    terms = store.index_terms(db, stems[0], MAX_PREFIX_TERMS)
+    if not terms:
+        return None
+    words = dict(zip(terms, store.fts_tokens(db, " ".join(terms))))  # term -> what FTS5 makes of it
+    words = {t: t if s == t else None for t, s in words.items()}
+    missing = [t for t, w in words.items() if w is None]
+    if missing:
+        tries = [t + e for t in missing for e in _ENDINGS]
+        for word, stem in zip(tries, store.fts_tokens(db, " ".join(tries))):
+            if stem in words and words[stem] is None:
+                words[stem] = word
+    if any(w is None for w in words.values()):
+        return None
+    return list(words.values())
 
 
 def _connect(db: sqlite_utils.Database) -> None:
@@ -325,19 +356,18 @@ def _decorate(db: sqlite_utils.Database, plan: Plan, hits: list[Hit]) -> None:
     if expr and hits:
         # The page's posts go into a small in-memory index of the same tokenizer, and FTS5
         # highlights there: the cost follows the page, not the matches (a wildcard expands over
-        # 50 posts, not over the whole database).
-        conn = db.conn
-        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.page_fts USING fts5(title, text, "
-                     "tokenize='porter unicode61')")
-        conn.execute("DELETE FROM temp.page_fts")
-        conn.executemany("INSERT INTO temp.page_fts (rowid, title, text) VALUES (?, ?, ?)",
-                         [(h.id, h.title, h.text) for h in hits])
-        for rowid, title, passage in conn.execute(
-                "SELECT rowid, highlight(page_fts, 0, ?, ?), snippet(page_fts, 1, ?, ?, '…', ?) "
-                "FROM temp.page_fts WHERE page_fts MATCH ?",
-                [MARK_OPEN, MARK_CLOSE, MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, expr]):
-            marked[rowid] = (title, passage)
-        conn.execute("DELETE FROM temp.page_fts")
+        # 50 posts, not over the whole database). They stay there until the next page.
+        with store.scratch(db) as conn:
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.page_fts USING fts5(title, text, "
+                         f"tokenize='{store.TOKENIZER}')")
+            conn.execute("DELETE FROM temp.page_fts")
+            conn.executemany("INSERT INTO temp.page_fts (rowid, title, text) VALUES (?, ?, ?)",
+                             [(h.id, h.title, h.text) for h in hits])
+            for rowid, title, passage in conn.execute(
+                    "SELECT rowid, highlight(page_fts, 0, ?, ?), snippet(page_fts, 1, ?, ?, '…', ?) "
+                    "FROM temp.page_fts WHERE page_fts MATCH ?",
+                    [MARK_OPEN, MARK_CLOSE, MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, expr]):
+                marked[rowid] = (title, passage)
     for h in hits:
         if h.id not in marked or (h.title and (MARK_OPEN in h.title or MARK_CLOSE in h.title)):
             continue

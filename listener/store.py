@@ -657,6 +657,50 @@ def posted_days(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
     return f"{first[:10]}T00:00:00Z", f"{after.isoformat()}T00:00:00Z"
 
 
+TOKENIZER = "porter unicode61"  # posts_fts's: temporary indexes that must split words alike use it too
+
+
+@contextmanager
+def scratch(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+    """The connection, for writes to temporary tables that leave no transaction open behind them
+    (an open one would keep this connection reading an old snapshot and hold back checkpoints)."""
+    conn = db.conn
+    before = conn.in_transaction
+    try:
+        yield conn
+    finally:
+        if not before and conn.in_transaction:
+            conn.commit()
+
+
+def fts_tokens(db: sqlite_utils.Database, text: str) -> list[str]:
+    """``text`` as the full-text index stores it: its words, lower case, Porter-stemmed."""
+    with scratch(db) as conn:
+        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokenize_fts USING fts5(x, tokenize='{TOKENIZER}')")
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokenize_terms "
+                     "USING fts5vocab(temp, tokenize_fts, instance)")
+        conn.execute("INSERT INTO temp.tokenize_fts (rowid, x) VALUES (1, ?)", [text])
+        try:
+            return [r[0] for r in conn.execute('SELECT term FROM temp.tokenize_terms ORDER BY "offset"')]
+        finally:
+            conn.execute("DELETE FROM temp.tokenize_fts")
+
+
+def index_terms(db: sqlite_utils.Database, prefix: str, limit: int) -> list[str] | None:
+    """The full-text index's terms that start with ``prefix``, in order; None if there are more
+    than ``limit``. One index seek per term."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.posts_terms USING fts5vocab(main, posts_fts, instance)")
+    terms: list[str] = []
+    after = prefix
+    while len(terms) <= limit:
+        row = db.execute("SELECT term FROM temp.posts_terms WHERE term >= ? LIMIT 1", [after]).fetchone()
+        if row is None or not row[0].startswith(prefix):
+            return terms
+        terms.append(row[0])
+        after = row[0] + "\x01"  # the next term: no term holds a control character
+    return None
+
+
 def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]]]:
     """For each post id: its product mentions (product, alias) and its topics."""
     products: dict[int, list[dict]] = {}

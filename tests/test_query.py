@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -165,6 +167,8 @@ def test_very_long_queries(db):
     ("startup NEAR/0f firefox", ["3"]),
     ("firefox NEAR/0f startup", ["2"]),
     ("(crash OR report) NEAR/3 firefox", ["1", "3"]),
+    ("firefox NEAR/1f crashing*", ["1"]),             # FTS5 stems a wildcard word too: crash*
+    ("firefox NEAR/1f (crashing* OR slow)", ["1"]),
     ('"customer slow"~3', ["4"]),
     ('"customer slow"', []),
     ("product:firefox", ["1", "2", "3"]),
@@ -319,3 +323,94 @@ def test_facets_follow_relabels_and_reclassification(db):
                              "language": "de", "score": None, "comments": None, "likes": None, "shares": None}],
                        now="2026-11-22T02:00:00Z")
     assert _page(db, "site:example.net", "date")[0] == ["3"] and _page(db, "site:news.example.com", "date")[0] == []
+
+
+SNIPPETS = Path(__file__).parent.parent / "models" / "data" / "vader_groundtruth" / "amazonReviewSnippets_GroundTruth.txt"
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory):
+    """3,708 real review snippets (VADER's ground truth, shipped for training) as posts."""
+    d = store.open_db(tmp_path_factory.mktemp("reviews") / "r.db")
+    lines = SNIPPETS.read_text(encoding="utf-8").splitlines()
+    store.upsert_posts(d, [{"source": "amazon", "guid": line.split("\t")[0], "url": None, "author": None,
+                            "title": None, "text": line.split("\t", 2)[2], "published_at": "2026-11-01T00:00:00Z",
+                            "language": "en", "score": None, "comments": None, "likes": None, "shares": None}
+                           for line in lines], now="2026-11-21T00:00:00Z")
+    return d
+
+
+def test_wildcards_match_what_fts5_prefix_queries_match(reviews, monkeypatch):
+    """A wildcard becomes an OR of the words it covers; it must match exactly the posts FTS5's
+    own prefix query matches, including stems that are not their own stem (expens, from expensive)."""
+    words = sorted({w for (t,) in reviews.execute("SELECT text FROM posts") for w in re.findall(r"[a-z]{4,}", t.lower())})
+    prefixes = sorted({w[:k] for w in words[::40] for k in (2, 3, 5)} | {"expens", "crashing", "e-mail"})
+    expanded = made_up = 0
+    for prefix in prefixes:
+        native = {r[0] for r in reviews.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?",
+                                                [f'{{title text}} : ("{prefix}" *)'])}
+        plan = search.prepare(reviews, f"{prefix}*")
+        ours = {r[0] for r in reviews.execute(plan.select_sql(paged=False), plan.params)}
+        assert ours == native, prefix
+        assert search.search(reviews, plan, limit=1).total == len(native)
+        alternatives = search.prefix_words(reviews, prefix)
+        if alternatives is not None:
+            expanded += 1
+            assert plan.compiled.match == "{title text} : (" + " OR ".join(f'"{w}"' for w in alternatives) + ")"
+            made_up += sum(store.fts_tokens(reviews, w) != [w] for w in alternatives)
+    assert expanded > len(prefixes) // 2 and made_up > 0, (expanded, made_up)
+    assert search.prefix_words(reviews, "e-mail") is None  # a phrase ending in a wildcard stays FTS5's
+    monkeypatch.setattr(search, "MAX_PREFIX_TERMS", 2)
+    assert search.prefix_words(reviews, "ex") is None
+    assert {r[0] for r in reviews.execute(search.prepare(reviews, "ex*").select_sql(paged=False),
+                                          search.prepare(reviews, "ex*").params)} == \
+        {r[0] for r in reviews.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?", ['{title text} : ("ex" *)'])}
+
+
+def _ordered_reference(text: str, ops: list[list[tuple[list[str], bool]]], n: int) -> bool:
+    """NEAR/nf by its definition: operand i+1 starts after operand i ends, at most n words between."""
+    stems = [_stem(w) for w in tokens(text)]
+
+    def at(words, prefix, i):
+        k = len(words)
+        return i + k <= len(stems) and stems[i:i + k - 1] == words[:-1] and \
+            (stems[i + k - 1].startswith(words[-1]) if prefix else stems[i + k - 1] == words[-1])
+
+    ends = None
+    for alternatives in ops:
+        spans = [(i, i + len(w) - 1) for w, p in alternatives for i in range(len(stems)) if at(w, p, i)]
+        ends = [e for s, e in spans if ends is None or any(prev < s <= prev + n + 1 for prev in ends)]
+        if not ends:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("ops, n", [
+    ([[(["not"], False)], [(["work"], False)]], 2),
+    ([[(["it"], False)], [(["work"], False)]], 0),
+    ([[(["the"], False)], [(["product"], False), (["player"], False)]], 3),
+    ([[(["i"], False)], [(["return"], True)], [(["it"], False)]], 4),
+    ([[(["dvd"], False)], [(["play"], True)]], 5),
+    ([[(["great"], False), (["good"], False)], [(["for", "the"], False)], [(["price"], False)]], 3),
+    ([[(["do"], False)], [(["not"], False)], [(["buy"], False)]], 1),
+    ([[(["having"], False)], [(["problem"], True)]], 3),   # having -> have: a stem the word does not start with
+])
+def test_ordered_near_agrees_with_its_definition_on_real_text(ops, n):
+    """The quick pattern, the head search and the word-by-word check must all agree with the
+    definition, on real text (mixed case, punctuation, non-ASCII)."""
+    import json
+    spec = json.dumps({"n": n, "ops": [[{"w": [_stem(x) for x in w], "p": p} for w, p in alts] for alts in ops]})
+    texts = [line.split("\t", 2)[2] for line in SNIPPETS.read_text(encoding="utf-8").splitlines()]
+    texts += ["Do NOT buy", "do-not_buy!", "dönot buy", "Ça: do not buy", "xdo not buy do not buy", "notwork not work"]
+    ours = [near_ordered(None, t, spec) for t in texts]
+    reference = [int(_ordered_reference(t, [[([_stem(x) for x in w], p) for w, p in alts] for alts in ops], n))
+                 for t in texts]
+    assert ours == reference
+    assert sum(ours) > 0
+
+
+def test_searching_leaves_no_transaction_open(db):
+    """Highlights and wildcards write to temporary tables; an open transaction left behind would
+    keep a long-lived connection on an old snapshot of the database."""
+    page = search.search(db, search.prepare(db, "crash* OR firefox"))
+    assert page.hits and not db.conn.in_transaction
