@@ -514,6 +514,7 @@ class Compiled:
     params: list = field(default_factory=list)       # parameters of ``where``, in order
     highlight: str | None = None           # FTS5 expression of every searched-for word
     needs_ordered: bool = False            # uses the NEAR/nf Python function
+    wildcards: dict[str, list[str]] = field(default_factory=dict)  # word* -> the words it matched as
 
     @property
     def parenthesized(self) -> str:
@@ -553,6 +554,8 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     out = Compiled(tree=tree, match=None)
     if tree is None:
         return out
+    if prefix_words is not None:
+        prefix_words = _recorded(prefix_words, out.wildcards)
     children = tree.children if isinstance(tree, And) else (tree,)
     fts = {i: _fts(c, days, prefix_words) for i, c in enumerate(children)}
     positive = [i for i, c in enumerate(children) if fts[i] is not None and not _ordered(c)]
@@ -577,6 +580,17 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     out.highlight = " OR ".join(w for w in words if w) or None
     out.needs_ordered = any(_ordered(n) for n in _walk(tree))
     return out
+
+
+def _recorded(prefix_words: PrefixWords, into: dict[str, list[str]]) -> PrefixWords:
+    def words(text: str) -> list[str] | None:
+        if text not in into:
+            found = prefix_words(text)
+            if not found:
+                return None
+            into[text] = found
+        return into[text]
+    return words
 
 
 def _fts(node: Node, days: Days = None, prefix_words: PrefixWords | None = None) -> str | None:

@@ -149,6 +149,8 @@ class Plan:
                  f"sort:   {self.sort}" + ("" if self.sort != "relevance" or self.compiled.match
                                           else " (no words to rank by: newest first)"),
                  f"match:  {self.compiled.match or '(none: no words to search for)'}"]
+        for word, words in self.compiled.wildcards.items():
+            lines.append(f"{'':8}{word}* matches as {' OR '.join(words)} (words for the stems it covers)")
         if self.fts_only and self.sort == "relevance":
             lines.append(f"rank:   bm25 over the newest {RANK_DEPTH:,} matches (all of them when there are fewer)")
         for what, sql, params in self.steps(total=None):
