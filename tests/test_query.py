@@ -227,6 +227,7 @@ def test_explain_shows_sql_with_placeholders_only(db):
     sql = text.split("window:", 1)[1].split("params:")[0]
     assert "evil" not in sql and "Chrome" not in sql and "?" in sql
     assert "count:" in sql and "bm25" in sql
+    assert "crash* matches as crash (" in search.prepare(db, "firefox crash*").explain()
 
 
 def test_ordered_near_function_and_stemmer_agree_with_sqlite():
