@@ -515,6 +515,7 @@ class Compiled:
     highlight: str | None = None           # FTS5 expression of every searched-for word
     needs_ordered: bool = False            # uses the NEAR/nf Python function
     wildcards: dict[str, list[str]] = field(default_factory=dict)  # word* -> the words it matched as
+    complement: str | None = None          # a query of NOTs only: the FTS5 expression of what it excludes
 
     @property
     def parenthesized(self) -> str:
@@ -576,6 +577,8 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
         rest = [i for i in rest if i not in positive and i not in ordered and i not in negative]
     for i in rest:
         out.where.append(_sql(children[i], out.params, days))
+    if not drivers and negative and len(negative) == len(children):
+        out.complement = " OR ".join(f"({f})" for f in negative.values())
     words = [_fts(leaf) for leaf in _positive_text(tree)]
     out.highlight = " OR ".join(w for w in words if w) or None
     out.needs_ordered = any(_ordered(n) for n in _walk(tree))

@@ -100,7 +100,9 @@ class Plan:
         if self.compiled.needs_ordered:  # one pass: the word-order check runs once per candidate
             return [("all", f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}", params)]
         if not match:
-            return [("count", f"SELECT count(*) FROM posts p{self.where_sql}", params),
+            count = (("count", f"SELECT (SELECT count(*) FROM posts) - ({FTS_COUNT})", [self.compiled.complement])
+                     if self.compiled.complement else ("count", f"SELECT count(*) FROM posts p{self.where_sql}", params))
+            return [count,
                     ("page", f"SELECT p.id FROM posts p{self.where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?",
                      [*params, limit, offset])]
         walk = self.sort != "relevance" and (total is None or total > SORT_ALL)
@@ -113,7 +115,12 @@ class Plan:
             where = self.where_sql.replace("posts_fts MATCH ?", MATCH_SQL, 1) + extra
             head = f"FROM posts p INDEXED BY {index}{where}"
             ps = [*params, *extra_params]
-            steps = [("count", f"SELECT count(*) {head}", ps)] if self.compiled.where else [fts_count]
+            if not self.compiled.where:
+                steps = [fts_count]
+            elif drive == "range":
+                steps = [("count", f"SELECT count(*) {head}", ps)]
+            else:  # counted from the matches: walking the whole index to count would visit every post
+                steps = [("count", f"SELECT count(*) FROM {self.from_sql}{self.where_sql}", params)]
             return steps + [("page", f"SELECT p.id {head} ORDER BY {self.order_sql} LIMIT ? OFFSET ?", [*ps, limit, offset])]
         head = f"FROM {self.from_sql}{self.where_sql}"
         return [("count", f"SELECT count(*) {head}", params) if self.compiled.where else fts_count,
