@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Callable, Union
 
-from listener.store import ENGAGEMENT_SQL, day_token, facet_token
+from listener.store import ENGAGEMENT_SQL, ENGAGEMENT_STEPS, day_token, engagement_token, facet_token
 from listener.text import iso_utc
 
 MAX_LENGTH = 10_000        # characters in one query
@@ -607,7 +607,7 @@ def _fts(node: Node, days: Days = None, prefix_words: PrefixWords | None = None)
     if isinstance(node, Field):
         return f"facets : {facet_token(node.name, node.value)}"
     if isinstance(node, Range):
-        return _period_fts(node, days)
+        return _period_fts(node, days) if node.name == "published" else _engagement_fts(node)
     if isinstance(node, Column):
         return f"{node.column} : ({_fts(node.child, days, prefix_words)})"
     if isinstance(node, Or):
@@ -645,6 +645,19 @@ def _text_fts(node: Node) -> str:
                          "combinations; use fewer alternatives", node.pos)
     nears = [f"NEAR({' '.join(_text_fts(o) for o in combo)}, {node.distance})" for combo in combos]
     return nears[0] if len(nears) == 1 else "(" + " OR ".join(nears) + ")"
+
+
+def _engagement_fts(node: Range) -> str | None:
+    """An engagement range from a step up to (not counting) a step, as facet tokens (None: it does
+    not start at a step, or does not end just below one: checked on the posts rows)."""
+    if node.low is None or int(node.low) not in ENGAGEMENT_STEPS:
+        return None
+    expr = f"facets : {engagement_token(int(node.low))}"
+    if node.high is None:
+        return expr
+    if int(node.high) + 1 not in ENGAGEMENT_STEPS:
+        return None
+    return f"({expr} NOT facets : {engagement_token(int(node.high) + 1)})"
 
 
 def _period_fts(node: Range, days: Days) -> str | None:

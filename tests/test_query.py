@@ -190,6 +190,9 @@ def test_very_long_queries(db):
     ("published:2026-11-20", ["4"]),
     ("engagement:[10 TO *]", ["2", "4"]),
     ("engagement:[* TO 10]", ["1", "3"]),
+    ("engagement:[5 TO 9]", ["1"]),                # steps: inside the index
+    ("engagement:[10 TO 49]", ["4"]),
+    ("engagement:[6 TO 50]", ["2", "4"]),           # not steps: on the posts rows
     ("NOT firefox", ["4"]),
     ("-product:Firefox", ["4"]),
     ("(firefox OR product:Chrome) -battery", ["3"]),
@@ -415,3 +418,19 @@ def test_searching_leaves_no_transaction_open(db):
     keep a long-lived connection on an old snapshot of the database."""
     page = search.search(db, search.prepare(db, "crash* OR firefox"))
     assert page.hits and not db.conn.in_transaction
+
+
+def test_engagement_steps_are_index_tokens_that_follow_new_numbers(db):
+    """A range from a step to just below one is decided in the index; re-collected numbers that
+    pass a step move the post into it."""
+    plan = search.prepare(db, "engagement:[10 TO 49] firefox")
+    assert plan.fts_only and store.engagement_token(10) in plan.compiled.match
+    assert not search.prepare(db, "engagement:[6 TO *]").fts_only
+    assert guids(db, "engagement:[20 TO *]") == ["2"]
+    store.upsert_posts(db, [{"source": "hn", "guid": "1", "url": "https://www.example.com/a", "author": "Alice",
+                             "title": POSTS[0][4], "text": POSTS[0][5], "published_at": POSTS[0][6],
+                             "language": "en", "score": 30, "comments": None, "likes": None, "shares": None}],
+                       now="2026-11-22T00:00:00Z")
+    assert guids(db, "engagement:[20 TO *]") == ["1", "2"]
+    assert guids(db, "engagement:[20 TO 49]") == ["1"]
+    assert guids(db, "product:Firefox engagement:[20 TO *]") == ["1", "2"]  # the other facets stayed

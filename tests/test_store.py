@@ -202,3 +202,28 @@ def test_search_facets_migration_indexes_existing_posts(tmp_path):
     assert search.search(db, search.prepare(db, "published:[* TO 2026-11-01]")).total == 0
     db.execute("DELETE FROM posts WHERE id = 1")  # the new triggers keep the index in step
     assert db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'crash'").fetchone()[0] == 0
+
+
+def test_engagement_facets_migration(tmp_path):
+    """A database from before 0008 gains engagement steps for every post."""
+    import sqlite_utils
+
+    from listener import search
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="0008_engagement_facets")
+    store.upsert_posts(old, [{"source": "hn", "guid": g, "url": None, "author": None, "title": None,
+                              "text": "firefox", "published_at": "2026-11-02T10:00:00Z", "language": "en",
+                              "score": score, "comments": 3, "likes": None, "shares": None}
+                             for g, score in (("a", 120), ("b", 1), ("c", None))], now="2026-11-21T00:00:00Z")
+    old.execute("UPDATE posts SET facets = replace(facets, ' zzg', ' zzx')")  # as 0007 wrote them: no steps
+    old.conn.commit()
+    old.close()
+    db = store.open_db(path)
+    assert "0008_engagement_facets" in store.applied_migrations(db)
+    for q, expected in (("engagement:[100 TO *]", ["a"]), ("engagement:[2 TO 4]", ["b", "c"]), ("engagement:[5 TO *]", ["a"]), ("engagement:[1 TO 1]", [])):
+        plan = search.prepare(db, q)
+        assert plan.fts_only, q
+        page = search.search(db, plan)
+        assert sorted(db.execute("SELECT guid FROM posts WHERE id = ?", [h.id]).fetchone()[0] for h in page.hits) == expected, q
