@@ -516,6 +516,7 @@ class Compiled:
     needs_ordered: bool = False            # uses the NEAR/nf Python function
     wildcards: dict[str, list[str]] = field(default_factory=dict)  # word* -> the words it matched as
     complement: str | None = None          # a query of NOTs only: the FTS5 expression of what it excludes
+    prefix_query: bool = False             # FTS5 expands a word* itself (each look-up of a post repeats it)
 
     @property
     def parenthesized(self) -> str:
@@ -582,6 +583,9 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     words = [_fts(leaf) for leaf in _positive_text(tree)]
     out.highlight = " OR ".join(w for w in words if w) or None
     out.needs_ordered = any(_ordered(n) for n in _walk(tree))
+    in_near = {id(t) for n in _walk(tree) if isinstance(n, Near) for t in _walk(n) if t is not n}
+    out.prefix_query = any(isinstance(n, Term) and n.prefix and (n.text not in out.wildcards or id(n) in in_near)
+                           for n in _walk(tree))
     return out
 
 

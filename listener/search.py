@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterator
@@ -80,14 +81,16 @@ class Plan:
         return bool(self.compiled.match) and not self.compiled.where
 
     def steps(self, total: int | None = None, limit: int = 50, offset: int = 0,
-              drive: str = "match") -> list[tuple[str, str, list]]:
+              drive: str = "match", posts: int | None = None) -> list[tuple[str, str, list]]:
         """(kind, SQL, parameters) of what a page runs: ``window`` (ranked ids, each with the
-        window's size), ``count``, ``page`` (ids) or ``all`` (every id, in order).
+        window's size), ``count``, ``probe`` (ids, tried first: a short page means "run page"),
+        ``page`` (ids) or ``all`` (every id, in order).
 
         ``total`` (the number of full-text matches, when known) picks the way: few matches are
         read and sorted; many are ranked among the newest ``RANK_DEPTH`` or found by walking the
         date (engagement) index in order. ``drive="range"`` starts from the posts in a
-        ``published:``/``engagement:`` range instead of from the matches.
+        ``published:``/``engagement:`` range instead of from the matches. With ``posts`` (how
+        many there are) a walk of a match too large to gather first looks each post up instead.
         """
         match, params = self.compiled.match, list(self.params)
         fts_count = ("count", FTS_COUNT, [match])
@@ -117,6 +120,15 @@ class Plan:
             ps = [*params, *extra_params]
             if not self.compiled.where:
                 steps = [fts_count]
+                depth = (probe_depth(offset + limit, posts, total, len(_PHRASE_RE.findall(match)))
+                         if drive != "range" and not self.compiled.prefix_query else None)
+                if depth:
+                    key = "p.posted_at" if index == "posts_posted_at" else ENGAGEMENT_SQL
+                    steps.append(("probe", f"SELECT w.id FROM (SELECT p.id AS id, {key} AS k FROM posts p "
+                                           f"INDEXED BY {index} ORDER BY {self.order_sql} LIMIT ?) AS w "
+                                           f"WHERE EXISTS (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ? "
+                                           f"AND posts_fts.rowid = w.id) ORDER BY w.k DESC, w.id DESC LIMIT ? OFFSET ?",
+                                  [depth, match, limit, offset]))
             elif drive == "range":
                 steps = [("count", f"SELECT count(*) {head}", ps)]
             else:  # counted from the matches: walking the whole index to count would visit every post
@@ -306,7 +318,11 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
     if compiled.match:
         matches = db.execute(FTS_COUNT, [compiled.match]).fetchone()[0]
         if plan.fts_only:
-            steps = plan.steps(matches, limit, offset)
+            steps = plan.steps(matches, limit, offset, posts=store.count_posts(db))
+            if any(kind == "probe" for kind, _, _ in steps):
+                ids = [r[0] for r in run("probe", steps)]
+                if len(ids) == limit or offset + len(ids) >= matches:  # else the matches lie deeper
+                    return ids, matches, None
             return [r[0] for r in run("page", steps)], matches, None
         in_range = _range_size(db, plan) if plan.sort != "relevance" else None  # bm25 needs the match to drive
         if in_range is not None and in_range < matches:
@@ -314,6 +330,23 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
     steps = plan.steps(matches, limit, offset, drive=drive)
     total = run("count", steps)[0][0]
     return [r[0] for r in run("page", steps)], total, None
+
+
+# A page of a match covering much of the database is found sooner by looking up the newest posts
+# one by one (about 7 µs per word or token looked up) than by first gathering every match into a
+# set (0.1 µs per match).
+PROBE_COST_US, SET_COST_US = 7.0, 0.1
+_PHRASE_RE = re.compile(r'"(?:[^"]|"")*"|\bzz\w+')  # the quoted words and facet tokens of a MATCH
+
+
+def probe_depth(need: int, posts: int | None, matches: int | None, phrases: int = 1) -> int | None:
+    """How many of the first posts in index order to look up one by one for ``need`` results of
+    ``matches`` spread over ``posts`` (four times the expected number), or None when gathering the
+    matches costs less even if they turn out to be spread evenly."""
+    if not posts or not matches:
+        return None
+    depth = 4 * need * posts // matches + 50
+    return depth if depth * PROBE_COST_US * max(1, phrases) < matches * SET_COST_US / 2 else None
 
 
 def rank_depth(limit: int, offset: int) -> int:

@@ -285,10 +285,19 @@ def test_every_page_plan_gives_the_same_pages(db, monkeypatch, query, sort):
     """Sorting every match, walking the date or engagement index, and driving from a range's
     index (each chosen by size on a big database) return the same pages and totals."""
     pages = []
-    for sort_all in (10 ** 9, 0):
+    for sort_all, probe_cost, shallow in ((10 ** 9, 7.0, False), (0, 7.0, False), (0, 0.0, False), (0, 0.0, True)):
         monkeypatch.setattr(search, "SORT_ALL", sort_all)
+        monkeypatch.setattr(search, "PROBE_COST_US", probe_cost)  # 0: look posts up one by one
+        if shallow:  # the look-ups stop before a page is full: the walk over the gathered matches takes over
+            monkeypatch.setattr(search, "probe_depth", lambda *a: 1)
         pages.append([_page(db, query, sort, limit=2, offset=k) for k in (0, 1, 2)])
-    assert pages[0] == pages[1]
+    assert pages[0] == pages[1] == pages[2] == pages[3]
+    plan = search.prepare(db, query, sort=sort)
+    if plan.fts_only:
+        monkeypatch.undo()
+        monkeypatch.setattr(search, "SORT_ALL", 0)
+        monkeypatch.setattr(search, "PROBE_COST_US", 0.0)
+        assert "probe" in [k for k, _, _ in plan.steps(total=3, posts=4)]
     assert pages[0][0][0], "the query finds posts"
     if query.startswith(("engagement", "published")):  # the range drives when it is the smaller side
         plan = search.prepare(db, query, sort=sort)
@@ -364,6 +373,9 @@ def test_wildcards_match_what_fts5_prefix_queries_match(reviews, monkeypatch):
             made_up += sum(store.fts_tokens(reviews, w) != [w] for w in alternatives)
     assert expanded > len(prefixes) // 2 and made_up > 0, (expanded, made_up)
     assert search.prefix_words(reviews, "e-mail") is None  # a phrase ending in a wildcard stays FTS5's
+    # FTS5's own prefix queries repeat their expansion on every look-up: no post-by-post walks for them
+    assert [search.prepare(reviews, q).compiled.prefix_query for q in ("e-mail*", "expens*", "expens* NEAR/2 price")] \
+        == [True, False, True]
     monkeypatch.setattr(search, "MAX_PREFIX_TERMS", 2)
     assert search.prefix_words(reviews, "ex") is None
     assert {r[0] for r in reviews.execute(search.prepare(reviews, "ex*").select_sql(paged=False),
