@@ -568,8 +568,13 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     drivers = positive + ordered
     rest = list(range(len(children)))
     if drivers:
-        expr = " AND ".join(fts[i] for i in drivers)  # an ordered NEAR matches as its unordered superset
-        expr = f"({expr})" if len(drivers) > 1 else expr
+        # A range the index cannot match exactly still narrows the match by the steps (days) around
+        # it; the posts rows then decide.
+        wider = [w for i, c in enumerate(children) if fts[i] is None and isinstance(c, Range)
+                 for w in [_wider_fts(c, days)] if w]
+        parts = [fts[i] for i in drivers] + wider  # an ordered NEAR matches as its unordered superset
+        expr = " AND ".join(parts)
+        expr = f"({expr})" if len(parts) > 1 else expr
         for f in negative.values():
             expr = f"{expr} NOT {f}"
         out.match = expr
@@ -662,6 +667,22 @@ def _engagement_fts(node: Range) -> str | None:
     if int(node.high) + 1 not in ENGAGEMENT_STEPS:
         return None
     return f"({expr} NOT facets : {engagement_token(int(node.high) + 1)})"
+
+
+def _wider_fts(node: Range, days: Days) -> str | None:
+    """Facet tokens for a range of whole steps (days) around ``node``: a superset of it."""
+    if node.name == "engagement":
+        if node.low is None or int(node.low) < 1:
+            return None
+        low = max(step for step in ENGAGEMENT_STEPS if step <= int(node.low))
+        above = [step for step in ENGAGEMENT_STEPS if node.high is not None and step > int(node.high)]
+        return _engagement_fts(Range("engagement", str(low), str(above[0] - 1) if above else None))
+    def whole(v: str | None, up: bool) -> str | None:
+        if v is None or v.endswith("T00:00:00Z"):
+            return v
+        d = date.fromisoformat(v[:10]) + timedelta(days=1 if up else 0)
+        return f"{d.isoformat()}T00:00:00Z"
+    return _period_fts(Range("published", whole(node.low, False), whole(node.high, True)), days)
 
 
 def _period_fts(node: Range, days: Days) -> str | None:

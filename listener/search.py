@@ -76,6 +76,11 @@ class Plan:
                 + (" LIMIT ? OFFSET ?" if paged else ""))
 
     @property
+    def windowed(self) -> bool:
+        """Relevance order by ranking the newest ``RANK_DEPTH`` matches (all of them, when fewer)."""
+        return self.sort == "relevance" and bool(self.compiled.match) and not self.compiled.needs_ordered
+
+    @property
     def fts_only(self) -> bool:
         """Everything the query asks is decided inside the full-text index (words and facets)."""
         return bool(self.compiled.match) and not self.compiled.where
@@ -94,12 +99,19 @@ class Plan:
         """
         match, params = self.compiled.match, list(self.params)
         fts_count = ("count", FTS_COUNT, [match])
-        if self.fts_only and self.sort == "relevance":
+        if self.windowed:
             depth = rank_depth(limit, offset)
-            window = (f"WITH w AS MATERIALIZED (SELECT rowid AS id, {RANK} AS r FROM posts_fts "
-                      f"WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) "
+            if self.fts_only:
+                inner = f"SELECT rowid AS id, {RANK} AS r FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+                inner_params, count = [match, depth], fts_count
+            else:  # the newest matches that pass the conditions on the posts rows
+                inner = (f"SELECT p.id AS id, {RANK} AS r FROM {self.from_sql}{self.where_sql} "
+                         f"ORDER BY posts_fts.rowid DESC LIMIT ?")
+                inner_params = [*params, depth]
+                count = ("count", f"SELECT count(*) FROM {self.from_sql}{self.where_sql}", params)
+            window = (f"WITH w AS MATERIALIZED ({inner}) "
                       f"SELECT id, (SELECT count(*) FROM w) FROM w ORDER BY r, id DESC LIMIT ? OFFSET ?")
-            return [("window", window, [match, depth, limit, offset]), fts_count]
+            return [("window", window, [*inner_params, limit, offset]), count]
         if self.compiled.needs_ordered:  # one pass: the word-order check runs once per candidate
             return [("all", f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}", params)]
         if not match:
@@ -170,7 +182,7 @@ class Plan:
                  f"match:  {self.compiled.match or '(none: no words to search for)'}"]
         for word, words in self.compiled.wildcards.items():
             lines.append(f"{'':8}{word}* matches as {' OR '.join(words)} (words for the stems it covers)")
-        if self.fts_only and self.sort == "relevance":
+        if self.windowed:
             lines.append(f"rank:   bm25 over the newest {RANK_DEPTH:,} matches (all of them when there are fewer)")
         for what, sql, params in self.steps(total=None):
             lines.append(f"{what + ':':<8}{sql}")
@@ -302,7 +314,7 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
         return next(db.execute(sql, params).fetchall() for what, sql, params in steps if what == kind)
 
     compiled = plan.compiled
-    if plan.fts_only and plan.sort == "relevance":
+    if plan.windowed:
         steps = plan.steps(None, limit, offset)
         rows = run("window", steps)
         depth = rank_depth(limit, offset)

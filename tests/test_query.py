@@ -318,6 +318,12 @@ def test_relevance_ranks_the_newest_matches_when_there_are_many(db, monkeypatch)
     assert [h for h in [db.ids[h.id] for h in page.hits]] == [g for g in everything if g in newest]  # bm25 order kept
     deeper = search.search(db, search.prepare(db, "firefox"), limit=2, offset=2)  # paging past the window ranks more
     assert deeper.total == 3 and len(deeper.hits) == 1
+    # with a condition on the posts rows (3 is not an engagement step) the window holds the newest that pass it
+    monkeypatch.setattr(search, "RANK_DEPTH", 1)
+    plan = search.prepare(db, "firefox engagement:[3 TO *]")
+    assert not plan.fts_only and plan.windowed
+    page = search.search(db, plan, limit=1)
+    assert (page.total, page.ranked, [db.ids[h.id] for h in page.hits]) == (2, 1, ["2"])
 
 
 def test_facets_follow_relabels_and_reclassification(db):
