@@ -174,6 +174,7 @@ class ServeSettings:
     token: str | None = None   # bearer token; $LISTENER_API_TOKEN wins over this
     page_size: int = 50
     chart_days: int = 30
+    search_timeout: float = 10.0  # seconds a page or API search may take before it is stopped
 
 
 @dataclass(frozen=True)
@@ -591,6 +592,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
         token=v.get("token", str, default="") or None,
         page_size=v.get("page_size", int, default=50, check=_positive),
         chart_days=v.get("chart_days", int, default=30, check=_positive),
+        search_timeout=v.get("search_timeout", float, default=10.0, check=_positive),
     )
     v.finish()
 

@@ -11,6 +11,9 @@ import csv
 import io
 import json
 import re
+import sqlite3
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterator
@@ -296,10 +299,43 @@ def _connect(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # read pages straight from the OS cache
 
 
-def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0) -> Page:
-    """One page of results, best first, with the total and highlighted title and snippet."""
+BUDGET_CHECK_STEPS = 10_000  # SQLite steps between looks at the clock (about 0.1 ms apart)
+
+
+class SearchTooSlow(Exception):
+    """A search stopped at its time budget."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"the search took longer than {seconds:g} s and was stopped; narrow it "
+                         f"(a field filter, a date range, fewer very common words)")
+        self.seconds = seconds
+
+
+@contextmanager
+def _budget(db: sqlite_utils.Database, seconds: float | None) -> Iterator[None]:
+    """Stop the statements run inside after ``seconds`` (None: no limit) with ``SearchTooSlow``."""
+    if seconds is None:
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    db.conn.set_progress_handler(lambda: time.monotonic() > deadline, BUDGET_CHECK_STEPS)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc):
+            raise SearchTooSlow(seconds) from None
+        raise
+    finally:
+        db.conn.set_progress_handler(None, 0)
+
+
+def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0,
+           timeout: float | None = None) -> Page:
+    """One page of results, best first, with the total and highlighted title and snippet;
+    ``SearchTooSlow`` if finding them takes longer than ``timeout`` seconds."""
     _connect(db)
-    ids, total, ranked = _page_ids(db, plan, limit, offset)
+    with _budget(db, timeout):
+        ids, total, ranked = _page_ids(db, plan, limit, offset)
     by_id = {r["id"]: r for r in store._rows(
         db, f"SELECT {_COLUMNS} FROM posts p WHERE p.id IN ({', '.join('?' * len(ids))})", ids)}
     rows = [by_id[i] for i in ids if i in by_id]

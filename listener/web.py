@@ -253,7 +253,12 @@ def create_app(settings: Settings, *, token: str | None = None,
         except QueryError as exc:
             return render("search.html.j2", status=400, form=form, choices=choices, error=exc,
                           pointer=exc.pointer(q) if q else "", page=None)
-        result = search_mod.search(db, plan, limit=page_size, offset=(page - 1) * page_size)
+        try:
+            result = search_mod.search(db, plan, limit=page_size, offset=(page - 1) * page_size,
+                                       timeout=settings.serve.search_timeout)
+        except search_mod.SearchTooSlow as exc:
+            return render("search.html.j2", status=422, form=form, choices=choices, error=None, pointer="",
+                          page=None, slow=str(exc))
         pages = max(1, -(-result.total // page_size))
         links = {"prev": _link("/search", form, page=page - 1) if page > 1 else None,
                  "next": _link("/search", form, page=page + 1) if page < pages else None,
@@ -299,7 +304,8 @@ def create_app(settings: Settings, *, token: str | None = None,
     # --- API ---
 
     @app.get("/api/search", response_model=SearchResponse, tags=["search"],
-             responses={400: {"description": "Invalid query: `error` says why, `position` where (1-based)"}})
+             responses={400: {"description": "Invalid query: `error` says why, `position` where (1-based)"},
+                        422: {"description": "The search took longer than `serve.search_timeout`: `error` says so"}})
     def api_search(db: sqlite_utils.Database = Depends(get_db),
                    q: str = Query("", description="Query in the listener query language"),
                    product: str = "", source: str = "", sentiment: str = "", language: str = "",
@@ -314,7 +320,10 @@ def create_app(settings: Settings, *, token: str | None = None,
             plan = search_mod.prepare(db, q, filters=filters, sort=sort)
         except QueryError as exc:
             return JSONResponse({"error": exc.message, "position": exc.position}, status_code=400)
-        result = search_mod.search(db, plan, limit=limit, offset=offset)
+        try:
+            result = search_mod.search(db, plan, limit=limit, offset=offset, timeout=settings.serve.search_timeout)
+        except search_mod.SearchTooSlow as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
         return {"query": q, "parenthesized": plan.compiled.parenthesized, "sort": sort,
                 "total": result.total, "ranked": result.ranked, "offset": offset, "limit": limit,
                 "hits": [h.to_json() for h in result.hits]}

@@ -452,3 +452,12 @@ def test_engagement_steps_are_index_tokens_that_follow_new_numbers(db):
     assert guids(db, "engagement:[20 TO *]") == ["1", "2"]
     assert guids(db, "engagement:[20 TO 49]") == ["1"]
     assert guids(db, "product:Firefox engagement:[20 TO *]") == ["1", "2"]  # the other facets stayed
+
+
+def test_a_search_over_its_time_budget_stops_with_a_clear_error(reviews):
+    plan = search.prepare(reviews, "the NEAR/3f the")
+    with pytest.raises(search.SearchTooSlow, match=r"took longer than 0 s and was stopped; narrow it"):
+        search.search(reviews, plan, timeout=0)
+    page = search.search(reviews, plan)  # the budget went with the search that hit it
+    assert page.total > 100 and page.hits
+    assert search.search(reviews, plan, timeout=60).total == page.total

@@ -196,3 +196,17 @@ def test_cli_saved_searches(site):
     assert run("saved", "add", "bad", "firefox AND").exit_code == 2
     assert run("saved", "remove", "fx").exit_code == 0
     assert run("search", "--saved", "fx").exit_code == 2
+
+
+def test_a_search_over_its_time_budget_says_so(site, monkeypatch):
+    from dataclasses import replace
+
+    from listener import search
+
+    monkeypatch.setattr(search, "BUDGET_CHECK_STEPS", 1)  # look at the clock at every step
+    slow = replace(site, serve=replace(site.serve, search_timeout=1e-9))
+    client = TestClient(create_app(slow, today=lambda: date(2026, 11, 23)))
+    r = client.get("/search", params={"q": "crash*"})
+    assert r.status_code == 422 and 'id="search-slow"' in r.text and "narrow it" in r.text
+    r = client.get("/api/search", params={"q": "crash*"})
+    assert r.status_code == 422 and "took longer than" in r.json()["error"]
