@@ -101,20 +101,21 @@ class Plan:
         many there are) a walk of a match too large to gather first looks each post up instead.
         """
         match, params = self.compiled.match, list(self.params)
-        fts_count = ("count", FTS_COUNT, [match])
+        # Every result counted from the matches (in the index alone when nothing else is asked).
+        counted = (("count", f"SELECT count(*) FROM {self.from_sql}{self.where_sql}", params) if self.compiled.where
+                   else ("count", FTS_COUNT, [match]))
         if self.windowed:
             depth = rank_depth(limit, offset)
             if self.fts_only:
                 inner = f"SELECT rowid AS id, {RANK} AS r FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
-                inner_params, count = [match, depth], fts_count
+                inner_params = [match, depth]
             else:  # the newest matches that pass the conditions on the posts rows
                 inner = (f"SELECT p.id AS id, {RANK} AS r FROM {self.from_sql}{self.where_sql} "
                          f"ORDER BY posts_fts.rowid DESC LIMIT ?")
                 inner_params = [*params, depth]
-                count = ("count", f"SELECT count(*) FROM {self.from_sql}{self.where_sql}", params)
             window = (f"WITH w AS MATERIALIZED ({inner}) "
                       f"SELECT id, (SELECT count(*) FROM w) FROM w ORDER BY r, id DESC LIMIT ? OFFSET ?")
-            return [("window", window, [*inner_params, limit, offset]), count]
+            return [("window", window, [*inner_params, limit, offset]), counted]
         if self.compiled.needs_ordered:  # one pass: the word-order check runs once per candidate
             return [("all", f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql}", params)]
         if not match:
@@ -123,8 +124,8 @@ class Plan:
             return [count,
                     ("page", f"SELECT p.id FROM posts p{self.where_sql} ORDER BY {self.order_sql} LIMIT ? OFFSET ?",
                      [*params, limit, offset])]
-        walk = self.sort != "relevance" and (total is None or total > SORT_ALL)
-        if drive == "range" or walk:
+        # Relevance has returned above: what is left is newest first or by engagement.
+        if drive == "range" or total is None or total > SORT_ALL:
             index = (self.range_index() if drive == "range" else
                      "posts_engagement" if self.sort == "engagement" else "posts_posted_at")
             extra, extra_params = self.index_bounds(index)
@@ -133,8 +134,9 @@ class Plan:
             where = self.where_sql.replace("posts_fts MATCH ?", MATCH_SQL, 1) + extra
             head = f"FROM posts p INDEXED BY {index}{where}"
             ps = [*params, *extra_params]
+            # A walk over the whole index just to count would visit every post.
+            steps = [("count", f"SELECT count(*) {head}", ps)] if drive == "range" and self.compiled.where else [counted]
             if not self.compiled.where:
-                steps = [fts_count]
                 depth = (probe_depth(offset + limit, posts, total, len(_PHRASE_RE.findall(match)))
                          if drive != "range" and not self.compiled.prefix_query else None)
                 if depth:
@@ -144,14 +146,9 @@ class Plan:
                                            f"WHERE EXISTS (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ? "
                                            f"AND posts_fts.rowid = w.id) ORDER BY w.k DESC, w.id DESC LIMIT ? OFFSET ?",
                                   [depth, match, limit, offset]))
-            elif drive == "range":
-                steps = [("count", f"SELECT count(*) {head}", ps)]
-            else:  # counted from the matches: walking the whole index to count would visit every post
-                steps = [("count", f"SELECT count(*) FROM {self.from_sql}{self.where_sql}", params)]
             return steps + [("page", f"SELECT p.id {head} ORDER BY {self.order_sql} LIMIT ? OFFSET ?", [*ps, limit, offset])]
-        head = f"FROM {self.from_sql}{self.where_sql}"
-        return [("count", f"SELECT count(*) {head}", params) if self.compiled.where else fts_count,
-                ("page", f"SELECT p.id {head} ORDER BY {self.order_sql} LIMIT ? OFFSET ?", [*params, limit, offset])]
+        return [counted, ("page", f"SELECT p.id FROM {self.from_sql}{self.where_sql} ORDER BY {self.order_sql} "
+                                  f"LIMIT ? OFFSET ?", [*params, limit, offset])]
 
     def range_index(self) -> str | None:
         """The index of the query's top-level ``engagement:`` (else ``published:``) range, if any."""
@@ -281,8 +278,8 @@ def prefix_words(db: sqlite_utils.Database, text: str) -> list[str] | None:
     terms = store.index_terms(db, stems[0], MAX_PREFIX_TERMS)
     if not terms:
         return None
-    words = dict(zip(terms, store.fts_tokens(db, " ".join(terms))))  # term -> what FTS5 makes of it
-    words = {t: t if s == t else None for t, s in words.items()}
+    # term -> a query word FTS5 turns into exactly that term (None: not found yet)
+    words = {t: t if s == t else None for t, s in zip(terms, store.fts_tokens(db, " ".join(terms)))}
     missing = [t for t, w in words.items() if w is None]
     if missing:
         tries = [t + e for t in missing for e in _ENDINGS]
@@ -372,7 +369,7 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
                 if len(ids) == limit or offset + len(ids) >= matches:  # else the matches lie deeper
                     return ids, matches, None
             return [r[0] for r in run("page", steps)], matches, None
-        in_range = _range_size(db, plan) if plan.sort != "relevance" else None  # bm25 needs the match to drive
+        in_range = _range_size(db, plan)  # (relevance has returned above: bm25 needs the match to drive)
         if in_range is not None and in_range < matches:
             drive = "range"
     steps = plan.steps(matches, limit, offset, drive=drive)
