@@ -94,12 +94,9 @@ class BlueskySpider(PagedSpider):
             except PageError:
                 data = {}
             error = data.get("error") if isinstance(data, dict) else None
-            if error in AUTH_ERRORS and not response.meta.get("reauthed"):
-                session = _load(run.session or run.source.get("session"))
-                for out in self.login(run, session, response.url):
-                    if isinstance(out, scrapy.Request):
-                        out.meta["reauthed"] = True
-                    yield out
+            if error in AUTH_ERRORS and not run.reauthed:  # once: a token refused again is a failure
+                run.reauthed = True
+                yield from self.login(run, _load(run.session or run.source.get("session")), response.url)
                 return
             message = data.get("message") if isinstance(data, dict) else None
             yield self.finish(run, response.status, f"HTTP {response.status}: {error or 'error'}"

@@ -49,6 +49,7 @@ class SourceRun:
     newest: str | None = None
     session: str | None = None   # a new login session to hand back to the store
     token: str | None = None     # bearer token for this run
+    reauthed: bool = False       # the token was renewed once after the server refused it
     done: bool = False
 
     @property
