@@ -39,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from listener import crawler, jobs, store
 from listener.config import Settings, parse_clock, parse_weekly
+from listener.files import remove_stale_temp_files
 from listener.text import iso_utc
 
 HEARTBEAT = "heartbeat"
@@ -135,22 +136,6 @@ def lock_path(settings: Settings) -> Path:
     return settings.db_path.with_name(settings.db_path.name + ".daemon.lock")
 
 
-def remove_stale_temp_files(folder: Path, older_than: float = 60.0) -> list[Path]:
-    """Delete temp files ``write_atomic`` left behind when a process was killed mid-write."""
-    removed = []
-    if not folder.is_dir():
-        return removed
-    limit = time.time() - older_than
-    for p in folder.glob(".*.tmp"):
-        try:
-            if p.stat().st_mtime < limit:
-                p.unlink()
-                removed.append(p)
-        except FileNotFoundError:
-            pass
-    return removed
-
-
 def setup_logging(settings: Settings, level: str) -> None:
     """One line per event on stderr, or in ``schedule.log_file`` (reopened if logrotate moves it)."""
     if settings.schedule.log_file:
@@ -228,7 +213,7 @@ class Daemon:
         with self.db_lock:
             store.daemon_started(self.db, pid=os.getpid(), now=iso_utc(now))
             stale = store.close_stale_runs(self.db, started_before=iso_utc(
-                now - timedelta(seconds=self.settings.collect.crawl_timeout + 600)) or "", now=iso_utc(now) or "")
+                now - timedelta(seconds=self.settings.collect.crawl_timeout + 600)), now=iso_utc(now))
         if stale:
             log.info("marked %d run(s) left 'running' by a killed process as interrupted", stale)
         self.schedule(now)

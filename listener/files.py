@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
+
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # a temp file is ".NAME.<random>.tmp" beside NAME
 
 
 def _umask() -> int:
@@ -13,18 +16,23 @@ def _umask() -> int:
     return mask
 
 
+# Read once at import: os.umask can only be read by setting it, and the setting is the whole
+# process's, so reading it per write would briefly give other threads' new files mode 0666.
+_UMASK = _umask()
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to a temp file beside ``path``, fsync it, then ``os.replace`` it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -33,3 +41,19 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
             pass
         raise
     return path
+
+
+def remove_stale_temp_files(folder: Path, older_than: float = 60.0) -> list[Path]:
+    """Delete temp files ``write_atomic`` left behind when a process was killed mid-write."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    limit = time.time() - older_than
+    for p in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        try:
+            if p.stat().st_mtime < limit:
+                p.unlink()
+                removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed

@@ -115,7 +115,6 @@ NOT_FOUND_LIMIT = 3  # consecutive 404s that make a source inactive (a 410 does 
 
 @migrations(name="0004_models")
 def _m0004(db: sqlite_utils.Database) -> None:
-    # Shared contract with the search issue: created the same way there, hence IF NOT EXISTS.
     db.execute("CREATE TABLE IF NOT EXISTS post_topics (post_id INTEGER NOT NULL REFERENCES posts(id) "
                "ON DELETE CASCADE, topic TEXT NOT NULL, sentiment REAL, PRIMARY KEY (post_id, topic))")
     db.execute("CREATE INDEX IF NOT EXISTS post_topics_topic ON post_topics (topic COLLATE NOCASE, post_id)")
@@ -145,7 +144,7 @@ def _m0004(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0005_search")
 def _m0005(db: sqlite_utils.Database) -> None:
-    """Saved searches; post topics (shared with the topics work); indexes the search filters use."""
+    """Saved searches; indexes the search filters use (post topics come from 0004, which runs first)."""
     db.execute("""
         CREATE TABLE IF NOT EXISTS saved_searches (
             name TEXT PRIMARY KEY,
@@ -154,9 +153,6 @@ def _m0005(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )""")
-    db.execute("CREATE TABLE IF NOT EXISTS post_topics (post_id INTEGER NOT NULL REFERENCES posts(id) "
-               "ON DELETE CASCADE, topic TEXT NOT NULL, sentiment REAL, PRIMARY KEY (post_id, topic))")
-    db.execute("CREATE INDEX IF NOT EXISTS post_topics_topic ON post_topics (topic COLLATE NOCASE, post_id)")
     db.execute("CREATE INDEX IF NOT EXISTS posts_source ON posts (source, posted_at)")
     db.execute("CREATE INDEX IF NOT EXISTS posts_author ON posts (author COLLATE NOCASE)")
     db.execute(f"CREATE INDEX IF NOT EXISTS posts_engagement ON posts ({ENGAGEMENT_SQL.replace('p.', '')})")
@@ -1047,7 +1043,7 @@ def ensure_jobs(db: sqlite_utils.Database, ids: Iterable[str], *, now: str) -> d
     with write(db):
         db.conn.executemany("INSERT OR IGNORE INTO jobs (id, created_at) VALUES (?, ?)",
                             [[i, now] for i in ids])
-    return {r["id"]: r for r in _rows(db, "SELECT * FROM jobs")}
+    return job_rows(db)
 
 
 def job_rows(db: sqlite_utils.Database) -> dict[str, dict]:
