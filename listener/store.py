@@ -763,16 +763,6 @@ def delete_saved_search(db: sqlite_utils.Database, name: str) -> bool:
         return db.conn.execute("DELETE FROM saved_searches WHERE name = ?", [name]).rowcount > 0
 
 
-def top_engaged(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
-    """A product's most engaged mentions in [start, end)."""
-    return _rows(db, f"""
-        SELECT p.id, p.source, p.url, p.title, p.text, p.posted_at, p.sentiment_label,
-               {ENGAGEMENT_SQL} AS engagement
-        FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
-        ORDER BY engagement DESC, p.posted_at DESC LIMIT ?""", [product, start, end, limit])
-
-
 def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
     """Topics of a product's mentions in [start, end), most frequent first."""
     return _rows(db, """

@@ -207,6 +207,11 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(repr(settings).encode()).hexdigest()
 
 
+def net_sentiment(positive: int, negative: int, scored: int) -> float | None:
+    """(positive - negative) / scored mentions x 100, from -100 to +100 (None: nothing scored)."""
+    return (positive - negative) / scored * 100 if scored else None
+
+
 def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: int = 1,
                  now: datetime, product: str | None = None, cutoff: str | None = None,
                  search: str | None = None) -> Digest:
@@ -256,8 +261,8 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
             d = day - timedelta(days=SERIES_DAYS - 1 - i)
             b = per_day.get((s.name, d.isoformat()), {})
             scored = b.get("positive", 0) + b.get("neutral", 0) + b.get("negative", 0)
-            net = ((b.get("positive", 0) - b.get("negative", 0)) / scored * 100) if scored else None
-            s.series.append(DayPoint(d.isoformat(), sum(b.values()), net))
+            s.series.append(DayPoint(d.isoformat(), sum(b.values()),
+                                     net_sentiment(b.get("positive", 0), b.get("negative", 0), scored)))
         s.alarms = _alarms(s.name, start, day, per_day, preset)
 
     total_mentions = sum(s.mentions for s in stats.values())
@@ -269,13 +274,14 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
             continue
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
         scored = s.positive + s.neutral + s.negative
-        s.net_sentiment = ((s.positive - s.negative) / scored * 100) if scored else None
+        s.net_sentiment = net_sentiment(s.positive, s.negative, scored)
         s.top_positive = _refs(store.product_mentions(db, s.name, a, b, label="positive", limit=k, cutoff=c))
-        s.top_negative = _refs(store.product_mentions(db, s.name, a, b, label="negative", limit=k, cutoff=c))
+        # One query for both: the strongest negatives, and those among the first 200 that need a response
+        candidates = store.product_mentions(db, s.name, a, b, label="negative", limit=max(200, k), cutoff=c)
+        s.top_negative = _refs(candidates[:k])
         s.most_engaged = [m for m in _refs(store.product_mentions(db, s.name, a, b, order="engagement",
                                                                   limit=k, cutoff=c)) if m.engagement > 0]
-        candidates = store.product_mentions(db, s.name, a, b, label="negative", limit=200, cutoff=c)
-        s.needs_response = _refs([r for r in candidates if not r["comments"] and
+        s.needs_response = _refs([r for r in candidates[:200] if not r["comments"] and
                                   _QUESTION_OR_COMPLAINT.search(f"{r['title'] or ''} {r['text'] or ''}")][:k])
         s.top_sources = store.product_facets(db, s.name, a, b, "source", limit=5, cutoff=c)
         s.top_authors = store.product_facets(db, s.name, a, b, "author", limit=5, cutoff=c)

@@ -10,6 +10,9 @@ import sqlite_utils
 
 from listener import store
 from listener.config import Settings
+from reports.digest import net_sentiment
+
+TOP_ENGAGED_KEYS = ("id", "source", "url", "title", "text", "posted_at", "sentiment_label", "engagement")
 
 
 @dataclass
@@ -22,8 +25,7 @@ class Day:
 
     @property
     def net_sentiment(self) -> float | None:
-        """(positive - negative) / scored mentions x 100, as the digest defines it."""
-        return (self.positive - self.negative) / self.scored * 100 if self.scored else None
+        return net_sentiment(self.positive, self.negative, self.scored)
 
 
 @dataclass
@@ -68,11 +70,12 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
         ds = list(series[p.name].values())
         n = sum(d.mentions for d in ds)
         scored = sum(d.scored for d in ds)
-        net = (sum(d.positive for d in ds) - sum(d.negative for d in ds)) / scored * 100 if scored else None
+        net = net_sentiment(sum(d.positive for d in ds), sum(d.negative for d in ds), scored)
         o = ProductOverview(p.name, p.ours, start.isoformat(), end.isoformat(), ds, n,
                             n / total if total else None, net)
         if p.name == detail:
             o.topics = store.product_topics(db, p.name, start.isoformat(), end_excl, limit)
-            o.top_engaged = store.top_engaged(db, p.name, start.isoformat(), end_excl, limit)
+            o.top_engaged = [{k: r[k] for k in TOP_ENGAGED_KEYS} for r in store.product_mentions(
+                db, p.name, start.isoformat(), end_excl, order="engagement", limit=limit)]
         out.append(o)
     return out

@@ -116,11 +116,6 @@ def render_html(digest: Digest, charts: list[Chart] | None = None,
         d=digest, charts={c.name: c for c in charts or []}, src=src)
 
 
-def render_text(digest: Digest) -> str:
-    """Plain text for email clients without HTML: the Markdown, which reads fine as text."""
-    return render_markdown(digest)
-
-
 def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None) -> list[Path]:
     """Write ``<slug>.html``, ``<slug>.md`` (+ chart PNGs), ``.json`` and ``.pdf``; return paths, HTML first."""
     out_dir = Path(out_dir)
