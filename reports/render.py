@@ -12,17 +12,20 @@ import html
 import json
 import re
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from listener.files import write_atomic
-from reports.charts import Chart, share_chart, topic_chart, volume_chart
 from reports.deliver import Message, cid
 from reports.digest import Digest
-from reports.pdf import render_pdf
+
+if TYPE_CHECKING:
+    from reports.charts import Chart
+# reports.charts (matplotlib) and reports.pdf (fpdf) are imported where a digest is drawn: at the
+# top they cost every CLI command and the web server 0.4 s of start-up.
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
@@ -87,6 +90,8 @@ def _env(markdown: bool) -> Environment:
 
 def digest_charts(digest: Digest) -> list[Chart]:
     """The digest's charts: share of voice, then per product volume/mood and sentiment by topic."""
+    from reports.charts import share_chart, topic_chart, volume_chart
+
     charts = []
     if digest.total_mentions and len(digest.products) > 1:
         charts.append(share_chart("share-of-voice", [p.name for p in digest.products],
@@ -118,6 +123,8 @@ def render_html(digest: Digest, charts: list[Chart] | None = None,
 
 def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None) -> list[Path]:
     """Write ``<slug>.html``, ``<slug>.md`` (+ chart PNGs), ``.json`` and ``.pdf``; return paths, HTML first."""
+    from reports.pdf import render_pdf
+
     out_dir = Path(out_dir)
     charts = digest_charts(digest) if charts is None else charts
     html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest, charts))
