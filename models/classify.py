@@ -79,8 +79,9 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
     langs = [r.get("language") or d for r, d in zip(rows, detected)]
     scored = sorted(results)
     found = [match_topics(b, topics) if topics else [] for b in bodies]
-    wanted = sorted({s for i in scored for m in found[i] for s in m.sentences})
-    sentence_score = {s: r.score for s, r in zip(wanted, scorer.score(wanted))}
+    sentence_score = {bodies[i]: results[i].score for i in scored}  # a one-sentence post is scored already
+    wanted = sorted({s for i in scored for m in found[i] for s in m.sentences} - sentence_score.keys())
+    sentence_score.update((s, r.score) for s, r in zip(wanted, scorer.score(wanted)))
     out = []
     for i, (row, body) in enumerate(zip(rows, bodies)):
         r = results.get(i)
