@@ -16,7 +16,7 @@ from listener import __version__, pipeline, store
 from listener import search as search_mod
 from listener.config import ConfigError, Settings, load_settings, settings_path
 from listener.query import QueryError
-from listener.text import iso_utc, parse_day
+from listener.text import iso_utc, parse_day, parse_iso
 
 
 @dataclass
@@ -54,11 +54,10 @@ class Ctx:
 def _now(value: str | None) -> datetime:
     if not value:
         return datetime.now(timezone.utc)
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    t = parse_iso(value)
+    if t is None:
         raise click.BadParameter(f"expected an ISO time such as 2026-11-23T06:00:00Z, got {value!r}")
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

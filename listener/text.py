@@ -85,6 +85,17 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
 
 
+def parse_iso(value: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` or offset) as an aware datetime, or None."""
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
 def iso_utc(value: datetime | time.struct_time | None) -> str | None:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC (sortable as text), or None."""
     if value is None:

@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.http import Response
 
-from listener.text import iso_utc, language_tag
+from listener.text import iso_utc, language_tag, parse_iso
 from spiders.items import FetchResult, PostItem
-from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, json_list, parse_iso, read_json
+from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, json_list, read_json
 
 LIMIT = 100
 AUTH_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
@@ -53,8 +53,8 @@ class BlueskySpider(PagedSpider):
         if not (creds.get("handle") and creds.get("password")):
             opts = run.options
             yield self.finish(run, None, "needs credentials: set the environment variables "
-                              f"{opts.get('handle_env', 'BLUESKY_HANDLE')} (your handle) and "
-                              f"{opts.get('password_env', 'BLUESKY_APP_PASSWORD')} (an app password)")
+                              f"{opts['handle_env']} (your handle) and "
+                              f"{opts['password_env']} (an app password)")
             return
         yield scrapy.Request(f"{base}.createSession", method="POST", callback=self.on_session,
                              errback=self.failed, dont_filter=True,

@@ -20,11 +20,11 @@ import scrapy
 from parsel import Selector, SelectorList
 from scrapy.http import Response
 
-from listener.text import canonical_url, content_hash, html_to_text, iso_utc
+from listener.text import canonical_url, content_hash, html_to_text, iso_utc, parse_iso
 from spiders.feed import describe_failure, failure_status
 from spiders.forumdates import parse_forum_date
 from spiders.items import FetchResult, PostItem
-from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list, parse_iso
+from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
@@ -92,7 +92,7 @@ class ForumSpider(PagedSpider):
         return not (mark and when < mark) and not (not_before and when < not_before)
 
     def date(self, run: SourceRun, text: str | None) -> str | None:
-        return parse_forum_date(text, run.options.get("timezone", "UTC"), self.now)
+        return parse_forum_date(text, run.options["timezone"], self.now)
 
     def keep(self, run: SourceRun, item: PostItem) -> Iterator[PostItem]:
         if self.is_new(run, item.published_at):

@@ -22,7 +22,7 @@ class HackerNewsSpider(PagedSpider):
         return self.page_url(run, 0)
 
     def page_url(self, run: SourceRun, page: int) -> str:
-        query = {"query": run.options["query"], "tags": run.options.get("tags", "(story,comment)"),
+        query = {"query": run.options["query"], "tags": run.options["tags"],
                  "hitsPerPage": HITS_PER_PAGE, "page": page}
         return f"{run.source['url']}/search_by_date?{urlencode(query)}"
 

@@ -13,10 +13,10 @@ from urllib.parse import quote
 import scrapy
 from scrapy.http import Response
 
-from listener.text import canonical_url, html_to_text, iso_utc, language_tag
+from listener.text import canonical_url, html_to_text, iso_utc, language_tag, parse_iso
 from spiders.feed import header
 from spiders.items import FetchResult, PostItem
-from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, numeric_key, parse_iso, read_json
+from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, numeric_key, read_json
 
 LIMIT = 40
 _NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')

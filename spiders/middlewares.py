@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -11,6 +10,8 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _Scrap
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
+
+from listener.text import parse_iso
 
 
 class RobotsTxtMiddleware(_ScrapyRobotsTxt):
@@ -117,10 +118,8 @@ def rate_limit_wait(headers: Any, now: float) -> float | None:
         return seconds if seconds < 10 ** 9 else max(0.0, seconds - now)  # or a Unix time
     except ValueError:
         pass
-    try:  # Mastodon: an ISO 8601 time
-        return max(0.0, datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() - now)
-    except ValueError:
-        return None
+    reset_at = parse_iso(text)  # Mastodon: an ISO 8601 time
+    return max(0.0, reset_at.timestamp() - now) if reset_at else None
 
 
 def _header_float(headers: Any, name: bytes) -> float | None:

@@ -23,6 +23,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 import scrapy
 from scrapy.http import Response
 
+from listener.text import parse_iso
 from spiders.feed import describe_failure, failure_status, header
 from spiders.items import FetchResult, PostItem
 
@@ -107,17 +108,6 @@ def json_list(response: Response, path: tuple[str, ...], what: str) -> tuple[Any
     if not isinstance(value, list):
         raise PageError(f"unexpected JSON: no {'.'.join(path)} list (not {what})")
     return data, value
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    """An ISO 8601 time (``Z`` or offset) as an aware datetime, or None."""
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 class PagedSpider(scrapy.Spider):
