@@ -293,11 +293,16 @@ def post_facets(post: dict, products: Iterable[str] = (), topics: Iterable[str] 
     return " ".join(toks)
 
 
+def _chunks(values: Sequence[Any]) -> Iterator[tuple[list[Any], str]]:
+    """``values`` in slices of ``_CHUNK``, each with its ``?, ?, ...`` placeholders for ``IN (...)``."""
+    for i in range(0, len(values), _CHUNK):
+        chunk = list(values[i:i + _CHUNK])
+        yield chunk, ", ".join("?" * len(chunk))
+
+
 def _refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
     """Recompute the facets of these posts from their rows, mentions and topics; write the changed."""
-    for i in range(0, len(post_ids), _CHUNK):
-        chunk = list(post_ids[i:i + _CHUNK])
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in _chunks(post_ids):
         products: dict[int, list[str]] = {}
         topics: dict[int, list[str]] = {}
         for pid, product in conn.execute(f"SELECT post_id, product FROM mentions WHERE post_id IN ({marks})", chunk):
@@ -487,11 +492,10 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
         conn = db.conn
         existing: dict[tuple[str, str], tuple] = {}
         for source, guids in by_source.items():
-            for i in range(0, len(guids), _CHUNK):
-                chunk = guids[i:i + _CHUNK]
+            for chunk, marks in _chunks(guids):
                 for row in conn.execute(
                         f"SELECT guid, id, content_hash, {', '.join(ENGAGEMENT_FIELDS)} FROM posts "
-                        f"WHERE source = ? AND guid IN ({', '.join('?' * len(chunk))})", [source, *chunk]):
+                        f"WHERE source = ? AND guid IN ({marks})", [source, *chunk]):
                     existing[(source, row[0])] = row[1:]
         inserts, edits, renumbered = [], [], []
         for key, p in latest.items():
@@ -578,9 +582,7 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
 
 
 def _apply_labels(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
-    for i in range(0, len(post_ids), _CHUNK):
-        chunk = list(post_ids[i:i + _CHUNK])
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in _chunks(post_ids):
         conn.execute(f"""UPDATE posts SET sentiment_label = l.sentiment,
                              sentiment = CASE l.sentiment WHEN 'positive' THEN 1.0
                                  WHEN 'negative' THEN -1.0 ELSE 0.0 END
@@ -729,9 +731,7 @@ def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, 
     """For each post id: its product mentions (product, alias) and its topics."""
     products: dict[int, list[dict]] = {}
     topics: dict[int, list[str]] = {}
-    for i in range(0, len(ids), _CHUNK):
-        chunk = list(ids[i:i + _CHUNK])
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in _chunks(ids):
         for pid, product, alias in db.execute(
                 f"SELECT post_id, product, alias FROM mentions WHERE post_id IN ({marks}) "
                 f"ORDER BY product", chunk):
