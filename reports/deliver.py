@@ -38,6 +38,10 @@ class DeliveryError(Exception):
     """A channel could not take the message; the text says why in one line."""
 
 
+class MissingSecret(DeliveryError):
+    """A channel's secret is not in the environment: retrying cannot help."""
+
+
 @dataclass
 class Delivery:
     channel: str
@@ -65,7 +69,7 @@ def cid(name: str) -> str:
 def _secret(env: str, what: str, channel: Channel) -> str:
     value = os.environ.get(env, "") if env else ""
     if env and not value:
-        raise DeliveryError(f"channel {channel.name}: environment variable {env} ({what}) is not set")
+        raise MissingSecret(f"channel {channel.name}: environment variable {env} ({what}) is not set")
     return value
 
 
@@ -163,7 +167,7 @@ def deliver(db: sqlite_utils.Database, channel: Channel, message: Message, *, ki
             break
         except DeliveryError as exc:
             error = str(exc)
-            if "is not set" in error:  # a missing secret won't appear by waiting
+            if isinstance(exc, MissingSecret):  # a missing secret won't appear by waiting
                 break
             if attempt < channel.attempts:
                 sleep(min(MAX_BACKOFF, channel.backoff * 2 ** (attempt - 1)))

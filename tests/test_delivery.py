@@ -128,6 +128,7 @@ secret_env = "MISSING_SECRET"
     assert (path.parent / "out" / "digest-2026-11-22.html").exists()
     assert (path.parent / "out" / "digest-2026-11-22.json").exists()
     assert {d["status"] for d in store.deliveries(db)} == {"failed"}
+    assert {d["channel"]: d["attempts"] for d in store.deliveries(db)}["nosecret"] == 1  # no retry: it won't appear
     run = store.recent_runs(db, 1)[0]
     assert run["kind"] == "digest" and run["status"] == "partial"
 
