@@ -257,32 +257,13 @@ def test_bluesky_needs_credentials_then_logs_in_once_and_reuses_and_refreshes_th
     assert json.loads(db.execute("SELECT session FROM sources").fetchone()[0])["accessJwt"] == refreshed["accessJwt"]
 
 
-def test_bluesky_expired_token_answer_triggers_one_refresh(server, tmp_path):
-    search = "/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100"
-    route = serve(server, search, "bluesky", "searchPosts.json")
-    route.queue.append(Route(body=b'{"error": "ExpiredToken", "message": "Token has expired"}', status=400,
-                             headers={"Content-Type": "application/json"}))
-    server.add(search + "&cursor=xxxxxxx", b'{"posts": []}', headers={"Content-Type": "application/json"})
-    later = NOW.timestamp() + 7200
-    session = {"accessJwt": jwt(later), "refreshJwt": jwt(later), "did": "did:plc:me", "handle": "me.test"}
-    server.add("/xrpc/com.atproto.server.refreshSession", json.dumps(session),
-               headers={"Content-Type": "application/json"})
-    src = f'[[sources]]\nname = "bs"\ntype = "bluesky"\nurl = "{server.url("")}"\nquery = "firefox"\n{OLD}'
-    path = settings_file(tmp_path, src)
-    db = store.open_db(tmp_path / "test.db")
-    from listener.config import load_settings
-    store.sync_sources(db, load_settings(path).sources)
-    store.record_fetch(db, "bs", now="2026-11-22T00:00:00Z", status=200, session=json.dumps(session))
-    db, report = collect(path)
-    assert report.outcomes[0].error is None and report.counts.new == 1
-    assert [h.status for h in server.hits(search)] == [400, 200]
+BLUESKY_SEARCH = "/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100"
 
 
-def test_bluesky_token_refused_again_after_renewal_fails_once(server, tmp_path):
-    """A server that keeps refusing renewed tokens gets one refresh, then the source fails with its error."""
-    search = "/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100"
-    route = serve(server, search, "bluesky", "searchPosts.json")
-    for _ in range(4):
+def collect_with_refused_tokens(server, tmp_path, refusals: int):
+    """Collect a Bluesky source with a valid stored session that the server refuses ``refusals`` times."""
+    route = serve(server, BLUESKY_SEARCH, "bluesky", "searchPosts.json")
+    for _ in range(refusals):
         route.queue.append(Route(body=b'{"error": "ExpiredToken", "message": "Token has expired"}', status=400,
                                  headers={"Content-Type": "application/json"}))
     later = NOW.timestamp() + 7200
@@ -295,7 +276,19 @@ def test_bluesky_token_refused_again_after_renewal_fails_once(server, tmp_path):
     from listener.config import load_settings
     store.sync_sources(db, load_settings(path).sources)
     store.record_fetch(db, "bs", now="2026-11-22T00:00:00Z", status=200, session=json.dumps(session))
-    db, report = collect(path)
+    return collect(path)[1]
+
+
+def test_bluesky_expired_token_answer_triggers_one_refresh(server, tmp_path):
+    server.add(BLUESKY_SEARCH + "&cursor=xxxxxxx", b'{"posts": []}', headers={"Content-Type": "application/json"})
+    report = collect_with_refused_tokens(server, tmp_path, 1)
+    assert report.outcomes[0].error is None and report.counts.new == 1
+    assert [h.status for h in server.hits(BLUESKY_SEARCH)] == [400, 200]
+
+
+def test_bluesky_token_refused_again_after_renewal_fails_once(server, tmp_path):
+    """A server that keeps refusing renewed tokens gets one refresh, then the source fails with its error."""
+    report = collect_with_refused_tokens(server, tmp_path, 4)
     assert "ExpiredToken" in report.outcomes[0].error and report.counts.new == 0
-    assert [h.status for h in server.hits(search)] == [400, 400]
+    assert [h.status for h in server.hits(BLUESKY_SEARCH)] == [400, 400]
     assert len(server.hits("/xrpc/com.atproto.server.refreshSession")) == 1
