@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from listener import search, store
-from listener.query import QueryError
+from listener.search.query import QueryError
 from listener.search import Plan
 from listener.config import AlertRule, Settings
 from listener.text import iso_utc, snippet

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from listener import pipeline, store
-from listener.cli import cli
+from listener.app.cli import cli
 from tests.conftest import NOW
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from listener import store
-from listener.cli import cli
+from listener.app.cli import cli
 from tests.conftest import FEEDS
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener.cli import cli
+from listener.app.cli import cli
 from listener.config import ConfigError, load_settings, parse_interval
 
 ROOT = Path(__file__).resolve().parent.parent

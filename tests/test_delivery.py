@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from listener import store
-from listener.cli import cli
+from listener.app.cli import cli
 from reports.deliver import verify_signature
 from tests.receivers import HookServer, SMTPServer
 from tests.test_digest import ON_DAY, OUTSIDE, PRODUCTS, TRAILING

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from listener import store
-from listener.cli import cli
+from listener.app.cli import cli
 
 DEMO_FEEDS = Path(__file__).resolve().parent.parent / "listener" / "demo" / "feeds"
 DEMO_SOCIAL = DEMO_FEEDS.parent / "social"
@@ -59,7 +59,7 @@ def test_bundled_feeds_match_their_provenance():
 
 
 def test_bundled_api_answers_match_their_provenance():
-    from listener.demo import SOCIAL_ROUTES
+    from listener.app.demo import SOCIAL_ROUTES
 
     readme = (DEMO_SOCIAL / "README.md").read_text()
     files = sorted(p.name for p in DEMO_SOCIAL.iterdir() if p.name != "README.md")

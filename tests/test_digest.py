@@ -159,7 +159,7 @@ def test_digest_of_a_saved_search_counts_only_its_posts(fixture_db, tmp_path):
     from click.testing import CliRunner
 
     from listener import search
-    from listener.cli import cli
+    from listener.app.cli import cli
 
     db, settings = fixture_db
     search.save(db, "Love and hate", "love OR hate OR wonderful* -bolt", owner=None, now="2026-11-22T00:00:00Z")

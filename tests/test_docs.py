@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from listener.cli import cli
+from listener.app.cli import cli
 from listener.config import ConfigError, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from listener import pipeline, store
-from listener.cli import cli
+from listener.app.cli import cli
 from listener.config import ConfigError, Topic, load_settings
 from models import trained
 from models.classify import classify_batch

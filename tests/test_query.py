@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from listener import search, store
-from listener.query import MAX_DEPTH, QueryError, compile_query, compile_tree, explain, near_ordered, parse, tokens, _stem
+from listener.search.query import MAX_DEPTH, QueryError, compile_query, compile_tree, explain, near_ordered, parse, tokens, _stem
 from models.classify import Classification, TopicSentiment
 from models.products import Mention
 

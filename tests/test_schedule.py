@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener import jobs, store
-from listener.cli import cli
+from listener import store
+from listener.app import jobs
+from listener.app.cli import cli
 from listener.config import ConfigError, load_settings
-from listener.daemon import Daemon, DaemonError, DaemonLock, cron_trigger, missed, previous_fire, \
+from listener.app.daemon import Daemon, DaemonError, DaemonLock, cron_trigger, missed, previous_fire, \
     remove_stale_temp_files
 from listener.text import iso_utc
 from tests.conftest import NOW

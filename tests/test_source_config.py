@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from listener import store
-from listener.cli import cli
+from listener.app.cli import cli
 from listener.config import ConfigError, load_settings
 
 

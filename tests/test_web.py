@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from listener import pipeline, store
-from listener.cli import cli
-from listener.web import CSP, create_app
+from listener.app.cli import cli
+from listener.app.web import CSP, create_app
 from tests.conftest import NOW
 
 PRODUCTS = """

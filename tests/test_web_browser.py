@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 
 from listener import pipeline, store
 from listener.config import load_settings
-from listener.web import create_app
+from listener.app.web import create_app
 from tests.conftest import NOW, PRODUCTS_TOML
 from tests.test_web import make_posts
 

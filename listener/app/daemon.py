@@ -37,14 +37,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from listener import crawler, jobs, store
+from listener import crawler, store
+from listener.app import jobs
 from listener.config import Settings, parse_clock, parse_weekly
 from listener.files import remove_stale_temp_files
 from listener.text import iso_utc
 
 HEARTBEAT = "heartbeat"
 STOP_GRACE = 8.0  # seconds running jobs get to unwind after a stop signal (the promise is 10)
-log = logging.getLogger("listener.daemon")
+log = logging.getLogger("listener.app.daemon")
 
 
 class DaemonError(Exception):

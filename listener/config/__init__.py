@@ -671,7 +671,7 @@ def _quiet(value: str) -> str:
 
 
 def _query(value: str) -> str:
-    from listener.query import QueryError, parse
+    from listener.search.query import QueryError, parse
 
     try:
         parse(value)

@@ -21,7 +21,7 @@ from typing import Iterator
 import sqlite_utils
 
 from listener import store
-from listener.query import (MATCH_SQL, ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
+from listener.search.query import (MATCH_SQL, ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
                             field_filter, near_ordered, parse)
 from listener.store import ENGAGEMENT_SQL
 from listener.text import iso_utc, snippet

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from listener import search as search_mod
 from listener import store
 from listener.config import Settings
-from listener.query import QueryError
+from listener.search.query import QueryError
 from reports.overview import ProductOverview, overviews, window_end
 from reports.render import safe_url
 
@@ -471,7 +471,7 @@ def _marked(value: str | None) -> Markup:
 
 
 def _templates() -> Environment:
-    env = Environment(loader=PackageLoader("listener", "templates"),
+    env = Environment(loader=PackageLoader("listener.app.web", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(marked=_marked, safe_url=safe_url, urlpart=lambda v: quote(str(v), safe=""),

@@ -15,7 +15,7 @@ from rich.table import Table
 from listener import __version__, pipeline, store
 from listener import search as search_mod
 from listener.config import ConfigError, Settings, load_settings, settings_path
-from listener.query import QueryError
+from listener.search.query import QueryError
 from listener.text import iso_utc, parse_day, parse_iso
 
 
@@ -262,7 +262,7 @@ def daemon(obj: Ctx, log_level: str) -> None:
     Logs one line per job to stderr (or schedule.log_file). Exit code 0 after a stop signal,
     2 if another daemon already runs on the same database.
     """
-    from listener.daemon import DaemonError, run_daemon
+    from listener.app.daemon import DaemonError, run_daemon
 
     try:
         code = run_daemon(obj.settings(), log_level=log_level)
@@ -278,7 +278,7 @@ def status(obj: Ctx) -> None:
 
     Exit code 1 if any source is failing (for health checks), else 0.
     """
-    from listener.health import status as health_status
+    from listener.app.health import status as health_status
 
     st = health_status(obj.db(), obj.settings(), now=obj.now)
     table = Table(show_lines=False)
@@ -325,7 +325,7 @@ def sources_cmd(ctx: click.Context) -> None:
 @click.pass_obj
 def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[str, ...]) -> None:
     """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
-    from listener.sources import add_source
+    from listener.config.edit import add_source
 
     try:
         entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
@@ -360,7 +360,7 @@ def _list_sources(obj: Ctx) -> None:
 def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
     """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1; print the digest path."""
     from listener.config import Channel
-    from listener.demo import run_demo
+    from listener.app.demo import run_demo
 
     channel = None
     if smtp:
@@ -519,7 +519,7 @@ def saved_remove(obj: Ctx, name: str) -> None:
 @click.pass_obj
 def serve(obj: Ctx, host: str | None, port: int | None) -> None:
     """Serve the search pages, product overviews and the JSON API (see README: Web UI and API)."""
-    from listener import web
+    from listener.app import web
 
     settings = obj.settings()
     obj.db()  # create or migrate before serving

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from listener import jobs, store
+from listener import store
+from listener.app import jobs
 from listener.config import Settings
 from listener.text import iso_utc
 

@@ -84,7 +84,7 @@ def busiest_window(db, days: int) -> date | None:
 
 def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False, channel: Channel | None = None) -> DemoResult:
     """Serve the bundled feeds, collect, classify and write a digest in ``work_dir``."""
-    package = resources.files("listener.demo")
+    package = resources.files("listener.app.demo")
     feeds = package / "feeds"
     work_dir.mkdir(parents=True, exist_ok=True)
     with ReplayServer() as server:
