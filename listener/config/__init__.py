@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from listener.config import checks
+from listener.config.checks import parse_clock, parse_interval, parse_weekly  # noqa: F401 (public here)
 from spiders.forum_presets import PRESETS, SELECTOR_KEYS, REQUIRED_SELECTORS
 
 ENV_VAR = "LISTENER_CONFIG"
@@ -218,27 +219,6 @@ class Settings:
 
 # --- validation helpers -------------------------------------------------------
 
-_INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_interval(value: str | int) -> int:
-    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"6h"`` or ``"1d"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as \"30m\"")
-    if isinstance(value, int):
-        seconds = value
-    else:
-        m = _INTERVAL_RE.match(str(value))
-        if not m:
-            raise ValueError(f"expected a duration such as \"30m\", \"6h\" or 900, got {value!r}")
-        seconds = int(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
-        raise ValueError("must be greater than zero")
-    return seconds
-
-
 class _Reader:
     """Walks one TOML table, remembering which keys were used."""
 
@@ -246,7 +226,7 @@ class _Reader:
         self.file = file
         self.prefix = prefix
         if not isinstance(table, dict):
-            raise ConfigError(f"{file}: {prefix}: expected a table, got {_typename(table)}")
+            raise ConfigError(f"{file}: {prefix}: expected a table, got {checks.typename(table)}")
         self.table = table
         self.used: set[str] = set()
 
@@ -269,8 +249,8 @@ class _Reader:
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             ok, value = True, float(value)
         if not ok:
-            want = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
-            raise self.fail(name, f"expected {want}, got {_typename(value)} {value!r}")
+            want = " or ".join(checks.KIND_NAMES.get(k, k.__name__) for k in kinds)
+            raise self.fail(name, f"expected {want}, got {checks.typename(value)} {value!r}")
         if check is not None:
             try:
                 value = check(value)
@@ -282,7 +262,7 @@ class _Reader:
         values = self.get(name, list, default=[], required=required)
         for i, v in enumerate(values):
             if not isinstance(v, str) or not v.strip():
-                raise self.fail(f"{name}[{i}]", f"expected a non-empty string, got {_typename(v)} {v!r}")
+                raise self.fail(f"{name}[{i}]", f"expected a non-empty string, got {checks.typename(v)} {v!r}")
         return tuple(v.strip() for v in values)
 
     def sub(self, name: str) -> "_Reader":
@@ -294,7 +274,7 @@ class _Reader:
         self.used.add(name)
         value = self.table.get(name, [])
         if not isinstance(value, list):
-            raise self.fail(name, f"expected an array of tables ([[{name}]]), got {_typename(value)}")
+            raise self.fail(name, f"expected an array of tables ([[{name}]]), got {checks.typename(value)}")
         return [_Reader(self.file, f"{self.key(name)}[{i}]", t) for i, t in enumerate(value)]
 
     def finish(self) -> None:
@@ -302,105 +282,6 @@ class _Reader:
         if unknown:
             allowed = ", ".join(sorted(self.used))
             raise self.fail(unknown[0], f"unknown key (allowed here: {allowed})")
-
-
-_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "an array", dict: "a table"}
-
-
-def _typename(value: Any) -> str:
-    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
-            dict: "table"}.get(type(value), type(value).__name__)
-
-
-def _positive(value: float | int) -> float | int:
-    if value <= 0:
-        raise ValueError(f"must be greater than zero, got {value}")
-    return value
-
-
-def _non_negative(value: float | int) -> float | int:
-    if value < 0:
-        raise ValueError(f"must not be negative, got {value}")
-    return value
-
-
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError(f"must be a port number from 1 to 65535, got {value}")
-    return value
-
-
-def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    return value
-
-
-def _name(value: str) -> str:
-    if not _NAME_RE.match(value):
-        raise ValueError(f"use letters, digits, '.', '_' or '-' (at most 64), got {value!r}")
-    return value
-
-
-_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def parse_clock(value: str) -> tuple[int, int, int]:
-    """(hour, minute, second) from ``"06:15"`` or ``"06:15:30"``."""
-    m = _TIME_RE.match(value.strip())
-    if not m:
-        raise ValueError(f"expected a time of day such as \"06:15\" or \"06:15:30\", got {value!r}")
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
-def parse_weekly(value: str) -> tuple[str, int, int, int]:
-    """(weekday, hour, minute, second) from ``"mon 06:30"``."""
-    day, _, clock = value.strip().partition(" ")
-    if day.lower()[:3] not in WEEKDAYS or not clock:
-        raise ValueError(f"expected a weekday and a time such as \"mon 06:30\", got {value!r}")
-    return (day.lower()[:3], *parse_clock(clock))
-
-
-def _optional(check: Callable[[str], Any]) -> Callable[[str], str]:
-    """A check that also accepts ``"off"``; returns the trimmed value."""
-    def run(value: str) -> str:
-        value = value.strip()
-        if value.lower() == "off":
-            return "off"
-        check(value)
-        return value
-    return run
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as \"Europe/Berlin\")") from None
-    return value
-
-
-def _word(what: str, strip: str = "") -> Callable[[str], str]:
-    def check(value: str) -> str:
-        value = value.strip().lstrip(strip)
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,100}", value):
-            raise ValueError(f"expected a {what} (letters, digits, _), got {value!r}")
-        return value
-    return check
-
-
-def _non_empty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value.strip()
-
-
-def _env_name(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise ValueError(f"expected an environment variable name, got {value!r}")
-    return value
 
 
 def _preset(value: str) -> str:
@@ -412,23 +293,23 @@ def _preset(value: str) -> str:
 # Type-specific source keys: name -> (kind, default or _REQUIRED, check).
 TYPE_OPTIONS: dict[str, dict[str, tuple[type, Any, Callable[[Any], Any] | None]]] = {
     "feed": {},
-    "hackernews": {"query": (str, _REQUIRED, _non_empty), "tags": (str, "(story,comment)", _non_empty)},
-    "reddit": {"subreddit": (str, _REQUIRED, _word("subreddit name", "r/")),
-               "query": (str, None, _non_empty),
-               "client_id_env": (str, "REDDIT_CLIENT_ID", _env_name),
-               "client_secret_env": (str, "REDDIT_CLIENT_SECRET", _env_name)},
-    "mastodon": {"hashtag": (str, _REQUIRED, _word("hashtag", "#")),
-                 "token_env": (str, "MASTODON_TOKEN", _env_name)},
-    "bluesky": {"query": (str, _REQUIRED, _non_empty),
-                "handle_env": (str, "BLUESKY_HANDLE", _env_name),
-                "password_env": (str, "BLUESKY_APP_PASSWORD", _env_name)},
-    "forum": {"preset": (str, None, _preset), "timezone": (str, "UTC", _timezone),
+    "hackernews": {"query": (str, _REQUIRED, checks.non_empty), "tags": (str, "(story,comment)", checks.non_empty)},
+    "reddit": {"subreddit": (str, _REQUIRED, checks.word("subreddit name", "r/")),
+               "query": (str, None, checks.non_empty),
+               "client_id_env": (str, "REDDIT_CLIENT_ID", checks.env_name),
+               "client_secret_env": (str, "REDDIT_CLIENT_SECRET", checks.env_name)},
+    "mastodon": {"hashtag": (str, _REQUIRED, checks.word("hashtag", "#")),
+                 "token_env": (str, "MASTODON_TOKEN", checks.env_name)},
+    "bluesky": {"query": (str, _REQUIRED, checks.non_empty),
+                "handle_env": (str, "BLUESKY_HANDLE", checks.env_name),
+                "password_env": (str, "BLUESKY_APP_PASSWORD", checks.env_name)},
+    "forum": {"preset": (str, None, _preset), "timezone": (str, "UTC", checks.timezone),
               "selectors": (dict, None, None)},
 }
 
 
 def _read_source(s: "_Reader") -> Source:
-    sname = s.get("name", str, required=True, check=_name)
+    sname = s.get("name", str, required=True, check=checks.name)
     stype = s.get("type", str, default="feed")
     if stype not in SOURCE_TYPES:
         raise s.fail("type", f"unknown source type {stype!r} (known: {', '.join(SOURCE_TYPES)})")
@@ -443,13 +324,13 @@ def _read_source(s: "_Reader") -> Source:
     paged = stype != "feed"
     source = Source(
         name=sname, type=stype,
-        url=s.get("url", str, required=default_url is None, default=default_url, check=_http_url).rstrip("/")
-        if paged else s.get("url", str, required=True, check=_http_url),
+        url=s.get("url", str, required=default_url is None, default=default_url, check=checks.http_url).rstrip("/")
+        if paged else s.get("url", str, required=True, check=checks.http_url),
         interval=s.get("interval", (str, int), default=30 * 60, check=parse_interval),
         enabled=s.get("enabled", bool, default=True),
         silent_after=s.get("silent_after", (str, int), default=7 * 86400, check=parse_interval),
         options=MappingProxyType(options),
-        max_pages=s.get("max_pages", int, check=_positive) if paged else None,
+        max_pages=s.get("max_pages", int, check=checks.positive) if paged else None,
         max_age=s.get("max_age", (str, int), check=parse_interval) if paged else None,
     )
     s.finish()
@@ -464,7 +345,7 @@ def _forum_options(s: "_Reader", options: dict[str, Any]) -> dict[str, Any]:
         if key not in SELECTOR_KEYS:
             raise s.fail(f"selectors.{key}", f"unknown selector (allowed here: {', '.join(SELECTOR_KEYS)})")
         if not isinstance(value, str) or not value.strip():
-            raise s.fail(f"selectors.{key}", f"expected a CSS selector string, got {_typename(value)} {value!r}")
+            raise s.fail(f"selectors.{key}", f"expected a CSS selector string, got {checks.typename(value)} {value!r}")
     if preset == "discourse":
         if given:
             raise s.fail("selectors", "the discourse preset reads the JSON API and takes no selectors")
@@ -528,17 +409,17 @@ def parse_settings(data: dict, file: Path) -> Settings:
     c = root.sub("collect")
     collect = CollectSettings(
         user_agent=c.get("user_agent", str, default=DEFAULT_USER_AGENT),
-        timeout=c.get("timeout", float, default=30.0, check=_positive),
-        retries=c.get("retries", int, default=2, check=_non_negative),
-        max_bytes=c.get("max_bytes", int, default=10_000_000, check=_positive),
+        timeout=c.get("timeout", float, default=30.0, check=checks.positive),
+        retries=c.get("retries", int, default=2, check=checks.non_negative),
+        max_bytes=c.get("max_bytes", int, default=10_000_000, check=checks.positive),
         obey_robots=c.get("obey_robots", bool, default=True),
-        concurrency=c.get("concurrency", int, default=4, check=_positive),
-        delay=c.get("delay", float, default=0.0, check=_non_negative),
-        crawl_timeout=c.get("crawl_timeout", float, default=600.0, check=_positive),
-        max_pages=c.get("max_pages", int, default=5, check=_positive),
+        concurrency=c.get("concurrency", int, default=4, check=checks.positive),
+        delay=c.get("delay", float, default=0.0, check=checks.non_negative),
+        crawl_timeout=c.get("crawl_timeout", float, default=600.0, check=checks.positive),
+        max_pages=c.get("max_pages", int, default=5, check=checks.positive),
         max_age=c.get("max_age", (str, int), default=7 * 86400, check=parse_interval),
-        retry_backoff=c.get("retry_backoff", float, default=2.0, check=_non_negative),
-        max_retry_wait=c.get("max_retry_wait", float, default=120.0, check=_non_negative),
+        retry_backoff=c.get("retry_backoff", float, default=2.0, check=checks.non_negative),
+        max_retry_wait=c.get("max_retry_wait", float, default=120.0, check=checks.non_negative),
     )
     c.finish()
 
@@ -546,7 +427,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
     classify = ClassifySettings(
         positive_threshold=k.get("positive_threshold", float, default=0.05, check=_threshold),
         negative_threshold=k.get("negative_threshold", float, default=-0.05, check=_threshold),
-        batch_size=k.get("batch_size", int, default=2000, check=_positive),
+        batch_size=k.get("batch_size", int, default=2000, check=checks.positive),
     )
     k.finish()
     if classify.negative_threshold >= classify.positive_threshold:
@@ -555,7 +436,7 @@ def parse_settings(data: dict, file: Path) -> Settings:
     d = root.sub("digest")
     digest = DigestSettings(
         output_dir=base / d.get("output_dir", str, default="digests"),
-        top_mentions=d.get("top_mentions", int, default=3, check=_positive),
+        top_mentions=d.get("top_mentions", int, default=3, check=checks.positive),
         baselines=tuple(d.get("baselines", list, default=[7, 28], check=_periods)),
         channels=d.strings("channels"),
     )
@@ -564,13 +445,13 @@ def parse_settings(data: dict, file: Path) -> Settings:
     sc = root.sub("schedule")
     log_file = sc.get("log_file", str, default="")
     schedule = ScheduleSettings(
-        timezone=sc.get("timezone", str, default="UTC", check=_timezone),
-        daily_digest=sc.get("daily_digest", str, default="06:15", check=_optional(parse_clock)),
-        weekly_digest=sc.get("weekly_digest", str, default="mon 06:30", check=_optional(parse_weekly)),
-        retention_days=sc.get("retention_days", int, default=0, check=_non_negative),
-        purge_at=sc.get("purge_at", str, default="03:30", check=_optional(parse_clock)),
+        timezone=sc.get("timezone", str, default="UTC", check=checks.timezone),
+        daily_digest=sc.get("daily_digest", str, default="06:15", check=checks.optional(parse_clock)),
+        weekly_digest=sc.get("weekly_digest", str, default="mon 06:30", check=checks.optional(parse_weekly)),
+        retention_days=sc.get("retention_days", int, default=0, check=checks.non_negative),
+        purge_at=sc.get("purge_at", str, default="03:30", check=checks.optional(parse_clock)),
         backoff_max=sc.get("backoff_max", (str, int), default=6 * 3600, check=parse_interval),
-        workers=sc.get("workers", int, default=2, check=_positive),
+        workers=sc.get("workers", int, default=2, check=checks.positive),
         alerts_interval=sc.get("alerts_interval", (str, int), default=15 * 60, check=parse_interval),
         log_file=base / log_file if log_file.strip() else None,
     )
@@ -588,11 +469,11 @@ def parse_settings(data: dict, file: Path) -> Settings:
     v = root.sub("serve")
     serve = ServeSettings(
         host=v.get("host", str, default="127.0.0.1"),
-        port=v.get("port", int, default=8080, check=_port),
+        port=v.get("port", int, default=8080, check=checks.port),
         token=v.get("token", str, default="") or None,
-        page_size=v.get("page_size", int, default=50, check=_positive),
-        chart_days=v.get("chart_days", int, default=30, check=_positive),
-        search_timeout=v.get("search_timeout", float, default=10.0, check=_positive),
+        page_size=v.get("page_size", int, default=50, check=checks.positive),
+        chart_days=v.get("chart_days", int, default=30, check=checks.positive),
+        search_timeout=v.get("search_timeout", float, default=10.0, check=checks.positive),
     )
     v.finish()
 
@@ -607,16 +488,16 @@ def parse_settings(data: dict, file: Path) -> Settings:
 
     e = root.sub("emerging")
     emerging = EmergingSettings(
-        days=e.get("days", int, default=7, check=_positive),
-        baseline_days=e.get("baseline_days", int, default=28, check=_positive),
-        clusters=e.get("clusters", int, default=5, check=_positive),
-        min_posts=e.get("min_posts", int, default=10, check=_positive),
+        days=e.get("days", int, default=7, check=checks.positive),
+        baseline_days=e.get("baseline_days", int, default=28, check=checks.positive),
+        clusters=e.get("clusters", int, default=5, check=checks.positive),
+        min_posts=e.get("min_posts", int, default=10, check=checks.positive),
     )
     e.finish()
 
     topics = []
     for t in root.tables("topics"):
-        tname = t.get("name", str, required=True, check=_name)
+        tname = t.get("name", str, required=True, check=checks.name)
         topics.append(Topic(name=tname, terms=t.strings("terms", required=True), exclude=t.strings("exclude")))
         if not topics[-1].terms:
             raise t.fail("terms", "needs at least one term")
@@ -683,20 +564,20 @@ def _query(value: str) -> str:
 def _channel(c: "_Reader") -> Channel:
     ctype = c.get("type", str, required=True, check=_one_of("email", "slack", "webhook"))
     ch = Channel(
-        name=c.get("name", str, required=True, check=_name), type=ctype,
+        name=c.get("name", str, required=True, check=checks.name), type=ctype,
         to=c.strings("to", required=ctype == "email"),
         sender=c.get("from", str, default="listener@localhost"),
         host=c.get("host", str, default="localhost"),
-        port=c.get("port", int, default=25, check=_positive),
+        port=c.get("port", int, default=25, check=checks.positive),
         security=c.get("security", str, default="none", check=_one_of("none", "starttls", "ssl")),
         user=c.get("user", str, default=""),
         password_env=c.get("password_env", str, default=""),
-        url=c.get("url", str, default="", check=lambda v: _http_url(v) if v else v),
+        url=c.get("url", str, default="", check=lambda v: checks.http_url(v) if v else v),
         url_env=c.get("url_env", str, default=""),
         secret_env=c.get("secret_env", str, default=""),
-        attempts=c.get("attempts", int, default=3, check=_positive),
-        backoff=c.get("backoff", float, default=2.0, check=_non_negative),
-        timeout=c.get("timeout", float, default=10.0, check=_positive),
+        attempts=c.get("attempts", int, default=3, check=checks.positive),
+        backoff=c.get("backoff", float, default=2.0, check=checks.non_negative),
+        timeout=c.get("timeout", float, default=10.0, check=checks.positive),
     )
     if ctype in ("slack", "webhook") and not (ch.url or ch.url_env):
         raise c.fail("url", "required for a slack or webhook channel (or set url_env)")
@@ -708,17 +589,17 @@ def _alerts(a: "_Reader") -> AlertSettings:
     sensitivity = a.get("sensitivity", str, default="medium", check=_one_of(*SENSITIVITIES))
     cooldown = a.get("cooldown", (str, int), default=86400, check=parse_interval)
     quiet = a.get("quiet_hours", str, default="", check=_quiet)
-    tz = a.get("timezone", str, default="UTC", check=_timezone)
+    tz = a.get("timezone", str, default="UTC", check=checks.timezone)
     rules = []
     for r in a.tables("rules"):
         condition = r.get("condition", str, default="spike", check=_one_of("spike", "threshold", "new_mention"))
         rule = AlertRule(
-            name=r.get("name", str, required=True, check=_name),
+            name=r.get("name", str, required=True, check=checks.name),
             product=r.get("product", str, default=None),
             condition=condition,
             metric=r.get("metric", str, default="volume", check=_one_of("volume", "negative_share")),
             threshold=r.get("threshold", float, default=0.0, required=condition == "threshold",
-                            check=_non_negative),
+                            check=checks.non_negative),
             window=r.get("window", (str, int), default=86400, check=parse_interval),
             channels=r.strings("channels"),
             cooldown=r.get("cooldown", (str, int), default=None, check=parse_interval),
