@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from listener.config import (DEFAULT_FILE, ENV_VAR, AlertRule, AlertSettings, Channel, ClassifySettings,
                              CollectSettings, ConfigError, DigestSettings, EmergingSettings, Product,
@@ -61,10 +61,10 @@ class _Reader:
         return self.get(setting.name, setting.kind, default=setting.value,
                         required=setting.required if required is None else required, check=setting.check)
 
-    def read_all(self, section: Section) -> dict[str, Any]:
-        """Every key of ``section``, read in the order declared: name -> value."""
+    def read_all(self, settings: Iterable[Setting]) -> dict[str, Any]:
+        """Every key of a ``Section`` (or any run of ``Setting``s), read in the order declared: name -> value."""
         values: dict[str, Any] = {}
-        for setting in section:
+        for setting in settings:
             when = setting.required_if
             values[setting.name] = self.read(setting, required=setting.required or (
                 when is not None and values.get(when[0]) == when[1]))
