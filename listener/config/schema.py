@@ -116,7 +116,8 @@ SENTIMENT = Section("sentiment", (
     Setting("artifact", str, None, shown_default="shipped model",
             help="path of a model artifact written by `listener train`"),
     Setting("model", str, "trained", checks.one_of(*SENTIMENT_MODELS),
-            '`"trained"` (the shipped scikit-learn model; better on every target, see "Sentiment models") or `"vader"`'),
+            '`"trained"` (the shipped scikit-learn model; better on every target, see "Sentiment models") '
+            'or `"vader"`'),
     Setting("languages", list, ["en"], checks.language_codes,
             "detected languages the model scores; posts in other languages get the label `unscored`"),
 ))
@@ -191,7 +192,8 @@ CHANNELS = Section("channels[]", (
     Setting("url_env", str, "", help="or the environment variable holding the URL (webhook URLs are secrets)"),
     Setting("secret_env", str, "", help="webhook: environment variable with the HMAC-SHA256 signing secret"),
     Setting("attempts", int, 3, checks.positive, "tries before a delivery counts as failed"),
-    Setting("backoff", float, 2.0, checks.non_negative, "seconds before the first retry; doubles each time, at most 60"),
+    Setting("backoff", float, 2.0, checks.non_negative,
+            "seconds before the first retry; doubles each time, at most 60"),
     Setting("timeout", float, 10.0, checks.positive, "seconds per attempt"),
 ))
 
