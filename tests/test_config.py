@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from listener.app.cli import cli
-from listener.config import ConfigError, load_settings, parse_interval
+from listener.config import (AlertRule, AlertSettings, Channel, ClassifySettings, CollectSettings, ConfigError,
+                             DigestSettings, EmergingSettings, Product, ScheduleSettings, SentimentSettings,
+                             ServeSettings, Settings, Source, Topic, load_settings, parse_interval, parse_settings)
+from listener.config.schema import (ALERT_RULES, ALERTS, CHANNELS, CLASSIFY, COLLECT, DIGEST, EMERGING, PRODUCTS,
+                                    SCHEDULE, SECTIONS, SENTIMENT, SERVE, SOURCES, TOPICS)
+from listener.config.sourcekeys import TYPE_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,3 +96,66 @@ def test_not_utf8(tmp_path):
     f.write_bytes(b'[[products]]\nname = "Caf\xe9"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_settings(f)
+
+
+MINIMAL = {  # the least each array-of-tables entry needs, so that only the unknown key is wrong
+    "topics[]": {"name": "t", "terms": ["x"]},
+    "alerts.rules[]": {"name": "r", "product": "A"},
+    "channels[]": {"name": "c", "type": "email", "to": ["a@b"]},
+    "products[]": {"name": "A"},
+    "sources[]": {"name": "s", "type": "reddit", "subreddit": "x"},
+}
+
+
+def allowed_keys(data: dict) -> set[str]:
+    """The keys the reader accepts where the unknown key ``zz_unknown`` is, from its error."""
+    with pytest.raises(ConfigError) as err:
+        parse_settings(data, Path("x.toml"))
+    assert "zz_unknown: unknown key (allowed here: " in str(err.value)
+    return set(str(err.value).split("allowed here: ", 1)[1].rstrip(")").split(", "))
+
+
+@pytest.mark.parametrize("section", SECTIONS, ids=lambda s: s.key)
+def test_the_reader_accepts_exactly_the_keys_of_the_schema(section):
+    place, _, _ = section.key.partition("[]")
+    entry = {**MINIMAL.get(section.key, {}), "zz_unknown": 1}
+    data: dict = {place: [entry] if section.key.endswith("[]") else entry}
+    if section.key == "alerts.rules[]":
+        data = {"products": [{"name": "A"}], "alerts": {"rules": [entry]}}
+    expected = {s.name for s in section}
+    if section.key == "alerts":
+        expected.add("rules")
+    if section.key == "sources[]":
+        expected |= set(TYPE_OPTIONS["reddit"])
+    assert allowed_keys(data) == expected
+
+
+def test_the_top_level_keys_are_the_sections_of_the_schema():
+    assert allowed_keys({"zz_unknown": 1}) == {s.key.removesuffix("[]") for s in SECTIONS if "." not in s.key}
+
+
+def test_a_missing_key_reads_as_the_dataclass_default(tmp_path):
+    file = tmp_path / "s.toml"
+    assert parse_settings({}, file) == Settings(path=file, db_path=tmp_path / "listener.db",
+                                                digest=DigestSettings(output_dir=tmp_path / "digests"))
+    assert parse_settings({"sources": [{"name": "s", "url": "https://x/"}]}, file).sources[0] == \
+        Source("s", "feed", "https://x/", SOURCES.default("interval"))
+
+
+DATACLASSES = [  # (dataclass, its section, field -> key where they differ; None: not a key)
+    (CollectSettings, COLLECT, {}), (ClassifySettings, CLASSIFY, {}), (SentimentSettings, SENTIMENT, {}),
+    (Topic, TOPICS, {}), (EmergingSettings, EMERGING, {}), (DigestSettings, DIGEST, {}),
+    (AlertSettings, ALERTS, {"rules": None}), (AlertRule, ALERT_RULES, {}), (Channel, CHANNELS, {"sender": "from"}),
+    (ServeSettings, SERVE, {}), (ScheduleSettings, SCHEDULE, {}), (Product, PRODUCTS, {}),
+    (Source, SOURCES, {"options": None}),
+]
+
+
+@pytest.mark.parametrize("cls, section, renamed", DATACLASSES, ids=[row[0].__name__ for row in DATACLASSES])
+def test_every_dataclass_field_is_a_schema_key_with_its_default(cls, section, renamed):
+    keys = {renamed.get(f.name, f.name): f for f in fields(cls) if renamed.get(f.name, f.name)}
+    assert set(keys) == {s.name for s in section}
+    for name, f in keys.items():
+        if f.default is not MISSING:
+            assert f.default == section.default(name), name
+    assert SENTIMENT.default("languages") == ("en",) and COLLECT.default("max_age") == 7 * 86400

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from listener.app.cli import cli
-from listener.config import ConfigError, parse_settings
+from listener.config import docs
+from listener.config.schema import SECTIONS
+from listener.config.sourcekeys import TYPE_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -28,35 +30,35 @@ def test_global_options_documented(option):
     assert option in section("Commands")
 
 
-def allowed_keys(data: dict, where: str) -> set[str]:
-    """Ask the parser itself which keys a table accepts (from its unknown-key error)."""
-    with pytest.raises(ConfigError) as err:
-        parse_settings(data, Path("x.toml"))
-    return set(re.search(r"allowed here: (.*)\)$", str(err.value)).group(1).split(", "))
+def documented_keys(text: str) -> set[str]:
+    return set(re.findall(r"^\| `([a-z_\[\].]+)` \|", text, re.M))
 
 
 def test_every_setting_is_documented():
-    keys = set()
-    for table in ("store", "collect", "classify", "digest", "schedule", "alerts", "serve", "sentiment", "emerging"):
-        keys |= {f"{table}.{k}" for k in allowed_keys({table: {"zz_unknown": 1}}, table)}
-    keys.discard("alerts.rules")
-    keys |= {f"alerts.rules[].{k}" for k in allowed_keys(
-        {"products": [{"name": "A"}],
-         "alerts": {"rules": [{"name": "r", "product": "A", "zz_unknown": 1}]}}, "r")}
-    keys |= {f"channels[].{k}" for k in allowed_keys(
-        {"channels": [{"name": "c", "type": "email", "to": ["a@b"], "zz_unknown": 1}]}, "c")}
-    keys |= {f"products[].{k}" for k in allowed_keys({"products": [{"name": "a", "zz_unknown": 1}]}, "p")}
-    minimal = {"feed": {}, "hackernews": {"query": "q"}, "reddit": {"subreddit": "s"},
-               "mastodon": {"hashtag": "t"}, "bluesky": {"query": "q"}, "forum": {"preset": "phpbb3"}}
-    for stype, required in minimal.items():  # every source type's keys
-        keys |= {f"sources[].{k}" for k in allowed_keys(
-            {"sources": [{"name": "a", "type": stype, "url": "https://x/", **required, "zz_unknown": 1}]}, "s")}
-    keys |= {f"topics[].{k}" for k in allowed_keys({"topics": [{"name": "a", "terms": ["x"], "zz_unknown": 1}]}, "t")}
-    top = allowed_keys({"zz_unknown": 1}, "")
-    assert top == {"store", "collect", "classify", "digest", "schedule", "alerts", "channels", "serve", "sentiment",
-                   "emerging", "topics", "products", "sources"}
-    documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
-    assert documented == keys
+    keys = {f"{section.key}.{s.name}" for section in SECTIONS for s in section}
+    keys |= {f"sources[].{k}" for options in TYPE_OPTIONS.values() for k in options}  # every source type's keys
+    assert documented_keys(section("Settings")) == keys
+
+
+def test_readme_settings_table_is_written_from_the_schema():
+    """Same keys, order, defaults and help: after a schema change, run python -m listener.config.docs."""
+    block = README.split(docs.BEGIN + "\n", 1)[1].split(docs.END, 1)[0]
+    assert block == docs.settings_table()
+
+
+def test_source_type_keys_are_documented_apart():
+    block = README.split("<!-- source type keys:", 1)[1].split("<!-- end of source type keys -->", 1)[0]
+    assert documented_keys(block) == {f"sources[].{k}" for options in TYPE_OPTIONS.values() for k in options}
+
+
+def test_docs_command_checks_and_rewrites_the_table(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(README.replace("| honour robots.txt |", "| obey robots.txt |"), encoding="utf-8")
+    assert docs.main(["--check", str(readme)]) == 1
+    assert "settings table is out of date" in capsys.readouterr().err
+    assert docs.main([str(readme)]) == 0
+    assert readme.read_text(encoding="utf-8") == README
+    assert docs.main(["--check", str(readme)]) == 0
 
 
 def test_quickstart_is_two_commands_and_ci_runs_the_second():
@@ -71,7 +73,7 @@ def test_quickstart_is_two_commands_and_ci_runs_the_second():
 def test_shipped_settings_keys_are_all_documented():
     text = (ROOT / "settings.toml").read_text()
     table = None
-    documented = set(re.findall(r"^\| `([a-z_\[\].]+)` \|", section("Settings"), re.M))
+    documented = documented_keys(section("Settings"))
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if m := re.match(r"^\[\[([\w.]+)\]\]$", line):

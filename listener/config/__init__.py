@@ -1,8 +1,9 @@
 """Settings: read settings.toml once into typed, frozen dataclasses.
 
-Every problem is reported as one ``ConfigError`` line naming the file and the
-key (``settings.toml: products[2].name: required key is missing``). Unknown
-keys are errors, so a typo never silently falls back to a default.
+Every key's type, default, check and help is declared once, in ``listener.config.schema``; the
+dataclasses below take their defaults from there. Every problem is reported as one ``ConfigError``
+line naming the file and the key (``settings.toml: products[2].name: required key is missing``).
+Unknown keys are errors, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from listener.config.schema import (ALERT_RULES, ALERTS, CHANNELS, CLASSIFY, COLLECT, DIGEST, EMERGING, PRODUCTS,
+                                    SCHEDULE, SENTIMENT, SERVE, SOURCES, TOPICS)
+from listener.config.schema import DEFAULT_USER_AGENT, SENSITIVITIES, SENTIMENT_MODELS  # noqa: F401
 
 ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
@@ -19,8 +23,6 @@ SOURCE_TYPES = ("feed", "hackernews", "reddit", "mastodon", "bluesky", "forum")
 # Where each type fetches from when ``url`` is not given (feed, mastodon, forum need one).
 DEFAULT_URLS = {"hackernews": "https://hn.algolia.com/api/v1", "reddit": "https://www.reddit.com",
                 "bluesky": "https://bsky.social"}
-SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
-DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 
 
 class ConfigError(Exception):
@@ -31,8 +33,8 @@ class ConfigError(Exception):
 class Product:
     name: str
     aliases: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
-    ours: bool = False
+    exclude: tuple[str, ...] = PRODUCTS.default("exclude")
+    ours: bool = PRODUCTS.default("ours")
 
 
 @dataclass(frozen=True)
@@ -43,67 +45,67 @@ class Source:
     type: str
     url: str
     interval: int  # seconds between collections (used by the scheduler)
-    enabled: bool = True
+    enabled: bool = SOURCES.default("enabled")
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    max_pages: int | None = None   # paged types: overrides collect.max_pages
-    max_age: int | None = None     # paged types: seconds, overrides collect.max_age
-    silent_after: int = 7 * 86400  # no new post for this long: flagged as silent by `listener status`
+    max_pages: int | None = SOURCES.default("max_pages")  # paged types: overrides collect.max_pages
+    max_age: int | None = SOURCES.default("max_age")      # paged types: seconds, overrides collect.max_age
+    silent_after: int = SOURCES.default("silent_after")   # no new post for this long: `listener status` flags it
 
 
 @dataclass(frozen=True)
 class CollectSettings:
-    user_agent: str = DEFAULT_USER_AGENT
-    timeout: float = 30.0
-    retries: int = 2
-    max_bytes: int = 10_000_000
-    obey_robots: bool = True
-    concurrency: int = 4
-    delay: float = 0.0
-    crawl_timeout: float = 600.0
-    max_pages: int = 5             # pages per paged source and run
-    max_age: int = 7 * 86400       # seconds: older posts are not fetched
-    retry_backoff: float = 2.0     # seconds before the first retry of a 429/503 without Retry-After
-    max_retry_wait: float = 120.0  # longest wait honoured; a longer Retry-After fails the source
+    user_agent: str = COLLECT.default("user_agent")
+    timeout: float = COLLECT.default("timeout")
+    retries: int = COLLECT.default("retries")
+    max_bytes: int = COLLECT.default("max_bytes")
+    obey_robots: bool = COLLECT.default("obey_robots")
+    concurrency: int = COLLECT.default("concurrency")
+    delay: float = COLLECT.default("delay")
+    crawl_timeout: float = COLLECT.default("crawl_timeout")
+    max_pages: int = COLLECT.default("max_pages")  # pages per paged source and run
+    max_age: int = COLLECT.default("max_age")  # seconds: older posts are not fetched
+    # seconds before the first retry of a 429/503 without Retry-After
+    retry_backoff: float = COLLECT.default("retry_backoff")
+    # longest wait honoured; a longer Retry-After fails the source
+    max_retry_wait: float = COLLECT.default("max_retry_wait")
 
 
 @dataclass(frozen=True)
 class ClassifySettings:
-    positive_threshold: float = 0.05
-    negative_threshold: float = -0.05
-    batch_size: int = 2000
-
-
-SENTIMENT_MODELS = ("vader", "trained")
+    positive_threshold: float = CLASSIFY.default("positive_threshold")
+    negative_threshold: float = CLASSIFY.default("negative_threshold")
+    batch_size: int = CLASSIFY.default("batch_size")
 
 
 @dataclass(frozen=True)
 class SentimentSettings:
-    model: str = "trained"
-    artifact: Path | None = None          # None: the model shipped in the package
-    languages: tuple[str, ...] = ("en",)  # detected languages the model scores; others are "unscored"
+    model: str = SENTIMENT.default("model")
+    artifact: Path | None = SENTIMENT.default("artifact")  # None: the model shipped in the package
+    # detected languages the model scores; others are "unscored"
+    languages: tuple[str, ...] = SENTIMENT.default("languages")
 
 
 @dataclass(frozen=True)
 class Topic:
     name: str
     terms: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = TOPICS.default("exclude")
 
 
 @dataclass(frozen=True)
 class EmergingSettings:
-    days: int = 7                # the period clustered ("this week")
-    baseline_days: int = 28      # the trailing period it is compared with
-    clusters: int = 5            # at most this many clusters per product and period
-    min_posts: int = 10          # fewer posts in the period: no clustering
+    days: int = EMERGING.default("days")  # the period clustered ("this week")
+    baseline_days: int = EMERGING.default("baseline_days")  # the trailing period it is compared with
+    clusters: int = EMERGING.default("clusters")  # at most this many clusters per product and period
+    min_posts: int = EMERGING.default("min_posts")  # fewer posts in the period: no clustering
 
 
 @dataclass(frozen=True)
 class DigestSettings:
-    output_dir: Path = Path("digests")
-    top_mentions: int = 3
-    baselines: tuple[int, ...] = (7, 28)
-    channels: tuple[str, ...] = ()
+    output_dir: Path = DIGEST.default("output_dir")
+    top_mentions: int = DIGEST.default("top_mentions")
+    baselines: tuple[int, ...] = DIGEST.default("baselines")
+    channels: tuple[str, ...] = DIGEST.default("channels")
 
 
 @dataclass(frozen=True)
@@ -112,19 +114,19 @@ class Channel:
 
     name: str
     type: str                      # email | slack | webhook
-    to: tuple[str, ...] = ()       # email recipients
-    sender: str = ""               # email From:
-    host: str = "localhost"        # SMTP server
-    port: int = 25
-    security: str = "none"         # none | starttls | ssl
-    user: str = ""
-    password_env: str = ""         # name of the environment variable holding the SMTP password
-    url: str = ""                  # slack / webhook URL
-    url_env: str = ""              # or the environment variable holding it (webhook URLs are secrets)
-    secret_env: str = ""           # webhook: environment variable with the HMAC-SHA256 secret
-    attempts: int = 3
-    backoff: float = 2.0           # seconds before the first retry; doubles each time (max 60)
-    timeout: float = 10.0
+    to: tuple[str, ...] = CHANNELS.default("to")  # email recipients
+    sender: str = CHANNELS.default("from")  # email From:
+    host: str = CHANNELS.default("host")  # SMTP server
+    port: int = CHANNELS.default("port")
+    security: str = CHANNELS.default("security")  # none | starttls | ssl
+    user: str = CHANNELS.default("user")
+    password_env: str = CHANNELS.default("password_env")  # name of the environment variable holding the SMTP password
+    url: str = CHANNELS.default("url")  # slack / webhook URL
+    url_env: str = CHANNELS.default("url_env")  # or the environment variable holding it (webhook URLs are secrets)
+    secret_env: str = CHANNELS.default("secret_env")  # webhook: environment variable with the HMAC-SHA256 secret
+    attempts: int = CHANNELS.default("attempts")
+    backoff: float = CHANNELS.default("backoff")  # seconds before the first retry; doubles each time (max 60)
+    timeout: float = CHANNELS.default("timeout")
 
 
 @dataclass(frozen=True)
@@ -132,14 +134,15 @@ class AlertRule:
     name: str
     product: str | None            # the product watched; with a query, only its mentions that match
     condition: str                 # spike | threshold | new_mention
-    metric: str = "volume"         # volume | negative_share
-    threshold: float = 0.0         # for condition = threshold: mentions per window, or a share 0..1
-    window: int = 86400            # seconds of recent data a check looks at
-    channels: tuple[str, ...] = ()
-    cooldown: int | None = None    # seconds; default from [alerts]
-    quiet_hours: str | None = None
-    query: str | None = None       # a query in the search language
-    saved: str | None = None       # or the name of a saved search (`listener saved add`)
+    metric: str = ALERT_RULES.default("metric")  # volume | negative_share
+    # for condition = threshold: mentions per window, or a share 0..1
+    threshold: float = ALERT_RULES.default("threshold")
+    window: int = ALERT_RULES.default("window")  # seconds of recent data a check looks at
+    channels: tuple[str, ...] = ALERT_RULES.default("channels")
+    cooldown: int | None = ALERT_RULES.default("cooldown")  # seconds; default from [alerts]
+    quiet_hours: str | None = ALERT_RULES.default("quiet_hours")
+    query: str | None = ALERT_RULES.default("query")  # a query in the search language
+    saved: str | None = ALERT_RULES.default("saved")  # or the name of a saved search (`listener saved add`)
 
     @property
     def subject(self) -> str:
@@ -154,35 +157,36 @@ class AlertRule:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    sensitivity: str = "medium"    # low | medium | high
-    cooldown: int = 86400
-    quiet_hours: str = ""          # e.g. "22:00-07:00" in `timezone`; empty = never quiet
-    timezone: str = "UTC"
+    sensitivity: str = ALERTS.default("sensitivity")  # low | medium | high
+    cooldown: int = ALERTS.default("cooldown")
+    quiet_hours: str = ALERTS.default("quiet_hours")  # e.g. "22:00-07:00" in `timezone`; empty = never quiet
+    timezone: str = ALERTS.default("timezone")
     rules: tuple[AlertRule, ...] = ()
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    token: str | None = None   # bearer token; $LISTENER_API_TOKEN wins over this
-    page_size: int = 50
-    chart_days: int = 30
-    search_timeout: float = 10.0  # seconds a page or API search may take before it is stopped
+    host: str = SERVE.default("host")
+    port: int = SERVE.default("port")
+    token: str | None = SERVE.default("token")  # bearer token; $LISTENER_API_TOKEN wins over this
+    page_size: int = SERVE.default("page_size")
+    chart_days: int = SERVE.default("chart_days")
+    # seconds a page or API search may take before it is stopped
+    search_timeout: float = SERVE.default("search_timeout")
 
 
 @dataclass(frozen=True)
 class ScheduleSettings:
     """When ``listener daemon`` runs its jobs. Times are local to ``timezone``."""
-    timezone: str = "UTC"
-    daily_digest: str = "06:15"        # "HH:MM[:SS]" or "off"
-    weekly_digest: str = "mon 06:30"   # "DAY HH:MM[:SS]" or "off"
-    retention_days: int = 0            # 0: keep posts forever
-    purge_at: str = "03:30"            # "HH:MM[:SS]": when the retention purge runs
-    backoff_max: int = 6 * 3600        # cap of the exponential backoff of a failing source
-    workers: int = 2                   # jobs that may run at the same time
-    alerts_interval: int = 15 * 60     # how often the alert rules are checked
-    log_file: Path | None = None       # None: log to stderr
+    timezone: str = SCHEDULE.default("timezone")
+    daily_digest: str = SCHEDULE.default("daily_digest")  # "HH:MM[:SS]" or "off"
+    weekly_digest: str = SCHEDULE.default("weekly_digest")  # "DAY HH:MM[:SS]" or "off"
+    retention_days: int = SCHEDULE.default("retention_days")  # 0: keep posts forever
+    purge_at: str = SCHEDULE.default("purge_at")  # "HH:MM[:SS]": when the retention purge runs
+    backoff_max: int = SCHEDULE.default("backoff_max")  # cap of the exponential backoff of a failing source
+    workers: int = SCHEDULE.default("workers")  # jobs that may run at the same time
+    alerts_interval: int = SCHEDULE.default("alerts_interval")  # how often the alert rules are checked
+    log_file: Path | None = SCHEDULE.default("log_file")  # None: log to stderr
 
 
 @dataclass(frozen=True)
@@ -208,9 +212,6 @@ class Settings:
                 return s
         known = ", ".join(s.name for s in self.sources) or "none configured"
         raise ConfigError(f"{self.path or 'settings'}: sources: no source named {name!r} (known: {known})")
-
-
-# --- validation helpers -------------------------------------------------------
 
 
 # The reader needs the dataclasses above, so it is imported last.

@@ -125,3 +125,71 @@ def env_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         raise ValueError(f"expected an environment variable name, got {value!r}")
     return value
+
+
+class ItemError(ValueError):
+    """A problem with one element of an array; the reader names it ``key[index]``."""
+
+    def __init__(self, index: int, message: str):
+        super().__init__(message)
+        self.index = index
+
+
+def strings(values: list) -> tuple[str, ...]:
+    """An array of non-empty strings, trimmed."""
+    for i, v in enumerate(values):
+        if not isinstance(v, str) or not v.strip():
+            raise ItemError(i, f"expected a non-empty string, got {typename(v)} {v!r}")
+    return tuple(v.strip() for v in values)
+
+
+def language_codes(values: list) -> tuple[str, ...]:
+    """An array of language codes, trimmed and lower-cased."""
+    return tuple(v.lower() for v in strings(values))
+
+
+def periods(value: list) -> tuple[int, ...]:
+    if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise ValueError(f"expected a non-empty array of positive integers, got {value!r}")
+    return tuple(value)
+
+
+def threshold(value: float) -> float:
+    if not -1.0 <= value <= 1.0:
+        raise ValueError(f"must be between -1 and 1, got {value}")
+    return value
+
+
+def one_of(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {value!r}")
+        return value
+    return check
+
+
+def empty_or(check: Callable[[str], str]) -> Callable[[str], str]:
+    """A check that also accepts the empty string."""
+    def run(value: str) -> str:
+        return check(value) if value else value
+    return run
+
+
+_QUIET_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def quiet_hours(value: str) -> str:
+    if value and not _QUIET_RE.match(value):
+        raise ValueError(f"expected HH:MM-HH:MM such as \"22:00-07:00\", got {value!r}")
+    return value
+
+
+def query(value: str) -> str:
+    """A query in the search language."""
+    from listener.search.query import QueryError, parse  # only when a rule has a query: reading settings needs no store
+
+    try:
+        parse(value)
+    except QueryError as exc:
+        raise ValueError(f"invalid query: {exc}") from None
+    return value

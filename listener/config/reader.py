@@ -1,18 +1,17 @@
-"""Read settings.toml into the dataclasses of ``listener.config``, checking every key."""
+"""Read settings.toml into the dataclasses of ``listener.config``, checking every key against the schema."""
 
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from listener.config import (DEFAULT_FILE, DEFAULT_USER_AGENT, ENV_VAR, SENSITIVITIES, SENTIMENT_MODELS, AlertRule, AlertSettings,
-                             Channel, ClassifySettings, CollectSettings, ConfigError, DigestSettings,
-                             EmergingSettings, Product, ScheduleSettings, SentimentSettings, ServeSettings,
-                             Settings, Topic, checks)
-from listener.config.checks import parse_clock, parse_interval, parse_weekly
+from listener.config import (DEFAULT_FILE, ENV_VAR, AlertRule, AlertSettings, Channel, ClassifySettings,
+                             CollectSettings, ConfigError, DigestSettings, EmergingSettings, Product,
+                             ScheduleSettings, SentimentSettings, ServeSettings, Settings, Topic, checks)
+from listener.config.schema import (ALERT_RULES, ALERTS, CHANNELS, CLASSIFY, COLLECT, DIGEST, EMERGING, PRODUCTS,
+                                    SCHEDULE, SENTIMENT, SERVE, STORE, TOPICS, Section, Setting)
 from listener.config.sourcekeys import read_source
 
 
@@ -51,16 +50,25 @@ class _Reader:
         if check is not None:
             try:
                 value = check(value)
+            except checks.ItemError as exc:
+                raise self.fail(f"{name}[{exc.index}]", str(exc)) from None
             except ValueError as exc:
                 raise self.fail(name, str(exc)) from None
         return value
 
-    def strings(self, name: str, required: bool = False) -> tuple[str, ...]:
-        values = self.get(name, list, default=[], required=required)
-        for i, v in enumerate(values):
-            if not isinstance(v, str) or not v.strip():
-                raise self.fail(f"{name}[{i}]", f"expected a non-empty string, got {checks.typename(v)} {v!r}")
-        return tuple(v.strip() for v in values)
+    def read(self, setting: Setting, required: bool | None = None) -> Any:
+        """The value of one declared key, or its default; ``required`` overrides the declaration."""
+        return self.get(setting.name, setting.kind, default=setting.value,
+                        required=setting.required if required is None else required, check=setting.check)
+
+    def read_all(self, settings: Iterable[Setting]) -> dict[str, Any]:
+        """Every key of a ``Section`` (or any run of ``Setting``s), read in the order declared: name -> value."""
+        values: dict[str, Any] = {}
+        for setting in settings:
+            when = setting.required_if
+            values[setting.name] = self.read(setting, required=setting.required or (
+                when is not None and values.get(when[0]) == when[1]))
+        return values
 
     def sub(self, name: str) -> "_Reader":
         self.used.add(name)
@@ -79,12 +87,6 @@ class _Reader:
         if unknown:
             allowed = ", ".join(sorted(self.used))
             raise self.fail(unknown[0], f"unknown key (allowed here: {allowed})")
-
-
-def _threshold(value: float) -> float:
-    if not -1.0 <= value <= 1.0:
-        raise ValueError(f"must be between -1 and 1, got {value}")
-    return value
 
 
 # --- loading ------------------------------------------------------------------
@@ -124,59 +126,20 @@ def parse_settings(data: dict, file: Path) -> Settings:
     root = _Reader(name, "", data)
 
     store = root.sub("store")
-    db_path = base / store.get("path", str, default="listener.db")
+    db_path = base / store.read(STORE["path"])
     store.finish()
 
-    c = root.sub("collect")
-    collect = CollectSettings(
-        user_agent=c.get("user_agent", str, default=DEFAULT_USER_AGENT),
-        timeout=c.get("timeout", float, default=30.0, check=checks.positive),
-        retries=c.get("retries", int, default=2, check=checks.non_negative),
-        max_bytes=c.get("max_bytes", int, default=10_000_000, check=checks.positive),
-        obey_robots=c.get("obey_robots", bool, default=True),
-        concurrency=c.get("concurrency", int, default=4, check=checks.positive),
-        delay=c.get("delay", float, default=0.0, check=checks.non_negative),
-        crawl_timeout=c.get("crawl_timeout", float, default=600.0, check=checks.positive),
-        max_pages=c.get("max_pages", int, default=5, check=checks.positive),
-        max_age=c.get("max_age", (str, int), default=7 * 86400, check=parse_interval),
-        retry_backoff=c.get("retry_backoff", float, default=2.0, check=checks.non_negative),
-        max_retry_wait=c.get("max_retry_wait", float, default=120.0, check=checks.non_negative),
-    )
-    c.finish()
-
-    k = root.sub("classify")
-    classify = ClassifySettings(
-        positive_threshold=k.get("positive_threshold", float, default=0.05, check=_threshold),
-        negative_threshold=k.get("negative_threshold", float, default=-0.05, check=_threshold),
-        batch_size=k.get("batch_size", int, default=2000, check=checks.positive),
-    )
-    k.finish()
+    collect = CollectSettings(**_section(root.sub("collect"), COLLECT))
+    classify = ClassifySettings(**_section(root.sub("classify"), CLASSIFY))
     if classify.negative_threshold >= classify.positive_threshold:
         raise ConfigError(f"{name}: classify.negative_threshold: must be below classify.positive_threshold")
 
-    d = root.sub("digest")
-    digest = DigestSettings(
-        output_dir=base / d.get("output_dir", str, default="digests"),
-        top_mentions=d.get("top_mentions", int, default=3, check=checks.positive),
-        baselines=tuple(d.get("baselines", list, default=[7, 28], check=_periods)),
-        channels=d.strings("channels"),
-    )
-    d.finish()
+    values = _section(root.sub("digest"), DIGEST)
+    digest = DigestSettings(**{**values, "output_dir": base / values["output_dir"]})
 
-    sc = root.sub("schedule")
-    log_file = sc.get("log_file", str, default="")
-    schedule = ScheduleSettings(
-        timezone=sc.get("timezone", str, default="UTC", check=checks.timezone),
-        daily_digest=sc.get("daily_digest", str, default="06:15", check=checks.optional(parse_clock)),
-        weekly_digest=sc.get("weekly_digest", str, default="mon 06:30", check=checks.optional(parse_weekly)),
-        retention_days=sc.get("retention_days", int, default=0, check=checks.non_negative),
-        purge_at=sc.get("purge_at", str, default="03:30", check=checks.optional(parse_clock)),
-        backoff_max=sc.get("backoff_max", (str, int), default=6 * 3600, check=parse_interval),
-        workers=sc.get("workers", int, default=2, check=checks.positive),
-        alerts_interval=sc.get("alerts_interval", (str, int), default=15 * 60, check=parse_interval),
-        log_file=base / log_file if log_file.strip() else None,
-    )
-    sc.finish()
+    values = _section(root.sub("schedule"), SCHEDULE)
+    log_file = values["log_file"]
+    schedule = ScheduleSettings(**{**values, "log_file": base / log_file if log_file and log_file.strip() else None})
 
     channels = [_channel(c) for c in root.tables("channels")]
     _unique(name, "channels", [c.name for c in channels])
@@ -187,52 +150,29 @@ def parse_settings(data: dict, file: Path) -> Settings:
         for ch in wanted:
             if ch not in known_channels:
                 raise ConfigError(f"{name}: {key}: no channel named {ch!r} (define it under [[channels]])")
-    v = root.sub("serve")
-    serve = ServeSettings(
-        host=v.get("host", str, default="127.0.0.1"),
-        port=v.get("port", int, default=8080, check=checks.port),
-        token=v.get("token", str, default="") or None,
-        page_size=v.get("page_size", int, default=50, check=checks.positive),
-        chart_days=v.get("chart_days", int, default=30, check=checks.positive),
-        search_timeout=v.get("search_timeout", float, default=10.0, check=checks.positive),
-    )
-    v.finish()
+    values = _section(root.sub("serve"), SERVE)
+    serve = ServeSettings(**{**values, "token": values["token"] or None})
 
-    sn = root.sub("sentiment")
-    artifact = sn.get("artifact", str, default="")
-    sentiment = SentimentSettings(
-        model=sn.get("model", str, default="trained", check=_one_of(*SENTIMENT_MODELS)),
-        artifact=(base / artifact) if artifact else None,
-        languages=tuple(x.lower() for x in sn.strings("languages")) or ("en",),
-    )
-    sn.finish()
+    values = _section(root.sub("sentiment"), SENTIMENT)
+    artifact = values["artifact"]
+    sentiment = SentimentSettings(model=values["model"], artifact=(base / artifact) if artifact else None,
+                                  languages=values["languages"] or SENTIMENT.default("languages"))
 
-    e = root.sub("emerging")
-    emerging = EmergingSettings(
-        days=e.get("days", int, default=7, check=checks.positive),
-        baseline_days=e.get("baseline_days", int, default=28, check=checks.positive),
-        clusters=e.get("clusters", int, default=5, check=checks.positive),
-        min_posts=e.get("min_posts", int, default=10, check=checks.positive),
-    )
-    e.finish()
+    emerging = EmergingSettings(**_section(root.sub("emerging"), EMERGING))
 
     topics = []
     for t in root.tables("topics"):
-        tname = t.get("name", str, required=True, check=checks.name)
-        topics.append(Topic(name=tname, terms=t.strings("terms", required=True), exclude=t.strings("exclude")))
-        if not topics[-1].terms:
+        topic = Topic(**t.read_all(TOPICS))
+        if not topic.terms:
             raise t.fail("terms", "needs at least one term")
         t.finish()
+        topics.append(topic)
     _unique(name, "topics", [t.name.lower() for t in topics])
 
     products = []
     for p in root.tables("products"):
-        pname = p.get("name", str, required=True)
-        if not pname.strip():
-            raise p.fail("name", "must not be empty")
-        aliases = p.strings("aliases") or (pname.strip(),)
-        products.append(Product(name=pname.strip(), aliases=aliases, exclude=p.strings("exclude"),
-                                ours=p.get("ours", bool, default=False)))
+        values = p.read_all(PRODUCTS)
+        products.append(Product(**{**values, "aliases": values["aliases"] or (values["name"],)}))
         p.finish()
     _unique(name, "products", [p.name.lower() for p in products])
 
@@ -249,85 +189,27 @@ def parse_settings(data: dict, file: Path) -> Settings:
                     emerging=emerging, products=tuple(products), topics=tuple(topics), sources=tuple(sources))
 
 
-def _periods(value: list) -> list[int]:
-    if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-        raise ValueError(f"expected a non-empty array of positive integers, got {value!r}")
-    return value
+def _section(table: _Reader, section: Section) -> dict[str, Any]:
+    """Every key of a plain table such as ``[collect]``, then no other."""
+    values = table.read_all(section)
+    table.finish()
+    return values
 
 
-def _one_of(*allowed: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}, got {value!r}")
-        return value
-    return check
-
-
-_QUIET_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-
-
-def _quiet(value: str) -> str:
-    if value and not _QUIET_RE.match(value):
-        raise ValueError(f"expected HH:MM-HH:MM such as \"22:00-07:00\", got {value!r}")
-    return value
-
-
-def _query(value: str) -> str:
-    from listener.search.query import QueryError, parse
-
-    try:
-        parse(value)
-    except QueryError as exc:
-        raise ValueError(f"invalid query: {exc}") from None
-    return value
-
-
-def _channel(c: "_Reader") -> Channel:
-    ctype = c.get("type", str, required=True, check=_one_of("email", "slack", "webhook"))
-    ch = Channel(
-        name=c.get("name", str, required=True, check=checks.name), type=ctype,
-        to=c.strings("to", required=ctype == "email"),
-        sender=c.get("from", str, default="listener@localhost"),
-        host=c.get("host", str, default="localhost"),
-        port=c.get("port", int, default=25, check=checks.positive),
-        security=c.get("security", str, default="none", check=_one_of("none", "starttls", "ssl")),
-        user=c.get("user", str, default=""),
-        password_env=c.get("password_env", str, default=""),
-        url=c.get("url", str, default="", check=lambda v: checks.http_url(v) if v else v),
-        url_env=c.get("url_env", str, default=""),
-        secret_env=c.get("secret_env", str, default=""),
-        attempts=c.get("attempts", int, default=3, check=checks.positive),
-        backoff=c.get("backoff", float, default=2.0, check=checks.non_negative),
-        timeout=c.get("timeout", float, default=10.0, check=checks.positive),
-    )
-    if ctype in ("slack", "webhook") and not (ch.url or ch.url_env):
+def _channel(c: _Reader) -> Channel:
+    values = c.read_all(CHANNELS)
+    ch = Channel(**{("sender" if key == "from" else key): value for key, value in values.items()})
+    if ch.type in ("slack", "webhook") and not (ch.url or ch.url_env):
         raise c.fail("url", "required for a slack or webhook channel (or set url_env)")
     c.finish()
     return ch
 
 
-def _alerts(a: "_Reader") -> AlertSettings:
-    sensitivity = a.get("sensitivity", str, default="medium", check=_one_of(*SENSITIVITIES))
-    cooldown = a.get("cooldown", (str, int), default=86400, check=parse_interval)
-    quiet = a.get("quiet_hours", str, default="", check=_quiet)
-    tz = a.get("timezone", str, default="UTC", check=checks.timezone)
+def _alerts(a: _Reader) -> AlertSettings:
+    values = a.read_all(ALERTS)
     rules = []
     for r in a.tables("rules"):
-        condition = r.get("condition", str, default="spike", check=_one_of("spike", "threshold", "new_mention"))
-        rule = AlertRule(
-            name=r.get("name", str, required=True, check=checks.name),
-            product=r.get("product", str, default=None),
-            condition=condition,
-            metric=r.get("metric", str, default="volume", check=_one_of("volume", "negative_share")),
-            threshold=r.get("threshold", float, default=0.0, required=condition == "threshold",
-                            check=checks.non_negative),
-            window=r.get("window", (str, int), default=86400, check=parse_interval),
-            channels=r.strings("channels"),
-            cooldown=r.get("cooldown", (str, int), default=None, check=parse_interval),
-            quiet_hours=r.get("quiet_hours", str, default=None, check=_quiet),
-            query=r.get("query", str, default=None, check=_query),
-            saved=r.get("saved", str, default=None),
-        )
+        rule = AlertRule(**r.read_all(ALERT_RULES))
         if not (rule.product or rule.query or rule.saved):
             raise r.fail("product", "a rule needs a product, a query or a saved search to watch")
         if rule.query and rule.saved:
@@ -336,8 +218,7 @@ def _alerts(a: "_Reader") -> AlertSettings:
         rules.append(rule)
     a.finish()
     _unique(a.file, "alerts.rules", [r.name for r in rules])
-    return AlertSettings(sensitivity=sensitivity, cooldown=cooldown, quiet_hours=quiet, timezone=tz,
-                         rules=tuple(rules))
+    return AlertSettings(**values, rules=tuple(rules))
 
 
 def _unique(file: str, key: str, names: list[str]) -> None:

@@ -6,8 +6,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable
 
 from listener.config import DEFAULT_URLS, SOURCE_TYPES, Source, checks
-from listener.config.checks import parse_interval
-from listener.config.schema import REQUIRED as _REQUIRED
+from listener.config.schema import REQUIRED as _REQUIRED, SOURCES
 from spiders.forum_presets import PRESETS, REQUIRED_SELECTORS, SELECTOR_KEYS
 
 if TYPE_CHECKING:
@@ -39,8 +38,8 @@ TYPE_OPTIONS: dict[str, dict[str, tuple[type, Any, Callable[[Any], Any] | None]]
 
 
 def read_source(s: "_Reader") -> Source:
-    sname = s.get("name", str, required=True, check=checks.name)
-    stype = s.get("type", str, default="feed")
+    sname = s.read(SOURCES["name"])
+    stype = s.read(SOURCES["type"])
     if stype not in SOURCE_TYPES:
         raise s.fail("type", f"unknown source type {stype!r} (known: {', '.join(SOURCE_TYPES)})")
     default_url = DEFAULT_URLS.get(stype)
@@ -56,12 +55,12 @@ def read_source(s: "_Reader") -> Source:
         name=sname, type=stype,
         url=s.get("url", str, required=default_url is None, default=default_url, check=checks.http_url).rstrip("/")
         if paged else s.get("url", str, required=True, check=checks.http_url),
-        interval=s.get("interval", (str, int), default=30 * 60, check=parse_interval),
-        enabled=s.get("enabled", bool, default=True),
-        silent_after=s.get("silent_after", (str, int), default=7 * 86400, check=parse_interval),
+        interval=s.read(SOURCES["interval"]),
+        enabled=s.read(SOURCES["enabled"]),
+        silent_after=s.read(SOURCES["silent_after"]),
         options=MappingProxyType(options),
-        max_pages=s.get("max_pages", int, check=checks.positive) if paged else None,
-        max_age=s.get("max_age", (str, int), check=parse_interval) if paged else None,
+        max_pages=s.read(SOURCES["max_pages"]) if paged else None,
+        max_age=s.read(SOURCES["max_age"]) if paged else None,
     )
     s.finish()
     return source
