@@ -20,7 +20,7 @@ def test_migrations_recorded_and_idempotent(tmp_path):
     path = tmp_path / "a.db"
     db = store.open_db(path)
     applied = store.applied_migrations(db)
-    assert applied[0] == "0001_initial" and applied == [m.name for m in store.migrations._migrations]
+    assert applied[0] == "0001_initial" and applied == list(store.migrations.NAMES)
     assert {"0002_source_state", "0003_scheduler", "0004_models"} <= set(applied)
     assert "0005_search" in applied and not store.migrations.pending(db)
     db.close()
