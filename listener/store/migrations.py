@@ -260,8 +260,9 @@ def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 
 
-def _ordered(declared: Iterable[tuple[str, _Migration]]) -> Migrations:
-    """The sqlite-utils migration set of ``declared``, registered in number order."""
+def in_number_order(declared: Iterable[tuple[str, _Migration]]) -> Migrations:
+    """A sqlite-utils migration set of ``declared`` (name, function) pairs, registered in number
+    order, so it applies them in that order; ``ValueError`` if two share a number."""
     ordered = Migrations(SET_NAME)
     seen: dict[int, str] = {}
     for name, fn in sorted(declared, key=lambda m: _number(m[0])):
@@ -272,7 +273,7 @@ def _ordered(declared: Iterable[tuple[str, _Migration]]) -> Migrations:
     return ordered
 
 
-MIGRATIONS = _ordered(_declared)
+MIGRATIONS = in_number_order(_declared)
 NAMES = tuple(sorted((name for name, _ in _declared), key=_number))
 
 
