@@ -306,9 +306,6 @@ class SearchTooSlow(Exception):
 @contextmanager
 def _budget(db: sqlite_utils.Database, seconds: float | None) -> Iterator[None]:
     """Stop the statements run inside after ``seconds`` (None: no limit) with ``SearchTooSlow``."""
-    if seconds is None:
-        yield
-        return
     try:
         with store.time_limit(db, seconds, check_every=BUDGET_CHECK_STEPS):
             yield
