@@ -143,3 +143,12 @@ def test_runs_left_running_by_a_killed_process_are_closed(tmp_path):
     assert store.close_stale_runs(db, started_before="2026-11-23T05:00:00Z", now="2026-11-23T06:00:00Z") == 1
     rows = {r["id"]: (r["status"], r["finished_at"]) for r in store.recent_runs(db)}
     assert rows == {old.id: ("interrupted", "2026-11-23T06:00:00Z"), recent.id: ("running", None)}
+
+
+def test_posts_by_id_keeps_the_order_asked_for_across_lookup_chunks(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    store.upsert_posts(db, [post(str(i), score=i) for i in range(1200)], now="t")
+    ids = [*range(1200, 0, -2), 99999]  # newest first, every other one, and an id of no post
+    found = store.posts_by_id(db, ids)
+    assert [r["id"] for r in found] == ids[:-1]
+    assert found[0]["title"] == "title 1199" and found[0]["engagement"] == 1199
