@@ -1,4 +1,4 @@
-"""The store on real SQLite files: migrations, WAL, upserts, FTS sync, concurrent reader."""
+"""The store on real SQLite files: upserts, FTS sync, source state, runs, concurrent reader (migrations: test_migrations.py)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,6 @@ def post(guid, **kw):
             "language": None, "score": None, "comments": None, "likes": None, "shares": None}
     base.update(kw)
     return base
-
-
-def test_migrations_recorded_and_idempotent(tmp_path):
-    path = tmp_path / "a.db"
-    db = store.open_db(path)
-    applied = store.applied_migrations(db)
-    assert applied[0] == "0001_initial" and applied == [m.name for m in store.migrations._migrations]
-    assert {"0002_source_state", "0003_scheduler", "0004_models"} <= set(applied)
-    assert "0005_search" in applied and not store.migrations.pending(db)
-    db.close()
-    db = store.open_db(path)
-    assert store.applied_migrations(db) == applied
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == store.BUSY_TIMEOUT_MS
-    assert {"posts", "mentions", "sources", "runs", "posts_fts"} <= set(db.table_names())
-    cols = {c.name for c in db["posts"].columns}
-    assert {"score", "comments", "likes", "shares", "published_at", "fetched_at", "language"} <= cols
 
 
 def test_upsert_counts_and_in_place_update(tmp_path):
@@ -133,21 +116,6 @@ def test_many_posts_in_one_batch_cross_the_lookup_chunk(tmp_path):
     assert (c.new, c.updated, c.unchanged) == (0, 1, 1233)
 
 
-def test_source_state_migration_upgrades_an_old_database_in_place(tmp_path):
-    """A 0001 database with a source row gains the state columns; the row stays, active."""
-    import sqlite_utils
-
-    path = tmp_path / "old.db"
-    old = sqlite_utils.Database(path)
-    store.migrations.apply(old, stop_before="0002_source_state")
-    old.execute("INSERT INTO sources (name, type, url, etag) VALUES ('a', 'feed', 'https://x/', '\"e\"')")
-    old.conn.commit()
-    old.close()
-    db = store.open_db(path)
-    state = store.source_state(db, "a")
-    assert (state.etag, state.high_water, state.session, state.active) == ('"e"', None, None, True)
-
-
 def test_410_marks_inactive_at_once_404_after_three_and_success_revives(tmp_path):
     db = store.open_db(tmp_path / "a.db")
     from listener.config import Source
@@ -177,53 +145,10 @@ def test_runs_left_running_by_a_killed_process_are_closed(tmp_path):
     assert rows == {old.id: ("interrupted", "2026-11-23T06:00:00Z"), recent.id: ("running", None)}
 
 
-def test_search_facets_migration_indexes_existing_posts(tmp_path):
-    """A database from before 0007 gains facets for every post, and field filters find them."""
-    import sqlite_utils
-
-    from listener import search
-
-    path = tmp_path / "old.db"
-    old = sqlite_utils.Database(path)
-    store.migrations.apply(old, stop_before="0007_search_facets")
-    old.execute("INSERT INTO posts (id, source, guid, url, title, text, fetched_at, posted_at, content_hash, "
-                "language, sentiment_label) VALUES (1, 'hn', 'g1', 'https://www.example.com/a', 'Firefox crash', "
-                "'it crashed', 't', '2026-11-02T10:00:00Z', 'h', 'en', 'negative')")
-    old.execute("INSERT INTO mentions (post_id, product, alias) VALUES (1, 'Firefox', 'firefox')")
-    old.execute("INSERT INTO post_topics (post_id, topic) VALUES (1, 'bugs')")
-    old.conn.commit()
-    old.close()
-    db = store.open_db(path)
-    assert "0007_search_facets" in store.applied_migrations(db)
-    for q in ("product:firefox sentiment:negative", "site:example.com topic:bugs lang:en source:hn",
-              "published:2026-11-02 crash", "published:[2026-11-01 TO *]"):
-        page = search.search(db, search.prepare(db, q))
-        assert [h.id for h in page.hits] == [1] and page.total == 1, q
-    assert search.search(db, search.prepare(db, "published:[* TO 2026-11-01]")).total == 0
-    db.execute("DELETE FROM posts WHERE id = 1")  # the new triggers keep the index in step
-    assert db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'crash'").fetchone()[0] == 0
-
-
-def test_engagement_facets_migration(tmp_path):
-    """A database from before 0008 gains engagement steps for every post."""
-    import sqlite_utils
-
-    from listener import search
-
-    path = tmp_path / "old.db"
-    old = sqlite_utils.Database(path)
-    store.migrations.apply(old, stop_before="0008_engagement_facets")
-    store.upsert_posts(old, [{"source": "hn", "guid": g, "url": None, "author": None, "title": None,
-                              "text": "firefox", "published_at": "2026-11-02T10:00:00Z", "language": "en",
-                              "score": score, "comments": 3, "likes": None, "shares": None}
-                             for g, score in (("a", 120), ("b", 1), ("c", None))], now="2026-11-21T00:00:00Z")
-    old.execute("UPDATE posts SET facets = replace(facets, ' zzg', ' zzx')")  # as 0007 wrote them: no steps
-    old.conn.commit()
-    old.close()
-    db = store.open_db(path)
-    assert "0008_engagement_facets" in store.applied_migrations(db)
-    for q, expected in (("engagement:[100 TO *]", ["a"]), ("engagement:[2 TO 4]", ["b", "c"]), ("engagement:[5 TO *]", ["a"]), ("engagement:[1 TO 1]", [])):
-        plan = search.prepare(db, q)
-        assert plan.fts_only, q
-        page = search.search(db, plan)
-        assert sorted(db.execute("SELECT guid FROM posts WHERE id = ?", [h.id]).fetchone()[0] for h in page.hits) == expected, q
+def test_posts_by_id_keeps_the_order_asked_for_across_lookup_chunks(tmp_path):
+    db = store.open_db(tmp_path / "a.db")
+    store.upsert_posts(db, [post(str(i), score=i) for i in range(1200)], now="t")
+    ids = [*range(1200, 0, -2), 99999]  # newest first, every other one, and an id of no post
+    found = store.posts_by_id(db, ids)
+    assert [r["id"] for r in found] == ids[:-1]
+    assert found[0]["title"] == "title 1199" and found[0]["engagement"] == 1199

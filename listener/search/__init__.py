@@ -11,8 +11,6 @@ import csv
 import io
 import json
 import re
-import sqlite3
-import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,13 +21,12 @@ import sqlite_utils
 from listener import store
 from listener.search.query import (MATCH_SQL, ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
                             field_filter, near_ordered, parse)
-from listener.store import ENGAGEMENT_SQL
+from listener.facets import ENGAGEMENT_SQL
 from listener.text import iso_utc, snippet
 
 SORTS = ("relevance", "date", "engagement")
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"   # private-use characters around highlighted words
 SNIPPET_TOKENS = 40
-MMAP_BYTES = 2 ** 31
 RANK = "bm25(posts_fts, 3.0, 1.0, 0.0)"  # title words weigh three times body words; facets nothing
 RANK_DEPTH = 5_000    # relevance: with more matches than this, the newest this many are ranked
 FTS_COUNT = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?"
@@ -37,8 +34,7 @@ MAX_PREFIX_TERMS = 64  # a wildcard over more indexed terms stays an FTS5 prefix
 SORT_ALL = 5_000      # date or engagement order: sort this many matches; above, walk the index
 EXPORT_FIELDS = ("id", "posted_at", "source", "author", "title", "url", "sentiment_label", "sentiment",
                  "language", "engagement", "products", "topics", "text")
-_COLUMNS = ("p.id, p.source, p.url, p.author, p.title, p.text, p.posted_at, p.sentiment, "
-            f"p.sentiment_label, p.language, {ENGAGEMENT_SQL} AS engagement")
+_COLUMNS = store.HIT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -292,8 +288,7 @@ def prefix_words(db: sqlite_utils.Database, text: str) -> list[str] | None:
 
 
 def _connect(db: sqlite_utils.Database) -> None:
-    db.conn.create_function(ORDERED_FUNCTION, 3, near_ordered, deterministic=True)
-    db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # read pages straight from the OS cache
+    store.prepare_search(db, {ORDERED_FUNCTION: (3, near_ordered)})
 
 
 BUDGET_CHECK_STEPS = 10_000  # SQLite steps between looks at the clock (about 0.1 ms apart)
@@ -311,19 +306,11 @@ class SearchTooSlow(Exception):
 @contextmanager
 def _budget(db: sqlite_utils.Database, seconds: float | None) -> Iterator[None]:
     """Stop the statements run inside after ``seconds`` (None: no limit) with ``SearchTooSlow``."""
-    if seconds is None:
-        yield
-        return
-    deadline = time.monotonic() + seconds
-    db.conn.set_progress_handler(lambda: time.monotonic() > deadline, BUDGET_CHECK_STEPS)
     try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if "interrupt" in str(exc):
-            raise SearchTooSlow(seconds) from None
-        raise
-    finally:
-        db.conn.set_progress_handler(None, 0)
+        with store.time_limit(db, seconds, check_every=BUDGET_CHECK_STEPS):
+            yield
+    except store.TimeLimitExceeded:
+        raise SearchTooSlow(seconds) from None
 
 
 def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0,
@@ -333,10 +320,7 @@ def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: in
     _connect(db)
     with _budget(db, timeout):
         ids, total, ranked = _page_ids(db, plan, limit, offset)
-    by_id = {r["id"]: r for r in store._rows(
-        db, f"SELECT {_COLUMNS} FROM posts p WHERE p.id IN ({', '.join('?' * len(ids))})", ids)}
-    rows = [by_id[i] for i in ids if i in by_id]
-    hits = [_hit(r) for r in rows]
+    hits = [_hit(r) for r in store.posts_by_id(db, ids)]
     _decorate(db, plan, hits)
     return Page(plan, total, offset, limit, hits, ranked=ranked)
 
@@ -344,7 +328,7 @@ def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: in
 def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) -> tuple[list[int], int, int | None]:
     """The page's ids, the total, and (relevance order) how many matches were ranked."""
     def run(kind: str, steps: list) -> list:
-        return next(db.execute(sql, params).fetchall() for what, sql, params in steps if what == kind)
+        return next(store.tuples(db, sql, params) for what, sql, params in steps if what == kind)
 
     compiled = plan.compiled
     if plan.windowed:
@@ -361,7 +345,7 @@ def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) ->
         return every[offset:offset + limit], len(every), None
     matches, drive = None, "match"
     if compiled.match:
-        matches = db.execute(FTS_COUNT, [compiled.match]).fetchone()[0]
+        matches = store.tuples(db, FTS_COUNT, [compiled.match])[0][0]
         if plan.fts_only:
             steps = plan.steps(matches, limit, offset, posts=store.count_posts(db))
             if any(kind == "probe" for kind, _, _ in steps):
@@ -405,22 +389,16 @@ def _range_size(db: sqlite_utils.Database, plan: Plan) -> int | None:
     if index is None:
         return None
     sql, params = plan.index_bounds(index)
-    return db.execute(f"SELECT count(*) FROM posts p INDEXED BY {index} WHERE 1{sql}", params).fetchone()[0]
+    return store.tuples(db, f"SELECT count(*) FROM posts p INDEXED BY {index} WHERE 1{sql}", params)[0][0]
 
 
 def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = None,
                  batch: int = 1000) -> Iterator[Hit]:
     """Every result in order (at most ``limit``), fetched in batches, with products and topics."""
     _connect(db)
-    cur = db.conn.cursor()
-    cur.execute(plan.select_sql(paged=False) + (" LIMIT ?" if limit else ""),
-                [*plan.params] + ([limit] if limit else []))
-    cols = [c[0] for c in cur.description]
-    while True:
-        rows = cur.fetchmany(batch)
-        if not rows:
-            return
-        hits = [_hit(dict(zip(cols, r))) for r in rows]
+    for rows in store.iter_rows(db, plan.select_sql(paged=False) + (" LIMIT ?" if limit else ""),
+                                [*plan.params] + ([limit] if limit else []), batch=batch):
+        hits = [_hit(r) for r in rows]
         _attach_tags(db, hits)
         yield from hits
 
@@ -441,20 +419,8 @@ def _decorate(db: sqlite_utils.Database, plan: Plan, hits: list[Hit]) -> None:
     expr = plan.compiled.highlight
     marked: dict[int, tuple[str, str]] = {}
     if expr and hits:
-        # The page's posts go into a small in-memory index of the same tokenizer, and FTS5
-        # highlights there: the cost follows the page, not the matches (a wildcard expands over
-        # 50 posts, not over the whole database). They stay there until the next page.
-        with store.scratch(db) as conn:
-            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.page_fts USING fts5(title, text, "
-                         f"tokenize='{store.TOKENIZER}')")
-            conn.execute("DELETE FROM temp.page_fts")
-            conn.executemany("INSERT INTO temp.page_fts (rowid, title, text) VALUES (?, ?, ?)",
-                             [(h.id, h.title, h.text) for h in hits])
-            for rowid, title, passage in conn.execute(
-                    "SELECT rowid, highlight(page_fts, 0, ?, ?), snippet(page_fts, 1, ?, ?, '…', ?) "
-                    "FROM temp.page_fts WHERE page_fts MATCH ?",
-                    [MARK_OPEN, MARK_CLOSE, MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, expr]):
-                marked[rowid] = (title, passage)
+        marked = store.highlight(db, [(h.id, h.title, h.text) for h in hits], expr,
+                                 marks=(MARK_OPEN, MARK_CLOSE), tokens=SNIPPET_TOKENS)
     for h in hits:
         if h.id not in marked or (h.title and (MARK_OPEN in h.title or MARK_CLOSE in h.title)):
             continue
@@ -581,12 +547,12 @@ def bucket_counts(db: sqlite_utils.Database, plan: Plan | None, product: str | N
     scope, params = _scope(plan, product)
     end = start + timedelta(seconds=bucket_seconds * buckets)
     out = [(0, 0)] * buckets
-    rows = db.execute(
-        f"SELECT CAST((strftime('%s', p.posted_at) - ?) / ? AS INTEGER) AS b, count(*), "
-        f"sum(CASE WHEN p.sentiment_label = 'negative' THEN 1 ELSE 0 END) {scope} "
-        f"AND p.posted_at >= ? AND p.posted_at < ? GROUP BY b",
+    rows = store.tuples(
+        db, f"SELECT CAST((strftime('%s', p.posted_at) - ?) / ? AS INTEGER) AS b, count(*), "
+            f"sum(CASE WHEN p.sentiment_label = 'negative' THEN 1 ELSE 0 END) {scope} "
+            f"AND p.posted_at >= ? AND p.posted_at < ? GROUP BY b",
         [int(start.timestamp()), bucket_seconds, *params, iso_utc(start), iso_utc(end)])
-    for b, n, neg in rows.fetchall():
+    for b, n, neg in rows:
         if 0 <= b < buckets:
             out[b] = (n, neg or 0)
     return out
@@ -599,7 +565,7 @@ def window_rows(db: sqlite_utils.Database, plan: Plan | None, product: str | Non
     _connect(db)
     column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
     scope, params = _scope(plan, product)
-    return store._rows(db, f"SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
-                           f"p.sentiment_label, {ENGAGEMENT_SQL} AS engagement {scope} "
-                           f"AND {column} >= ? AND {column} < ? ORDER BY {column} DESC, p.id DESC LIMIT ?",
-                       [*params, start, end, limit])
+    return store.rows(db, f"SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
+                          f"p.sentiment_label, {ENGAGEMENT_SQL} AS engagement {scope} "
+                          f"AND {column} >= ? AND {column} < ? ORDER BY {column} DESC, p.id DESC LIMIT ?",
+                      [*params, start, end, limit])

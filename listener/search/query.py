@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Callable, Union
 
-from listener.store import ENGAGEMENT_SQL, ENGAGEMENT_STEPS, day_token, engagement_token, facet_token
+from listener.facets import ENGAGEMENT_SQL, ENGAGEMENT_STEPS, day_token, engagement_token, facet_token
 from listener.text import iso_utc
 
 MAX_LENGTH = 10_000        # characters in one query

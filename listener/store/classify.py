@@ -1,0 +1,124 @@
+"""Classification results, human relabels (which win over the model) and emerging-topic clusters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Iterator, Sequence
+
+import sqlite_utils
+
+from listener.store.db import write
+from listener.store.fts import refresh_facets
+from listener.store.sql import chunks, rows
+
+def posts_to_classify(db: sqlite_utils.Database, *, everything: bool = False,
+                      batch_size: int = 2000) -> Iterator[list[dict]]:
+    """Batches of posts needing classification (all posts with ``everything``), by id."""
+    where = "" if everything else "AND classified_at IS NULL"
+    last = 0
+    while True:
+        found = rows(db, f"SELECT id, title, text, language FROM posts WHERE id > ? {where} "
+                         f"ORDER BY id LIMIT ?", [last, batch_size])
+        if not found:
+            return
+        yield found
+        last = found[-1]["id"]
+
+
+def count_to_classify(db: sqlite_utils.Database, *, everything: bool = False) -> int:
+    where = "" if everything else "WHERE classified_at IS NULL"
+    return db.execute(f"SELECT count(*) FROM posts {where}").fetchone()[0]
+
+
+def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, now: str,
+                         classifier: str) -> None:
+    """Write sentiment, language, product mentions and topics for a batch, replacing older ones.
+
+    A human relabel (``label_post``) wins over the model: its sentiment label and topics are
+    written instead of the model's.
+    """
+    with write(db):
+        conn = db.conn
+        ids = [[r.post_id] for r in results]
+        conn.executemany(
+            "UPDATE posts SET sentiment = ?, sentiment_label = ?, language = coalesce(language, ?), "
+            "classified_at = ?, classifier = ? WHERE id = ?",
+            [[r.sentiment, r.label, r.language, now, classifier, r.post_id] for r in results])
+        conn.executemany("DELETE FROM mentions WHERE post_id = ?", ids)
+        conn.executemany("INSERT INTO mentions (post_id, product, alias) VALUES (?, ?, ?)",
+                         [[r.post_id, m.product, m.alias] for r in results for m in r.mentions])
+        conn.executemany("DELETE FROM post_topics WHERE post_id = ?", ids)
+        conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
+                         [[r.post_id, t.topic, t.sentiment] for r in results for t in getattr(r, "topics", ())])
+        _apply_labels(conn, [r.post_id for r in results])
+        refresh_facets(conn, [r.post_id for r in results])
+
+
+def _apply_labels(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
+    for chunk, marks in chunks(post_ids):
+        conn.execute(f"""UPDATE posts SET sentiment_label = l.sentiment,
+                             sentiment = CASE l.sentiment WHEN 'positive' THEN 1.0
+                                 WHEN 'negative' THEN -1.0 ELSE 0.0 END
+                         FROM post_labels l WHERE l.post_id = posts.id AND l.sentiment IS NOT NULL
+                         AND posts.id IN ({marks})""", chunk)
+        for post_id, topics in conn.execute(
+                f"SELECT post_id, topics FROM post_labels WHERE topics IS NOT NULL AND post_id IN ({marks})",
+                chunk).fetchall():
+            conn.execute("DELETE FROM post_topics WHERE post_id = ?", [post_id])
+            conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) SELECT ?, ?, sentiment "
+                             "FROM posts WHERE id = ?", [[post_id, t, post_id] for t in json.loads(topics)])
+
+
+def label_post(db: sqlite_utils.Database, post_id: int, *, now: str, sentiment: str | None = None,
+               topics: Sequence[str] | None = None) -> None:
+    """Store a human correction for one post (it overrides the model) and apply it now."""
+    with write(db):
+        conn = db.conn
+        conn.execute(
+            "INSERT INTO post_labels (post_id, sentiment, topics, labelled_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(post_id) DO UPDATE SET sentiment = coalesce(excluded.sentiment, sentiment), "
+            "topics = coalesce(excluded.topics, topics), labelled_at = excluded.labelled_at",
+            [post_id, sentiment, json.dumps(sorted(set(topics))) if topics is not None else None, now])
+        _apply_labels(conn, [post_id])
+        refresh_facets(conn, [post_id])
+
+
+def labelled_posts(db: sqlite_utils.Database) -> list[dict]:
+    """Posts with a human sentiment label: id, title, text, language, label."""
+    return rows(db, """SELECT p.id, p.title, p.text, p.language, l.sentiment AS label
+                        FROM post_labels l JOIN posts p ON p.id = l.post_id
+                        WHERE l.sentiment IS NOT NULL ORDER BY p.id""")
+
+
+def product_posts(db: sqlite_utils.Database, product: str | None, start: str, end: str) -> list[dict]:
+    """Posts in [start, end) mentioning ``product`` (every post when None): id, title, text."""
+    if product is None:
+        return rows(db, "SELECT id, title, text FROM posts WHERE posted_at >= ? AND posted_at < ? ORDER BY id",
+                     [start, end])
+    return rows(db, """SELECT p.id, p.title, p.text FROM mentions m JOIN posts p ON p.id = m.post_id
+                        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? ORDER BY p.id""",
+                 [product, start, end])
+
+
+def save_emerging(db: sqlite_utils.Database, product: str, start: str, end: str, clusters: Sequence[Any], *,
+                  now: str) -> None:
+    """Replace the stored clusters of one product and period."""
+    with write(db):
+        db.execute("DELETE FROM emerging_topics WHERE product = ? AND period_end = ?", [product, end])
+        db.conn.executemany(
+            "INSERT INTO emerging_topics (product, period_start, period_end, cluster, terms, size, "
+            "baseline_share, is_new, post_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[product, start, end, i, json.dumps(list(c.terms)), c.size, c.baseline_share, int(c.is_new),
+              json.dumps(list(c.post_ids)), now] for i, c in enumerate(clusters)])
+
+
+def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: bool = False) -> list[dict]:
+    """Stored clusters for the period ending on ``period_end`` (YYYY-MM-DD), by product and size."""
+    found = rows(db, f"""SELECT product, period_start, period_end, cluster, terms, size, baseline_share,
+                                is_new, post_ids FROM emerging_topics WHERE period_end = ?
+                         {"AND is_new = 1" if new_only else ""} ORDER BY product, size DESC, cluster""",
+                 [period_end])
+    for r in found:
+        r["terms"], r["post_ids"], r["is_new"] = json.loads(r["terms"]), json.loads(r["post_ids"]), bool(r["is_new"])
+    return found

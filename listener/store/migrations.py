@@ -1,0 +1,292 @@
+"""Every change of the schema, as a numbered migration, applied strictly in number order.
+
+A migration is a function decorated ``@_migration("NNNN_what")``; its number follows the last
+one's, and it never changes once released (a later migration corrects it). Applied ones are
+recorded in ``_sqlite_migrations`` (sqlite-utils ``Migrations``, set ``listener``), so an old
+database upgrades in place with only the ones it lacks.
+
+sqlite-utils applies pending migrations in the order they were registered, that is the order the
+decorators ran at import. While the store was one module, ``0003_scheduler`` stood beside the
+scheduler functions near its end, so a fresh database got 0001, 0002, 0004-0008, then 0003. Here
+they are registered sorted by number whatever their place in the file, and two with one number
+are refused at import.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from listener.facets import ENGAGEMENT_SQL
+from listener.store.fts import refresh_facets
+
+SET_NAME = "listener"
+_Migration = Callable[[sqlite_utils.Database], None]
+_declared: list[tuple[str, _Migration]] = []
+
+
+def _migration(name: str) -> Callable[[_Migration], _Migration]:
+    """Declare a migration named ``NNNN_what``."""
+    def declare(fn: _Migration) -> _Migration:
+        _declared.append((name, fn))
+        return fn
+    return declare
+
+
+@_migration("0001_initial")
+def _m0001(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            guid TEXT NOT NULL,
+            url TEXT,
+            author TEXT,
+            title TEXT,
+            text TEXT,
+            published_at TEXT,
+            fetched_at TEXT NOT NULL,
+            posted_at TEXT NOT NULL,      -- published_at, else first fetched_at: what reports bucket by
+            updated_at TEXT,              -- last time an edit of the entry was seen
+            language TEXT,
+            score INTEGER,
+            comments INTEGER,
+            likes INTEGER,
+            shares INTEGER,
+            content_hash TEXT NOT NULL,
+            sentiment REAL,
+            sentiment_label TEXT,
+            classified_at TEXT,
+            classifier TEXT,
+            UNIQUE (source, guid)
+        )""")
+    db.execute("CREATE INDEX posts_posted_at ON posts (posted_at)")
+    db.execute("CREATE INDEX posts_unclassified ON posts (id) WHERE classified_at IS NULL")
+    db.execute("""
+        CREATE TABLE mentions (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            alias TEXT NOT NULL,          -- the alias text that matched, for explanations
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("CREATE INDEX mentions_product ON mentions (product, post_id)")
+    db.execute("""
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            url TEXT NOT NULL,
+            last_fetch_at TEXT,
+            last_success_at TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            bozo TEXT                     -- parser complaint on the last fetch that still yielded entries
+        )""")
+    db.execute("""
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,           -- collect | classify | digest
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',  -- running | ok | partial | error | interrupted
+            new INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            detail TEXT                   -- JSON: per-source errors, digest paths, ...
+        )""")
+    db["posts"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
+
+
+@_migration("0002_source_state")
+def _m0002(db: sqlite_utils.Database) -> None:
+    # Per-source crawl state for paged sources (issue 3): the newest post key seen,
+    # whether the source still exists, and a reusable login session.
+    db.execute("ALTER TABLE sources ADD COLUMN high_water TEXT")      # newest sort key collected
+    db.execute("ALTER TABLE sources ADD COLUMN active INTEGER NOT NULL DEFAULT 1")  # 0 after 410 / repeated 404
+    db.execute("ALTER TABLE sources ADD COLUMN not_found INTEGER NOT NULL DEFAULT 0")  # consecutive 404s
+    db.execute("ALTER TABLE sources ADD COLUMN session TEXT")         # JSON login session (Bluesky)
+    db.execute("ALTER TABLE sources ADD COLUMN config TEXT")          # settings the state belongs to
+
+
+
+@_migration("0003_scheduler")
+def _m0003(db: sqlite_utils.Database) -> None:
+    # One row per scheduled job ("collect:NAME", "digest:daily", ...): what the daemon
+    # did last, what it plans next, and the consecutive failures that drive backoff.
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,     -- first seen by a daemon: cron catch-up starts here
+            last_run_at TEXT,
+            last_status TEXT,             -- ok | error | abandoned
+            last_duration REAL,
+            last_summary TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_run_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS daemon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            started_at TEXT,
+            heartbeat_at TEXT,
+            stopped_at TEXT
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_source_fetched ON posts (source, fetched_at)")
+
+
+
+@_migration("0004_models")
+def _m0004(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS post_topics (post_id INTEGER NOT NULL REFERENCES posts(id) "
+               "ON DELETE CASCADE, topic TEXT NOT NULL, sentiment REAL, PRIMARY KEY (post_id, topic))")
+    db.execute("CREATE INDEX IF NOT EXISTS post_topics_topic ON post_topics (topic COLLATE NOCASE, post_id)")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS post_labels (
+            post_id INTEGER PRIMARY KEY REFERENCES posts(id) ON DELETE CASCADE,
+            sentiment TEXT,               -- human label: positive | neutral | negative (NULL: not relabelled)
+            topics TEXT,                  -- JSON array of topic names (NULL: not relabelled)
+            labelled_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS emerging_topics (
+            id INTEGER PRIMARY KEY,
+            product TEXT NOT NULL,        -- '*' for all posts
+            period_start TEXT NOT NULL,   -- YYYY-MM-DD, inclusive
+            period_end TEXT NOT NULL,     -- YYYY-MM-DD, inclusive
+            cluster INTEGER NOT NULL,
+            terms TEXT NOT NULL,          -- JSON array: top distinguishing terms, best first
+            size INTEGER NOT NULL,        -- posts in the cluster
+            baseline_share REAL NOT NULL, -- share of trailing-baseline posts carrying these terms
+            is_new INTEGER NOT NULL,      -- 1: the cluster's terms were (almost) absent from the baseline
+            post_ids TEXT NOT NULL,       -- JSON array of example post ids
+            created_at TEXT NOT NULL,
+            UNIQUE (product, period_end, cluster)
+        )""")
+
+
+@_migration("0005_search")
+def _m0005(db: sqlite_utils.Database) -> None:
+    """Saved searches; indexes the search filters use (post topics come from 0004, which runs first)."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS saved_searches (
+            name TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            owner TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_source ON posts (source, posted_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS posts_author ON posts (author COLLATE NOCASE)")
+    db.execute(f"CREATE INDEX IF NOT EXISTS posts_engagement ON posts ({ENGAGEMENT_SQL.replace('p.', '')})")
+
+
+@_migration("0006_alerts")
+def _m0006(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,           -- digest | alert
+            ref TEXT NOT NULL,            -- digest slug or alert id
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,         -- sent | failed
+            attempts INTEGER NOT NULL,
+            error TEXT,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL,
+            product TEXT NOT NULL,
+            condition TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            fired_at TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            value REAL,
+            expected REAL,
+            p REAL,
+            detail TEXT                   -- JSON: drivers and example mentions
+        )""")
+    db.execute("CREATE INDEX alerts_rule ON alerts (rule, fired_at)")
+    db.execute("""
+        CREATE TABLE alert_checkpoints (
+            rule TEXT PRIMARY KEY,
+            checked_until TEXT NOT NULL   -- new_mention rules: mentions fetched before this were seen
+        )""")
+
+
+@_migration("0007_search_facets")
+def _m0007(db: sqlite_utils.Database) -> None:
+    """Search facets: each post's source, site, author, language, sentiment, products, topics and
+    day as tokens in a third full-text column, so field filters are doclist intersections inside
+    FTS5 instead of a probe of the posts table per candidate. The FTS table is rebuilt with it."""
+    conn = db.conn
+    for trigger in ("posts_ai", "posts_ad", "posts_au"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn.execute("DROP TABLE IF EXISTS posts_fts")
+    conn.execute("ALTER TABLE posts ADD COLUMN facets TEXT")
+    refresh_facets(conn, [r[0] for r in conn.execute("SELECT id FROM posts ORDER BY id")])
+    conn.execute("CREATE VIRTUAL TABLE posts_fts USING fts5(title, text, facets, "
+                 "tokenize='porter unicode61', content='posts', content_rowid='id')")
+    conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")
+    new, old = "new.id, new.title, new.text, new.facets", "old.id, old.title, old.text, old.facets"
+    conn.execute(f"CREATE TRIGGER posts_ai AFTER INSERT ON posts BEGIN "
+                 f"INSERT INTO posts_fts (rowid, title, text, facets) VALUES ({new}); END")
+    conn.execute(f"CREATE TRIGGER posts_ad AFTER DELETE ON posts BEGIN "
+                 f"INSERT INTO posts_fts (posts_fts, rowid, title, text, facets) VALUES ('delete', {old}); END")
+    # Only the indexed columns: a classification or an engagement update leaves the index alone.
+    conn.execute(f"CREATE TRIGGER posts_au AFTER UPDATE OF title, text, facets ON posts BEGIN "
+                 f"INSERT INTO posts_fts (posts_fts, rowid, title, text, facets) VALUES ('delete', {old}); "
+                 f"INSERT INTO posts_fts (rowid, title, text, facets) VALUES ({new}); END")
+
+
+@_migration("0008_engagement_facets")
+def _m0008(db: sqlite_utils.Database) -> None:
+    """Engagement steps as facet tokens: ``engagement:[10 TO *]`` becomes a doclist inside FTS5
+    instead of a look-up of every matching post's numbers."""
+    refresh_facets(db.conn, [r[0] for r in db.conn.execute("SELECT id FROM posts ORDER BY id")])
+    # Rewriting most rows leaves the index in many small segments: 20% slower searches until merged.
+    db.conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
+
+
+
+def _number(name: str) -> int:
+    return int(name.split("_", 1)[0])
+
+
+def in_number_order(declared: Iterable[tuple[str, _Migration]]) -> Migrations:
+    """A sqlite-utils migration set of ``declared`` (name, function) pairs, registered in number
+    order, so it applies them in that order; ``ValueError`` if two share a number."""
+    ordered = Migrations(SET_NAME)
+    seen: dict[int, str] = {}
+    for name, fn in sorted(declared, key=lambda m: _number(m[0])):
+        if _number(name) in seen:
+            raise ValueError(f"migrations {seen[_number(name)]} and {name} share the number {_number(name)}")
+        seen[_number(name)] = name
+        ordered(name=name)(fn)
+    return ordered
+
+
+MIGRATIONS = in_number_order(_declared)
+NAMES = tuple(sorted((name for name, _ in _declared), key=_number))
+
+
+def apply(db: sqlite_utils.Database, *, stop_before: str | None = None) -> None:
+    """Apply the migrations ``db`` lacks, in number order (only those before ``stop_before``, if given)."""
+    MIGRATIONS.apply(db, stop_before=stop_before)
+
+
+def applied(db: sqlite_utils.Database) -> list[str]:
+    """The names of the migrations applied to ``db``, in the order they were applied."""
+    return [m.name for m in MIGRATIONS.applied(db)]
+
+
+def pending(db: sqlite_utils.Database) -> list[str]:
+    """The names of the migrations ``db`` lacks, in the order ``apply`` would apply them."""
+    return [m.name for m in MIGRATIONS.pending(db)]

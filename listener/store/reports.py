@@ -1,0 +1,131 @@
+"""Report queries (read-only): mention counts, top posts, facets and topics over a period.
+
+``cutoff`` (a UTC timestamp) leaves out posts first fetched after it, so a digest re-run later on a
+grown database gives the same numbers; a ``Scope`` adds a search's condition as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from listener.facets import ENGAGEMENT_SQL
+from listener.store.sql import rows
+
+_POST_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
+                 "p.sentiment_label, p.score, p.comments, p.likes, p.shares, "
+                 f"{ENGAGEMENT_SQL} AS engagement, m.alias")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which posts a report counts: those fetched by ``cutoff`` and, with ``sql``, only those
+    a search matches (a condition on ``posts p`` with its parameters)."""
+    cutoff: str | None = None
+    sql: str = ""
+    params: tuple = ()
+
+
+def _cut(cutoff: str | Scope | None) -> tuple[str, list]:
+    """SQL (``AND ...`` on ``posts p``) and parameters for a report's cut-off time or ``Scope``."""
+    scope = cutoff if isinstance(cutoff, Scope) else Scope(cutoff)
+    sql, args = ("AND p.fetched_at <= ?", [scope.cutoff]) if scope.cutoff else ("", [])
+    if scope.sql:
+        sql, args = f"{sql} AND {scope.sql}", [*args, *scope.params]
+    return sql, args
+
+
+def daily_mentions(db: sqlite_utils.Database, start: str, end: str,
+                   cutoff: str | Scope | None = None) -> list[dict]:
+    """Mentions per product, UTC day and sentiment label for days in [start, end)."""
+    cut, args = _cut(cutoff)
+    return rows(db, f"""
+        SELECT m.product, substr(p.posted_at, 1, 10) AS day, p.sentiment_label AS label,
+               count(*) AS n
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE p.posted_at >= ? AND p.posted_at < ? {cut}
+        GROUP BY m.product, day, label""", [start, end, *args])
+
+
+def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: str, *,
+                     label: str | None = None, order: str = "sentiment", limit: int,
+                     cutoff: str | Scope | None = None) -> list[dict]:
+    """Mentions of a product in [start, end): by sentiment (strongest of ``label`` first) or engagement."""
+    cut, args = _cut(cutoff)
+    where_label = "AND p.sentiment_label = ?" if label else ""
+    if order == "engagement":
+        order_by = "engagement DESC"
+    else:
+        order_by = f"p.sentiment {'DESC' if label == 'positive' else 'ASC'}"
+    return rows(db, f"""
+        SELECT {_POST_COLUMNS}
+        FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {where_label} {cut}
+        ORDER BY {order_by}, p.posted_at DESC, p.id LIMIT ?""",
+                 [product, start, end, *([label] if label else []), *args, limit])
+
+
+def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str, column: str, *,
+                   limit: int, cutoff: str | Scope | None = None) -> list[tuple[str, int]]:
+    """The most frequent sources or authors among a product's mentions in [start, end)."""
+    if column not in ("source", "author"):
+        raise ValueError(f"cannot group by {column!r}")
+    cut, args = _cut(cutoff)
+    found = db.execute(f"""
+        SELECT p.{column}, count(*) AS n FROM mentions m JOIN posts p ON p.id = m.post_id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? AND p.{column} IS NOT NULL {cut}
+        GROUP BY p.{column} ORDER BY n DESC, p.{column} LIMIT ?""", [product, start, end, *args, limit])
+    return [(r[0], r[1]) for r in found.fetchall()]
+
+
+def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: str, *,
+                    cutoff: str | Scope | None = None) -> list[dict]:
+    """Per topic: positive and negative mention counts for a product."""
+    cut, args = _cut(cutoff)
+    return rows(db, f"""
+        SELECT t.topic,
+               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) >= 0.05 THEN 1 ELSE 0 END) AS positive,
+               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) <= -0.05 THEN 1 ELSE 0 END) AS negative,
+               count(*) AS n
+        FROM post_topics t JOIN posts p ON p.id = t.post_id JOIN mentions m ON m.post_id = p.id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {cut}
+        GROUP BY t.topic ORDER BY n DESC, t.topic""", [product, start, end, *args])
+
+
+def posts_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None) -> int:
+    cut, args = _cut(cutoff)
+    return db.execute(f"SELECT count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut}",
+                      [start, end, *args]).fetchone()[0]
+
+
+def posts_by_source(db: sqlite_utils.Database, start: str, end: str,
+                    cutoff: str | Scope | None = None) -> dict[str, int]:
+    cut, args = _cut(cutoff)
+    found = db.execute(f"SELECT source, count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut} "
+                      "GROUP BY source ORDER BY count(*) DESC, source", [start, end, *args]).fetchall()
+    return {r[0]: r[1] for r in found}
+
+
+def classifiers_between(db: sqlite_utils.Database, start: str, end: str,
+                        cutoff: str | Scope | None = None) -> list[str]:
+    """The classifier versions that labelled the posts of a period (for reproducibility notes)."""
+    cut, args = _cut(cutoff)
+    found = db.execute(f"SELECT DISTINCT classifier FROM posts p WHERE posted_at >= ? AND posted_at < ? "
+                      f"AND classifier IS NOT NULL {cut} ORDER BY classifier", [start, end, *args])
+    return [r[0] for r in found.fetchall()]
+
+
+def latest_mention_day(db: sqlite_utils.Database) -> str | None:
+    row = db.execute("SELECT max(substr(p.posted_at, 1, 10)) FROM mentions m "
+                     "JOIN posts p ON p.id = m.post_id").fetchone()
+    return row[0] if row else None
+
+
+def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
+    """Topics of a product's mentions in [start, end), most frequent first."""
+    return rows(db, """
+        SELECT t.topic, count(*) AS n, avg(t.sentiment) AS sentiment
+        FROM mentions m JOIN posts p ON p.id = m.post_id JOIN post_topics t ON t.post_id = p.id
+        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
+        GROUP BY t.topic ORDER BY n DESC, t.topic LIMIT ?""", [product, start, end, limit])

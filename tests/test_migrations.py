@@ -1,0 +1,180 @@
+"""Migrations: applied strictly in number order on a fresh database and on existing ones, including
+databases made by the store of commit 257d2bb (tests/fixtures/store/make_main_257d2bb.py made them)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from listener import search, store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "store"
+MAIN_ORDER = ["0001_initial", "0002_source_state", "0004_models", "0005_search", "0006_alerts",
+              "0007_search_facets", "0008_engagement_facets", "0003_scheduler"]  # as 257d2bb applied them
+
+
+def number(name: str) -> int:
+    return int(name.split("_", 1)[0])
+
+
+def tables(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table (FTS5 shadow tables included, the virtual table itself not), sorted."""
+    conn = sqlite3.connect(path)
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                        "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
+    out = {}
+    for name in names:
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info([{name}])")]
+        out[name] = sorted((tuple(zip(cols, r)) for r in conn.execute(f"SELECT * FROM [{name}]")), key=repr)
+    conn.close()
+    return out
+
+
+def schema(path: Path) -> set[tuple]:
+    conn = sqlite3.connect(path)
+    out = set(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    conn.close()
+    return out
+
+
+def copy(name: str, tmp_path: Path) -> Path:
+    return Path(shutil.copy(FIXTURES / name, tmp_path / name))
+
+
+def test_a_fresh_database_applies_every_migration_in_number_order(tmp_path):
+    db = store.open_db(tmp_path / "fresh.db")
+    applied = store.applied_migrations(db)
+    assert applied == list(store.migrations.NAMES)
+    assert [number(n) for n in applied] == list(range(1, len(applied) + 1))  # 0003 third, not last
+
+
+def test_migrations_declared_out_of_order_are_applied_by_number(tmp_path):
+    ran = []
+    declared = [(name, lambda db, name=name: ran.append(name)) for name in ("0002_b", "0010_c", "0001_a")]
+    db = sqlite_utils.Database(tmp_path / "a.db")
+    store.migrations.in_number_order(declared).apply(db)
+    assert ran == ["0001_a", "0002_b", "0010_c"]
+    with pytest.raises(ValueError, match="0002_b and 0002_d share the number 2"):
+        store.migrations.in_number_order([*declared, ("0002_d", lambda db: None)])
+
+
+def test_a_database_made_by_main_needs_nothing_and_keeps_every_row(tmp_path):
+    path = copy("main-257d2bb.sqlite", tmp_path)
+    before = tables(path)
+    assert all(before[t] for t in ("posts", "mentions", "post_topics", "post_labels", "emerging_topics", "sources",
+                                   "runs", "saved_searches", "alerts", "alert_checkpoints", "deliveries", "jobs",
+                                   "daemon"))  # the fixture fills every table
+    db = store.open_db(path)
+    assert store.applied_migrations(db) == MAIN_ORDER and store.migrations.pending(db) == []
+    db.close()
+    assert tables(path) == before
+    fresh = tmp_path / "fresh.db"
+    store.open_db(fresh).close()
+    assert schema(path) == schema(fresh)
+    db = store.open_db(path)
+    page = search.search(db, search.prepare(db, "product:firefox crash*"))
+    assert [h.id for h in page.hits] == [1] and store.get_post(db, 2)["human_label"]["sentiment"] == "neutral"
+
+
+def test_an_older_database_from_main_gets_only_its_missing_migrations_in_number_order(tmp_path):
+    path = copy("main-257d2bb-before-0007.sqlite", tmp_path)
+    before = tables(path)
+    old = ["0001_initial", "0002_source_state", "0004_models", "0005_search", "0006_alerts"]
+    db = sqlite_utils.Database(path)
+    assert store.applied_migrations(db) == old
+    assert store.migrations.pending(db) == ["0003_scheduler", "0007_search_facets", "0008_engagement_facets"]
+    db.close()
+    db = store.open_db(path)
+    assert store.applied_migrations(db) == old + ["0003_scheduler", "0007_search_facets", "0008_engagement_facets"]
+    db.close()
+    after = tables(path)
+    for table, rows in before.items():
+        if table.startswith("posts_fts") or table == "_sqlite_migrations":
+            continue  # the index is rebuilt by 0007; the record grows by the three applied
+        columns = {c for row in rows for c, _ in row}
+        assert [tuple(c for c in row if c[0] in columns) for row in after[table]] == rows, table
+    assert after["_sqlite_migrations"][:5] == before["_sqlite_migrations"]
+    fresh = tmp_path / "fresh.db"
+    store.open_db(fresh).close()
+    assert schema(path) == schema(fresh)
+    db = store.open_db(path)
+    page = search.search(db, search.prepare(db, "product:firefox engagement:[100 TO *] topic:crash"))
+    assert [h.id for h in page.hits] == [1]
+
+
+def test_migrations_recorded_and_idempotent(tmp_path):
+    path = tmp_path / "a.db"
+    db = store.open_db(path)
+    applied = store.applied_migrations(db)
+    assert applied[0] == "0001_initial" and applied == list(store.migrations.NAMES)
+    assert {"0002_source_state", "0003_scheduler", "0004_models"} <= set(applied)
+    assert "0005_search" in applied and not store.migrations.pending(db)
+    db.close()
+    db = store.open_db(path)
+    assert store.applied_migrations(db) == applied
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == store.BUSY_TIMEOUT_MS
+    assert {"posts", "mentions", "sources", "runs", "posts_fts"} <= set(db.table_names())
+    cols = {c.name for c in db["posts"].columns}
+    assert {"score", "comments", "likes", "shares", "published_at", "fetched_at", "language"} <= cols
+
+
+def test_source_state_migration_upgrades_an_old_database_in_place(tmp_path):
+    """A 0001 database with a source row gains the state columns; the row stays, active."""
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="0002_source_state")
+    old.execute("INSERT INTO sources (name, type, url, etag) VALUES ('a', 'feed', 'https://x/', '\"e\"')")
+    old.conn.commit()
+    old.close()
+    db = store.open_db(path)
+    state = store.source_state(db, "a")
+    assert (state.etag, state.high_water, state.session, state.active) == ('"e"', None, None, True)
+
+
+def test_search_facets_migration_indexes_existing_posts(tmp_path):
+    """A database from before 0007 gains facets for every post, and field filters find them."""
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="0007_search_facets")
+    old.execute("INSERT INTO posts (id, source, guid, url, title, text, fetched_at, posted_at, content_hash, "
+                "language, sentiment_label) VALUES (1, 'hn', 'g1', 'https://www.example.com/a', 'Firefox crash', "
+                "'it crashed', 't', '2026-11-02T10:00:00Z', 'h', 'en', 'negative')")
+    old.execute("INSERT INTO mentions (post_id, product, alias) VALUES (1, 'Firefox', 'firefox')")
+    old.execute("INSERT INTO post_topics (post_id, topic) VALUES (1, 'bugs')")
+    old.conn.commit()
+    old.close()
+    db = store.open_db(path)
+    assert "0007_search_facets" in store.applied_migrations(db)
+    for q in ("product:firefox sentiment:negative", "site:example.com topic:bugs lang:en source:hn",
+              "published:2026-11-02 crash", "published:[2026-11-01 TO *]"):
+        page = search.search(db, search.prepare(db, q))
+        assert [h.id for h in page.hits] == [1] and page.total == 1, q
+    assert search.search(db, search.prepare(db, "published:[* TO 2026-11-01]")).total == 0
+    db.execute("DELETE FROM posts WHERE id = 1")  # the new triggers keep the index in step
+    assert db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'crash'").fetchone()[0] == 0
+
+
+def test_engagement_facets_migration(tmp_path):
+    """A database from before 0008 gains engagement steps for every post."""
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="0008_engagement_facets")
+    store.upsert_posts(old, [{"source": "hn", "guid": g, "url": None, "author": None, "title": None,
+                              "text": "firefox", "published_at": "2026-11-02T10:00:00Z", "language": "en",
+                              "score": score, "comments": 3, "likes": None, "shares": None}
+                             for g, score in (("a", 120), ("b", 1), ("c", None))], now="2026-11-21T00:00:00Z")
+    old.execute("UPDATE posts SET facets = replace(facets, ' zzg', ' zzx')")  # as 0007 wrote them: no steps
+    old.conn.commit()
+    old.close()
+    db = store.open_db(path)
+    assert "0008_engagement_facets" in store.applied_migrations(db)
+    for q, expected in (("engagement:[100 TO *]", ["a"]), ("engagement:[2 TO 4]", ["b", "c"]), ("engagement:[5 TO *]", ["a"]), ("engagement:[1 TO 1]", [])):
+        plan = search.prepare(db, q)
+        assert plan.fts_only, q
+        page = search.search(db, plan)
+        assert sorted(db.execute("SELECT guid FROM posts WHERE id = ?", [h.id]).fetchone()[0] for h in page.hits) == expected, q
