@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from listener import store
 from listener.app.cli import cli
 
-DEMO_FEEDS = Path(__file__).resolve().parent.parent / "listener" / "demo" / "feeds"
+DEMO_FEEDS = Path(__file__).resolve().parent.parent / "listener" / "app" / "demo" / "feeds"
 DEMO_SOCIAL = DEMO_FEEDS.parent / "social"
 
 

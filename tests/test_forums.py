@@ -13,7 +13,7 @@ from spiders.forumdates import parse_forum_date
 from tests.conftest import NOW
 from tests.sources import collect, rate_limited, serve, settings_file, source_row
 
-PHPBB = Path(__file__).resolve().parent.parent / "listener" / "demo" / "social"  # our phpBB pages ship with the demo
+PHPBB = Path(__file__).resolve().parent.parent / "listener" / "app" / "demo" / "social"  # our phpBB pages ship with the demo
 
 SMF_HOST = "https://forum.example.org"
 
