@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener import pipeline, store
+from listener import learn, pipeline, store
 from listener.app.cli import cli
 from listener.config import ConfigError, Topic, load_settings
 from models import trained
@@ -197,6 +197,10 @@ def test_unscored_language_and_digest_counts(settings_for):
     assert report.labels == {"positive": 1, "unscored": 1}
     row = db.execute("SELECT sentiment, language FROM posts WHERE guid = 'de'").fetchone()
     assert row == (None, "de")
+    de = db.execute("SELECT id FROM posts WHERE guid = 'de'").fetchone()[0]
+    why = learn.explain_post(db, settings, de)
+    assert (why.label, why.score, why.positive_terms) == ("unscored", None, [])
+    assert why.reason == "its language (de) is not one the sentiment model scores (en)"
     from reports.digest import build_digest
     from reports.render import render_markdown
     d = build_digest(db, settings, day=NOW.date().replace(day=22), now=NOW)
