@@ -150,8 +150,10 @@ def test_post_page_api_and_cli_explain_the_trained_model_alike(client, site):
     assert e["vader_compound"] is None and e["positive_threshold"] is None and e["negative_threshold"] is None
     assert e["score"] < 0 and "VADER" not in e["reason"] and f"the trained model {e['model']}" in e["reason"]
     assert set(e["probabilities"]) == {"negative", "neutral", "positive"}
-    assert abs(sum(e["probabilities"].values()) - 1) < 1e-6 and f"P(negative) {e['probabilities']['negative']:.2f}" in e["reason"]
-    assert "word:terrible" in [t["feature"] for t in e["negative_terms"]] and all(t["weight"] < 0 for t in e["negative_terms"])
+    assert abs(sum(e["probabilities"].values()) - 1) < 1e-6
+    assert f"P(negative) {e['probabilities']['negative']:.2f}" in e["reason"]
+    assert "word:terrible" in [t["feature"] for t in e["negative_terms"]]
+    assert all(t["weight"] < 0 for t in e["negative_terms"])
     why = client.get(f"/posts/{hit['id']}").text.split("Why this label")[1].split("<h2>Products")[0]
     assert "VADER" not in why and e["reason"] in why.replace("&#39;", "'") and "Towards negative" in why
     out = CliRunner().invoke(cli, ["--config", str(site.path), "explain", str(hit["id"])]).output
