@@ -1,10 +1,10 @@
 """Classify benchmark: posts/s of the full classify step (sentiment + products + topics + language).
 
-On one core (BLAS limited to one thread), in batch mode (``models.classify.classify_batch``
-over batches of 2,000, as ``listener classify`` runs it), on N posts: short real texts (TweetEval
-val and the VADER ground-truth sets, bundled in ``models/data``) mixed half and half with the
-synthetic, longer product posts of ``bench/ingest.py`` (40-800 characters). Rows, measured in the
-same run:
+On one core (BLAS limited to one thread), in batch mode (``Classifier.classify``, built by
+``Classifier.from_settings``, over batches of 2,000, as ``listener classify`` runs it), on N posts:
+short real texts (TweetEval val and the VADER ground-truth sets, bundled in ``models/data``) mixed
+half and half with the synthetic, longer product posts of ``bench/ingest.py`` (40-800 characters).
+Rows, measured in the same run:
 
 * plain VADER:              ``vader_compound`` alone per post (the baseline of the ratio);
 * classify, vader:          the full step with ``sentiment.model = "vader"``;
@@ -25,28 +25,33 @@ import platform
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-from bench.ingest import PRODUCTS, make_posts  # noqa: E402
-from listener.config import Topic
+from bench.ingest import bench_settings, make_posts  # noqa: E402
+from listener.classifier import Classifier
+from listener.config import Settings, Topic
 from listener.files import write_atomic
 from models import datasets
-from models.classify import classify_batch, post_text
+from models.classify import post_text
 from models.language import detect_language
-from models.products import compile_products
-from listener.config import Product
-from models.sentiment import TrainedScorer, VaderScorer, load_scorer, vader_compound
-from models.topics import compile_topics
+from models.sentiment import TrainedScorer
+from models.vader import vader_compound
 
 BATCH = 2000
-TOPICS = [Topic("performance", ("slow", "fast", "speed", "lag*", "memory")),
+TOPICS = (Topic("performance", ("slow", "fast", "speed", "lag*", "memory")),
           Topic("bugs", ("bug*", "crash*", "broke*", "broken")),
           Topic("privacy", ("privacy", "tracking", "tracker*")),
-          Topic("battery", ("battery", "battery life", "power"))]
+          Topic("battery", ("battery", "battery life", "power")))
+
+
+def settings_for(model: str) -> Settings:
+    """bench/ingest.py's products, these topics, and the sentiment ``model``."""
+    return replace(bench_settings(Path("bench.db"), model), topics=TOPICS)
 
 
 def make_rows(n: int, seed: int) -> list[dict]:
@@ -77,24 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = args.posts or (4_000 if args.quick else 20_000)
     rows = make_rows(n, args.seed)
-    products = compile_products([Product(p["name"], tuple(p["aliases"]), tuple(p.get("exclude", ())),
-                                         p.get("ours", False)) for p in PRODUCTS])
-    topics = compile_topics(TOPICS)
-    vader = VaderScorer()
-    trained = load_scorer("trained")
+    vader = Classifier.from_settings(settings_for("vader"))
+    default = Classifier.from_settings(settings_for("trained"))
+    trained = default.scorer
     assert isinstance(trained, TrainedScorer)
     bodies = [post_text(r["title"], r["text"]) for r in rows]
     detect_language("warming up the language model"), vader_compound("warm"), trained.score(["warm up"])
 
-    def full(scorer) -> Callable[[], object]:
-        return lambda: [classify_batch(rows[i:i + BATCH], products=products, scorer=scorer, topics=topics)
-                        for i in range(0, len(rows), BATCH)]
+    def full(classifier: Classifier) -> Callable[[], object]:
+        return lambda: [classifier.classify(rows[i:i + BATCH]) for i in range(0, len(rows), BATCH)]
 
     with threadpool_limits(limits=1):
         secs = {
             "plain VADER": timed(lambda: [vader_compound(b) for b in bodies]),
             "classify, vader": timed(full(vader)),
-            "classify, trained (default)": timed(full(trained)),
+            "classify, trained (default)": timed(full(default)),
             "trained sentiment only": timed(lambda: [trained.score(bodies[i:i + BATCH])
                                                      for i in range(0, len(bodies), BATCH)]),
         }

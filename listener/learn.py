@@ -1,11 +1,14 @@
-"""Model jobs behind the CLI: train, eval, batch scoring, explain, human relabels.
+"""Model jobs behind the CLI: train, eval, batch scoring, human relabels, and the one explanation
+of a label (``listener explain``, the web post page and ``/api/posts/{id}`` all show ``explain``).
 
 Training and evaluation read the labelled data in ``models/data`` (or ``data_dir``) and the
-user's relabels from the store; the models themselves stay pure (``models/``).
+user's relabels from the store; the models themselves stay pure (``models/``). Their errors
+(an unusable artifact, unreadable training data) reach the user as ``ModelError``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,14 +17,15 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from listener import store
+from listener.classifier import Classifier, model_errors, scorer_for
 from listener.config import Settings
+from listener.files import write_atomic
 from listener.text import iso_utc
 from models import datasets, trained, training
-from models.classify import classify_batch, post_text, score_covered
+from models.classify import post_text
 from models.datasets import Example
-from models.products import compile_products
-from models.sentiment import LABELS, UNSCORED, Scorer, TrainedScorer, VaderScorer, load_scorer
-from models.topics import compile_topics
+from models.features import Contribution
+from models.sentiment import LABELS, UNSCORED, Scorer, TrainedScorer
 
 
 @dataclass
@@ -44,17 +48,19 @@ def train(config: training.TrainConfig, out: Path, *, data_dir: Path = datasets.
           db: sqlite_utils.Database | None = None, evaluate: bool = True) -> TrainResult:
     """Train on the bundled data (plus relabels from ``db``), measure, and write the artifact."""
     extra = relabel_examples(db)
-    examples = training.training_examples(config, data_dir, extra)
-    model = training.fit(examples, config)
-    ev = None
-    if evaluate:
-        cv = training.cross_val_scores(config, data_dir, extra) if config.cv_folds else None
-        ev = training.evaluate("trained", _pairs(TrainedScorer(model)), data_dir, cv=cv,
-                               vader_sets=config.vader_sets if cv else ())
-        model.meta["metrics"] = {"figures": ev.figures(), "how": ev.how}
+    with model_errors():
+        examples = training.training_examples(config, data_dir, extra)
+        model = training.fit(examples, config)
+        ev = None
+        if evaluate:
+            cv = training.cross_val_scores(config, data_dir, extra) if config.cv_folds else None
+            ev = training.evaluate("trained", _pairs(TrainedScorer(model)), data_dir, cv=cv,
+                                   vader_sets=config.vader_sets if cv else ())
+            model.meta["metrics"] = {"figures": ev.figures(), "how": ev.how}
     model.meta["relabels"] = len(extra)
-    digest = trained.save(model, out)
-    return TrainResult(out, digest, model.meta["data_sha256"], len(examples), ev)
+    data = trained.serialize(model)
+    write_atomic(out, data)
+    return TrainResult(out, hashlib.sha256(data).hexdigest(), model.meta["data_sha256"], len(examples), ev)
 
 
 def _pairs(scorer: Scorer):
@@ -67,23 +73,23 @@ def evaluate_models(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, c
     """VADER and the configured trained model on the targets. The trained model's VADER-set figures
     are re-measured by cross-validation with the artifact's own training config (``cv``), else
     taken from the artifact (measured the same way when it was trained)."""
-    k = settings.classify
-    out = [training.evaluate("vader", _pairs(VaderScorer(k.positive_threshold, k.negative_threshold)), data_dir)]
-    scorer = load_scorer("trained", settings.sentiment.artifact)
+    scorer = scorer_for(settings, "trained")
     assert isinstance(scorer, TrainedScorer)
     meta = scorer.model.meta
     config = training.TrainConfig.from_dict(meta.get("config", {}))
-    if cv and config.cv_folds:
-        ev = training.evaluate(scorer.name, _pairs(scorer), data_dir,
-                               cv=training.cross_val_scores(config, data_dir), vader_sets=config.vader_sets)
-    else:
-        ev = training.evaluate(scorer.name, _pairs(scorer), data_dir, vader_sets=())
-        recorded = meta.get("metrics", {})
-        for name in config.vader_sets:
-            value = recorded.get("figures", {}).get(f"vader_{name}_macro_f1")
-            if value is not None:
-                ev.vader[name] = {"macro_f1": value}
-                ev.how[name] = "cross-validated at training time (recorded in the artifact)"
+    with model_errors():
+        out = [training.evaluate("vader", _pairs(scorer_for(settings, "vader")), data_dir)]
+        if cv and config.cv_folds:
+            ev = training.evaluate(scorer.name, _pairs(scorer), data_dir,
+                                   cv=training.cross_val_scores(config, data_dir), vader_sets=config.vader_sets)
+        else:
+            ev = training.evaluate(scorer.name, _pairs(scorer), data_dir, vader_sets=())
+            recorded = meta.get("metrics", {})
+            for name in config.vader_sets:
+                value = recorded.get("figures", {}).get(f"vader_{name}_macro_f1")
+                if value is not None:
+                    ev.vader[name] = {"macro_f1": value}
+                    ev.how[name] = "cross-validated at training time (recorded in the artifact)"
     out.append(ev)
     return out
 
@@ -99,7 +105,7 @@ class LabelEvaluation:
 
 def evaluate_labels(db: sqlite_utils.Database, settings: Settings) -> LabelEvaluation:
     """The configured model's accuracy on the user's own sentiment relabels."""
-    scorer = _scorer(settings)
+    scorer = scorer_for(settings)
     rows = store.labelled_posts(db)
     if not rows:
         return LabelEvaluation(scorer.name, 0, None, None)
@@ -113,23 +119,17 @@ def evaluate_labels(db: sqlite_utils.Database, settings: Settings) -> LabelEvalu
     return LabelEvaluation(scorer.name, len(rows), m["accuracy"], m["macro_f1"], confusion)
 
 
-def _scorer(settings: Settings) -> Scorer:
-    from listener.pipeline import scorer_for
-
-    return scorer_for(settings)
-
-
 def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> Iterator[dict]:
     """One result per input line: label, score in [-1, 1] (None when unscored), model."""
-    scorer = _scorer(settings)
+    classifier = Classifier.from_settings(settings)
     chunk: list[str] = []
 
     def flush() -> Iterator[dict]:
-        langs, scored = score_covered(chunk, scorer, settings.sentiment.languages)
+        langs, scored = classifier.score(chunk)
         for i in range(len(chunk)):
             s = scored.get(i)
             yield {"label": s.label if s else UNSCORED, "score": round(s.score, 4) if s else None,
-                   "model": scorer.name, **({} if s else {"language": langs[i]})}
+                   "model": classifier.model, **({} if s else {"language": langs[i]})}
 
     for line in lines:
         chunk.append(line.rstrip("\r\n"))
@@ -142,51 +142,82 @@ def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> 
 
 @dataclass
 class Explanation:
+    """Why a post gets its sentiment label under the configured model, and what else matched.
+
+    ``label``, ``score`` and the terms are the model's reading now; ``stored_label`` is what the
+    post carries in the store (a human relabel wins there), ``classifier`` the version that stored it.
+    """
     post_id: int
     title: str | None
-    model: str
-    label: str
-    score: float | None
+    model: str                                   # the sentiment model's name (vader-..., trained-...)
+    label: str                                   # positive | neutral | negative | unscored
+    score: float | None                          # polarity in [-1, 1]; None when unscored
     confidence: float | None
     language: str | None
-    positive_terms: list[trained.Contribution]
-    negative_terms: list[trained.Contribution]
-    mentions: list[tuple[str, str]]     # (product, alias that matched)
+    languages: tuple[str, ...]                   # the languages the model scores (sentiment.languages)
+    thresholds: tuple[float, float] | None       # VADER: (negative, positive) cut-offs of its compound score
+    probabilities: dict[str, float] | None       # the trained model: P(negative), P(neutral), P(positive)
+    positive_terms: list[Contribution]
+    negative_terms: list[Contribution]
+    mentions: list[tuple[str, str]]              # (product, alias that matched)
     topics: list[tuple[str, str, float | None]]  # (topic, term that matched, topic sentiment)
     human_label: str | None
     stored_label: str | None
+    classifier: str | None
+    classified_at: str | None
+
+    @property
+    def reason(self) -> str:
+        """The rule that decided the label, in one sentence (no final full stop)."""
+        if self.score is None:
+            return (f"its language ({self.language or 'unknown'}) is not one the sentiment model scores "
+                    f"({', '.join(self.languages)})")
+        if self.thresholds is not None:
+            negative, positive = self.thresholds
+            if self.label == "positive":
+                return f"VADER compound {self.score:+.3f} is at or above the positive threshold {positive:+.2f}"
+            if self.label == "negative":
+                return f"VADER compound {self.score:+.3f} is at or below the negative threshold {negative:+.2f}"
+            return f"VADER compound {self.score:+.3f} is between the thresholds {negative:+.2f} and {positive:+.2f}"
+        p = self.probabilities or {}
+        shown = ", ".join(f"P({c}) {p[c]:.2f}" for c in ("positive", "neutral", "negative") if c in p)
+        return f"the trained model {self.model} finds it {self.label}: {shown}; score {self.score:+.3f}"
+
+    def to_dict(self) -> dict:
+        """The JSON form (``/api/posts/{id}``'s ``explanation``)."""
+        vader = self.thresholds is not None
+        return {"label": self.label, "model": self.model, "score": self.score, "confidence": self.confidence,
+                "reason": self.reason,
+                "vader_compound": self.score if vader else None,  # the API's name of the score, VADER only
+                "positive_threshold": self.thresholds[1] if vader else None,
+                "negative_threshold": self.thresholds[0] if vader else None,
+                "probabilities": self.probabilities,
+                "positive_terms": [{"feature": c.feature, "weight": c.weight} for c in self.positive_terms],
+                "negative_terms": [{"feature": c.feature, "weight": c.weight} for c in self.negative_terms],
+                "human_label": self.human_label, "stored_label": self.stored_label,
+                "classifier": self.classifier, "classified_at": self.classified_at}
+
+
+def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
+    """Why ``post`` (a row of ``store.get_post``) gets its label under the configured model:
+    the deciding rule (thresholds or class probabilities), the terms that pushed most each way,
+    the matched product aliases and topic terms."""
+    classifier = Classifier.from_settings(settings)
+    c = classifier.classify([post])[0]
+    why = classifier.scorer.explain(post_text(post["title"], post["text"]), top) if c.label != UNSCORED else None
+    human = post["human_label"]["sentiment"] if post.get("human_label") else None
+    return Explanation(
+        post["id"], post["title"], classifier.model, c.label, c.sentiment, c.confidence, c.language,
+        classifier.languages, why.thresholds if why else None, why.probabilities if why else None,
+        list(why.positive_terms) if why else [], list(why.negative_terms) if why else [],
+        [(m.product, m.alias) for m in c.mentions], [(t.topic, t.term, t.sentiment) for t in c.topics],
+        human, post.get("sentiment_label"), post.get("classifier"), post.get("classified_at"))
 
 
 def explain_post(db: sqlite_utils.Database, settings: Settings, post_id: int, top: int = 8) -> Explanation | None:
-    """Why a post got its label: the model's top term contributions, matched aliases and topic rules."""
+    """``explain`` for the stored post ``post_id`` (None when there is none)."""
     post = store.get_post(db, post_id)
-    if post is None:
-        return None
-    scorer = _scorer(settings)
-    body = post_text(post["title"], post["text"])
-    c = classify_batch([post], products=compile_products(settings.products), scorer=scorer,
-                       topics=compile_topics(settings.topics), languages=settings.sentiment.languages)[0]
-    pos: list[trained.Contribution] = []
-    neg: list[trained.Contribution] = []
-    if isinstance(scorer, TrainedScorer) and c.label != UNSCORED:
-        _, pos, neg = trained.explain(scorer.model, body, top)
-    elif c.label != UNSCORED:
-        pos, neg = _vader_terms(body, top)
-    human = post["human_label"]["sentiment"] if post["human_label"] else None
-    return Explanation(post_id, post["title"], scorer.name, c.label, c.sentiment, c.confidence, c.language,
-                       pos, neg, [(m.product, m.alias) for m in c.mentions],
-                       [(t.topic, t.term, t.sentiment) for t in c.topics], human, post["sentiment_label"])
-
-
-def _vader_terms(text: str, top: int) -> tuple[list[trained.Contribution], list[trained.Contribution]]:
-    """VADER's lexicon valences of the words in ``text`` (its rules adjust these; a first-order view)."""
-    from models.sentiment import _analyzer
-
-    lex = _analyzer().lexicon
-    seen = {w: lex[w] for w in (t.strip(".,!?;:\"'()").lower() for t in text.split()) if w in lex}
-    items = [trained.Contribution(f"word:{w}", float(v)) for w, v in seen.items()]
-    return (sorted((c for c in items if c.weight > 0), key=lambda c: -c.weight)[:top],
-            sorted((c for c in items if c.weight < 0), key=lambda c: c.weight)[:top])
+    return None if post is None else explain(post, settings, top)
 
 
 def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, now: datetime,

@@ -14,13 +14,11 @@ from typing import Any, Callable, Mapping, Sequence
 import sqlite_utils
 
 from listener import crawler, store
+from listener.classifier import Classifier
 from listener.config import Channel, Settings, Source
 from listener.text import iso_utc
-from models.classify import classifier_version, classify_batch, post_text
+from models.classify import post_text
 from models.emerging import Cluster, find_clusters
-from models.products import compile_products
-from models.sentiment import Scorer, load_scorer
-from models.topics import compile_topics
 from reports.digest import Digest, build_digest
 from reports.deliver import deliver
 from reports.render import digest_charts, digest_message, write_digest
@@ -156,27 +154,17 @@ def _by_spider(sources: Sequence[Source]) -> dict[str, list[Source]]:
     return groups
 
 
-def scorer_for(settings: Settings) -> Scorer:
-    """The sentiment scorer the settings choose (``sentiment.model``, ``sentiment.artifact``)."""
-    k, sn = settings.classify, settings.sentiment
-    return load_scorer(sn.model, sn.artifact, positive_threshold=k.positive_threshold,
-                       negative_threshold=k.negative_threshold)
-
-
 def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool = False,
              now: datetime, on_batch: Callable[[int], None] | None = None) -> ClassifyReport:
     """Tag unclassified posts (every post with ``everything``) with sentiment, products, topics, language."""
     stamp = iso_utc(now)
-    scorer = scorer_for(settings)
-    matcher = compile_products(settings.products)
-    topics = compile_topics(settings.topics)
+    classifier = Classifier.from_settings(settings)
     k = settings.classify
     total, mentions, labels = 0, 0, {}
     with store.recorded_run(db, "classify", now=stamp) as run:
         for rows in store.posts_to_classify(db, everything=everything, batch_size=k.batch_size):
-            results = classify_batch(rows, products=matcher, scorer=scorer, topics=topics,
-                                     languages=settings.sentiment.languages)
-            store.save_classifications(db, results, now=stamp, classifier=classifier_version(scorer))
+            results = classifier.classify(rows)
+            store.save_classifications(db, results, now=stamp, classifier=classifier.version)
             total += len(results)
             for r in results:
                 labels[r.label] = labels.get(r.label, 0) + 1
@@ -184,7 +172,7 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
             if on_batch:
                 on_batch(len(results))
         run.counts.updated = total
-        run.detail.update(labels=labels, mentions=mentions, model=scorer.name)
+        run.detail.update(labels=labels, mentions=mentions, model=classifier.model)
     return ClassifyReport(run.id, total, labels, mentions)
 
 

@@ -17,10 +17,12 @@ All three read at most the first ``MAX_CHARS`` characters of a post.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
-from models.sentiment import _analyzer  # the one VADER analyzer (its lexicon loads once)
+from models.vader import analyzer
 
 FEATURE_VERSION = "sent-features-2"
 MAX_CHARS = 1000  # the opening of a long post carries its tone; bounds the cost per post
@@ -67,6 +69,20 @@ def word_tokens(text: str) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Contribution:
+    """How much one feature (``word:...``, ``char:...``, ``vader_...``) pushed a text's score."""
+    feature: str
+    weight: float  # pushes towards positive (> 0) or negative (< 0)
+
+
+def strongest(pushes: Iterable[Contribution], top: int) -> tuple[list[Contribution], list[Contribution]]:
+    """The ``top`` strongest pushes towards positive and the ``top`` strongest towards negative."""
+    pushes = list(pushes)
+    return (sorted((c for c in pushes if c.weight > 0), key=lambda c: -c.weight)[:top],
+            sorted((c for c in pushes if c.weight < 0), key=lambda c: c.weight)[:top])
+
+
 LEXICON_NAMES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu")
 
 
@@ -75,7 +91,7 @@ def lexicon_features(text: str) -> list[float]:
     text = (text or "")[:MAX_CHARS]
     if not text.strip():
         return [0.0, 0.0, 0.0, 1.0]
-    s = _analyzer().polarity_scores(text)
+    s = analyzer().polarity_scores(text)
     return [s["compound"], s["pos"], s["neg"], s["neu"]]
 
 

@@ -7,26 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from models.features import Contribution, strongest
+from models.vader import valences, vader_compound
 
 if TYPE_CHECKING:
     from models.trained import TrainedModel
 
 POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
 LABELS = (POSITIVE, NEUTRAL, NEGATIVE)
-MAX_CHARS = 5000  # VADER's cost grows with length; the opening of a long post carries its tone
-
-
-@lru_cache(maxsize=1)
-def _analyzer() -> SentimentIntensityAnalyzer:
-    return SentimentIntensityAnalyzer()
-
-
-def vader_compound(text: str) -> float:
-    """VADER's normalized compound score for ``text`` (0.0 for empty text)."""
-    if not text or not text.strip():
-        return 0.0
-    return float(_analyzer().polarity_scores(text[:MAX_CHARS])["compound"])
 
 
 def label(compound: float, positive_threshold: float = 0.05, negative_threshold: float = -0.05) -> str:
@@ -49,10 +37,22 @@ class Sentiment:
     model: str
 
 
+@dataclass(frozen=True)
+class SentimentExplanation:
+    """Why a scorer gave one text its label: the rule that decided and the terms that pushed."""
+    sentiment: Sentiment
+    thresholds: tuple[float, float] | None = None  # VADER: (negative, positive) cut-offs of its compound score
+    probabilities: dict[str, float] | None = None  # the trained model: P(negative), P(neutral), P(positive)
+    positive_terms: tuple[Contribution, ...] = ()
+    negative_terms: tuple[Contribution, ...] = ()
+
+
 class Scorer(Protocol):
     name: str
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]: ...
+
+    def explain(self, text: str, top: int) -> SentimentExplanation: ...
 
 
 @dataclass
@@ -69,6 +69,12 @@ class VaderScorer:
             out.append(Sentiment(label(c, self.positive_threshold, self.negative_threshold), c, abs(c), self.name))
         return out
 
+    def explain(self, text: str, top: int) -> SentimentExplanation:
+        """The compound score against the thresholds; the text's words by their lexicon valence."""
+        pos, neg = strongest((Contribution(f"word:{w}", v) for w, v in valences(text).items()), top)
+        return SentimentExplanation(self.score([text])[0], (self.negative_threshold, self.positive_threshold),
+                                    None, tuple(pos), tuple(neg))
+
 
 @dataclass
 class TrainedScorer:
@@ -83,6 +89,14 @@ class TrainedScorer:
         from models.trained import predict
 
         return [Sentiment(p.label, p.score, p.confidence, self.name) for p in predict(self.model, list(texts))]
+
+    def explain(self, text: str, top: int) -> SentimentExplanation:
+        """The class probabilities; the features by their push in the polar head (``trained.explain``)."""
+        from models.trained import explain
+
+        p, probabilities, pos, neg = explain(self.model, text, top)
+        return SentimentExplanation(Sentiment(p.label, p.score, p.confidence, self.name), None, probabilities,
+                                    tuple(pos), tuple(neg))
 
 
 @lru_cache(maxsize=4)

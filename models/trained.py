@@ -17,7 +17,7 @@ neutral when the three-class head's most likely class is neutral, else the polar
 ``score`` = P(positive) - P(negative) = (1 - P(neutral)) (2q - 1), in [-1, 1], so a polar label
 and the score's sign always agree, and text the model finds neutral scores near 0.
 
-Artifact format (``save``/``load``), a safe format that runs no code when read: one ZIP file with
+Artifact format (``serialize``/``load``), a safe format that runs no code when read: one ZIP file with
 
 - ``meta.json``: format, feature version, scikit-learn version, training-data checksum, training
   config, class names, metrics measured at training time, and the SHA-256 of ``arrays.npz``;
@@ -44,7 +44,8 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 
-from models.features import FEATURE_VERSION, LEXICON_NAMES, lexicon_matrix, normalize, word_tokens
+from models.features import FEATURE_VERSION, LEXICON_NAMES, Contribution, lexicon_matrix, normalize, \
+    strongest, word_tokens
 
 FORMAT = "listener-sentiment-2"
 CLASSES = ("negative", "neutral", "positive")
@@ -193,35 +194,30 @@ def predict(model: TrainedModel, texts: Sequence[str]) -> list[Prediction]:
     """Label, polarity score and confidence for each text."""
     if not texts:
         return []
-    return _predictions(model, model.features(texts))
+    return _predictions(*model.probabilities(model.features(texts)))
 
 
-def _predictions(model: TrainedModel, f: Features) -> list[Prediction]:
-    p, neutral = model.probabilities(f)
+def _predictions(p: np.ndarray, neutral: np.ndarray) -> list[Prediction]:
     best = np.where(neutral, 1, np.where(p[:, 2] >= p[:, 0], 2, 0))
     return [Prediction(CLASSES[b], float(row[2] - row[0]), float(row[b])) for b, row in zip(best, p)]
 
 
-@dataclass(frozen=True)
-class Contribution:
-    feature: str
-    weight: float  # pushes towards positive (> 0) or negative (< 0)
-
-
-def explain(model: TrainedModel, text: str, top: int = 5) -> tuple[Prediction, list[Contribution], list[Contribution]]:
-    """The prediction and the features that pushed it most towards positive and towards negative.
+def explain(model: TrainedModel, text: str, top: int = 5) \
+        -> tuple[Prediction, dict[str, float], list[Contribution], list[Contribution]]:
+    """The prediction, the combined class probabilities, and the features that pushed it most
+    towards positive and towards negative.
 
     A feature's push is its value times its weight in the polar head, the linear quantity
     whose sign decides between the two polar classes.
     """
     f = model.features([text])
-    pred = _predictions(model, f)[0]
+    p, neutral = model.probabilities(f)
+    pred = _predictions(p, neutral)[0]
+    probabilities = {c: float(x) for c, x in zip(CLASSES, p[0])}
     names = model.feature_names()
     row = model.polar_matrix(f).getrow(0)
     pushes = [Contribution(names[j], float(v * model.polar_coef[j])) for j, v in zip(row.indices, row.data)]
-    pos = sorted((c for c in pushes if c.weight > 0), key=lambda c: -c.weight)[:top]
-    neg = sorted((c for c in pushes if c.weight < 0), key=lambda c: c.weight)[:top]
-    return pred, pos, neg
+    return (pred, probabilities, *strongest(pushes, top))
 
 
 # --- artifact -------------------------------------------------------------------
@@ -243,10 +239,8 @@ def _deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def save(model: TrainedModel, path: Path) -> str:
-    """Write the artifact (see module docstring); return its SHA-256."""
-    from listener.files import write_atomic
-
+def serialize(model: TrainedModel) -> bytes:
+    """The artifact's bytes (see module docstring); the caller writes them (atomically)."""
     arrays = _array_bytes({"coef": model.coef.astype(np.float32), "intercept": model.intercept.astype(np.float32),
                            "idf_word": model.idf_word, "idf_char": model.idf_char,
                            "lexicon_scale": model.lexicon_scale.astype(np.float32),
@@ -266,9 +260,7 @@ def save(model: TrainedModel, path: Path) -> str:
             info = zipfile.ZipInfo(name, _ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, data, compresslevel=9)
-    data = buf.getvalue()
-    write_atomic(path, data)
-    return hashlib.sha256(data).hexdigest()
+    return buf.getvalue()
 
 
 def read_meta(path: Path) -> dict:

@@ -6,7 +6,8 @@ from listener.config import Product
 from models.classify import classify, post_text
 from models.language import detect_language
 from models.products import compile_products, match_products
-from models.sentiment import label, vader_compound
+from models.sentiment import label
+from models.vader import vader_compound
 
 PRODUCTS = compile_products([
     Product("Firefox", ("Firefox", "Mozilla Firefox"), ("Firefox OS",), True),

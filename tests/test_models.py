@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener import pipeline, store
+from listener import learn, pipeline, store
+from listener.classifier import Classifier, ModelError
 from listener.app.cli import cli
 from listener.config import ConfigError, Topic, load_settings
 from models import trained
@@ -197,6 +198,10 @@ def test_unscored_language_and_digest_counts(settings_for):
     assert report.labels == {"positive": 1, "unscored": 1}
     row = db.execute("SELECT sentiment, language FROM posts WHERE guid = 'de'").fetchone()
     assert row == (None, "de")
+    de = db.execute("SELECT id FROM posts WHERE guid = 'de'").fetchone()[0]
+    why = learn.explain_post(db, settings, de)
+    assert (why.label, why.score, why.positive_terms) == ("unscored", None, [])
+    assert why.reason == "its language (de) is not one the sentiment model scores (en)"
     from reports.digest import build_digest
     from reports.render import render_markdown
     d = build_digest(db, settings, day=NOW.date().replace(day=22), now=NOW)
@@ -261,6 +266,21 @@ def test_settings_validation(write_settings):
         load_settings(write_settings(extra='[[topics]]\nname = "x"\n'))
     s = load_settings(write_settings(extra=TOPICS_TOML))
     assert [t.name for t in s.topics] == ["battery", "screen"] and s.sentiment.model == "trained"
+
+
+def test_classifier_from_settings(write_settings, tmp_path):
+    settings = load_settings(write_settings(extra='[sentiment]\nmodel = "vader"\nlanguages = ["en", "de"]\n'
+                                                  '[classify]\npositive_threshold = 0.3\n' + TOPICS_TOML))
+    c = Classifier.from_settings(settings)
+    assert c.model.startswith("vader-") and c.version.startswith(f"{c.model}/products-1/topics-1/")
+    assert (c.scorer.positive_threshold, c.languages, [r.name for r in c.topics]) == (0.3, ("en", "de"),
+                                                                                       ["battery", "screen"])
+    r = c.classify([{"id": 1, "title": None, "text": "Firefox battery life is okay"}])[0]
+    assert ([m.product for m in r.mentions], [t.topic for t in r.topics]) == (["Firefox"], ["battery"])
+    assert r.label == "neutral" and 0.05 < r.sentiment < 0.3  # VADER positive, below this threshold
+    missing = tmp_path / "missing.model"
+    with pytest.raises(ModelError, match=re.escape(f"{missing}: model artifact not found (run `listener train`)")):
+        Classifier.from_settings(load_settings(write_settings(extra=f'[sentiment]\nartifact = "{missing}"\n')))
 
 
 def test_vader_scorer_still_available():

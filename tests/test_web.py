@@ -45,14 +45,18 @@ def make_posts(n: int = 60) -> list[dict]:
     return posts
 
 
-@pytest.fixture
-def site(settings_for):
-    settings = settings_for(products=PRODUCTS, extra="[serve]\npage_size = 10\n")
+def make_site(settings_for, extra: str = ""):
+    settings = settings_for(products=PRODUCTS, extra="[serve]\npage_size = 10\n" + extra)
     db = store.open_db(settings.db_path)
     store.upsert_posts(db, make_posts(), now="2026-11-23T00:00:00Z")
     pipeline.classify(db, settings, now=NOW)
     db.close()
     return settings
+
+
+@pytest.fixture
+def site(settings_for):
+    return make_site(settings_for)
 
 
 @pytest.fixture
@@ -122,7 +126,10 @@ def test_api_search_and_openapi(client):
     assert client.get("/api/search", params={"limit": 100000}).status_code == 422
 
 
-def test_api_post_explains_its_label(client):
+def test_api_post_explains_its_label(settings_for):
+    """With sentiment.model = "vader": VADER's compound score against the thresholds."""
+    client = TestClient(create_app(make_site(settings_for, '[sentiment]\nmodel = "vader"\n'),
+                                   today=lambda: date(2026, 11, 23)))
     hit = client.get("/api/search", params={"q": '"keeps crashing"', "limit": 1}).json()["hits"][0]
     post = client.get(f"/api/posts/{hit['id']}").json()
     e = post["explanation"]
@@ -132,6 +139,25 @@ def test_api_post_explains_its_label(client):
     page = client.get(f"/posts/{hit['id']}").text
     assert "matched the alias" in page and "Why this label" in page
     assert client.get("/api/posts/999999").status_code == 404
+
+
+def test_post_page_api_and_cli_explain_the_trained_model_alike(client, site):
+    """The default trained model's label is explained by its class probabilities, never as a VADER
+    compound score (the page and the API used to claim VADER for every model)."""
+    hit = client.get("/api/search", params={"q": '"keeps crashing"', "limit": 1}).json()["hits"][0]
+    e = client.get(f"/api/posts/{hit['id']}").json()["explanation"]
+    assert e["model"].startswith("trained-") and e["label"] == "negative" == e["stored_label"]
+    assert e["vader_compound"] is None and e["positive_threshold"] is None and e["negative_threshold"] is None
+    assert e["score"] < 0 and "VADER" not in e["reason"] and f"the trained model {e['model']}" in e["reason"]
+    assert set(e["probabilities"]) == {"negative", "neutral", "positive"}
+    assert abs(sum(e["probabilities"].values()) - 1) < 1e-6
+    assert f"P(negative) {e['probabilities']['negative']:.2f}" in e["reason"]
+    assert "word:terrible" in [t["feature"] for t in e["negative_terms"]]
+    assert all(t["weight"] < 0 for t in e["negative_terms"])
+    why = client.get(f"/posts/{hit['id']}").text.split("Why this label")[1].split("<h2>Products")[0]
+    assert "VADER" not in why and e["reason"] in why.replace("&#39;", "'") and "Towards negative" in why
+    out = CliRunner().invoke(cli, ["--config", str(site.path), "explain", str(hit["id"])]).output
+    assert f"why: {e['reason']}\n" in out and f"by {e['model']};" in out
 
 
 def test_products_overview_and_stats(client):

@@ -136,7 +136,7 @@ def classify(obj: Ctx, everything: bool) -> None:
 
 
 def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
-    from models.trained import ArtifactError
+    from listener.classifier import ModelError
 
     settings = obj.settings()
     db = obj.db()
@@ -145,7 +145,7 @@ def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
         try:
             report = pipeline.classify(db, settings, everything=everything, now=obj.now,
                                        on_batch=lambda n: progress.advance(task, n))
-        except ArtifactError as exc:
+        except ModelError as exc:
             _fail(str(exc))
     labels = ", ".join(f"{report.labels.get(k, 0)} {k}" for k in ("positive", "neutral", "negative", "unscored"))
     obj.say(f"Classified {report.classified} post(s): {labels}; {report.mentions} product mention(s).")
@@ -550,6 +550,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_labels: bool, no_eval: bool) -> None:
     """Train the sentiment model deterministically; print the data checksum, metrics and artifact checksum."""
     from listener import learn
+    from listener.classifier import ModelError
     from models import datasets, trained, training
 
     config = training.SMALL if small else training.TrainConfig()
@@ -557,7 +558,7 @@ def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_lab
     try:
         result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
                              db=obj.db() if with_labels else None, evaluate=not no_eval)
-    except datasets.DataError as exc:
+    except ModelError as exc:
         _fail(str(exc))
     click.echo(f"data: {result.examples} examples, sha256 {result.data_sha256}")
     if result.evaluation:
@@ -582,9 +583,9 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
     import json as jsonlib
 
     from listener import learn
+    from listener.classifier import ModelError
     from listener.files import write_atomic
     from models import datasets, training
-    from models.trained import ArtifactError
 
     settings = obj.settings()
     console = Console(width=_width())
@@ -606,7 +607,7 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
     try:
         evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
                                       cv=not recorded)
-    except (ArtifactError, datasets.DataError) as exc:
+    except ModelError as exc:
         _fail(str(exc))
     table = Table(title="Sentiment targets")
     for col in ("target", "model", "value", "target value", "status", "how measured"):
@@ -638,12 +639,12 @@ def sentiment(obj: Ctx, file) -> None:
     import json as jsonlib
 
     from listener import learn
-    from models.trained import ArtifactError
+    from listener.classifier import ModelError
 
     try:
         for result in learn.score_lines(file, obj.settings()):
             click.echo(jsonlib.dumps(result, ensure_ascii=False))
-    except ArtifactError as exc:
+    except ModelError as exc:
         _fail(str(exc))
 
 
@@ -654,11 +655,11 @@ def sentiment(obj: Ctx, file) -> None:
 def explain(obj: Ctx, post_id: int, top: int) -> None:
     """Show why a post got its label: confidence, pushing terms, matched product alias and topic rule."""
     from listener import learn
-    from models.trained import ArtifactError
+    from listener.classifier import ModelError
 
     try:
         e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
-    except ArtifactError as exc:
+    except ModelError as exc:
         _fail(str(exc))
     if e is None:
         _fail(f"no post with id {post_id}", 1)
@@ -666,6 +667,7 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
     conf = f", confidence {e.confidence:.2f}" if e.confidence is not None else ""
     score = f"score {e.score:+.3f}" if e.score is not None else "no score"
     click.echo(f"label: {e.label} ({score}{conf}) by {e.model}; language {e.language or 'unknown'}")
+    click.echo(f"why: {e.reason}")
     if e.human_label:
         click.echo(f"human relabel: {e.human_label} (overrides the model in reports)")
     for title, terms in (("pushed towards positive", e.positive_terms), ("pushed towards negative", e.negative_terms)):

@@ -108,12 +108,26 @@ class SearchResponse(BaseModel):
     hits: list[SearchHit]
 
 
+class Term(BaseModel):
+    feature: str
+    weight: float
+
+
 class Explanation(BaseModel):
-    label: str | None
-    vader_compound: float | None
-    positive_threshold: float
-    negative_threshold: float
+    """``learn.Explanation.to_dict()``: why the configured model gives the post its label."""
+    label: str
+    model: str
+    score: float | None
+    confidence: float | None
     reason: str
+    vader_compound: float | None  # the score when the model is VADER, else null
+    positive_threshold: float | None  # VADER's thresholds; null for the trained model
+    negative_threshold: float | None
+    probabilities: dict[str, float] | None  # the trained model's class probabilities; null for VADER
+    positive_terms: list[Term]
+    negative_terms: list[Term]
+    human_label: str | None
+    stored_label: str | None
     classifier: str | None
     classified_at: str | None
 
@@ -373,7 +387,9 @@ def create_app(settings: Settings, *, token: str | None = None,
             raise HTTPException(404, f"no post with id {post_id}")
         # get_post already read the mentions (by product) and topics (by topic)
         p["products"], p["topics"] = p["mentions"], [t["topic"] for t in p["topics"]]
-        p["explanation"] = _explain(p, settings)
+        from listener import learn  # loads the models (numpy, scipy): on the first post page, not at start-up
+
+        p["explanation"] = learn.explain(p, settings).to_dict()
         return p
 
     @app.exception_handler(HTTPException)
@@ -405,23 +421,6 @@ def _filters(form: dict) -> search_mod.Filters:
 def _link(path: str, form: dict, **extra) -> str:
     params = {k: v for k, v in {**form, **extra}.items() if v not in ("", None)}
     return path + ("?" + urlencode(params) if params else "")
-
-
-def _explain(p: dict, settings: Settings) -> dict:
-    k = settings.classify
-    c, label = p["sentiment"], p["sentiment_label"]
-    if c is None:
-        reason = "not classified yet"
-    elif label == "positive":
-        reason = f"VADER compound {c:+.3f} is at or above the positive threshold {k.positive_threshold:+.2f}"
-    elif label == "negative":
-        reason = f"VADER compound {c:+.3f} is at or below the negative threshold {k.negative_threshold:+.2f}"
-    else:
-        reason = (f"VADER compound {c:+.3f} is between the thresholds "
-                  f"{k.negative_threshold:+.2f} and {k.positive_threshold:+.2f}")
-    return {"label": label, "vader_compound": c, "positive_threshold": k.positive_threshold,
-            "negative_threshold": k.negative_threshold, "reason": reason, "classifier": p["classifier"],
-            "classified_at": p["classified_at"]}
 
 
 def _summary(o: ProductOverview) -> dict:

@@ -1,0 +1,80 @@
+"""The classifier the settings describe: sentiment scorer, product matcher, topic rules, languages.
+
+``Classifier.from_settings`` is the one way to build it: ``listener classify``, the daemon, the demo,
+``listener sentiment``/``explain``/``eval --labels``, the web post page and the benchmarks all go
+through it, so they all score with the same model and the same thresholds. The work itself is
+done by the pure functions in ``models``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+from listener.config import Settings
+from models.classify import Classification, classifier_version, classify_batch, score_covered
+from models.products import ProductMatcher, TermRule, compile_products
+from models.sentiment import Scorer, load_scorer
+from models.topics import compile_topics
+
+
+class ModelError(Exception):  # TODO(issue 12): derive from listener.errors.UserError (exit_code=2) once it lands
+    """A sentiment model or its training data that cannot be used; one line naming the file and the fix."""
+
+
+@contextmanager
+def model_errors() -> Iterator[None]:
+    """Turn the models' own errors (an unusable artifact, unreadable training data) into ``ModelError``."""
+    from models.datasets import DataError
+    from models.trained import ArtifactError  # numpy and scipy: loaded when a model is, not at start-up
+
+    try:
+        yield
+    except (ArtifactError, DataError) as exc:
+        raise ModelError(str(exc)) from None
+
+
+def scorer_for(settings: Settings, model: str | None = None) -> Scorer:
+    """The sentiment scorer ``model`` (default ``sentiment.model``) with the settings' artifact and thresholds."""
+    k, sn = settings.classify, settings.sentiment
+    with model_errors():
+        return load_scorer(model or sn.model, sn.artifact, positive_threshold=k.positive_threshold,
+                           negative_threshold=k.negative_threshold)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Sentiment, products, topics and language for posts, as the settings configure them."""
+    scorer: Scorer
+    products: ProductMatcher
+    topics: tuple[TermRule, ...]
+    languages: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Classifier":
+        """The classifier of ``settings`` (``sentiment``, ``classify`` thresholds, ``products``, ``topics``).
+
+        Raises ``ModelError`` when the configured model artifact cannot be used.
+        """
+        return cls(scorer_for(settings), compile_products(settings.products), compile_topics(settings.topics),
+                   tuple(settings.sentiment.languages))
+
+    @property
+    def model(self) -> str:
+        """The sentiment model's name (``vader-3.3.2``, ``trained-<artifact id>``)."""
+        return self.scorer.name
+
+    @property
+    def version(self) -> str:
+        """What the ``classifier`` column records (a digest names the versions behind its figures)."""
+        return classifier_version(self.scorer)
+
+    def classify(self, rows: Iterable[dict]) -> list[Classification]:
+        """Classify rows with ``id``, ``title``, ``text`` and optional ``language`` keys (one batch)."""
+        return classify_batch(rows, products=self.products, scorer=self.scorer, topics=self.topics,
+                              languages=self.languages)
+
+    def score(self, texts: Sequence[str]) -> tuple[list[str | None], dict[int, Any]]:
+        """Each text's detected language, and (by index) the sentiment of the texts in a covered language."""
+        return score_covered(texts, self.scorer, self.languages)
