@@ -32,6 +32,7 @@ from pathlib import Path
 import vaderSentiment
 
 from listener import search, store
+from listener.search import plan as search_plan  # RANK_DEPTH is read there
 from listener.files import write_atomic
 from listener.text import iso_utc
 from models.classify import Classification, TopicSentiment
@@ -226,10 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, metavar="PATH")
     ap.add_argument("--extra", action="store_true", help="also time harder shapes, reported apart")
     ap.add_argument("--rank-all", action="store_true",
-                    help=f"rank every match by relevance (default: the newest {search.RANK_DEPTH:,})")
+                    help=f"rank every match by relevance (default: the newest {search_plan.RANK_DEPTH:,})")
     args = ap.parse_args(argv)
     if args.rank_all:
-        search.RANK_DEPTH = 10 ** 12
+        search_plan.RANK_DEPTH = 10 ** 12
     n = args.posts or (100_000 if args.quick else 1_000_000)
     path = Path(f"/tmp/listener-bench-search-v{GENERATOR_VERSION}-{n}-{args.seed}.db")
     if args.rebuild or not path.exists():
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{b['ours_p50_ms']:>10.1f}{b['ratio']:>7.1f}x")
     print("(LIKE '%word%' also matches inside longer words; FTS matches words and their Porter stems)")
     if args.json:
-        figures = {"posts": posts, "runs": args.runs, "rank_depth": search.RANK_DEPTH, "queries": rows,
+        figures = {"posts": posts, "runs": args.runs, "rank_depth": search_plan.RANK_DEPTH, "queries": rows,
                    "extra": extra,
                    "p50_ms": round(p50, 2),
                    "p95_ms": round(p95, 2), "baseline": base, "seed": args.seed,

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from listener import search, store
-from listener.search.query import MAX_DEPTH, QueryError, compile_query, compile_tree, explain, near_ordered, parse, tokens, _stem
+from listener.search import plan as search_plan  # what the page plans read: SORT_ALL, RANK_DEPTH...
+from listener.search.compiler import compile_query, compile_tree
+from listener.search.near import _stem, near_ordered, tokens
+from listener.search.query import MAX_DEPTH, QueryError, explain, parse
 from models.classify import Classification, TopicSentiment
 from models.products import Mention
 
@@ -286,17 +289,17 @@ def test_every_page_plan_gives_the_same_pages(db, monkeypatch, query, sort):
     index (each chosen by size on a big database) return the same pages and totals."""
     pages = []
     for sort_all, probe_cost, shallow in ((10 ** 9, 7.0, False), (0, 7.0, False), (0, 0.0, False), (0, 0.0, True)):
-        monkeypatch.setattr(search, "SORT_ALL", sort_all)
-        monkeypatch.setattr(search, "PROBE_COST_US", probe_cost)  # 0: look posts up one by one
+        monkeypatch.setattr(search_plan, "SORT_ALL", sort_all)
+        monkeypatch.setattr(search_plan, "PROBE_COST_US", probe_cost)  # 0: look posts up one by one
         if shallow:  # the look-ups stop before a page is full: the walk over the gathered matches takes over
-            monkeypatch.setattr(search, "probe_depth", lambda *a: 1)
+            monkeypatch.setattr(search_plan, "probe_depth", lambda *a: 1)
         pages.append([_page(db, query, sort, limit=2, offset=k) for k in (0, 1, 2)])
     assert pages[0] == pages[1] == pages[2] == pages[3]
     plan = search.prepare(db, query, sort=sort)
     if plan.fts_only:
         monkeypatch.undo()
-        monkeypatch.setattr(search, "SORT_ALL", 0)
-        monkeypatch.setattr(search, "PROBE_COST_US", 0.0)
+        monkeypatch.setattr(search_plan, "SORT_ALL", 0)
+        monkeypatch.setattr(search_plan, "PROBE_COST_US", 0.0)
         assert "probe" in [k for k, _, _ in plan.steps(total=3, posts=4)]
     assert pages[0][0][0], "the query finds posts"
     if query.startswith(("engagement", "published")):  # the range drives when it is the smaller side
@@ -310,7 +313,7 @@ def test_every_page_plan_gives_the_same_pages(db, monkeypatch, query, sort):
 def test_relevance_ranks_the_newest_matches_when_there_are_many(db, monkeypatch):
     everything, total = _page(db, "firefox", "relevance")
     assert total == 3 and sorted(everything) == ["1", "2", "3"]
-    monkeypatch.setattr(search, "RANK_DEPTH", 2)
+    monkeypatch.setattr(search_plan, "RANK_DEPTH", 2)
     page = search.search(db, search.prepare(db, "firefox"), limit=2)
     assert page.total == 3 and page.ranked == 2
     newest = sorted(everything, key=lambda g: -next(i for i, v in db.ids.items() if v == g))[:2]
@@ -319,7 +322,7 @@ def test_relevance_ranks_the_newest_matches_when_there_are_many(db, monkeypatch)
     deeper = search.search(db, search.prepare(db, "firefox"), limit=2, offset=2)  # paging past the window ranks more
     assert deeper.total == 3 and len(deeper.hits) == 1
     # with a condition on the posts rows (3 is not an engagement step) the window holds the newest that pass it
-    monkeypatch.setattr(search, "RANK_DEPTH", 1)
+    monkeypatch.setattr(search_plan, "RANK_DEPTH", 1)
     plan = search.prepare(db, "firefox engagement:[3 TO *]")
     assert not plan.fts_only and plan.windowed
     page = search.search(db, plan, limit=1)
@@ -382,7 +385,7 @@ def test_wildcards_match_what_fts5_prefix_queries_match(reviews, monkeypatch):
     # FTS5's own prefix queries repeat their expansion on every look-up: no post-by-post walks for them
     assert [search.prepare(reviews, q).compiled.prefix_query for q in ("e-mail*", "expens*", "expens* NEAR/2 price")] \
         == [True, False, True]
-    monkeypatch.setattr(search, "MAX_PREFIX_TERMS", 2)
+    monkeypatch.setattr(search_plan, "MAX_PREFIX_TERMS", 2)
     assert search.prefix_words(reviews, "ex") is None
     assert {r[0] for r in reviews.execute(search.prepare(reviews, "ex*").select_sql(paged=False),
                                           search.prepare(reviews, "ex*").params)} == \

@@ -1,0 +1,69 @@
+"""A search (or a product's mentions) as the scope of a report: ``condition`` for the digest,
+``bucket_counts`` and ``window_rows`` for alert rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from listener import store
+from listener.facets import ENGAGEMENT_SQL
+from listener.search.compiler import MATCH_SQL
+from listener.search.near import _connect
+from listener.search.plan import Plan, prepare
+from listener.text import iso_utc
+
+
+def condition(db: sqlite_utils.Database, query: str) -> tuple[str, list]:
+    """A query as one SQL condition on ``posts p`` with its parameters, for reports that count
+    only the posts a (saved) search matches; ``QueryError`` if it does not parse."""
+    plan = prepare(db, query)
+    _connect(db)
+    if plan.fts_only:
+        return MATCH_SQL, [plan.compiled.match]
+    return f"p.id IN (SELECT p.id FROM {plan.from_sql}{plan.where_sql})", list(plan.params)
+
+
+def _scope(plan: Plan | None, product: str | None) -> tuple[str, list]:
+    """FROM ... WHERE for a plan's posts (every post without a plan), optionally only those mentioning
+    ``product``, open for more ANDs."""
+    from_sql, where, params = ("posts p", " WHERE 1", []) if plan is None else \
+        (plan.from_sql, plan.where_sql or " WHERE 1", list(plan.params))
+    if product:
+        where += " AND EXISTS (SELECT 1 FROM mentions m WHERE m.post_id = p.id AND m.product = ?)"
+        params.append(product)
+    return f"FROM {from_sql}{where}", params
+
+
+def bucket_counts(db: sqlite_utils.Database, plan: Plan | None, product: str | None, start: datetime,
+                  bucket_seconds: int, buckets: int) -> list[tuple[int, int]]:
+    """(matches, negative matches) of a search (or a product's mentions) in consecutive buckets from
+    ``start``, oldest first."""
+    _connect(db)
+    scope, params = _scope(plan, product)
+    end = start + timedelta(seconds=bucket_seconds * buckets)
+    out = [(0, 0)] * buckets
+    rows = store.tuples(
+        db, f"SELECT CAST((strftime('%s', p.posted_at) - ?) / ? AS INTEGER) AS b, count(*), "
+            f"sum(CASE WHEN p.sentiment_label = 'negative' THEN 1 ELSE 0 END) {scope} "
+            f"AND p.posted_at >= ? AND p.posted_at < ? GROUP BY b",
+        [int(start.timestamp()), bucket_seconds, *params, iso_utc(start), iso_utc(end)])
+    for b, n, neg in rows:
+        if 0 <= b < buckets:
+            out[b] = (n, neg or 0)
+    return out
+
+
+def window_rows(db: sqlite_utils.Database, plan: Plan | None, product: str | None, start: str, end: str, *,
+                by: str = "posted_at", limit: int = 500) -> list[dict]:
+    """A search's matches (or a product's mentions) posted (or first fetched) in [start, end), newest
+    first, as post rows."""
+    _connect(db)
+    column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
+    scope, params = _scope(plan, product)
+    return store.rows(db, f"SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
+                          f"p.sentiment_label, {ENGAGEMENT_SQL} AS engagement {scope} "
+                          f"AND {column} >= ? AND {column} < ? ORDER BY {column} DESC, p.id DESC LIMIT ?",
+                      [*params, start, end, limit])
