@@ -15,10 +15,6 @@ from typing import Any, Mapping
 
 ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
-SOURCE_TYPES = ("feed", "hackernews", "reddit", "mastodon", "bluesky", "forum")
-# Where each type fetches from when ``url`` is not given (feed, mastodon, forum need one).
-DEFAULT_URLS = {"hackernews": "https://hn.algolia.com/api/v1", "reddit": "https://www.reddit.com",
-                "bluesky": "https://bsky.social"}
 SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 
@@ -37,7 +33,7 @@ class Product:
 
 @dataclass(frozen=True)
 class Source:
-    """One ``[[sources]]`` entry. ``options`` holds the type-specific keys (see ``TYPE_OPTIONS``)."""
+    """One ``[[sources]]`` entry. ``options`` holds the type-specific keys (see ``listener.sources``)."""
 
     name: str
     type: str
