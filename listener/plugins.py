@@ -13,11 +13,14 @@ import importlib.metadata
 import pluggy
 
 from listener import hookspecs
-from listener.config import ConfigError
 
 ENTRY_POINT_GROUP = "listener"
 # Registered first, so built-in source types come first in every list and message.
 DEFAULT_PLUGINS = ("spiders.sourcetypes",)
+
+
+class PluginError(Exception):
+    """An installed plugin cannot be used (it fails to import, or clashes with another), in one line."""
 
 
 @functools.cache
@@ -34,7 +37,7 @@ def plugin_manager() -> pluggy.PluginManager:
             try:
                 plugin = ep.load()
             except Exception as exc:  # any error of a third-party module: name the plugin, not a traceback
-                raise ConfigError(f"plugin {ep.name!r} ({ep.value}) cannot be loaded: "
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) cannot be loaded: "
                                   f"{type(exc).__name__}: {exc}") from exc
             pm.register(plugin, name=ep.name)
     return pm

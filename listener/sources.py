@@ -16,9 +16,11 @@ from importlib import import_module
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-if TYPE_CHECKING:
-    import pluggy
+import pluggy
 
+from listener.plugins import PluginError, plugin_manager
+
+if TYPE_CHECKING:
     from listener.config.schema import Setting
 
 # fail(key, message) -> the exception to raise, naming the file and the source's key.
@@ -63,8 +65,6 @@ def load_spider(path: str) -> type:
 
 def source_types() -> Mapping[str, SourceType]:
     """Every registered source type by name: the built-in ones first, then the plugins' ones."""
-    from listener.plugins import plugin_manager
-
     return _collect(plugin_manager())
 
 
@@ -75,14 +75,12 @@ def source_type(name: str) -> SourceType:
 
 @functools.cache
 def _collect(pm: pluggy.PluginManager) -> Mapping[str, SourceType]:
-    from listener.config import ConfigError
-
     types: dict[str, SourceType] = {}
     # pluggy calls the last registered plugin first; reversed, the built-ins lead.
     for batch in reversed(pm.hook.register_source_types()):
         for st in batch or ():
             if st.name in types:
-                raise ConfigError(f"source type {st.name!r} is registered twice (by two plugins; "
+                raise PluginError(f"source type {st.name!r} is registered twice (by two plugins; "
                                   "uninstall one of them)")
             types[st.name] = st
     return MappingProxyType(types)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from listener.config import Source, checks
 from listener.config.checks import parse_interval
+from listener.plugins import PluginError
 from listener.sources import source_types
 
 if TYPE_CHECKING:
@@ -16,7 +17,10 @@ if TYPE_CHECKING:
 def read_source(s: "_Reader") -> Source:
     sname = s.get("name", str, required=True, check=checks.name)
     stype = s.get("type", str, default="feed")
-    types = source_types()
+    try:
+        types = source_types()
+    except PluginError as exc:
+        raise s.fail("type", str(exc)) from None
     if stype not in types:
         raise s.fail("type", f"unknown source type {stype!r} (known: {', '.join(types)})")
     kind = types[stype]
