@@ -163,3 +163,9 @@ def test_readme_source_type_table_matches_the_registry():
         env_defaults = [o.default for o in st.options if o.name in st.credentials]
         assert all(f"`{var}`" in credentials for var in env_defaults), (st.name, env_defaults)
         assert (credentials.strip().startswith("none")) == (not st.credentials), st.name
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_built_in_type_names_a_spider_of_its_own_name(name):
+    spider = source_type(name).spider_class()
+    assert spider.name == name and callable(getattr(spider, "start", None))
