@@ -124,6 +124,11 @@ def test_a_broken_or_clashing_plugin_is_one_line_on_the_type_key(site, tmp_path)
         load_settings(path)
     assert str(err.value) == (f"{path}: sources[0].type: plugin 'broken' (listener_missing_module) cannot be "
                               "loaded: ModuleNotFoundError: No module named 'listener_missing_module'")
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["--config", str(empty), "sources", "add", "f", "--url", "https://f.example/feed"])
+    assert (r.exit_code, r.output) == (2, "Error: plugin 'broken' (listener_missing_module) cannot be loaded: "
+                                          "ModuleNotFoundError: No module named 'listener_missing_module'\n")
 
     (site / "listener_broken-0.1.dist-info" / "entry_points.txt").write_text("[listener]\nfeed2 = listener_feed2\n")
     (site / "listener_feed2.py").write_text(

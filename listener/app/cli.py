@@ -324,9 +324,13 @@ class _SourceTypeChoice(click.Choice):
 
     @property
     def choices(self) -> tuple[str, ...]:
+        from listener.plugins import PluginError
         from listener.sources import source_types
 
-        return tuple(source_types())
+        try:
+            return tuple(source_types())
+        except PluginError as exc:
+            _fail(str(exc))
 
     @choices.setter
     def choices(self, value: object) -> None:
