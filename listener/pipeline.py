@@ -16,6 +16,7 @@ import sqlite_utils
 from listener import crawler, store
 from listener.classifier import Classifier
 from listener.config import Channel, Settings, Source
+from listener.sources import source_type
 from listener.text import iso_utc
 from models.classify import post_text
 from models.emerging import Cluster, find_clusters
@@ -24,12 +25,6 @@ from reports.deliver import deliver
 from reports.render import digest_charts, digest_message, write_digest
 
 FLUSH_EVERY = 500  # posts buffered per source before a write; keeps transactions short
-# Credentials a source type reads from the environment: option naming the variable -> job key.
-CREDENTIAL_OPTIONS = {
-    "reddit": {"client_id_env": "client_id", "client_secret_env": "client_secret"},
-    "mastodon": {"token_env": "token"},
-    "bluesky": {"handle_env": "handle", "password_env": "password"},
-}
 
 
 @dataclass
@@ -128,10 +123,11 @@ def source_job(source: Source, state: store.SourceState, settings: Settings, now
     """What the crawler child needs to fetch one source: URL, options, state, limits, credentials."""
     job: dict[str, Any] = {"name": source.name, "url": source.url, "etag": state.etag,
                            "last_modified": state.last_modified}
-    if source.type == "feed":
+    kind = source_type(source.type)
+    if not kind.paged:
         return job
     max_age = source.max_age or settings.collect.max_age
-    creds = {key: environ[source.options[opt]] for opt, key in CREDENTIAL_OPTIONS.get(source.type, {}).items()
+    creds = {key: environ[source.options[opt]] for opt, key in kind.credentials.items()
              if environ.get(source.options.get(opt, ""))}
     job.update(type=source.type, options=_plain(source.options), high_water=state.high_water,
                session=state.session, credentials=creds,

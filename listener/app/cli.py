@@ -316,9 +316,31 @@ def sources_cmd(ctx: click.Context) -> None:
         _list_sources(ctx.obj)
 
 
+class _SourceTypeChoice(click.Choice):
+    """The registered source types, looked up when the option is used: importing the CLI loads no plugins."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from listener.plugins import PluginError
+        from listener.sources import source_types
+
+        try:
+            return tuple(source_types())
+        except PluginError as exc:
+            _fail(str(exc))
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # click.Choice.__init__ stores its argument; the registry is the source of truth
+
+
 @sources_cmd.command("add")
 @click.argument("name")
-@click.option("--type", "type_", default="feed", show_default=True, help="feed, hackernews, reddit, mastodon, bluesky or forum.")
+@click.option("--type", "type_", type=_SourceTypeChoice(), default="feed", show_default=True,
+              help="The source type (see \"Sources\" in the README).")
 @click.option("--url", help="Feed URL, Mastodon instance, forum board URL (API types have a default).")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
               help="A type-specific key, e.g. --set subreddit=firefox (repeatable; TOML values or plain text).")

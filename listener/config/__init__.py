@@ -19,10 +19,6 @@ from listener.config.schema import DEFAULT_USER_AGENT, SENSITIVITIES, SENTIMENT_
 
 ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
-SOURCE_TYPES = ("feed", "hackernews", "reddit", "mastodon", "bluesky", "forum")
-# Where each type fetches from when ``url`` is not given (feed, mastodon, forum need one).
-DEFAULT_URLS = {"hackernews": "https://hn.algolia.com/api/v1", "reddit": "https://www.reddit.com",
-                "bluesky": "https://bsky.social"}
 
 
 class ConfigError(Exception):
@@ -39,7 +35,7 @@ class Product:
 
 @dataclass(frozen=True)
 class Source:
-    """One ``[[sources]]`` entry. ``options`` holds the type-specific keys (see ``TYPE_OPTIONS``)."""
+    """One ``[[sources]]`` entry. ``options`` holds the type-specific keys (see ``listener.sources``)."""
 
     name: str
     type: str
