@@ -11,7 +11,8 @@ import tomllib
 from pathlib import Path
 from typing import Sequence
 
-from listener.config import ConfigError, Source, parse_settings
+from listener.config.reader import parse_settings
+from listener.config.settings import ConfigError, Source
 from listener.files import write_atomic
 
 

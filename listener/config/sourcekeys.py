@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from listener.config import Source, checks
+from listener.config import checks
+from listener.config.settings import Source
 from listener.config.schema import SOURCES
 from listener.plugins import PluginError
 from listener.sources import source_types
