@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import NoReturn
+from typing import Iterator, NoReturn
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -261,33 +262,52 @@ def run(obj: Ctx, once: bool) -> None:
 
     settings = obj.settings()
     db = obj.db()
-    printers = {"collect": _say_collected, "classify": _say_classified, "digest": _print_digest,
-                "alerts": _print_alerts}
-    with obj.progress() as progress:
-        task = progress.add_task("Collecting", total=len([s for s in settings.sources if s.enabled]))
-
-        def source_done(o: pipeline.SourceOutcome) -> None:
-            progress.advance(task)
-            _print_outcome(obj, o)
-
-        def classify_starts(waiting: int) -> None:
-            nonlocal task
-            task = progress.add_task("Classifying", total=waiting)
-
-        def step_done(step: str, report: object) -> None:
-            if step in ("collect", "classify"):  # one bar at a time, as `collect` and `classify` show them
-                progress.remove_task(task)
-            if step in printers:
-                printers[step](obj, report)
-
-        hooks = pipeline.CycleHooks(on_source=source_done, on_classify=classify_starts,
-                                    on_batch=lambda n: progress.advance(task, n), on_step=step_done)
+    with _cycle_shown(obj, sources=len([s for s in settings.sources if s.enabled])) as hooks:
         try:
             report = pipeline.cycle(db, settings, now=obj.now, hooks=hooks)
         except ArtifactError as exc:
             _fail(str(exc))
     if report.failed:
         sys.exit(1)
+
+
+@contextmanager
+def _cycle_shown(obj: Ctx, *, sources: int) -> Iterator[pipeline.CycleHooks]:
+    """Hooks that show a running cycle as `collect`, `classify`, `digest` and `alerts` show their work:
+    a progress bar while collecting (of ``sources``) and while classifying, a line per source, and each
+    step's summary as the step ends."""
+    printers = {"collect": _say_collected, "classify": _say_classified, "digest": _print_digest,
+                "alerts": _print_alerts}
+    progress: Progress | None = None
+    task = None
+
+    def show_bar(description: str, total: int) -> None:
+        nonlocal progress, task
+        progress = obj.progress()
+        progress.start()
+        task = progress.add_task(description, total=total)
+
+    def hide_bar() -> None:  # before a step's summary: one bar at a time, gone when its step ends
+        nonlocal progress
+        if progress is not None:
+            progress.stop()
+            progress = None
+
+    def source_done(o: pipeline.SourceOutcome) -> None:
+        progress.advance(task)
+        _print_outcome(obj, o)
+
+    def step_done(step: str, report: object) -> None:
+        hide_bar()
+        if step in printers:
+            printers[step](obj, report)
+
+    show_bar("Collecting", sources)
+    try:
+        yield pipeline.CycleHooks(on_source=source_done, on_classify=lambda n: show_bar("Classifying", n),
+                                  on_batch=lambda n: progress.advance(task, n), on_step=step_done)
+    finally:
+        hide_bar()
 
 
 @cli.command()
