@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import NoReturn
+from typing import Iterator, NoReturn
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -109,10 +110,14 @@ def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
             _print_outcome(obj, o)
 
         report = pipeline.collect(db, settings, names, now=obj.now, on_source=done)
+    _say_collected(obj, report)
+    return report
+
+
+def _say_collected(obj: Ctx, report: pipeline.CollectReport) -> None:
     c = report.counts
     obj.say(f"Collected {len(report.outcomes)} source(s): {c.new} new, {c.updated} updated, "
             f"{c.unchanged} unchanged, {len(report.failed)} failed.")
-    return report
 
 
 def _print_outcome(obj: Ctx, o: pipeline.SourceOutcome) -> None:
@@ -147,9 +152,13 @@ def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
                                        on_batch=lambda n: progress.advance(task, n))
         except ModelError as exc:
             _fail(str(exc))
+    _say_classified(obj, report)
+    return report
+
+
+def _say_classified(obj: Ctx, report: pipeline.ClassifyReport) -> None:
     labels = ", ".join(f"{report.labels.get(k, 0)} {k}" for k in ("positive", "neutral", "negative", "unscored"))
     obj.say(f"Classified {report.classified} post(s): {labels}; {report.mentions} product mention(s).")
-    return report
 
 
 @cli.command()
@@ -196,6 +205,11 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
     settings = obj.settings()
     report = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir,
                              product=product, send=send, channels=channels, cutoff=cutoff, search=search)
+    _print_digest(obj, report)
+    return report
+
+
+def _print_digest(obj: Ctx, report: pipeline.DigestReport) -> None:
     for p in report.paths:
         click.echo(str(p))
     for r in report.deliveries:
@@ -203,7 +217,6 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
             obj.say(f"sent to {r.channel} ({r.attempts} attempt{'s' if r.attempts > 1 else ''})")
         else:
             click.echo(f"error: delivery {r.channel}: {r.error} (after {r.attempts} attempts)", err=True)
-    return report
 
 
 @cli.command()
@@ -218,6 +231,11 @@ def _alerts(obj: Ctx, send: bool) -> list:
     from reports.alerts import check_alerts
 
     outcomes = check_alerts(obj.db(), obj.settings(), now=obj.now, send=send)
+    _print_alerts(obj, outcomes)
+    return outcomes
+
+
+def _print_alerts(obj: Ctx, outcomes: list) -> None:
     for o in outcomes:
         if o.fired:
             click.echo(f"ALERT {o.rule}: {o.reason}")
@@ -228,7 +246,6 @@ def _alerts(obj: Ctx, send: bool) -> list:
             obj.say(f"ok    {o.rule}: {o.reason}")
     if not outcomes:
         obj.say("No alert rules configured (see [[alerts.rules]] in the README).")
-    return outcomes
 
 
 @cli.command()
@@ -241,14 +258,56 @@ def run(obj: Ctx, once: bool) -> None:
     """
     if not once:
         raise click.UsageError("use 'listener run --once' for one cycle, or 'listener daemon' to run on a schedule")
-    report = _collect(obj, ())
-    _classify(obj, False)
-    pipeline.emerging(obj.db(), obj.settings(), day=pipeline.yesterday(obj.now), now=obj.now)
-    _digest(obj, pipeline.yesterday(obj.now), 1, None)
-    if obj.settings().alerts.rules:
-        _alerts(obj, True)
+    from models.trained import ArtifactError
+
+    settings = obj.settings()
+    db = obj.db()
+    with _cycle_shown(obj, sources=len([s for s in settings.sources if s.enabled])) as hooks:
+        try:
+            report = pipeline.cycle(db, settings, now=obj.now, hooks=hooks)
+        except ArtifactError as exc:
+            _fail(str(exc))
     if report.failed:
         sys.exit(1)
+
+
+@contextmanager
+def _cycle_shown(obj: Ctx, *, sources: int) -> Iterator[pipeline.CycleHooks]:
+    """Hooks that show a running cycle as `collect`, `classify`, `digest` and `alerts` show their work:
+    a progress bar while collecting (of ``sources``) and while classifying, a line per source, and each
+    step's summary as the step ends."""
+    printers = {"collect": _say_collected, "classify": _say_classified, "digest": _print_digest,
+                "alerts": _print_alerts}
+    progress: Progress | None = None
+    task = None
+
+    def show_bar(description: str, total: int) -> None:
+        nonlocal progress, task
+        progress = obj.progress()
+        progress.start()
+        task = progress.add_task(description, total=total)
+
+    def hide_bar() -> None:  # before a step's summary: one bar at a time, gone when its step ends
+        nonlocal progress
+        if progress is not None:
+            progress.stop()
+            progress = None
+
+    def source_done(o: pipeline.SourceOutcome) -> None:
+        progress.advance(task)
+        _print_outcome(obj, o)
+
+    def step_done(step: str, report: object) -> None:
+        hide_bar()
+        if step in printers:
+            printers[step](obj, report)
+
+    show_bar("Collecting", sources)
+    try:
+        yield pipeline.CycleHooks(on_source=source_done, on_classify=lambda n: show_bar("Classifying", n),
+                                  on_batch=lambda n: progress.advance(task, n), on_step=step_done)
+    finally:
+        hide_bar()
 
 
 @cli.command()
@@ -391,7 +450,9 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
             raise click.BadParameter(f"expected HOST:PORT, got {smtp!r}", param_hint="--smtp")
         channel = Channel(name="demo-smtp", type="email", to=(to_addr,), sender="listener-demo@localhost",
                           host=host, port=int(port), attempts=2, timeout=10.0)
-    result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet, channel=channel)
+    result = run_demo(Path(work_dir), now=obj.now, quiet=True, channel=channel)
+    for line in result.errors:  # errors are printed with --quiet too
+        click.echo(line)
     table = Table(title=result.digest.title)
     for col in ("product", "side", "mentions", "share of voice", "net sentiment", "+ / = / -"):
         table.add_column(col, justify="left" if col in ("product", "side") else "right")
