@@ -7,6 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from listener.errors import UnwritablePath
+
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # a temp file is ".NAME.<random>.tmp" beside NAME
 
 
@@ -57,3 +59,26 @@ def remove_stale_temp_files(folder: Path, older_than: float = 60.0) -> list[Path
         except FileNotFoundError:
             pass
     return removed
+
+
+def check_writable(path: str | os.PathLike, *, key: str, directory: bool = False) -> Path:
+    """Make sure the process can write ``path`` (a file, or a folder with ``directory``), creating
+    missing parent folders; else ``UnwritablePath`` naming the settings ``key`` and the path.
+
+    Called at start-up, so a wrong path is one line for the user, not a traceback mid-run."""
+    path = Path(path)
+    folder = path if directory else path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not directory and path.exists():
+            with open(path, "ab"):
+                pass
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+            os.close(fd)
+            os.unlink(tmp)
+    except FileExistsError:  # mkdir found a file where a folder should be
+        raise UnwritablePath(f"{key}: cannot write {path}: {folder} is not a folder") from None
+    except OSError as exc:
+        raise UnwritablePath(f"{key}: cannot write {path}: {exc.strerror or exc}") from None
+    return path

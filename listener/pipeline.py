@@ -15,6 +15,7 @@ import sqlite_utils
 
 from listener import crawler, store
 from listener.config import Channel, Settings, Source
+from listener.errors import model_errors
 from listener.text import iso_utc
 from models.classify import classifier_version, classify_batch, post_text
 from models.emerging import Cluster, find_clusters
@@ -156,6 +157,7 @@ def _by_spider(sources: Sequence[Source]) -> dict[str, list[Source]]:
     return groups
 
 
+@model_errors()
 def scorer_for(settings: Settings) -> Scorer:
     """The sentiment scorer the settings choose (``sentiment.model``, ``sentiment.artifact``)."""
     k, sn = settings.classify, settings.sentiment

@@ -6,7 +6,6 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import NoReturn
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,8 +13,9 @@ from rich.table import Table
 
 from listener import __version__, pipeline, store
 from listener import search as search_mod
-from listener.config import ConfigError, Settings, load_settings, settings_path
-from listener.search.query import QueryError
+from listener.config import Settings, load_settings, settings_path
+from listener.errors import NotFound, UserError
+from listener.files import check_writable
 from listener.text import iso_utc, parse_day, parse_iso
 
 
@@ -28,15 +28,12 @@ class Ctx:
 
     def settings(self) -> Settings:
         if self._settings is None:
-            try:
-                self._settings = load_settings(self.config)
-            except ConfigError as exc:
-                _fail(str(exc))
+            self._settings = load_settings(self.config)
         return self._settings
 
     def db(self):
         """The database, migrated, with every configured source registered."""
-        db = store.open_db(self.settings().db_path)
+        db = store.open_db(check_writable(self.settings().db_path, key="store.path"))
         store.sync_sources(db, self.settings().sources)
         return db
 
@@ -60,7 +57,18 @@ def _now(value: str | None) -> datetime:
     return t
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The command group that shows every ``UserError`` the same way: one ``Error:`` line, its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc.details()}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="listener")
 @click.option("-c", "--config", metavar="PATH", help="Settings file (default: $LISTENER_CONFIG, else ./settings.toml).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (for cron).")
@@ -95,11 +103,8 @@ def collect(obj: Ctx, sources: tuple[str, ...]) -> None:
 
 def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
     settings = obj.settings()
-    try:
-        chosen = [settings.source(n).name for n in names] if names else \
-            [s.name for s in settings.sources if s.enabled]
-    except ConfigError as exc:
-        _fail(str(exc))
+    chosen = [settings.source(n).name for n in names] if names else \
+        [s.name for s in settings.sources if s.enabled]
     db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Collecting", total=len(chosen))
@@ -136,17 +141,12 @@ def classify(obj: Ctx, everything: bool) -> None:
 
 
 def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
-    from models.trained import ArtifactError
-
     settings = obj.settings()
     db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Classifying", total=store.count_to_classify(db, everything=everything))
-        try:
-            report = pipeline.classify(db, settings, everything=everything, now=obj.now,
-                                       on_batch=lambda n: progress.advance(task, n))
-        except ArtifactError as exc:
-            _fail(str(exc))
+        report = pipeline.classify(db, settings, everything=everything, now=obj.now,
+                                   on_batch=lambda n: progress.advance(task, n))
     labels = ", ".join(f"{report.labels.get(k, 0)} {k}" for k in ("positive", "neutral", "negative", "unscored"))
     obj.say(f"Classified {report.classified} post(s): {labels}; {report.mentions} product mention(s).")
     return report
@@ -194,6 +194,8 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
             send: bool = True, channels=None, cutoff: str | None = None,
             search: str | None = None) -> pipeline.DigestReport:
     settings = obj.settings()
+    check_writable(out_dir or settings.digest.output_dir, key="--out" if out_dir else "digest.output_dir",
+                   directory=True)
     report = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir,
                              product=product, send=send, channels=channels, cutoff=cutoff, search=search)
     for p in report.paths:
@@ -262,13 +264,9 @@ def daemon(obj: Ctx, log_level: str) -> None:
     Logs one line per job to stderr (or schedule.log_file). Exit code 0 after a stop signal,
     2 if another daemon already runs on the same database.
     """
-    from listener.app.daemon import DaemonError, run_daemon
+    from listener.app.daemon import run_daemon
 
-    try:
-        code = run_daemon(obj.settings(), log_level=log_level)
-    except DaemonError as exc:
-        _fail(str(exc))
-    sys.exit(code)
+    sys.exit(run_daemon(obj.settings(), log_level=log_level))
 
 
 @cli.command()
@@ -327,10 +325,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
     from listener.config.edit import add_source
 
-    try:
-        entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
-    except (ConfigError, ValueError) as exc:
-        _fail(str(exc))
+    entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
@@ -400,12 +395,6 @@ def _day_option(value: str | None, hint: str) -> date | None:
         raise click.BadParameter(str(exc), param_hint=hint)
 
 
-def _query_error(query: str, exc: QueryError) -> None:
-    click.echo(f"Error: invalid query: {exc}", err=True)
-    click.echo(exc.pointer(query), err=True)
-    sys.exit(2)
-
-
 @cli.command("search")
 @click.argument("query", required=False, default="")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only posts published on or after this day (UTC).")
@@ -422,15 +411,9 @@ def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit
     filters = search_mod.Filters(since=_day_option(since, "--since"), until=_day_option(until, "--until"))
     db = obj.db()
     if saved:
-        try:
-            saved_q = search_mod.saved_query(db, saved)
-        except KeyError as exc:
-            _fail(exc.args[0])
+        saved_q = search_mod.saved_query(db, saved)
         query = f"({saved_q}) {query}" if query.strip() else saved_q
-    try:
-        plan = search_mod.prepare(db, query, filters=filters, sort=sort)
-    except QueryError as exc:
-        _query_error(query, exc)
+    plan = search_mod.prepare(db, query, filters=filters, sort=sort)
     if explain:
         click.echo(plan.explain())
         return
@@ -482,11 +465,7 @@ def saved_group() -> None:
 @click.pass_obj
 def saved_add(obj: Ctx, name: str, query: str, owner: str | None) -> None:
     """Save QUERY as NAME (replacing an older one of that name)."""
-    db = obj.db()
-    try:
-        search_mod.save(db, name, query, owner=owner, now=iso_utc(obj.now))
-    except QueryError as exc:
-        _query_error(query, exc)
+    search_mod.save(obj.db(), name, query, owner=owner, now=iso_utc(obj.now))
     obj.say(f"Saved search {name!r}.")
 
 
@@ -509,7 +488,7 @@ def saved_list(obj: Ctx, owner: str | None) -> None:
 def saved_remove(obj: Ctx, name: str) -> None:
     """Delete a saved search."""
     if not store.delete_saved_search(obj.db(), name):
-        _fail(f"no saved search named {name!r}")
+        raise UserError(f"no saved search named {name!r}")
     obj.say(f"Removed saved search {name!r}.")
 
 
@@ -523,20 +502,12 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
 
     settings = obj.settings()
     obj.db()  # create or migrate before serving
-    try:
-        web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
-    except web.ServeError as exc:
-        _fail(str(exc))
+    web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
 
 
 def _width(wide: int = 160) -> int | None:
     """Console width: the terminal's, or ``wide`` when output goes to a file or a pipe."""
     return None if sys.stdout.isatty() else wide
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
 
 
 @cli.command()
@@ -554,11 +525,8 @@ def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_lab
 
     config = training.SMALL if small else training.TrainConfig()
     path = Path(out) if out else trained.SHIPPED
-    try:
-        result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                             db=obj.db() if with_labels else None, evaluate=not no_eval)
-    except datasets.DataError as exc:
-        _fail(str(exc))
+    result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
+                         db=obj.db() if with_labels else None, evaluate=not no_eval)
     click.echo(f"data: {result.examples} examples, sha256 {result.data_sha256}")
     if result.evaluation:
         for name, value in result.evaluation.figures().items():
@@ -584,7 +552,6 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
     from listener import learn
     from listener.files import write_atomic
     from models import datasets, training
-    from models.trained import ArtifactError
 
     settings = obj.settings()
     console = Console(width=_width())
@@ -603,11 +570,8 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
             table.add_row(g, *(str(ev.confusion.get(g, {}).get(c, 0)) for c in cols))
         console.print(table)
         return
-    try:
-        evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                                      cv=not recorded)
-    except (ArtifactError, datasets.DataError) as exc:
-        _fail(str(exc))
+    evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
+                                  cv=not recorded)
     table = Table(title="Sentiment targets")
     for col in ("target", "model", "value", "target value", "status", "how measured"):
         table.add_column(col, justify="right" if col in ("value", "target value") else "left")
@@ -638,13 +602,9 @@ def sentiment(obj: Ctx, file) -> None:
     import json as jsonlib
 
     from listener import learn
-    from models.trained import ArtifactError
 
-    try:
-        for result in learn.score_lines(file, obj.settings()):
-            click.echo(jsonlib.dumps(result, ensure_ascii=False))
-    except ArtifactError as exc:
-        _fail(str(exc))
+    for result in learn.score_lines(file, obj.settings()):
+        click.echo(jsonlib.dumps(result, ensure_ascii=False))
 
 
 @cli.command()
@@ -654,14 +614,10 @@ def sentiment(obj: Ctx, file) -> None:
 def explain(obj: Ctx, post_id: int, top: int) -> None:
     """Show why a post got its label: confidence, pushing terms, matched product alias and topic rule."""
     from listener import learn
-    from models.trained import ArtifactError
 
-    try:
-        e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
-    except ArtifactError as exc:
-        _fail(str(exc))
+    e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
     if e is None:
-        _fail(f"no post with id {post_id}", 1)
+        raise NotFound(f"no post with id {post_id}")
     click.echo(f"post {e.post_id}: {e.title or '(untitled)'}")
     conf = f", confidence {e.confidence:.2f}" if e.confidence is not None else ""
     score = f"score {e.score:+.3f}" if e.score is not None else "no score"
@@ -688,12 +644,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, topics: str | None) ->
     if sentiment_ is None and topics is None:
         raise click.UsageError("give --sentiment and/or --topics")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
-    try:
-        learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names)
-    except LookupError as exc:
-        _fail(str(exc.args[0]), 1)
-    except ValueError as exc:
-        _fail(str(exc))
+    learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names)
     obj.say(f"Post {post_id} relabelled" + (f": sentiment {sentiment_}" if sentiment_ else "")
             + (f"; topics {', '.join(names) or 'none'}" if names is not None else "") + ".")
 

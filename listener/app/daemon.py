@@ -40,6 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from listener import crawler, store
 from listener.app import jobs
 from listener.config import Settings, parse_clock, parse_weekly
+from listener.errors import UserError
 from listener.files import remove_stale_temp_files
 from listener.text import iso_utc
 
@@ -48,7 +49,7 @@ STOP_GRACE = 8.0  # seconds running jobs get to unwind after a stop signal (the 
 log = logging.getLogger("listener.app.daemon")
 
 
-class DaemonError(Exception):
+class DaemonError(UserError):
     """The daemon cannot start (another one runs on the same database, ...)."""
 
 

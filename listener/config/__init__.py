@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from listener.errors import UserError
+
 
 ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
@@ -23,7 +25,7 @@ SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A settings problem, already phrased as one line for the user."""
 
 

@@ -40,7 +40,7 @@ STYLE = Path(__file__).parent / "static" / "style.css"
 API_MAX_LIMIT = 500
 
 
-class ServeError(Exception):
+class ServeError(UserError):
     """The server refuses to start; the message says why."""
 
 
