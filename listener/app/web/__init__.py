@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from listener import search as search_mod
 from listener import store
 from listener.config import Settings
+from listener.errors import UserError
 from listener.search.query import QueryError
 from reports.overview import ProductOverview, overviews, window_end
 from reports.render import safe_url
