@@ -77,8 +77,9 @@ def check_writable(path: str | os.PathLike, *, key: str, directory: bool = False
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
             os.close(fd)
             os.unlink(tmp)
-    except FileExistsError:  # mkdir found a file where a folder should be
-        raise UnwritablePath(f"{key}: cannot write {path}: {folder} is not a folder") from None
+    except (FileExistsError, NotADirectoryError):  # a file where a folder should be
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise UnwritablePath(f"{key}: cannot write {path}: {blocker} is not a folder") from None
     except OSError as exc:
         raise UnwritablePath(f"{key}: cannot write {path}: {exc.strerror or exc}") from None
     return path
