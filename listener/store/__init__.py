@@ -1112,3 +1112,8 @@ def purge_posts(db: sqlite_utils.Database, before: str, *, chunk: int = 1000,
     with write(db):
         db.execute("DELETE FROM runs WHERE finished_at < ?", [before])
     return deleted
+
+
+def mention_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Mentions per product over the whole store (products without mentions are absent)."""
+    return dict(db.execute("SELECT product, count(*) FROM mentions GROUP BY product").fetchall())
