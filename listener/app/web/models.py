@@ -1,0 +1,105 @@
+"""The JSON API's response models (the OpenAPI document's schemas)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class ProductTag(BaseModel):
+    product: str
+    alias: str
+
+
+class SearchHit(BaseModel):
+    id: int
+    source: str
+    url: str | None
+    author: str | None
+    title: str | None
+    posted_at: str
+    sentiment: float | None
+    sentiment_label: str | None
+    language: str | None
+    engagement: int
+    title_highlighted: str
+    snippet_highlighted: str
+    products: list[ProductTag]
+    topics: list[str]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    parenthesized: str
+    sort: str
+    total: int
+    ranked: int | None = None  # relevance order: how many of the newest matches were ranked
+    offset: int
+    limit: int
+    hits: list[SearchHit]
+
+
+class Explanation(BaseModel):
+    label: str | None
+    vader_compound: float | None
+    positive_threshold: float
+    negative_threshold: float
+    reason: str
+    classifier: str | None
+    classified_at: str | None
+
+
+class PostDetail(BaseModel):
+    id: int
+    source: str
+    guid: str
+    url: str | None
+    author: str | None
+    title: str | None
+    text: str | None
+    posted_at: str
+    language: str | None
+    engagement: int
+    score: int | None
+    comments: int | None
+    likes: int | None
+    shares: int | None
+    products: list[ProductTag]
+    topics: list[str]
+    explanation: Explanation
+
+
+class DayPoint(BaseModel):
+    day: str
+    mentions: int
+    net_sentiment: float | None
+
+
+class ProductSummary(BaseModel):
+    name: str
+    ours: bool
+    start: str
+    end: str
+    mentions: int
+    share_of_voice: float | None
+    net_sentiment: float | None
+    days: list[DayPoint]
+    topics: list[dict]
+    top_engaged: list[dict]
+
+
+class Stats(BaseModel):
+    posts: int
+    classified: int
+    first_post_at: str | None
+    last_post_at: str | None
+    labels: dict[str, int]
+    sources: dict[str, int]
+    products: dict[str, int]
+
+
+class SavedSearch(BaseModel):
+    name: str
+    query: str
+    owner: str | None
+    created_at: str
+    updated_at: str
