@@ -26,6 +26,7 @@ from listener import store
 from listener.app.web import handlers
 from listener.app.web.deps import TOKEN_ENV, require_token
 from listener.app.web.handlers import CSP
+from listener.app.web.models import API_ERRORS
 from listener.app.web.render import Pages, templates
 from listener.app.web.routes import auth, posts, products, search, stats
 from listener.config import Settings
@@ -78,7 +79,7 @@ def create_app(settings: Settings, *, token: str | None = None,
     guarded = [Depends(require_token)]
     app.include_router(auth.router)
     for resource in (search, products, posts, stats):
-        app.include_router(resource.router, dependencies=guarded)
+        app.include_router(resource.router, dependencies=guarded, responses=API_ERRORS)
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=guarded)
     def openapi() -> JSONResponse:

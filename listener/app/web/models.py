@@ -103,3 +103,17 @@ class SavedSearch(BaseModel):
     owner: str | None
     created_at: str
     updated_at: str
+
+
+class ErrorBody(BaseModel):
+    """Every API error: what went wrong, and (for an invalid query) the 1-based character where."""
+
+    error: str
+    position: int | None = None
+
+
+# documented on every API route; a route adds its own (400, 404) beside these
+API_ERRORS: dict[int | str, dict] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token (when a token is configured)"},
+    422: {"model": ErrorBody, "description": "A parameter is not valid: `error` names it and says why"},
+}

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from listener import store
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep
-from listener.app.web.models import PostDetail
+from listener.app.web.models import ErrorBody, PostDetail
 from listener.config import Settings
 from listener.errors import NotFound
 
@@ -21,7 +21,7 @@ def post_page(post_id: int, db: DbDep, settings: SettingsDep, pages: PagesDep) -
 
 
 @router.get("/api/posts/{post_id}", response_model=PostDetail, tags=["posts"],
-            responses={404: {"description": "No post with that id"}})
+            responses={404: {"model": ErrorBody, "description": "No post with that id"}})
 def api_post(post_id: int, db: DbDep, settings: SettingsDep) -> dict:
     """One post with its tags and why it got its sentiment label."""
     return post_detail(db, settings, post_id)

@@ -7,13 +7,14 @@ A product name may hold any character (``AC/DC``): templates encode it as one pa
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 
 import sqlite_utils
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep, TodayDep
-from listener.app.web.models import ProductSummary
+from listener.app.web.models import ErrorBody, ProductSummary
 from listener.app.web.render import chart
 from listener.config import Settings
 from listener.errors import NotFound
@@ -42,18 +43,18 @@ def api_products(db: DbDep, settings: SettingsDep, today: TodayDep) -> list[dict
 
 
 @router.get("/api/products/{name:path}", response_model=ProductSummary, tags=["products"],
-            responses={404: {"description": "No product of that name in the settings"}})
+            responses={404: {"model": ErrorBody, "description": "No product of that name in the settings"}})
 def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep) -> dict:
     """One product's days, share of voice, top topics and most engaged mentions."""
     return _summary(_product(db, settings, today, name)[1])
 
 
-def _overviews(db: sqlite_utils.Database, settings: Settings, today, detail: str | None = None) -> list:
+def _overviews(db: sqlite_utils.Database, settings: Settings, today: date, detail: str | None = None) -> list:
     """Every product's overview for the chart window ending on the latest day with mentions."""
     return overviews(db, settings, end=window_end(db, today), days=settings.serve.chart_days, detail=detail)
 
 
-def _product(db: sqlite_utils.Database, settings: Settings, today,
+def _product(db: sqlite_utils.Database, settings: Settings, today: date,
              name: str) -> tuple[list[ProductOverview], ProductOverview]:
     items = _overviews(db, settings, today, detail=name)
     for o in items:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from listener import search as search_mod
 from listener import store
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep
-from listener.app.web.models import SearchResponse
+from listener.app.web.models import ErrorBody, SearchResponse
 from listener.app.web.render import link
 from listener.search.query import QueryError
 
@@ -76,8 +76,10 @@ def search_csv(db: DbDep, settings: SettingsDep, q: str = "", product: str = "",
 
 
 @router.get("/api/search", response_model=SearchResponse, tags=["search"],
-            responses={400: {"description": "Invalid query: `error` says why, `position` where (1-based)"},
-                       422: {"description": "The search took longer than `serve.search_timeout`: `error` says so"}})
+            responses={400: {"model": ErrorBody,
+                             "description": "Invalid query: `error` says why, `position` where (1-based)"},
+                       422: {"model": ErrorBody, "description": "A parameter is not valid, or the search took "
+                             "longer than `serve.search_timeout`: `error` says which"}})
 def api_search(db: DbDep, settings: SettingsDep,
                q: str = Query("", description="Query in the listener query language"),
                product: str = "", source: str = "", sentiment: str = "", language: str = "",
