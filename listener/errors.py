@@ -31,13 +31,17 @@ class UserError(Exception):
         if http_status is not None:
             self.http_status = http_status
 
+    def __str__(self) -> str:  # the message as given, also where a base (KeyError) would quote it
+        return str(self.args[0]) if self.args else ""
+
     def details(self) -> str:
         """What the CLI prints after ``Error: `` (a subclass may add lines, such as a pointer)."""
         return str(self)
 
 
-class NotFound(UserError, LookupError):
-    """The thing asked for (a post, a product, a saved search) does not exist."""
+class NotFound(UserError, KeyError):
+    """The thing asked for (a post, a product, a saved search) does not exist (a ``KeyError``, as
+    ``LookupError`` and ``KeyError`` were what callers caught before)."""
 
     exit_code = 1
     http_status = 404

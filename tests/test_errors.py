@@ -22,7 +22,8 @@ def test_user_facing_errors_share_one_base():
     for cls in (ConfigError, QueryError, DaemonError, ServeError, SearchTooSlow, DeliveryError, MissingSecret,
                 NotFound, BadInput, UnwritablePath, ModelError):
         assert issubclass(cls, UserError), cls
-    assert issubclass(QueryError, ValueError) and issubclass(NotFound, LookupError)  # old callers still match
+    assert issubclass(QueryError, ValueError) and issubclass(NotFound, KeyError)  # old callers still match
+    assert str(NotFound("no post with id 3")) == "no post with id 3"  # not quoted as a KeyError would be
     assert (NotFound("x").exit_code, NotFound("x").http_status, SearchTooSlow(1).http_status) == (1, 404, 422)
     assert UserError("x", exit_code=3, http_status=409).exit_code == 3
 
