@@ -6,8 +6,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from listener.errors import UnwritablePath
+
+if TYPE_CHECKING:
+    from listener.config import Settings
 
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # a temp file is ".NAME.<random>.tmp" beside NAME
 
@@ -83,3 +87,20 @@ def check_writable(path: str | os.PathLike, *, key: str, directory: bool = False
     except OSError as exc:
         raise UnwritablePath(f"{key}: cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+# the settings keys that name a path the process writes: (path in the settings, is it a folder)
+WRITTEN_PATHS: dict[str, tuple[Callable[["Settings"], "Path | None"], bool]] = {
+    "store.path": (lambda s: s.db_path, False),
+    "digest.output_dir": (lambda s: s.digest.output_dir, True),
+    "schedule.log_file": (lambda s: s.schedule.log_file, False),
+}
+
+
+def check_paths(settings: "Settings", *keys: str) -> None:
+    """``check_writable`` for each named key of ``WRITTEN_PATHS`` that is set; shells call this at start-up."""
+    for key in keys:
+        get, directory = WRITTEN_PATHS[key]
+        path = get(settings)
+        if path is not None:
+            check_writable(path, key=key, directory=directory)

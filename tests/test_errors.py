@@ -71,6 +71,13 @@ def test_an_unwritable_digest_folder_is_one_line(tmp_path):
     _one_error_line(r, "--out", tmp_path / "afile" / "d")
 
 
+def test_run_once_checks_the_digest_folder_before_collecting(tmp_path):
+    settings = _settings(tmp_path, out="afile/digests")
+    r = CliRunner().invoke(cli, ["--config", str(settings), "run", "--once"])
+    _one_error_line(r, "digest.output_dir", tmp_path / "afile" / "digests")
+    assert not (tmp_path / "test.db").exists()
+
+
 @pytest.mark.parametrize("key", ["schedule.log_file", "digest.output_dir"])
 def test_the_daemon_checks_its_paths_at_start_up(tmp_path, key):
     bad = tmp_path / "afile" / "x"

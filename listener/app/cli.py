@@ -15,7 +15,7 @@ from listener import __version__, pipeline, store
 from listener import search as search_mod
 from listener.config import Settings, load_settings, settings_path
 from listener.errors import NotFound, UserError
-from listener.files import check_writable
+from listener.files import check_paths, check_writable
 from listener.text import iso_utc, parse_day, parse_iso
 
 
@@ -243,6 +243,7 @@ def run(obj: Ctx, once: bool) -> None:
     """
     if not once:
         raise click.UsageError("use 'listener run --once' for one cycle, or 'listener daemon' to run on a schedule")
+    check_paths(obj.settings(), "store.path", "digest.output_dir")  # before collecting, not after
     report = _collect(obj, ())
     _classify(obj, False)
     pipeline.emerging(obj.db(), obj.settings(), day=pipeline.yesterday(obj.now), now=obj.now)

@@ -41,7 +41,7 @@ from listener import crawler, store
 from listener.app import jobs
 from listener.config import Settings, parse_clock, parse_weekly
 from listener.errors import UserError
-from listener.files import check_writable, remove_stale_temp_files
+from listener.files import check_paths, remove_stale_temp_files
 from listener.text import iso_utc
 
 HEARTBEAT = "heartbeat"
@@ -294,18 +294,10 @@ class Daemon:
                 store.daemon_heartbeat(self.db, now=iso_utc(utcnow()))
 
 
-def check_paths(settings: Settings) -> None:
-    """Every path the daemon writes, checked before it starts: a wrong one is one ``UnwritablePath``
-    line now, not a traceback in a job hours later."""
-    if settings.schedule.log_file:
-        check_writable(settings.schedule.log_file, key="schedule.log_file")
-    check_writable(settings.db_path, key="store.path")
-    check_writable(settings.digest.output_dir, key="digest.output_dir", directory=True)
-
-
 def run_daemon(settings: Settings, *, log_level: str = "INFO") -> int:
     """Start the daemon for these settings and block until it stops; return the exit code."""
-    check_paths(settings)
+    # every path the daemon writes, checked now: one line, not a traceback in a job hours later
+    check_paths(settings, "schedule.log_file", "store.path", "digest.output_dir")
     setup_logging(settings, log_level)
     lock = DaemonLock(lock_path(settings))
     settings.db_path.parent.mkdir(parents=True, exist_ok=True)
