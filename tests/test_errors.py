@@ -71,6 +71,12 @@ def test_an_unwritable_digest_folder_is_one_line(tmp_path):
     _one_error_line(r, "--out", tmp_path / "afile" / "d")
 
 
+def test_an_unwritable_demo_folder_is_one_line(tmp_path):
+    _settings(tmp_path)
+    r = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "afile" / "demo")])
+    _one_error_line(r, "--dir", tmp_path / "afile" / "demo")
+
+
 def test_run_once_checks_the_digest_folder_before_collecting(tmp_path):
     settings = _settings(tmp_path, out="afile/digests")
     r = CliRunner().invoke(cli, ["--config", str(settings), "run", "--once"])

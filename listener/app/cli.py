@@ -365,6 +365,7 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
             raise click.BadParameter(f"expected HOST:PORT, got {smtp!r}", param_hint="--smtp")
         channel = Channel(name="demo-smtp", type="email", to=(to_addr,), sender="listener-demo@localhost",
                           host=host, port=int(port), attempts=2, timeout=10.0)
+    check_writable(work_dir, key="--dir", directory=True)
     result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet, channel=channel)
     table = Table(title=result.digest.title)
     for col in ("product", "side", "mentions", "share of voice", "net sentiment", "+ / = / -"):
