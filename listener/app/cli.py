@@ -490,7 +490,7 @@ def saved_list(obj: Ctx, owner: str | None) -> None:
 def saved_remove(obj: Ctx, name: str) -> None:
     """Delete a saved search."""
     if not store.delete_saved_search(obj.db(), name):
-        raise UserError(f"no saved search named {name!r}")
+        raise NotFound(f"no saved search named {name!r}", exit_code=2)
     obj.say(f"Removed saved search {name!r}.")
 
 
