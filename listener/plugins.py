@@ -13,13 +13,14 @@ import importlib.metadata
 import pluggy
 
 from listener import hookspecs
+from listener.errors import UserError
 
 ENTRY_POINT_GROUP = "listener"
 # Registered first, so built-in source types come first in every list and message.
 DEFAULT_PLUGINS = ("spiders.sourcetypes",)
 
 
-class PluginError(Exception):
+class PluginError(UserError):
     """An installed plugin cannot be used (it fails to import, or clashes with another), in one line."""
 
 

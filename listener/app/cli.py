@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator, NoReturn
+from typing import Iterator
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,8 +15,9 @@ from rich.table import Table
 
 from listener import __version__, pipeline, store
 from listener import search as search_mod
-from listener.config import ConfigError, Settings, load_settings, settings_path
-from listener.search.query import QueryError
+from listener.config import Settings, load_settings, settings_path
+from listener.errors import NotFound, UserError
+from listener.files import check_paths, check_writable
 from listener.text import iso_utc, parse_day, parse_iso
 
 
@@ -29,15 +30,12 @@ class Ctx:
 
     def settings(self) -> Settings:
         if self._settings is None:
-            try:
-                self._settings = load_settings(self.config)
-            except ConfigError as exc:
-                _fail(str(exc))
+            self._settings = load_settings(self.config)
         return self._settings
 
     def db(self):
         """The database, migrated, with every configured source registered."""
-        db = store.open_db(self.settings().db_path)
+        db = store.open_db(check_writable(self.settings().db_path, key="store.path"))
         store.sync_sources(db, self.settings().sources)
         return db
 
@@ -61,7 +59,18 @@ def _now(value: str | None) -> datetime:
     return t
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The command group that shows every ``UserError`` the same way: one ``Error:`` line, its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc.details()}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="listener")
 @click.option("-c", "--config", metavar="PATH", help="Settings file (default: $LISTENER_CONFIG, else ./settings.toml).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (for cron).")
@@ -96,11 +105,8 @@ def collect(obj: Ctx, sources: tuple[str, ...]) -> None:
 
 def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
     settings = obj.settings()
-    try:
-        chosen = [settings.source(n).name for n in names] if names else \
-            [s.name for s in settings.sources if s.enabled]
-    except ConfigError as exc:
-        _fail(str(exc))
+    chosen = [settings.source(n).name for n in names] if names else \
+        [s.name for s in settings.sources if s.enabled]
     db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Collecting", total=len(chosen))
@@ -141,17 +147,12 @@ def classify(obj: Ctx, everything: bool) -> None:
 
 
 def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
-    from listener.classifier import ModelError
-
     settings = obj.settings()
     db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Classifying", total=store.count_to_classify(db, everything=everything))
-        try:
-            report = pipeline.classify(db, settings, everything=everything, now=obj.now,
-                                       on_batch=lambda n: progress.advance(task, n))
-        except ModelError as exc:
-            _fail(str(exc))
+        report = pipeline.classify(db, settings, everything=everything, now=obj.now,
+                                   on_batch=lambda n: progress.advance(task, n))
     _say_classified(obj, report)
     return report
 
@@ -203,6 +204,8 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
             send: bool = True, channels=None, cutoff: str | None = None,
             search: str | None = None) -> pipeline.DigestReport:
     settings = obj.settings()
+    check_writable(out_dir or settings.digest.output_dir, key="--out" if out_dir else "digest.output_dir",
+                   directory=True)
     report = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir,
                              product=product, send=send, channels=channels, cutoff=cutoff, search=search)
     _print_digest(obj, report)
@@ -258,15 +261,11 @@ def run(obj: Ctx, once: bool) -> None:
     """
     if not once:
         raise click.UsageError("use 'listener run --once' for one cycle, or 'listener daemon' to run on a schedule")
-    from models.trained import ArtifactError
-
     settings = obj.settings()
+    check_paths(settings, "store.path", "digest.output_dir")  # before collecting, not after
     db = obj.db()
     with _cycle_shown(obj, sources=len([s for s in settings.sources if s.enabled])) as hooks:
-        try:
-            report = pipeline.cycle(db, settings, now=obj.now, hooks=hooks)
-        except ArtifactError as exc:
-            _fail(str(exc))
+        report = pipeline.cycle(db, settings, now=obj.now, hooks=hooks)
     if report.failed:
         sys.exit(1)
 
@@ -321,13 +320,9 @@ def daemon(obj: Ctx, log_level: str) -> None:
     Logs one line per job to stderr (or schedule.log_file). Exit code 0 after a stop signal,
     2 if another daemon already runs on the same database.
     """
-    from listener.app.daemon import DaemonError, run_daemon
+    from listener.app.daemon import run_daemon
 
-    try:
-        code = run_daemon(obj.settings(), log_level=log_level)
-    except DaemonError as exc:
-        _fail(str(exc))
-    sys.exit(code)
+    sys.exit(run_daemon(obj.settings(), log_level=log_level))
 
 
 @cli.command()
@@ -383,13 +378,9 @@ class _SourceTypeChoice(click.Choice):
 
     @property
     def choices(self) -> tuple[str, ...]:
-        from listener.plugins import PluginError
         from listener.sources import source_types
 
-        try:
-            return tuple(source_types())
-        except PluginError as exc:
-            _fail(str(exc))
+        return tuple(source_types())  # a plugin that cannot load is a UserError: one line, exit 2
 
     @choices.setter
     def choices(self, value: object) -> None:
@@ -408,10 +399,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
     from listener.config.edit import add_source
 
-    try:
-        entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
-    except (ConfigError, ValueError) as exc:
-        _fail(str(exc))
+    entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
@@ -450,6 +438,7 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
             raise click.BadParameter(f"expected HOST:PORT, got {smtp!r}", param_hint="--smtp")
         channel = Channel(name="demo-smtp", type="email", to=(to_addr,), sender="listener-demo@localhost",
                           host=host, port=int(port), attempts=2, timeout=10.0)
+    check_writable(work_dir, key="--dir", directory=True)
     result = run_demo(Path(work_dir), now=obj.now, quiet=True, channel=channel)
     for line in result.errors:  # errors are printed with --quiet too
         click.echo(line)
@@ -483,12 +472,6 @@ def _day_option(value: str | None, hint: str) -> date | None:
         raise click.BadParameter(str(exc), param_hint=hint)
 
 
-def _query_error(query: str, exc: QueryError) -> None:
-    click.echo(f"Error: invalid query: {exc}", err=True)
-    click.echo(exc.pointer(query), err=True)
-    sys.exit(2)
-
-
 @cli.command("search")
 @click.argument("query", required=False, default="")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only posts published on or after this day (UTC).")
@@ -505,15 +488,9 @@ def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit
     filters = search_mod.Filters(since=_day_option(since, "--since"), until=_day_option(until, "--until"))
     db = obj.db()
     if saved:
-        try:
-            saved_q = search_mod.saved_query(db, saved)
-        except KeyError as exc:
-            _fail(exc.args[0])
+        saved_q = search_mod.saved_query(db, saved)
         query = f"({saved_q}) {query}" if query.strip() else saved_q
-    try:
-        plan = search_mod.prepare(db, query, filters=filters, sort=sort)
-    except QueryError as exc:
-        _query_error(query, exc)
+    plan = search_mod.prepare(db, query, filters=filters, sort=sort)
     if explain:
         click.echo(plan.explain())
         return
@@ -565,11 +542,7 @@ def saved_group() -> None:
 @click.pass_obj
 def saved_add(obj: Ctx, name: str, query: str, owner: str | None) -> None:
     """Save QUERY as NAME (replacing an older one of that name)."""
-    db = obj.db()
-    try:
-        search_mod.save(db, name, query, owner=owner, now=iso_utc(obj.now))
-    except QueryError as exc:
-        _query_error(query, exc)
+    search_mod.save(obj.db(), name, query, owner=owner, now=iso_utc(obj.now))
     obj.say(f"Saved search {name!r}.")
 
 
@@ -592,7 +565,7 @@ def saved_list(obj: Ctx, owner: str | None) -> None:
 def saved_remove(obj: Ctx, name: str) -> None:
     """Delete a saved search."""
     if not store.delete_saved_search(obj.db(), name):
-        _fail(f"no saved search named {name!r}")
+        raise NotFound(f"no saved search named {name!r}", exit_code=2)
     obj.say(f"Removed saved search {name!r}.")
 
 
@@ -606,20 +579,12 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
 
     settings = obj.settings()
     obj.db()  # create or migrate before serving
-    try:
-        web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
-    except web.ServeError as exc:
-        _fail(str(exc))
+    web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
 
 
 def _width(wide: int = 160) -> int | None:
     """Console width: the terminal's, or ``wide`` when output goes to a file or a pipe."""
     return None if sys.stdout.isatty() else wide
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
 
 
 @cli.command()
@@ -633,16 +598,12 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_labels: bool, no_eval: bool) -> None:
     """Train the sentiment model deterministically; print the data checksum, metrics and artifact checksum."""
     from listener import learn
-    from listener.classifier import ModelError
     from models import datasets, trained, training
 
     config = training.SMALL if small else training.TrainConfig()
     path = Path(out) if out else trained.SHIPPED
-    try:
-        result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                             db=obj.db() if with_labels else None, evaluate=not no_eval)
-    except ModelError as exc:
-        _fail(str(exc))
+    result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
+                         db=obj.db() if with_labels else None, evaluate=not no_eval)
     click.echo(f"data: {result.examples} examples, sha256 {result.data_sha256}")
     if result.evaluation:
         for name, value in result.evaluation.figures().items():
@@ -666,7 +627,6 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
     import json as jsonlib
 
     from listener import learn
-    from listener.classifier import ModelError
     from listener.files import write_atomic
     from models import datasets, training
 
@@ -687,11 +647,8 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
             table.add_row(g, *(str(ev.confusion.get(g, {}).get(c, 0)) for c in cols))
         console.print(table)
         return
-    try:
-        evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                                      cv=not recorded)
-    except ModelError as exc:
-        _fail(str(exc))
+    evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
+                                  cv=not recorded)
     table = Table(title="Sentiment targets")
     for col in ("target", "model", "value", "target value", "status", "how measured"):
         table.add_column(col, justify="right" if col in ("value", "target value") else "left")
@@ -722,13 +679,9 @@ def sentiment(obj: Ctx, file) -> None:
     import json as jsonlib
 
     from listener import learn
-    from listener.classifier import ModelError
 
-    try:
-        for result in learn.score_lines(file, obj.settings()):
-            click.echo(jsonlib.dumps(result, ensure_ascii=False))
-    except ModelError as exc:
-        _fail(str(exc))
+    for result in learn.score_lines(file, obj.settings()):
+        click.echo(jsonlib.dumps(result, ensure_ascii=False))
 
 
 @cli.command()
@@ -738,14 +691,10 @@ def sentiment(obj: Ctx, file) -> None:
 def explain(obj: Ctx, post_id: int, top: int) -> None:
     """Show why a post got its label: confidence, pushing terms, matched product alias and topic rule."""
     from listener import learn
-    from listener.classifier import ModelError
 
-    try:
-        e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
-    except ModelError as exc:
-        _fail(str(exc))
+    e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
     if e is None:
-        _fail(f"no post with id {post_id}", 1)
+        raise NotFound(f"no post with id {post_id}")
     click.echo(f"post {e.post_id}: {e.title or '(untitled)'}")
     conf = f", confidence {e.confidence:.2f}" if e.confidence is not None else ""
     score = f"score {e.score:+.3f}" if e.score is not None else "no score"
@@ -773,12 +722,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, topics: str | None) ->
     if sentiment_ is None and topics is None:
         raise click.UsageError("give --sentiment and/or --topics")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
-    try:
-        learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names)
-    except LookupError as exc:
-        _fail(str(exc.args[0]), 1)
-    except ValueError as exc:
-        _fail(str(exc))
+    learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names)
     obj.say(f"Post {post_id} relabelled" + (f": sentiment {sentiment_}" if sentiment_ else "")
             + (f"; topics {', '.join(names) or 'none'}" if names is not None else "") + ".")
 

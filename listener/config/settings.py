@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from listener.errors import UserError
 from listener.config.schema import (ALERT_RULES, ALERTS, CHANNELS, CLASSIFY, COLLECT, DIGEST, EMERGING, PRODUCTS,
                                     SCHEDULE, SENTIMENT, SERVE, SOURCES, TOPICS)
 from listener.config.schema import DEFAULT_USER_AGENT, SENSITIVITIES, SENTIMENT_MODELS  # noqa: F401
@@ -21,7 +22,7 @@ ENV_VAR = "LISTENER_CONFIG"
 DEFAULT_FILE = "settings.toml"
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A settings problem, already phrased as one line for the user."""
 
 

@@ -19,6 +19,7 @@ from typing import Iterator
 import sqlite_utils
 
 from listener import store
+from listener.errors import BadInput, NotFound, UserError
 from listener.search.query import (MATCH_SQL, ORDERED_FUNCTION, And, Compiled, Node, QueryError, Range, compile_tree,
                             field_filter, near_ordered, parse)
 from listener.facets import ENGAGEMENT_SQL
@@ -294,8 +295,10 @@ def _connect(db: sqlite_utils.Database) -> None:
 BUDGET_CHECK_STEPS = 10_000  # SQLite steps between looks at the clock (about 0.1 ms apart)
 
 
-class SearchTooSlow(Exception):
+class SearchTooSlow(UserError):
     """A search stopped at its time budget."""
+
+    http_status = 422
 
     def __init__(self, seconds: float):
         super().__init__(f"the search took longer than {seconds:g} s and was stopped; narrow it "
@@ -504,7 +507,7 @@ def json_chunks(hits: Iterator[Hit]) -> Iterator[str]:
 def save(db: sqlite_utils.Database, name: str, query: str, *, owner: str | None, now: str) -> None:
     """Check the query compiles, then store it under ``name``."""
     if not name.strip():
-        raise ValueError("a saved search needs a name")
+        raise BadInput("a saved search needs a name")
     parse(query)
     store.save_search(db, name.strip(), query, owner=owner, now=now)
 
@@ -514,7 +517,7 @@ def saved_query(db: sqlite_utils.Database, name: str) -> str:
     for s in store.saved_searches(db):
         if s["name"] == name:
             return s["query"]
-    raise KeyError(f"no saved search named {name!r}")
+    raise NotFound(f"no saved search named {name!r}", exit_code=2)
 
 
 
