@@ -8,31 +8,15 @@ done by the pure functions in ``models``.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 from listener.config import Settings
+from listener.errors import ModelError, model_errors  # noqa: F401 (ModelError: what from_settings raises)
 from models.classify import Classification, classifier_version, classify_batch, score_covered
 from models.products import ProductMatcher, TermRule, compile_products
 from models.sentiment import Scorer, load_scorer
 from models.topics import compile_topics
-
-
-class ModelError(Exception):  # TODO(issue 12): derive from listener.errors.UserError (exit_code=2) once it lands
-    """A sentiment model or its training data that cannot be used; one line naming the file and the fix."""
-
-
-@contextmanager
-def model_errors() -> Iterator[None]:
-    """Turn the models' own errors (an unusable artifact, unreadable training data) into ``ModelError``."""
-    from models.datasets import DataError
-    from models.trained import ArtifactError  # numpy and scipy: loaded when a model is, not at start-up
-
-    try:
-        yield
-    except (ArtifactError, DataError) as exc:
-        raise ModelError(str(exc)) from None
 
 
 def scorer_for(settings: Settings, model: str | None = None) -> Scorer:

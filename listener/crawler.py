@@ -28,15 +28,7 @@ import threading
 from typing import Any, Iterator
 
 from listener.config import CollectSettings
-
-SPIDERS = {
-    "feed": "spiders.feed.FeedSpider",
-    "hackernews": "spiders.hackernews.HackerNewsSpider",
-    "reddit": "spiders.reddit.RedditSpider",
-    "mastodon": "spiders.mastodon.MastodonSpider",
-    "bluesky": "spiders.bluesky.BlueskySpider",
-    "forum": "spiders.forum.ForumSpider",
-}
+from listener.sources import load_spider, source_types
 
 _live: set[subprocess.Popen] = set()
 _live_lock = threading.Lock()
@@ -102,12 +94,16 @@ def crawl(spider: str, sources: list[dict[str, Any]], collect: CollectSettings, 
           now: str | None = None) -> Iterator[dict]:
     """Yield the child's events; every source gets exactly one ``fetch`` event, even on a crash.
 
+    ``spider`` is a registered source type's name (``listener.sources``).
+
     ``now`` (ISO UTC) is the time spiders use for relative forum dates ("Today at 5:04 pm").
     """
-    if spider not in SPIDERS:
+    types = source_types()
+    if spider not in types:
         raise ValueError(f"unknown spider {spider!r}")
-    job = json.dumps({"spider": spider, "sources": sources, "settings": scrapy_settings(collect), "now": now,
-                      "parent": os.getpid()})
+    # The child imports the spider by its path: it needs no plugin loading of its own.
+    job = json.dumps({"spider": types[spider].spider_path, "sources": sources,
+                      "settings": scrapy_settings(collect), "now": now, "parent": os.getpid()})
     pending = {s["name"] for s in sources}
     with tempfile.TemporaryFile() as errlog:
         with _live_lock:
@@ -207,12 +203,9 @@ def main() -> int:
     _die_with_parent(job.get("parent"))
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything else that prints goes to stderr, never into the item stream
-    from importlib import import_module
-
     from scrapy.crawler import CrawlerProcess
 
-    module, _, cls_name = SPIDERS[job["spider"]].rpartition(".")
-    spider_cls = getattr(import_module(module), cls_name)
+    spider_cls = load_spider(job["spider"])
     settings = dict(job["settings"], LISTENER_OUTPUT_FD=out_fd)
     process = CrawlerProcess(settings=settings)
     process.crawl(spider_cls, sources=job["sources"], now=job.get("now"))

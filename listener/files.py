@@ -6,6 +6,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from listener.errors import UnwritablePath
+
+if TYPE_CHECKING:
+    from listener.config import Settings
 
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # a temp file is ".NAME.<random>.tmp" beside NAME
 
@@ -57,3 +63,44 @@ def remove_stale_temp_files(folder: Path, older_than: float = 60.0) -> list[Path
         except FileNotFoundError:
             pass
     return removed
+
+
+def check_writable(path: str | os.PathLike, *, key: str, directory: bool = False) -> Path:
+    """Make sure the process can write ``path`` (a file, or a folder with ``directory``), creating
+    missing parent folders; else ``UnwritablePath`` naming the settings ``key`` and the path.
+
+    Called at start-up, so a wrong path is one line for the user, not a traceback mid-run."""
+    path = Path(path)
+    folder = path if directory else path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not directory and path.exists():
+            with open(path, "ab"):
+                pass
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+            os.close(fd)
+            os.unlink(tmp)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder should be
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise UnwritablePath(f"{key}: cannot write {path}: {blocker} is not a folder") from None
+    except OSError as exc:
+        raise UnwritablePath(f"{key}: cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+# the settings keys that name a path the process writes: (path in the settings, is it a folder)
+WRITTEN_PATHS: dict[str, tuple[Callable[["Settings"], "Path | None"], bool]] = {
+    "store.path": (lambda s: s.db_path, False),
+    "digest.output_dir": (lambda s: s.digest.output_dir, True),
+    "schedule.log_file": (lambda s: s.schedule.log_file, False),
+}
+
+
+def check_paths(settings: "Settings", *keys: str) -> None:
+    """``check_writable`` for each named key of ``WRITTEN_PATHS`` that is set; shells call this at start-up."""
+    for key in keys:
+        get, directory = WRITTEN_PATHS[key]
+        path = get(settings)
+        if path is not None:
+            check_writable(path, key=key, directory=directory)

@@ -17,8 +17,9 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from listener import store
-from listener.classifier import Classifier, model_errors, scorer_for
+from listener.classifier import Classifier, scorer_for
 from listener.config import Settings
+from listener.errors import BadInput, NotFound, model_errors
 from listener.files import write_atomic
 from listener.text import iso_utc
 from models import datasets, trained, training
@@ -44,6 +45,7 @@ def relabel_examples(db: sqlite_utils.Database | None) -> list[Example]:
     return [Example(post_text(r["title"], r["text"]), r["label"], "relabel") for r in store.labelled_posts(db)]
 
 
+@model_errors()
 def train(config: training.TrainConfig, out: Path, *, data_dir: Path = datasets.DATA_DIR,
           db: sqlite_utils.Database | None = None, evaluate: bool = True) -> TrainResult:
     """Train on the bundled data (plus relabels from ``db``), measure, and write the artifact."""
@@ -69,6 +71,7 @@ def _pairs(scorer: Scorer):
     return run
 
 
+@model_errors()
 def evaluate_models(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv: bool = True) -> list[training.Evaluation]:
     """VADER and the configured trained model on the targets. The trained model's VADER-set figures
     are re-measured by cross-validation with the artifact's own training config (``cv``), else
@@ -224,11 +227,11 @@ def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, n
                sentiment: str | None = None, topics: list[str] | None = None) -> None:
     """Store a human correction (sentiment and/or topics). Raises ValueError on unknown values."""
     if sentiment is not None and sentiment not in LABELS:
-        raise ValueError(f"sentiment must be one of {', '.join(LABELS)}, got {sentiment!r}")
+        raise BadInput(f"sentiment must be one of {', '.join(LABELS)}, got {sentiment!r}")
     known = {t.name for t in settings.topics}
     for t in topics or ():
         if t not in known:
-            raise ValueError(f"unknown topic {t!r} (settings topics: {', '.join(sorted(known)) or 'none'})")
+            raise BadInput(f"unknown topic {t!r} (settings topics: {', '.join(sorted(known)) or 'none'})")
     if store.get_post(db, post_id) is None:
-        raise LookupError(f"no post with id {post_id}")
+        raise NotFound(f"no post with id {post_id}")
     store.label_post(db, post_id, now=iso_utc(now), sentiment=sentiment, topics=topics)

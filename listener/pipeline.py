@@ -1,4 +1,5 @@
-"""The jobs: collect, classify, digest, and one full cycle. The CLI and the scheduler call these.
+"""The jobs: collect, classify, emerging, digest, alerts, purge, and ``cycle``, the one place that runs
+them in order. The CLI, the daemon's jobs and the demo call these.
 
 Each job records one row in ``runs``. Time comes in as ``now``; nothing here reads the clock.
 """
@@ -6,6 +7,7 @@ Each job records one row in ``runs``. Time comes in as ``now``; nothing here rea
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,20 +18,16 @@ import sqlite_utils
 from listener import crawler, store
 from listener.classifier import Classifier
 from listener.config import Channel, Settings, Source
+from listener.sources import source_type
 from listener.text import iso_utc
 from models.classify import post_text
 from models.emerging import Cluster, find_clusters
 from reports.digest import Digest, build_digest
 from reports.deliver import deliver
+from reports.alerts import AlertOutcome, check_alerts
 from reports.render import digest_charts, digest_message, write_digest
 
 FLUSH_EVERY = 500  # posts buffered per source before a write; keeps transactions short
-# Credentials a source type reads from the environment: option naming the variable -> job key.
-CREDENTIAL_OPTIONS = {
-    "reddit": {"client_id_env": "client_id", "client_secret_env": "client_secret"},
-    "mastodon": {"token_env": "token"},
-    "bluesky": {"handle_env": "handle", "password_env": "password"},
-}
 
 
 @dataclass
@@ -128,10 +126,11 @@ def source_job(source: Source, state: store.SourceState, settings: Settings, now
     """What the crawler child needs to fetch one source: URL, options, state, limits, credentials."""
     job: dict[str, Any] = {"name": source.name, "url": source.url, "etag": state.etag,
                            "last_modified": state.last_modified}
-    if source.type == "feed":
+    kind = source_type(source.type)
+    if not kind.paged:
         return job
     max_age = source.max_age or settings.collect.max_age
-    creds = {key: environ[source.options[opt]] for opt, key in CREDENTIAL_OPTIONS.get(source.type, {}).items()
+    creds = {key: environ[source.options[opt]] for opt, key in kind.credentials.items()
              if environ.get(source.options.get(opt, ""))}
     job.update(type=source.type, options=_plain(source.options), high_water=state.high_water,
                session=state.session, credentials=creds,
@@ -267,3 +266,76 @@ def purge(db: sqlite_utils.Database, settings: Settings, *, now: datetime, days:
         deleted = store.purge_posts(db, before, keep_going=keep_going) if before is not None else 0
         run.detail.update(days=days, before=before, deleted=deleted)
     return PurgeReport(run.id, deleted, before)
+
+
+STEPS = ("collect", "classify", "emerging", "digest", "alerts")  # the order ``cycle`` runs them in
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did, one report per step; None for a step that did not run."""
+    collect: CollectReport | None = None
+    classify: ClassifyReport | None = None
+    emerging: EmergingReport | None = None
+    digest: DigestReport | None = None
+    alerts: list[AlertOutcome] | None = None
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        """The sources that failed to collect."""
+        return self.collect.failed if self.collect else []
+
+
+@dataclass
+class CycleHooks:
+    """How a shell follows a running cycle: progress bars, per-source lines, stop checks. All optional."""
+    on_source: Callable[[SourceOutcome], None] | None = None  # a source was fetched, failed or skipped
+    on_classify: Callable[[int], None] | None = None  # classification starts: this many posts wait
+    on_batch: Callable[[int], None] | None = None  # a batch of this many posts was classified; may raise to stop
+    on_step: Callable[[str, Any], None] | None = None  # a step ended: its name and its report
+
+
+def cycle(db: sqlite_utils.Database, settings: Settings, *, now: datetime, steps: Sequence[str] = STEPS,
+          names: Sequence[str] = (), environ: Mapping[str, str] | None = None,
+          day: date | Callable[[sqlite_utils.Database], date] | None = None, days: int = 1,
+          channels: Sequence[Channel] | None = None,
+          classify_lock: AbstractContextManager[Any] | None = None, classify_if_waiting: bool = False,
+          hooks: CycleHooks | None = None) -> CycleReport:
+    """Run the chosen ``steps`` in the order of ``STEPS``: collect (the ``names`` sources, default all;
+    credentials from ``environ``), classify what is new, find the emerging topics of the digest's day,
+    write and send the digest for the ``days`` ending on ``day``, check the alert rules (if any).
+
+    ``day`` is the digest's last day, or a function of the database that picks it once the posts are
+    classified; default: yesterday. ``channels`` overrides ``digest.channels``. Classification holds
+    ``classify_lock`` (shared with other jobs), and with ``classify_if_waiting`` it is skipped (no
+    ``runs`` row) when no post waits.
+    """
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown cycle step(s): {', '.join(unknown)} (steps: {', '.join(STEPS)})")
+    hooks = hooks or CycleHooks()
+    report = CycleReport()
+
+    def ended(step: str, result: Any) -> None:
+        setattr(report, step, result)
+        if hooks.on_step:
+            hooks.on_step(step, result)
+
+    if "collect" in steps:
+        ended("collect", collect(db, settings, names, now=now, on_source=hooks.on_source, environ=environ))
+    if "classify" in steps:
+        with classify_lock or nullcontext():
+            waiting = store.count_to_classify(db)
+            if waiting or not classify_if_waiting:
+                if hooks.on_classify:
+                    hooks.on_classify(waiting)
+                ended("classify", classify(db, settings, now=now, on_batch=hooks.on_batch))
+    if "emerging" in steps or "digest" in steps:
+        the_day = day(db) if callable(day) else day or yesterday(now)
+        if "emerging" in steps:  # the digest shows the emerging topics stored for its day
+            ended("emerging", emerging(db, settings, day=the_day, now=now))
+        if "digest" in steps:
+            ended("digest", digest(db, settings, day=the_day, days=days, now=now, channels=channels))
+    if "alerts" in steps and settings.alerts.rules:
+        ended("alerts", check_alerts(db, settings, now=now, send=True))
+    return report

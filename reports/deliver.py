@@ -30,11 +30,12 @@ import sqlite_utils
 
 from listener import store
 from listener.config import Channel
+from listener.errors import UserError
 
 MAX_BACKOFF = 60.0
 
 
-class DeliveryError(Exception):
+class DeliveryError(UserError):
     """A channel could not take the message; the text says why in one line."""
 
 

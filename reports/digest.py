@@ -29,6 +29,7 @@ import sqlite_utils
 from listener import search as search_mod
 from listener import store
 from listener.config import Product, Settings
+from listener.errors import BadInput, NotFound
 from listener.text import iso_utc, snippet
 from reports.spikes import PRESETS, count_verdict, share_verdict
 
@@ -216,9 +217,9 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
                  now: datetime, product: str | None = None, cutoff: str | None = None,
                  search: str | None = None) -> Digest:
     """Numbers for the ``days``-day period ending on ``day`` (inclusive); one ``product`` if named;
-    only the posts the saved search named ``search`` matches, if named (``KeyError`` if unknown)."""
+    only the posts the saved search named ``search`` matches, if named (``NotFound`` if unknown)."""
     if days < 1:
-        raise ValueError("days must be at least 1")
+        raise BadInput("days must be at least 1")
     cfg = settings.digest
     cutoff = cutoff or iso_utc(now) or ""
     scope: str | store.Scope = cutoff
@@ -293,7 +294,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     names = [p.name for p in settings.products if p.ours] + [p.name for p in settings.products if not p.ours]
     if product:
         if product not in stats:
-            raise ValueError(f"no product named {product!r} in settings")
+            raise NotFound(f"no product named {product!r} in settings", exit_code=2)
         names = [product]
     k_set, sn = settings.classify, settings.sentiment
     model = (f"VADER (compound >= {k_set.positive_threshold} positive, <= {k_set.negative_threshold} negative)"

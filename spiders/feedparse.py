@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import feedparser
 
+from listener.errors import UserError
 from listener.text import canonical_url, content_hash, html_to_text, iso_utc, language_tag
 from spiders.items import PostItem
 
@@ -25,7 +26,7 @@ _ENTITY_DECL_RE = re.compile(rb"<!ENTITY[^>]*>", re.I | re.S)
 _LINK_ONLY_BODIES = {"comments", "comment", "discuss", "discussion"}
 
 
-class FeedError(Exception):
+class FeedError(UserError):
     """The body is not a feed we can take anything from."""
 
 

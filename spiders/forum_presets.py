@@ -1,4 +1,5 @@
-"""CSS selectors for the forum engines the generic forum spider knows (pure data, no Scrapy).
+"""CSS selectors for the forum engines the generic forum spider knows, and the checks of a forum
+source's ``preset`` and ``selectors`` (no Scrapy: settings are read without it).
 
 A forum source names a preset and its board URL; any selector can be overridden
 in ``[sources.selectors]``. Selectors are CSS as parsel understands it
@@ -22,6 +23,11 @@ On a thread page:
 """
 
 from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Callable
+
+from listener.config.checks import typename
 
 SELECTOR_KEYS = ("thread", "thread_link", "thread_date", "next_page", "post", "post_id", "author",
                  "date", "body")
@@ -66,3 +72,34 @@ PRESETS: dict[str, dict[str, str]] = {
     },
     "discourse": {},
 }
+
+
+def check_preset(value: str) -> str:
+    """A ``preset`` value: one of ``PRESETS``."""
+    if value not in PRESETS:
+        raise ValueError(f"unknown forum preset {value!r} (known: {', '.join(PRESETS)})")
+    return value
+
+
+def check_forum_options(options: dict[str, Any], fail: Callable[[str, str], Exception]) -> dict[str, Any]:
+    """Check a forum's preset and selector overrides; the result holds the full selector set."""
+    options = dict(options)
+    preset = options.get("preset")
+    given = options.pop("selectors", None) or {}
+    for key, value in given.items():
+        if key not in SELECTOR_KEYS:
+            raise fail(f"selectors.{key}", f"unknown selector (allowed here: {', '.join(SELECTOR_KEYS)})")
+        if not isinstance(value, str) or not value.strip():
+            raise fail(f"selectors.{key}", f"expected a CSS selector string, got {typename(value)} {value!r}")
+    if preset == "discourse":
+        if given:
+            raise fail("selectors", "the discourse preset reads the JSON API and takes no selectors")
+        return options
+    if preset is None and not given:
+        raise fail("preset", f"required key is missing (known presets: {', '.join(PRESETS)}; "
+                             "or give every selector in selectors)")
+    selectors = {**PRESETS.get(preset or "", {}), **given}
+    missing = [k for k in REQUIRED_SELECTORS if not selectors.get(k)]
+    if missing:
+        raise fail("selectors", f"missing selector(s) {', '.join(missing)} (no preset provides them)")
+    return {**options, "selectors": MappingProxyType(selectors)}

@@ -23,6 +23,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 import scrapy
 from scrapy.http import Response
 
+from listener.errors import UserError
 from listener.text import parse_iso
 from spiders.feed import describe_failure, failure_status, header
 from spiders.items import FetchResult, PostItem
@@ -30,7 +31,7 @@ from spiders.items import FetchResult, PostItem
 _TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
-class PageError(Exception):
+class PageError(UserError):
     """A page we cannot take posts from, phrased as one line for the user."""
 
 

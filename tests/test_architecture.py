@@ -40,3 +40,46 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path):
     assert result.returncode != 0
     assert "models imports nothing of ours BROKEN" in result.stdout
     assert "models.topics -> listener.store" in result.stdout
+
+
+def import_cycles(graph) -> list[list[str]]:
+    """Groups of modules that import each other, directly or through others (Tarjan's SCC)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_itself_through_others():
+    """Stronger than import-linter's acyclic_siblings, which sees only cycles between siblings."""
+    import grimp
+
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=True)
+    assert import_cycles(graph) == []
+    graph.add_import(importer="models.vader", imported="reports.spikes")
+    graph.add_import(importer="reports.spikes", imported="models.vader")
+    assert import_cycles(graph) == [["models.vader", "reports.spikes"]]

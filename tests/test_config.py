@@ -14,7 +14,7 @@ from listener.config import (AlertRule, AlertSettings, Channel, ClassifySettings
                              ServeSettings, Settings, Source, Topic, load_settings, parse_interval, parse_settings)
 from listener.config.schema import (ALERT_RULES, ALERTS, CHANNELS, CLASSIFY, COLLECT, DIGEST, EMERGING, PRODUCTS,
                                     SCHEDULE, SECTIONS, SENTIMENT, SERVE, SOURCES, TOPICS)
-from listener.config.sourcekeys import TYPE_OPTIONS
+from listener.sources import source_type
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +126,7 @@ def test_the_reader_accepts_exactly_the_keys_of_the_schema(section):
     if section.key == "alerts":
         expected.add("rules")
     if section.key == "sources[]":
-        expected |= set(TYPE_OPTIONS["reddit"])
+        expected |= {option.name for option in source_type("reddit").options}
     assert allowed_keys(data) == expected
 
 

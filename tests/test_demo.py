@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -46,6 +47,16 @@ def test_demo_runs_the_full_cycle_and_is_repeatable(tmp_path):
     # the settings it wrote can be used with every other command
     r3 = CliRunner().invoke(cli, ["--config", str(work / "settings.toml"), "sources"])
     assert r3.exit_code == 0 and "lobsters-ruby" in r3.output
+
+
+def test_a_quiet_demo_prints_nothing_and_returns_its_errors(tmp_path, capfd, monkeypatch):
+    from listener.app import demo
+
+    monkeypatch.delitem(demo.SOCIAL_ROUTES, "/forum/viewforum.php?f=2")  # the forum's board answers 404
+    result = demo.run_demo(tmp_path / "demo", now=datetime(2026, 11, 23, 6, tzinfo=timezone.utc), quiet=True)
+    assert capfd.readouterr() == ("", "")
+    assert result.errors == ["error: source forum-phpbb: board: HTTP 404 Not Found"]
+    assert result.paths[0].exists()
 
 
 def test_bundled_feeds_match_their_provenance():

@@ -10,7 +10,7 @@ import pytest
 from listener.app.cli import cli
 from listener.config import docs
 from listener.config.schema import SECTIONS
-from listener.config.sourcekeys import TYPE_OPTIONS
+from listener.sources import source_types
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -36,7 +36,7 @@ def documented_keys(text: str) -> set[str]:
 
 def test_every_setting_is_documented():
     keys = {f"{section.key}.{s.name}" for section in SECTIONS for s in section}
-    keys |= {f"sources[].{k}" for options in TYPE_OPTIONS.values() for k in options}  # every source type's keys
+    keys |= type_keys()  # every source type's keys
     assert documented_keys(section("Settings")) == keys
 
 
@@ -46,9 +46,14 @@ def test_readme_settings_table_is_written_from_the_schema():
     assert block == docs.settings_table()
 
 
-def test_source_type_keys_are_documented_apart():
-    block = README.split("<!-- source type keys:", 1)[1].split("<!-- end of source type keys -->", 1)[0]
-    assert documented_keys(block) == {f"sources[].{k}" for options in TYPE_OPTIONS.values() for k in options}
+def type_keys() -> set[str]:
+    return {f"sources[].{option.name}" for kind in source_types().values() for option in kind.options}
+
+
+def test_source_type_keys_are_documented_apart_from_the_registry():
+    block = README.split(docs.TYPES_BEGIN + "\n", 1)[1].split(docs.TYPES_END, 1)[0]
+    assert documented_keys(block) == type_keys()
+    assert block == docs.source_keys_table()
 
 
 def test_docs_command_checks_and_rewrites_the_table(tmp_path, capsys):

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from listener import learn, pipeline, store
-from listener.classifier import Classifier, ModelError
+from listener.classifier import Classifier
+from listener.errors import ModelError
 from listener.app.cli import cli
 from listener.config import ConfigError, Topic, load_settings
 from models import trained

@@ -236,3 +236,77 @@ def test_a_search_over_its_time_budget_says_so(site, monkeypatch):
     assert r.status_code == 422 and 'id="search-slow"' in r.text and "narrow it" in r.text
     r = client.get("/api/search", params={"q": "crash*"})
     assert r.status_code == 422 and "took longer than" in r.json()["error"]
+
+
+def _secure(r) -> None:
+    assert r.headers["content-security-policy"] == CSP and "frame-ancestors 'none'" in CSP
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+
+
+def test_every_api_error_has_one_json_shape_and_every_page_error_a_page(client):
+    cases = {"/api/search?limit=100000": (422, {"error": "limit: Input should be less than or equal to 500"}),
+             "/api/posts/abc": (422, {"error": "post_id: Input should be a valid integer, unable to parse "
+                                               "string as an integer"}),
+             "/api/posts/999999": (404, {"error": "no post with id 999999"}),
+             "/api/products/Nope": (404, {"error": "no product named 'Nope' in the settings"}),
+             "/api/nope": (404, {"error": "Not Found"}),
+             "/api/search?q=firefox%20AND": (400, {"error": "AND needs a word after it, not the end of the query",
+                                                   "position": 9})}
+    for url, (status, body) in cases.items():
+        r = client.get(url)
+        assert (r.status_code, r.json()) == (status, body), url
+        _secure(r)
+    r = client.post("/api/stats")
+    assert r.status_code == 405 and r.json() == {"error": "Method Not Allowed"}
+    for url, status, text in (("/nope", 404, "Not Found"), ("/posts/999999", 404, "no post with id 999999"),
+                              ("/posts/abc", 422, "post_id: Input should be a valid integer"),
+                              ("/search?page=0", 422, "page: Input should be greater than or equal to 1")):
+        r = client.get(url)
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html"), url
+        assert "<h1>" in r.text and text in r.text and "detail" not in r.text, url
+        _secure(r)
+
+
+def test_a_server_error_is_a_plain_500_with_the_security_headers(site):
+    app = create_app(site, today=lambda: date(2026, 11, 23))
+    site.db_path.unlink()  # requests now open an empty database: every query fails
+    c = TestClient(app, raise_server_exceptions=False)
+    r = c.get("/api/stats")
+    assert r.status_code == 500 and r.json() == {"error": "internal error: the server log has the details"}
+    _secure(r)
+    r = c.get("/products")
+    assert r.status_code == 500 and "<h1>Internal Server Error</h1>" in r.text and "Traceback" not in r.text
+    _secure(r)
+
+
+def test_a_product_name_with_a_slash_has_its_page_and_api(settings_for):
+    settings = settings_for(products=PRODUCTS + '\n[[products]]\nname = "AC/DC"\naliases = ["AC/DC"]\n')
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, make_posts(4) + [{**make_posts(1)[0], "guid": "acdc", "title": "AC/DC live",
+                                            "text": "AC/DC played for three hours, love it"}],
+                       now="2026-11-23T00:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    db.close()
+    c = TestClient(create_app(settings, today=lambda: date(2026, 11, 23)))
+    listing = c.get("/products").text
+    assert 'href="/products/AC%2FDC"' in listing
+    page = c.get("/products/AC%2FDC")
+    assert page.status_code == 200 and "<h1>AC/DC" in page.text
+    api = c.get("/api/products/AC%2FDC")
+    assert api.status_code == 200 and api.json()["name"] == "AC/DC" and api.json()["mentions"] == 1
+    assert c.get("/products/AC").status_code == 404
+
+
+def test_without_the_token_every_route_answers_only_that(site):
+    c = TestClient(create_app(site, token="s3cret"), follow_redirects=False)
+    for url in ("/api/nope", "/api/openapi.json", "/api/posts/abc", "/api/search?limit=0"):
+        r = c.get(url)
+        assert (r.status_code, r.json()) == (401, {"error": "missing or wrong bearer token"}), url
+        assert r.headers["www-authenticate"] == "Bearer"
+        _secure(r)
+    for url in ("/nope", "/posts/abc", "/products/Firefox"):
+        r = c.get(url)
+        assert r.status_code == 303 and r.headers["location"] == "/login", url
+        _secure(r)
+    assert c.get("/login").status_code == 200 and c.get("/static/style.css").status_code == 200
+    assert c.get("/api/openapi.json", headers={"Authorization": "Bearer s3cret"}).status_code == 200

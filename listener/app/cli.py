@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import NoReturn
+from typing import Iterator
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,8 +15,9 @@ from rich.table import Table
 
 from listener import __version__, pipeline, store
 from listener import search as search_mod
-from listener.config import ConfigError, Settings, load_settings, settings_path
-from listener.search.query import QueryError
+from listener.config import Settings, load_settings, settings_path
+from listener.errors import NotFound, UserError
+from listener.files import check_paths, check_writable
 from listener.text import iso_utc, parse_day, parse_iso
 
 
@@ -28,15 +30,12 @@ class Ctx:
 
     def settings(self) -> Settings:
         if self._settings is None:
-            try:
-                self._settings = load_settings(self.config)
-            except ConfigError as exc:
-                _fail(str(exc))
+            self._settings = load_settings(self.config)
         return self._settings
 
     def db(self):
         """The database, migrated, with every configured source registered."""
-        db = store.open_db(self.settings().db_path)
+        db = store.open_db(check_writable(self.settings().db_path, key="store.path"))
         store.sync_sources(db, self.settings().sources)
         return db
 
@@ -60,7 +59,18 @@ def _now(value: str | None) -> datetime:
     return t
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The command group that shows every ``UserError`` the same way: one ``Error:`` line, its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc.details()}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="listener")
 @click.option("-c", "--config", metavar="PATH", help="Settings file (default: $LISTENER_CONFIG, else ./settings.toml).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (for cron).")
@@ -95,11 +105,8 @@ def collect(obj: Ctx, sources: tuple[str, ...]) -> None:
 
 def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
     settings = obj.settings()
-    try:
-        chosen = [settings.source(n).name for n in names] if names else \
-            [s.name for s in settings.sources if s.enabled]
-    except ConfigError as exc:
-        _fail(str(exc))
+    chosen = [settings.source(n).name for n in names] if names else \
+        [s.name for s in settings.sources if s.enabled]
     db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Collecting", total=len(chosen))
@@ -109,10 +116,14 @@ def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
             _print_outcome(obj, o)
 
         report = pipeline.collect(db, settings, names, now=obj.now, on_source=done)
+    _say_collected(obj, report)
+    return report
+
+
+def _say_collected(obj: Ctx, report: pipeline.CollectReport) -> None:
     c = report.counts
     obj.say(f"Collected {len(report.outcomes)} source(s): {c.new} new, {c.updated} updated, "
             f"{c.unchanged} unchanged, {len(report.failed)} failed.")
-    return report
 
 
 def _print_outcome(obj: Ctx, o: pipeline.SourceOutcome) -> None:
@@ -136,20 +147,19 @@ def classify(obj: Ctx, everything: bool) -> None:
 
 
 def _classify(obj: Ctx, everything: bool) -> pipeline.ClassifyReport:
-    from listener.classifier import ModelError
-
     settings = obj.settings()
     db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Classifying", total=store.count_to_classify(db, everything=everything))
-        try:
-            report = pipeline.classify(db, settings, everything=everything, now=obj.now,
-                                       on_batch=lambda n: progress.advance(task, n))
-        except ModelError as exc:
-            _fail(str(exc))
+        report = pipeline.classify(db, settings, everything=everything, now=obj.now,
+                                   on_batch=lambda n: progress.advance(task, n))
+    _say_classified(obj, report)
+    return report
+
+
+def _say_classified(obj: Ctx, report: pipeline.ClassifyReport) -> None:
     labels = ", ".join(f"{report.labels.get(k, 0)} {k}" for k in ("positive", "neutral", "negative", "unscored"))
     obj.say(f"Classified {report.classified} post(s): {labels}; {report.mentions} product mention(s).")
-    return report
 
 
 @cli.command()
@@ -194,8 +204,15 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
             send: bool = True, channels=None, cutoff: str | None = None,
             search: str | None = None) -> pipeline.DigestReport:
     settings = obj.settings()
+    check_writable(out_dir or settings.digest.output_dir, key="--out" if out_dir else "digest.output_dir",
+                   directory=True)
     report = pipeline.digest(obj.db(), settings, day=day, days=days, now=obj.now, out_dir=out_dir,
                              product=product, send=send, channels=channels, cutoff=cutoff, search=search)
+    _print_digest(obj, report)
+    return report
+
+
+def _print_digest(obj: Ctx, report: pipeline.DigestReport) -> None:
     for p in report.paths:
         click.echo(str(p))
     for r in report.deliveries:
@@ -203,7 +220,6 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
             obj.say(f"sent to {r.channel} ({r.attempts} attempt{'s' if r.attempts > 1 else ''})")
         else:
             click.echo(f"error: delivery {r.channel}: {r.error} (after {r.attempts} attempts)", err=True)
-    return report
 
 
 @cli.command()
@@ -218,6 +234,11 @@ def _alerts(obj: Ctx, send: bool) -> list:
     from reports.alerts import check_alerts
 
     outcomes = check_alerts(obj.db(), obj.settings(), now=obj.now, send=send)
+    _print_alerts(obj, outcomes)
+    return outcomes
+
+
+def _print_alerts(obj: Ctx, outcomes: list) -> None:
     for o in outcomes:
         if o.fired:
             click.echo(f"ALERT {o.rule}: {o.reason}")
@@ -228,7 +249,6 @@ def _alerts(obj: Ctx, send: bool) -> list:
             obj.say(f"ok    {o.rule}: {o.reason}")
     if not outcomes:
         obj.say("No alert rules configured (see [[alerts.rules]] in the README).")
-    return outcomes
 
 
 @cli.command()
@@ -241,14 +261,52 @@ def run(obj: Ctx, once: bool) -> None:
     """
     if not once:
         raise click.UsageError("use 'listener run --once' for one cycle, or 'listener daemon' to run on a schedule")
-    report = _collect(obj, ())
-    _classify(obj, False)
-    pipeline.emerging(obj.db(), obj.settings(), day=pipeline.yesterday(obj.now), now=obj.now)
-    _digest(obj, pipeline.yesterday(obj.now), 1, None)
-    if obj.settings().alerts.rules:
-        _alerts(obj, True)
+    settings = obj.settings()
+    check_paths(settings, "store.path", "digest.output_dir")  # before collecting, not after
+    db = obj.db()
+    with _cycle_shown(obj, sources=len([s for s in settings.sources if s.enabled])) as hooks:
+        report = pipeline.cycle(db, settings, now=obj.now, hooks=hooks)
     if report.failed:
         sys.exit(1)
+
+
+@contextmanager
+def _cycle_shown(obj: Ctx, *, sources: int) -> Iterator[pipeline.CycleHooks]:
+    """Hooks that show a running cycle as `collect`, `classify`, `digest` and `alerts` show their work:
+    a progress bar while collecting (of ``sources``) and while classifying, a line per source, and each
+    step's summary as the step ends."""
+    printers = {"collect": _say_collected, "classify": _say_classified, "digest": _print_digest,
+                "alerts": _print_alerts}
+    progress: Progress | None = None
+    task = None
+
+    def show_bar(description: str, total: int) -> None:
+        nonlocal progress, task
+        progress = obj.progress()
+        progress.start()
+        task = progress.add_task(description, total=total)
+
+    def hide_bar() -> None:  # before a step's summary: one bar at a time, gone when its step ends
+        nonlocal progress
+        if progress is not None:
+            progress.stop()
+            progress = None
+
+    def source_done(o: pipeline.SourceOutcome) -> None:
+        progress.advance(task)
+        _print_outcome(obj, o)
+
+    def step_done(step: str, report: object) -> None:
+        hide_bar()
+        if step in printers:
+            printers[step](obj, report)
+
+    show_bar("Collecting", sources)
+    try:
+        yield pipeline.CycleHooks(on_source=source_done, on_classify=lambda n: show_bar("Classifying", n),
+                                  on_batch=lambda n: progress.advance(task, n), on_step=step_done)
+    finally:
+        hide_bar()
 
 
 @cli.command()
@@ -262,13 +320,9 @@ def daemon(obj: Ctx, log_level: str) -> None:
     Logs one line per job to stderr (or schedule.log_file). Exit code 0 after a stop signal,
     2 if another daemon already runs on the same database.
     """
-    from listener.app.daemon import DaemonError, run_daemon
+    from listener.app.daemon import run_daemon
 
-    try:
-        code = run_daemon(obj.settings(), log_level=log_level)
-    except DaemonError as exc:
-        _fail(str(exc))
-    sys.exit(code)
+    sys.exit(run_daemon(obj.settings(), log_level=log_level))
 
 
 @cli.command()
@@ -316,9 +370,27 @@ def sources_cmd(ctx: click.Context) -> None:
         _list_sources(ctx.obj)
 
 
+class _SourceTypeChoice(click.Choice):
+    """The registered source types, looked up when the option is used: importing the CLI loads no plugins."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from listener.sources import source_types
+
+        return tuple(source_types())  # a plugin that cannot load is a UserError: one line, exit 2
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # click.Choice.__init__ stores its argument; the registry is the source of truth
+
+
 @sources_cmd.command("add")
 @click.argument("name")
-@click.option("--type", "type_", default="feed", show_default=True, help="feed, hackernews, reddit, mastodon, bluesky or forum.")
+@click.option("--type", "type_", type=_SourceTypeChoice(), default="feed", show_default=True,
+              help="The source type (see \"Sources\" in the README).")
 @click.option("--url", help="Feed URL, Mastodon instance, forum board URL (API types have a default).")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
               help="A type-specific key, e.g. --set subreddit=firefox (repeatable; TOML values or plain text).")
@@ -327,10 +399,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
     from listener.config.edit import add_source
 
-    try:
-        entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
-    except (ConfigError, ValueError) as exc:
-        _fail(str(exc))
+    entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
@@ -369,7 +438,10 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
             raise click.BadParameter(f"expected HOST:PORT, got {smtp!r}", param_hint="--smtp")
         channel = Channel(name="demo-smtp", type="email", to=(to_addr,), sender="listener-demo@localhost",
                           host=host, port=int(port), attempts=2, timeout=10.0)
-    result = run_demo(Path(work_dir), now=obj.now, quiet=obj.quiet, channel=channel)
+    check_writable(work_dir, key="--dir", directory=True)
+    result = run_demo(Path(work_dir), now=obj.now, quiet=True, channel=channel)
+    for line in result.errors:  # errors are printed with --quiet too
+        click.echo(line)
     table = Table(title=result.digest.title)
     for col in ("product", "side", "mentions", "share of voice", "net sentiment", "+ / = / -"):
         table.add_column(col, justify="left" if col in ("product", "side") else "right")
@@ -400,12 +472,6 @@ def _day_option(value: str | None, hint: str) -> date | None:
         raise click.BadParameter(str(exc), param_hint=hint)
 
 
-def _query_error(query: str, exc: QueryError) -> None:
-    click.echo(f"Error: invalid query: {exc}", err=True)
-    click.echo(exc.pointer(query), err=True)
-    sys.exit(2)
-
-
 @cli.command("search")
 @click.argument("query", required=False, default="")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only posts published on or after this day (UTC).")
@@ -422,15 +488,9 @@ def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit
     filters = search_mod.Filters(since=_day_option(since, "--since"), until=_day_option(until, "--until"))
     db = obj.db()
     if saved:
-        try:
-            saved_q = search_mod.saved_query(db, saved)
-        except KeyError as exc:
-            _fail(exc.args[0])
+        saved_q = search_mod.saved_query(db, saved)
         query = f"({saved_q}) {query}" if query.strip() else saved_q
-    try:
-        plan = search_mod.prepare(db, query, filters=filters, sort=sort)
-    except QueryError as exc:
-        _query_error(query, exc)
+    plan = search_mod.prepare(db, query, filters=filters, sort=sort)
     if explain:
         click.echo(plan.explain())
         return
@@ -482,11 +542,7 @@ def saved_group() -> None:
 @click.pass_obj
 def saved_add(obj: Ctx, name: str, query: str, owner: str | None) -> None:
     """Save QUERY as NAME (replacing an older one of that name)."""
-    db = obj.db()
-    try:
-        search_mod.save(db, name, query, owner=owner, now=iso_utc(obj.now))
-    except QueryError as exc:
-        _query_error(query, exc)
+    search_mod.save(obj.db(), name, query, owner=owner, now=iso_utc(obj.now))
     obj.say(f"Saved search {name!r}.")
 
 
@@ -509,7 +565,7 @@ def saved_list(obj: Ctx, owner: str | None) -> None:
 def saved_remove(obj: Ctx, name: str) -> None:
     """Delete a saved search."""
     if not store.delete_saved_search(obj.db(), name):
-        _fail(f"no saved search named {name!r}")
+        raise NotFound(f"no saved search named {name!r}", exit_code=2)
     obj.say(f"Removed saved search {name!r}.")
 
 
@@ -523,20 +579,12 @@ def serve(obj: Ctx, host: str | None, port: int | None) -> None:
 
     settings = obj.settings()
     obj.db()  # create or migrate before serving
-    try:
-        web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
-    except web.ServeError as exc:
-        _fail(str(exc))
+    web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
 
 
 def _width(wide: int = 160) -> int | None:
     """Console width: the terminal's, or ``wide`` when output goes to a file or a pipe."""
     return None if sys.stdout.isatty() else wide
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
 
 
 @cli.command()
@@ -550,16 +598,12 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_labels: bool, no_eval: bool) -> None:
     """Train the sentiment model deterministically; print the data checksum, metrics and artifact checksum."""
     from listener import learn
-    from listener.classifier import ModelError
     from models import datasets, trained, training
 
     config = training.SMALL if small else training.TrainConfig()
     path = Path(out) if out else trained.SHIPPED
-    try:
-        result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                             db=obj.db() if with_labels else None, evaluate=not no_eval)
-    except ModelError as exc:
-        _fail(str(exc))
+    result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
+                         db=obj.db() if with_labels else None, evaluate=not no_eval)
     click.echo(f"data: {result.examples} examples, sha256 {result.data_sha256}")
     if result.evaluation:
         for name, value in result.evaluation.figures().items():
@@ -583,7 +627,6 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
     import json as jsonlib
 
     from listener import learn
-    from listener.classifier import ModelError
     from listener.files import write_atomic
     from models import datasets, training
 
@@ -604,11 +647,8 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
             table.add_row(g, *(str(ev.confusion.get(g, {}).get(c, 0)) for c in cols))
         console.print(table)
         return
-    try:
-        evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                                      cv=not recorded)
-    except ModelError as exc:
-        _fail(str(exc))
+    evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
+                                  cv=not recorded)
     table = Table(title="Sentiment targets")
     for col in ("target", "model", "value", "target value", "status", "how measured"):
         table.add_column(col, justify="right" if col in ("value", "target value") else "left")
@@ -639,13 +679,9 @@ def sentiment(obj: Ctx, file) -> None:
     import json as jsonlib
 
     from listener import learn
-    from listener.classifier import ModelError
 
-    try:
-        for result in learn.score_lines(file, obj.settings()):
-            click.echo(jsonlib.dumps(result, ensure_ascii=False))
-    except ModelError as exc:
-        _fail(str(exc))
+    for result in learn.score_lines(file, obj.settings()):
+        click.echo(jsonlib.dumps(result, ensure_ascii=False))
 
 
 @cli.command()
@@ -655,14 +691,10 @@ def sentiment(obj: Ctx, file) -> None:
 def explain(obj: Ctx, post_id: int, top: int) -> None:
     """Show why a post got its label: confidence, pushing terms, matched product alias and topic rule."""
     from listener import learn
-    from listener.classifier import ModelError
 
-    try:
-        e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
-    except ModelError as exc:
-        _fail(str(exc))
+    e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
     if e is None:
-        _fail(f"no post with id {post_id}", 1)
+        raise NotFound(f"no post with id {post_id}")
     click.echo(f"post {e.post_id}: {e.title or '(untitled)'}")
     conf = f", confidence {e.confidence:.2f}" if e.confidence is not None else ""
     score = f"score {e.score:+.3f}" if e.score is not None else "no score"
@@ -690,12 +722,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, topics: str | None) ->
     if sentiment_ is None and topics is None:
         raise click.UsageError("give --sentiment and/or --topics")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
-    try:
-        learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names)
-    except LookupError as exc:
-        _fail(str(exc.args[0]), 1)
-    except ValueError as exc:
-        _fail(str(exc))
+    learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names)
     obj.say(f"Post {post_id} relabelled" + (f": sentiment {sentiment_}" if sentiment_ else "")
             + (f"; topics {', '.join(names) or 'none'}" if names is not None else "") + ".")
 

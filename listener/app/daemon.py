@@ -40,7 +40,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from listener import crawler, store
 from listener.app import jobs
 from listener.config import Settings, parse_clock, parse_weekly
-from listener.files import remove_stale_temp_files
+from listener.errors import UserError
+from listener.files import check_paths, remove_stale_temp_files
 from listener.text import iso_utc
 
 HEARTBEAT = "heartbeat"
@@ -48,7 +49,7 @@ STOP_GRACE = 8.0  # seconds running jobs get to unwind after a stop signal (the 
 log = logging.getLogger("listener.app.daemon")
 
 
-class DaemonError(Exception):
+class DaemonError(UserError):
     """The daemon cannot start (another one runs on the same database, ...)."""
 
 
@@ -295,6 +296,8 @@ class Daemon:
 
 def run_daemon(settings: Settings, *, log_level: str = "INFO") -> int:
     """Start the daemon for these settings and block until it stops; return the exit code."""
+    # every path the daemon writes, checked now: one line, not a traceback in a job hours later
+    check_paths(settings, "schedule.log_file", "store.path", "digest.output_dir")
     setup_logging(settings, log_level)
     lock = DaemonLock(lock_path(settings))
     settings.db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The daemon's jobs, one function per job id, each calling the pipeline function its CLI command calls.
+"""The daemon's jobs, one per job id: each runs its steps of ``pipeline.cycle`` (purge: ``pipeline.purge``).
 
 Job ids are explicit and stable: ``collect:NAME`` (collect one source, then classify
 what is new), ``digest:daily``, ``digest:weekly``, ``purge`` and ``alerts``. ``run_job`` takes
@@ -134,17 +134,14 @@ def _dispatch(db, settings: Settings, job_id: str, *, now: datetime, ctx: JobCon
     if job_id.startswith(COLLECT):
         return _collect(db, settings, job_id, now=now, ctx=ctx, failures=failures)
     if job_id in (DAILY_DIGEST, WEEKLY_DIGEST):
-        days = 1 if job_id == DAILY_DIGEST else 7
-        if job_id == DAILY_DIGEST:  # the digest shows the emerging topics stored for its day
-            pipeline.emerging(db, settings, day=pipeline.yesterday(now), now=now)
-        report = pipeline.digest(db, settings, day=pipeline.yesterday(now), days=days, now=now)
+        daily = job_id == DAILY_DIGEST
+        report = pipeline.cycle(db, settings, now=now, steps=("emerging", "digest") if daily else ("digest",),
+                                days=1 if daily else 7).digest
         failed = [r.channel for r in report.deliveries if not r.ok]
         return JobResult(job_id, status="error" if failed else "ok", new=len(report.paths), errors=len(failed),
                          note=str(report.paths[0]) + (f"; delivery failed: {', '.join(failed)}" if failed else ""))
     if job_id == ALERTS:
-        from reports.alerts import check_alerts
-
-        outcomes = check_alerts(db, settings, now=now, send=True)
+        outcomes = pipeline.cycle(db, settings, now=now, steps=("alerts",)).alerts or []
         fired = [o for o in outcomes if o.fired]
         failed = [r for o in fired for r in o.deliveries if not r.ok]
         return JobResult(job_id, status="error" if failed else "ok", new=len(fired), errors=len(failed),
@@ -157,22 +154,16 @@ def _dispatch(db, settings: Settings, job_id: str, *, now: datetime, ctx: JobCon
 
 def _collect(db, settings: Settings, job_id: str, *, now: datetime, ctx: JobContext,
              failures: int) -> JobResult:
-    name = job_id[len(COLLECT):]
+    """Collect one source, then classify whatever waits (its new posts, or leftovers of a crash)."""
     ctx.check()
-    report = pipeline.collect(db, settings, [name], now=now)
+    cycle = pipeline.cycle(db, settings, now=now, steps=("collect", "classify"), names=[job_id[len(COLLECT):]],
+                           classify_lock=ctx.classify_lock, classify_if_waiting=True,
+                           hooks=pipeline.CycleHooks(on_batch=ctx.check))
+    report = cycle.collect
     result = JobResult(job_id, new=report.counts.new, updated=report.counts.updated,
                        errors=len(report.failed), failures=failures + 1 if report.failed else 0,
-                       note="; ".join(o.error or "" for o in report.failed))
+                       note="; ".join(o.error or "" for o in report.failed),
+                       classified=cycle.classify.classified if cycle.classify else 0)
     if report.failed:
         result.status = "error"
-    result.classified = _classify_pending(db, settings, now=now, ctx=ctx)
     return result
-
-
-def _classify_pending(db, settings: Settings, *, now: datetime, ctx: JobContext) -> int:
-    """Classify whatever is unclassified (this collection's posts, or leftovers of a crash)."""
-    with ctx.classify_lock:
-        if not store.count_to_classify(db):
-            return 0
-        return pipeline.classify(db, settings, now=now, on_batch=ctx.check).classified
-

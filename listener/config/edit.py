@@ -11,7 +11,9 @@ import tomllib
 from pathlib import Path
 from typing import Sequence
 
-from listener.config import ConfigError, Source, parse_settings
+from listener.config.reader import parse_settings
+from listener.config.settings import ConfigError, Source
+from listener.errors import BadInput
 from listener.files import write_atomic
 
 
@@ -28,10 +30,14 @@ def add_source(path: Path, *, name: str, type: str, url: str | None = None,
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().replace("_", "").isalnum():
-            raise ValueError(f"--set {pair!r}: expected KEY=VALUE, e.g. subreddit=firefox")
+            raise BadInput(f"--set {pair!r}: expected KEY=VALUE, e.g. subreddit=firefox")
         lines.append(f"{key.strip()} = {_value(value.strip())}")
     new = old.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
-    settings = parse_settings(tomllib.loads(new), path)
+    try:
+        data = tomllib.loads(new)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(str(exc)) from None
+    settings = parse_settings(data, path)
     write_atomic(path, new)
     return settings.source(name)
 

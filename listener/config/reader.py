@@ -7,9 +7,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from listener.config import (DEFAULT_FILE, ENV_VAR, AlertRule, AlertSettings, Channel, ClassifySettings,
-                             CollectSettings, ConfigError, DigestSettings, EmergingSettings, Product,
-                             ScheduleSettings, SentimentSettings, ServeSettings, Settings, Topic, checks)
+from listener.config import checks
+from listener.config.settings import (DEFAULT_FILE, ENV_VAR, AlertRule, AlertSettings, Channel, ClassifySettings,
+                                      CollectSettings, ConfigError, DigestSettings, EmergingSettings, Product,
+                                      ScheduleSettings, SentimentSettings, ServeSettings, Settings, Topic)
 from listener.config.schema import (ALERT_RULES, ALERTS, CHANNELS, CLASSIFY, COLLECT, DIGEST, EMERGING, PRODUCTS,
                                     SCHEDULE, SENTIMENT, SERVE, STORE, TOPICS, Section, Setting)
 from listener.config.sourcekeys import read_source

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Union
 
+from listener.errors import UserError
 from listener.text import iso_utc
 
 MAX_LENGTH = 10_000        # characters in one query
@@ -37,13 +38,20 @@ FIELDS = tuple(sorted(TEXT_FIELDS + VALUE_FIELDS + RANGE_FIELDS + tuple(ALIASES)
 SENTIMENTS = ("positive", "neutral", "negative")
 
 
-class QueryError(ValueError):
+class QueryError(UserError, ValueError):
     """An invalid query; ``position`` is the 1-based character where the problem is."""
+
+    query: str | None = None  # the text it points into, set by ``parse``
 
     def __init__(self, message: str, position: int):
         super().__init__(f"{message} (at position {position})")
         self.message = message
         self.position = position
+
+    def details(self) -> str:
+        """The CLI's message: the error, then the query with a caret under the problem."""
+        text = f"invalid query: {self}"
+        return text if self.query is None else f"{text}\n{self.pointer(self.query)}"
 
     def pointer(self, query: str) -> str:
         """The query on one line and a caret under the problem."""
@@ -449,9 +457,13 @@ def _check_near_operand(node: Node, pos: int) -> None:
 
 def parse(query: str) -> Node | None:
     """The syntax tree of a query (None for an empty one), or ``QueryError``."""
-    if len(query) > MAX_LENGTH:
-        raise QueryError(f"query is longer than {MAX_LENGTH:,} characters", MAX_LENGTH + 1)
-    return _Parser(_tokenize(query)).parse()
+    try:
+        if len(query) > MAX_LENGTH:
+            raise QueryError(f"query is longer than {MAX_LENGTH:,} characters", MAX_LENGTH + 1)
+        return _Parser(_tokenize(query)).parse()
+    except QueryError as exc:
+        exc.query = query  # so the error can point into the text it was found in
+        raise
 
 
 # --- explain -------------------------------------------------------------------------

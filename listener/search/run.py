@@ -12,6 +12,7 @@ from typing import Iterator
 import sqlite_utils
 
 from listener import store
+from listener.errors import UserError
 from listener.search.near import _connect
 from listener.search.plan import FTS_COUNT, Plan, rank_depth
 from listener.text import snippet
@@ -57,8 +58,10 @@ class Page:
     ranked: int | None = None   # relevance order: how many of the newest matches were ranked
 
 
-class SearchTooSlow(Exception):
+class SearchTooSlow(UserError):
     """A search stopped at its time budget."""
+
+    http_status = 422
 
     def __init__(self, seconds: float):
         super().__init__(f"the search took longer than {seconds:g} s and was stopped; narrow it "

@@ -129,3 +129,8 @@ def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str
         FROM mentions m JOIN posts p ON p.id = m.post_id JOIN post_topics t ON t.post_id = p.id
         WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
         GROUP BY t.topic ORDER BY n DESC, t.topic LIMIT ?""", [product, start, end, limit])
+
+
+def mention_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Mentions per product over the whole store (products without mentions are absent)."""
+    return dict(db.execute("SELECT product, count(*) FROM mentions GROUP BY product").fetchall())

@@ -21,6 +21,8 @@ from listener.replay import ReplayServer
 from reports.digest import Digest
 
 DEMO_DAYS = 30
+# The demo's cycle has no emerging-topics or alerts step (its digest and output stay as they have been).
+DEMO_STEPS = ("collect", "classify", "digest")
 CONTENT_TYPES = {".xml": "application/xml", ".rss": "application/rss+xml"}
 JSON = "application/json; charset=utf-8"
 _HN = "/hn/search_by_date?query=hiring&tags=story%2C%28author__whoishiring%2Cauthor_whoishiring%29&hitsPerPage=100&page="
@@ -63,6 +65,12 @@ class DemoResult:
     posts: int
     sources: int
     deliveries: list = field(default_factory=list)
+    failed: list[pipeline.SourceOutcome] = field(default_factory=list)  # bundled sources that failed
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per failed source."""
+        return [f"error: source {o.name}: {o.error}" for o in self.failed]
 
 
 def busiest_window(db, days: int) -> date | None:
@@ -83,7 +91,10 @@ def busiest_window(db, days: int) -> date | None:
 
 
 def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False, channel: Channel | None = None) -> DemoResult:
-    """Serve the bundled feeds, collect, classify and write a digest in ``work_dir``."""
+    """Serve the bundled feeds, run one cycle on them and write a digest in ``work_dir``.
+
+    Prints a line per source that failed (``DemoResult.errors``), unless ``quiet``: then nothing.
+    """
     package = resources.files("listener.app.demo")
     feeds = package / "feeds"
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -101,13 +112,13 @@ def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False, channel: Cha
         settings_path = write_atomic(work_dir / "settings.toml", template.replace("{base}", server.base_url))
         settings = load_settings(settings_path)
         db = store.open_db(settings.db_path)
-        report = pipeline.collect(db, settings, now=now, environ=DEMO_ENVIRON)
-        for o in report.failed:  # the bundled feeds should never fail; say so loudly if one does
-            print(f"error: source {o.name}: {o.error}")
-    pipeline.classify(db, settings, now=now)
-    day = busiest_window(db, DEMO_DAYS) or pipeline.yesterday(now)
-    report = pipeline.digest(db, settings, day=day, days=DEMO_DAYS, now=now,
-                             channels=[channel] if channel else [])
-    return DemoResult(settings_path=settings_path.resolve(), db_path=settings.db_path, digest=report.digest,
-                      paths=report.paths, posts=store.count_posts(db), sources=len(settings.sources),
-                      deliveries=report.deliveries)
+        report = pipeline.cycle(db, settings, now=now, steps=DEMO_STEPS, environ=DEMO_ENVIRON,
+                                day=lambda db: busiest_window(db, DEMO_DAYS) or pipeline.yesterday(now),
+                                days=DEMO_DAYS, channels=[channel] if channel else [])
+    result = DemoResult(settings_path=settings_path.resolve(), db_path=settings.db_path, digest=report.digest.digest,
+                        paths=report.digest.paths, posts=store.count_posts(db), sources=len(settings.sources),
+                        deliveries=report.digest.deliveries, failed=report.failed)
+    if not quiet:
+        for line in result.errors:  # the bundled feeds should never fail; say so loudly if one does
+            print(line)
+    return result

@@ -1,0 +1,84 @@
+"""One answer for every error, and the security headers on every response.
+
+An error under ``/api/`` is JSON ``{"error": MESSAGE}`` (plus ``"position"`` when it points into a
+query) with the error's status; on a page it is the HTML error page. A request without the
+token (when one is set) learns only that: 401 for the API, the login page for pages.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from listener.app.web.deps import UNAUTHORIZED, authorized
+from listener.errors import UserError
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def error_response(request: Request, status: int, message: str, position: int | None = None) -> Response:
+    """The one shape of an error: JSON under ``/api/``, else the HTML error page."""
+    if status != 401 and not authorized(request):
+        return error_response(request, 401, UNAUTHORIZED)
+    api = request.url.path.startswith("/api/")
+    if status == 401 and not api:
+        return RedirectResponse("/login", status_code=303)
+    if api:
+        body: dict = {"error": message}
+        if position is not None:
+            body["position"] = position
+        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=challenge)
+    return request.app.state.pages.render("error.html.j2", status=status, title=HTTPStatus(status).phrase,
+                                          message=message)
+
+
+async def _user_error(request: Request, exc: UserError) -> Response:
+    return error_response(request, exc.http_status, exc.message, exc.position)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own errors: no route (404), wrong method (405)."""
+    response = error_response(request, exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """A parameter FastAPI could not read (``limit=100000``, ``/posts/abc``): 422 with one line per problem."""
+    problems = []
+    for e in exc.errors():
+        where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body", "header", "cookie"))
+        problems.append(f"{where}: {e['msg']}" if where else e["msg"])
+    return error_response(request, 422, "; ".join(problems) or "invalid request")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """A bug: a plain message for the user (Starlette re-raises it, so the server logs the traceback).
+    This runs outside the middleware, so it adds the security headers itself."""
+    return secure(error_response(request, 500, "internal error: the server log has the details"))
+
+
+def install(app: FastAPI) -> None:
+    """Register the error handlers and the security-headers middleware on ``app``."""
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next) -> Response:
+        return secure(await call_next(request))
+
+    app.add_exception_handler(UserError, _user_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)

@@ -1,0 +1,133 @@
+"""The JSON API's response models (the OpenAPI document's schemas)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class ProductTag(BaseModel):
+    product: str
+    alias: str
+
+
+class SearchHit(BaseModel):
+    id: int
+    source: str
+    url: str | None
+    author: str | None
+    title: str | None
+    posted_at: str
+    sentiment: float | None
+    sentiment_label: str | None
+    language: str | None
+    engagement: int
+    title_highlighted: str
+    snippet_highlighted: str
+    products: list[ProductTag]
+    topics: list[str]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    parenthesized: str
+    sort: str
+    total: int
+    ranked: int | None = None  # relevance order: how many of the newest matches were ranked
+    offset: int
+    limit: int
+    hits: list[SearchHit]
+
+
+class Term(BaseModel):
+    feature: str
+    weight: float
+
+
+class Explanation(BaseModel):
+    """``learn.Explanation.to_dict()``: why the configured model gives the post its label."""
+    label: str
+    model: str
+    score: float | None
+    confidence: float | None
+    reason: str
+    vader_compound: float | None  # the score when the model is VADER, else null
+    positive_threshold: float | None  # VADER's thresholds; null for the trained model
+    negative_threshold: float | None
+    probabilities: dict[str, float] | None  # the trained model's class probabilities; null for VADER
+    positive_terms: list[Term]
+    negative_terms: list[Term]
+    human_label: str | None
+    stored_label: str | None
+    classifier: str | None
+    classified_at: str | None
+
+
+class PostDetail(BaseModel):
+    id: int
+    source: str
+    guid: str
+    url: str | None
+    author: str | None
+    title: str | None
+    text: str | None
+    posted_at: str
+    language: str | None
+    engagement: int
+    score: int | None
+    comments: int | None
+    likes: int | None
+    shares: int | None
+    products: list[ProductTag]
+    topics: list[str]
+    explanation: Explanation
+
+
+class DayPoint(BaseModel):
+    day: str
+    mentions: int
+    net_sentiment: float | None
+
+
+class ProductSummary(BaseModel):
+    name: str
+    ours: bool
+    start: str
+    end: str
+    mentions: int
+    share_of_voice: float | None
+    net_sentiment: float | None
+    days: list[DayPoint]
+    topics: list[dict]
+    top_engaged: list[dict]
+
+
+class Stats(BaseModel):
+    posts: int
+    classified: int
+    first_post_at: str | None
+    last_post_at: str | None
+    labels: dict[str, int]
+    sources: dict[str, int]
+    products: dict[str, int]
+
+
+class SavedSearch(BaseModel):
+    name: str
+    query: str
+    owner: str | None
+    created_at: str
+    updated_at: str
+
+
+class ErrorBody(BaseModel):
+    """Every API error: what went wrong, and (for an invalid query) the 1-based character where."""
+
+    error: str
+    position: int | None = None
+
+
+# documented on every API route; a route adds its own (400, 404) beside these
+API_ERRORS: dict[int | str, dict] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token (when a token is configured)"},
+    422: {"model": ErrorBody, "description": "A parameter is not valid: `error` names it and says why"},
+}

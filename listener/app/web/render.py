@@ -1,0 +1,84 @@
+"""Server-side rendering: the Jinja environment (autoescaped), pages as responses, inline SVG chart geometry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from listener import search as search_mod
+from reports.overview import ProductOverview
+from reports.render import safe_url
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Renders a template as an HTML response; ``auth`` tells templates a token guards the site."""
+
+    env: Environment
+    auth: bool = False
+
+    def render(self, name: str, status: int = 200, **ctx) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(auth=self.auth, **ctx), status_code=status)
+
+
+def link(path: str, form: dict, **extra) -> str:
+    """``path`` with the non-empty form fields (and ``extra``) as its query string."""
+    params = {k: v for k, v in {**form, **extra}.items() if v not in ("", None)}
+    return path + ("?" + urlencode(params) if params else "")
+
+
+def urlpart(value: object) -> str:
+    """A value as one URL path segment or query value: every reserved character encoded (``AC/DC`` -> ``AC%2FDC``)."""
+    return quote(str(value), safe="")
+
+
+CHART_W, CHART_H, CHART_PAD = 640, 160, 24
+
+
+def chart(o: ProductOverview, kind: str) -> dict:
+    """Bar geometry for an inline SVG chart: mentions per day, or net sentiment (-100..100) per day."""
+    n = len(o.days)
+    step = (CHART_W - 2 * CHART_PAD) / max(n, 1)
+    inner = CHART_H - 2 * CHART_PAD
+    bars = []
+    if kind == "mentions":
+        peak = max([d.mentions for d in o.days] + [1])
+        zero = CHART_PAD + inner
+        for i, d in enumerate(o.days):
+            h = inner * d.mentions / peak
+            bars.append({"x": CHART_PAD + i * step + 1, "y": zero - h, "w": max(step - 2, 1), "h": h,
+                         "cls": "bar", "label": f"{d.day}: {d.mentions} mention(s)"})
+        axis = {"top": f"{peak}", "bottom": "0"}
+    else:
+        zero = CHART_PAD + inner / 2
+        for i, d in enumerate(o.days):
+            v = d.net_sentiment
+            h = 0 if v is None else inner / 2 * abs(v) / 100
+            bars.append({"x": CHART_PAD + i * step + 1, "y": zero - h if (v or 0) >= 0 else zero,
+                         "w": max(step - 2, 1), "h": h, "cls": "pos" if (v or 0) >= 0 else "neg",
+                         "label": f"{d.day}: " + ("no mentions" if v is None else f"net sentiment {v:+.0f}")})
+        axis = {"top": "+100", "bottom": "-100"}
+    return {"w": CHART_W, "h": CHART_H, "pad": CHART_PAD, "zero": zero, "bars": bars, "axis": axis,
+            "first": o.days[0].day if o.days else "", "last": o.days[-1].day if o.days else ""}
+
+
+def _marked(value: str | None) -> Markup:
+    """Highlight markers as <mark>, everything else escaped."""
+    out = Markup("")
+    for part, on in search_mod.marked_parts(value or ""):
+        out += Markup("<mark>{}</mark>").format(part) if on else escape(part)
+    return out
+
+
+def templates() -> Environment:
+    env = Environment(loader=PackageLoader("listener.app.web", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(marked=_marked, safe_url=safe_url, urlpart=urlpart,
+                       pct=lambda v: "n/a" if v is None else f"{v * 100:.1f}%",
+                       signed=lambda v: "n/a" if v is None else f"{v:+.0f}")
+    return env

@@ -1,0 +1,36 @@
+"""The routes that need no token: the login form and the stylesheet it uses."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from listener.app.web.deps import COOKIE, PagesDep, TokenDep
+
+STYLE = Path(__file__).parent.parent / "static" / "style.css"
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/static/style.css")
+def style(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(request.app.state.stylesheet, media_type="text/css")
+
+
+@router.get("/login")
+def login_form(pages: PagesDep) -> HTMLResponse:
+    return pages.render("login.html.j2", error=None)
+
+
+@router.post("/login")
+async def login(request: Request, pages: PagesDep, token: TokenDep) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    given = (form.get("token") or [""])[0]
+    if not token or not hmac.compare_digest(given.encode(), token.encode()):
+        return pages.render("login.html.j2", status=403, error="Wrong token.")
+    response = RedirectResponse("/search", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+    return response

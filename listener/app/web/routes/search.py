@@ -1,0 +1,107 @@
+"""Search: the search page, its CSV export and ``/api/search``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterator, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+
+from listener import search as search_mod
+from listener import store
+from listener.app.web.deps import DbDep, PagesDep, SettingsDep
+from listener.app.web.models import ErrorBody, SearchResponse
+from listener.app.web.render import link
+from listener.search.query import QueryError
+
+API_MAX_LIMIT = 500
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    return RedirectResponse("/search", status_code=303)
+
+
+@router.get("/search", response_class=HTMLResponse, include_in_schema=False)
+def search_page(db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", product: str = "",
+                source: str = "", sentiment: str = "", language: str = "", since: str = "", until: str = "",
+                sort: str = "relevance", page: int = Query(1, ge=1)) -> HTMLResponse:
+    form = dict(q=q, product=product, source=source, sentiment=sentiment, language=language,
+                since=since, until=until, sort=sort)
+    choices = {"products": [p.name for p in settings.products],
+               "sources": store.distinct_values(db, "posts", "source")}
+    size = settings.serve.page_size
+    # an invalid query or a slow search is shown in the form, not on the error page
+    try:
+        plan = search_mod.prepare(db, q, filters=_filters(form), sort=sort)
+    except QueryError as exc:
+        return pages.render("search.html.j2", status=400, form=form, choices=choices, error=exc,
+                            pointer=exc.pointer(q) if q else "", page=None)
+    try:
+        result = search_mod.search(db, plan, limit=size, offset=(page - 1) * size,
+                                   timeout=settings.serve.search_timeout)
+    except search_mod.SearchTooSlow as exc:
+        return pages.render("search.html.j2", status=422, form=form, choices=choices, error=None, pointer="",
+                            page=None, slow=str(exc))
+    count = max(1, -(-result.total // size))
+    links = {"prev": link("/search", form, page=page - 1) if page > 1 else None,
+             "next": link("/search", form, page=page + 1) if page < count else None,
+             "csv": link("/search.csv", form)}
+    return pages.render("search.html.j2", form=form, choices=choices, error=None, pointer="", page=result,
+                        number=page, pages=count, links=links)
+
+
+@router.get("/search.csv", include_in_schema=False)
+def search_csv(db: DbDep, settings: SettingsDep, q: str = "", product: str = "", source: str = "",
+               sentiment: str = "", language: str = "", since: str = "", until: str = "",
+               sort: str = "relevance") -> Response:
+    form = dict(q=q, product=product, source=source, sentiment=sentiment, language=language,
+                since=since, until=until)
+    try:
+        plan = search_mod.prepare(db, q, filters=_filters(form), sort=sort)
+    except QueryError as exc:  # a download: plain text, not a page
+        return PlainTextResponse(f"invalid query: {exc}\n", status_code=400)
+    conn = store.open_db(settings.db_path, migrate=False)  # lives as long as the stream
+
+    def stream() -> Iterator[str]:
+        try:
+            yield from search_mod.csv_chunks(search_mod.iter_results(conn, plan))
+        finally:
+            conn.close()
+
+    return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="search.csv"'})
+
+
+@router.get("/api/search", response_model=SearchResponse, tags=["search"],
+            responses={400: {"model": ErrorBody,
+                             "description": "Invalid query: `error` says why, `position` where (1-based)"},
+                       422: {"model": ErrorBody, "description": "A parameter is not valid, or the search took "
+                             "longer than `serve.search_timeout`: `error` says which"}})
+def api_search(db: DbDep, settings: SettingsDep,
+               q: str = Query("", description="Query in the listener query language"),
+               product: str = "", source: str = "", sentiment: str = "", language: str = "",
+               since: date | None = None, until: date | None = None,
+               sort: Literal["relevance", "date", "engagement"] = "relevance",
+               limit: int = Query(50, ge=1, le=API_MAX_LIMIT), offset: int = Query(0, ge=0)) -> dict:
+    """One page of posts matching a query, with the total count and highlighted snippets."""
+    filters = search_mod.Filters(product=product or None, source=source or None, sentiment=sentiment or None,
+                                 language=language or None, since=since, until=until)
+    plan = search_mod.prepare(db, q, filters=filters, sort=sort)
+    result = search_mod.search(db, plan, limit=limit, offset=offset, timeout=settings.serve.search_timeout)
+    return {"query": q, "parenthesized": plan.compiled.parenthesized, "sort": sort,
+            "total": result.total, "ranked": result.ranked, "offset": offset, "limit": limit,
+            "hits": [h.to_json() for h in result.hits]}
+
+
+def _filters(form: dict) -> search_mod.Filters:
+    days = {}
+    for key in ("since", "until"):
+        try:
+            days[key] = date.fromisoformat(form[key]) if form[key] else None
+        except ValueError:
+            raise QueryError(f"{key}: expected a date such as 2026-11-01, got {form[key]!r}", 1) from None
+    return search_mod.Filters(product=form["product"] or None, source=form["source"] or None,
+                              sentiment=form["sentiment"] or None, language=form["language"] or None, **days)
