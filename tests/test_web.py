@@ -227,9 +227,9 @@ def test_cli_saved_searches(site):
 def test_a_search_over_its_time_budget_says_so(site, monkeypatch):
     from dataclasses import replace
 
-    from listener import search
+    from listener.search import run
 
-    monkeypatch.setattr(search, "BUDGET_CHECK_STEPS", 1)  # look at the clock at every step
+    monkeypatch.setattr(run, "BUDGET_CHECK_STEPS", 1)  # look at the clock at every step
     slow = replace(site, serve=replace(site.serve, search_timeout=1e-9))
     client = TestClient(create_app(slow, today=lambda: date(2026, 11, 23)))
     r = client.get("/search", params={"q": "crash*"})

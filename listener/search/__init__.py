@@ -23,8 +23,7 @@ from listener.search.run import Hit, Page, SearchTooSlow, iter_results, marked_p
 from listener.search.saved import save, saved_query
 from listener.search.scope import bucket_counts, condition, window_rows
 
-BUDGET_CHECK_STEPS = 10_000  # SQLite steps between looks at the clock (about 0.1 ms apart), read by run.search
 
-__all__ = ["BUDGET_CHECK_STEPS", "EXPORT_FIELDS", "SORTS", "Filters", "Hit", "Page", "Plan", "QueryError",
+__all__ = ["EXPORT_FIELDS", "SORTS", "Filters", "Hit", "Page", "Plan", "QueryError",
            "SearchTooSlow", "bucket_counts", "condition", "csv_chunks", "export_row", "iter_results", "json_chunks",
            "marked_parts", "parse", "prefix_words", "prepare", "save", "saved_query", "search", "window_rows"]

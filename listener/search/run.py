@@ -4,7 +4,6 @@ time budget; ``iter_results`` streams every result in order.
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
@@ -69,14 +68,14 @@ class SearchTooSlow(UserError):
         self.seconds = seconds
 
 
+BUDGET_CHECK_STEPS = 10_000  # SQLite steps between looks at the clock (about 0.1 ms apart)
+
+
 @contextmanager
 def _budget(db: sqlite_utils.Database, seconds: float | None) -> Iterator[None]:
     """Stop the statements run inside after ``seconds`` (None: no limit) with ``SearchTooSlow``."""
-    # Read from the package at each search: ``listener.search.BUDGET_CHECK_STEPS`` is where it is
-    # set (tests lower it there to look at the clock at every step).
-    check_every = sys.modules[__package__].BUDGET_CHECK_STEPS
     try:
-        with store.time_limit(db, seconds, check_every=check_every):
+        with store.time_limit(db, seconds, check_every=BUDGET_CHECK_STEPS):
             yield
     except store.TimeLimitExceeded:
         raise SearchTooSlow(seconds) from None
