@@ -54,39 +54,26 @@ def cancel_all() -> None:
 
 
 def scrapy_settings(collect: CollectSettings) -> dict[str, Any]:
-    """Scrapy settings for one crawl, from our collect settings."""
+    """Scrapy settings for one crawl: the shared ones (``spiders.settings``) and our collect settings."""
+    from spiders import settings as shared
+
     return {
+        **shared.static(),
         "USER_AGENT": collect.user_agent,
         "ROBOTSTXT_OBEY": collect.obey_robots,
         "DOWNLOAD_TIMEOUT": collect.timeout,
         "RETRY_ENABLED": collect.retries > 0,
         "RETRY_TIMES": collect.retries,
-        # 429 and 503 are retried by spiders.middlewares.RetryAfterMiddleware, after the wait asked for.
-        "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],
         "LISTENER_RETRY_BACKOFF": collect.retry_backoff,
         "LISTENER_MAX_RETRY_WAIT": collect.max_retry_wait,
-        "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": collect.delay,
         "AUTOTHROTTLE_MAX_DELAY": max(60.0, collect.delay),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(collect.concurrency),
         "DOWNLOAD_MAXSIZE": collect.max_bytes,
-        "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_DELAY": collect.delay,
         "CONCURRENT_REQUESTS": max(16, collect.concurrency),
         "CONCURRENT_REQUESTS_PER_DOMAIN": collect.concurrency,
-        "COOKIES_ENABLED": False,
-        "TELNETCONSOLE_ENABLED": False,
-        "HTTPCACHE_ENABLED": False,
         "LOG_LEVEL": os.environ.get("LISTENER_CRAWL_LOG", "ERROR"),
-        "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
-        "ITEM_PIPELINES": {"listener.crawler.EmitPipeline": 100},
-        "DOWNLOADER_MIDDLEWARES": {
-            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "spiders.middlewares.RobotsTxtMiddleware": 100,
-            "spiders.middlewares.RetryAfterMiddleware": 560,
-        },
-        # Scrapy 2.13+ default; named so nothing can install another reactor first.
-        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     }
 
 
@@ -162,24 +149,6 @@ def _child_env() -> dict[str, str]:
     paths = [p for p in sys.path if p]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
-
-
-class EmitPipeline:
-    """Scrapy item pipeline: write each item as one JSON line to the output fd."""
-
-    def __init__(self, fd: int):
-        self.out = os.fdopen(fd, "w", buffering=1, encoding="utf-8", closefd=False)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> "EmitPipeline":
-        return cls(crawler.settings.getint("LISTENER_OUTPUT_FD"))
-
-    def process_item(self, item: Any) -> Any:
-        from spiders.items import FetchResult
-
-        kind = "fetch" if isinstance(item, FetchResult) else "post"
-        self.out.write(json.dumps({"kind": kind, **item.to_dict()}, ensure_ascii=False) + "\n")
-        return item
 
 
 def _die_with_parent(parent: int | None) -> None:
