@@ -179,10 +179,7 @@ def digest(obj: Ctx, day: str | None, days: int | None, weekly: bool, product: s
 
     Exits with code 1 if a delivery failed (the files are written regardless).
     """
-    try:
-        the_day = parse_day(day) if day else pipeline.yesterday(obj.now)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--date")
+    the_day = _day_option(day, "--date") or pipeline.yesterday(obj.now)
     if weekly and days not in (None, 7):
         raise click.UsageError("--weekly is the same as --days 7; give one of them")
     names = {p.name for p in obj.settings().products}
@@ -732,10 +729,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, topics: str | None) ->
 @click.pass_obj
 def emerging(obj: Ctx, day: str | None) -> None:
     """Cluster the period's posts per product, name clusters by distinguishing terms, store them."""
-    try:
-        the_day = parse_day(day) if day else pipeline.yesterday(obj.now)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--date")
+    the_day = _day_option(day, "--date") or pipeline.yesterday(obj.now)
     report = pipeline.emerging(obj.db(), obj.settings(), day=the_day, now=obj.now)
     for product, clusters in report.clusters.items():
         for c in clusters:
