@@ -8,10 +8,10 @@ import sys
 import pytest
 
 from listener import pipeline, store
-from tests.test_store import find
 from spiders.feedparse import FeedError, parse_feed, strip_doctype
-from tests.conftest import FEEDS, NOW
-from tests.feeds import Entry, atom, billion_laughs, malformed_but_usable
+from tests.helpers import FEEDS, NOW
+from tests.helpers.feeds import Entry, atom, billion_laughs, malformed_but_usable
+from tests.helpers.posts import find
 
 
 def rows(db, sql, params=()):

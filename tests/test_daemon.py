@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.feeds import Entry, atom
+from tests.helpers.feeds import Entry, atom
 
 ROOT = Path(__file__).resolve().parent.parent
 ATOM = {"Content-Type": "application/atom+xml"}

@@ -4,16 +4,13 @@ re-runs, error pages, and forum date parsing."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from listener import store
 from spiders.forumdates import parse_forum_date
-from tests.conftest import NOW
-from tests.sources import collect, rate_limited, serve, settings_file, source_row
-
-PHPBB = Path(__file__).resolve().parent.parent / "listener" / "demo" / "social"  # our phpBB pages ship with the demo
+from tests.helpers import DEMO_SOCIAL as PHPBB, NOW
+from tests.helpers.sources import collect, rate_limited, serve, settings_file, source_row
 
 SMF_HOST = "https://forum.example.org"
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from listener import store
 from listener.replay import Route
-from tests.conftest import FIXTURES, NOW
-from tests.sources import collect, rate_limited, serve, settings_file, source_row
+from tests.helpers import FIXTURES, NOW
+from tests.helpers.sources import collect, rate_limited, serve, settings_file, source_row
 
 OLD = 'max_age = "5000d"\n'  # the recorded payloads are years old; NOW is 2026-11-23
 

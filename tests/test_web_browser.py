@@ -17,8 +17,8 @@ from playwright.sync_api import sync_playwright
 from listener import pipeline, store
 from listener.config import load_settings
 from listener.app.web import create_app
-from tests.conftest import NOW, PRODUCTS_TOML
-from tests.test_web import make_posts
+from tests.helpers import NOW, PRODUCTS_TOML
+from tests.helpers.posts import make_posts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
