@@ -1,4 +1,5 @@
-"""Feed collection over real HTTP on 127.0.0.1, through the real Scrapy child process, into real SQLite."""
+"""Feed collection over real HTTP on 127.0.0.1, through the real Scrapy child process, into real SQLite;
+the feed spider's parsing also in process on recorded answers (tests.helpers.spiders)."""
 
 from __future__ import annotations
 
@@ -197,19 +198,17 @@ def test_feed_spider_in_process_sends_validators_reads_304s_and_notes_bozo(write
     assert (f["e404"].status, f["e404"].error) == (404, "HTTP 404 Not Found")
 
 
-def test_entity_expansion_feed_is_bounded(server, settings_for):
+def test_entity_expansion_feed_is_bounded(write_settings):
     body = billion_laughs(10)
     assert b"<!ENTITY" not in strip_doctype(body)
-    server.add("/laughs.xml", body, headers={"Content-Type": "application/rss+xml"})
-    server.add_file("/good.xml", FEEDS / "xkcd.xml", "application/rss+xml")
-    settings = settings_for({"laughs": server.url("/laughs.xml"), "good": server.url("/good.xml")})
-    db, report = collect(settings)
-    by = {o.name: o for o in report.outcomes}
-    assert by["good"].counts.new == 4
+    rss = {"Content-Type": "application/rss+xml"}
+    pages = {url("/laughs.xml"): Recorded(body, headers=rss),
+             url("/good.xml"): Recorded((FEEDS / "xkcd.xml").read_bytes(), headers=rss)}
+    crawl = crawl_in_process(write_settings({"laughs": url("/laughs.xml"), "good": url("/good.xml")}), pages)
+    assert len(crawl.of("good")) == 4
     # kept as one short post (the undefined entity stays unexpanded) or refused: never gigabytes
-    longest = db.execute("SELECT max(length(coalesce(title,'')) + length(coalesce(text,''))) FROM posts "
-                         "WHERE source='laughs'").fetchone()[0]
-    assert longest is None or longest < 1000
+    sizes = [len(p.title or "") + len(p.text or "") for p in crawl.of("laughs")]
+    assert not sizes or max(sizes) < 1000
 
 
 def test_entity_expansion_parse_uses_bounded_memory():
