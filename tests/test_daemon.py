@@ -26,10 +26,9 @@ from listener.app import daemon as daemon_module
 from listener.app import jobs
 from listener.config import load_settings
 from listener.text import iso_utc
-from tests.helpers import NOW
+from tests.helpers import NOW, ROOT
 from tests.helpers.feeds import Entry, atom
 
-ROOT = Path(__file__).resolve().parent.parent
 ATOM = {"Content-Type": "application/atom+xml"}
 pytestmark = pytest.mark.timeout(150)
 
