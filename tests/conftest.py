@@ -13,12 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from listener import pipeline, store
-from listener.app.cli import cli
 from listener.config import Settings, load_settings
 from listener.replay import ReplayServer
 from tests.helpers import NOW, PRODUCTS_TOML
 from tests.helpers.posts import OUTSIDE, ON_DAY, PRODUCTS, TRAILING
-from tests.helpers.receivers import SMTPServer
 
 
 @pytest.fixture
@@ -89,6 +87,9 @@ def demo_run(tmp_path_factory) -> DemoRun:
 
     Read-only for tests: copy ``demo_run.dir`` (``demo_run.copy(tmp_path / ...)``) to change it.
     """
+    from listener.app.cli import cli  # here: only sessions that run the demo import the CLI and aiosmtpd
+    from tests.helpers.receivers import SMTPServer
+
     work = tmp_path_factory.mktemp("demo-session") / "demo"
     with SMTPServer() as smtp:
         address = f"127.0.0.1:{smtp.port}"
