@@ -38,7 +38,7 @@ from listener import pipeline, store  # noqa: E402
 from listener.config import load_settings  # noqa: E402
 from listener.files import write_atomic  # noqa: E402
 from listener.replay import ReplayServer  # noqa: E402
-from tests.feeds import Entry, atom  # noqa: E402
+from tests.helpers.feeds import Entry, atom  # noqa: E402
 
 SOURCES = ("alpha", "beta", "gamma")
 WINDOW = 40  # entries per feed document (older ones scroll out, as in real feeds)

@@ -1,32 +1,22 @@
-"""Shared fixtures: a loopback HTTP server and settings files pointing at it."""
+"""Shared fixtures: a loopback HTTP server, settings files pointing at it, the digest's fixture
+database, and one run of ``listener demo`` for the whole session."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import shutil
+from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from click.testing import CliRunner, Result
 
+from listener import pipeline, store
 from listener.config import Settings, load_settings
 from listener.replay import ReplayServer
-
-FIXTURES = Path(__file__).parent / "fixtures"
-FEEDS = FIXTURES / "feeds"
-NOW = datetime(2026, 11, 23, 6, 0, 0, tzinfo=timezone.utc)
-
-PRODUCTS_TOML = """
-[[products]]
-name = "Firefox"
-aliases = ["Firefox", "Mozilla Firefox"]
-exclude = ["Firefox OS"]
-ours = true
-
-[[products]]
-name = "Chrome"
-aliases = ["Chrome", "Google Chrome"]
-exclude = ["chrome plating"]
-"""
+from tests.helpers import NOW, PRODUCTS_TOML
+from tests.helpers.posts import OUTSIDE, ON_DAY, PRODUCTS, TRAILING
 
 
 @pytest.fixture
@@ -58,3 +48,52 @@ def settings_for(write_settings) -> Callable[..., Settings]:
         return load_settings(write_settings(sources, **kwargs))
 
     return make
+
+
+@pytest.fixture
+def fixture_db(settings_for):
+    """The digest's hand-counted posts (tests.helpers.posts), stored and classified: (db, settings)."""
+    # The hand count assumes VADER's labels (the digest's arithmetic is what is tested).
+    settings = settings_for(products=PRODUCTS, extra='[sentiment]\nmodel = "vader"\n')
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, ON_DAY + TRAILING + OUTSIDE, now="2026-11-23T05:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    return db, settings
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One ``listener --now NOW demo --smtp ...`` run: its folder, CLI result, digest and the mail sent."""
+
+    dir: Path
+    result: Result
+    smtp: str  # HOST:PORT the digest was mailed to
+    messages: list[EmailMessage]
+
+    @property
+    def digest_html(self) -> Path:
+        line = [ln for ln in self.result.output.splitlines() if ln.startswith("Digest: ")][0]
+        return Path(line.split(": ", 1)[1])
+
+    def copy(self, to: Path) -> Path:
+        """A copy of the demo folder to change (the session's run stays as it was)."""
+        shutil.copytree(self.dir, to)
+        return to
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """The demo's full cycle, run once per session with a real SMTP server receiving its digest.
+
+    Read-only for tests: copy ``demo_run.dir`` (``demo_run.copy(tmp_path / ...)``) to change it.
+    """
+    from listener.app.cli import cli  # here: only sessions that run the demo import the CLI and aiosmtpd
+    from tests.helpers.receivers import SMTPServer
+
+    work = tmp_path_factory.mktemp("demo-session") / "demo"
+    with SMTPServer() as smtp:
+        address = f"127.0.0.1:{smtp.port}"
+        result = CliRunner().invoke(cli, ["--now", "2026-11-23T06:00:00Z", "demo", "--dir", str(work),
+                                          "--smtp", address])
+        messages = list(smtp.messages)
+    return DemoRun(work, result, address, messages)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from listener import pipeline, store
 from listener.config import load_settings
 from reports.alerts import check_alerts, in_quiet_hours
-from tests.receivers import HookServer
+from tests.helpers.receivers import HookServer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 PRODUCTS = '[[products]]\nname = "Acme"\nours = true\n'

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from listener import pipeline, store
-from listener.app.cli import cli
-from tests.conftest import NOW
+from tests.helpers import NOW
+from tests.helpers.browser import CHROMIUM, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# CI installs Chromium (.ci/run); there a missing browser is a failure, not a skip.
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                reason="Chromium not installed (CI installs it)")
+pytestmark = [needs_chromium, pytest.mark.slow]  # a real browser: seconds per page
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -32,10 +26,10 @@ def chromium(tmp_path: Path, *args: str) -> str:
     return out.stdout.decode("utf-8", errors="replace")
 
 
-def test_demo_digest_renders_with_numbers(tmp_path):
-    r = CliRunner().invoke(cli, ["--now", "2026-11-23T06:00:00Z", "demo", "--dir", str(tmp_path / "demo")])
-    assert r.exit_code == 0, r.output
-    html_path = Path([ln for ln in r.output.splitlines() if ln.startswith("Digest: ")][0].split(": ", 1)[1])
+@pytest.mark.slow
+def test_demo_digest_renders_with_numbers(demo_run, tmp_path):
+    assert demo_run.result.exit_code == 0, demo_run.result.output
+    html_path = demo_run.digest_html
     dom = chromium(tmp_path, "--dump-dom", html_path.as_uri())
     assert "<td>Ruby</td>" in dom and "<td>56.2%</td>" in dom  # see test_demo.py
     assert dom.count('<img class="chart" src="data:image/png;base64,') == 7  # share of voice + 6 products

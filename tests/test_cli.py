@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from listener import store
 from listener.app.cli import cli
-from tests.conftest import FEEDS
+from tests.helpers import FEEDS
 
 
 def invoke(settings_path, *args):

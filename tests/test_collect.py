@@ -1,4 +1,5 @@
-"""Feed collection over real HTTP on 127.0.0.1, through the real Scrapy child process, into real SQLite."""
+"""Feed collection over real HTTP on 127.0.0.1, through the real Scrapy child process, into real SQLite;
+the feed spider's parsing also in process on recorded answers (tests.helpers.spiders)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import sys
 import pytest
 
 from listener import pipeline, store
-from tests.test_store import find
 from spiders.feedparse import FeedError, parse_feed, strip_doctype
-from tests.conftest import FEEDS, NOW
-from tests.feeds import Entry, atom, billion_laughs, malformed_but_usable
+from tests.helpers import FEEDS, NOW
+from tests.helpers.feeds import Entry, atom, billion_laughs, malformed_but_usable
+from tests.helpers.posts import find
+from tests.helpers.spiders import Recorded, crawl_in_process, header, url
 
 
 def rows(db, sql, params=()):
@@ -168,19 +170,45 @@ def test_robots_txt_disallow_is_obeyed_for_every_waiting_request(server, setting
     assert store.count_posts(db) == 4
 
 
-def test_entity_expansion_feed_is_bounded(server, settings_for):
+def test_feed_spider_in_process_sends_validators_reads_304s_and_notes_bozo(write_settings):
+    """The feed spider's own parsing, on recorded answers: entries, validators, 304, bozo, errors."""
+    rss, xml = {"Content-Type": "application/rss+xml"}, {"Content-Type": "application/xml"}
+    pages = {url("/lobsters.xml"): Recorded((FEEDS / "lobsters.xml").read_bytes(), headers={**rss, "ETag": '"v2"'}),
+             url("/same.xml"): Recorded(b"", status=304, headers={"ETag": '"v1"'}),
+             url("/broken.xml"): Recorded(malformed_but_usable(), headers=rss),
+             url("/garbage"): Recorded(b"\x00\x01\x02 this is not a feed \xff", headers=xml),
+             url("/e404"): Recorded(b"gone", status=404)}
+    path = write_settings({"lobsters": url("/lobsters.xml"), "same": url("/same.xml"), "broken": url("/broken.xml"),
+                           "garbage": url("/garbage"), "e404": url("/e404")})
+    crawl = crawl_in_process(path, pages, state={"same": store.SourceState("same", etag='"v1"',
+                                                                           last_modified="Sat, 01 Jan 2022 00:00:00 GMT")})
+    f = crawl.fetches
+    assert (f["lobsters"].status, f["lobsters"].etag, f["lobsters"].entries, len(crawl.of("lobsters"))) == \
+        (200, '"v2"', 25, 25)
+    p = crawl.post("https://lobste.rs/s/ay6ouz")
+    assert (p.author, p.title, p.published_at) == \
+        ("kngl", "Stop worrying about PostgreSQL locks in your Rails migrations", "2021-01-15T17:16:43Z")
+    same = crawl.hits(url("/same.xml"))[0]
+    assert (header(same, "If-None-Match"), header(same, "If-Modified-Since")) == \
+        ('"v1"', "Sat, 01 Jan 2022 00:00:00 GMT")
+    assert header(crawl.hits(url("/lobsters.xml"))[0], "If-None-Match") is None
+    assert (f["same"].status, f["same"].error, crawl.of("same")) == (304, None, [])
+    assert f["broken"].error is None and f["broken"].bozo and len(crawl.of("broken")) == 2
+    assert f["garbage"].error.startswith("not an RSS/Atom feed")
+    assert (f["e404"].status, f["e404"].error) == (404, "HTTP 404 Not Found")
+
+
+def test_entity_expansion_feed_is_bounded(write_settings):
     body = billion_laughs(10)
     assert b"<!ENTITY" not in strip_doctype(body)
-    server.add("/laughs.xml", body, headers={"Content-Type": "application/rss+xml"})
-    server.add_file("/good.xml", FEEDS / "xkcd.xml", "application/rss+xml")
-    settings = settings_for({"laughs": server.url("/laughs.xml"), "good": server.url("/good.xml")})
-    db, report = collect(settings)
-    by = {o.name: o for o in report.outcomes}
-    assert by["good"].counts.new == 4
+    rss = {"Content-Type": "application/rss+xml"}
+    pages = {url("/laughs.xml"): Recorded(body, headers=rss),
+             url("/good.xml"): Recorded((FEEDS / "xkcd.xml").read_bytes(), headers=rss)}
+    crawl = crawl_in_process(write_settings({"laughs": url("/laughs.xml"), "good": url("/good.xml")}), pages)
+    assert len(crawl.of("good")) == 4
     # kept as one short post (the undefined entity stays unexpanded) or refused: never gigabytes
-    longest = db.execute("SELECT max(length(coalesce(title,'')) + length(coalesce(text,''))) FROM posts "
-                         "WHERE source='laughs'").fetchone()[0]
-    assert longest is None or longest < 1000
+    sizes = [len(p.title or "") + len(p.text or "") for p in crawl.of("laughs")]
+    assert not sizes or max(sizes) < 1000
 
 
 def test_entity_expansion_parse_uses_bounded_memory():

@@ -1,7 +1,9 @@
-"""`listener daemon` as a real subprocess against loopback feeds, with 1-2 s intervals.
+"""`listener daemon` as a real subprocess against loopback feeds, with 1-2 s intervals, and the
+daemon's backoff in process on a clock the test sets.
 
-These tests use the real clock (the scheduler needs it); each waits on conditions with
-deadlines instead of fixed sleeps, and SIGTERMs the daemon at the end.
+The subprocess tests use the real clock (the scheduler needs it); each waits on conditions
+with deadlines instead of fixed sleeps, asserts only lower bounds on time, and SIGTERMs the
+daemon at the end.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.feeds import Entry, atom
+from listener import store
+from listener.app import daemon as daemon_module
+from listener.app import jobs
+from listener.config import load_settings
+from listener.text import iso_utc
+from tests.helpers import NOW, ROOT
+from tests.helpers.feeds import Entry, atom
 
-ROOT = Path(__file__).resolve().parent.parent
 ATOM = {"Content-Type": "application/atom+xml"}
 pytestmark = pytest.mark.timeout(150)
 
@@ -143,6 +150,7 @@ def leftovers(folder: Path) -> list[str]:
                   if p.name.endswith((".lock", ".tmp")) or p.name.startswith(".digest"))
 
 
+@pytest.mark.slow
 def test_daemon_collects_classifies_backs_off_writes_digest_and_stops(server, tmp_path):
     feed = entries("a", 3)
     route = server.add("/a.atom", atom(feed), headers=ATOM)
@@ -183,13 +191,20 @@ def test_daemon_collects_classifies_backs_off_writes_digest_and_stops(server, tm
         assert daemon.proc.poll() is None
         assert query(db, "SELECT pid FROM daemon") == [(daemon.proc.pid,)]
 
-        # the failing source backs off (2 s, 4 s, 4 s: capped) while the others keep running
+        # the failing source backs off (2 s, 4 s, 4 s: capped) while the others keep running: each
+        # retry of "down" comes at least its backoff after the previous one (a lower bound, whatever
+        # the load), and "a" is still collected after "down" first failed. The exact planned times
+        # are checked on a set clock in test_a_failing_source_backs_off_on_schedule_...
+        wait_for("three tries of down", lambda: len(server.hits("/down.atom")) >= 3, 30, daemon)
         down = [h for h in server.log if h.path == "/down.atom"]
-        a_hits = len(server.hits("/a.atom"))
-        assert len(down) >= 3 and a_hits >= 2 * len(down), (len(down), a_hits)
+        gaps = [later.at - earlier.at for earlier, later in zip(down, down[1:])]
+        assert all(gap >= jobs.backoff_delay(1, n, 4) for n, gap in enumerate(gaps, 1)), gaps
+        wait_for("collections of a after down failed", lambda: len(
+            [h for h in server.hits("/a.atom") if h.at > down[0].at]) >= 2, 30, daemon)
         (failures,) = query(db, "SELECT failures FROM jobs WHERE id = 'collect:down'")[0]
         assert failures == len(down) or failures == len(down) - 1  # the last one may still be recording
         assert "job=collect:down source=down status=error" in daemon.text()
+        assert "failures=1 backoff=2s" in daemon.text() and "failures=2 backoff=4s" in daemon.text()
         assert "backoff=4s" in daemon.text()
 
         # `listener status` reports all of it, and fails because one source is failing
@@ -219,6 +234,7 @@ def test_daemon_collects_classifies_backs_off_writes_digest_and_stops(server, tm
     assert scalar(db, "SELECT count(*) FROM runs WHERE kind = 'digest'") == 1
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_slow_crawl_exits_within_10s_and_leaves_nothing(server, tmp_path):
     slow = server.add("/slow.atom", atom(entries("s", 2)), headers=ATOM, delay=60)
     config = write_config(tmp_path, {"slow": (server.url("/slow.atom"), 1)},
@@ -239,6 +255,7 @@ def test_sigterm_during_a_slow_crawl_exits_within_10s_and_leaves_nothing(server,
     assert "status=abandoned" in daemon.text()
 
 
+@pytest.mark.slow
 def test_kill_9_mid_collection_then_restart_loses_and_duplicates_nothing(server, tmp_path):
     big = entries("big", 3000)
     server.add("/big.atom", atom(big), headers=ATOM, etag='"big1"')
@@ -272,3 +289,38 @@ def test_kill_9_mid_collection_then_restart_loses_and_duplicates_nothing(server,
     assert scalar(db, "SELECT count(*) FROM posts_fts") == total
     assert {g for (g,) in query(db, "SELECT guid FROM posts WHERE source = 'big'")} == {e.guid for e in big}
     assert leftovers(tmp_path) == []
+
+
+def test_a_failing_source_backs_off_on_schedule_while_the_others_keep_their_interval(
+        server, tmp_path, monkeypatch, caplog):
+    """Daemon._run (what the scheduler calls) -> jobs.run_job -> the backoff, on the test's clock:
+    each failure moves the next run out by 2 s, 4 s, 4 s (capped); a healthy source keeps its plan."""
+    server.add("/a.atom", atom([]), headers=ATOM)  # nothing to classify: no model to load
+    server.add("/down.atom", "broken", status=500)
+    config = write_config(tmp_path, {"a": (server.url("/a.atom"), 1), "down": (server.url("/down.atom"), 1)},
+                          schedule='daily_digest = "off"\nweekly_digest = "off"\nbackoff_max = 4\n')
+    clock = [NOW]
+    monkeypatch.setattr(daemon_module, "utcnow", lambda: clock[0])
+    caplog.set_level("INFO", logger=daemon_module.log.name)
+    daemon = daemon_module.Daemon(load_settings(config))
+    try:
+        daemon.schedule(NOW)
+        planned_a = daemon.scheduler.get_job("collect:a").next_run_time
+        assert planned_a == NOW and daemon.scheduler.get_job("collect:down").next_run_time == NOW
+        for failures, delay in [(1, 2), (2, 4), (3, 4)]:
+            daemon._run("collect:down")
+            expected = clock[0] + timedelta(seconds=delay)
+            assert daemon.scheduler.get_job("collect:down").next_run_time == expected
+            row = store.job_rows(daemon.db)["collect:down"]
+            assert (row["last_status"], row["failures"], row["next_run_at"]) == ("error", failures, iso_utc(expected))
+            assert "job=collect:down source=down status=error" in caplog.text
+            assert f"failures={failures} backoff={delay}s" in caplog.text
+            clock[0] = expected  # the next try comes when planned
+        daemon._run("collect:a")
+        assert daemon.scheduler.get_job("collect:a").next_run_time == planned_a  # its interval, not moved
+        row = store.job_rows(daemon.db)["collect:a"]
+        assert (row["last_status"], row["failures"]) == ("ok", 0)
+        assert len(server.hits("/down.atom")) == 3 and len(server.hits("/a.atom")) == 1
+        assert not re.search(r"job=collect:a .*backoff=", caplog.text)
+    finally:
+        daemon.db.close()

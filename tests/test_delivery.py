@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
-from listener import store
+from listener import pipeline, store
 from listener.app.cli import cli
+from listener.config import load_settings
 from reports.deliver import verify_signature
-from tests.receivers import HookServer, SMTPServer
-from tests.test_digest import ON_DAY, OUTSIDE, PRODUCTS, TRAILING
+from tests.helpers import NOW
+from tests.helpers.posts import ON_DAY, OUTSIDE, PRODUCTS, TRAILING
+from tests.helpers.receivers import HookServer, SMTPServer
 
 
 def setup_db(write_settings, channels: str, digest_channels: str):
@@ -18,10 +21,6 @@ def setup_db(write_settings, channels: str, digest_channels: str):
     text = path.read_text().replace('[digest]\noutput_dir = "out"\n',
                                     f'[digest]\noutput_dir = "out"\nchannels = {digest_channels}\n')
     path.write_text(text)
-    from listener.config import load_settings
-    from listener import pipeline
-    from tests.conftest import NOW
-
     settings = load_settings(path)
     db = store.open_db(settings.db_path)
     store.upsert_posts(db, ON_DAY + TRAILING + OUTSIDE, now="2026-11-23T05:00:00Z")
@@ -133,11 +132,10 @@ secret_env = "MISSING_SECRET"
     assert run["kind"] == "digest" and run["status"] == "partial"
 
 
-def test_demo_sends_to_local_smtp(tmp_path):
-    with SMTPServer() as smtp:
-        r = CliRunner().invoke(cli, ["--now", "2026-11-23T06:00:00Z", "demo", "--dir", str(tmp_path / "demo"),
-                                     "--smtp", f"127.0.0.1:{smtp.port}"])
-        assert r.exit_code == 0, r.output
-        assert f"Emailed to demo@localhost via 127.0.0.1:{smtp.port}" in r.output
-        assert len(smtp.messages) == 1
-        assert smtp.messages[0]["Subject"].startswith("listener: Digest for 2020-11-26 to 2020-12-25")
+@pytest.mark.slow
+def test_demo_sends_to_local_smtp(demo_run):
+    r = demo_run.result
+    assert r.exit_code == 0, r.output
+    assert f"Emailed to demo@localhost via {demo_run.smtp}" in r.output
+    assert len(demo_run.messages) == 1
+    assert demo_run.messages[0]["Subject"].startswith("listener: Digest for 2020-11-26 to 2020-12-25")

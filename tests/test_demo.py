@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from listener import store
 from listener.app.cli import cli
 
-DEMO_FEEDS = Path(__file__).resolve().parent.parent / "listener" / "app" / "demo" / "feeds"
-DEMO_SOCIAL = DEMO_FEEDS.parent / "social"
+from tests.helpers import DEMO_FEEDS, DEMO_SOCIAL
 
 
-def test_demo_runs_the_full_cycle_and_is_repeatable(tmp_path):
-    work = tmp_path / "demo"
-    r = CliRunner().invoke(cli, ["--now", "2026-11-23T06:00:00Z", "demo", "--dir", str(work)])
+@pytest.mark.slow
+def test_demo_runs_the_full_cycle_and_is_repeatable(demo_run, tmp_path):
+    r = demo_run.result
     assert r.exit_code == 0, r.output
     assert "error:" not in r.output
-    digest_line = [ln for ln in r.output.splitlines() if ln.startswith("Digest: ")]
-    html_path = Path(digest_line[0].split(": ", 1)[1])
-    assert html_path.exists() and html_path.parent == work / "digests"
+    html_path = demo_run.digest_html
+    assert html_path.exists() and html_path.parent == demo_run.dir / "digests"
     html = html_path.read_text()
     # the busiest 30-day window of the bundled feeds is Lobsters' Ruby tag in Dec 2020
     assert "Digest for 2020-11-26 to 2020-12-25 (30 days)" in html
@@ -33,6 +31,7 @@ def test_demo_runs_the_full_cycle_and_is_repeatable(tmp_path):
     # Algolia pages), 1 Mastodon status, 1 Bluesky post, 4 posts in 2 threads of the phpBB forum
     assert "Stored 129 posts from 11 bundled sources" in r.output
 
+    work = demo_run.copy(tmp_path / "demo")  # the second run changes the folder
     db = store.open_db(work / "demo.db")
     assert store.count_posts(db) == 129
     assert dict(db.execute("SELECT source, count(*) FROM posts WHERE source IN ('hn-hiring', 'mastodon-hoot', "

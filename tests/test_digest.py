@@ -10,50 +10,8 @@ import pytest
 from listener import pipeline, store
 from reports.digest import build_digest
 from reports.render import md_escape, render_html, render_markdown
-from tests.conftest import NOW
-
-PRODUCTS = """
-[[products]]
-name = "Acme"
-ours = true
-
-[[products]]
-name = "Bolt"
-"""
-
-DAY = date(2026, 11, 22)
-
-
-def post(guid, text, when, url=None, title=None):
-    return {"source": "fixture", "guid": guid, "url": url or f"https://example.org/{guid}", "author": "ann",
-            "title": title, "text": text, "published_at": when, "language": "en",
-            "score": None, "comments": None, "likes": None, "shares": None}
-
-
-# On the digest day: Acme 4 mentions (2 positive, 1 negative, 1 neutral), Bolt 2 (1 positive, 1 negative).
-ON_DAY = [
-    post("d1", "Acme is wonderful, I love it", "2026-11-22T08:00:00Z"),
-    post("d2", "Acme is terrible, I hate it", "2026-11-22T09:00:00Z"),
-    post("d3", "Acme and Bolt are both great", "2026-11-22T10:00:00Z"),
-    post("d4", "Bolt is awful and broken", "2026-11-22T23:59:59Z"),
-    post("d5", "Acme release notes for version 3", "2026-11-22T00:00:00Z"),
-    post("d6", "Nothing about any tracked product", "2026-11-22T12:00:00Z"),
-]
-# Trailing 7 days (15th..21st): Acme once a day (mean 1.0), Bolt twice a day (mean 2.0).
-TRAILING = [post(f"a{i}", "Acme update", f"2026-11-{15 + i}T12:00:00Z") for i in range(7)] + \
-           [post(f"b{i}{j}", "Bolt update", f"2026-11-{15 + i}T1{j}:00:00Z") for i in range(7) for j in range(2)]
-# Outside both windows: must not count anywhere.
-OUTSIDE = [post("o1", "Acme old news", "2026-11-14T23:59:59Z"), post("o2", "Acme tomorrow", "2026-11-23T00:00:00Z")]
-
-
-@pytest.fixture
-def fixture_db(settings_for):
-    # The hand count below assumes VADER's labels (the digest's arithmetic is what is tested here).
-    settings = settings_for(products=PRODUCTS, extra='[sentiment]\nmodel = "vader"\n')
-    db = store.open_db(settings.db_path)
-    store.upsert_posts(db, ON_DAY + TRAILING + OUTSIDE, now="2026-11-23T05:00:00Z")
-    pipeline.classify(db, settings, now=NOW)
-    return db, settings
+from tests.helpers import NOW
+from tests.helpers.posts import DAY, PRODUCTS, post
 
 
 def test_fixture_labels_are_what_the_hand_count_assumes(fixture_db):

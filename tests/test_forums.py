@@ -1,19 +1,17 @@
-"""The generic forum spider: each preset on a page of its engine, dates in the forum's time zone,
-re-runs, error pages, and forum date parsing."""
+"""The generic forum spider: each preset on a page of its engine, dates in the forum's time zone and
+re-runs in process on recorded pages (tests.helpers.spiders); error pages, login walls and a 429
+end to end through the crawl child; and forum date parsing."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
-from listener import store
 from spiders.forumdates import parse_forum_date
-from tests.conftest import NOW
-from tests.sources import collect, rate_limited, serve, settings_file, source_row
-
-PHPBB = Path(__file__).resolve().parent.parent / "listener" / "app" / "demo" / "social"  # our phpBB pages ship with the demo
+from tests.helpers import DEMO_SOCIAL as PHPBB, NOW
+from tests.helpers.sources import collect, rate_limited, serve, settings_file, source_row
+from tests.helpers.spiders import crawl_in_process, recorded, url
 
 SMF_HOST = "https://forum.example.org"
 
@@ -23,42 +21,49 @@ def forum(name: str, url: str, preset: str, extra: str = "", age: str = "5000d")
            f'max_age = "{age}"\n{extra}'
 
 
-def serve_forums(server):
-    serve(server, "/phpbb/viewforum.php?f=2", PHPBB, "forum_phpbb3_viewforum.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB, "forum_phpbb3_viewtopic_page1.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7&start=2", PHPBB, "forum_phpbb3_viewtopic_page2.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=3", PHPBB, "forum_phpbb3_viewtopic_t3.html")
-    serve(server, "/index.php?board=4.0", "forums", "smf2_messageindex.html", replace=SMF_HOST)
-    serve(server, "/index.php?topic=87.0", "forums", "smf2_display.html", replace=SMF_HOST)
-    serve(server, "/vb/forumdisplay.php?f=5", "forums", "vbulletin_forumdisplay.html")
-    serve(server, "/vb/showthread.php?t=301", "forums", "vbulletin_showthread.html")
-    serve(server, "/latest.json", "forums", "discourse_latest.json")
-    serve(server, "/t/2144/posts.json", "forums", "discourse_t_2144_posts.json")
+FORUM_PAGES = {
+    "/phpbb/viewforum.php?f=2": (PHPBB, "forum_phpbb3_viewforum.html"),
+    "/phpbb/viewtopic.php?f=2&t=7": (PHPBB, "forum_phpbb3_viewtopic_page1.html"),
+    "/phpbb/viewtopic.php?f=2&t=7&start=2": (PHPBB, "forum_phpbb3_viewtopic_page2.html"),
+    "/phpbb/viewtopic.php?f=2&t=3": (PHPBB, "forum_phpbb3_viewtopic_t3.html"),
+    "/index.php?board=4.0": ("forums", "smf2_messageindex.html"),
+    "/index.php?topic=87.0": ("forums", "smf2_display.html"),
+    "/vb/forumdisplay.php?f=5": ("forums", "vbulletin_forumdisplay.html"),
+    "/vb/showthread.php?t=301": ("forums", "vbulletin_showthread.html"),
+    "/latest.json": ("forums", "discourse_latest.json"),
+    "/t/2144/posts.json": ("forums", "discourse_t_2144_posts.json"),
+    "/t/1001/posts.json": ("forums", "discourse_t_2144_posts.json"),  # must not be asked for
+}
 
 
-def test_each_preset_reads_its_engine_and_a_rerun_adds_nothing(server, tmp_path):
-    serve_forums(server)
-    sources = (forum("phpbb", server.url("/phpbb/viewforum.php?f=2"), "phpbb3", 'timezone = "Europe/Berlin"\n',
+def forum_pages(*paths: str) -> dict:
+    """Recorded answers for these paths of FORUM_PAGES (default: all)."""
+    return {url(p): recorded(*FORUM_PAGES[p], replace=SMF_HOST) for p in paths or FORUM_PAGES}
+
+
+def test_each_preset_reads_its_engine_and_a_rerun_adds_nothing(tmp_path):
+    sources = (forum("phpbb", url("/phpbb/viewforum.php?f=2"), "phpbb3", 'timezone = "Europe/Berlin"\n',
                      age="30d")
-               + forum("smf", server.url("/index.php?board=4.0"), "smf2", 'timezone = "America/New_York"\n')
-               + forum("vb", server.url("/vb/forumdisplay.php?f=5"), "vbulletin", 'timezone = "UTC"\n')
-               + forum("disc", server.url(""), "discourse", age="2000d"))
+               + forum("smf", url("/index.php?board=4.0"), "smf2", 'timezone = "America/New_York"\n')
+               + forum("vb", url("/vb/forumdisplay.php?f=5"), "vbulletin", 'timezone = "UTC"\n')
+               + forum("disc", url(""), "discourse", age="2000d"))
     path = settings_file(tmp_path, sources)
-    db, report = collect(path)
-    assert {o.name: (o.error, o.counts.new) for o in report.outcomes} == {
+    pages = forum_pages()
+    first = crawl_in_process(path, pages)
+    assert {name: (f.error, len(first.of(name))) for name, f in first.fetches.items()} == {
         "phpbb": (None, 3), "smf": (None, 2), "vb": (None, 2), "disc": (None, 20)}
 
     def post(guid):
-        return db.execute("SELECT source, author, title, published_at, text, url FROM posts WHERE guid = ?",
-                          [guid]).fetchone()
+        p = first.post(guid)
+        return p.source, p.author, p.title, p.published_at, p.text, p.url
 
     # phpBB: page 2 of the thread followed; Berlin is UTC+1 in November; the 2015 thread is past max_age
     p = post("p31")
     assert p[:4] == ("phpbb", "ben", "Firefox 140 feels faster than Chrome", "2026-11-18T19:45:00Z")
     assert p[4] == "Chrome still wins for me on battery life. Firefox is fine, not great."
-    assert p[5] == server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") + "#p31"
+    assert p[5] == url("/phpbb/viewtopic.php?f=2&t=7&start=2") + "#p31"
     assert post("p21")[3] == "2026-11-16T08:12:00Z"
-    assert not server.hits("/phpbb/viewtopic.php?f=2&t=3")
+    assert not first.hits(url("/phpbb/viewtopic.php?f=2&t=3"))
     # SMF: "November 20, 2026, 11:05:40 pm" in New York is 04:05:40 UTC the next day
     assert post("msg_415")[:4] == ("smf", "finn", "Chrome extensions stopped syncing", "2026-11-21T04:05:40Z")
     # vBulletin: "Yesterday, 10:01 AM" and "Today, 05:04 PM" relative to the run's time
@@ -66,17 +71,18 @@ def test_each_preset_reads_its_engine_and_a_rerun_adds_nothing(server, tmp_path)
     assert post("post902")[3] == "2026-11-23T17:04:00Z"
     assert "WebKit bug" in post("post902")[4]
     # Discourse: JSON posts with likes and replies; the 2019 topic is past max_age, not fetched
-    d = db.execute("SELECT author, title, url, likes, comments FROM posts WHERE guid = '20089'").fetchone()
-    assert d == ("Elliot", "KPop Demon Hunters", server.url("/t/kpop-demon-hunters/2144/1"), 1, 5)
-    assert not server.hits("/t/1001/posts.json")
-    assert source_row(db, "phpbb")["high_water"] == "2026-11-18T19:45:00Z"
+    d = first.post("20089")
+    assert (d.author, d.title, d.url, d.likes, d.comments) == \
+        ("Elliot", "KPop Demon Hunters", url("/t/kpop-demon-hunters/2144/1"), 1, 5)
+    assert not first.hits(url("/t/1001/posts.json"))
+    assert first.fetches["phpbb"].high_water == "2026-11-18T19:45:00Z"
 
-    before = {p: len(server.hits(p)) for p in ("/phpbb/viewtopic.php?f=2&t=7", "/t/2144/posts.json")}
-    db, again = collect(path)
-    assert again.counts.new == 0 and not again.failed
-    assert store.count_posts(db) == 27
+    again = crawl_in_process(path, pages, state={name: first.state(name) for name in first.fetches})
+    assert {p.guid for p in again.posts} <= {p.guid for p in first.posts}  # nothing new
+    assert not any(f.error for f in again.fetches.values())
+    assert len({(p.source, p.guid) for p in first.posts + again.posts}) == 27
     # only threads active at the high-water mark's minute are read again
-    assert len(server.hits("/phpbb/viewtopic.php?f=2&t=7")) == before["/phpbb/viewtopic.php?f=2&t=7"] + 1
+    assert len(again.hits(url("/phpbb/viewtopic.php?f=2&t=7"))) == 1
 
 
 def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
@@ -104,15 +110,15 @@ def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
     assert errors["gone"] == "board: HTTP 410 Gone" and source_row(db, "gone")["active"] == 0
 
 
-def test_settings_selectors_override_a_preset(server, tmp_path):
-    serve(server, "/phpbb/viewforum.php?f=2", PHPBB, "forum_phpbb3_viewforum.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB, "forum_phpbb3_viewtopic_page1.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=3", PHPBB, "forum_phpbb3_viewtopic_t3.html")
+def test_settings_selectors_override_a_preset(tmp_path):
+    pages = forum_pages("/phpbb/viewforum.php?f=2", "/phpbb/viewtopic.php?f=2&t=7", "/phpbb/viewtopic.php?f=2&t=3",
+                        "/phpbb/viewtopic.php?f=2&t=7&start=2")
     extra = '[sources.selectors]\nauthor = "dl.postprofile dt a"\nnext_page = "a.no-such-link::attr(href)"\n'
-    db, report = collect(settings_file(tmp_path, forum("f", server.url("/phpbb/viewforum.php?f=2"), "phpbb3", extra)))
-    assert report.outcomes[0].error is None and report.counts.new == 3
-    assert sorted((r[0] for r in db.execute("SELECT author FROM posts")), key=str) == [None, "ana", "dora"]  # t=3 has no profile
-    assert not server.hits("/phpbb/viewtopic.php?f=2&t=7&start=2")
+    crawl = crawl_in_process(settings_file(tmp_path, forum("f", url("/phpbb/viewforum.php?f=2"), "phpbb3", extra)),
+                             pages)
+    assert crawl.fetches["f"].error is None and len(crawl.posts) == 3
+    assert sorted((p.author for p in crawl.posts), key=str) == [None, "ana", "dora"]  # t=3 has no profile
+    assert not crawl.hits(url("/phpbb/viewtopic.php?f=2&t=7&start=2"))
 
 
 @pytest.mark.parametrize("text,tz,expected", [

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from listener import pipeline, store
 from reports.digest import build_digest
-from tests.conftest import NOW
-from tests.test_digest import DAY, fixture_db, post  # noqa: F401 (fixture_db is a pytest fixture)
+from tests.helpers import NOW
+from tests.helpers.posts import DAY, post
 
 GOLDEN = Path(__file__).parent / "golden" / "digest-2026-11-22.json"
 VOLATILE = ("generated_at", "settings_sha256", "classifiers")  # environment, not numbers

@@ -23,7 +23,7 @@ from models.emerging import find_clusters
 from models.products import compile_products
 from models.sentiment import VaderScorer, load_scorer
 from models.topics import compile_topics, match_topics
-from tests.conftest import NOW
+from tests.helpers import NOW
 
 TOPICS_TOML = """
 [[topics]]

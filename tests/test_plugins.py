@@ -17,7 +17,7 @@ from listener.app.cli import cli
 from listener.config import ConfigError, load_settings
 from listener.sources import source_type, source_types
 from spiders import sourcetypes
-from tests.conftest import FIXTURES, NOW
+from tests.helpers import FIXTURES, NOW
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = FIXTURES / "plugins" / "listener_jsonposts.py"

@@ -18,8 +18,8 @@ from listener.config import ConfigError, load_settings
 from listener.app.daemon import Daemon, DaemonError, DaemonLock, cron_trigger, missed, previous_fire, \
     remove_stale_temp_files
 from listener.text import iso_utc
-from tests.conftest import NOW
-from tests.feeds import Entry, atom
+from tests.helpers import NOW
+from tests.helpers.feeds import Entry, atom
 
 ATOM = {"Content-Type": "application/atom+xml"}
 

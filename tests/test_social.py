@@ -1,6 +1,9 @@
-"""Hacker News, Reddit, Mastodon and Bluesky spiders on replayed real payloads, through the real
-Scrapy child process into real SQLite: first page, paging to the high-water mark, re-runs,
-429 with Retry-After, malformed bodies, error pages, credentials and sessions."""
+"""Hacker News, Reddit, Mastodon and Bluesky spiders on replayed real payloads.
+
+Parsing, paging to the high-water mark, re-runs, malformed bodies, error pages, credentials and
+sessions run in process on recorded responses (tests.helpers.spiders); 429 with Retry-After,
+inactive sources and stored sessions go end to end, through the real Scrapy child process into
+real SQLite."""
 
 from __future__ import annotations
 
@@ -10,60 +13,59 @@ from datetime import timedelta
 
 from listener import store
 from listener.replay import Route
-from tests.conftest import FIXTURES, NOW
-from tests.sources import collect, rate_limited, serve, settings_file, source_row
+from tests.helpers import FIXTURES, NOW
+from tests.helpers.sources import collect, rate_limited, serve, settings_file, source_row
+from tests.helpers.spiders import Recorded, crawl_in_process, header, recorded, url
 
 OLD = 'max_age = "5000d"\n'  # the recorded payloads are years old; NOW is 2026-11-23
 
 HN_Q = "query=hiring&tags=%28story%2Ccomment%29&hitsPerPage=100&page="
 
 
-def hn_source(server, name="hn"):
-    return f'[[sources]]\nname = "{name}"\ntype = "hackernews"\nurl = "{server.url("/api/v1")}"\nquery = "hiring"\n{OLD}'
+def hn_source(api: str, name="hn"):
+    return f'[[sources]]\nname = "{name}"\ntype = "hackernews"\nurl = "{api}"\nquery = "hiring"\n{OLD}'
 
 
-def test_hackernews_pages_to_the_high_water_mark_and_reruns_add_nothing(server, tmp_path):
-    page = "/api/v1/search_by_date?" + HN_Q
+def test_hackernews_pages_to_the_high_water_mark_and_reruns_add_nothing(tmp_path):
+    page = url("/api/v1/search_by_date?" + HN_Q)
     # first run: only the older page exists yet (its body says page 1 of 8, so page 2 comes next)
-    serve(server, page + "0", "hackernews", "algolia_search_by_date_whoishiring_page1.json")
-    serve(server, page + "2", "hackernews", "algolia_search_by_date_whoishiring_page8_empty.json")
-    path = settings_file(tmp_path, hn_source(server))
-    db, first = collect(path)
-    assert not first.failed and first.counts.new == 20
-    row = db.execute("SELECT guid, url, author, title, published_at, score, comments FROM posts "
-                     "WHERE guid = '29782099'").fetchone()
-    assert row == ("29782099", "https://news.ycombinator.com/item?id=29782099", "whoishiring",
-                   "Ask HN: Who is hiring? (January 2022)", "2022-01-03T16:02:14Z", row[5], row[6])
-    assert row[5] > 0 and row[6] > 0  # points and comment count as engagement columns
-    assert source_row(db, "hn")["high_water"] == f"{29782099:020d}"
+    pages = {page + "0": recorded("hackernews", "algolia_search_by_date_whoishiring_page1.json"),
+             page + "2": recorded("hackernews", "algolia_search_by_date_whoishiring_page8_empty.json")}
+    path = settings_file(tmp_path, hn_source(url("/api/v1")))
+    first = crawl_in_process(path, pages)
+    assert first.fetches["hn"].error is None and len(first.posts) == 20
+    p = first.post("29782099")
+    assert (p.guid, p.url, p.author, p.title, p.published_at) == (
+        "29782099", "https://news.ycombinator.com/item?id=29782099", "whoishiring",
+        "Ask HN: Who is hiring? (January 2022)", "2022-01-03T16:02:14Z")
+    assert p.score > 0 and p.comments > 0  # points and comment count as engagement columns
+    assert first.fetches["hn"].high_water == f"{29782099:020d}"
 
     # second run: a newer page 0 appears; paging stops at the mark on page 1, page 2 is not asked again
-    serve(server, page + "0", "hackernews", "algolia_search_by_date_whoishiring_page0.json")
-    serve(server, page + "1", "hackernews", "algolia_search_by_date_whoishiring_page1.json")
-    db, second = collect(path)
-    assert (second.counts.new, second.outcomes[0].entries) == (20, 20)
-    assert len(server.hits(page + "1")) == 1 and len(server.hits(page + "2")) == 1
-    assert source_row(db, "hn")["high_water"] == f"{37351667:020d}"
+    pages[page + "0"] = recorded("hackernews", "algolia_search_by_date_whoishiring_page0.json")
+    pages[page + "1"] = recorded("hackernews", "algolia_search_by_date_whoishiring_page1.json")
+    second = crawl_in_process(path, pages, state={"hn": first.state("hn")})
+    assert (len(second.posts), second.fetches["hn"].entries) == (20, 20)
+    assert len(second.hits(page + "1")) == 1 and len(first.hits(page + "2") + second.hits(page + "2")) == 1
+    assert second.fetches["hn"].high_water == f"{37351667:020d}"
 
     # third run: nothing new, one request
-    before = len(server.log)
-    db, third = collect(path)
-    assert (third.counts.new, third.outcomes[0].error) == (0, None)
-    assert len(server.log) - before == 1 and store.count_posts(db) == 40
+    third = crawl_in_process(path, pages, state={"hn": second.state("hn")})
+    assert (len(third.posts), third.fetches["hn"].error) == (0, None)
+    assert len(third.requests) == 1 and len({p.guid for p in first.posts + second.posts}) == 40
 
 
-def test_hackernews_first_run_is_bounded_by_max_pages_and_max_age(server, tmp_path):
-    page = "/api/v1/search_by_date?" + HN_Q
-    serve(server, page + "0", "hackernews", "algolia_search_by_date_whoishiring_page0.json")
-    serve(server, page + "1", "hackernews", "algolia_search_by_date_whoishiring_page1.json")
-    src = hn_source(server, "pages").replace(OLD, 'max_age = "5000d"\nmax_pages = 1\n')
-    src += hn_source(server, "age").replace(OLD, 'max_age = "1200d"\n')
-    db, report = collect(settings_file(tmp_path, src))
-    by = {o.name: o for o in report.outcomes}
-    assert by["pages"].entries == 20  # one page only
+def test_hackernews_first_run_is_bounded_by_max_pages_and_max_age(tmp_path):
+    page = url("/api/v1/search_by_date?" + HN_Q)
+    pages = {page + "0": recorded("hackernews", "algolia_search_by_date_whoishiring_page0.json"),
+             page + "1": recorded("hackernews", "algolia_search_by_date_whoishiring_page1.json")}
+    src = hn_source(url("/api/v1"), "pages").replace(OLD, 'max_age = "5000d"\nmax_pages = 1\n')
+    src += hn_source(url("/api/v1"), "age").replace(OLD, 'max_age = "1200d"\n')
+    crawl = crawl_in_process(settings_file(tmp_path, src), pages)
+    assert crawl.fetches["pages"].entries == 20  # one page only
     # 1200 days before 2026-11-23 is 2023-08-11: only the September 2023 thread (Aug 1 is older)
-    assert by["age"].entries == 1
-    assert len(server.hits(page + "1")) == 0
+    assert crawl.fetches["age"].entries == 1
+    assert len(crawl.hits(page + "1")) == 0
 
 
 def test_every_api_source_waits_out_a_429_with_retry_after(server, tmp_path, monkeypatch):
@@ -77,7 +79,7 @@ def test_every_api_source_waits_out_a_429_with_retry_after(server, tmp_path, mon
                headers={"Content-Type": "application/json"})
     for route in (hn, rd, ms):
         route.queue.append(rate_limited(1))
-    sources = hn_source(server) + (
+    sources = hn_source(server.url("/api/v1")) + (
         f'[[sources]]\nname = "rd"\ntype = "reddit"\nurl = "{server.url("")}"\nsubreddit = "askreddit"\n{OLD}'
         f'[[sources]]\nname = "ms"\ntype = "mastodon"\nurl = "{server.url("")}"\nhashtag = "hoot"\n{OLD}')
     env = {"REDDIT_CLIENT_ID": "id", "REDDIT_CLIENT_SECRET": "secret"}
@@ -93,37 +95,55 @@ def test_every_api_source_waits_out_a_429_with_retry_after(server, tmp_path, mon
 def test_a_retry_after_longer_than_allowed_fails_the_source_at_once(server, tmp_path):
     server.add("/api/v1/search_by_date", b"slow down", status=503,
                headers={"Retry-After": "3600", "Content-Type": "text/plain"})
-    db, report = collect(settings_file(tmp_path, hn_source(server),
+    db, report = collect(settings_file(tmp_path, hn_source(server.url("/api/v1")),
                                        collect="timeout = 3\nretries = 3\nmax_retry_wait = 5\n"))
     assert report.outcomes[0].error == \
         "HTTP 503 Service Unavailable (server asks to wait 3600s, more than collect.max_retry_wait)"
     assert len(server.hits("/api/v1/search_by_date?" + HN_Q + "0")) == 1
 
 
-def test_malformed_bodies_and_error_pages_get_one_clear_line_each(server, tmp_path):
-    html = b"<html><head><title>Please log in</title></head><body>Login required</body></html>"
-    server.add("/hn-bad/search_by_date", b'{"hits": [{"objectID": "1", ', headers={"Content-Type": "application/json"})
-    server.add("/hn-html/search_by_date", html, headers={"Content-Type": "text/html"})
-    server.add("/ms-bad/api/v1/timelines/tag/x", b'{"error": "This method requires an authenticated user"}',
-               headers={"Content-Type": "application/json"})
-    server.add("/ms-html/api/v1/timelines/tag/x", html, headers={"Content-Type": "text/html"})
-    server.add("/ms-gone/api/v1/timelines/tag/x", b"", status=410)
-    server.add("/rd-html/r/x/new.rss", html, headers={"Content-Type": "text/html"})
+HTML_PAGE = b"<html><head><title>Please log in</title></head><body>Login required</body></html>"
+
+
+def test_malformed_bodies_and_error_pages_get_one_clear_line_each(tmp_path):
+    html = Recorded(HTML_PAGE, headers={"Content-Type": "text/html"})
+    pages = {
+        url("/hn-bad/search_by_date?query=q&tags=%28story%2Ccomment%29&hitsPerPage=100&page=0"):
+            Recorded(b'{"hits": [{"objectID": "1", ', headers={"Content-Type": "application/json"}),
+        url("/hn-html/search_by_date?query=q&tags=%28story%2Ccomment%29&hitsPerPage=100&page=0"): html,
+        url("/ms-bad/api/v1/timelines/tag/x?limit=40"):
+            Recorded(b'{"error": "This method requires an authenticated user"}',
+                     headers={"Content-Type": "application/json"}),
+        url("/ms-html/api/v1/timelines/tag/x?limit=40"): html,
+        url("/ms-gone/api/v1/timelines/tag/x?limit=40"): Recorded(b"", status=410),
+        url("/rd-html/r/x/new.rss?limit=100"): html,
+    }
     sources = "".join(
-        f'[[sources]]\nname = "{n}"\ntype = "hackernews"\nurl = "{server.url("/" + n)}"\nquery = "q"\n'
+        f'[[sources]]\nname = "{n}"\ntype = "hackernews"\nurl = "{url("/" + n)}"\nquery = "q"\n'
         for n in ("hn-bad", "hn-html"))
     sources += "".join(
-        f'[[sources]]\nname = "{n}"\ntype = "mastodon"\nurl = "{server.url("/" + n)}"\nhashtag = "x"\n'
+        f'[[sources]]\nname = "{n}"\ntype = "mastodon"\nurl = "{url("/" + n)}"\nhashtag = "x"\n'
         for n in ("ms-bad", "ms-html", "ms-gone"))
-    sources += f'[[sources]]\nname = "rd-html"\ntype = "reddit"\nurl = "{server.url("/rd-html")}"\nsubreddit = "x"\n'
-    db, report = collect(settings_file(tmp_path, sources))
-    errors = {o.name: o.error for o in report.outcomes}
+    sources += f'[[sources]]\nname = "rd-html"\ntype = "reddit"\nurl = "{url("/rd-html")}"\nsubreddit = "x"\n'
+    crawl = crawl_in_process(settings_file(tmp_path, sources), pages)
+    errors = {name: f.error for name, f in crawl.fetches.items()}
     assert errors["hn-bad"].startswith("malformed JSON (")
     assert errors["hn-html"] == "expected JSON, got an HTML page ('Please log in'): an error page or a login wall?"
     assert errors["ms-bad"] == "unexpected JSON: expected a list of statuses (This method requires an authenticated user)"
     assert errors["ms-html"].startswith("expected JSON, got an HTML page")
     assert errors["ms-gone"] == "HTTP 410 Gone"
     assert errors["rd-html"].startswith("not an RSS/Atom feed")
+    assert crawl.posts == []
+
+
+def test_a_gone_source_is_marked_inactive_and_skipped_until_named(server, tmp_path):
+    server.add("/hn-bad/search_by_date", b'{"hits": [{"objectID": "1", ', headers={"Content-Type": "application/json"})
+    server.add("/ms-gone/api/v1/timelines/tag/x", b"", status=410)
+    sources = f'[[sources]]\nname = "hn-bad"\ntype = "hackernews"\nurl = "{server.url("/hn-bad")}"\nquery = "q"\n'
+    sources += f'[[sources]]\nname = "ms-gone"\ntype = "mastodon"\nurl = "{server.url("/ms-gone")}"\nhashtag = "x"\n'
+    db, report = collect(settings_file(tmp_path, sources))
+    errors = {o.name: o.error for o in report.outcomes}
+    assert errors["hn-bad"].startswith("malformed JSON (") and errors["ms-gone"] == "HTTP 410 Gone"
     # a 410 marks the source inactive; the next full collect skips it, naming it retries it
     assert source_row(db, "ms-gone")["active"] == 0 and source_row(db, "hn-bad")["active"] == 1
     db, again = collect(settings_file(tmp_path, sources))
@@ -136,76 +156,77 @@ def listing(children: list, after: str | None) -> bytes:
     return json.dumps({"kind": "Listing", "data": {"after": after, "before": None, "children": children}}).encode()
 
 
-def test_reddit_oauth_json_pages_to_the_mark(server, tmp_path):
+def test_reddit_oauth_json_pages_to_the_mark(tmp_path):
     children = json.loads((FIXTURES / "reddit" / "praw_r_askreddit_new_limit100.json").read_bytes())["data"]["children"]
-    token = server.add("/api/v1/access_token", b'{"access_token": "tok-1", "token_type": "bearer"}',
-                       headers={"Content-Type": "application/json"})
-    first = "/r/askreddit/new.json?limit=100&raw_json=1"
+    token = url("/api/v1/access_token")
+    answers = {token: Recorded(b'{"access_token": "tok-1", "token_type": "bearer"}',
+                               headers={"Content-Type": "application/json"})}
+    first = url("/r/askreddit/new.json?limit=100&raw_json=1")
 
     def pages(items):  # 40 per page, "after" naming the last one, like Reddit
         for i in range(0, len(items), 40):
             chunk = items[i:i + 40]
             after = chunk[-1]["data"]["name"] if i + 40 < len(items) else None
             path = first + (f"&after={items[i - 1]['data']['name']}" if i else "")
-            server.add(path, listing(chunk, after), headers={"Content-Type": "application/json; charset=UTF-8"})
+            answers[path] = Recorded(listing(chunk, after), headers={"Content-Type": "application/json; charset=UTF-8"})
 
     pages(children[30:])  # 70 older posts: two pages
-    src = f'[[sources]]\nname = "ask"\ntype = "reddit"\nurl = "{server.url("")}"\nsubreddit = "askreddit"\n{OLD}'
+    src = f'[[sources]]\nname = "ask"\ntype = "reddit"\nurl = "{url("")}"\nsubreddit = "askreddit"\n{OLD}'
     path = settings_file(tmp_path, src)
     env = {"REDDIT_CLIENT_ID": "my-id", "REDDIT_CLIENT_SECRET": "my-secret"}
-    db, run1 = collect(path, env=env)
-    assert run1.counts.new == 70 and not run1.failed
-    hit = server.hits("/api/v1/access_token")[0]
+    run1 = crawl_in_process(path, answers, env=env)
+    assert len(run1.posts) == 70 and run1.fetches["ask"].error is None
+    hit = run1.hits(token)[0]
     assert hit.method == "POST" and hit.body == b"grant_type=client_credentials"
-    assert hit.headers["Authorization"] == "Basic " + base64.b64encode(b"my-id:my-secret").decode()
-    assert server.hits(first)[0].headers["Authorization"] == "Bearer tok-1"
-    post = db.execute("SELECT guid, url, author, score, comments FROM posts WHERE guid = ?",
-                      [children[30]["data"]["name"]]).fetchone()
+    assert header(hit, "Authorization") == "Basic " + base64.b64encode(b"my-id:my-secret").decode()
+    assert header(run1.hits(first)[0], "Authorization") == "Bearer tok-1"
     d = children[30]["data"]
-    assert post == (d["name"], "https://www.reddit.com" + d["permalink"], d["author"], d["score"], d["num_comments"])
+    post = run1.post(d["name"])
+    assert (post.guid, post.url, post.author, post.score, post.comments) == \
+        (d["name"], "https://www.reddit.com" + d["permalink"], d["author"], d["score"], d["num_comments"])
 
     pages(children)  # 30 new posts on top: page 1 holds them and reaches the mark
-    db, run2 = collect(path, env=env)
-    assert run2.counts.new == 30 and store.count_posts(db) == 100
-    assert len(server.hits(first + f"&after={children[39]['data']['name']}")) == 0
-    assert token.hits == 2  # an app-only token per run
+    run2 = crawl_in_process(path, answers, env=env, state={"ask": run1.state("ask")})
+    assert len(run2.posts) == 30 and len({p.guid for p in run1.posts + run2.posts}) == 100
+    assert len(run2.hits(first + f"&after={children[39]['data']['name']}")) == 0
+    assert len(run1.hits(token)) == len(run2.hits(token)) == 1  # an app-only token per run
 
-    db, run3 = collect(path, env=env)
-    assert run3.counts.new == 0 and run3.outcomes[0].entries == 0
-
-
-def test_reddit_without_credentials_reads_the_rss_feed(server, tmp_path):
-    serve(server, "/r/worldnews/new.rss", "reddit", "feeder_r_worldnews_dot_rss_atom.xml")
-    src = f'[[sources]]\nname = "wn"\ntype = "reddit"\nurl = "{server.url("")}"\nsubreddit = "r/worldnews"\n{OLD}'
-    db, report = collect(settings_file(tmp_path, src))
-    assert report.outcomes[0].error is None and report.counts.new == 2
-    assert sorted(r[0] for r in db.execute("SELECT guid FROM posts")) == ["t3_167sdt8", "t3_167ucb5"]
-    assert server.hits("/r/worldnews/new.rss?limit=100")[0].headers.get("Authorization") is None
-    assert not server.hits("/api/v1/access_token")
+    run3 = crawl_in_process(path, answers, env=env, state={"ask": run2.state("ask")})
+    assert len(run3.posts) == 0 and run3.fetches["ask"].entries == 0
 
 
-def test_mastodon_follows_link_pagination_with_a_token_and_stops_at_the_mark(server, tmp_path):
+def test_reddit_without_credentials_reads_the_rss_feed(tmp_path):
+    feed = url("/r/worldnews/new.rss?limit=100")
+    src = f'[[sources]]\nname = "wn"\ntype = "reddit"\nurl = "{url("")}"\nsubreddit = "r/worldnews"\n{OLD}'
+    crawl = crawl_in_process(settings_file(tmp_path, src),
+                             {feed: recorded("reddit", "feeder_r_worldnews_dot_rss_atom.xml")})
+    assert crawl.fetches["wn"].error is None and len(crawl.posts) == 2
+    assert sorted(p.guid for p in crawl.posts) == ["t3_167sdt8", "t3_167ucb5"]
+    assert header(crawl.hits(feed)[0], "Authorization") is None
+    assert [r.url for r in crawl.requests] == [feed]  # no token asked for
+
+
+def test_mastodon_follows_link_pagination_with_a_token_and_stops_at_the_mark(tmp_path):
     tag = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
-    base = f"/api/v1/timelines/tag/{tag}"
-    serve(server, base + "?limit=40", "mastodon", "tag_timeline_paged_page1.json")
-    serve(server, base + "?limit=10&max_id=117020582177108552", "mastodon", "tag_timeline_paged_past_end_empty.json")
-    src = f'[[sources]]\nname = "m"\ntype = "mastodon"\nurl = "{server.url("")}"\nhashtag = "#{tag}"\n' \
+    base = url(f"/api/v1/timelines/tag/{tag}")
+    pages = {base + "?limit=40": recorded("mastodon", "tag_timeline_paged_page1.json"),
+             base + "?limit=10&max_id=117020582177108552": recorded("mastodon", "tag_timeline_paged_past_end_empty.json")}
+    src = f'[[sources]]\nname = "m"\ntype = "mastodon"\nurl = "{url("")}"\nhashtag = "#{tag}"\n' \
           f'token_env = "MY_TOKEN"\n{OLD}'
     path = settings_file(tmp_path, src)
-    db, run1 = collect(path, env={"MY_TOKEN": "sekrit"})
-    assert not run1.failed and run1.counts.new == 10
-    assert [h.headers.get("Authorization") for h in server.log if h.path.startswith(base)] == \
-        ["Bearer sekrit", "Bearer sekrit"]
+    run1 = crawl_in_process(path, pages, env={"MY_TOKEN": "sekrit"})
+    assert run1.fetches["m"].error is None and len(run1.posts) == 10
+    assert [header(r, "Authorization") for r in run1.requests] == ["Bearer sekrit", "Bearer sekrit"]
     statuses = json.loads((FIXTURES / "mastodon" / "tag_timeline_paged_page1.json").read_bytes())
     s = statuses[0]
-    row = db.execute("SELECT url, author, text, likes, shares, comments, published_at FROM posts WHERE guid = ?",
-                     [s["uri"]]).fetchone()
-    assert row[:2] == (s["url"], s["account"]["acct"]) and "<" not in row[2]
-    assert row[3:6] == (s["favourites_count"], s["reblogs_count"], s["replies_count"])
-    db, run2 = collect(path)  # no token this time: sent without Authorization
-    assert run2.counts.new == 0 and len(server.hits(base + "?limit=40")) == 2
-    assert server.hits(base + "?limit=40")[-1].headers.get("Authorization") is None
-    assert len(server.hits(base + "?limit=10&max_id=117020582177108552")) == 1
+    p = run1.post(s["uri"])
+    assert (p.url, p.author) == (s["url"], s["account"]["acct"]) and "<" not in p.text
+    assert (p.likes, p.shares, p.comments) == (s["favourites_count"], s["reblogs_count"], s["replies_count"])
+    run2 = crawl_in_process(path, pages, state={"m": run1.state("m")})  # no token this time: no Authorization
+    assert len(run2.posts) == 0 and len(run2.hits(base + "?limit=40")) == 1
+    assert header(run2.hits(base + "?limit=40")[-1], "Authorization") is None
+    assert len(run1.hits(base + "?limit=10&max_id=117020582177108552") +
+               run2.hits(base + "?limit=10&max_id=117020582177108552")) == 1
 
 
 def jwt(exp: float) -> str:
@@ -213,48 +234,46 @@ def jwt(exp: float) -> str:
     return f"eyJhbGciOiJIUzI1NiJ9.{part}.sig"
 
 
-def test_bluesky_needs_credentials_then_logs_in_once_and_reuses_and_refreshes_the_session(server, tmp_path):
-    search = "/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100"
+def test_bluesky_needs_credentials_then_logs_in_once_and_reuses_and_refreshes_the_session(tmp_path):
+    search = url("/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100")
     feed = json.loads((FIXTURES / "bluesky" / "getFeed.json").read_bytes())
-    server.add(search, json.dumps({"posts": [f["post"] for f in feed["feed"]], "cursor": "c2"}),
-               headers={"Content-Type": "application/json"})
-    serve(server, search + "&cursor=c2", "bluesky", "searchPosts.json")
-    server.add(search + "&cursor=xxxxxxx", b'{"posts": []}', headers={"Content-Type": "application/json"})
+    JSON = {"Content-Type": "application/json"}
     later = NOW.timestamp() + 7200
     session = {"accessJwt": jwt(later), "refreshJwt": jwt(later + 86400), "did": "did:plc:me", "handle": "me.test"}
-    create = server.add("/xrpc/com.atproto.server.createSession", json.dumps(session),
-                        headers={"Content-Type": "application/json"})
-    src = f'[[sources]]\nname = "bs"\ntype = "bluesky"\nurl = "{server.url("")}"\nquery = "firefox"\n{OLD}'
+    create, refresh = url("/xrpc/com.atproto.server.createSession"), url("/xrpc/com.atproto.server.refreshSession")
+    pages = {search: Recorded(json.dumps({"posts": [f["post"] for f in feed["feed"]], "cursor": "c2"}).encode(), headers=JSON),
+             search + "&cursor=c2": recorded("bluesky", "searchPosts.json"),
+             search + "&cursor=xxxxxxx": Recorded(b'{"posts": []}', headers=JSON),
+             create: Recorded(json.dumps(session).encode(), headers=JSON)}
+    src = f'[[sources]]\nname = "bs"\ntype = "bluesky"\nurl = "{url("")}"\nquery = "firefox"\n{OLD}'
     path = settings_file(tmp_path, src)
 
-    db, none = collect(path)
-    assert none.outcomes[0].error == ("needs credentials: set the environment variables BLUESKY_HANDLE "
-                                      "(your handle) and BLUESKY_APP_PASSWORD (an app password)")
-    assert not server.log
+    none = crawl_in_process(path, pages)
+    assert none.fetches["bs"].error == ("needs credentials: set the environment variables BLUESKY_HANDLE "
+                                        "(your handle) and BLUESKY_APP_PASSWORD (an app password)")
+    assert not none.requests
 
     env = {"BLUESKY_HANDLE": "me.test", "BLUESKY_APP_PASSWORD": "app-pass"}
-    db, run1 = collect(path, env=env)
-    assert not run1.failed and run1.counts.new == 8
-    assert json.loads(server.hits("/xrpc/com.atproto.server.createSession")[0].body) == \
-        {"identifier": "me.test", "password": "app-pass"}
-    assert server.hits(search)[0].headers["Authorization"] == f"Bearer {session['accessJwt']}"
-    row = db.execute("SELECT url, author, likes, shares, comments, published_at FROM posts WHERE guid = ?",
-                     ["at://did:plc:d3zpokjdspr22chfrc427eis/app.bsky.feed.post/3ju4p6u2i3a2g"]).fetchone()
-    assert row == ("https://bsky.app/profile/luy.gay/post/3ju4p6u2i3a2g", "luy.gay", 7, 0, 8, "2023-04-24T13:50:19Z")
+    run1 = crawl_in_process(path, pages, env=env)
+    assert run1.fetches["bs"].error is None and len(run1.posts) == 8
+    assert json.loads(run1.hits(create)[0].body) == {"identifier": "me.test", "password": "app-pass"}
+    assert header(run1.hits(search)[0], "Authorization") == f"Bearer {session['accessJwt']}"
+    p = run1.post("at://did:plc:d3zpokjdspr22chfrc427eis/app.bsky.feed.post/3ju4p6u2i3a2g")
+    assert (p.url, p.author, p.likes, p.shares, p.comments, p.published_at) == \
+        ("https://bsky.app/profile/luy.gay/post/3ju4p6u2i3a2g", "luy.gay", 7, 0, 8, "2023-04-24T13:50:19Z")
 
-    db, run2 = collect(path, env=env)  # the stored session is reused: no new login
-    assert run2.counts.new == 0 and create.hits == 1 and len(server.hits(search)) == 2
+    run2 = crawl_in_process(path, pages, env=env, state={"bs": run1.state("bs")})  # the stored session: no new login
+    assert len(run2.posts) == 0 and not run2.hits(create) and len(run2.hits(search)) == 1
 
     # two hours later the access token has expired: refreshed with the refresh token, not a new login
     refreshed = {**session, "accessJwt": jwt(later + 7200)}
-    refresh = server.add("/xrpc/com.atproto.server.refreshSession", json.dumps(refreshed),
-                         headers={"Content-Type": "application/json"})
-    db, run3 = collect(path, env=env, now=NOW + timedelta(hours=2))
-    assert not run3.failed and create.hits == 1 and refresh.hits == 1
-    assert server.hits("/xrpc/com.atproto.server.refreshSession")[0].headers["Authorization"] == \
-        f"Bearer {session['refreshJwt']}"
-    assert server.hits(search)[-1].headers["Authorization"] == f"Bearer {refreshed['accessJwt']}"
-    assert json.loads(db.execute("SELECT session FROM sources").fetchone()[0])["accessJwt"] == refreshed["accessJwt"]
+    pages[refresh] = Recorded(json.dumps(refreshed).encode(), headers=JSON)
+    run3 = crawl_in_process(path, pages, env=env, now=NOW + timedelta(hours=2),
+                            state={"bs": run2.state("bs", run1.state("bs"))})
+    assert run3.fetches["bs"].error is None and not run3.hits(create) and len(run3.hits(refresh)) == 1
+    assert header(run3.hits(refresh)[0], "Authorization") == f"Bearer {session['refreshJwt']}"
+    assert header(run3.hits(search)[-1], "Authorization") == f"Bearer {refreshed['accessJwt']}"
+    assert json.loads(run3.fetches["bs"].session)["accessJwt"] == refreshed["accessJwt"]
 
 
 BLUESKY_SEARCH = "/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from listener import search, store
+from listener import store
+from tests.helpers.posts import find
 
 
 def post(guid, **kw):
@@ -29,11 +30,6 @@ def test_upsert_counts_and_in_place_update(tmp_path):
     # same guid in another source is another post
     store.upsert_posts(db, [post("1", source="other")], now="2026-11-22T00:00:00Z")
     assert store.count_posts(db) == 3
-
-
-def find(db, query):
-    """Hits of a query through listener.search, the one search path."""
-    return search.search(db, search.prepare(db, query)).hits
 
 
 def test_fts_follows_inserts_updates_and_deletes(tmp_path):

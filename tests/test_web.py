@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from listener import pipeline, store
 from listener.app.cli import cli
 from listener.app.web import CSP, create_app
-from tests.conftest import NOW
+from tests.helpers import NOW
+from tests.helpers.posts import make_posts
 
 PRODUCTS = """
 [[products]]
@@ -26,23 +27,6 @@ ours = true
 name = "Chrome"
 aliases = ["Chrome"]
 """
-
-
-def make_posts(n: int = 60) -> list[dict]:
-    posts = []
-    for i in range(n):
-        product = "Firefox" if i % 2 == 0 else "Chrome"
-        mood = "I love how fast it is" if i % 3 == 0 else "it keeps crashing, terrible"
-        posts.append({"source": "hn" if i % 4 else "blog", "guid": str(i), "url": f"https://example.com/{i}",
-                      "author": f"user{i % 5}", "title": f"{product} post {i}", "text": f"{product}: {mood}. Number {i}.",
-                      "published_at": f"2026-11-{1 + i % 22:02d}T{i % 24:02d}:00:00Z", "language": "en",
-                      "score": i, "comments": 1, "likes": None, "shares": None})
-    posts.append({"source": "evil", "guid": "x", "url": "javascript:alert(1)", "author": "<b>mallory</b>",
-                  "title": "<script>document.title='pwned'</script>Firefox rocks",
-                  "text": "<img src=x onerror=\"document.title='pwned2'\"> Firefox rocks, love it",
-                  "published_at": "2026-11-22T10:00:00Z", "language": "en",
-                  "score": None, "comments": None, "likes": None, "shares": None})
-    return posts
 
 
 def make_site(settings_for, extra: str = ""):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 import socket
 import threading
 import time
@@ -17,12 +15,11 @@ from playwright.sync_api import sync_playwright
 from listener import pipeline, store
 from listener.config import load_settings
 from listener.app.web import create_app
-from tests.conftest import NOW, PRODUCTS_TOML
-from tests.test_web import make_posts
+from tests.helpers import NOW, PRODUCTS_TOML
+from tests.helpers.browser import CHROMIUM, needs_chromium
+from tests.helpers.posts import make_posts
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                reason="Chromium not installed (CI installs it)")
+pytestmark = [needs_chromium, pytest.mark.slow]  # a real browser: seconds per page
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-quic"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from listener import pipeline, store
 from listener.config import load_settings
 from listener.replay import ReplayServer, Route
-from tests.conftest import FIXTURES, NOW
+from tests.helpers import FIXTURES, NOW, PRODUCTS_TOML
 
 RECORDED_HOST = "http://localhost:3000"  # Mastodon.py's test server, in recorded Link headers
 REPLAY_HEADERS = ("content-type", "link", "cache-control", "x-ratelimit-limit", "x-ratelimit-remaining",
@@ -55,8 +55,6 @@ def rate_limited(seconds: int = 1) -> Route:
 
 def settings_file(tmp_path: Path, sources: str, collect: str = "timeout = 3\nretries = 2\n") -> Path:
     """A settings.toml with the test products and the given ``[[sources]]`` TOML."""
-    from tests.conftest import PRODUCTS_TOML
-
     path = tmp_path / "settings.toml"
     path.write_text(f'[store]\npath = "test.db"\n\n[collect]\n{collect}retry_backoff = 0.1\n'
                     f"{PRODUCTS_TOML}\n{sources}", encoding="utf-8")
