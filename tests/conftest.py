@@ -97,3 +97,11 @@ def demo_run(tmp_path_factory) -> DemoRun:
                                           "--smtp", address])
         messages = list(smtp.messages)
     return DemoRun(work, result, address, messages)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist, the tests that read the session's demo run share one worker (one demo run)."""
+    for item in items:
+        if "demo_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo"))
