@@ -300,9 +300,8 @@ def test_a_failing_source_backs_off_on_schedule_while_the_others_keep_their_inte
     config = write_config(tmp_path, {"a": (server.url("/a.atom"), 1), "down": (server.url("/down.atom"), 1)},
                           schedule='daily_digest = "off"\nweekly_digest = "off"\nbackoff_max = 4\n')
     clock = [NOW]
-    monkeypatch.setattr(daemon_module, "utcnow", lambda: clock[0])
     caplog.set_level("INFO", logger=daemon_module.log.name)
-    daemon = daemon_module.Daemon(load_settings(config))
+    daemon = daemon_module.Daemon(load_settings(config), clock=lambda: clock[0])
     try:
         daemon.schedule(NOW)
         planned_a = daemon.scheduler.get_job("collect:a").next_run_time

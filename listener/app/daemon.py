@@ -29,6 +29,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -159,8 +160,9 @@ def setup_logging(settings: Settings, level: str) -> None:
 class Daemon:
     """The scheduler, its jobs, and an orderly stop."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utcnow):
         self.settings = settings
+        self.clock = clock  # the one place the daemon reads the time (the jobs are handed ``now``)
         self.ctx = jobs.JobContext(stop=threading.Event(), classify_lock=threading.Lock())
         self.stop_requested = threading.Event()
         self.signal_name = ""
@@ -209,7 +211,7 @@ class Daemon:
 
     def run(self) -> int:
         """Run until a stop signal; return the exit code."""
-        now = utcnow()
+        now = self.clock()
         for p in remove_stale_temp_files(self.settings.digest.output_dir):
             log.info("removed a temp file left by a killed process: %s", p)
         with self.db_lock:
@@ -241,7 +243,7 @@ class Daemon:
                 self.cond.wait(left)
             left_over = dict(self.running)
         with self.db_lock:
-            store.daemon_stopped(self.db, now=iso_utc(utcnow()))
+            store.daemon_stopped(self.db, now=iso_utc(self.clock()))
         if left_over:
             log.warning("abandoning unfinished jobs: %s (their open transactions roll back)",
                         ", ".join(sorted(left_over)))
@@ -260,7 +262,7 @@ class Daemon:
         with self.cond:
             self.running[job_id] = time.monotonic()
         try:
-            result = jobs.run_job(self.settings, job_id, now=utcnow(), ctx=self.ctx)
+            result = jobs.run_job(self.settings, job_id, now=self.clock(), ctx=self.ctx)
             if result.status == "error" and job_id.startswith(jobs.COLLECT):
                 result.retry_in = self._back_off(job_id, result.failures)
             log.log(logging.INFO if result.status == "ok" else logging.WARNING, result.line())
@@ -275,7 +277,7 @@ class Daemon:
         source = self.settings.source(job_id[len(jobs.COLLECT):])
         delay = jobs.backoff_delay(source.interval, failures, self.settings.schedule.backoff_max)
         try:
-            self.scheduler.modify_job(job_id, next_run_time=utcnow() + timedelta(seconds=delay))
+            self.scheduler.modify_job(job_id, next_run_time=self.clock() + timedelta(seconds=delay))
         except JobLookupError:  # the scheduler is shutting down
             return None
         return delay
@@ -286,12 +288,12 @@ class Daemon:
         planned = {j.id: iso_utc(j.next_run_time) for j in self.scheduler.get_jobs() if j.id != HEARTBEAT}
         with self.db_lock:
             store.set_next_runs(self.db, planned)
-            store.daemon_heartbeat(self.db, now=iso_utc(utcnow()))
+            store.daemon_heartbeat(self.db, now=iso_utc(self.clock()))
 
     def _heartbeat(self) -> None:
         if not self.ctx.stop.is_set():
             with self.db_lock:
-                store.daemon_heartbeat(self.db, now=iso_utc(utcnow()))
+                store.daemon_heartbeat(self.db, now=iso_utc(self.clock()))
 
 
 def run_daemon(settings: Settings, *, log_level: str = "INFO") -> int:
