@@ -292,7 +292,7 @@ def test_kill_9_mid_collection_then_restart_loses_and_duplicates_nothing(server,
 
 
 def test_a_failing_source_backs_off_on_schedule_while_the_others_keep_their_interval(
-        server, tmp_path, monkeypatch, caplog):
+        server, tmp_path, caplog):
     """Daemon._run (what the scheduler calls) -> jobs.run_job -> the backoff, on the test's clock:
     each failure moves the next run out by 2 s, 4 s, 4 s (capped); a healthy source keeps its plan."""
     server.add("/a.atom", atom([]), headers=ATOM)  # nothing to classify: no model to load
