@@ -6,6 +6,7 @@ An unsure guess is not used: classify takes the source's declared language inste
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Sequence
 from importlib import metadata
@@ -40,6 +41,19 @@ PLAUSIBLE = 0.05  # ...and is unsure when a preferred language (English) still h
 FLAT = 0.15       # a top guess under this is unsure whatever else: no language stands out
 
 
+_NOISE = re.compile(r"https?://\S*|www\.\S+|(?<!\w)@\w+|\bRT\b|#")
+
+
+def _clean(text: str) -> str:
+    """What the detector reads: no links, @handles, "RT" or "#", lower case.
+
+    py3langid's n-gram model is case-sensitive and learned from running text: Title Case and
+    ALL CAPS read as other languages ("Lib-Ruby-Parser: A Ruby Parser Written in Rust" is German
+    at 30%, English at 66% in lower case), and handles and links are no language at all.
+    """
+    return " ".join(_NOISE.sub(" ", text[:2000]).split()).lower()
+
+
 def _base(code: str) -> str:
     return code.lower().replace("_", "-").split("-")[0]
 
@@ -47,6 +61,7 @@ def _base(code: str) -> str:
 def detect_language(text: str, prefer: Sequence[str] = ("en",)) -> str | None:
     """Language code of ``text`` when py3langid is sure of it, None when the text is too short or it is unsure.
 
+    The text is read without links, @handles and "#", in lower case (see ``_clean``).
     Unsure: the top guess is under 15%, or under 50% while one of ``prefer`` (English; with
     a source's declared language too when classify calls it) is still at least 5% likely.
     A guess in ``prefer`` is returned as it is. Short English titles come out unsure rather
@@ -55,9 +70,9 @@ def detect_language(text: str, prefer: Sequence[str] = ("en",)) -> str | None:
     viel zu spät gekommen.": German 99.99%). The thresholds were chosen on
     ``bench/language.py`` (see README, "Language").
     """
-    if not text or len(text.strip()) < MIN_CHARS:
+    sample = _clean(text or "")
+    if len(sample) < MIN_CHARS:
         return None
-    sample = text[:2000]
     lang, prob = _identifier().classify(sample)
     wanted = {_base(p) for p in prefer}
     if lang in wanted or prob >= SURE:
