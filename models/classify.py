@@ -46,7 +46,7 @@ def post_text(title: str | None, text: str | None) -> str:
 
 
 def covered(language: str | None, languages: Sequence[str]) -> bool:
-    """Whether the sentiment model scores ``language`` (unknown language: yes, most short posts are English)."""
+    """Whether the sentiment model scores ``language`` (unknown or unsure language: taken as English)."""
     return language is None or language.lower().split("-")[0] in languages
 
 
@@ -54,11 +54,14 @@ def score_covered(texts: Sequence[str], scorer: Scorer, languages: Sequence[str]
                   declared: Sequence[str | None] | None = None) -> tuple[list[str | None], dict[int, Any]]:
     """Each text's detected language, and (by index) the scores of the texts the model covers.
 
-    The text's own language decides what is scored; a declared language (often a site-wide
-    default) only when detection is unsure. Covered texts are scored in one batch.
+    The text's own language decides what is scored when the detector is sure of it; when it is
+    unsure (or the text is too short) the declared language (often a site-wide default) decides,
+    and without one the text is taken as English (``models.language.detect_language``). The
+    detected language is None when unsure. Covered texts are scored in one batch.
     """
-    detected = [detect_language(t, prefer=languages) for t in texts]
     declared = declared or [None] * len(texts)
+    detected = [detect_language(t, prefer=tuple(languages) + ((dec,) if dec else ()))
+                for t, dec in zip(texts, declared)]
     keep = [i for i, (d, dec) in enumerate(zip(detected, declared)) if covered(d or dec, languages)]
     return detected, dict(zip(keep, scorer.score([texts[i] for i in keep])))
 
