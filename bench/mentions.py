@@ -48,7 +48,7 @@ from models.sentiment import LABELS, Scorer, Sentiment, load_scorer  # noqa: E40
 
 ROOT = Path(__file__).resolve().parent.parent
 POLARITY = {"-1": "negative", "0": "neutral", "1": "positive"}
-Item = tuple[str, Mention, str]   # text, the target as a mention (with its spans), gold label
+Item = tuple[str, tuple[Mention, ...], int, str]   # text, its mentions (with spans), which one is judged, gold
 
 
 def data_dir(given: Path | None) -> Path:
@@ -70,20 +70,21 @@ def load_dong(folder: Path) -> list[Item]:
         for p in parts[1:]:
             spans.append((len(text), len(text) + len(target)))
             text += target + p
-        out.append((text, Mention(target, target, tuple(spans)), POLARITY[polarity]))
+        out.append((text, (Mention(target, target, tuple(spans)),), 0, POLARITY[polarity]))
     return out
 
 
 def load_semeval(folder: Path, name: str) -> list[Item]:
-    """SemEval-2014 ABSA: each aspect term (not ``conflict``) of each sentence, with its offsets."""
+    """SemEval-2014 ABSA: each aspect term (not ``conflict``) of each sentence, judged with all the
+    sentence's terms as mentions (as a post naming several products), each at its offsets."""
     root = ET.parse(folder / "semeval14_absa" / f"{name}_Train_v2.xml").getroot()
     out = []
     for s in root.iter("sentence"):
         text = s.findtext("text") or ""
-        for t in s.iter("aspectTerm"):
-            if t.get("polarity") in LABELS:
-                a, b = int(t.get("from")), int(t.get("to"))
-                out.append((text, Mention(t.get("term"), t.get("term"), ((a, b),)), t.get("polarity")))
+        terms = list(s.iter("aspectTerm"))
+        mentions = tuple(Mention(f"{i}:{t.get('term')}", t.get("term"), ((int(t.get("from")), int(t.get("to"))),))
+                         for i, t in enumerate(terms))
+        out += [(text, mentions, i, t.get("polarity")) for i, t in enumerate(terms) if t.get("polarity") in LABELS]
     return out
 
 
@@ -99,10 +100,11 @@ def macro_f1(gold: list[str], pred: list[str]) -> float:
 
 def evaluate(items: list[Item], scorer: Scorer) -> dict[str, list[str]]:
     """Predicted labels: post-level and per-mention."""
-    texts = sorted({t for t, _, _ in items})
+    texts = sorted({t for t, _, _, _ in items})
     post = dict(zip(texts, scorer.score(texts)))
-    judged = judge_batch([(t, [m], post[t]) for t, m, _ in items], scorer)
-    return {"post-level": [post[t].label for t, _, _ in items], "per-mention": [j[0].label for j in judged]}
+    judged = judge_batch([(t, ms, post[t]) for t, ms, _, _ in items], scorer)
+    return {"post-level": [post[t].label for t, _, _, _ in items],
+            "per-mention": [j[k].label for j, (_, _, k, _) in zip(judged, items)]}
 
 
 def held_out(n: int, seed: int = 13, share: float = 0.2) -> list[int]:
@@ -137,7 +139,7 @@ def speed(n: int, seed: int) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="the held-out 20% only, 4,000 posts for speed")
+    ap.add_argument("--quick", action="store_true", help="the held-out 20%% only, 4,000 posts for speed")
     ap.add_argument("--json", type=Path, metavar="PATH")
     ap.add_argument("--data", type=Path, metavar="DIR")
     ap.add_argument("--posts", type=int)
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     for set_name, items in sets.items():
         for sname, scorer in scorers.items():
             preds = evaluate(items, scorer)
-            gold = [g for _, _, g in items]
+            gold = [g for _, _, _, g in items]
             for split, idx in (("held-out", held_out(len(items))),) + ((() if args.quick else
                                                                          (("all", list(range(len(items)))),))):
                 g = [gold[i] for i in idx]

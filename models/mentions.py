@@ -15,9 +15,11 @@ count its whole -0.9 against Chrome as well. For each mention this module judges
    tracked product). A comparative with no subject in its clause ("Still better than Chrome")
    counts for its object only.
 2. Otherwise **the sentence carrying the product**; when that sentence names another product too,
-   **the clause carrying it** (the sentence cut at , ; : dashes and but / though / although /
-   however / whereas / while / yet / except; a clause naming two products is cut at "and" too,
-   and widened back to the clause when that piece has no opinion). The scorer reads the span with
+   **its own region**: the clause carrying it plus the clauses naming no other product (clauses:
+   the sentence cut at , ; : dashes and but / though / although / however / whereas / while / yet /
+   except; a clause naming two products is cut at "and" too, and widened back to the clause when
+   that piece has no opinion). If that has no opinion but no other product in the sentence has an
+   opinion of its own there either ("The bruschetta and the panini are so yummy!"), the sentence. The scorer reads the span with
    each alias that is a VADER sentiment word replaced by "it" (so "Brave" the product is not the
    word "brave"); other names stay (masking every name as "it" cost the trained model 2-7 points
    of macro-F1 on the target-level sets).
@@ -223,6 +225,8 @@ class _Reading:
     sign: int = 1               # fixed rules: the sign
     # (masked text for the scorer, original span, basis), narrowest first; the first with an opinion counts
     candidates: tuple[tuple[str, str, str], ...] = ()
+    sentence: tuple[int, int] = (0, 0)  # where its sentence is
+    whole: tuple[str, str] = ("", "")   # that sentence (masked, original), shared when nobody's opinion is local
 
 
 @dataclass
@@ -233,6 +237,7 @@ class _Plan:
     sole: bool                  # the post names no other product
     rest: str                   # the sentences naming no product (masked), for the fallback
     hidden: str = ""            # the post with sentiment-word aliases masked, when that changed it
+    shared: tuple[tuple[str, str], ...] = ()   # sentences it shares with products whose opinion is not local
 
 
 def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
@@ -272,14 +277,17 @@ def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
                 clauses = _cut(text, s0, s1, _CLAUSE_CUT)
                 own = [(x, y) for x, y in clauses if (x, y) == (c0, c1)
                        or not any(x <= o < y for p in others for o, _ in occ[p])]
-                if any(c0 <= o < c1 for p in others for o, _ in occ[p]):    # two products in one clause
-                    n0, n1 = _find(_cut(text, c0, c1, _AND_CUT), a)
-                    own = [(n0, n1) if (x, y) == (c0, c1) else (x, y) for x, y in own]
-            if ("clause", own[0]) not in seen:
-                seen.add(("clause", own[0]))
-                scored = " ".join(hidden[x:y].strip() for x, y in own).strip()
-                span = SEPARATOR.join(text[x:y].strip() for x, y in own)
-                readings.append(_Reading(CLAUSE, span, candidates=((scored, span, CLAUSE if others else SENTENCE),)))
+            regions = [own]
+            if others and any(c0 <= o < c1 for p in others for o, _ in occ[p]):    # two products in one clause
+                n0, n1 = _find(_cut(text, c0, c1, _AND_CUT), a)
+                regions.insert(0, [(n0, n1) if (x, y) == (c0, c1) else (x, y) for x, y in own])
+            if ("clause", regions[0][0]) not in seen:
+                seen.add(("clause", regions[0][0]))
+                candidates = tuple((" ".join(hidden[x:y].strip() for x, y in region).strip(),
+                                    SEPARATOR.join(text[x:y].strip() for x, y in region),
+                                    CLAUSE if others else SENTENCE) for region in regions)
+                readings.append(_Reading(CLAUSE, candidates[0][1], candidates=candidates, sentence=(s0, s1),
+                                         whole=(hidden[s0:s1].strip(), text[s0:s1].strip())))
         plans.append(_Plan(text, m, readings, len(mentions) == 1, rest, hidden if hidden != text else ""))
     return plans
 
@@ -312,8 +320,18 @@ def judge_batch(items: Sequence[tuple[str, Sequence[Mention], Sentiment | None]]
     results = [[_judge(p, cache) for p in ps] if ps is not None else None for ps, _ in plans]
     need = set()
     for i, ((ps, post), (text, _, _)) in enumerate(zip(plans, items)):
-        for p, r in zip(ps or (), results[i] or ()):
+        if not ps:
+            continue
+        local: dict[tuple[int, int], set[str]] = {}     # sentence -> products with an opinion of their own there
+        for p in ps:
+            for r in p.readings:
+                if r.kind == RULE or any(_polar(cache.get(c[0])) for c in r.candidates):
+                    local.setdefault(r.sentence, set()).add(p.mention.product)
+        for p, r in zip(ps, results[i]):
             if r is None:
+                p.shared = tuple(dict.fromkeys(x.whole for x in p.readings if x.kind == CLAUSE and x.whole[0]
+                                               and not local.get(x.sentence, set()) - {p.mention.product}))
+                need.update(w[0] for w in p.shared)
                 need.add(p.hidden or (text if post is None else "") if p.sole else p.rest)
     _score_all(need, scorer, cache)
     out = []
@@ -357,6 +375,13 @@ def _judge(p: _Plan, cache: dict[str, Sentiment]) -> MentionSentiment | None:
 
 def _fallback(p: _Plan, cache: dict[str, Sentiment], post: Sentiment | None) -> MentionSentiment:
     m = p.mention
+    polar = [(cache[w], span) for w, span in p.shared if _polar(cache.get(w))]
+    if polar:   # "A and B are great": the sentence's opinion, which no product holds alone
+        score = sum(s.score for s, _ in polar) / len(polar)
+        conf = sum(s.confidence or 0.0 for s, _ in polar) / len(polar)
+        lab = polar[0][0].label if len(polar) == 1 else POSITIVE if score > 0 else NEGATIVE if score < 0 else NEUTRAL
+        return MentionSentiment(m.product, m.alias, lab, round(score, 4), round(conf, 4),
+                                SEPARATOR.join(span for _, span in polar), SENTENCE)
     if p.sole:
         s = cache.get(p.hidden) if p.hidden else post if post is not None and post.score is not None \
             else cache.get(p.text)
