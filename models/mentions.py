@@ -18,8 +18,11 @@ count its whole -0.9 against Chrome as well. For each mention this module judges
    **its own region**: the clause carrying it plus the clauses naming no other product (clauses:
    the sentence cut at , ; : dashes and but / though / although / however / whereas / while / yet /
    except; a clause naming two products is cut at "and" too, and widened back to the clause when
-   that piece has no opinion). If that has no opinion but no other product in the sentence has an
-   opinion of its own there either ("The bruschetta and the panini are so yummy!"), the sentence. The scorer reads the span with
+   that piece has no opinion). If that has no opinion, the sentence, when the other products in it
+   hold no opinion of their own there ("The bruschetta and the panini are so yummy!") or all hold
+   the sentence's ("The staff makes you feel at home, the food is great and the atmosphere is
+   WONDERFUL!"); never across sentences ("I tried Safari today. Chrome crashes, awful." leaves
+   Safari neutral). The scorer reads the span with
    each alias that is a VADER sentiment word replaced by "it" (so "Brave" the product is not the
    word "brave"); other names stay (masking every name as "it" cost the trained model 2-7 points
    of macro-F1 on the target-level sets).
@@ -237,7 +240,9 @@ class _Plan:
     sole: bool                  # the post names no other product
     rest: str                   # the sentences naming no product (masked), for the fallback
     hidden: str = ""            # the post with sentiment-word aliases masked, when that changed it
-    shared: tuple[tuple[str, str], ...] = ()   # sentences it shares with products whose opinion is not local
+    # sentences it shares with products that hold no opinion of their own there, or all the same one:
+    # (masked, original, the label the sentence must have: "" for any)
+    shared: tuple[tuple[str, str, str], ...] = ()
 
 
 def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
@@ -322,15 +327,26 @@ def judge_batch(items: Sequence[tuple[str, Sequence[Mention], Sentiment | None]]
     for i, ((ps, post), (text, _, _)) in enumerate(zip(plans, items)):
         if not ps:
             continue
-        local: dict[tuple[int, int], set[str]] = {}     # sentence -> products with an opinion of their own there
+        local: dict[tuple[int, int], dict[str, set[str]]] = {}   # sentence -> product -> its own labels there
         for p in ps:
             for r in p.readings:
-                if r.kind == RULE or any(_polar(cache.get(c[0])) for c in r.candidates):
-                    local.setdefault(r.sentence, set()).add(p.mention.product)
+                if r.kind == RULE:
+                    lab = POSITIVE if r.sign > 0 else NEGATIVE
+                else:
+                    lab = next((cache[c[0]].label for c in r.candidates if _polar(cache.get(c[0]))), "")
+                if lab:
+                    local.setdefault(r.sentence, {}).setdefault(p.mention.product, set()).add(lab)
         for p, r in zip(ps, results[i]):
             if r is None:
-                p.shared = tuple(dict.fromkeys(x.whole for x in p.readings if x.kind == CLAUSE and x.whole[0]
-                                               and not local.get(x.sentence, set()) - {p.mention.product}))
+                shared = []
+                for x in p.readings:
+                    if x.kind != CLAUSE or not x.whole[0]:
+                        continue
+                    labels = {lab for q, labs in local.get(x.sentence, {}).items() if q != p.mention.product
+                              for lab in labs}
+                    if len(labels) <= 1:   # nobody else's opinion there, or all of one mood ("X, Y and Z are great")
+                        shared.append((*x.whole, next(iter(labels), "")))
+                p.shared = tuple(dict.fromkeys(shared))
                 need.update(w[0] for w in p.shared)
                 need.add(p.hidden or (text if post is None else "") if p.sole else p.rest)
     _score_all(need, scorer, cache)
@@ -375,7 +391,8 @@ def _judge(p: _Plan, cache: dict[str, Sentiment]) -> MentionSentiment | None:
 
 def _fallback(p: _Plan, cache: dict[str, Sentiment], post: Sentiment | None) -> MentionSentiment:
     m = p.mention
-    polar = [(cache[w], span) for w, span in p.shared if _polar(cache.get(w))]
+    polar = [(cache[w], span) for w, span, need in p.shared
+             if _polar(cache.get(w)) and (not need or cache[w].label == need)]
     if polar:   # "A and B are great": the sentence's opinion, which no product holds alone
         score = sum(s.score for s, _ in polar) / len(polar)
         conf = sum(s.confidence or 0.0 for s, _ in polar) / len(polar)

@@ -147,3 +147,10 @@ def test_the_rules_hold_with_the_trained_model() -> None:
     scorer = load_scorer("trained")
     for text, expected in FIXTURES[1:10]:
         assert {p: m.label for p, m in judged(text, scorer).items()} == expected, text
+
+
+def test_a_sentence_of_one_mood_is_shared_but_not_across_sentences() -> None:
+    got = judged("Safari and Brave feel snappy, and Firefox is great!")
+    assert {p: m.label for p, m in got.items()} == {"Safari": "positive", "Brave": "positive", "Firefox": "positive"}
+    got = judged("I tried Safari today. Chrome crashes constantly, awful.")
+    assert (got["Safari"].label, got["Chrome"].label) == ("neutral", "negative")
