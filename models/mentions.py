@@ -22,13 +22,14 @@ count its whole -0.9 against Chrome as well. For each mention this module judges
    hold no opinion of their own there ("The bruschetta and the panini are so yummy!") or all hold
    the sentence's ("The staff makes you feel at home, the food is great and the atmosphere is
    WONDERFUL!"); never across sentences ("I tried Safari today. Chrome crashes, awful." leaves
-   Safari neutral). The scorer reads the span with
-   each alias that is a VADER sentiment word replaced by "it" (so "Brave" the product is not the
-   word "brave"); other names stay (masking every name as "it" cost the trained model 2-7 points
-   of macro-F1 on the target-level sets).
+   Safari neutral). The scorer reads each span with every alias that is a VADER sentiment word
+   replaced by "it" (so "Brave" the product is not the word "brave"); other names stay (masking
+   every name as "it" cost the trained model 2-7 points of macro-F1 on the target-level sets).
 3. A mention whose text carries no opinion anywhere falls back to **the post**: the post's own
-   label when it names only this product; else the sentences naming no product (the "rest"),
-   scored as one text; else neutral.
+   label when it names only this product (re-scored with the aliases masked when masking changed
+   it); else the sentences naming no product (the "rest"), scored as one text; else neutral.
+
+A post whose label is ``unscored`` (a language the scorer does not cover) gets unscored mentions.
 
 A mention's readings (one per occurrence) that have an opinion are averaged: the score is their
 mean, the label its sign (one reading: the scorer's own label), the confidence their mean. The
