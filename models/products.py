@@ -9,7 +9,7 @@ still is by "Ruby 3.3 is out; dinner at Ruby Tuesday".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
 
@@ -23,6 +23,9 @@ class ProductLike(Protocol):
 class Mention:
     product: str
     alias: str  # the text that matched, as written in the post
+    # where the product's aliases match in the text (start, end), first to last; not part of equality,
+    # so a hand-made Mention(product, alias) still equals the matcher's (empty: find ``alias`` in the text)
+    spans: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class TermRule:
     def search(self, text: str) -> re.Match | None:
         """The first term in ``text`` outside the excluded phrases."""
         return self.terms.search(mask(text, self.exclude))
+
+    def finditer(self, text: str) -> list[re.Match]:
+        """Every term in ``text`` outside the excluded phrases, first to last."""
+        return list(self.terms.finditer(mask(text, self.exclude)))
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,11 @@ def compile_products(products: Iterable[ProductLike]) -> ProductMatcher:
 
 
 def match_products(text: str, matcher: ProductMatcher) -> list[Mention]:
-    """Mentions of tracked products in ``text``, one per product, first match's alias."""
+    """Mentions of tracked products in ``text``, one per product, first match's alias, and where
+    each product's aliases match (``Mention.spans``)."""
     found = []
     for m in matcher.matchers:
-        hit = m.search(text)
-        if hit:
-            found.append(Mention(m.name, hit.group(0)))
+        hits = m.finditer(text)
+        if hits:
+            found.append(Mention(m.name, hits[0].group(0), tuple(h.span() for h in hits)))
     return found

@@ -1,0 +1,418 @@
+"""Per-mention sentiment: what a post says about each product it mentions, not the post's overall mood.
+
+"Why is Mozilla Firefox so bad at crashes? ... Still better than Chrome though." is negative about
+Firefox *and* about Chrome (a browser that loses to a bad one), though a post-level score would
+count its whole -0.9 against Chrome as well. For each mention this module judges:
+
+1. **Comparative rules** on the sentence around each occurrence of the product (lowercased):
+   ``A is better/faster/... than B`` and ``more/less ADJ than`` (A gets the comparative's sign, B the
+   opposite; a negator right before flips it: "isn't better than"), ``superior/inferior to``,
+   ``switched/moved/migrated from B to A``, ``switched to A``, ``ditched/dropped/uninstalled B (for A)``,
+   ``replaced B with A``, ``A beats/outperforms B`` (and "doesn't beat", "loses to"), ``prefer A over B``,
+   ``instead of / rather than B`` (B negative), and ``unlike / compared to / as opposed to B, ...`` (B gets
+   the opposite of what the rest of the sentence says). A rule's reading has score +-``RULE_SCORE`` and
+   confidence ``RULE_CONFIDENCE``; rules need no knowledge of the other side (it need not be a
+   tracked product). A comparative with no subject in its clause ("Still better than Chrome")
+   counts for its object only.
+2. Otherwise **the sentence carrying the product**; when that sentence names another product too,
+   **its own region**: the clause carrying it plus the clauses naming no other product (clauses:
+   the sentence cut at , ; : dashes and but / though / although / however / whereas / while / yet /
+   except; a clause naming two products is cut at "and" too, and widened back to the clause when
+   that piece has no opinion). If that has no opinion, the sentence, when the other products in it
+   hold no opinion of their own there ("The bruschetta and the panini are so yummy!") or all hold
+   the sentence's ("The staff makes you feel at home, the food is great and the atmosphere is
+   WONDERFUL!"); never across sentences ("I tried Safari today. Chrome crashes, awful." leaves
+   Safari neutral). The scorer reads each span with every alias that is a VADER sentiment word
+   replaced by "it" (so "Brave" the product is not the word "brave"); other names stay (masking
+   every name as "it" cost the trained model 2-7 points of macro-F1 on the target-level sets).
+3. A mention whose text carries no opinion anywhere falls back to **the post**: the post's own
+   label when it names only this product (re-scored with the aliases masked when masking changed
+   it); else the sentences naming no product (the "rest"), scored as one text; else neutral.
+
+A post whose label is ``unscored`` (a language the scorer does not cover) gets unscored mentions.
+
+A mention's readings (one per occurrence) that have an opinion are averaged: the score is their
+mean, the label its sign (one reading: the scorer's own label), the confidence their mean. The
+span is the text judged (readings joined by " … "), ``basis`` says which step decided.
+
+``judge_batch`` scores every span of many posts in at most three scorer calls (the trained model's
+cost is mostly per call); ``judge_mentions`` is the one-post form. Pure: text, mentions, a scorer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from models.products import Mention
+from models.sentiment import NEGATIVE, NEUTRAL, POSITIVE, UNSCORED, Scorer, Sentiment
+
+RULE_SCORE = 0.6        # the score a comparative rule gives (its sign: which side of the comparison)
+RULE_CONFIDENCE = 0.7   # and its confidence
+SEPARATOR = " … "
+
+# basis: which step decided a mention's label
+RULE, CLAUSE, SENTENCE, POST, REST, NONE = "comparative", "clause", "sentence", "post", "rest", "none"
+
+
+@dataclass(frozen=True)
+class MentionSentiment:
+    """The sentiment of one (post, product) mention."""
+    product: str
+    alias: str
+    label: str                 # positive | neutral | negative | unscored
+    score: float | None        # polarity in [-1, 1]; None when unscored
+    confidence: float | None
+    span: str                  # the text judged (several readings joined by " … ")
+    basis: str                 # comparative | clause | sentence | post | rest | none | unscored
+
+
+# --- text structure ----------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+_CLAUSE_CUT = re.compile(r"\s*[,;:]\s+|\s*[,;]\s*$|\s+[-–—]+\s+|\s*\(\s*|\s*\)\s*|"
+                         r"\s+(?=(?:but|though|although|however|whereas|while|yet|except|unlike)\b)",
+                         re.IGNORECASE)
+_AND_CUT = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
+
+
+def _cut(text: str, start: int, end: int, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """The pieces of ``text[start:end]`` between the matches of ``pattern``, as absolute spans."""
+    out, pos = [], start
+    for m in pattern.finditer(text, start, end):
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = max(pos, m.end())
+    if end > pos:
+        out.append((pos, end))
+    return out or [(start, end)]
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence: cut after . ! ? … followed by space, and at line ends."""
+    return _cut(text, 0, len(text), _SENTENCE_END)
+
+
+def _find(spans: Sequence[tuple[int, int]], pos: int) -> tuple[int, int]:
+    for a, b in spans:
+        if a <= pos < b:
+            return a, b
+    return spans[-1]
+
+
+def occurrences(text: str, mention: Mention) -> tuple[tuple[int, int], ...]:
+    """Where the mention's product is named: ``Mention.spans``, else each whole-word match of its alias."""
+    if mention.spans:
+        return mention.spans
+    words = r"\s+".join(re.escape(w) for w in mention.alias.split())
+    found = tuple(m.span() for m in re.finditer(rf"(?<!\w){words}(?!\w)", text, re.IGNORECASE))
+    return found or ((0, 0),)
+
+
+def masked(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` with each span that holds a sentiment word ("Brave") replaced by "it", padded to the
+    same length (offsets hold). Other names stay: the trained model reads them as it was trained."""
+    from models.vader import analyzer
+
+    lexicon = analyzer().lexicon
+    chars = list(text)
+    for a, b in spans:
+        if b - a >= 2 and any(w.lower() in lexicon for w in text[a:b].split()):
+            chars[a:b] = "it" + " " * (b - a - 2)
+    return "".join(chars)
+
+
+# --- comparative rules -------------------------------------------------------------------------
+
+_COMPARATIVES = {
+    **dict.fromkeys("better faster cheaper easier smoother nicer safer lighter quicker snappier cleaner simpler "
+                    "stabler sleeker slicker leaner prettier smarter stronger happier friendlier".split(), 1),
+    **dict.fromkeys("worse slower pricier costlier harder heavier buggier uglier clunkier laggier weaker "
+                    "dumber crappier shittier sadder".split(), -1),
+}
+_ADJECTIVES = {
+    **dict.fromkeys("stable reliable secure private responsive intuitive polished usable useful powerful "
+                    "efficient customizable accurate consistent enjoyable convenient capable fun "
+                    "impressive elegant robust".split(), 1),
+    **dict.fromkeys("expensive bloated annoying buggy confusing complicated invasive unstable sluggish painful "
+                    "frustrating intrusive broken unreliable cluttered clunky laggy".split(), -1),
+}
+_NEGATED = re.compile(r"(?:\bnot|n't|n’t|\bnever|\bno|\bhardly|\bnothing)\s+(?:\w+\s+){0,1}$")
+_THAN = re.compile(r"\b(?:(?P<more>more|less)\s+(?P<adj>[\w-]+)|(?P<cmp>[a-z]+er|worse))\s+than\b"
+                   r"|\b(?P<rel>superior|inferior|preferable)\s+to\b")
+_SAME_CLAUSE = re.compile(r"[,;:.!?]|\b(?:but|though|although|however|whereas|while|yet)\b")
+_GAP = r"(?:[\w'’.-]+\s+){0,3}?"      # up to three words between a cue and the product ("the new")
+
+_RULES_BEFORE: tuple[tuple[re.Pattern, int], ...] = tuple((re.compile(p + r"$"), s) for p, s in (
+    # what precedes the product in its clause -> the product's sign (the first pattern that matches decides)
+    (r"\b(?:switch\w*|mov\w*|migrat\w*|went|jump\w*|convert\w*|came|transition\w*)\s+.{0,60}?\bfrom\s+.{1,60}?"
+     r"\s+(?:to|for)\s+" + _GAP, 1),
+    (r"\b(?:switch\w*|mov\w*|migrat\w*|went|go(?:ing)?|jump\w*|convert\w*|came|transition\w*|port\w*)\s+"
+     r"(?:\w+\s+){0,2}?(?:away\s+)?from\s+" + _GAP, -1),
+    (r"\bswitch\w*\s+(?:over\s+|back\s+)?to\s+" + _GAP, 1),
+    (r"\b(?:ditch\w*|dump\w*|dropp?\w*|abandon\w*|uninstall\w*)\s+.{1,60}?\s+for\s+" + _GAP, 1),
+    (r"\breplac\w*\s+.{1,60}?\s+with\s+" + _GAP, 1),
+    (r"\b(?:ditch\w*|dump\w*|dropp?\w*|abandon\w*|uninstall\w*|replac\w*|gave\s+up\s+on|giving\s+up\s+on)\s+" + _GAP,
+     -1),
+    (r"\b(?:instead\s+of|rather\s+than)\s+" + _GAP, -1),
+    (r"\b(?:beats?|beating|outperform\w*|outclass\w*|trumps?)\s+" + _GAP, -1),
+    (r"\b(?:loses?|lost|losing)\s+to\s+" + _GAP, 1),
+    (r"\bprefer\w*\s+.{1,60}?\s+(?:over|to|than)\s+(?:using\s+)?" + _GAP, -1),
+    (r"\bprefer\w*\s+(?:using\s+)?" + _GAP, 1),
+))
+_RULES_AFTER: tuple[tuple[re.Pattern, int], ...] = tuple((re.compile(r"^\s*" + p), s) for p, s in (
+    # what follows the product -> the product's sign
+    (r"(?:\w+\s+){0,2}?(?:does\s*n[o'’]?t|did\s*n[o'’]?t|doesn't|didn't|can'?t|cannot|never|won'?t)\s+"
+     r"(?:even\s+)?(?:beat|outperform|outclass|compete)", -1),
+    (r"(?:\w+\s+){0,2}?(?:beats?|beat|outperform\w*|outclass\w*|trumps?|wins\s+(?:over|against))\b", 1),
+    (r"(?:\w+\s+){0,2}?(?:loses?|lost)\s+to\b", -1),
+))
+_CONTRAST = re.compile(r"\b(?:unlike|compared\s+(?:to|with)|in\s+contrast\s+to|as\s+opposed\s+to)\s+" + _GAP + "$")
+
+
+def _comparative_sign(m: re.Match, before: str) -> int:
+    """The sign a ``than``/``to`` comparative gives its subject (0: unknown adjective)."""
+    from models.vader import analyzer
+
+    if m.group("rel"):
+        sign = {"superior": 1, "preferable": 1, "inferior": -1}[m.group("rel")]
+    elif m.group("more"):
+        adj = m.group("adj")
+        sign = _ADJECTIVES.get(adj) or (0 if abs(v := analyzer().lexicon.get(adj, 0.0)) < 1 else (1 if v > 0 else -1))
+        sign *= -1 if m.group("more") == "less" else 1
+    else:
+        sign = _COMPARATIVES.get(m.group("cmp"), 0)
+    if sign and _NEGATED.search(before):
+        sign = -sign
+    return sign
+
+
+def rule_reading(sentence: str, start: int, end: int) -> tuple[int, str] | None:
+    """What a comparative cue around the product at ``sentence[start:end]`` (lowercased) says.
+
+    (sign, "fixed"): the product is on the good (+1) or bad (-1) side of a comparison;
+    (-1, "contrast"): the product is the "unlike B" side, so it takes the opposite of the rest of the
+    sentence; None: no cue.
+    """
+    before, after = sentence[:start], sentence[end:]
+    for m in _THAN.finditer(sentence):
+        if m.end() <= start and not re.search(r"[,;:.!?]", sentence[m.end():start]) \
+                and len(sentence[m.end():start].split()) <= 3:
+            sign = _comparative_sign(m, sentence[:m.start()])
+            if sign:
+                return -sign, "fixed"                    # the object: "better than B"
+        if m.start() >= end and not _SAME_CLAUSE.search(sentence[end:m.start()]):
+            sign = _comparative_sign(m, sentence[:m.start()])
+            if sign:
+                return sign, "fixed"                     # the subject: "A is better than"
+    clause_start = max((x.end() for x in re.finditer(r"[;:.!?]", before)), default=0)
+    local = before[clause_start:]
+    if _CONTRAST.search(local):
+        return -1, "contrast"
+    for pattern, sign in _RULES_BEFORE:
+        if pattern.search(local):
+            return sign, "fixed"
+    for pattern, sign in _RULES_AFTER:
+        if pattern.search(after[:80]):
+            return sign, "fixed"
+    return None
+
+
+# --- judging ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reading:
+    kind: str                   # comparative | contrast | clause
+    span: str                   # the original text (for rules)
+    sign: int = 1               # fixed rules: the sign
+    # (masked text for the scorer, original span, basis), narrowest first; the first with an opinion counts
+    candidates: tuple[tuple[str, str, str], ...] = ()
+    sentence: tuple[int, int] = (0, 0)  # where its sentence is
+    whole: tuple[str, str] = ("", "")   # that sentence (masked, original), shared when nobody's opinion is local
+
+
+@dataclass
+class _Plan:
+    text: str
+    mention: Mention
+    readings: list[_Reading]
+    sole: bool                  # the post names no other product
+    rest: str                   # the sentences naming no product (masked), for the fallback
+    hidden: str = ""            # the post with sentiment-word aliases masked, when that changed it
+    # sentences it shares with products that hold no opinion of their own there, or all the same one:
+    # (masked, original, the label the sentence must have: "" for any)
+    shared: tuple[tuple[str, str, str], ...] = ()
+
+
+def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
+    occ = {m.product: occurrences(text, m) for m in mentions}
+    every = sorted(s for spans in occ.values() for s in spans if s[1] > s[0])
+    hidden = masked(text, every)
+    lower = text.lower()
+    sents = sentences(text)
+    naming = {s: {p for p, spans in occ.items() for a, _ in spans if s[0] <= a < s[1]} for s in sents}
+    rest = " ".join(hidden[a:b] for a, b in sents if not naming[(a, b)]).strip()
+    plans = []
+    for m in mentions:
+        readings, seen = [], set()
+        for a, b in occ[m.product]:
+            if b <= a:
+                continue
+            s0, s1 = _find(sents, a)
+            others = naming[(s0, s1)] - {m.product}
+            # the clause only when the sentence names another product (else the sentence keeps its context)
+            c0, c1 = _find(_cut(text, s0, s1, _CLAUSE_CUT), a) if others else (s0, s1)
+            rule = rule_reading(lower[s0:s1], a - s0, b - s0)
+            if rule and rule[1] == "fixed":
+                if ("rule", s0, rule[0]) not in seen:
+                    seen.add(("rule", s0, rule[0]))
+                    readings.append(_Reading(RULE, text[s0:s1].strip(), sign=rule[0]))
+                continue
+            if rule:   # contrast: the rest of the sentence, outside this clause, negated
+                span = (hidden[s0:c0] + " " + hidden[c1:s1]).strip(" ,;:")
+                if ("contrast", s0) not in seen and span:
+                    seen.add(("contrast", s0))
+                    readings.append(_Reading("contrast", text[s0:s1].strip(),
+                                             candidates=((span, text[s0:s1].strip(), RULE),)))
+                continue
+            if not others:
+                own = [(s0, s1)]
+            else:   # the clauses of the sentence that name no other product, and this product's own piece
+                clauses = _cut(text, s0, s1, _CLAUSE_CUT)
+                own = [(x, y) for x, y in clauses if (x, y) == (c0, c1)
+                       or not any(x <= o < y for p in others for o, _ in occ[p])]
+            regions = [own]
+            if others and any(c0 <= o < c1 for p in others for o, _ in occ[p]):    # two products in one clause
+                n0, n1 = _find(_cut(text, c0, c1, _AND_CUT), a)
+                regions.insert(0, [(n0, n1) if (x, y) == (c0, c1) else (x, y) for x, y in own])
+            if ("clause", regions[0][0]) not in seen:
+                seen.add(("clause", regions[0][0]))
+                candidates = tuple((" ".join(hidden[x:y].strip() for x, y in region).strip(),
+                                    SEPARATOR.join(text[x:y].strip() for x, y in region),
+                                    CLAUSE if others else SENTENCE) for region in regions)
+                readings.append(_Reading(CLAUSE, candidates[0][1], candidates=candidates, sentence=(s0, s1),
+                                         whole=(hidden[s0:s1].strip(), text[s0:s1].strip())))
+        plans.append(_Plan(text, m, readings, len(mentions) == 1, rest, hidden if hidden != text else ""))
+    return plans
+
+
+def _polar(s: Sentiment | None) -> bool:
+    return s is not None and s.label in (POSITIVE, NEGATIVE) and s.score is not None
+
+
+def _score_all(texts: set[str], scorer: Scorer, cache: dict[str, Sentiment]) -> None:
+    todo = sorted(t for t in texts if t and t not in cache)
+    if todo:
+        cache.update(zip(todo, scorer.score(todo)))
+
+
+def judge_batch(items: Sequence[tuple[str, Sequence[Mention], Sentiment | None]],
+                scorer: Scorer) -> list[list[MentionSentiment]]:
+    """Per-mention sentiment for many posts: each item is (post text, its mentions, the post's
+    sentiment or None). The post's sentiment is the fallback; ``None`` scores the post when a
+    fallback needs it; a post whose label is ``unscored`` (a language the scorer does not cover)
+    gets unscored mentions. At most three ``scorer.score`` calls in all.
+    """
+    plans = [(_plan(text, mentions) if not (post and post.label == UNSCORED) else None, post)
+             for text, mentions, post in items]
+    cache: dict[str, Sentiment] = {text: post for text, _, post in items
+                                   if post is not None and post.score is not None}
+    readings = [r for ps, _ in plans if ps for p in ps for r in p.readings]
+    _score_all({r.candidates[0][0] for r in readings if r.candidates}, scorer, cache)
+    _score_all({c[0] for r in readings if r.candidates and not _polar(cache.get(r.candidates[0][0]))
+                for c in r.candidates[1:]}, scorer, cache)
+    results = [[_judge(p, cache) for p in ps] if ps is not None else None for ps, _ in plans]
+    need = set()
+    for i, ((ps, post), (text, _, _)) in enumerate(zip(plans, items)):
+        if not ps:
+            continue
+        local: dict[tuple[int, int], dict[str, set[str]]] = {}   # sentence -> product -> its own labels there
+        for p in ps:
+            for r in p.readings:
+                if r.kind == RULE:
+                    lab = POSITIVE if r.sign > 0 else NEGATIVE
+                else:
+                    lab = next((cache[c[0]].label for c in r.candidates if _polar(cache.get(c[0]))), "")
+                if lab:
+                    local.setdefault(r.sentence, {}).setdefault(p.mention.product, set()).add(lab)
+        for p, r in zip(ps, results[i]):
+            if r is None:
+                shared = []
+                for x in p.readings:
+                    if x.kind != CLAUSE or not x.whole[0]:
+                        continue
+                    labels = {lab for q, labs in local.get(x.sentence, {}).items() if q != p.mention.product
+                              for lab in labs}
+                    if len(labels) <= 1:   # nobody else's opinion there, or all of one mood ("X, Y and Z are great")
+                        shared.append((*x.whole, next(iter(labels), "")))
+                p.shared = tuple(dict.fromkeys(shared))
+                need.update(w[0] for w in p.shared)
+                need.add(p.hidden or (text if post is None else "") if p.sole else p.rest)
+    _score_all(need, scorer, cache)
+    out = []
+    for i, ((ps, post), (text, mentions, _)) in enumerate(zip(plans, items)):
+        if ps is None:
+            out.append([MentionSentiment(m.product, m.alias, UNSCORED, None, None, "", UNSCORED) for m in mentions])
+            continue
+        out.append([r if r is not None else _fallback(p, cache, post) for p, r in zip(ps, results[i])])
+    return out
+
+
+def _judge(p: _Plan, cache: dict[str, Sentiment]) -> MentionSentiment | None:
+    """The mention's sentiment from its own readings, or None when none has an opinion."""
+    found: list[tuple[str, str, float, float, str]] = []   # basis, label, score, confidence, span
+    for r in p.readings:
+        if r.kind == RULE:
+            found.append((RULE, POSITIVE if r.sign > 0 else NEGATIVE, r.sign * RULE_SCORE, RULE_CONFIDENCE, r.span))
+            continue
+        for scored, span, basis in r.candidates:
+            s = cache.get(scored)
+            if _polar(s):
+                if r.kind == "contrast":
+                    found.append((RULE, NEGATIVE if s.label == POSITIVE else POSITIVE, -s.score,
+                                  s.confidence or 0.0, span))
+                else:
+                    found.append((basis, s.label, s.score, s.confidence or 0.0, span))
+                break
+    if not found:
+        return None
+    if len(found) == 1:
+        basis, lab, score, conf, span = found[0]
+    else:
+        score = sum(f[2] for f in found) / len(found)
+        conf = sum(f[3] for f in found) / len(found)
+        lab = POSITIVE if score > 0 else NEGATIVE if score < 0 else NEUTRAL
+        bases = {f[0] for f in found}
+        basis = RULE if RULE in bases else CLAUSE if CLAUSE in bases else SENTENCE
+        span = SEPARATOR.join(dict.fromkeys(f[4] for f in found))
+    return MentionSentiment(p.mention.product, p.mention.alias, lab, round(score, 4), round(conf, 4), span, basis)
+
+
+def _fallback(p: _Plan, cache: dict[str, Sentiment], post: Sentiment | None) -> MentionSentiment:
+    m = p.mention
+    polar = [(cache[w], span) for w, span, need in p.shared
+             if _polar(cache.get(w)) and (not need or cache[w].label == need)]
+    if polar:   # "A and B are great": the sentence's opinion, which no product holds alone
+        score = sum(s.score for s, _ in polar) / len(polar)
+        conf = sum(s.confidence or 0.0 for s, _ in polar) / len(polar)
+        lab = polar[0][0].label if len(polar) == 1 else POSITIVE if score > 0 else NEGATIVE if score < 0 else NEUTRAL
+        return MentionSentiment(m.product, m.alias, lab, round(score, 4), round(conf, 4),
+                                SEPARATOR.join(span for _, span in polar), SENTENCE)
+    if p.sole:
+        s = cache.get(p.hidden) if p.hidden else post if post is not None and post.score is not None \
+            else cache.get(p.text)
+        if s is not None:
+            return MentionSentiment(m.product, m.alias, s.label, s.score, s.confidence, p.text.strip(), POST)
+    elif p.rest and _polar(s := cache.get(p.rest)):
+        return MentionSentiment(m.product, m.alias, s.label, s.score, s.confidence, p.rest, REST)
+    own = SEPARATOR.join(dict.fromkeys(r.span for r in p.readings))
+    return MentionSentiment(m.product, m.alias, NEUTRAL, 0.0, None, own, NONE)
+
+
+def judge_mentions(text: str, mentions: Sequence[Mention], scorer: Scorer,
+                   post: Sentiment | None = None) -> list[MentionSentiment]:
+    """Per-mention sentiment for one post (see the module docstring); ``post`` is its post-level
+    sentiment if already scored (the fallback), else it is scored when needed."""
+    return judge_batch([(text, mentions, post)], scorer)[0]
