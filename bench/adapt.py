@@ -189,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=SHARED, help="folder holding semeval14_absa/")
     ap.add_argument("--domain-file", type=Path, help="a label<TAB>text file to use as the only domain")
     ap.add_argument("--model", type=Path, default=trained.SHIPPED, help="base model artifact")
+    ap.add_argument("--method", action="append", choices=["head", "stack", "retrain"], help="default: all")
     ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--retrain-draws", type=int, default=2, help="draws for the slow full retrain (0: skip it)")
     ap.add_argument("--retrain-sizes", type=int, nargs="+", default=[300], help="label counts the retrain runs at")
@@ -198,9 +199,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = trained.load(args.model)
     sizes = (0, 100, 300) if args.quick else SIZES
     seeds = range(2 if args.quick else args.draws)
-    methods: dict[str, Adapter] = {"head": head_method(base, adapt.AdaptConfig(l2=args.l2)),
-                                   "stack": stack_method(base)}
-    if not args.quick and args.retrain_draws:
+    chosen = set(args.method or ["head", "stack", "retrain"])
+    methods: dict[str, Adapter] = {}
+    if "head" in chosen:
+        methods["head"] = head_method(base, adapt.AdaptConfig(l2=args.l2))
+    if "stack" in chosen:
+        methods["stack"] = stack_method(base)
+    if "retrain" in chosen and not args.quick and args.retrain_draws:
         config = training.TrainConfig.from_dict(dict(base.meta.get("config", {}), cv_folds=0))
         methods["retrain x1"] = retrain_method(1, config)
         methods["retrain x5"] = retrain_method(5, config)

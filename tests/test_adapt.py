@@ -82,6 +82,17 @@ def test_head_with_strong_prior_stays_near_the_base_model(base):
         adapt.fit(base, ["one text"], [])
 
 
+def test_cross_validation_scores_unseen_labels(base):
+    rows = domain(60, 8)
+    texts, labels = [t for t, _ in rows], [y for _, y in rows]
+    cv = adapt.cross_validate(base, texts, labels, folds=3)
+    assert cv.n == 60 and cv.folds == 3
+    assert cv.base_accuracy < 0.6 and cv.adapted_accuracy >= 0.8, cv
+    assert adapt.cross_validate(base, texts, labels, folds=3) == cv  # deterministic folds
+    one = adapt.cross_validate(base, texts[:1], labels[:1])
+    assert one.adapted_accuracy is None and one.folds == 1
+
+
 def test_artifact_round_trip_deterministic_and_checked(base, tmp_path):
     train = domain(45, 5)
     texts, labels = [t for t, _ in train], [y for _, y in train]
@@ -133,10 +144,10 @@ def test_bench_adapt_quick_runs(tmp_path):
     data.write_text("".join(f"{y}\t{t}\n" for t, y in rows), encoding="utf-8")
     out = tmp_path / "adapt.json"
     t0 = time.perf_counter()
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "adapt.py"), "--quick", "--domain-file", str(data),
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "adapt.py"), "--quick", "--method", "head", "--domain-file", str(data),
                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert time.perf_counter() - t0 < 30
+    assert time.perf_counter() - t0 < 60  # about 8 s here on an idle core
     doc = json.loads(out.read_text())
     (dom,) = doc["domains"]
     assert dom["test"] == 150 and dom["pool"] == 300
