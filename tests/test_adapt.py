@@ -83,10 +83,10 @@ def test_head_with_strong_prior_stays_near_the_base_model(base):
 
 
 def test_cross_validation_scores_unseen_labels(base):
-    rows = domain(60, 8)
+    rows = domain(90, 8)
     texts, labels = [t for t, _ in rows], [y for _, y in rows]
     cv = adapt.cross_validate(base, texts, labels, folds=3)
-    assert cv.n == 60 and cv.folds == 3
+    assert cv.n == 90 and cv.folds == 3
     assert cv.base_accuracy < 0.6 and cv.adapted_accuracy >= 0.8, cv
     assert adapt.cross_validate(base, texts, labels, folds=3) == cv  # deterministic folds
     one = adapt.cross_validate(base, texts[:1], labels[:1])
