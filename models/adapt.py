@@ -1,0 +1,249 @@
+"""Adapting the shipped sentiment model to a team's own labels: a small domain head on the frozen model.
+
+The base model (``models.trained``) stays as shipped. The head re-weighs the base model's own
+signals and adds a sparse correction over its features, learned from the in-domain labels only:
+
+    s(x) = g(x) V + X(x) W + b,        label = argmax s(x),  P = softmax(s)
+
+``g(x)`` are the base model's signals (``SIGNALS``: its combined class log-probabilities, its
+three-class head's log-probabilities, its polar head's logit and the four VADER scores), ``X(x)``
+its feature row (``Features.matrix()`` without the naive-Bayes scaling: tf-idf word and character
+n-grams and VADER scores; ``features="word"`` leaves out the character n-grams, which measured
+0.5-1 point higher at 300 labels on the ABSA domains but cannot learn a word that is not in the
+base model's vocabulary, such as a new product's jargon); ``V`` (signals x 3), ``W`` (features x 3) and ``b`` (3) are the
+head's weights. Fitting minimizes the class-balanced cross-entropy on the labels plus
+``l2 / 2 * |W|^2 + l2_signals / 2 * |V - V0|^2``, where ``V0`` (identity on the combined
+log-probabilities) reproduces the base model's class ranking: with few labels the head stays close
+to the base model and moves only where the labels insist (MAP adaptation of a log-linear model with
+the base model as the prior). Only columns that occur in the labelled texts can get a weight (the
+gradient is zero elsewhere), so ``W`` is stored sparse: the column indices and their rows.
+Deterministic: L-BFGS from a fixed start, no randomness.
+
+Artifact (``serialize``/``load``), safe to read (no pickle): one ZIP with ``meta.json`` (format,
+the base artifact's SHA-256, feature version, config, label count and checksum, arrays SHA-256)
+and ``arrays.npz`` (``columns``, ``weight``, ``bias``, ``signals``), read with ``allow_pickle=False``.
+``load`` refuses a head made for another base model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+from models.features import FEATURE_VERSION
+from models.trained import CLASSES, ArtifactError, Prediction, TrainedModel, _array_bytes, _ZIP_TIME
+
+FORMAT = "listener-adapt-1"
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Everything that decides the head, recorded in its artifact."""
+    l2: float = 1.0              # penalty on W; larger keeps the head nearer the base model
+    l2_signals: float = 1.0      # penalty on V's distance from the base model's (identity on log P_base)
+    features: str = "all"        # "all": word and character n-grams and VADER scores; "word": no character n-grams
+    balanced: bool = True        # weight the labels so each class weighs the same in total
+    max_iter: int = 500
+
+
+@dataclass
+class DomainHead:
+    meta: dict
+    columns: np.ndarray   # (k,) int64: base-model feature columns that carry a weight
+    weight: np.ndarray    # (k, 3)
+    bias: np.ndarray      # (3,)
+    signals: np.ndarray   # (len(SIGNALS), 3): V, the weights of the base model's signals
+
+
+SIGNALS = ("logp_negative", "logp_neutral", "logp_positive", "logp3_negative", "logp3_neutral",
+           "logp3_positive", "polar_z", "vader_neg", "vader_neu", "vader_pos", "vader_compound")
+
+
+def base_inputs(base: TrainedModel, texts: Sequence[str]) -> tuple[np.ndarray, sparse.csr_matrix, list[Prediction]]:
+    """The base model's signals (n, len(SIGNALS)): its combined log-probabilities, its three-class
+    head's log-probabilities, its polar head's logit and the VADER scores; its feature rows; and
+    its own predictions."""
+    from models.trained import _predictions, softmax
+
+    f = base.features(texts)
+    p, neutral = base.probabilities(f)
+    p3 = softmax(np.asarray(f.matrix(base.nb3_word, base.nb3_char) @ base.coef.T) + base.intercept)
+    z = np.asarray(base.polar_matrix(f) @ base.polar_coef).ravel() + float(base.polar_intercept[0])
+    signals = np.column_stack([np.log(np.clip(p, 1e-6, 1.0)), np.log(np.clip(p3, 1e-6, 1.0)), z,
+                               f.lexicon.toarray()]).astype(np.float64)
+    return signals, f.matrix().tocsr(), _predictions(p, neutral)
+
+
+def _start(c: int = 3) -> np.ndarray:
+    """The signal weights that reproduce the base model: identity on its combined log-probabilities."""
+    v = np.zeros((len(SIGNALS), c))
+    v[:c, :c] = np.eye(c)
+    return v
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit(base: TrainedModel, texts: Sequence[str], labels: Sequence[str],
+        config: AdaptConfig = AdaptConfig()) -> DomainHead:
+    """Learn the head from in-domain ``texts`` and their ``labels`` (negative, neutral, positive)."""
+    from scipy.optimize import minimize
+
+    if len(texts) != len(labels) or not texts:
+        raise ValueError("fit needs as many labels as texts, and at least one")
+    y = np.array([CLASSES.index(x) for x in labels])
+    sig, x, _ = base_inputs(base, texts)
+    columns = np.unique(x.indices).astype(np.int64)
+    if config.features == "word":
+        nw = len(base.vocab_word)
+        columns = columns[(columns < nw) | (columns >= nw + len(base.vocab_char))]
+    xs = x[:, columns].tocsr().astype(np.float64)
+    n, k, c, m = len(y), len(columns), len(CLASSES), len(SIGNALS)
+    v0 = _start(c)
+    counts = np.bincount(y, minlength=c)
+    w = (n / (c * counts.clip(1)))[y] if config.balanced else np.ones(n)
+    onehot = np.eye(c)[y]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        v, b, wm = theta[:m * c].reshape(m, c), theta[m * c:m * c + c], theta[m * c + c:].reshape(k, c)
+        s = sig @ v + np.asarray(xs @ wm) + b
+        s -= s.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(s).sum(axis=1))
+        ce = float((w * (lse - (s * onehot).sum(axis=1))).sum())
+        g = (np.exp(s - lse[:, None]) - onehot) * w[:, None]
+        value = ce + 0.5 * config.l2 * float((wm ** 2).sum()) + 0.5 * config.l2_signals * float(((v - v0) ** 2).sum())
+        grad = np.concatenate([(sig.T @ g + config.l2_signals * (v - v0)).ravel(), g.sum(axis=0),
+                               (np.asarray(xs.T @ g) + config.l2 * wm).ravel()])
+        return value, grad
+
+    start = np.concatenate([v0.ravel(), np.zeros(c + k * c)])
+    res = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": config.max_iter})
+    theta = res.x
+    meta = {"base_artifact": base.meta.get("artifact_id", "unsaved"), "feature_version": FEATURE_VERSION,
+            "config": asdict(config), "labels": n, "label_counts": dict(zip(CLASSES, counts.tolist())),
+            "labels_sha256": labels_checksum(texts, labels)}
+    return DomainHead(meta=meta, columns=columns, weight=theta[m * c + c:].reshape(k, c).astype(np.float32),
+                      bias=theta[m * c:m * c + c].astype(np.float32),
+                      signals=theta[:m * c].reshape(m, c).astype(np.float32))
+
+
+def labels_checksum(texts: Sequence[str], labels: Sequence[str]) -> str:
+    """SHA-256 over every (label, text) in order: names the exact labels a head was fitted on."""
+    h = hashlib.sha256()
+    for t, y in zip(texts, labels):
+        h.update(f"{y}\t{t}\n".encode("utf-8"))
+    return h.hexdigest()
+
+
+def predict(base: TrainedModel, head: DomainHead | None, texts: Sequence[str]) -> list[Prediction]:
+    """Label, score (P(positive) - P(negative)) and confidence per text; without a head, the base model's."""
+    if not texts:
+        return []
+    sig, x, own = base_inputs(base, texts)
+    if head is None:
+        return own
+    s = sig @ head.signals + np.asarray(x[:, head.columns] @ head.weight) + head.bias
+    p = _softmax(s)
+    best = p.argmax(axis=1)
+    return [Prediction(CLASSES[i], float(row[2] - row[0]), float(row[i])) for i, row in zip(best, p)]
+
+
+@dataclass
+class CrossValidation:
+    """The base model and the adapted one on the same labels; the adapted figures out-of-fold."""
+    n: int
+    folds: int
+    base_accuracy: float
+    base_macro_f1: float
+    adapted_accuracy: float | None   # None with fewer than 2 labels
+    adapted_macro_f1: float | None
+
+
+def cross_validate(base: TrainedModel, texts: Sequence[str], labels: Sequence[str], folds: int = 5,
+                   config: AdaptConfig = AdaptConfig(), seed: int = 0) -> CrossValidation:
+    """How well a head fitted on the user's labels does on labels it did not see: each fold's label is
+    predicted by a head fitted on the other folds (deterministic folds), next to the base model's
+    accuracy on all of them. This is what ``listener eval --labels`` can report."""
+    from models.datasets import folds as fold_numbers
+    from models.training import three_class
+
+    labels = list(labels)
+    own = [p.label for p in predict(base, None, texts)]
+    base_m = three_class(labels, own) if labels else {"accuracy": 0.0, "macro_f1": 0.0}
+    k = min(folds, len(labels))
+    if k < 2:
+        return CrossValidation(len(labels), k, base_m["accuracy"], base_m["macro_f1"], None, None)
+    fold = fold_numbers(len(labels), k, seed)
+    got = [""] * len(labels)
+    for f in range(k):
+        train = [i for i, g in enumerate(fold) if g != f]
+        held = [i for i, g in enumerate(fold) if g == f]
+        head = fit(base, [texts[i] for i in train], [labels[i] for i in train], config)
+        for i, p in zip(held, predict(base, head, [texts[i] for i in held])):
+            got[i] = p.label
+    m = three_class(labels, got)
+    return CrossValidation(len(labels), k, base_m["accuracy"], base_m["macro_f1"], m["accuracy"], m["macro_f1"])
+
+
+# --- artifact -------------------------------------------------------------------
+
+
+def serialize(head: DomainHead) -> bytes:
+    """The head's artifact bytes (see module docstring); the same head gives the same bytes."""
+    arrays = _array_bytes({"columns": head.columns.astype(np.int64), "weight": head.weight.astype(np.float32),
+                           "bias": head.bias.astype(np.float32),
+                           "signals": head.signals.astype(np.float32)})
+    meta = dict(head.meta, format=FORMAT, classes=list(CLASSES), arrays_sha256=hashlib.sha256(arrays).hexdigest())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in (("meta.json", json.dumps(meta, indent=1, sort_keys=True).encode()), ("arrays.npz", arrays)):
+            info = zipfile.ZipInfo(name, _ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data, compresslevel=9)
+    return buf.getvalue()
+
+
+def load(path: Path, base: TrainedModel) -> DomainHead:
+    """Read and check a head for ``base``; any mismatch is an ``ArtifactError`` saying what to do."""
+    path = Path(path)
+    fix = "adapt again with `listener train --with-labels`"
+    try:
+        with zipfile.ZipFile(path) as z:
+            meta = json.loads(z.read("meta.json"))
+            raw = z.read("arrays.npz")
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: domain head not found") from None
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a listener domain head ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise ArtifactError(f"{path}: head format {meta.get('format')!r}, this listener reads {FORMAT!r}; {fix}")
+    if meta.get("feature_version") != FEATURE_VERSION:
+        raise ArtifactError(f"{path}: made with features {meta.get('feature_version')!r}, this listener "
+                            f"computes {FEATURE_VERSION!r}; {fix}")
+    if meta.get("base_artifact") != base.meta.get("artifact_id"):
+        raise ArtifactError(f"{path}: made for another base model ({str(meta.get('base_artifact'))[:12]}, "
+                            f"loaded is {str(base.meta.get('artifact_id'))[:12]}); {fix}")
+    if hashlib.sha256(raw).hexdigest() != meta.get("arrays_sha256"):
+        raise ArtifactError(f"{path}: arrays.npz does not match the checksum in meta.json (modified or corrupt); {fix}")
+    with np.load(io.BytesIO(raw), allow_pickle=False) as a:
+        arrays = {k: a[k] for k in a.files}
+    n = len(base.vocab_word) + len(base.vocab_char) + len(base.lexicon_scale)
+    cols = arrays.get("columns")
+    if (cols is None or arrays.get("weight") is None or arrays["weight"].shape != (len(cols), len(CLASSES))
+            or arrays.get("bias") is None or arrays["bias"].shape != (len(CLASSES),)
+            or arrays.get("signals") is None or arrays["signals"].shape != (len(SIGNALS), len(CLASSES))
+            or (len(cols) and (cols.min() < 0 or cols.max() >= n))):
+        raise ArtifactError(f"{path}: weights do not fit the base model; {fix}")
+    return DomainHead(meta=meta, columns=cols.astype(np.int64), weight=arrays["weight"], bias=arrays["bias"],
+                      signals=arrays["signals"])
