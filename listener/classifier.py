@@ -19,12 +19,14 @@ from models.sentiment import Scorer, load_scorer
 from models.topics import compile_topics
 
 
-def scorer_for(settings: Settings, model: str | None = None) -> Scorer:
-    """The sentiment scorer ``model`` (default ``sentiment.model``) with the settings' artifact and thresholds."""
+def scorer_for(settings: Settings, model: str | None = None, *, head: bool = True) -> Scorer:
+    """The sentiment scorer ``model`` (default ``sentiment.model``) with the settings' artifact and thresholds,
+    and the domain head ``sentiment.adaptation`` when one is set (``head=False``: the base model alone)."""
     k, sn = settings.classify, settings.sentiment
     with model_errors():
         return load_scorer(model or sn.model, sn.artifact, positive_threshold=k.positive_threshold,
-                           negative_threshold=k.negative_threshold)
+                           negative_threshold=k.negative_threshold,
+                           adaptation=sn.adaptation if head else None)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from listener.config import Settings
 from listener.errors import BadInput, NotFound, model_errors
 from listener.files import write_atomic
 from listener.text import iso_utc
-from models import datasets, trained, training
+from models import adapt, datasets, trained, training
 from models.classify import post_text
 from models.datasets import Example
 from models.features import Contribution
@@ -65,6 +65,53 @@ def train(config: training.TrainConfig, out: Path, *, data_dir: Path = datasets.
     return TrainResult(out, hashlib.sha256(data).hexdigest(), model.meta["data_sha256"], len(examples), ev)
 
 
+@dataclass
+class AdaptResult:
+    path: Path
+    head_sha256: str
+    labels: int
+    label_counts: dict[str, int]
+    seconds: float                          # fitting the head (not the cross-validation)
+    cv: "adapt.CrossValidation"
+    configured: bool                        # the settings' sentiment.adaptation names ``path``
+
+
+def head_path(settings: Settings) -> Path:
+    """Where ``train --with-labels`` writes the domain head: ``sentiment.adaptation``, else next to
+    ``sentiment.artifact``, else next to the database (the shipped model's folder is the package's)."""
+    sn = settings.sentiment
+    if sn.adaptation is not None:
+        return sn.adaptation
+    if sn.artifact is not None:
+        return sn.artifact.with_name(sn.artifact.name + ".head")
+    return Path(settings.db_path).with_name("sentiment.head")
+
+
+@model_errors()
+def adapt_to_labels(db: sqlite_utils.Database, settings: Settings, out: Path | None = None,
+                    folds: int = 5) -> AdaptResult:
+    """Fit a domain head (``models.adapt``) on the user's relabels over the configured trained model,
+    cross-validate it on the same labels, and write it atomically to ``out`` (default ``head_path``)."""
+    import time
+
+    examples = relabel_examples(db)
+    if not examples:
+        raise BadInput("no relabelled posts yet: label some with `listener label POST_ID --sentiment ...`")
+    scorer = scorer_for(settings, "trained", head=False)
+    assert isinstance(scorer, TrainedScorer)
+    texts, labels = [e.text for e in examples], [e.label for e in examples]
+    start = time.perf_counter()
+    head = adapt.fit(scorer.model, texts, labels)
+    seconds = time.perf_counter() - start
+    cv = adapt.cross_validate(scorer.model, texts, labels, folds=folds)
+    data = adapt.serialize(head)
+    path = Path(out) if out is not None else head_path(settings)
+    write_atomic(path, data)
+    configured = settings.sentiment.adaptation is not None and Path(settings.sentiment.adaptation).resolve() == path.resolve()
+    return AdaptResult(path, hashlib.sha256(data).hexdigest(), len(examples), dict(head.meta["label_counts"]),
+                       seconds, cv, configured)
+
+
 def _pairs(scorer: Scorer):
     def run(texts):
         return [(s.label, s.score) for s in scorer.score(texts)]
@@ -104,22 +151,35 @@ class LabelEvaluation:
     accuracy: float | None
     macro_f1: float | None
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+    cv: "adapt.CrossValidation | None" = None   # a head fitted on other folds vs the trained base model
+    base_model: str | None = None                # the trained base model's name in ``cv``
+    in_sample: bool = False                      # the configured model carries a head fitted on labels
 
 
-def evaluate_labels(db: sqlite_utils.Database, settings: Settings) -> LabelEvaluation:
-    """The configured model's accuracy on the user's own sentiment relabels."""
+def evaluate_labels(db: sqlite_utils.Database, settings: Settings, *, folds: int = 5) -> LabelEvaluation:
+    """The configured model's accuracy on the user's own sentiment relabels, and (``folds`` >= 2) how a
+    domain head does on them out-of-fold (``adapt.cross_validate``) beside the trained base model."""
     scorer = scorer_for(settings)
     rows = store.labelled_posts(db)
     if not rows:
         return LabelEvaluation(scorer.name, 0, None, None)
-    got = [s.label for s in scorer.score([post_text(r["title"], r["text"]) for r in rows])]
+    texts = [post_text(r["title"], r["text"]) for r in rows]
+    got = [s.label for s in scorer.score(texts)]
     gold = [r["label"] for r in rows]
     confusion: dict[str, dict[str, int]] = {}
     for g, p in zip(gold, got):
         confusion.setdefault(g, {}).setdefault(p, 0)
         confusion[g][p] += 1
     m = training.three_class(gold, got)
-    return LabelEvaluation(scorer.name, len(rows), m["accuracy"], m["macro_f1"], confusion)
+    cv, base_name = None, None
+    if folds >= 2:
+        base = scorer_for(settings, "trained", head=False)
+        assert isinstance(base, TrainedScorer)
+        with model_errors():
+            cv = adapt.cross_validate(base.model, texts, gold, folds=folds)
+        base_name = base.name
+    in_sample = isinstance(scorer, TrainedScorer) and scorer.head is not None
+    return LabelEvaluation(scorer.name, len(rows), m["accuracy"], m["macro_f1"], confusion, cv, base_name, in_sample)
 
 
 def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> Iterator[dict]:

@@ -153,10 +153,19 @@ def predict(base: TrainedModel, head: DomainHead | None, texts: Sequence[str]) -
     sig, x, own = base_inputs(base, texts)
     if head is None:
         return own
-    s = sig @ head.signals + np.asarray(x[:, head.columns] @ head.weight) + head.bias
-    p = _softmax(s)
+    p = _head_probabilities(head, sig, x)
     best = p.argmax(axis=1)
     return [Prediction(CLASSES[i], float(row[2] - row[0]), float(row[i])) for i, row in zip(best, p)]
+
+
+def _head_probabilities(head: DomainHead, sig: np.ndarray, x: sparse.csr_matrix) -> np.ndarray:
+    return _softmax(sig @ head.signals + np.asarray(x[:, head.columns] @ head.weight) + head.bias)
+
+
+def probabilities(base: TrainedModel, head: DomainHead, texts: Sequence[str]) -> np.ndarray:
+    """The head's class probabilities (n, 3), columns in ``CLASSES`` order."""
+    sig, x, _ = base_inputs(base, texts)
+    return _head_probabilities(head, sig, x)
 
 
 @dataclass

@@ -585,18 +585,40 @@ def _width(wide: int = 160) -> int | None:
 
 
 @cli.command()
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Artifact to write (default: the shipped model file).")
+@click.option("--out", "out", type=click.Path(dir_okay=False),
+              help="Artifact to write (default: the shipped model file; with --with-labels: the domain head, "
+                   "default sentiment.adaptation).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
               help="Labelled data folder (default: the bundled models/data).")
 @click.option("--small", is_flag=True, help="A tiny, fast config (a subset of the data; for tests and trials).")
-@click.option("--with-labels", is_flag=True, help="Add your relabels from the database to the training data.")
+@click.option("--with-labels", is_flag=True,
+              help="Adapt the trained model to your relabels with a domain head (seconds), cross-validated.")
+@click.option("--retrain", is_flag=True, help="With --with-labels: retrain the whole model on the data plus your relabels instead.")
 @click.option("--no-eval", is_flag=True, help="Skip measuring (no cross-validation).")
 @click.pass_obj
-def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_labels: bool, no_eval: bool) -> None:
-    """Train the sentiment model deterministically; print the data checksum, metrics and artifact checksum."""
+def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_labels: bool, retrain: bool,
+          no_eval: bool) -> None:
+    """Train the sentiment model deterministically; print the data checksum, metrics and artifact checksum.
+    With --with-labels: fit a domain head on your relabels and print its cross-validated figures."""
     from listener import learn
     from models import datasets, trained, training
 
+    if with_labels and not retrain:
+        r = learn.adapt_to_labels(obj.db(), obj.settings(), Path(out) if out else None, folds=0 if no_eval else 5)
+        counts = ", ".join(f"{n} {c}" for c, n in r.label_counts.items())
+        click.echo(f"labels: {r.labels} relabelled post(s) ({counts}); head fitted in {r.seconds:.2f} s")
+        cv = r.cv
+        click.echo(f"base model on these labels: accuracy {cv.base_accuracy:.3f}, macro-F1 {cv.base_macro_f1:.3f}")
+        if cv.adapted_accuracy is not None:
+            click.echo(f"domain head, cross-validated ({cv.folds} folds): accuracy {cv.adapted_accuracy:.3f}, "
+                       f"macro-F1 {cv.adapted_macro_f1:.3f} ({cv.adapted_macro_f1 - cv.base_macro_f1:+.3f} vs base)")
+        click.echo(f"head: {r.path} sha256 {r.head_sha256}")
+        if r.configured:
+            click.echo("sentiment.adaptation points at it: run `listener classify --all` to re-label stored posts.")
+        else:
+            click.echo(f'to use it, set sentiment.adaptation = "{r.path}" in the settings, '
+                       "then run `listener classify --all`.")
+        return
     config = training.SMALL if small else training.TrainConfig()
     path = Path(out) if out else trained.SHIPPED
     result = learn.train(config, path, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
@@ -614,7 +636,7 @@ def _how(ev, target: str) -> str:
 
 
 @cli.command("eval")
-@click.option("--labels", is_flag=True, help="Score the configured model on your own relabels instead.")
+@click.option("--labels", is_flag=True, help="Score the configured model on your own relabels instead, beside a cross-validated domain head.")
 @click.option("--recorded", is_flag=True, help="Use the cross-validation figures recorded at training time (fast).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True), help="Labelled data folder.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
@@ -634,7 +656,15 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
         if not ev.n:
             click.echo("No relabelled posts yet (see `listener label`).")
             return
-        click.echo(f"model {ev.model} on {ev.n} relabelled post(s): accuracy {ev.accuracy:.3f}, macro-F1 {ev.macro_f1:.3f}")
+        click.echo(f"model {ev.model} on {ev.n} relabelled post(s): accuracy {ev.accuracy:.3f}, macro-F1 {ev.macro_f1:.3f}"
+                   + (" (in-sample: its domain head was fitted on these labels)" if ev.in_sample else ""))
+        cv = ev.cv
+        if cv is not None and cv.adapted_accuracy is not None:
+            click.echo(f"cross-validated domain head ({cv.folds} folds) on the same labels: accuracy "
+                       f"{cv.adapted_accuracy:.3f}, macro-F1 {cv.adapted_macro_f1:.3f}; base model {ev.base_model}: "
+                       f"accuracy {cv.base_accuracy:.3f}, macro-F1 {cv.base_macro_f1:.3f}")
+        elif cv is not None:
+            click.echo("cross-validated domain head: needs at least 2 relabelled posts")
         table = Table(title="human label (rows) x model label (columns)")
         cols = ("positive", "neutral", "negative")
         table.add_column("human")

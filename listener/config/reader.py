@@ -155,8 +155,9 @@ def parse_settings(data: dict, file: Path) -> Settings:
     serve = ServeSettings(**{**values, "token": values["token"] or None})
 
     values = _section(root.sub("sentiment"), SENTIMENT)
-    artifact = values["artifact"]
+    artifact, adaptation = values["artifact"], values["adaptation"]
     sentiment = SentimentSettings(model=values["model"], artifact=(base / artifact) if artifact else None,
+                                  adaptation=(base / adaptation) if adaptation else None,
                                   languages=values["languages"] or SENTIMENT.default("languages"))
 
     emerging = EmergingSettings(**_section(root.sub("emerging"), EMERGING))

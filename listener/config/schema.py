@@ -115,6 +115,9 @@ CLASSIFY = Section("classify", (
 SENTIMENT = Section("sentiment", (
     Setting("artifact", str, None, shown_default="shipped model",
             help="path of a model artifact written by `listener train`"),
+    Setting("adaptation", str, None, shown_default="none",
+            help="path of a domain head written by `listener train --with-labels` (your relabels), "
+                 "applied on top of the trained model; none: no head. Run `listener classify --all` after changing it"),
     Setting("model", str, "trained", checks.one_of(*SENTIMENT_MODELS),
             '`"trained"` (the shipped scikit-learn model; better on every target, see "Sentiment models") '
             'or `"vader"`'),

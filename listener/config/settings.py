@@ -78,6 +78,7 @@ class ClassifySettings:
 class SentimentSettings:
     model: str = SENTIMENT.default("model")
     artifact: Path | None = SENTIMENT.default("artifact")  # None: the model shipped in the package
+    adaptation: Path | None = SENTIMENT.default("adaptation")  # a domain head on the trained model; None: none
     # detected languages the model scores; others are "unscored"
     languages: tuple[str, ...] = SENTIMENT.default("languages")
 
