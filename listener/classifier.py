@@ -8,14 +8,19 @@ done by the pure functions in ``models``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from listener.config import Settings
 from listener.errors import ModelError, model_errors  # noqa: F401 (ModelError: what from_settings raises)
 from models.classify import Classification, classifier_version, classify_batch, score_covered
 from models.products import ProductMatcher, TermRule, compile_products
-from models.sentiment import Scorer, load_scorer
+from models import adapt
+from models.adapt import DomainHead
+from models.sentiment import Scorer, TrainedScorer, load_scorer
+from models.trained import ArtifactError, TrainedModel
 from models.topics import compile_topics
 
 
@@ -24,9 +29,31 @@ def scorer_for(settings: Settings, model: str | None = None, *, head: bool = Tru
     and the domain head ``sentiment.adaptation`` when one is set (``head=False``: the base model alone)."""
     k, sn = settings.classify, settings.sentiment
     with model_errors():
-        return load_scorer(model or sn.model, sn.artifact, positive_threshold=k.positive_threshold,
-                           negative_threshold=k.negative_threshold,
-                           adaptation=sn.adaptation if head else None)
+        scorer = load_scorer(model or sn.model, sn.artifact, positive_threshold=k.positive_threshold,
+                             negative_threshold=k.negative_threshold)
+        if head and sn.adaptation is not None and isinstance(scorer, TrainedScorer):
+            found, digest = _load_head(Path(sn.adaptation), scorer.model)
+            scorer = TrainedScorer(scorer.model, found, digest)
+        return scorer
+
+
+_HEADS: dict[tuple[Path, float, str], tuple[DomainHead, str]] = {}
+
+
+def _load_head(path: Path, base: TrainedModel) -> tuple[DomainHead, str]:
+    """The domain head at ``path`` checked against ``base``, and its SHA-256 (cached per file version
+    and base). Raises ``ArtifactError`` naming the file when it is missing, altered or for another base."""
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: domain head not found (sentiment.adaptation; "
+                            "write it with `listener train --with-labels`)") from None
+    key = (path.resolve(), mtime, str(base.meta.get("artifact_id")))
+    if key not in _HEADS:
+        if len(_HEADS) >= 4:
+            _HEADS.clear()
+        _HEADS[key] = (adapt.load(path, base), hashlib.sha256(path.read_bytes()).hexdigest())
+    return _HEADS[key]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,14 @@ class DomainHead:
     bias: np.ndarray      # (3,)
     signals: np.ndarray   # (len(SIGNALS), 3): V, the weights of the base model's signals
 
+    def predict(self, base: TrainedModel, texts: Sequence[str]) -> list[Prediction]:
+        """``predict(base, self, texts)``: what ``models.sentiment.TrainedScorer`` calls."""
+        return predict(base, self, texts)
+
+    def probabilities(self, base: TrainedModel, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Each text's class probabilities under the head, by class name."""
+        return [{c: float(v) for c, v in zip(CLASSES, row)} for row in probabilities(base, self, texts)]
+
 
 SIGNALS = ("logp_negative", "logp_neutral", "logp_positive", "logp3_negative", "logp3_neutral",
            "logp3_positive", "polar_z", "vader_neg", "vader_neu", "vader_pos", "vader_compound")

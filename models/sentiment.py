@@ -90,11 +90,10 @@ class TrainedScorer:
         return self.model.name if self.head is None else f"{self.model.name}+head-{(self.head_sha256 or '')[:12]}"
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
-        from models import adapt
         from models.trained import predict
 
         texts = list(texts)
-        preds = predict(self.model, texts) if self.head is None else adapt.predict(self.model, self.head, texts)
+        preds = predict(self.model, texts) if self.head is None else self.head.predict(self.model, texts)
         return [Sentiment(p.label, p.score, p.confidence, self.name) for p in preds]
 
     def explain(self, text: str, top: int) -> SentimentExplanation:
@@ -104,10 +103,7 @@ class TrainedScorer:
 
         p, probabilities, pos, neg = explain(self.model, text, top)
         if self.head is not None:
-            from models import adapt
-
-            row = adapt.probabilities(self.model, self.head, [text])[0]
-            probabilities = {c: float(v) for c, v in zip(adapt.CLASSES, row)}
+            probabilities = self.head.probabilities(self.model, [text])[0]
             p = self.score([text])[0]
         return SentimentExplanation(Sentiment(p.label, p.score, p.confidence, self.name), None, probabilities,
                                     tuple(pos), tuple(neg))
@@ -120,28 +116,11 @@ def _load_model(path: Path, mtime: float) -> "TrainedModel":
     return load(path)
 
 
-_HEADS: dict[tuple[Path, float, str], "tuple[DomainHead, str]"] = {}
-
-
-def _load_head(path: Path, mtime: float, base: "TrainedModel") -> "tuple[DomainHead, str]":
-    """The head at ``path`` checked against ``base``, and its SHA-256 (cached per file version and base)."""
-    import hashlib
-
-    from models import adapt
-
-    key = (path, mtime, str(base.meta.get("artifact_id")))
-    if key not in _HEADS:
-        if len(_HEADS) >= 4:
-            _HEADS.clear()
-        _HEADS[key] = (adapt.load(path, base), hashlib.sha256(path.read_bytes()).hexdigest())
-    return _HEADS[key]
-
-
 def load_scorer(model: str = "trained", artifact: Path | None = None, *, positive_threshold: float = 0.05,
-                negative_threshold: float = -0.05, adaptation: Path | None = None) -> Scorer:
-    """The scorer named by settings: ``vader`` or ``trained`` (the shipped artifact unless ``artifact``),
-    the trained one with the domain head at ``adaptation`` when given (VADER takes no head).
-    An unusable artifact or head raises ``ArtifactError`` naming the file."""
+                negative_threshold: float = -0.05) -> Scorer:
+    """The scorer named by settings: ``vader`` or ``trained`` (the shipped artifact unless ``artifact``).
+    An unusable artifact raises ``ArtifactError`` naming the file. (A domain head is attached by
+    ``listener.classifier.scorer_for``.)"""
     if model == "vader":
         return VaderScorer(positive_threshold, negative_threshold)
     from models.trained import SHIPPED, ArtifactError
@@ -151,17 +130,7 @@ def load_scorer(model: str = "trained", artifact: Path | None = None, *, positiv
         mtime = path.stat().st_mtime
     except FileNotFoundError:
         raise ArtifactError(f"{path}: model artifact not found (run `listener train`)") from None
-    base = _load_model(path.resolve(), mtime)
-    if adaptation is None:
-        return TrainedScorer(base)
-    head_path = Path(adaptation)
-    try:
-        head_mtime = head_path.stat().st_mtime
-    except FileNotFoundError:
-        raise ArtifactError(f"{head_path}: domain head not found (sentiment.adaptation; "
-                            "write it with `listener train --with-labels`)") from None
-    head, digest = _load_head(head_path.resolve(), head_mtime, base)
-    return TrainedScorer(base, head, digest)
+    return TrainedScorer(_load_model(path.resolve(), mtime))
 
 
 def _version(dist: str) -> str:
