@@ -23,7 +23,7 @@ Methods, side by side:
   log-probabilities plus a sparse L2-anchored correction over its own features), labels only;
 * ``stack``: a logistic regression over [the shipped model's log-probabilities, tf-idf word and
   character n-grams], fitted on the labels only (scikit-learn, C=1, class-balanced);
-* ``retrain xW``: today's ``listener train --with-labels``: the whole model refitted on TweetEval
+* ``retrain xW``: ``listener train --with-labels --retrain``: the whole model refitted on TweetEval
   + VADER sets + the labels, each label repeated W times (W = 1 and 5). Slow (one full fit, about
   75 s, per draw), so it runs at 300 labels on 2 draws unless ``--retrain-sizes``/``--retrain-draws``
   say otherwise, and not at all in ``--quick``.

@@ -123,7 +123,7 @@ def evaluate_models(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, c
     """VADER and the configured trained model on the targets. The trained model's VADER-set figures
     are re-measured by cross-validation with the artifact's own training config (``cv``), else
     taken from the artifact (measured the same way when it was trained)."""
-    scorer = scorer_for(settings, "trained")
+    scorer = scorer_for(settings, "trained", head=False)  # the targets measure the base model
     assert isinstance(scorer, TrainedScorer)
     meta = scorer.model.meta
     config = training.TrainConfig.from_dict(meta.get("config", {}))

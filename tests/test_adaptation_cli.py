@@ -74,6 +74,9 @@ def test_train_with_labels_writes_a_head_that_classify_then_uses(write_settings,
     assert (grimbly[0], flurbous[0]) == ("negative", "positive")
     assert "+head-" in grimbly[1]          # the classifier version names the head: a new head re-classifies
 
+    explained = invoke(path, "explain", str(held[HELD_OUT[0]]))
+    assert explained.exit_code == 0 and "label: negative" in explained.output and "+head-" in explained.output
+
     base = trained.load(trained.SHIPPED)
     assert [p.label for p in adapt.predict(base, None, HELD_OUT)] != ["negative", "positive"]  # the base model alone
 
@@ -126,3 +129,12 @@ def test_head_for_another_base_or_tampered_is_refused_with_one_line(write_settin
     path = write_settings(extra=f'[sentiment]\nadaptation = "{good}"\n')
     result = CliRunner().invoke(cli, ["--config", str(path), "sentiment"], input=HELD_OUT[0] + "\n")
     assert result.exit_code == 0 and '"label": "negative"' in result.output and "+head-" in result.output
+
+
+def test_retrain_keeps_the_full_retrain_with_the_relabels(write_settings, tmp_path):
+    path, _ = _labelled_db(write_settings)
+    out = tmp_path / "retrained.model"
+    result = invoke(path, "train", "--with-labels", "--retrain", "--small", "--no-eval", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"artifact: {re.escape(str(out))} sha256 [0-9a-f]{{64}}", result.output)
+    assert trained.load(out).meta["relabels"] == 60
