@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from models.language import LANGID_VERSION, detect_language
+from models.mentions import MentionSentiment, judge_batch
 from models.products import Mention, ProductMatcher, TermRule, match_products
-from models.sentiment import UNSCORED, Scorer, VaderScorer
+from models.sentiment import UNSCORED, Scorer, Sentiment, VaderScorer
 from models.topics import TopicMatch, match_topics
 
 TAGGERS_VERSION = f"products-1/topics-1/{LANGID_VERSION}"
@@ -35,6 +36,8 @@ class Classification:
     topics: tuple[TopicSentiment, ...] = ()
     confidence: float | None = None
     model: str = ""
+    # what the post says about each product it mentions, aligned with ``mentions`` (models.mentions)
+    mention_sentiment: tuple[MentionSentiment, ...] = ()
 
 
 def post_text(title: str | None, text: str | None) -> str:
@@ -73,7 +76,10 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
 
     Sentiment is scored in one batch for all posts in a covered language; the sentences that
     carry each topic in one more batch. ``positive_threshold``/``negative_threshold`` apply to
-    the default VADER scorer only.
+    the default VADER scorer only. Each product mention is then judged on its own
+    (``models.mentions.judge_batch``: the span about it, the post's label as the fallback), in at
+    most three more scorer calls; a post in a language the model does not cover gets unscored
+    mentions.
     """
     scorer = scorer or VaderScorer(positive_threshold, negative_threshold)
     rows = list(rows)
@@ -85,6 +91,10 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
     sentence_score = {bodies[i]: results[i].score for i in scored}  # a one-sentence post is scored already
     wanted = sorted({s for i in scored for m in found[i] for s in m.sentences} - sentence_score.keys())
     sentence_score.update((s, r.score) for s, r in zip(wanted, scorer.score(wanted)))
+    mentions = [tuple(match_products(b, products)) for b in bodies]
+    unscored = Sentiment(UNSCORED, None, None, scorer.name)   # not covered: its mentions stay unscored
+    per_post = iter(judge_batch(
+        [(b, ms, results.get(i, unscored)) for i, (b, ms) in enumerate(zip(bodies, mentions)) if ms], scorer))
     out = []
     for i, (row, body) in enumerate(zip(rows, bodies)):
         r = results.get(i)
@@ -93,10 +103,11 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
             sentiment=r.score if r else None,
             label=r.label if r else UNSCORED,
             language=langs[i],
-            mentions=tuple(match_products(body, products)),
+            mentions=mentions[i],
             topics=tuple(_topic_sentiment(m, sentence_score if r else {}) for m in found[i]),
             confidence=r.confidence if r else None,
             model=scorer.name,
+            mention_sentiment=tuple(next(per_post)) if mentions[i] else (),
         ))
     return out
 

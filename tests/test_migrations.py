@@ -62,16 +62,38 @@ def test_migrations_declared_out_of_order_are_applied_by_number(tmp_path):
         store.migrations.in_number_order([*declared, ("0002_d", lambda db: None)])
 
 
-def test_a_database_made_by_main_needs_nothing_and_keeps_every_row(tmp_path):
+def same_rows(before: dict[str, list[tuple]], after: dict[str, list[tuple]], applied: int) -> None:
+    """Every row of ``before`` is in ``after`` (compared on the columns it had), the FTS index aside;
+    the migration record grew by ``applied``."""
+    for table, rows in before.items():
+        if table.startswith("posts_fts") or table == "_sqlite_migrations":
+            continue
+        columns = {c for row in rows for c, _ in row}
+        assert [tuple(c for c in row if c[0] in columns) for row in after[table]] == rows, table
+    assert after["_sqlite_migrations"][:len(before["_sqlite_migrations"])] == before["_sqlite_migrations"]
+    assert len(after["_sqlite_migrations"]) == len(before["_sqlite_migrations"]) + applied
+
+
+def test_a_database_made_by_main_gets_only_0009_and_keeps_every_row(tmp_path):
     path = copy("main-257d2bb.sqlite", tmp_path)
     before = tables(path)
     assert all(before[t] for t in ("posts", "mentions", "post_topics", "post_labels", "emerging_topics", "sources",
                                    "runs", "saved_searches", "alerts", "alert_checkpoints", "deliveries", "jobs",
                                    "daemon"))  # the fixture fills every table
-    db = store.open_db(path)
-    assert store.applied_migrations(db) == MAIN_ORDER and store.migrations.pending(db) == []
+    db = sqlite_utils.Database(path)
+    assert store.applied_migrations(db) == MAIN_ORDER
+    assert store.migrations.pending(db) == ["0009_mention_sentiment"]
     db.close()
-    assert tables(path) == before
+    db = store.open_db(path)
+    assert store.applied_migrations(db) == MAIN_ORDER + ["0009_mention_sentiment"]
+    assert store.migrations.pending(db) == []
+    db.close()
+    after = tables(path)
+    same_rows(before, after, 1)
+    for table in before.keys() - {"mentions", "_sqlite_migrations"}:
+        assert after[table] == before[table], table   # only mentions gains columns
+    assert all(dict(row)[c] is None for row in after["mentions"]  # not judged yet
+               for c in ("sentiment", "sentiment_label", "confidence", "span", "basis"))
     fresh = tmp_path / "fresh.db"
     store.open_db(fresh).close()
     assert schema(path) == schema(fresh)
@@ -86,18 +108,13 @@ def test_an_older_database_from_main_gets_only_its_missing_migrations_in_number_
     old = ["0001_initial", "0002_source_state", "0004_models", "0005_search", "0006_alerts"]
     db = sqlite_utils.Database(path)
     assert store.applied_migrations(db) == old
-    assert store.migrations.pending(db) == ["0003_scheduler", "0007_search_facets", "0008_engagement_facets"]
+    missing = ["0003_scheduler", "0007_search_facets", "0008_engagement_facets", "0009_mention_sentiment"]
+    assert store.migrations.pending(db) == missing
     db.close()
     db = store.open_db(path)
-    assert store.applied_migrations(db) == old + ["0003_scheduler", "0007_search_facets", "0008_engagement_facets"]
+    assert store.applied_migrations(db) == old + missing
     db.close()
-    after = tables(path)
-    for table, rows in before.items():
-        if table.startswith("posts_fts") or table == "_sqlite_migrations":
-            continue  # the index is rebuilt by 0007; the record grows by the three applied
-        columns = {c for row in rows for c, _ in row}
-        assert [tuple(c for c in row if c[0] in columns) for row in after[table]] == rows, table
-    assert after["_sqlite_migrations"][:5] == before["_sqlite_migrations"]
+    same_rows(before, tables(path), len(missing))  # the index is rebuilt by 0007
     fresh = tmp_path / "fresh.db"
     store.open_db(fresh).close()
     assert schema(path) == schema(fresh)
@@ -178,3 +195,30 @@ def test_engagement_facets_migration(tmp_path):
         assert plan.fts_only, q
         page = search.search(db, plan)
         assert sorted(db.execute("SELECT guid FROM posts WHERE id = ?", [h.id]).fetchone()[0] for h in page.hits) == expected, q
+
+
+def test_an_upgraded_database_has_no_mention_sentiment_until_classify_all(tmp_path, write_settings):
+    """0009 leaves the fixture's mentions NULL ('not judged yet'); ``classify --all`` judges each one."""
+    from listener import pipeline
+    from listener.classifier import Classifier
+    from listener.config import load_settings
+    from tests.helpers import NOW
+
+    path = copy("main-257d2bb.sqlite", tmp_path)
+    settings = load_settings(write_settings(extra='[sentiment]\nmodel = "vader"\n'))
+    db = store.open_db(path)
+    cols = "product, sentiment, sentiment_label, confidence, span, basis"
+    assert db.execute(f"SELECT {cols} FROM mentions WHERE post_id = 1").fetchall() == [
+        ("Firefox", None, None, None, None, None)]
+    pipeline.classify(db, settings, now=NOW)   # nothing unclassified: the NULLs stay
+    assert db.execute("SELECT count(*) FROM mentions WHERE sentiment_label IS NOT NULL").fetchone()[0] == 0
+    pipeline.classify(db, settings, everything=True, now=NOW)
+    stored = {(r[0], r[1]): r[2:] for r in db.execute(f"SELECT post_id, {cols} FROM mentions")}
+    assert stored and all(label in ("positive", "neutral", "negative") and span and basis
+                          for _, label, _, span, basis in stored.values())
+    classifier = Classifier.from_settings(settings)
+    for post_id, in db.execute("SELECT DISTINCT post_id FROM mentions"):
+        row = db.execute("SELECT id, title, text, language FROM posts WHERE id = ?", [post_id]).fetchone()
+        c = classifier.classify([dict(zip(("id", "title", "text", "language"), row))])[0]
+        assert {(post_id, m.product): (m.score, m.label, m.confidence, m.span, m.basis)
+                for m in c.mention_sentiment} == {k: v for k, v in stored.items() if k[0] == post_id}

@@ -12,6 +12,7 @@ from listener.store.db import write
 from listener.store.fts import refresh_facets
 from listener.store.sql import chunks, rows
 
+
 def posts_to_classify(db: sqlite_utils.Database, *, everything: bool = False,
                       batch_size: int = 2000) -> Iterator[list[dict]]:
     """Batches of posts needing classification (all posts with ``everything``), by id."""
@@ -35,6 +36,9 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
                          classifier: str) -> None:
     """Write sentiment, language, product mentions and topics for a batch, replacing older ones.
 
+    Each mention carries its own sentiment (``mention_sentiment``, aligned with ``mentions``):
+    score, label, confidence, the span judged and the basis; NULLs when a result has none.
+
     A human relabel (``label_post``) wins over the model: its sentiment label and topics are
     written instead of the model's.
     """
@@ -46,13 +50,22 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
             "classified_at = ?, classifier = ? WHERE id = ?",
             [[r.sentiment, r.label, r.language, now, classifier, r.post_id] for r in results])
         conn.executemany("DELETE FROM mentions WHERE post_id = ?", ids)
-        conn.executemany("INSERT INTO mentions (post_id, product, alias) VALUES (?, ?, ?)",
-                         [[r.post_id, m.product, m.alias] for r in results for m in r.mentions])
+        conn.executemany(
+            "INSERT INTO mentions (post_id, product, alias, sentiment, sentiment_label, confidence, span, basis) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[r.post_id, m.product, m.alias, *_judged(m, getattr(r, "mention_sentiment", ()))]
+             for r in results for m in r.mentions])
         conn.executemany("DELETE FROM post_topics WHERE post_id = ?", ids)
         conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
                          [[r.post_id, t.topic, t.sentiment] for r in results for t in getattr(r, "topics", ())])
         _apply_labels(conn, [r.post_id for r in results])
         refresh_facets(conn, [r.post_id for r in results])
+
+
+def _judged(mention: Any, judged: Sequence[Any]) -> list:
+    """The stored per-mention columns of ``mention``: its entry in ``judged`` (matched by product), or NULLs."""
+    j = next((j for j in judged if j.product == mention.product), None)
+    return [None] * 5 if j is None else [j.score, j.label, j.confidence, j.span, j.basis]
 
 
 def _apply_labels(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:

@@ -255,6 +255,18 @@ def _m0008(db: sqlite_utils.Database) -> None:
     db.conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
 
 
+@_migration("0009_mention_sentiment")
+def _m0009(db: sqlite_utils.Database) -> None:
+    """Per-mention sentiment (models.mentions): what the post says about each product it mentions.
+    Existing rows keep NULLs (not judged yet) until ``listener classify --all`` fills them."""
+    for column, kind in (("sentiment", "REAL"),          # polarity in [-1, 1]; NULL: unscored or not judged yet
+                         ("sentiment_label", "TEXT"),    # positive | neutral | negative | unscored
+                         ("confidence", "REAL"),
+                         ("span", "TEXT"),               # the text judged about the product
+                         ("basis", "TEXT")):             # comparative | clause | sentence | post | rest | none | unscored
+        db.execute(f"ALTER TABLE mentions ADD COLUMN {column} {kind}")
+
+
 
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])

@@ -98,12 +98,15 @@ def count_posts(db: sqlite_utils.Database) -> int:
 
 
 def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
-    """One post with its engagement total, classification, mentions, topics and human label (None if absent)."""
+    """One post with its engagement total, classification, mentions (each with its per-product
+    sentiment columns), topics and human label (None if absent)."""
     found = rows(db, f"SELECT p.*, {ENGAGEMENT_SQL} AS engagement FROM posts p WHERE p.id = ?", [post_id])
     if not found:
         return None
     post = found[0]
-    post["mentions"] = rows(db, "SELECT product, alias FROM mentions WHERE post_id = ? ORDER BY product", [post_id])
+    # each mention with its own sentiment (NULLs: not judged yet, until ``classify --all``)
+    post["mentions"] = rows(db, "SELECT product, alias, sentiment, sentiment_label, confidence, span, basis "
+                                "FROM mentions WHERE post_id = ? ORDER BY product", [post_id])
     post["topics"] = rows(db, "SELECT topic, sentiment FROM post_topics WHERE post_id = ? ORDER BY topic", [post_id])
     labels = rows(db, "SELECT sentiment, topics, labelled_at FROM post_labels WHERE post_id = ?", [post_id])
     post["human_label"] = labels[0] if labels else None
