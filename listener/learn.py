@@ -228,6 +228,9 @@ class Explanation:
     stored_label: str | None
     classifier: str | None
     classified_at: str | None
+    # per product mentioned, as stored: product, alias, judged (False: NULLs, not judged yet), label, score,
+    # confidence, span, basis, and the terms that pushed the span (the scorer's, for a clause/sentence/rest basis)
+    products: list[dict] = field(default_factory=list)
 
     @property
     def reason(self) -> str:
@@ -258,7 +261,8 @@ class Explanation:
                 "positive_terms": [{"feature": c.feature, "weight": c.weight} for c in self.positive_terms],
                 "negative_terms": [{"feature": c.feature, "weight": c.weight} for c in self.negative_terms],
                 "human_label": self.human_label, "stored_label": self.stored_label,
-                "classifier": self.classifier, "classified_at": self.classified_at}
+                "classifier": self.classifier, "classified_at": self.classified_at,
+                "products": [dict(p) for p in self.products]}
 
 
 def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
@@ -274,7 +278,28 @@ def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
         classifier.languages, why.thresholds if why else None, why.probabilities if why else None,
         list(why.positive_terms) if why else [], list(why.negative_terms) if why else [],
         [(m.product, m.alias) for m in c.mentions], [(t.topic, t.term, t.sentiment) for t in c.topics],
-        human, post.get("sentiment_label"), post.get("classifier"), post.get("classified_at"))
+        human, post.get("sentiment_label"), post.get("classifier"), post.get("classified_at"),
+        [mention_judgement(m, classifier.scorer, top) for m in post.get("mentions", ())])
+
+
+SCORED_SPAN = ("clause", "sentence", "rest")   # bases whose label is the scorer's reading of the span
+
+
+def mention_judgement(mention: dict, scorer: Scorer, top: int = 8) -> dict:
+    """One stored mention (a row of ``store.get_post``'s ``mentions``) as ``explain`` shows it: the
+    product, the span judged, label, score, confidence, basis; ``judged`` is False while its columns
+    are NULL (a database upgraded by migration 0009 before ``classify --all``). For a label the
+    scorer read off the span, the terms that pushed it (the scorer's explanation of the span now)."""
+    judged = mention.get("sentiment_label") is not None
+    out = {"product": mention["product"], "alias": mention["alias"], "judged": judged,
+           "label": mention.get("sentiment_label"), "score": mention.get("sentiment"),
+           "confidence": mention.get("confidence"), "span": mention.get("span"), "basis": mention.get("basis"),
+           "positive_terms": [], "negative_terms": []}
+    if judged and out["basis"] in SCORED_SPAN and out["span"]:
+        why = scorer.explain(out["span"], top)
+        out["positive_terms"] = [{"feature": c.feature, "weight": c.weight} for c in why.positive_terms]
+        out["negative_terms"] = [{"feature": c.feature, "weight": c.weight} for c in why.negative_terms]
+    return out
 
 
 def explain_post(db: sqlite_utils.Database, settings: Settings, post_id: int, top: int = 8) -> Explanation | None:

@@ -716,7 +716,8 @@ def sentiment(obj: Ctx, file) -> None:
 @click.option("--top", default=8, show_default=True, type=click.IntRange(1, 50), help="Terms listed per direction.")
 @click.pass_obj
 def explain(obj: Ctx, post_id: int, top: int) -> None:
-    """Show why a post got its label: confidence, pushing terms, matched product alias and topic rule."""
+    """Show why a post got its label: confidence, pushing terms, matched product alias and topic rule,
+    and per product mentioned the span judged, its label, score, confidence and basis."""
     from listener import learn
 
     e = learn.explain_post(obj.db(), obj.settings(), post_id, top)
@@ -732,6 +733,16 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
     for title, terms in (("pushed towards positive", e.positive_terms), ("pushed towards negative", e.negative_terms)):
         click.echo(f"{title}: " + (", ".join(f"{c.feature} ({c.weight:+.3f})" for c in terms) or "none"))
     click.echo("products: " + (", ".join(f"{p} (alias {a!r})" for p, a in e.mentions) or "none"))
+    for m in e.products:   # what the post says about each product, as stored
+        if not m["judged"]:
+            click.echo(f"  {m['product']}: not judged yet: run classify --all")
+            continue
+        score = "no score" if m["score"] is None else f"score {m['score']:+.3f}"
+        conf = "" if m["confidence"] is None else f", confidence {m['confidence']:.2f}"
+        click.echo(f"  {m['product']}: {m['label']} ({score}{conf}), basis {m['basis']}; span {m['span']!r}")
+        terms = [f"{c['feature']} ({c['weight']:+.3f})" for c in m["positive_terms"] + m["negative_terms"]]
+        if terms:
+            click.echo(f"    pushed by: {', '.join(terms)}")
     click.echo("topics: " + (", ".join(
         f"{t} (term {term!r}, sentiment {'n/a' if s is None else f'{s:+.2f}'})" for t, term, s in e.topics) or "none"))
 

@@ -10,6 +10,16 @@ class ProductTag(BaseModel):
     alias: str
 
 
+class ProductMention(ProductTag):
+    """A product a post mentions, with what the post says about it (``models.mentions``); the
+    sentiment fields are null until the post is classified again (``listener classify --all``)."""
+    sentiment: float | None = None          # polarity in [-1, 1]
+    sentiment_label: str | None = None      # positive | neutral | negative | unscored
+    confidence: float | None = None
+    span: str | None = None                 # the text judged about the product
+    basis: str | None = None                # comparative | clause | sentence | post | rest | none | unscored
+
+
 class SearchHit(BaseModel):
     id: int
     source: str
@@ -43,6 +53,20 @@ class Term(BaseModel):
     weight: float
 
 
+class MentionJudgement(BaseModel):
+    """Per product mentioned: the stored judgement and the terms that pushed its span."""
+    product: str
+    alias: str
+    judged: bool                  # false: not judged yet (run ``listener classify --all``)
+    label: str | None
+    score: float | None
+    confidence: float | None
+    span: str | None
+    basis: str | None
+    positive_terms: list[Term]
+    negative_terms: list[Term]
+
+
 class Explanation(BaseModel):
     """``learn.Explanation.to_dict()``: why the configured model gives the post its label."""
     label: str
@@ -60,6 +84,7 @@ class Explanation(BaseModel):
     stored_label: str | None
     classifier: str | None
     classified_at: str | None
+    products: list[MentionJudgement] = []
 
 
 class PostDetail(BaseModel):
@@ -77,7 +102,7 @@ class PostDetail(BaseModel):
     comments: int | None
     likes: int | None
     shares: int | None
-    products: list[ProductTag]
+    products: list[ProductMention]
     topics: list[str]
     explanation: Explanation
 
