@@ -64,3 +64,20 @@ def test_post_text_joins_title_and_body():
 def test_language():
     assert detect_language("Серебряков - об эмиграции, детях и законе подлецов") == "ru"
     assert detect_language("short") is None
+
+
+def test_classify_batch_judges_each_mention_aligned_with_mentions():
+    from models.classify import classify_batch
+
+    rows = [{"id": 1, "title": None, "text": "Firefox is great. Apple keeps crashing, awful."},
+            {"id": 2, "title": None, "text": "No product here, just a lovely day."},
+            {"id": 3, "title": None, "text": "Firefox ist schlecht und stürzt ständig ab, furchtbar.",
+             "language": "de"},
+            {"id": 4, "title": "Firefox 200 released", "text": "Notes at the usual place."}]
+    a, b, c, d = classify_batch(rows, products=PRODUCTS)
+    assert [m.product for m in a.mention_sentiment] == [m.product for m in a.mentions] == ["Firefox", "Apple"]
+    assert [(m.label, m.basis) for m in a.mention_sentiment] == [("positive", "sentence"), ("negative", "sentence")]
+    assert a.mention_sentiment[0].span == "Firefox is great."
+    assert b.mentions == () == b.mention_sentiment and b.label == "positive"   # no product: post level only
+    assert c.label == "unscored" and [(m.label, m.score) for m in c.mention_sentiment] == [("unscored", None)]
+    assert [(m.label, m.basis) for m in d.mention_sentiment] == [(d.label, "post")]
