@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from listener.config import Settings
 from listener.errors import ModelError, model_errors  # noqa: F401 (ModelError: what from_settings raises)
 from models.classify import Classification, classifier_version, classify_batch, score_covered
 from models.products import ProductMatcher, TermRule, compile_products
-from models import adapt
-from models.adapt import DomainHead
 from models.sentiment import Scorer, TrainedScorer, load_scorer
-from models.trained import ArtifactError, TrainedModel
 from models.topics import compile_topics
+
+if TYPE_CHECKING:  # numpy and scipy: loaded when a model is, not when a command starts
+    from models.adapt import DomainHead
+    from models.trained import TrainedModel
 
 
 def scorer_for(settings: Settings, model: str | None = None, *, head: bool = True) -> Scorer:
@@ -43,6 +44,9 @@ _HEADS: dict[tuple[Path, float, str], tuple[DomainHead, str]] = {}
 def _load_head(path: Path, base: TrainedModel) -> tuple[DomainHead, str]:
     """The domain head at ``path`` checked against ``base``, and its SHA-256 (cached per file version
     and base). Raises ``ArtifactError`` naming the file when it is missing, altered or for another base."""
+    from models import adapt
+    from models.trained import ArtifactError
+
     try:
         mtime = path.stat().st_mtime
     except FileNotFoundError:
