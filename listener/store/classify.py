@@ -53,8 +53,8 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
         conn.executemany(
             "INSERT INTO mentions (post_id, product, alias, sentiment, sentiment_label, confidence, span, basis) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[r.post_id, m.product, m.alias, *_judged(m, getattr(r, "mention_sentiment", ()))]
-             for r in results for m in r.mentions])
+            [[r.post_id, m.product, m.alias, *_judged(j)]
+             for r in results for m, j in _with_judgements(r)])
         conn.executemany("DELETE FROM post_topics WHERE post_id = ?", ids)
         conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
                          [[r.post_id, t.topic, t.sentiment] for r in results for t in getattr(r, "topics", ())])
@@ -62,9 +62,15 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
         refresh_facets(conn, [r.post_id for r in results])
 
 
-def _judged(mention: Any, judged: Sequence[Any]) -> list:
-    """The stored per-mention columns of ``mention``: its entry in ``judged`` (matched by product), or NULLs."""
-    j = next((j for j in judged if j.product == mention.product), None)
+def _with_judgements(result: Any) -> zip:
+    """Each mention of a result with its judgement (``mention_sentiment`` is aligned with ``mentions``;
+    None for each when the result carries none)."""
+    judged = tuple(getattr(result, "mention_sentiment", ())) or (None,) * len(result.mentions)
+    return zip(result.mentions, judged, strict=True)
+
+
+def _judged(j: Any) -> list:
+    """The stored per-mention columns of one judgement, or NULLs."""
     return [None] * 5 if j is None else [j.score, j.label, j.confidence, j.span, j.basis]
 
 
