@@ -50,15 +50,14 @@ def train(config: training.TrainConfig, out: Path, *, data_dir: Path = datasets.
           db: sqlite_utils.Database | None = None, evaluate: bool = True) -> TrainResult:
     """Train on the bundled data (plus relabels from ``db``), measure, and write the artifact."""
     extra = relabel_examples(db)
-    with model_errors():
-        examples = training.training_examples(config, data_dir, extra)
-        model = training.fit(examples, config)
-        ev = None
-        if evaluate:
-            cv = training.cross_val_scores(config, data_dir, extra) if config.cv_folds else None
-            ev = training.evaluate("trained", _pairs(TrainedScorer(model)), data_dir, cv=cv,
-                                   vader_sets=config.vader_sets if cv else ())
-            model.meta["metrics"] = {"figures": ev.figures(), "how": ev.how}
+    examples = training.training_examples(config, data_dir, extra)
+    model = training.fit(examples, config)
+    ev = None
+    if evaluate:
+        cv = training.cross_val_scores(config, data_dir, extra) if config.cv_folds else None
+        ev = training.evaluate("trained", _pairs(TrainedScorer(model)), data_dir, cv=cv,
+                               vader_sets=config.vader_sets if cv else ())
+        model.meta["metrics"] = {"figures": ev.figures(), "how": ev.how}
     model.meta["relabels"] = len(extra)
     data = trained.serialize(model)
     write_atomic(out, data)
@@ -127,19 +126,18 @@ def evaluate_models(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, c
     assert isinstance(scorer, TrainedScorer)
     meta = scorer.model.meta
     config = training.TrainConfig.from_dict(meta.get("config", {}))
-    with model_errors():
-        out = [training.evaluate("vader", _pairs(scorer_for(settings, "vader")), data_dir)]
-        if cv and config.cv_folds:
-            ev = training.evaluate(scorer.name, _pairs(scorer), data_dir,
-                                   cv=training.cross_val_scores(config, data_dir), vader_sets=config.vader_sets)
-        else:
-            ev = training.evaluate(scorer.name, _pairs(scorer), data_dir, vader_sets=())
-            recorded = meta.get("metrics", {})
-            for name in config.vader_sets:
-                value = recorded.get("figures", {}).get(f"vader_{name}_macro_f1")
-                if value is not None:
-                    ev.vader[name] = {"macro_f1": value}
-                    ev.how[name] = "cross-validated at training time (recorded in the artifact)"
+    out = [training.evaluate("vader", _pairs(scorer_for(settings, "vader")), data_dir)]
+    if cv and config.cv_folds:
+        ev = training.evaluate(scorer.name, _pairs(scorer), data_dir,
+                               cv=training.cross_val_scores(config, data_dir), vader_sets=config.vader_sets)
+    else:
+        ev = training.evaluate(scorer.name, _pairs(scorer), data_dir, vader_sets=())
+        recorded = meta.get("metrics", {})
+        for name in config.vader_sets:
+            value = recorded.get("figures", {}).get(f"vader_{name}_macro_f1")
+            if value is not None:
+                ev.vader[name] = {"macro_f1": value}
+                ev.how[name] = "cross-validated at training time (recorded in the artifact)"
     out.append(ev)
     return out
 
