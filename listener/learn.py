@@ -256,8 +256,8 @@ class Explanation:
                 "positive_threshold": self.thresholds[1] if vader else None,
                 "negative_threshold": self.thresholds[0] if vader else None,
                 "probabilities": self.probabilities,
-                "positive_terms": [{"feature": c.feature, "weight": c.weight} for c in self.positive_terms],
-                "negative_terms": [{"feature": c.feature, "weight": c.weight} for c in self.negative_terms],
+                "positive_terms": _terms(self.positive_terms),
+                "negative_terms": _terms(self.negative_terms),
                 "human_label": self.human_label, "stored_label": self.stored_label,
                 "classifier": self.classifier, "classified_at": self.classified_at,
                 "products": [dict(p) for p in self.products]}
@@ -280,6 +280,11 @@ def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
         [mention_judgement(m, classifier.scorer, top) for m in post.get("mentions", ())])
 
 
+def _terms(contributions: Iterable[Contribution]) -> list[dict]:
+    """Terms that pushed a label, in their JSON form."""
+    return [{"feature": c.feature, "weight": c.weight} for c in contributions]
+
+
 SCORED_SPAN = ("clause", "sentence", "rest")   # bases whose label is the scorer's reading of the span
 
 
@@ -295,8 +300,8 @@ def mention_judgement(mention: dict, scorer: Scorer, top: int = 8) -> dict:
            "positive_terms": [], "negative_terms": []}
     if judged and out["basis"] in SCORED_SPAN and out["span"]:
         why = scorer.explain(out["span"], top)
-        out["positive_terms"] = [{"feature": c.feature, "weight": c.weight} for c in why.positive_terms]
-        out["negative_terms"] = [{"feature": c.feature, "weight": c.weight} for c in why.negative_terms]
+        out["positive_terms"] = _terms(why.positive_terms)
+        out["negative_terms"] = _terms(why.negative_terms)
     return out
 
 
