@@ -28,7 +28,7 @@ def read_source(s: "_Reader") -> Source:
     default_url = kind.default_url
     options: dict[str, Any] = {}
     for opt in kind.options:
-        value = s.get(opt.name, opt.kind, required=opt.required, default=opt.default, check=opt.check)
+        value = s.read(opt)
         if value is not None:
             options[opt.name] = value
     if kind.check_options is not None:
