@@ -38,11 +38,19 @@ class TrainResult:
     evaluation: training.Evaluation | None
 
 
+def labelled_texts(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """The user's sentiment relabels as (text, label): a post's whole text; for a product's mention,
+    the span the model judged about it (the whole text while it has not been judged)."""
+    found = [(post_text(r["title"], r["text"]), r["label"]) for r in store.labelled_posts(db)]
+    found += [(r["span"] or post_text(r["title"], r["text"]), r["label"]) for r in store.labelled_mentions(db)]
+    return found
+
+
 def relabel_examples(db: sqlite_utils.Database | None) -> list[Example]:
     """The user's sentiment relabels as training examples (none without a database)."""
     if db is None:
         return []
-    return [Example(post_text(r["title"], r["text"]), r["label"], "relabel") for r in store.labelled_posts(db)]
+    return [Example(text, label, "relabel") for text, label in labelled_texts(db)]
 
 
 @model_errors()
@@ -158,12 +166,12 @@ def evaluate_labels(db: sqlite_utils.Database, settings: Settings, *, folds: int
     """The configured model's accuracy on the user's own sentiment relabels, and (``folds`` >= 2) how a
     domain head does on them out-of-fold (``adapt.cross_validate``) beside the trained base model."""
     scorer = scorer_for(settings)
-    rows = store.labelled_posts(db)
-    if not rows:
+    pairs = labelled_texts(db)
+    if not pairs:
         return LabelEvaluation(scorer.name, 0, None, None)
-    texts = [post_text(r["title"], r["text"]) for r in rows]
+    texts = [text for text, _ in pairs]
     got = [s.label for s in scorer.score(texts)]
-    gold = [r["label"] for r in rows]
+    gold = [label for _, label in pairs]
     confusion: dict[str, dict[str, int]] = {}
     for g, p in zip(gold, got):
         confusion.setdefault(g, {}).setdefault(p, 0)
@@ -177,7 +185,7 @@ def evaluate_labels(db: sqlite_utils.Database, settings: Settings, *, folds: int
             cv = adapt.cross_validate(base.model, texts, gold, folds=folds)
         base_name = base.name
     in_sample = isinstance(scorer, TrainedScorer) and scorer.head is not None
-    return LabelEvaluation(scorer.name, len(rows), m["accuracy"], m["macro_f1"], confusion, cv, base_name, in_sample)
+    return LabelEvaluation(scorer.name, len(pairs), m["accuracy"], m["macro_f1"], confusion, cv, base_name, in_sample)
 
 
 def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> Iterator[dict]:
@@ -297,7 +305,7 @@ def mention_judgement(mention: dict, scorer: Scorer, top: int = 8) -> dict:
     out = {"product": mention["product"], "alias": mention["alias"], "judged": judged,
            "label": mention.get("sentiment_label"), "score": mention.get("sentiment"),
            "confidence": mention.get("confidence"), "span": mention.get("span"), "basis": mention.get("basis"),
-           "positive_terms": [], "negative_terms": []}
+           "human_label": mention.get("human_label"), "positive_terms": [], "negative_terms": []}
     if judged and out["basis"] in SCORED_SPAN and out["span"]:
         why = scorer.explain(out["span"], top)
         out["positive_terms"] = _terms(why.positive_terms)
@@ -312,14 +320,26 @@ def explain_post(db: sqlite_utils.Database, settings: Settings, post_id: int, to
 
 
 def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, now: datetime,
-               sentiment: str | None = None, topics: list[str] | None = None) -> None:
-    """Store a human correction (sentiment and/or topics). Raises ValueError on unknown values."""
+               sentiment: str | None = None, topics: list[str] | None = None, product: str | None = None) -> None:
+    """Store a human correction: the post's sentiment and/or topics, or (``product``) the sentiment of
+    what the post says about that product. Raises a one-line ``UserError`` on unknown values."""
     if sentiment is not None and sentiment not in LABELS:
         raise BadInput(f"sentiment must be one of {', '.join(LABELS)}, got {sentiment!r}")
     known = {t.name for t in settings.topics}
     for t in topics or ():
         if t not in known:
             raise BadInput(f"unknown topic {t!r} (settings topics: {', '.join(sorted(known)) or 'none'})")
-    if store.get_post(db, post_id) is None:
+    post = store.get_post(db, post_id)
+    if post is None:
         raise NotFound(f"no post with id {post_id}")
-    store.label_post(db, post_id, now=iso_utc(now), sentiment=sentiment, topics=topics)
+    if product is None:
+        store.label_post(db, post_id, now=iso_utc(now), sentiment=sentiment, topics=topics)
+        return
+    if sentiment is None or topics is not None:
+        raise BadInput("a product's relabel takes a sentiment and no topics (topics belong to the post)")
+    mentioned = {m["product"].casefold(): m["product"] for m in post["mentions"]}
+    name = mentioned.get(product.strip().casefold())
+    if name is None:
+        raise BadInput(f"post {post_id} does not mention {product!r} (it mentions: "
+                       f"{', '.join(sorted(mentioned.values())) or 'no product'})")
+    store.label_mention(db, post_id, name, sentiment, now=iso_utc(now))

@@ -739,7 +739,8 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
             continue
         score = "no score" if m["score"] is None else f"score {m['score']:+.3f}"
         conf = "" if m["confidence"] is None else f", confidence {m['confidence']:.2f}"
-        click.echo(f"  {m['product']}: {m['label']} ({score}{conf}), basis {m['basis']}; span {m['span']!r}")
+        click.echo(f"  {m['product']}: {m['label']} ({score}{conf}), basis {m['basis']}; span {m['span']!r}"
+                   + (" (human relabel: overrides the model)" if m["human_label"] else ""))
         terms = [f"{c['feature']} ({c['weight']:+.3f})" for c in m["positive_terms"] + m["negative_terms"]]
         if terms:
             click.echo(f"    pushed by: {', '.join(terms)}")
@@ -750,17 +751,25 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
 @cli.command()
 @click.argument("post_id", type=int)
 @click.option("--sentiment", "sentiment_", type=click.Choice(["positive", "neutral", "negative"]),
-              help="The correct sentiment label.")
+              help="The correct sentiment label (of the post, or with --product of what it says about that product).")
+@click.option("--product", metavar="NAME", help="Relabel what the post says about this product (one it mentions).")
 @click.option("--topics", metavar="NAMES", help="The correct topics, comma-separated ('' for none).")
 @click.pass_obj
-def label(obj: Ctx, post_id: int, sentiment_: str | None, topics: str | None) -> None:
-    """Correct a post's sentiment and/or topics; the correction overrides the model and is training data."""
+def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, topics: str | None) -> None:
+    """Correct a post's sentiment and/or topics, or with --product the sentiment of one product's mention;
+    the correction overrides the model and is training data (`listener train --with-labels`)."""
     from listener import learn
 
     if sentiment_ is None and topics is None:
         raise click.UsageError("give --sentiment and/or --topics")
+    if product is not None and (sentiment_ is None or topics is not None):
+        raise click.UsageError("--product takes --sentiment and no --topics (topics belong to the post)")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
-    learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names)
+    learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names,
+                     product=product)
+    if product is not None:
+        obj.say(f"Post {post_id}: {product} relabelled {sentiment_}.")
+        return
     obj.say(f"Post {post_id} relabelled" + (f": sentiment {sentiment_}" if sentiment_ else "")
             + (f"; topics {', '.join(names) or 'none'}" if names is not None else "") + ".")
 

@@ -35,8 +35,9 @@ from listener.facets import (ENGAGEMENT_FIELDS, ENGAGEMENT_SQL, ENGAGEMENT_STEPS
                              engagement, engagement_token, facet_token, post_facets, site_names)
 from listener.store import migrations
 from listener.store.alerts import checkpoint, deliveries, last_alert, record_alert, record_delivery, set_checkpoint
-from listener.store.classify import (count_to_classify, emerging_topics, label_post, labelled_posts, posts_to_classify,
-                                     product_posts, save_classifications, save_emerging)
+from listener.store.classify import (count_to_classify, emerging_topics, label_mention, label_post, labelled_mentions,
+                                     labelled_posts, posts_to_classify, product_posts, save_classifications,
+                                     save_emerging)
 from listener.store.db import BUSY_TIMEOUT_MS, applied_migrations, open_db, write
 from listener.store.fts import TOKENIZER, fts_tokens, highlight, index_terms, prepare_search
 from listener.store.jobs import (daemon_heartbeat, daemon_row, daemon_started, daemon_stopped, ensure_jobs, job_rows,

@@ -74,13 +74,29 @@ def _judged(j: Any) -> list:
     return [None] * 5 if j is None else [j.score, j.label, j.confidence, j.span, j.basis]
 
 
+_LABEL_SCORE = "CASE l.sentiment WHEN 'positive' THEN 1.0 WHEN 'negative' THEN -1.0 ELSE 0.0 END"
+
+
 def _apply_labels(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
+    """Write the human relabels of these posts over the model's results.
+
+    A post's relabel sets the post's label, and that of its mention when it mentions exactly one
+    product (the post is then about that product); a mention's relabel (``mention_labels``) sets
+    that mention, and wins over the post's. Relabelled mentions get basis 'label', confidence 1.
+    """
     for chunk, marks in chunks(post_ids):
-        conn.execute(f"""UPDATE posts SET sentiment_label = l.sentiment,
-                             sentiment = CASE l.sentiment WHEN 'positive' THEN 1.0
-                                 WHEN 'negative' THEN -1.0 ELSE 0.0 END
+        conn.execute(f"""UPDATE posts SET sentiment_label = l.sentiment, sentiment = {_LABEL_SCORE}
                          FROM post_labels l WHERE l.post_id = posts.id AND l.sentiment IS NOT NULL
                          AND posts.id IN ({marks})""", chunk)
+        conn.execute(f"""UPDATE mentions SET sentiment_label = l.sentiment, sentiment = {_LABEL_SCORE},
+                             confidence = 1.0, basis = 'label'
+                         FROM post_labels l WHERE l.post_id = mentions.post_id AND l.sentiment IS NOT NULL
+                         AND mentions.post_id IN ({marks})
+                         AND (SELECT count(*) FROM mentions o WHERE o.post_id = mentions.post_id) = 1""", chunk)
+        conn.execute(f"""UPDATE mentions SET sentiment_label = l.sentiment, sentiment = {_LABEL_SCORE},
+                             confidence = 1.0, basis = 'label'
+                         FROM mention_labels l WHERE l.post_id = mentions.post_id AND l.product = mentions.product
+                         AND mentions.post_id IN ({marks})""", chunk)
         for post_id, topics in conn.execute(
                 f"SELECT post_id, topics FROM post_labels WHERE topics IS NOT NULL AND post_id IN ({marks})",
                 chunk).fetchall():
@@ -108,6 +124,27 @@ def labelled_posts(db: sqlite_utils.Database) -> list[dict]:
     return rows(db, """SELECT p.id, p.title, p.text, p.language, l.sentiment AS label
                         FROM post_labels l JOIN posts p ON p.id = l.post_id
                         WHERE l.sentiment IS NOT NULL ORDER BY p.id""")
+
+
+def label_mention(db: sqlite_utils.Database, post_id: int, product: str, sentiment: str, *, now: str) -> None:
+    """Store a human sentiment label for one product's mention in a post (it overrides the model
+    for that mention) and apply it now."""
+    with write(db):
+        db.conn.execute(
+            "INSERT INTO mention_labels (post_id, product, sentiment, labelled_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(post_id, product) DO UPDATE SET sentiment = excluded.sentiment, "
+            "labelled_at = excluded.labelled_at", [post_id, product, sentiment, now])
+        _apply_labels(db.conn, [post_id])
+        refresh_facets(db.conn, [post_id])
+
+
+def labelled_mentions(db: sqlite_utils.Database) -> list[dict]:
+    """Mentions with a human sentiment label: post id, product, title, text, the span the model
+    judged (None before it was judged), language, label."""
+    return rows(db, """SELECT p.id, l.product, p.title, p.text, m.span, p.language, l.sentiment AS label
+                        FROM mention_labels l JOIN posts p ON p.id = l.post_id
+                        LEFT JOIN mentions m ON m.post_id = l.post_id AND m.product = l.product
+                        ORDER BY p.id, l.product""")
 
 
 def product_posts(db: sqlite_utils.Database, product: str | None, start: str, end: str) -> list[dict]:

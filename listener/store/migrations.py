@@ -267,6 +267,21 @@ def _m0009(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE mentions ADD COLUMN {column} {kind}")
 
 
+@_migration("0010_mention_labels")
+def _m0010(db: sqlite_utils.Database) -> None:
+    """Human sentiment relabels of one product's mention in a post (``listener label --product``).
+    They override the model for that mention, are written into its ``mentions`` row (basis 'label')
+    and are training data for ``listener train --with-labels``."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS mention_labels (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            sentiment TEXT NOT NULL,      -- positive | neutral | negative
+            labelled_at TEXT NOT NULL,
+            PRIMARY KEY (post_id, product)
+        )""")
+
+
 
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])

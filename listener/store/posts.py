@@ -105,8 +105,11 @@ def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
         return None
     post = found[0]
     # each mention with its own sentiment (NULLs: not judged yet, until ``classify --all``)
-    post["mentions"] = rows(db, "SELECT product, alias, sentiment, sentiment_label, confidence, span, basis "
-                                "FROM mentions WHERE post_id = ? ORDER BY product", [post_id])
+    # and the human relabel of that mention, if any (``human_label``)
+    post["mentions"] = rows(db, "SELECT m.product, m.alias, m.sentiment, m.sentiment_label, m.confidence, m.span, "
+                                "m.basis, l.sentiment AS human_label FROM mentions m LEFT JOIN mention_labels l "
+                                "ON l.post_id = m.post_id AND l.product = m.product WHERE m.post_id = ? "
+                                "ORDER BY m.product", [post_id])
     post["topics"] = rows(db, "SELECT topic, sentiment FROM post_topics WHERE post_id = ? ORDER BY topic", [post_id])
     labels = rows(db, "SELECT sentiment, topics, labelled_at FROM post_labels WHERE post_id = ?", [post_id])
     post["human_label"] = labels[0] if labels else None

@@ -17,7 +17,8 @@ class ProductMention(ProductTag):
     sentiment_label: str | None = None      # positive | neutral | negative | unscored
     confidence: float | None = None
     span: str | None = None                 # the text judged about the product
-    basis: str | None = None                # comparative | clause | sentence | post | rest | none | unscored
+    basis: str | None = None                # comparative | clause | sentence | post | rest | none | unscored | label
+    human_label: str | None = None          # a person's relabel of this mention (it overrides the model)
 
 
 class SearchHit(BaseModel):
@@ -63,6 +64,7 @@ class MentionJudgement(BaseModel):
     confidence: float | None
     span: str | None
     basis: str | None
+    human_label: str | None = None  # a person's relabel of this mention (``listener label --product``)
     positive_terms: list[Term]
     negative_terms: list[Term]
 
