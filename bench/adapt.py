@@ -56,7 +56,6 @@ import random
 import statistics
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -65,29 +64,17 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 from listener.files import write_atomic  # noqa: E402
 from models import adapt, trained, training  # noqa: E402
+from models import datasets  # noqa: E402
 from models.datasets import Example  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = next((p / "shared" / "data" / "sentiment" for p in (ROOT.parent, ROOT.parent.parent)
                if (p / "shared" / "data" / "sentiment").is_dir()), ROOT.parent / "shared" / "data" / "sentiment")
-ABSA_FILES = {"restaurants": "Restaurants_Train_v2.xml", "laptops": "Laptop_Train_v2.xml"}
 TEST_SIZE = {"restaurants": 600, "laptops": 350}
 SIZES = (0, 100, 300, 1000)
 GOAL = 0.05
 
 Adapter = Callable[[Sequence[str], Sequence[str]], Callable[[Sequence[str]], list[str]]]
-
-
-def absa_sentences(path: Path) -> list[tuple[str, str]]:
-    """(sentence, label) from a SemEval-2014 ABSA XML file, by the rule in the module docstring."""
-    out = []
-    for s in ET.parse(path).getroot().iter("sentence"):
-        pols = {a.get("polarity") for a in s.iter("aspectTerm")}
-        if not pols or "conflict" in pols or {"positive", "negative"} <= pols:
-            continue
-        label = "positive" if "positive" in pols else "negative" if "negative" in pols else "neutral"
-        out.append((s.findtext("text", "").strip(), label))
-    return out
 
 
 def read_domain_file(path: Path) -> list[tuple[str, str]]:
@@ -198,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="head and stack only, 2 draws, 100 and 300 labels")
     ap.add_argument("--json", type=Path, help="write the results as JSON here")
-    ap.add_argument("--domain", action="append", choices=sorted(ABSA_FILES), help="default: all")
+    ap.add_argument("--domain", action="append", choices=sorted(datasets.ABSA_FILES), help="default: all")
     ap.add_argument("--data-dir", type=Path, default=SHARED, help="folder holding semeval14_absa/")
     ap.add_argument("--domain-file", type=Path, help="a label<TAB>text file to use as the only domain")
     ap.add_argument("--model", type=Path, default=trained.SHIPPED, help="base model artifact")
@@ -227,8 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         domains = {args.domain_file.stem: (rows, len(rows) // 3)}
     else:
         print(f"reading {args.data_dir / 'semeval14_absa'} in place (not redistributable, not in the repository)")
-        domains = {d: (absa_sentences(args.data_dir / "semeval14_absa" / ABSA_FILES[d]), TEST_SIZE[d])
-                   for d in (args.domain or sorted(ABSA_FILES))}
+        domains = {d: (datasets.absa_sentences(args.data_dir, d), TEST_SIZE[d])
+                   for d in (args.domain or sorted(datasets.ABSA_FILES))}
     results = []
     with threadpool_limits(limits=1):
         for name, (rows, test_size) in domains.items():

@@ -40,7 +40,6 @@ import platform
 import random
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +49,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from bench.classify import BATCH, make_rows, settings_for  # noqa: E402
 from listener.classifier import Classifier  # noqa: E402
 from listener.files import write_atomic  # noqa: E402
+from models import datasets  # noqa: E402
 from models.classify import post_text  # noqa: E402
 from models.features import normalize, word_tokens  # noqa: E402
-from models.mentions import judge_batch  # noqa: E402
-from models.products import Mention  # noqa: E402
+from models.mentions import judge_batch, judge_targets  # noqa: E402
 from models.sentiment import LABELS, Scorer, Sentiment, load_scorer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-POLARITY = {"-1": "negative", "0": "neutral", "1": "positive"}
-Item = tuple[str, tuple[Mention, ...], int, str]   # text, its mentions (with spans), which one is judged, gold
+Item = datasets.TargetItem
 
 
 def data_dir(given: Path | None) -> Path:
@@ -67,35 +65,6 @@ def data_dir(given: Path | None) -> Path:
         if d and (Path(d) / "target_dong2014").is_dir():
             return Path(d)
     raise SystemExit("target_dong2014 not found: pass --data DIR (the folder holding target_dong2014/)")
-
-
-def load_dong(folder: Path) -> list[Item]:
-    """Dong 2014 train.raw: (sentence, target, polarity) triples; the target at each ``$T$``."""
-    lines = (folder / "target_dong2014" / "train.raw").read_text(encoding="utf-8").split("\n")
-    out = []
-    for i in range(0, len(lines) - 2, 3):
-        template, target, polarity = lines[i], lines[i + 1].strip(), lines[i + 2].strip()
-        parts = template.split("$T$")
-        text, spans = parts[0], []
-        for p in parts[1:]:
-            spans.append((len(text), len(text) + len(target)))
-            text += target + p
-        out.append((text, (Mention(target, target, tuple(spans)),), 0, POLARITY[polarity]))
-    return out
-
-
-def load_semeval(folder: Path, name: str) -> list[Item]:
-    """SemEval-2014 ABSA: each aspect term (not ``conflict``) of each sentence, judged with all the
-    sentence's terms as mentions (as a post naming several products), each at its offsets."""
-    root = ET.parse(folder / "semeval14_absa" / f"{name}_Train_v2.xml").getroot()
-    out = []
-    for s in root.iter("sentence"):
-        text = s.findtext("text") or ""
-        terms = list(s.iter("aspectTerm"))
-        mentions = tuple(Mention(f"{i}:{t.get('term')}", t.get("term"), ((int(t.get("from")), int(t.get("to"))),))
-                         for i, t in enumerate(terms))
-        out += [(text, mentions, i, t.get("polarity")) for i, t in enumerate(terms) if t.get("polarity") in LABELS]
-    return out
 
 
 def macro_f1(gold: list[str], pred: list[str]) -> float:
@@ -175,11 +144,8 @@ def heads(sets: dict[str, list[Item]], trained: Scorer, vader: Scorer) -> dict[s
 
 def evaluate(items: list[Item], scorer: Scorer) -> dict[str, list[str]]:
     """Predicted labels: post-level and per-mention."""
-    texts = sorted({t for t, _, _, _ in items})
-    post = dict(zip(texts, scorer.score(texts)))
-    judged = judge_batch([(t, ms, post[t]) for t, ms, _, _ in items], scorer)
-    return {"post-level": [post[t].label for t, _, _, _ in items],
-            "per-mention": [j[k].label for j, (_, _, k, _) in zip(judged, items)]}
+    post, mention = judge_targets(items, scorer)
+    return {"post-level": post, "per-mention": mention}
 
 
 def held_out(n: int, seed: int = 13, share: float = 0.2) -> list[int]:
@@ -221,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     folder = data_dir(args.data)
-    sets = {"dong2014": load_dong(folder), "semeval14-restaurants": load_semeval(folder, "Restaurants"),
-            "semeval14-laptops": load_semeval(folder, "Laptop")}
+    sets = {"dong2014": datasets.load_dong(folder),
+            "semeval14-restaurants": datasets.load_absa_terms(folder, "restaurants"),
+            "semeval14-laptops": datasets.load_absa_terms(folder, "laptops")}
     scorers = {"vader": load_scorer("vader"), "trained": load_scorer("trained")}
     report: dict = {"data": str(folder), "accuracy": {}, "python": platform.python_version()}
     print(f"{'set':<24}{'split':<10}{'scorer':<9}{'method':<18}{'n':>6}{'macro-F1':>10}{'acc':>8}"

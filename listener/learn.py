@@ -9,7 +9,7 @@ user's relabels from the store; the models themselves stay pure (``models/``). T
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -18,7 +18,7 @@ import sqlite_utils
 
 from listener import store
 from listener.classifier import Classifier, scorer_for
-from listener.config import Settings
+from listener.config import SENTIMENT_MODELS, Settings
 from listener.errors import BadInput, NotFound, model_errors
 from listener.files import write_atomic
 from listener.text import iso_utc
@@ -26,6 +26,7 @@ from models import adapt, datasets, trained, training
 from models.classify import post_text
 from models.datasets import Example
 from models.features import Contribution
+from models.mentions import judge_targets
 from models.sentiment import LABELS, UNSCORED, Scorer, TrainedScorer
 
 
@@ -148,6 +149,124 @@ def evaluate_models(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, c
                 ev.how[name] = "cross-validated at training time (recorded in the artifact)"
     out.append(ev)
     return out
+
+
+@dataclass
+class MentionEvaluation:
+    """A model's per-mention judgements on target-level data: per set, macro-F1, accuracy and count,
+    beside the post-level label given to every target (``post_level``)."""
+    model: str
+    figures: dict[str, dict[str, float]]
+    post_level: dict[str, dict[str, float]]
+
+
+def evaluate_mentions(settings: Settings, folder: Path, models: Iterable[str]) -> list[MentionEvaluation]:
+    """Each model's per-mention sentiment on Dong 2014 and SemEval-2014 (restaurants, laptops), read
+    in place from ``folder`` (their terms keep them out of the repository). No model is trained on
+    them, so every item is held out."""
+    with model_errors():
+        sets = {"dong2014": datasets.load_dong(folder),
+                **{f"semeval14_{n}": datasets.load_absa_terms(folder, n) for n in sorted(datasets.ABSA_FILES)}}
+    out = []
+    for model in models:
+        scorer = scorer_for(settings, model, head=False)
+        figures, post_level = {}, {}
+        for name, items in sets.items():
+            gold = [y for _, _, _, y in items]
+            post, mention = judge_targets(items, scorer)
+            figures[name] = {**training.three_class(gold, mention), "n": len(items)}
+            post_level[name] = {**training.three_class(gold, post), "n": len(items)}
+        out.append(MentionEvaluation(scorer.name, figures, post_level))
+    return out
+
+
+def classify_speed(settings: Settings, model: str, rows: list[dict], batch: int = 2000) -> float:
+    """Posts per second of the full classify step (sentiment, per-mention judgements, products,
+    topics, language) with sentiment ``model``, on one core, over ``rows`` (store writes aside)."""
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    sentiment = replace(settings.sentiment, model=model, adaptation=None)
+    classifier = Classifier.from_settings(replace(settings, sentiment=sentiment))
+    classifier.classify(rows[:50])   # loads the model, outside the timing
+    with threadpool_limits(1):
+        start = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            classifier.classify(rows[i:i + batch])
+        return len(rows) / (time.perf_counter() - start)
+
+
+def vader_speed(rows: list[dict]) -> float:
+    """Posts per second of plain VADER on the same rows: the baseline of ``classify_speed``."""
+    import time
+
+    from models.vader import vader_compound
+
+    texts = [post_text(r["title"], r["text"]) for r in rows]
+    start = time.perf_counter()
+    for t in texts:
+        vader_compound(t)
+    return len(texts) / (time.perf_counter() - start)
+
+
+@dataclass
+class TargetReport:
+    """Every sentiment target for every model: rows of target, model, value, threshold (None: no
+    target), met, status (met | NOT MET | NOT MEASURED | no target) and how it was measured."""
+    rows: list[dict]
+    evaluations: list[training.Evaluation]
+    mentions: list[MentionEvaluation]
+
+    def to_dict(self) -> dict:
+        return {"targets": self.rows,
+                "evaluations": [{"model": e.model, "tweeteval_val": e.tweeteval_val, "vader": e.vader, "how": e.how}
+                                for e in self.evaluations],
+                "mentions": [{"model": m.model, "figures": m.figures, "post_level": m.post_level}
+                             for m in self.mentions]}
+
+
+def _row(target: str, model: str, value: float | None, threshold: float | None, how: str) -> dict:
+    met = threshold is not None and value is not None and value >= threshold
+    status = ("no target" if threshold is None else "NOT MEASURED" if value is None
+              else "met" if met else "NOT MET")
+    return {"target": target, "model": model, "value": value, "threshold": threshold, "met": met,
+            "status": status, "how": how}
+
+
+def how_measured(ev: training.Evaluation, target: str) -> str:
+    """How a target's figure was measured (held out, cross-validated, ...)."""
+    return ev.how.get("tweeteval_val" if target.startswith("tweeteval") else target.split("_")[1], "")
+
+
+def target_report(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv: bool = True,
+                  absa_dir: Path | None = None, speed: bool = True, speed_posts: int = 2000) -> TargetReport:
+    """``listener eval``: the models' figures on the bundled data (``evaluate_models``), per mention on
+    Dong 2014 when ``absa_dir`` holds it, and the classify step's speed per model (``speed``)."""
+    evals = evaluate_models(settings, data_dir=data_dir, cv=cv)
+    rows = [_row(r["target"], r["model"], r["value"], r["threshold"], how_measured(ev, r["target"]))
+            for ev in evals for r in training.target_rows(ev)]
+    models = list(SENTIMENT_MODELS)
+    mentions = evaluate_mentions(settings, absa_dir, models) if absa_dir is not None else []
+    for target, threshold in training.MENTION_TARGETS.items():
+        name = target.split("_")[0]
+        if not mentions:
+            rows.append(_row(target, "every model", None, threshold,
+                             "needs --absa-data or $LISTENER_SHARED_DATA (Dong 2014 is not bundled)"))
+        for m in mentions:
+            rows.append(_row(target, m.model, m.figures[name]["macro_f1"], threshold,
+                             f"all {m.figures[name]['n']:,} targets, none trained on; the post's label for "
+                             f"every target: {m.post_level[name]['macro_f1']:.4f}"))
+    if speed:
+        posts = datasets.speed_rows(speed_posts, data_dir=data_dir)
+        baseline = vader_speed(posts)
+        for model in models:
+            value = classify_speed(settings, model, posts)
+            rows.append(_row("classify_posts_per_s", scorer_for(settings, model, head=False).name, value,
+                             training.SPEED_TARGETS.get(model),
+                             f"{speed_posts:,} bundled posts, one core; {value / baseline:.2f}x plain VADER "
+                             f"({baseline:,.0f}/s in the same run)"))
+    return TargetReport(rows, evals, mentions)
 
 
 @dataclass
@@ -276,7 +395,7 @@ def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
     the deciding rule (thresholds or class probabilities), the terms that pushed most each way,
     the matched product aliases and topic terms."""
     classifier = Classifier.from_settings(settings)
-    c = classifier.classify([post])[0]
+    c = classifier.classify([{**post, "language": post.get("declared_language", post.get("language"))}])[0]
     why = classifier.scorer.explain(post_text(post["title"], post["text"]), top) if c.label != UNSCORED else None
     human = post["human_label"]["sentiment"] if post.get("human_label") else None
     return Explanation(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from models.products import Mention
 from models.sentiment import label
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -99,3 +100,90 @@ def folds(n: int, k: int, seed: int) -> list[int]:
 def subset(examples: Sequence[Example], every: int) -> list[Example]:
     """Every ``every``-th example (a small, deterministic training set for tests)."""
     return list(examples[::every])
+
+
+# Target-level sets a developer may have (their terms do not allow redistribution, so the repository
+# holds neither): read in place from a folder holding ``target_dong2014/`` and ``semeval14_absa/``.
+TARGET_POLARITY = {"-1": "negative", "0": "neutral", "1": "positive"}
+ABSA_FILES = {"restaurants": "Restaurants_Train_v2.xml", "laptops": "Laptop_Train_v2.xml"}
+TargetItem = tuple[str, tuple[Mention, ...], int, str]   # text, its mentions (with spans), which one is judged, gold
+
+
+def load_dong(folder: Path) -> list[TargetItem]:
+    """Dong et al. 2014 (``target_dong2014/train.raw``): tweets, one target each (at every ``$T$``),
+    and its polarity."""
+    path = folder / "target_dong2014" / "train.raw"
+    lines = _lines(path)
+    if len(lines) % 3:
+        raise DataError(f"{path}: expected sentence, target, polarity triples, got {len(lines)} lines")
+    out = []
+    for i in range(0, len(lines), 3):
+        template, target, polarity = lines[i], lines[i + 1].strip(), lines[i + 2].strip()
+        if polarity not in TARGET_POLARITY:
+            raise DataError(f"{path}:{i + 3}: polarity must be -1, 0 or 1, got {polarity!r}")
+        parts = template.split("$T$")
+        text, spans = parts[0], []
+        for p in parts[1:]:
+            spans.append((len(text), len(text) + len(target)))
+            text += target + p
+        out.append((text, (Mention(target, target, tuple(spans)),), 0, TARGET_POLARITY[polarity]))
+    return out
+
+
+def _absa_root(folder: Path, name: str):
+    import xml.etree.ElementTree as ET
+
+    path = folder / "semeval14_absa" / ABSA_FILES[name]
+    try:
+        return ET.parse(path).getroot()
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found") from None
+    except ET.ParseError as e:
+        raise DataError(f"{path}: not valid XML ({e})") from None
+
+
+def load_absa_terms(folder: Path, name: str) -> list[TargetItem]:
+    """SemEval-2014 Task 4 training sentences (``name``: restaurants or laptops): each aspect term
+    (not ``conflict``), judged with all the sentence's terms as mentions, each at its offsets."""
+    out = []
+    for s in _absa_root(folder, name).iter("sentence"):
+        text = s.findtext("text") or ""
+        terms = list(s.iter("aspectTerm"))
+        mentions = tuple(Mention(f"{i}:{t.get('term')}", t.get("term"), ((int(t.get("from")), int(t.get("to"))),))
+                         for i, t in enumerate(terms))
+        out += [(text, mentions, i, t.get("polarity")) for i, t in enumerate(terms)
+                if t.get("polarity") in TWEETEVAL_LABELS]
+    return out
+
+
+def absa_sentences(folder: Path, name: str) -> list[tuple[str, str]]:
+    """(sentence, label) from SemEval-2014 Task 4: sentences whose aspect terms agree (no conflict,
+    not both positive and negative), labelled positive if any term is, else negative if any is, else
+    neutral."""
+    out = []
+    for s in _absa_root(folder, name).iter("sentence"):
+        pols = {a.get("polarity") for a in s.iter("aspectTerm")}
+        if not pols or "conflict" in pols or {"positive", "negative"} <= pols:
+            continue
+        label = "positive" if "positive" in pols else "negative" if "negative" in pols else "neutral"
+        out.append(((s.findtext("text") or "").strip(), label))
+    return out
+
+
+def speed_rows(n: int, seed: int = 0, data_dir: Path = DATA_DIR) -> list[dict]:
+    """``n`` posts to time classification on, from the bundled texts: half single short texts
+    (TweetEval val, the VADER sets), half longer posts of 40-800 characters joined from them."""
+    import random
+
+    rng = random.Random(seed)
+    short = [e.text for e in load_tweeteval("val", data_dir)]
+    for name in VADER_SETS:
+        short += [t for t, _ in load_vader_groundtruth(name, data_dir)]
+    rows = [{"id": i, "title": None, "text": rng.choice(short), "language": None} for i in range(n // 2)]
+    for i in range(n - n // 2):
+        target, parts = rng.randint(40, 800), []
+        while sum(len(p) + 1 for p in parts) < target:
+            parts.append(rng.choice(short))
+        rows.append({"id": n // 2 + i, "title": None, "text": " ".join(parts)[:target], "language": None})
+    rng.shuffle(rows)
+    return rows

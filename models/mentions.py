@@ -416,3 +416,14 @@ def judge_mentions(text: str, mentions: Sequence[Mention], scorer: Scorer,
     """Per-mention sentiment for one post (see the module docstring); ``post`` is its post-level
     sentiment if already scored (the fallback), else it is scored when needed."""
     return judge_batch([(text, mentions, post)], scorer)[0]
+
+
+def judge_targets(items: Sequence[tuple[str, Sequence[Mention], int, str]],
+                  scorer: Scorer) -> tuple[list[str], list[str]]:
+    """For target-level data (text, its mentions, which one is judged, gold label): the label each
+    item gets from the post-level reading, and from ``judge_batch`` of the judged mention."""
+    texts = sorted({t for t, _, _, _ in items})
+    post = dict(zip(texts, scorer.score(texts)))
+    judged = judge_batch([(t, ms, post[t]) for t, ms, _, _ in items], scorer)
+    return ([post[t].label for t, _, _, _ in items],
+            [j[k].label for j, (_, _, k, _) in zip(judged, items)])

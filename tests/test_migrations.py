@@ -74,7 +74,7 @@ def same_rows(before: dict[str, list[tuple]], after: dict[str, list[tuple]], app
     assert len(after["_sqlite_migrations"]) == len(before["_sqlite_migrations"]) + applied
 
 
-SINCE_MAIN = ["0009_mention_sentiment", "0010_mention_labels"]   # declared after the fixture was made
+SINCE_MAIN = ["0009_mention_sentiment", "0010_mention_labels", "0011_detected_language"]   # declared after the fixture was made
 
 
 def test_a_database_made_by_main_gets_only_the_later_migrations_and_keeps_every_row(tmp_path):
@@ -93,8 +93,9 @@ def test_a_database_made_by_main_gets_only_the_later_migrations_and_keeps_every_
     db.close()
     after = tables(path)
     same_rows(before, after, len(SINCE_MAIN))
-    for table in before.keys() - {"mentions", "_sqlite_migrations"}:
-        assert after[table] == before[table], table   # only mentions gains columns
+    for table in before.keys() - {"mentions", "posts", "_sqlite_migrations"}:
+        assert after[table] == before[table], table   # only mentions and posts gain columns
+    assert all(dict(row)["detected_language"] is None for row in after["posts"])  # the languages were declared
     assert all(dict(row)[c] is None for row in after["mentions"]  # not judged yet
                for c in ("sentiment", "sentiment_label", "confidence", "span", "basis"))
     fresh = tmp_path / "fresh.db"
@@ -225,3 +226,40 @@ def test_an_upgraded_database_has_no_mention_sentiment_until_classify_all(tmp_pa
         c = classifier.classify([dict(zip(("id", "title", "text", "language"), row))])[0]
         assert {(post_id, m.product): (m.score, m.label, m.confidence, m.span, m.basis)
                 for m in c.mention_sentiment} == {k: v for k, v in stored.items() if k[0] == post_id}
+
+
+def test_an_old_guess_stored_as_the_language_moves_aside_and_classify_all_redetects(tmp_path, settings_for):
+    """Before 0011, classification wrote its detected language into ``language`` when the source declared
+    none, and ``classify --all`` then took that guess for a declaration: a short English title once
+    detected as German stayed unscored. 0011 moves such guesses (told apart by the content hash) to
+    ``detected_language``; a declared language stays."""
+    from listener import pipeline
+    from tests.helpers import NOW
+
+    settings = settings_for()
+    db = store.open_db(settings.db_path)
+    base = {"source": "hn", "url": None, "author": None, "published_at": "2026-11-22T10:00:00Z", "text": None}
+    store.upsert_posts(db, [{**base, "guid": "a", "title": "Lib-Ruby-Parser: A Ruby Parser Written in Rust"},
+                            {**base, "guid": "b", "title": "Ein Parser für Ruby", "language": "fr"}],
+                       now="2026-11-23T00:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    ids = dict(db.execute("SELECT guid, id FROM posts").fetchall())
+    # as an earlier version left it: the guess in ``language``, no detected_language column, 0011 not applied
+    db.execute("UPDATE posts SET language = 'de', sentiment_label = 'unscored', sentiment = NULL WHERE guid = 'a'")
+    db.execute("ALTER TABLE posts DROP COLUMN detected_language")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = '0011_detected_language'")
+    db.conn.commit()
+    db.close()
+    db = store.open_db(settings.db_path)
+    assert store.migrations.pending(db) == []
+    got = {g: (lang, det) for g, lang, det in db.execute("SELECT guid, language, detected_language FROM posts")}
+    assert got == {"a": (None, "de"), "b": ("fr", None)}
+    pipeline.classify(db, settings, now=NOW, everything=True)
+    got = {g: (lang, det, label) for g, lang, det, label in db.execute(
+        "SELECT guid, language, detected_language, sentiment_label FROM posts")}
+    assert got["a"][:2] == (None, "en") and got["a"][2] != "unscored"
+    assert got["b"][0] == "fr"                                   # the declaration is kept
+    assert store.get_post(db, ids["a"])["language"] == "en"
+    assert store.get_post(db, ids["a"])["declared_language"] is None
+    page = search.search(db, search.prepare(db, "lang:en ruby"))
+    assert [h.id for h in page.hits] == [ids["a"]] and page.hits[0].language == "en"

@@ -197,8 +197,8 @@ def test_unscored_language_and_digest_counts(settings_for):
     store.upsert_posts(db, posts, now="2026-11-23T05:00:00Z")
     report = pipeline.classify(db, settings, now=NOW)
     assert report.labels == {"positive": 1, "unscored": 1}
-    row = db.execute("SELECT sentiment, language FROM posts WHERE guid = 'de'").fetchone()
-    assert row == (None, "de")
+    row = db.execute("SELECT sentiment, language, detected_language FROM posts WHERE guid = 'de'").fetchone()
+    assert row == (None, None, "de")   # detected, not declared by the source
     de = db.execute("SELECT id FROM posts WHERE guid = 'de'").fetchone()[0]
     why = learn.explain_post(db, settings, de)
     assert (why.label, why.score, why.positive_terms) == ("unscored", None, [])

@@ -626,28 +626,29 @@ def train(obj: Ctx, out: str | None, data_dir: str | None, small: bool, with_lab
     click.echo(f"data: {result.examples} examples, sha256 {result.data_sha256}")
     if result.evaluation:
         for name, value in result.evaluation.figures().items():
-            click.echo(f"{name}: {value:.4f} ({_how(result.evaluation, name)})")
+            click.echo(f"{name}: {value:.4f} ({learn.how_measured(result.evaluation, name)})")
     click.echo(f"artifact: {result.path} sha256 {result.artifact_sha256}")
-
-
-def _how(ev, target: str) -> str:
-    """How a target's figure was measured (held out, cross-validated, ...)."""
-    return ev.how.get("tweeteval_val" if target.startswith("tweeteval") else target.split("_")[1], "")
 
 
 @cli.command("eval")
 @click.option("--labels", is_flag=True, help="Score the configured model on your own relabels instead, beside a cross-validated domain head.")
 @click.option("--recorded", is_flag=True, help="Use the cross-validation figures recorded at training time (fast).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True), help="Labelled data folder.")
+@click.option("--absa-data", "absa_dir", type=click.Path(file_okay=False, exists=True), envvar="LISTENER_SHARED_DATA",
+              help="Folder holding target_dong2014/ and semeval14_absa/ (not redistributable, so not bundled): "
+                   "adds the per-mention targets. Default: $LISTENER_SHARED_DATA.")
+@click.option("--speed/--no-speed", default=True, show_default=True,
+              help="Time the classify step per model on 2,000 bundled posts (one core).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
 @click.pass_obj
-def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_path: str | None) -> None:
-    """Measure VADER and the trained model against every target; each is marked met or not met."""
+def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_dir: str | None, speed: bool,
+             json_path: str | None) -> None:
+    """Measure every sentiment model against every target; each is marked met or NOT MET."""
     import json as jsonlib
 
     from listener import learn
     from listener.files import write_atomic
-    from models import datasets, training
+    from models import datasets
 
     settings = obj.settings()
     console = Console(width=_width())
@@ -674,28 +675,28 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, json_
             table.add_row(g, *(str(ev.confusion.get(g, {}).get(c, 0)) for c in cols))
         console.print(table)
         return
-    evals = learn.evaluate_models(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                                  cv=not recorded)
+    report = learn.target_report(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
+                                 cv=not recorded, absa_dir=Path(absa_dir) if absa_dir else None, speed=speed)
     table = Table(title="Sentiment targets")
     for col in ("target", "model", "value", "target value", "status", "how measured"):
         table.add_column(col, justify="right" if col in ("value", "target value") else "left")
-    rows = []
-    for ev in evals:
-        for r in training.target_rows(ev):
-            r["how"] = _how(ev, r["target"])
-            rows.append(r)
-            table.add_row(r["target"], r["model"], "n/a" if r["value"] is None else f"{r['value']:.4f}",
-                          f">= {r['threshold']}", "met" if r["met"] else "NOT MET", r["how"])
+    for r in report.rows:
+        value = "n/a" if r["value"] is None else f"{r['value']:,.0f}" if r["target"].endswith("_per_s") \
+            else f"{r['value']:.4f}"
+        table.add_row(r["target"], r["model"], value, "none" if r["threshold"] is None else f">= {r['threshold']:g}",
+                      r["status"], r["how"])
     console.print(table)
-    for ev in evals:
+    for mev in report.mentions:
+        click.echo(f"{mev.model} per mention: " + "; ".join(
+            f"{n} macro-F1 {f['macro_f1']:.4f} (post-level {mev.post_level[n]['macro_f1']:.4f}), accuracy "
+            f"{f['accuracy']:.4f}" for n, f in mev.figures.items()))
+    for ev in report.evaluations:
         t = ev.tweeteval_val
         click.echo(f"{ev.model}: TweetEval val macro-recall {t['macro_recall']:.4f}, macro-F1 {t['macro_f1']:.4f}, "
                    f"accuracy {t['accuracy']:.4f}" + "".join(
                        f"; {n} Pearson r {m['pearson_r']:.3f}" for n, m in ev.vader.items() if "pearson_r" in m))
     if json_path:
-        write_atomic(Path(json_path), jsonlib.dumps({"targets": rows, "evaluations": [
-            {"model": e.model, "tweeteval_val": e.tweeteval_val, "vader": e.vader, "how": e.how} for e in evals]},
-            indent=2, sort_keys=True) + "\n")
+        write_atomic(Path(json_path), jsonlib.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 @cli.command()

@@ -36,6 +36,9 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
                          classifier: str) -> None:
     """Write sentiment, language, product mentions and topics for a batch, replacing older ones.
 
+    The language the classification settled on goes to ``detected_language``; ``language`` stays
+    what the source declared (so a re-classification starts from the declaration, not an old guess).
+
     Each mention carries its own sentiment (``mention_sentiment``, aligned with ``mentions``):
     score, label, confidence, the span judged and the basis; NULLs when a result has none.
 
@@ -46,7 +49,7 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
         conn = db.conn
         ids = [[r.post_id] for r in results]
         conn.executemany(
-            "UPDATE posts SET sentiment = ?, sentiment_label = ?, language = coalesce(language, ?), "
+            "UPDATE posts SET sentiment = ?, sentiment_label = ?, detected_language = ?, "
             "classified_at = ?, classifier = ? WHERE id = ?",
             [[r.sentiment, r.label, r.language, now, classifier, r.post_id] for r in results])
         conn.executemany("DELETE FROM mentions WHERE post_id = ?", ids)

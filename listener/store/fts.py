@@ -18,6 +18,9 @@ MMAP_BYTES = 2 ** 31
 
 def refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
     """Recompute the facets of these posts from their rows, mentions and topics; write the changed."""
+    # migrations 0007 and 0008 index posts before 0011 adds detected_language
+    has_detected = any(r[1] == "detected_language" for r in conn.execute("PRAGMA table_info(posts)"))
+    language = "coalesce(detected_language, language)" if has_detected else "language"
     for chunk, marks in chunks(post_ids):
         products: dict[int, list[str]] = {}
         topics: dict[int, list[str]] = {}
@@ -25,7 +28,7 @@ def refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
             products.setdefault(pid, []).append(product)
         for pid, topic in conn.execute(f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks})", chunk):
             topics.setdefault(pid, []).append(topic)
-        cur = conn.execute(f"SELECT id, source, url, author, language, sentiment_label, posted_at, facets, "
+        cur = conn.execute(f"SELECT id, source, url, author, {language} AS language, sentiment_label, posted_at, facets, "
                            f"{', '.join(ENGAGEMENT_FIELDS)} FROM posts WHERE id IN ({marks})", chunk)
         cols = [c[0] for c in cur.description]
         changed = []

@@ -21,6 +21,7 @@ from sqlite_utils import Migrations
 
 from listener.facets import ENGAGEMENT_SQL
 from listener.store.fts import refresh_facets
+from listener.text import content_hash
 
 SET_NAME = "listener"
 _Migration = Callable[[sqlite_utils.Database], None]
@@ -280,6 +281,22 @@ def _m0010(db: sqlite_utils.Database) -> None:
             labelled_at TEXT NOT NULL,
             PRIMARY KEY (post_id, product)
         )""")
+
+
+@_migration("0011_detected_language")
+def _m0011(db: sqlite_utils.Database) -> None:
+    """The language classification settled on, apart from the one the source declared (``language``).
+
+    Earlier versions wrote a detected language into ``language`` when the source declared none, so
+    ``classify --all`` took an old guess for a declaration. The content hash tells them apart: it was
+    taken over the collected fields, so where it matches the post with no language, the stored one
+    was detected and moves to ``detected_language``."""
+    db.execute("ALTER TABLE posts ADD COLUMN detected_language TEXT")
+    moved = [[pid] for pid, *fields, digest in db.execute(
+        "SELECT id, url, author, title, text, published_at, content_hash FROM posts "
+        "WHERE language IS NOT NULL AND classified_at IS NOT NULL").fetchall()
+        if content_hash(*fields, None) == digest]
+    db.conn.executemany("UPDATE posts SET detected_language = language, language = NULL WHERE id = ?", moved)
 
 
 

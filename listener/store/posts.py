@@ -17,7 +17,8 @@ from listener.text import content_hash
 TEXT_FIELDS = ("url", "author", "title", "text", "published_at", "language")
 POST_FIELDS = ("source", "guid") + TEXT_FIELDS + ENGAGEMENT_FIELDS
 HIT_COLUMNS = ("p.id, p.source, p.url, p.author, p.title, p.text, p.posted_at, p.sentiment, "
-               f"p.sentiment_label, p.language, {ENGAGEMENT_SQL} AS engagement")  # a post as a search result shows it
+               f"p.sentiment_label, coalesce(p.detected_language, p.language) AS language, "
+               f"{ENGAGEMENT_SQL} AS engagement")  # a post as a search result shows it
 
 
 @dataclass
@@ -81,7 +82,8 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
                 "UPDATE posts SET " + ", ".join(f"{f} = ?" for f in TEXT_FIELDS) + ", " +
                 ", ".join(f"{f} = coalesce(?, {f})" for f in ENGAGEMENT_FIELDS) +
                 ", updated_at = ?, content_hash = ?, posted_at = coalesce(?, posted_at), "
-                "sentiment = NULL, sentiment_label = NULL, classified_at = NULL, classifier = NULL "
+                "sentiment = NULL, sentiment_label = NULL, classified_at = NULL, classifier = NULL, "
+                "detected_language = NULL "
                 "WHERE id = ?", edits)
             refresh_facets(conn, [e[-1] for e in edits])
         if renumbered:
@@ -104,6 +106,9 @@ def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
     if not found:
         return None
     post = found[0]
+    # ``language`` as shown: the classification's, else the source's (kept as ``declared_language``)
+    post["declared_language"] = post["language"]
+    post["language"] = post.pop("detected_language") or post["language"]
     # each mention with its own sentiment (NULLs: not judged yet, until ``classify --all``)
     # and the human relabel of that mention, if any (``human_label``)
     post["mentions"] = rows(db, "SELECT m.product, m.alias, m.sentiment, m.sentiment_label, m.confidence, m.span, "
