@@ -84,3 +84,24 @@ def test_run_once_and_quiet(server, write_settings, tmp_path):
     assert db.execute("SELECT count(*) FROM posts WHERE classified_at IS NOT NULL").fetchone()[0] == 4
     r = CliRunner().invoke(cli, ["--config", str(path), "run"])
     assert r.exit_code == 2 and "--once" in r.output
+
+
+def test_a_mistyped_store_path_is_one_line_not_an_empty_report(write_settings, tmp_path):
+    """Reading commands do not create a database: a missing file is a wrong store.path, said in one
+    line (exit 2) with nothing created; collecting commands still create it."""
+    from click.testing import CliRunner
+
+    from listener.app.cli import cli
+
+    path = write_settings()
+    missing = tmp_path / "typo" / "listner.db"
+    path.write_text(path.read_text().replace('path = "test.db"', f"path = {str(missing)!r}"))
+    for args in (["search", "firefox"], ["status"], ["digest", "--date", "2026-11-22", "--no-send"],
+                 ["serve"], ["explain", "1"], ["label", "1", "--sentiment", "positive"], ["classify"]):
+        result = CliRunner().invoke(cli, ["--config", str(path), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert f"store.path: no database at {missing}" in result.output and "Traceback" not in result.output, args
+        assert not missing.exists() and not missing.parent.exists(), args
+    result = CliRunner().invoke(cli, ["--config", str(path), "init-db"])
+    assert result.exit_code == 0 and missing.exists(), result.output
+    assert CliRunner().invoke(cli, ["--config", str(path), "status"]).exit_code == 0

@@ -33,9 +33,16 @@ class Ctx:
             self._settings = load_settings(self.config)
         return self._settings
 
-    def db(self):
-        """The database, migrated, with every configured source registered."""
-        db = store.open_db(check_writable(self.settings().db_path, key="store.path"))
+    def db(self, *, create: bool = False):
+        """The database, migrated, with every configured source registered. Only commands that
+        collect (``create``) make a new one: for the others a missing file is a mistyped
+        ``store.path`` far more often than an empty store, and an empty report would hide it."""
+        path = self.settings().db_path
+        if not create and not Path(path).exists():
+            where = self.settings().path or "the settings"
+            raise NotFound(f"store.path: no database at {path} (check store.path in {where}; "
+                           "`listener init-db` or `listener collect` creates it)", exit_code=2)
+        db = store.open_db(check_writable(path, key="store.path"))
         store.sync_sources(db, self.settings().sources)
         return db
 
@@ -86,7 +93,7 @@ def cli(ctx: click.Context, config: str | None, quiet: bool, now_: str | None) -
 def init_db(obj: Ctx) -> None:
     """Create the database (or upgrade its schema) and register the configured sources."""
     settings = obj.settings()
-    db = obj.db()
+    db = obj.db(create=True)
     obj.say(f"Database ready: {settings.db_path} (schema: {', '.join(store.applied_migrations(db))})")
 
 
@@ -107,7 +114,7 @@ def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
     settings = obj.settings()
     chosen = [settings.source(n).name for n in names] if names else \
         [s.name for s in settings.sources if s.enabled]
-    db = obj.db()
+    db = obj.db(create=True)
     with obj.progress() as progress:
         task = progress.add_task("Collecting", total=len(chosen))
 
@@ -260,7 +267,7 @@ def run(obj: Ctx, once: bool) -> None:
         raise click.UsageError("use 'listener run --once' for one cycle, or 'listener daemon' to run on a schedule")
     settings = obj.settings()
     check_paths(settings, "store.path", "digest.output_dir")  # before collecting, not after
-    db = obj.db()
+    db = obj.db(create=True)
     with _cycle_shown(obj, sources=len([s for s in settings.sources if s.enabled])) as hooks:
         report = pipeline.cycle(db, settings, now=obj.now, hooks=hooks)
     if report.failed:
@@ -402,7 +409,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
 
 def _list_sources(obj: Ctx) -> None:
     settings = obj.settings()
-    rows = store.sources_table(obj.db())
+    rows = store.sources_table(obj.db(create=True))  # setting up: sources before the first collect
     configured = {s.name for s in settings.sources}
     table = Table(show_lines=False)
     for col in ("name", "type", "state", "last fetch (UTC)", "status", "posts", "error"):
@@ -539,7 +546,7 @@ def saved_group() -> None:
 @click.pass_obj
 def saved_add(obj: Ctx, name: str, query: str, owner: str | None) -> None:
     """Save QUERY as NAME (replacing an older one of that name)."""
-    search_mod.save(obj.db(), name, query, owner=owner, now=iso_utc(obj.now))
+    search_mod.save(obj.db(create=True), name, query, owner=owner, now=iso_utc(obj.now))  # setting up
     obj.say(f"Saved search {name!r}.")
 
 
