@@ -36,9 +36,10 @@ from listener.search import plan as search_plan  # RANK_DEPTH is read there
 from listener.files import write_atomic
 from listener.text import iso_utc
 from models.classify import Classification, TopicSentiment
+from models.mentions import MentionSentiment
 from models.products import Mention
 
-GENERATOR_VERSION = 3  # 3: topics saved through the store (search facets)
+GENERATOR_VERSION = 4  # 3: topics saved through the store (search facets); 4: per-mention sentiment
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
 DAYS = 180
 PRODUCTS = {"Firefox": ["Firefox", "Mozilla Firefox"], "Chrome": ["Chrome", "Google Chrome"],
@@ -123,6 +124,10 @@ def generate(n: int, seed: int):
         yield batch
 
 
+def _label(s: float) -> str:
+    return "positive" if s >= 0.05 else "negative" if s <= -0.05 else "neutral"
+
+
 def build(path: Path, n: int, seed: int) -> None:
     """Create the benchmark database through the store: upserts (FTS triggers), classifications."""
     tmp = path.with_suffix(".partial")
@@ -138,10 +143,14 @@ def build(path: Path, n: int, seed: int) -> None:
                               [b[0]["guid"] for b in batch]).fetchall())
         results = []
         for post, mentioned, topics, s in batch:
-            label = "positive" if s >= 0.05 else "negative" if s <= -0.05 else "neutral"
+            label = _label(s)
+            # A comparison post: the second product named is on the other side of the post's mood.
+            judged = tuple(MentionSentiment(m, a, _label(-s if i else s), -s if i else s, 0.8, "", "sentence")
+                           for i, (m, a) in enumerate(mentioned))
             results.append(Classification(ids[post["guid"]], s, label, post["language"],
                                           tuple(Mention(m, a) for m, a in mentioned),
-                                          tuple(TopicSentiment(t, TOPICS[t], s) for t in topics)))
+                                          tuple(TopicSentiment(t, TOPICS[t], s) for t in topics),
+                                          mention_sentiment=judged))
         store.save_classifications(db, results, now=stamp, classifier="bench")
         done += len(batch)
         if done % 100_000 == 0:
