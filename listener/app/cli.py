@@ -519,7 +519,7 @@ def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:
         body.append(marked(h.snippet_marked))
         mood = f"{h.sentiment_label or '-'}" + (f" {h.sentiment:+.2f}" if h.sentiment is not None else "")
         table.add_row(h.posted_at[:16].replace("T", " "), h.source, body, mood, str(h.engagement),
-                      ", ".join(m["product"] for m in h.products))
+                      ", ".join(f"{m['product']} ({m['sentiment_label'] or 'not computed'})" for m in h.products))
     console = Console(width=_width())
     console.print(table)
     shown = f"{page.offset + 1}-{page.offset + len(page.hits)}" if page.hits else "none"
