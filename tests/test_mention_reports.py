@@ -259,8 +259,9 @@ def test_an_unclassified_database_says_per_product_sentiment_is_not_computed(cla
     assert again.notice is None and again.products[1].negative == 4
 
 
-def test_mention_sentiment_facets_migration(classified, tmp_path):
+def test_mention_sentiment_facets_migration(classified, tmp_path, monkeypatch):
     """A database classified after 0009 but indexed before 0012 gains the mention tokens."""
+    monkeypatch.setattr("listener.store.sql.CHUNK", 2)  # several batches of posts, as in a real database
     db, _, guid = open_copy(classified, tmp_path)
     path = Path(db.conn.execute("PRAGMA database_list").fetchone()[2])
     db.execute("UPDATE posts SET facets = (SELECT group_concat(value, ' ') FROM json_each("

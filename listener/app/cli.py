@@ -212,6 +212,8 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
 def _print_digest(obj: Ctx, report: pipeline.DigestReport) -> None:
     for p in report.paths:
         click.echo(str(p))
+    if report.digest.notice:
+        obj.say(f"note: {report.digest.notice}")
     for r in report.deliveries:
         if r.ok:
             obj.say(f"sent to {r.channel} ({r.attempts} attempt{'s' if r.attempts > 1 else ''})")

@@ -21,13 +21,13 @@ def refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
     and topics; write the changed. Call it after changing any of them."""
     # Migrations before 0009 (mention sentiment) run this on a table without the column.
     judged = any(r[1] == "sentiment_label" for r in conn.execute("PRAGMA table_info(mentions)"))
-    label = "sentiment_label" if judged else "NULL"
+    label_column = "sentiment_label" if judged else "NULL"
     for chunk, marks in chunks(post_ids):
         products: dict[int, list[str]] = {}
         moods: dict[int, list[tuple[str, str]]] = {}
         topics: dict[int, list[str]] = {}
         for pid, product, label in conn.execute(
-                f"SELECT post_id, product, {label} FROM mentions WHERE post_id IN ({marks})", chunk):
+                f"SELECT post_id, product, {label_column} FROM mentions WHERE post_id IN ({marks})", chunk):
             products.setdefault(pid, []).append(product)
             moods.setdefault(pid, []).append((product, label))
         for pid, topic in conn.execute(f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks})", chunk):
