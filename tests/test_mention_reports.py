@@ -214,6 +214,7 @@ def test_api_search_and_exports_carry_each_products_own_sentiment(classified, tm
     client = TestClient(create_app(settings, today=lambda: date(2026, 11, 23)))
     hits = client.get("/api/search", params={"q": "product:Chrome sentiment:negative", "sort": "date"}).json()["hits"]
     hit = next(h for h in hits if h["id"] == c1)
+    assert client.get("/api/search", params={"q": "product:Chrome sentiment:negative"}).json()["notice"] is None
     assert [(m["product"], m["sentiment_label"]) for m in hit["products"]] == [("Chrome", "negative"),
                                                                                ("Firefox", "negative")]
     assert hit["sentiment_label"] == "positive" and hit["products"][0]["confidence"] is not None
@@ -252,6 +253,10 @@ def test_an_unclassified_database_says_per_product_sentiment_is_not_computed(cla
     client = TestClient(create_app(settings, today=lambda: date(2026, 11, 23)))
     assert NOT_COMPUTED_NOTICE in client.get("/products").text
     assert client.get("/api/stats").json()["notice"] == NOT_COMPUTED_NOTICE
+    assert NOT_COMPUTED_NOTICE in client.get("/search", params={"q": "product:Chrome sentiment:negative"}).text
+    assert NOT_COMPUTED_NOTICE not in client.get("/search", params={"q": "sentiment:negative"}).text
+    assert client.get("/api/search", params={"product": "Chrome", "sentiment": "negative"}).json()["notice"] \
+        == NOT_COMPUTED_NOTICE
     # classify --all fills the mentions in, and the notice goes
     db = store.open_db(settings.db_path)
     pipeline.classify(db, settings, everything=True, now=NOW)

@@ -501,6 +501,9 @@ def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit
         return
     page = search_mod.search(db, plan, limit=20 if limit is None else (limit or 1_000_000))
     _print_hits(obj, page)
+    if plan.compiled.about_products and store.unjudged_mentions(db):
+        from reports.digest import NOT_COMPUTED_NOTICE
+        obj.say(f"note: {NOT_COMPUTED_NOTICE}")
 
 
 def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:

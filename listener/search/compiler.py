@@ -34,6 +34,7 @@ class Compiled:
     wildcards: dict[str, list[str]] = field(default_factory=dict)  # word* -> the words it matched as
     complement: str | None = None          # a query of NOTs only: the FTS5 expression of what it excludes
     prefix_query: bool = False             # FTS5 expands a word* itself (each look-up of a post repeats it)
+    about_products: bool = False           # a sentiment: filter means the sentiment about product: filters
 
     @property
     def parenthesized(self) -> str:
@@ -73,7 +74,8 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     out = Compiled(tree=tree, match=None)
     if tree is None:
         return out
-    tree = about_products(tree)
+    paired = about_products(tree)
+    out.about_products, tree = paired != tree, paired
     if prefix_words is not None:
         prefix_words = _recorded(prefix_words, out.wildcards)
     children = tree.children if isinstance(tree, And) else (tree,)

@@ -154,6 +154,11 @@ def mention_counts(db: sqlite_utils.Database) -> dict[str, int]:
     return dict(db.execute("SELECT product, count(*) FROM mentions GROUP BY product").fetchall())
 
 
+def unjudged_mentions(db: sqlite_utils.Database) -> bool:
+    """Whether any mention has no sentiment yet (its post was classified before migration 0009)."""
+    return bool(db.execute("SELECT EXISTS (SELECT 1 FROM mentions WHERE sentiment_label IS NULL)").fetchone()[0])
+
+
 def mention_labels(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
     """Per product over the whole store: its mentions by their own sentiment label (``NOT_COMPUTED``
     for those of posts classified before mentions were judged, ``unlabelled`` for unclassified posts)."""

@@ -53,6 +53,7 @@ class SearchResponse(BaseModel):
     offset: int
     limit: int
     hits: list[SearchHit]
+    notice: str | None = None  # sentiment about a product asked, and some mentions not judged yet
 
 
 class Term(BaseModel):
