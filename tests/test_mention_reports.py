@@ -34,7 +34,8 @@ from listener.config import load_settings
 from reports.alerts import check_alerts
 from reports.digest import NOT_COMPUTED_NOTICE, build_digest
 from reports.overview import overviews
-from reports.render import render_markdown
+from reports.pdf import render_pdf
+from reports.render import render_html, render_markdown
 from tests.helpers.posts import post
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
@@ -243,6 +244,8 @@ def test_an_unclassified_database_says_per_product_sentiment_is_not_computed(cla
     assert d.notice == NOT_COMPUTED_NOTICE == "per-product sentiment not computed yet: run `listener classify --all`"
     md = render_markdown(d)
     assert md.count(NOT_COMPUTED_NOTICE) == 1 and "(sentiment not computed for 5)" in md
+    assert render_html(d, []).count("per-product sentiment not computed yet") == 1
+    assert render_pdf(d, []).startswith(b"%PDF")
     items = {o.name: o for o in overviews(db, settings, end=DAY, days=30)}
     assert items["Chrome"].notice == NOT_COMPUTED_NOTICE and items["Chrome"].net_sentiment is None
     assert items["Chrome"].not_computed == 5 and items["Chrome"].mentions == 5
