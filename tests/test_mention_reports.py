@@ -140,6 +140,7 @@ def test_digest_counts_each_products_mentions_by_their_own_sentiment(classified,
     # strongest first (the mention's score), ties newest first; digest.top_mentions = 3
     assert [guid[m.post_id] for m in chrome.top_negative] == ["c5", "c7", "c2"]
     assert [guid[m.post_id] for m in chrome.top_positive] == ["c3"]
+    assert chrome.top_negative[0].span == TEXTS["c5"]
     assert [guid[m.post_id] for m in firefox.top_negative] == ["c6", "c3", "c1"]
     assert [guid[m.post_id] for m in firefox.top_positive][-1] != "c1"  # a complaint about Firefox is not praise
     assert all(m.sentiment < 0 for m in chrome.top_negative + firefox.top_negative)
@@ -150,6 +151,7 @@ def test_digest_counts_each_products_mentions_by_their_own_sentiment(classified,
     assert topics == {"Firefox": [("stability", 0, 2, 2)], "Chrome": [("stability", 0, 1, 1)]}
     assert firefox.series[-1].net_sentiment == 0.0 and chrome.series[-1].net_sentiment == -60.0
     md = render_markdown(d)
+    assert 'judged on "Still better than Chrome though."' in md  # c1, among Chrome's needing a response
     assert "| Chrome | competitor | 5 |" in md and "| -60 | 1 | 0 | 4 |" in md and "not computed" not in md
     assert d.total_posts == 8  # the post about no product still counts among all posts
 
