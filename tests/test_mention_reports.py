@@ -94,8 +94,8 @@ def classified(tmp_path_factory) -> Path:
     (folder / "settings.toml").write_text(SETTINGS, encoding="utf-8")
     settings = load_settings(folder / "settings.toml")
     db = store.open_db(settings.db_path)
-    store.upsert_posts(db, [post(g, text, f"2026-11-22T{8 + i:02d}:00:00Z") for i, (g, text) in enumerate(TEXTS.items())],
-                       now="2026-11-23T05:00:00Z")
+    posts = [post(g, text, f"2026-11-22T{8 + i:02d}:00:00Z") for i, (g, text) in enumerate(TEXTS.items())]
+    store.upsert_posts(db, posts, now="2026-11-23T05:00:00Z")
     pipeline.classify(db, settings, now=NOW)
     db.close()
     return folder

@@ -69,7 +69,7 @@ def window_rows(db: sqlite_utils.Database, plan: Plan | None, product: str | Non
     column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
     scope, params, label = _scope(plan, product)
     score = "m.sentiment" if product else "p.sentiment"
-    return store.rows(db, f"SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, {score} AS sentiment, "
-                          f"{label} AS sentiment_label, {ENGAGEMENT_SQL} AS engagement {scope} "
+    return store.rows(db, f"SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, "
+                          f"{score} AS sentiment, {label} AS sentiment_label, {ENGAGEMENT_SQL} AS engagement {scope} "
                           f"AND {column} >= ? AND {column} < ? ORDER BY {column} DESC, p.id DESC LIMIT ?",
                       [*params, start, end, limit])
