@@ -11,6 +11,9 @@ built once through ``listener.store`` and cached under /tmp; ``--rebuild`` force
 ``--extra`` also times harder shapes outside the target set (very common words, queries of NOTs
 only, low engagement steps, broad wildcards, filters alone sorted newest first), reported apart.
 
+``--mentions`` also times product-and-sentiment queries both ways, interleaved in the same run:
+the sentiment as the post's label (before per-mention sentiment) and as the mention's (now).
+
 Run: ``python bench/search.py [--quick] [--json PATH] [--posts N] [--runs R] [--rebuild] [--extra]``
 """
 
@@ -36,9 +39,10 @@ from listener.search import plan as search_plan  # RANK_DEPTH is read there
 from listener.files import write_atomic
 from listener.text import iso_utc
 from models.classify import Classification, TopicSentiment
+from models.mentions import MentionSentiment
 from models.products import Mention
 
-GENERATOR_VERSION = 3  # 3: topics saved through the store (search facets)
+GENERATOR_VERSION = 4  # 3: topics saved through the store (search facets); 4: per-mention sentiment
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
 DAYS = 180
 PRODUCTS = {"Firefox": ["Firefox", "Mozilla Firefox"], "Chrome": ["Chrome", "Google Chrome"],
@@ -123,6 +127,10 @@ def generate(n: int, seed: int):
         yield batch
 
 
+def _label(s: float) -> str:
+    return "positive" if s >= 0.05 else "negative" if s <= -0.05 else "neutral"
+
+
 def build(path: Path, n: int, seed: int) -> None:
     """Create the benchmark database through the store: upserts (FTS triggers), classifications."""
     tmp = path.with_suffix(".partial")
@@ -138,10 +146,14 @@ def build(path: Path, n: int, seed: int) -> None:
                               [b[0]["guid"] for b in batch]).fetchall())
         results = []
         for post, mentioned, topics, s in batch:
-            label = "positive" if s >= 0.05 else "negative" if s <= -0.05 else "neutral"
+            label = _label(s)
+            # A comparison post: the second product named is on the other side of the post's mood.
+            judged = tuple(MentionSentiment(m, a, _label(-s if i else s), -s if i else s, 0.8, "", "sentence")
+                           for i, (m, a) in enumerate(mentioned))
             results.append(Classification(ids[post["guid"]], s, label, post["language"],
                                           tuple(Mention(m, a) for m, a in mentioned),
-                                          tuple(TopicSentiment(t, TOPICS[t], s) for t in topics)))
+                                          tuple(TopicSentiment(t, TOPICS[t], s) for t in topics),
+                                          mention_sentiment=judged))
         store.save_classifications(db, results, now=stamp, classifier="bench")
         done += len(batch)
         if done % 100_000 == 0:
@@ -193,6 +205,35 @@ EXTRA = [  # harder shapes, reported apart from the 20 (--extra)
     ("the NEAR/3f browser", "relevance"),
 ]
 BASELINE = ["firefox", "battery", "refund"]
+MENTION_QUERIES = [  # product:X sentiment:S: the post's label before, the mention's now (--mentions)
+    ("product:Firefox sentiment:negative", "date"),
+    ("product:Chrome sentiment:positive firefox", "relevance"),
+    ("(product:Safari OR product:Brave) sentiment:negative", "date"),
+    ("product:Edge -sentiment:negative update", "relevance"),
+]
+
+
+def time_mentions(db, runs: int) -> list[dict]:
+    """Each of MENTION_QUERIES with sentiment as the post's label and as the mention's, interleaved."""
+    from listener.search import compiler
+
+    about = compiler.about_products
+    out = []
+    for query, sort in MENTION_QUERIES:
+        post, mention = [], []
+        for _ in range(runs + 1):  # the first of each is a warm-up
+            compiler.about_products = lambda tree, products=(): tree
+            try:
+                ms, post_total, _ = run_query(db, query, sort)
+            finally:
+                compiler.about_products = about
+            post.append(ms)
+            ms, mention_total, _ = run_query(db, query, sort)
+            mention.append(ms)
+        a, b = statistics.median(post[1:]), statistics.median(mention[1:])
+        out.append({"query": query, "sort": sort, "post_total": post_total, "mention_total": mention_total,
+                    "post_p50_ms": round(a, 2), "mention_p50_ms": round(b, 2), "ratio": round(b / a, 2)})
+    return out
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -226,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--json", type=Path, metavar="PATH")
     ap.add_argument("--extra", action="store_true", help="also time harder shapes, reported apart")
+    ap.add_argument("--mentions", action="store_true",
+                    help="also time product:X sentiment:S as the post's label vs the mention's, same run")
     ap.add_argument("--rank-all", action="store_true",
                     help=f"rank every match by relevance (default: the newest {search_plan.RANK_DEPTH:,})")
     args = ap.parse_args(argv)
@@ -255,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, all_ms = time_queries(QUERIES, args.runs)
     extra = time_queries(EXTRA, max(3, args.runs // 2))[0] if args.extra else []
+    mentions = time_mentions(db, max(args.runs, 15)) if args.mentions else []
     base = []
     for word in BASELINE:
         run_naive(db, word)
@@ -275,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nharder shapes, not in the target set:")
         for r in extra:
             print(f"{r['query'][:61]:<62}{r['sort']:>11}{r['total']:>10,}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}")
+    if mentions:
+        print("\nproduct:X sentiment:S, the post's label (before) vs the mention's (now), interleaved:")
+        print(f"{'query':<55}{'sort':>10}{'hits before':>12}{'now':>7}{'p50 before':>11}{'now':>7}{'ratio':>7}")
+        for m in mentions:
+            print(f"{m['query']:<55}{m['sort']:>10}{m['post_total']:>12,}{m['mention_total']:>7,}"
+                  f"{m['post_p50_ms']:>11.1f}{m['mention_p50_ms']:>7.1f}{m['ratio']:>7.2f}")
     print("\nbaseline (naive LIKE scan, newest first, same page and count) vs listener, sorted by date:")
     print(f"{'word':<12}{'naive total':>12}{'fts total':>10}{'naive p50':>11}{'ours p50':>10}{'ratio':>8}")
     for b in base:
@@ -284,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     print("(LIKE '%word%' also matches inside longer words; FTS matches words and their Porter stems)")
     if args.json:
         figures = {"posts": posts, "runs": args.runs, "rank_depth": search_plan.RANK_DEPTH, "queries": rows,
-                   "extra": extra,
+                   "extra": extra, "mentions": mentions,
                    "p50_ms": round(p50, 2),
                    "p95_ms": round(p95, 2), "baseline": base, "seed": args.seed,
                    "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}

@@ -16,7 +16,13 @@ ENGAGEMENT_SQL = ("(coalesce(p.score, 0) + coalesce(p.comments, 0) + coalesce(p.
                   "+ coalesce(p.shares, 0))")  # one number per post; the posts_engagement index uses it verbatim
 
 FACET_KINDS = {"source": "s", "site": "w", "author": "a", "lang": "l", "sentiment": "e", "product": "p",
-               "topic": "t"}
+               "topic": "t", "mention": "q"}
+
+
+def mention_value(product: str, label: str) -> str:
+    """The value of a ``mention`` facet: "the post is ``label`` about ``product``" (its mention's
+    own sentiment, ``product:X sentiment:S`` in a query)."""
+    return f"{product}\x1f{label}"
 
 
 def facet_token(kind: str, value: str) -> str:
@@ -61,9 +67,10 @@ def site_names(url: str | None) -> list[str]:
     return [".".join(parts[i:]) for i in range(max(1, len(parts) - 1))] if host else []
 
 
-def post_facets(post: dict, products: Iterable[str] = (), topics: Iterable[str] = ()) -> str:
+def post_facets(post: dict, products: Iterable[str] = (), topics: Iterable[str] = (),
+                moods: Iterable[tuple[str, str]] = ()) -> str:
     """The facets text of a post row (source, url, author, language, sentiment_label, posted_at and
-    the engagement numbers)."""
+    the engagement numbers), its products, topics and ``moods``: (product, the mention's label)."""
     toks = [facet_token("source", post["source"])]
     toks += [facet_token("site", s) for s in site_names(post.get("url"))]
     for kind, column in (("author", "author"), ("lang", "language"), ("sentiment", "sentiment_label")):
@@ -71,6 +78,7 @@ def post_facets(post: dict, products: Iterable[str] = (), topics: Iterable[str] 
             toks.append(facet_token(kind, post[column]))
     toks += [facet_token("product", p) for p in sorted(set(products))]
     toks += [facet_token("topic", t) for t in sorted(set(topics))]
+    toks += [facet_token("mention", mention_value(p, label)) for p, label in sorted(set(moods)) if label]
     if post.get("posted_at"):
         toks += [day_token(u, post["posted_at"]) for u in "ymd"]
     total = engagement(post)

@@ -7,6 +7,10 @@ A check looks at the rule's window (default the last 24 hours, ending ``now``):
   (hour-of-day for 1-hour windows, day-of-week for 1-day windows);
 - ``threshold``: mentions in the window >= ``threshold`` (volume), or negative
   share >= ``threshold`` with at least 5 mentions (negative_share);
+
+A rule's negative share is of its product's mentions that are negative about that product (each
+mention's own sentiment, not the post's); without a product, of the matching posts. Mentions whose
+sentiment is not computed yet are left out of the share, and the reason says so.
 - ``new_mention``: any mention first fetched since the previous check.
 
 An alert is sent at most once per ``cooldown`` per rule (one episode, one alert);
@@ -31,6 +35,7 @@ from listener.search import Plan
 from listener.config import AlertRule, Settings
 from listener.text import iso_utc, snippet
 from reports.deliver import Delivery, Message, deliver
+from reports.digest import NOT_COMPUTED_NOTICE
 from reports.spikes import PRESETS, count_verdict, share_verdict
 
 HISTORY_BUCKETS = {3600: 24 * 14, 86400: 56}
@@ -99,7 +104,8 @@ class _Scope:
     product: str | None
     plan: Plan | None  # None: every mention of the product
 
-    def buckets(self, db: sqlite_utils.Database, start: datetime, width: int, n: int) -> list[tuple[int, int]]:
+    def buckets(self, db: sqlite_utils.Database, start: datetime, width: int, n: int
+                ) -> list[tuple[int, int, int]]:
         return search.bucket_counts(db, self.plan, self.product, start, width, n)
 
     def posts(self, db: sqlite_utils.Database, start: str, end: str, *, by: str = "posted_at",
@@ -150,7 +156,13 @@ def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, no
         return bool(new), f"{len(new)} new mention(s) of {rule.subject} since {since}", numbers, \
             datetime.fromisoformat(since.replace("Z", "+00:00"))
     n_hist = HISTORY_BUCKETS.get(width, 28)
-    buckets = scope.buckets(db, start - timedelta(seconds=width * n_hist), width, n_hist + 1)
+    counted = scope.buckets(db, start - timedelta(seconds=width * n_hist), width, n_hist + 1)
+    if rule.metric == "negative_share":  # a share of the mentions whose sentiment is known
+        buckets = [(t - missing, neg) for t, neg, missing in counted]
+        missing = counted[-1][2]
+        note = f"; {NOT_COMPUTED_NOTICE} ({missing} of {counted[-1][0]} mentions)" if missing else ""
+    else:
+        buckets, note = [(t, neg) for t, neg, _ in counted], ""
     history, (total, negative) = buckets[:-1], buckets[-1]
     if rule.condition == "threshold":
         if rule.metric == "volume":
@@ -159,7 +171,7 @@ def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, no
                 {"value": float(total), "expected": rule.threshold, "p": None}, start
         share = negative / total if total else 0.0
         ok = total >= 5 and share >= rule.threshold
-        return ok, f"negative share {share:.0%} of {total} mentions (threshold {rule.threshold:.0%})", \
+        return ok, f"negative share {share:.0%} of {total} mentions (threshold {rule.threshold:.0%}){note}", \
             {"value": share, "expected": rule.threshold, "p": None}, start
     preset = PRESETS[settings.alerts.sensitivity]
     season = SEASONS.get(width, 1)
@@ -174,7 +186,7 @@ def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, no
         what = f"negative share {v.value:.0%} vs about {v.expected:.0%} expected"
     numbers = {"value": float(v.value), "expected": None if math.isnan(v.expected) else float(v.expected),
                "p": v.p}
-    return v.kind == "spike", f"{rule.metric.replace('_', ' ')} {v.kind}: {what} (p={v.p:.1e})", numbers, start
+    return v.kind == "spike", f"{rule.metric.replace('_', ' ')} {v.kind}: {what} (p={v.p:.1e}){note}", numbers, start
 
 
 def alert_message(rule: AlertRule, reason: str, d: Drivers, window: tuple[str, str]) -> Message:

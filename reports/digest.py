@@ -9,7 +9,10 @@ Reads the store only. Definitions (printed in every digest):
   digest, the trailing 7-day and 28-day means).
 - share of voice: the product's mentions divided by the mentions of all tracked products.
 - net sentiment: (positive - negative) / scored mentions x 100, from -100 (all negative) to +100;
-  "unscored" mentions (a language the sentiment model does not cover) are counted apart.
+  "unscored" mentions (a language the sentiment model does not cover) are counted apart. Every
+  sentiment number of a product is its mentions' own sentiment (what each post says about that
+  product), never the post's; mentions whose sentiment is not computed yet (posts classified before
+  per-mention sentiment existed) are counted apart and the digest says so (``NOT_COMPUTED_NOTICE``).
 - data cut-off: the digest counts only posts first fetched at or before it (default:
   when it was built). It is recorded in every digest; ``listener digest --date D
   --cutoff T`` with the recorded T gives the same numbers later, however much was
@@ -47,15 +50,18 @@ DEFINITIONS = {
     "change": "mentions minus the mean of the {baselines} periods of the same length just before",
     "share of voice": "the product's mentions divided by the mentions of all tracked products",
     "net sentiment": "(positive - negative) / scored mentions x 100, from -100 (all negative) to +100 "
-                     "(all positive); labels by the {model} sentiment model",
+                     "(all positive); each mention labelled by what the post says about that product "
+                     "(the {model} sentiment model on the sentences that name it), not by the whole post",
     "unscored": "mentions in a language the sentiment model does not cover ({languages} only); "
                 "not counted in net sentiment",
-    "needs a response": "negative mentions that ask a question or complain and have no replies yet",
+    "needs a response": "mentions negative about the product that ask a question or complain and have "
+                        "no replies yet",
     "spike / drop": "a day whose mentions (or negative share) are improbably far from the "
                     "day-of-week-adjusted baseline of the previous 8 weeks (preset: {preset})",
     "data cut-off": "only posts first fetched at or before this time are counted; re-run with "
                     "--cutoff set to it to reproduce these numbers",
 }
+NOT_COMPUTED_NOTICE = "per-product sentiment not computed yet: run `listener classify --all`"
 
 
 @dataclass
@@ -70,6 +76,7 @@ class MentionRef:
     alias: str
     excerpt: str
     engagement: int = 0
+    span: str | None = None   # what the post says about the product: the text its sentiment was judged on
 
 
 @dataclass
@@ -124,6 +131,7 @@ class ProductStats:
     negative: int = 0
     changes: list[Change] = field(default_factory=list)
     unscored: int = 0
+    not_computed: int = 0  # mentions of posts classified before per-mention sentiment: no label yet
     share_of_voice: float | None = None
     net_sentiment: float | None = None
     top_positive: list[MentionRef] = field(default_factory=list)
@@ -155,6 +163,7 @@ class Digest:
     posts_by_source: dict[str, int]
     definitions: dict[str, str]
     search: dict[str, str] | None = None   # the saved search (name, query) the digest counts only
+    notice: str | None = None              # NOT_COMPUTED_NOTICE when some mentions have no sentiment yet
 
     @property
     def _search_title(self) -> str:
@@ -252,8 +261,8 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     preset = PRESETS[settings.alerts.sensitivity]
     for s in stats.values():
         s.mentions = count(s.name, start, end_excl)
-        for label in ("positive", "neutral", "negative", "unscored"):
-            setattr(s, label, count(s.name, start, end_excl, label))
+        for label in ("positive", "neutral", "negative", "unscored", store.NOT_COMPUTED):
+            setattr(s, label.replace(" ", "_"), count(s.name, start, end_excl, label))
         for n in cfg.baselines:
             mean = count(s.name, start - timedelta(days=days * n), start) / n
             delta = s.mentions - mean
@@ -310,6 +319,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         products=[stats[n] for n in names],
         total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,
         posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions, search=saved,
+        notice=NOT_COMPUTED_NOTICE if any(stats[n].not_computed for n in names) else None,
     )
 
 
@@ -340,5 +350,5 @@ def _refs(rows: list[dict]) -> list[MentionRef]:
     return [MentionRef(post_id=r["id"], title=r["title"] or snippet(r["text"], 80) or "(untitled)",
                        url=r["url"], source=r["source"], author=r["author"], posted_at=r["posted_at"],
                        sentiment=r["sentiment"], alias=r["alias"], excerpt=snippet(r["text"], 240),
-                       engagement=r.get("engagement") or 0)
+                       engagement=r.get("engagement") or 0, span=r.get("span") or None)
             for r in rows]

@@ -1,5 +1,9 @@
 """Numbers for the web pages' product overview: daily mentions and net sentiment, share of voice,
-top topics and most engaged mentions over a window of days. Reads the store only."""
+top topics and most engaged mentions over a window of days. Reads the store only.
+
+Sentiment is each mention's own (what the post says about that product), as in the digest;
+mentions whose sentiment is not computed yet are counted in ``not_computed`` and ``notice`` says so.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import sqlite_utils
 
 from listener import store
 from listener.config import Settings
-from reports.digest import net_sentiment
+from reports.digest import NOT_COMPUTED_NOTICE, net_sentiment
 
 TOP_ENGAGED_KEYS = ("id", "source", "url", "title", "text", "posted_at", "sentiment_label", "engagement")
 
@@ -20,8 +24,10 @@ class Day:
     day: str
     mentions: int = 0
     positive: int = 0
+    neutral: int = 0
     negative: int = 0
     scored: int = 0        # labelled positive, neutral or negative (not unscored languages, not unlabelled)
+    not_computed: int = 0  # mentions of posts classified before per-mention sentiment existed
 
     @property
     def net_sentiment(self) -> float | None:
@@ -38,6 +44,11 @@ class ProductOverview:
     mentions: int
     share_of_voice: float | None   # of all tracked products' mentions in the window
     net_sentiment: float | None
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    not_computed: int = 0
+    notice: str | None = None      # NOT_COMPUTED_NOTICE when some of its mentions have no sentiment yet
     topics: list[dict] = field(default_factory=list)
     top_engaged: list[dict] = field(default_factory=list)
 
@@ -62,17 +73,20 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
         d.mentions += row["n"]
         if row["label"] in ("positive", "neutral", "negative"):
             d.scored += row["n"]
-        if row["label"] in ("positive", "negative"):
             setattr(d, row["label"], getattr(d, row["label"]) + row["n"])
+        elif row["label"] == store.NOT_COMPUTED:
+            d.not_computed += row["n"]
     total = sum(d.mentions for s in series.values() for d in s.values())
     out = []
     for p in settings.products:
         ds = list(series[p.name].values())
         n = sum(d.mentions for d in ds)
         scored = sum(d.scored for d in ds)
-        net = net_sentiment(sum(d.positive for d in ds), sum(d.negative for d in ds), scored)
+        pos, neu, neg = (sum(getattr(d, k) for d in ds) for k in ("positive", "neutral", "negative"))
+        missing = sum(d.not_computed for d in ds)
         o = ProductOverview(p.name, p.ours, start.isoformat(), end.isoformat(), ds, n,
-                            n / total if total else None, net)
+                            n / total if total else None, net_sentiment(pos, neg, scored), pos, neu, neg,
+                            missing, NOT_COMPUTED_NOTICE if missing else None)
         if p.name == detail:
             o.topics = store.product_topics(db, p.name, start.isoformat(), end_excl, limit)
             o.top_engaged = [{k: r[k] for k in TOP_ENGAGED_KEYS} for r in store.product_mentions(

@@ -47,6 +47,9 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
     pdf.multi_cell(width, 5, align="L", text=f"Generated {digest.generated_at} by listener; data cut-off {digest.cutoff}; "
                              f"{digest.total_posts:,} posts, {digest.total_mentions:,} product mentions.",
                    new_x="LMARGIN", new_y="NEXT")
+    if digest.notice:
+        pdf.set_font("DejaVu", "B", 9)
+        pdf.multi_cell(width, 5, align="L", text=f"Note: {digest.notice}.", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
     with pdf.table(col_widths=(30, 20, 18, 26, 22, 20, 34), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT",
@@ -70,7 +73,9 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
         pdf.set_font("DejaVu", "", 9)
         changes = "; ".join(f"{_fmt(c.delta, 1, True)} vs the {c.periods}-period mean" for c in p.changes)
         pdf.multi_cell(width, 5, align="L", text=f"{p.mentions:,} mentions; {changes}; net sentiment "
-                                 f"{_fmt(p.net_sentiment, 0, True)}.", new_x="LMARGIN", new_y="NEXT")
+                                 f"{_fmt(p.net_sentiment, 0, True)}"
+                                 + (f" (sentiment not computed for {p.not_computed:,})" if p.not_computed else "")
+                                 + ".", new_x="LMARGIN", new_y="NEXT")
         if f"volume-{i}" in by_name:
             pdf.image(io.BytesIO(by_name[f"volume-{i}"].png), w=width)
         for a in p.alarms:

@@ -157,7 +157,7 @@ def digest_message(digest: Digest, charts: list[Chart]) -> Message:
              f"{(p.share_of_voice or 0) * 100:.1f}%, net sentiment "
              f"{'n/a' if p.net_sentiment is None else f'{p.net_sentiment:+.0f}'}"
              + "".join(f"; {a.metric} {a.kind} on {a.day}" for a in p.alarms)
-             for p in digest.products]
+             for p in digest.products] + ([f"Note: {digest.notice}"] if digest.notice else [])
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": digest.title[:150]}},
               {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
                   "• " + _slack_escape(line) for line in lines)[:2900]}}]

@@ -70,11 +70,13 @@ def same_rows(before: dict[str, list[tuple]], after: dict[str, list[tuple]], app
             continue
         columns = {c for row in rows for c, _ in row}
         assert [tuple(c for c in row if c[0] in columns) for row in after[table]] == rows, table
-    assert set(before["_sqlite_migrations"]) <= set(after["_sqlite_migrations"])
+    old, new = before["_sqlite_migrations"], after["_sqlite_migrations"]
+    assert set(old) <= set(new) and len(new) == len(old) + applied
     assert len(after["_sqlite_migrations"]) == len(before["_sqlite_migrations"]) + applied
 
 
-SINCE_MAIN = ["0009_mention_sentiment", "0010_mention_labels", "0011_detected_language"]   # declared after the fixture was made
+SINCE_MAIN = ["0009_mention_sentiment", "0010_mention_labels", "0011_detected_language",
+              "0012_mention_sentiment_facets"]   # declared after the fixture was made
 
 
 def test_a_database_made_by_main_gets_only_the_later_migrations_and_keeps_every_row(tmp_path):
@@ -171,11 +173,13 @@ def test_search_facets_migration_indexes_existing_posts(tmp_path):
     old.close()
     db = store.open_db(path)
     assert "0007_search_facets" in store.applied_migrations(db)
-    for q in ("product:firefox sentiment:negative", "site:example.com topic:bugs lang:en source:hn",
+    for q in ("product:firefox", "sentiment:negative", "site:example.com topic:bugs lang:en source:hn",
               "published:2026-11-02 crash", "published:[2026-11-01 TO *]"):
         page = search.search(db, search.prepare(db, q))
         assert [h.id for h in page.hits] == [1] and page.total == 1, q
     assert search.search(db, search.prepare(db, "published:[* TO 2026-11-01]")).total == 0
+    # with a product, sentiment: is the mention's own, not judged in this database: no match
+    assert search.search(db, search.prepare(db, "product:firefox sentiment:negative")).total == 0
     db.execute("DELETE FROM posts WHERE id = 1")  # the new triggers keep the index in step
     assert db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'crash'").fetchone()[0] == 0
 

@@ -14,6 +14,7 @@ from listener.search.compiler import compile_query, compile_tree
 from listener.search.near import _stem, near_ordered, tokens
 from listener.search.query import MAX_DEPTH, QueryError, explain, parse
 from models.classify import Classification, TopicSentiment
+from models.mentions import MentionSentiment
 from models.products import Mention
 
 POSTS = [  # guid, source, url, author, title, text, published, language, score, products, topics
@@ -43,7 +44,9 @@ def db(tmp_path):
         label = {"1": "negative", "2": "positive", "3": "neutral", "4": "negative"}[g]
         score = {"negative": -0.6, "positive": 0.7, "neutral": 0.0}[label]
         results.append(Classification(ids[g], score, label, lang, tuple(Mention(p, p.lower()) for p in products),
-                                      tuple(TopicSentiment(t, t, score) for t in topics)))
+                                      tuple(TopicSentiment(t, t, score) for t in topics),
+                                      mention_sentiment=tuple(MentionSentiment(p, p.lower(), label, score, 0.9, "",
+                                                                               "post") for p in products)))
     store.save_classifications(d, results, now="2026-11-21T00:00:00Z", classifier="test")
     d.ids = {v: k for k, v in ids.items()}
     return d

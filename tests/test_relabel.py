@@ -61,6 +61,13 @@ def test_a_product_s_relabel_sets_that_mention_only_and_survives_reclassifying(s
     judged = {p["product"]: p for p in client.get(f"/api/posts/{cmp}").json()["explanation"]["products"]}
     assert judged["Chrome"]["human_label"] == "positive" and judged["Firefox"]["human_label"] is None
     assert "relabelled by a person" in client.get(f"/posts/{cmp}").text
+    # search reads the relabel: positive about Chrome, still negative about Firefox
+    from listener import search
+    found = {q: [h.id for h in search.search(db, search.prepare(db, q)).hits]
+             for q in ("product:Chrome sentiment:positive", "product:Chrome sentiment:negative",
+                       "product:Firefox sentiment:negative")}
+    assert found == {"product:Chrome sentiment:positive": [cmp], "product:Chrome sentiment:negative": [ids["x"]],
+                     "product:Firefox sentiment:negative": [cmp]}
     # training data: the span judged about Chrome, with the person's label
     assert learn.labelled_texts(db) == [("Still better than Chrome though.", "positive")]
     db.close()

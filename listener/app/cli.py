@@ -219,6 +219,8 @@ def _digest(obj: Ctx, day: date, days: int, out_dir: Path | None, *, product: st
 def _print_digest(obj: Ctx, report: pipeline.DigestReport) -> None:
     for p in report.paths:
         click.echo(str(p))
+    if report.digest.notice:
+        obj.say(f"note: {report.digest.notice}")
     for r in report.deliveries:
         if r.ok:
             obj.say(f"sent to {r.channel} ({r.attempts} attempt{'s' if r.attempts > 1 else ''})")
@@ -506,6 +508,9 @@ def search_cmd(obj: Ctx, query: str, since: str | None, until: str | None, limit
         return
     page = search_mod.search(db, plan, limit=20 if limit is None else (limit or 1_000_000))
     _print_hits(obj, page)
+    if plan.compiled.about_products and store.unjudged_mentions(db):
+        from reports.digest import NOT_COMPUTED_NOTICE
+        obj.say(f"note: {NOT_COMPUTED_NOTICE}")
 
 
 def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:
@@ -526,7 +531,7 @@ def _print_hits(obj: Ctx, page: "search_mod.Page") -> None:
         body.append(marked(h.snippet_marked))
         mood = f"{h.sentiment_label or '-'}" + (f" {h.sentiment:+.2f}" if h.sentiment is not None else "")
         table.add_row(h.posted_at[:16].replace("T", " "), h.source, body, mood, str(h.engagement),
-                      ", ".join(m["product"] for m in h.products))
+                      ", ".join(f"{m['product']} ({m['sentiment_label'] or 'not computed'})" for m in h.products))
     console = Console(width=_width())
     console.print(table)
     shown = f"{page.offset + 1}-{page.offset + len(page.hits)}" if page.hits else "none"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-from listener.facets import ENGAGEMENT_SQL, ENGAGEMENT_STEPS, day_token, engagement_token, facet_token
+from listener.facets import ENGAGEMENT_SQL, ENGAGEMENT_STEPS, day_token, engagement_token, facet_token, mention_value
 from listener.search.near import _ordered_sql
 from listener.search.query import (And, Column, Field, Near, Node, Not, Or, Phrase, QueryError, Range, Term, _quote,
                                    _walk, explain, parse)
@@ -34,6 +34,7 @@ class Compiled:
     wildcards: dict[str, list[str]] = field(default_factory=dict)  # word* -> the words it matched as
     complement: str | None = None          # a query of NOTs only: the FTS5 expression of what it excludes
     prefix_query: bool = False             # FTS5 expands a word* itself (each look-up of a post repeats it)
+    about_products: bool = False           # a sentiment: filter means the sentiment about product: filters
 
     @property
     def parenthesized(self) -> str:
@@ -73,6 +74,8 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     out = Compiled(tree=tree, match=None)
     if tree is None:
         return out
+    paired = about_products(tree)
+    out.about_products, tree = paired != tree, paired
     if prefix_words is not None:
         prefix_words = _recorded(prefix_words, out.wildcards)
     children = tree.children if isinstance(tree, And) else (tree,)
@@ -109,6 +112,36 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     out.prefix_query = any(isinstance(n, Term) and n.prefix and (n.text not in out.wildcards or id(n) in in_near)
                            for n in _walk(tree))
     return out
+
+
+def about_products(node: Node, products: tuple[tuple[str, ...], ...] = ()) -> Node:
+    """The tree with each ``sentiment:S`` that has ``product:`` filters beside it (in its AND group
+    or an enclosing one, the nearest such group) made to mean "S about those products": the mention's
+    own sentiment, not the post's. ``product:A product:B sentiment:S`` is S about A and about B;
+    ``(product:A OR product:B) sentiment:S`` is S about A or about B. Without a product filter,
+    ``sentiment:`` stays the post's."""
+    if isinstance(node, Field) and node.name == "sentiment" and products:
+        def about(name: str) -> Field:
+            return Field("mention", mention_value(name, node.value), node.pos)
+        groups = [about(g[0]) if len(g) == 1 else Or(tuple(about(p) for p in g)) for g in products]
+        return groups[0] if len(groups) == 1 else And(tuple(groups))
+    if isinstance(node, And):
+        own = tuple(g for g in (_product_group(c) for c in node.children) if g)
+        return And(tuple(about_products(c, own or products) for c in node.children))
+    if isinstance(node, Or):
+        return Or(tuple(about_products(c, products) for c in node.children))
+    if isinstance(node, Not):
+        return Not(about_products(node.child, products))
+    return node
+
+
+def _product_group(node: Node) -> tuple[str, ...]:
+    """The products a ``product:X`` filter, or an OR of them only, names (empty: neither)."""
+    if isinstance(node, Field) and node.name == "product":
+        return (node.value,)
+    if isinstance(node, Or) and all(isinstance(c, Field) and c.name == "product" for c in node.children):
+        return tuple(c.value for c in node.children)
+    return ()
 
 
 def _recorded(prefix_words: PrefixWords, into: dict[str, list[str]]) -> PrefixWords:

@@ -17,15 +17,22 @@ MMAP_BYTES = 2 ** 31
 
 
 def refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
-    """Recompute the facets of these posts from their rows, mentions and topics; write the changed."""
-    # migrations 0007 and 0008 index posts before 0011 adds detected_language
+    """Recompute the facets of these posts from their rows, mentions (and each one's sentiment label)
+    and topics; write the changed. Call it after changing any of them."""
+    # Earlier migrations run this on older tables: before 0009 mentions have no sentiment, before
+    # 0011 posts have no detected_language.
+    judged = any(r[1] == "sentiment_label" for r in conn.execute("PRAGMA table_info(mentions)"))
+    label_column = "sentiment_label" if judged else "NULL"
     has_detected = any(r[1] == "detected_language" for r in conn.execute("PRAGMA table_info(posts)"))
     language = "coalesce(detected_language, language)" if has_detected else "language"
     for chunk, marks in chunks(post_ids):
         products: dict[int, list[str]] = {}
+        moods: dict[int, list[tuple[str, str]]] = {}
         topics: dict[int, list[str]] = {}
-        for pid, product in conn.execute(f"SELECT post_id, product FROM mentions WHERE post_id IN ({marks})", chunk):
+        for pid, product, label in conn.execute(
+                f"SELECT post_id, product, {label_column} FROM mentions WHERE post_id IN ({marks})", chunk):
             products.setdefault(pid, []).append(product)
+            moods.setdefault(pid, []).append((product, label))
         for pid, topic in conn.execute(f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks})", chunk):
             topics.setdefault(pid, []).append(topic)
         cur = conn.execute(f"SELECT id, source, url, author, {language} AS language, sentiment_label, posted_at, facets, "
@@ -34,7 +41,8 @@ def refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
         changed = []
         for row in cur.fetchall():
             post = dict(zip(cols, row))
-            facets = post_facets(post, products.get(post["id"], ()), topics.get(post["id"], ()))
+            facets = post_facets(post, products.get(post["id"], ()), topics.get(post["id"], ()),
+                                 moods.get(post["id"], ()))
             if facets != post["facets"]:
                 changed.append([facets, post["id"]])
         conn.executemany("UPDATE posts SET facets = ? WHERE id = ?", changed)

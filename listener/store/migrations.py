@@ -299,6 +299,16 @@ def _m0011(db: sqlite_utils.Database) -> None:
     db.conn.executemany("UPDATE posts SET detected_language = language, language = NULL WHERE id = ?", moved)
 
 
+@_migration("0012_mention_sentiment_facets")
+def _m0012(db: sqlite_utils.Database) -> None:
+    """Each mention's sentiment as a search facet (``product:X sentiment:S`` means S about X): the
+    posts whose mentions were judged get the tokens."""
+    judged = [r[0] for r in db.conn.execute(
+        "SELECT DISTINCT post_id FROM mentions WHERE sentiment_label IS NOT NULL ORDER BY post_id")]
+    if judged:  # a database not classified since 0009 has none: its index stays as it is
+        refresh_facets(db.conn, judged)
+        db.conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
+
 
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])

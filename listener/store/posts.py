@@ -131,14 +131,16 @@ def posts_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict]:
 
 
 def post_tags(db: sqlite_utils.Database, ids: Sequence[int]) -> tuple[dict[int, list[dict]], dict[int, list[str]]]:
-    """For each post id: its product mentions (product, alias) and its topics."""
+    """For each post id: its product mentions (product, alias, and what the post says about it:
+    sentiment, sentiment_label, confidence; None when not judged yet) and its topics."""
     products: dict[int, list[dict]] = {}
     topics: dict[int, list[str]] = {}
     for chunk, marks in chunks(ids):
-        for pid, product, alias in db.execute(
-                f"SELECT post_id, product, alias FROM mentions WHERE post_id IN ({marks}) "
-                f"ORDER BY product", chunk):
-            products.setdefault(pid, []).append({"product": product, "alias": alias})
+        for pid, product, alias, score, label, confidence in db.execute(
+                f"SELECT post_id, product, alias, sentiment, sentiment_label, confidence FROM mentions "
+                f"WHERE post_id IN ({marks}) ORDER BY product", chunk):
+            products.setdefault(pid, []).append({"product": product, "alias": alias, "sentiment": score,
+                                                 "sentiment_label": label, "confidence": confidence})
         for pid, topic in db.execute(
                 f"SELECT post_id, topic FROM post_topics WHERE post_id IN ({marks}) ORDER BY topic", chunk):
             topics.setdefault(pid, []).append(topic)

@@ -2,6 +2,12 @@
 
 ``cutoff`` (a UTC timestamp) leaves out posts first fetched after it, so a digest re-run later on a
 grown database gives the same numbers; a ``Scope`` adds a search's condition as well.
+
+Every per-product number reads the mention's own sentiment (``mentions.sentiment`` and
+``sentiment_label``: what the post says about that product, or a human's relabel of it), never the
+post's. A mention of a classified post whose sentiment columns are empty (a database from before
+migration 0009, not classified again) has the label ``NOT_COMPUTED``: reports count it apart and
+say so, rather than fall back to the post's label.
 """
 
 from __future__ import annotations
@@ -13,9 +19,18 @@ import sqlite_utils
 from listener.facets import ENGAGEMENT_SQL
 from listener.store.sql import rows
 
-_POST_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, p.sentiment, "
-                 "p.sentiment_label, p.score, p.comments, p.likes, p.shares, "
-                 f"{ENGAGEMENT_SQL} AS engagement, m.alias")
+NOT_COMPUTED = "not computed"
+# The label of mention ``m`` of post ``p``: its own; NOT_COMPUTED when the post was classified before
+# mentions were judged; NULL when the post is not classified yet.
+MENTION_LABEL_SQL = (f"CASE WHEN m.sentiment_label IS NOT NULL THEN m.sentiment_label "
+                     f"WHEN p.classified_at IS NOT NULL THEN '{NOT_COMPUTED}' END")
+# A product's mention as a post row: ``sentiment``/``sentiment_label`` are the mention's, the post's
+# own are ``post_sentiment``/``post_label``.
+_MENTION_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, m.sentiment, "
+                    f"{MENTION_LABEL_SQL} AS sentiment_label, m.confidence, m.span, m.basis, "
+                    "p.sentiment AS post_sentiment, p.sentiment_label AS post_label, "
+                    "p.score, p.comments, p.likes, p.shares, "
+                    f"{ENGAGEMENT_SQL} AS engagement, m.alias")
 
 
 @dataclass(frozen=True)
@@ -38,10 +53,10 @@ def _cut(cutoff: str | Scope | None) -> tuple[str, list]:
 
 def daily_mentions(db: sqlite_utils.Database, start: str, end: str,
                    cutoff: str | Scope | None = None) -> list[dict]:
-    """Mentions per product, UTC day and sentiment label for days in [start, end)."""
+    """Mentions per product, UTC day and the mention's sentiment label for days in [start, end)."""
     cut, args = _cut(cutoff)
     return rows(db, f"""
-        SELECT m.product, substr(p.posted_at, 1, 10) AS day, p.sentiment_label AS label,
+        SELECT m.product, substr(p.posted_at, 1, 10) AS day, {MENTION_LABEL_SQL} AS label,
                count(*) AS n
         FROM mentions m JOIN posts p ON p.id = m.post_id
         WHERE p.posted_at >= ? AND p.posted_at < ? {cut}
@@ -51,15 +66,16 @@ def daily_mentions(db: sqlite_utils.Database, start: str, end: str,
 def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: str, *,
                      label: str | None = None, order: str = "sentiment", limit: int,
                      cutoff: str | Scope | None = None) -> list[dict]:
-    """Mentions of a product in [start, end): by sentiment (strongest of ``label`` first) or engagement."""
+    """Mentions of a product in [start, end): by the mention's sentiment (strongest of ``label``
+    first) or by engagement; ``sentiment`` and ``sentiment_label`` are the mention's."""
     cut, args = _cut(cutoff)
-    where_label = "AND p.sentiment_label = ?" if label else ""
+    where_label = "AND m.sentiment_label = ?" if label else ""
     if order == "engagement":
         order_by = "engagement DESC"
     else:
-        order_by = f"p.sentiment {'DESC' if label == 'positive' else 'ASC'}"
+        order_by = f"m.sentiment {'DESC' if label == 'positive' else 'ASC'}"
     return rows(db, f"""
-        SELECT {_POST_COLUMNS}
+        SELECT {_MENTION_COLUMNS}
         FROM mentions m JOIN posts p ON p.id = m.post_id
         WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {where_label} {cut}
         ORDER BY {order_by}, p.posted_at DESC, p.id LIMIT ?""",
@@ -81,12 +97,13 @@ def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str
 
 def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: str, *,
                     cutoff: str | Scope | None = None) -> list[dict]:
-    """Per topic: positive and negative mention counts for a product."""
+    """Per topic of the posts that mention a product: how many of those mentions are positive and
+    negative about the product (the mention's label)."""
     cut, args = _cut(cutoff)
     return rows(db, f"""
         SELECT t.topic,
-               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) >= 0.05 THEN 1 ELSE 0 END) AS positive,
-               sum(CASE WHEN coalesce(t.sentiment, p.sentiment) <= -0.05 THEN 1 ELSE 0 END) AS negative,
+               sum(CASE WHEN m.sentiment_label = 'positive' THEN 1 ELSE 0 END) AS positive,
+               sum(CASE WHEN m.sentiment_label = 'negative' THEN 1 ELSE 0 END) AS negative,
                count(*) AS n
         FROM post_topics t JOIN posts p ON p.id = t.post_id JOIN mentions m ON m.post_id = p.id
         WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {cut}
@@ -123,9 +140,10 @@ def latest_mention_day(db: sqlite_utils.Database) -> str | None:
 
 
 def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
-    """Topics of a product's mentions in [start, end), most frequent first."""
+    """Topics of a product's mentions in [start, end), most frequent first, with the mean sentiment
+    of those mentions about the product (None when none is judged)."""
     return rows(db, """
-        SELECT t.topic, count(*) AS n, avg(t.sentiment) AS sentiment
+        SELECT t.topic, count(*) AS n, avg(m.sentiment) AS sentiment
         FROM mentions m JOIN posts p ON p.id = m.post_id JOIN post_topics t ON t.post_id = p.id
         WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
         GROUP BY t.topic ORDER BY n DESC, t.topic LIMIT ?""", [product, start, end, limit])
@@ -134,3 +152,19 @@ def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str
 def mention_counts(db: sqlite_utils.Database) -> dict[str, int]:
     """Mentions per product over the whole store (products without mentions are absent)."""
     return dict(db.execute("SELECT product, count(*) FROM mentions GROUP BY product").fetchall())
+
+
+def unjudged_mentions(db: sqlite_utils.Database) -> bool:
+    """Whether any mention has no sentiment yet (its post was classified before migration 0009)."""
+    return bool(db.execute("SELECT EXISTS (SELECT 1 FROM mentions WHERE sentiment_label IS NULL)").fetchone()[0])
+
+
+def mention_labels(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
+    """Per product over the whole store: its mentions by their own sentiment label (``NOT_COMPUTED``
+    for those of posts classified before mentions were judged, ``unlabelled`` for unclassified posts)."""
+    out: dict[str, dict[str, int]] = {}
+    for product, label, n in db.execute(f"SELECT m.product, {MENTION_LABEL_SQL} AS label, count(*) "
+                                        "FROM mentions m JOIN posts p ON p.id = m.post_id "
+                                        "GROUP BY m.product, label ORDER BY m.product, label"):
+        out.setdefault(product, {})[label or "unlabelled"] = n
+    return out

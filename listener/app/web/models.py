@@ -21,6 +21,13 @@ class ProductMention(ProductTag):
     human_label: str | None = None          # a person's relabel of this mention (it overrides the model)
 
 
+class ProductSentiment(ProductTag):
+    """A product a search hit mentions and what the post says about it (nulls: not judged yet)."""
+    sentiment: float | None = None
+    sentiment_label: str | None = None
+    confidence: float | None = None
+
+
 class SearchHit(BaseModel):
     id: int
     source: str
@@ -34,7 +41,7 @@ class SearchHit(BaseModel):
     engagement: int
     title_highlighted: str
     snippet_highlighted: str
-    products: list[ProductTag]
+    products: list[ProductSentiment]
     topics: list[str]
 
 
@@ -47,6 +54,7 @@ class SearchResponse(BaseModel):
     offset: int
     limit: int
     hits: list[SearchHit]
+    notice: str | None = None  # sentiment about a product asked, and some mentions not judged yet
 
 
 class Term(BaseModel):
@@ -122,7 +130,12 @@ class ProductSummary(BaseModel):
     end: str
     mentions: int
     share_of_voice: float | None
-    net_sentiment: float | None
+    net_sentiment: float | None               # of the product's mentions' own sentiment
+    positive: int
+    neutral: int
+    negative: int
+    not_computed: int                         # mentions whose sentiment is not computed yet
+    notice: str | None                        # says so, with the command that computes it
     days: list[DayPoint]
     topics: list[dict]
     top_engaged: list[dict]
@@ -136,6 +149,8 @@ class Stats(BaseModel):
     labels: dict[str, int]
     sources: dict[str, int]
     products: dict[str, int]
+    product_sentiment: dict[str, dict[str, int]]  # per product: mentions by their own sentiment label
+    notice: str | None = None                     # per-product sentiment not computed yet for some
 
 
 class SavedSearch(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterator, Literal
 
+import sqlite_utils
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
@@ -14,6 +15,7 @@ from listener.app.web.deps import DbDep, PagesDep, SettingsDep
 from listener.app.web.models import ErrorBody, SearchResponse
 from listener.app.web.render import link
 from listener.search.query import QueryError
+from reports.digest import NOT_COMPUTED_NOTICE
 
 API_MAX_LIMIT = 500
 router = APIRouter()
@@ -50,7 +52,7 @@ def search_page(db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", 
              "next": link("/search", form, page=page + 1) if page < count else None,
              "csv": link("/search.csv", form)}
     return pages.render("search.html.j2", form=form, choices=choices, error=None, pointer="", page=result,
-                        number=page, pages=count, links=links)
+                        number=page, pages=count, links=links, notice=_notice(db, plan))
 
 
 @router.get("/search.csv", include_in_schema=False)
@@ -93,7 +95,13 @@ def api_search(db: DbDep, settings: SettingsDep,
     result = search_mod.search(db, plan, limit=limit, offset=offset, timeout=settings.serve.search_timeout)
     return {"query": q, "parenthesized": plan.compiled.parenthesized, "sort": sort,
             "total": result.total, "ranked": result.ranked, "offset": offset, "limit": limit,
-            "hits": [h.to_json() for h in result.hits]}
+            "hits": [h.to_json() for h in result.hits], "notice": _notice(db, plan)}
+
+
+def _notice(db: sqlite_utils.Database, plan: search_mod.Plan) -> str | None:
+    """The not-computed note when the query asks for sentiment about a product and some mentions
+    have none yet (they match no sentiment: beside a product)."""
+    return NOT_COMPUTED_NOTICE if plan.compiled.about_products and store.unjudged_mentions(db) else None
 
 
 def _filters(form: dict) -> search_mod.Filters:

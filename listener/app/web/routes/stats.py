@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from listener import store
 from listener.app.web.deps import DbDep
 from listener.app.web.models import SavedSearch, Stats
+from reports.digest import NOT_COMPUTED_NOTICE
 
 router = APIRouter()
 
@@ -17,6 +18,9 @@ def api_stats(db: DbDep) -> dict:
     stats = store.post_stats(db)
     stats["sources"] = {r["name"]: r["posts"] for r in store.sources_table(db)}
     stats["products"] = store.mention_counts(db)
+    stats["product_sentiment"] = store.mention_labels(db)
+    if any(store.NOT_COMPUTED in labels for labels in stats["product_sentiment"].values()):
+        stats["notice"] = NOT_COMPUTED_NOTICE
     return stats
 
 
