@@ -97,10 +97,12 @@ def test_a_mistyped_store_path_is_one_line_not_an_empty_report(write_settings, t
     missing = tmp_path / "typo" / "listner.db"
     path.write_text(path.read_text().replace('path = "test.db"', f"path = {str(missing)!r}"))
     for args in (["search", "firefox"], ["status"], ["digest", "--date", "2026-11-22", "--no-send"],
-                 ["serve"], ["explain", "1"], ["label", "1", "--sentiment", "positive"], ["classify"]):
+                 ["serve"], ["explain", "1"], ["label", "1", "--sentiment", "positive"], ["classify"],
+                 ["collect"], ["sources"], ["saved", "add", "x", "firefox"], ["alerts", "--no-send"]):
         result = CliRunner().invoke(cli, ["--config", str(path), *args])
         assert result.exit_code == 2, (args, result.output)
-        assert f"store.path: no database at {missing}" in result.output and "Traceback" not in result.output, args
+        assert f"store.path: no database at {missing}" in result.output and "listener init-db" in result.output
+        assert "Traceback" not in result.output, args
         assert not missing.exists() and not missing.parent.exists(), args
     result = CliRunner().invoke(cli, ["--config", str(path), "init-db"])
     assert result.exit_code == 0 and missing.exists(), result.output

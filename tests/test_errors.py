@@ -55,7 +55,7 @@ def _one_error_line(result, key: str, path: Path) -> None:
     assert lines[0].startswith(f"Error: {key}: cannot write {path}"), lines[0]
 
 
-@pytest.mark.parametrize("command", [["init-db"], ["collect"], ["daemon"]])  # commands that create it
+@pytest.mark.parametrize("command", [["init-db"], ["run", "--once"], ["daemon"]])  # commands that create it
 def test_an_unwritable_store_path_is_one_line(tmp_path, command):
     settings = _settings(tmp_path, store="afile/db.sqlite")
     r = CliRunner().invoke(cli, ["--config", str(settings), *command])
@@ -109,8 +109,8 @@ def test_a_writable_path_is_left_as_it_was(tmp_path):
 
 def test_bad_input_that_used_to_be_a_traceback_is_one_line(tmp_path):
     settings = _settings(tmp_path)
+    assert CliRunner().invoke(cli, ["--config", str(settings), "init-db"]).exit_code == 0
     r = CliRunner().invoke(cli, ["--config", str(settings), "saved", "add", " ", "firefox"])
     assert r.exit_code == 2 and r.stderr == "Error: a saved search needs a name\n"
-    assert CliRunner().invoke(cli, ["--config", str(settings), "init-db"]).exit_code == 0
     r = CliRunner().invoke(cli, ["--config", str(settings), "saved", "remove", "nope"])
     assert r.exit_code == 2 and r.stderr == "Error: no saved search named 'nope'\n"

@@ -75,6 +75,7 @@ def test_a_plugin_source_type_is_collected_over_loopback(jsonposts, server, tmp_
     run = CliRunner().invoke
     args = ["--config", str(path), "--now", NOW.isoformat()]
 
+    assert run(cli, [*args, "init-db"]).exit_code == 0
     r = run(cli, [*args, "collect"], env={"JSONPOSTS_TOKEN": "sekrit"})
     assert r.exit_code == 0, r.output
     with sqlite3.connect(tmp_path / "test.db") as conn:

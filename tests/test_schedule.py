@@ -126,6 +126,7 @@ def test_status_flags_failing_and_silent_sources_and_reports_the_daemon(server, 
     server.add("/a.atom", atom([Entry("t:1", "Hello", "Firefox", "2026-11-22T09:00:00Z")]), headers=ATOM)
     server.add("/down", "x", status=500)
     path = write_settings({"a": server.url("/a.atom"), "down": server.url("/down")})
+    assert cli_at(path, NOW, "init-db").exit_code == 0
     assert cli_at(path, NOW, "collect").exit_code == 1
     assert cli_at(path, NOW, "digest").exit_code == 0
     db = store.open_db(load_settings(path).db_path)
@@ -155,6 +156,7 @@ def test_purge_deletes_posts_older_than_retention_with_mentions_and_search(serve
         Entry("t:new", "Firefox new", "Firefox", "2026-11-20T00:00:00Z")
     server.add("/a.atom", atom([old, new]), headers=ATOM)
     path = write_settings({"a": server.url("/a.atom")})
+    assert cli_at(path, NOW, "init-db").exit_code == 0
     assert cli_at(path, NOW, "collect").exit_code == 0
     assert cli_at(path, NOW, "classify").exit_code == 0
     r = cli_at(path, NOW, "purge")

@@ -34,14 +34,14 @@ class Ctx:
         return self._settings
 
     def db(self, *, create: bool = False):
-        """The database, migrated, with every configured source registered. Only commands that
-        collect (``create``) make a new one: for the others a missing file is a mistyped
+        """The database, migrated, with every configured source registered. Only ``init-db`` and
+        ``run`` make a new one (``create``): for the other commands a missing file is a mistyped
         ``store.path`` far more often than an empty store, and an empty report would hide it."""
         path = self.settings().db_path
         if not create and not Path(path).exists():
             where = self.settings().path or "the settings"
-            raise NotFound(f"store.path: no database at {path} (check store.path in {where}; "
-                           "`listener init-db` or `listener collect` creates it)", exit_code=2)
+            raise NotFound(f"store.path: no database at {path} (check store.path in {where}, "
+                           "or create it with `listener init-db`)", exit_code=2)
         db = store.open_db(check_writable(path, key="store.path"))
         store.sync_sources(db, self.settings().sources)
         return db
@@ -114,7 +114,7 @@ def _collect(obj: Ctx, names: tuple[str, ...]) -> pipeline.CollectReport:
     settings = obj.settings()
     chosen = [settings.source(n).name for n in names] if names else \
         [s.name for s in settings.sources if s.enabled]
-    db = obj.db(create=True)
+    db = obj.db()
     with obj.progress() as progress:
         task = progress.add_task("Collecting", total=len(chosen))
 
@@ -411,7 +411,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
 
 def _list_sources(obj: Ctx) -> None:
     settings = obj.settings()
-    rows = store.sources_table(obj.db(create=True))  # setting up: sources before the first collect
+    rows = store.sources_table(obj.db())
     configured = {s.name for s in settings.sources}
     table = Table(show_lines=False)
     for col in ("name", "type", "state", "last fetch (UTC)", "status", "posts", "error"):
@@ -551,7 +551,7 @@ def saved_group() -> None:
 @click.pass_obj
 def saved_add(obj: Ctx, name: str, query: str, owner: str | None) -> None:
     """Save QUERY as NAME (replacing an older one of that name)."""
-    search_mod.save(obj.db(create=True), name, query, owner=owner, now=iso_utc(obj.now))  # setting up
+    search_mod.save(obj.db(), name, query, owner=owner, now=iso_utc(obj.now))
     obj.say(f"Saved search {name!r}.")
 
 
