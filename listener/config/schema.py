@@ -241,7 +241,7 @@ PRODUCTS = Section("products[]", (
 # The keys every [[sources]] entry has; each source type adds its own (listener.config.sourcekeys).
 SOURCES = Section("sources[]", (
     Setting("name", str, REQUIRED, checks.name, "short unique name (letters, digits, `.`, `_`, `-`)"),
-    Setting("type", str, "feed", help='`feed` (RSS or Atom), `hackernews`, `reddit`, `mastodon`, `bluesky` or '
+    Setting("type", str, "feed", help='`feed` (RSS, Atom or JSON Feed), `hackernews`, `reddit`, `mastodon`, `bluesky` or '
                                       '`forum` (see "Sources")'),
     Setting("url", str, None, checks.http_url, shown_default="required for `feed`, `mastodon`, `forum`",
             help="feed URL; Mastodon instance (`https://mastodon.social`); forum board URL; API base for the "
