@@ -42,7 +42,7 @@ RATE_LIMITED = (429, 503)
 
 
 class RetryAfterMiddleware:
-    """Retry 429 and 503 answers after the wait the server asks for, never in a tight loop.
+    """Retry 429, 503 and rate-limit 403 answers after the wait the server asks for, never in a tight loop.
 
     The wait is ``Retry-After`` (seconds or an HTTP date), else the reset of an
     exhausted ``X-Ratelimit-*`` budget (Reddit sends seconds, Mastodon an ISO
@@ -73,7 +73,7 @@ class RetryAfterMiddleware:
             await _sleep(min(wait, self.max_wait))
 
     async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
-        if response.status not in RATE_LIMITED:
+        if not rate_limited(response):
             # Most responses: only an exhausted budget means waiting before the next request.
             remaining = _header_float(response.headers, b"X-Ratelimit-Remaining")
             if remaining is not None and remaining < 1:
@@ -94,6 +94,16 @@ class RetryAfterMiddleware:
         retry = request.replace(dont_filter=True)
         retry.meta["rate_limit_retries"] = tries + 1
         return retry
+
+
+def rate_limited(response: Any) -> bool:
+    """A 429 or 503, or a 403 that is a rate limit: GitHub answers 403 with the budget spent
+    (``X-Ratelimit-Remaining: 0``) or, for its secondary limits, with ``Retry-After``."""
+    if response.status in RATE_LIMITED:
+        return True
+    if response.status != 403:
+        return False
+    return bool(response.headers.get(b"Retry-After")) or _header_float(response.headers, b"X-Ratelimit-Remaining") == 0
 
 
 def rate_limit_wait(headers: Any, now: float) -> float | None:

@@ -9,6 +9,9 @@ point (see ``listener.hookspecs``).
 
 from __future__ import annotations
 
+import re
+from typing import Any, Callable
+
 from listener.config import checks
 from listener.config.schema import REQUIRED, Setting
 from listener.hookspecs import hookimpl
@@ -80,7 +83,37 @@ FORUM = SourceType(
     check_options=check_forum_options,
 )
 
+_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+
+
+def check_github_options(options: dict[str, Any], fail: Callable[[str, str], Exception]) -> dict[str, Any]:
+    """A github source reads ``repos``, a ``query``, or both; each repo is ``owner/name``."""
+    repos = options.get("repos") or ()
+    for i, repo in enumerate(repos):
+        if not _REPO_RE.match(repo):
+            raise fail(f"repos[{i}]", f"expected owner/name (like \"python/cpython\"), got {repo!r}")
+    if not repos and not options.get("query"):
+        raise fail("repos", "required key is missing: give `repos` (a list of owner/name) or a search `query`")
+    return options
+
+
+GITHUB = SourceType(
+    name="github", spider="spiders.github:GitHubSpider",
+    default_url="https://api.github.com",
+    options=(
+        Setting("repos", list, None, checks.strings,
+                "repositories (`[\"owner/name\"]`): their issues, pull requests and comments",
+                shown_default="required (unless `query` is given)"),
+        Setting("query", str, None, checks.non_empty, "issue search (`search/issues?q=`), e.g. `\"firefox is:issue\"`"),
+        _env("token_env", "GITHUB_TOKEN", "environment variable holding a token (optional: 60 requests an hour without)"),
+    ),
+    credentials={"token_env": "token"},
+    check_options=check_github_options,
+)
+
+NEW_TYPES = [GITHUB]  # issue 15's API types, kept apart so merges with the forum work stay small
+
 
 @hookimpl
 def register_source_types() -> list[SourceType]:
-    return [FEED, HACKERNEWS, REDDIT, MASTODON, BLUESKY, FORUM]
+    return [FEED, HACKERNEWS, REDDIT, MASTODON, BLUESKY, FORUM, *NEW_TYPES]
