@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -74,12 +75,16 @@ class RetryAfterMiddleware:
 
     async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
         if not rate_limited(response):
-            # Most responses: only an exhausted budget means waiting before the next request.
+            # Most responses: only an exhausted budget, or a body asking to back off, means waiting
+            # before the next request.
+            wait = None
             remaining = _header_float(response.headers, b"X-Ratelimit-Remaining")
             if remaining is not None and remaining < 1:
                 wait = rate_limit_wait(response.headers, time.time())
-                if wait:
-                    self.resume_at[urlparse_cached(request).netloc] = time.monotonic() + min(wait, self.max_wait)
+            wait = max(wait or 0.0, body_backoff(response) or 0.0)
+            if wait:
+                host = urlparse_cached(request).netloc
+                self.resume_at[host] = max(self.resume_at.get(host, 0.0), time.monotonic() + min(wait, self.max_wait))
             return response
         wait = rate_limit_wait(response.headers, time.time())
         tries = request.meta.get("rate_limit_retries", 0)
@@ -104,6 +109,19 @@ def rate_limited(response: Any) -> bool:
     if response.status != 403:
         return False
     return bool(response.headers.get(b"Retry-After")) or _header_float(response.headers, b"X-Ratelimit-Remaining") == 0
+
+
+def body_backoff(response: Any) -> float | None:
+    """Seconds a JSON answer's ``backoff`` field asks for (Stack Exchange: no request to the API before
+    they have passed, or the client is banned), else None."""
+    body = getattr(response, "body", b"")
+    if b'"backoff"' not in body[-4096:] and b'"backoff"' not in body[:4096]:
+        return None
+    try:
+        value = json.loads(body).get("backoff")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def rate_limit_wait(headers: Any, now: float) -> float | None:

@@ -48,6 +48,8 @@ class Page:
     # False for a listing read oldest first from a ``since`` the server filters on: known posts are
     # skipped instead of ending the listing, and a listing cut short by max_pages holds the mark back.
     newest_first: bool = True
+    follow: list[scrapy.Request] = field(default_factory=list)  # more streams this page opened
+    error: str | None = None  # the page's posts count, then its stream ends with this error
 
 
 @dataclass
@@ -210,6 +212,10 @@ class PagedSpider(scrapy.Spider):
             run.newest = max(run.newest or key, key)
             run.entries += 1
             yield item
+        yield from page.follow
+        if page.error:
+            yield from self.end(run, response.status, self.stream_error(response.meta, page.error))
+            return
         last_page = pages >= run.source.get("max_pages", 1)
         if not page.newest_first and last_page and page.next_url and page.posts:
             read_to = max(key for key, _ in page.posts)

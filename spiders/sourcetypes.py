@@ -111,7 +111,32 @@ GITHUB = SourceType(
     check_options=check_github_options,
 )
 
-NEW_TYPES = [GITHUB]  # issue 15's API types, kept apart so merges with the forum work stay small
+
+
+def check_stackexchange_options(options: dict[str, Any], fail: Callable[[str, str], Exception]) -> dict[str, Any]:
+    """A Stack Exchange source needs a tag or search terms: a whole site is too much to follow."""
+    if not options.get("tagged") and not options.get("query"):
+        raise fail("tagged", "required key is missing: give `tagged` (a tag, or several separated by `;`) "
+                             "or a search `query`")
+    return options
+
+
+STACKEXCHANGE = SourceType(
+    name="stackexchange", spider="spiders.stackexchange:StackExchangeSpider",
+    default_url="https://api.stackexchange.com/2.3",
+    options=(
+        Setting("site", str, REQUIRED, checks.non_empty, "site's API name (`stackoverflow`, `superuser`, `unix`)"),
+        Setting("tagged", str, None, checks.non_empty, "tag(s) the questions carry (`firefox`; `a;b` for both)",
+                shown_default="required (unless `query` is given)"),
+        Setting("query", str, None, checks.non_empty, "free-text search of questions (`/search/advanced?q=`)"),
+        _env("key_env", "STACKEXCHANGE_KEY", "environment variable holding an app key (optional: 10,000 requests "
+                                            "a day instead of 300)"),
+    ),
+    credentials={"key_env": "key"},
+    check_options=check_stackexchange_options,
+)
+
+NEW_TYPES = [GITHUB, STACKEXCHANGE]  # issue 15's API types, kept apart so merges with the forum work stay small
 
 
 @hookimpl

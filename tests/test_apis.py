@@ -6,6 +6,7 @@ stores nothing new and updates nothing)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from urllib.parse import urlencode
@@ -167,9 +168,131 @@ def test_github_end_to_end_waits_out_a_rate_limit_then_reruns_store_nothing(serv
     assert source_row(db, "gh")["posts"] == 50
 
 
+# --- Stack Exchange ----------------------------------------------------------------------------------
+
+SE = "/2.3"
+
+
+def se_url(path: str, query: dict, page: int = 1, base: str = "") -> str:
+    return f"{base}{SE}{path}?" + urlencode({**query, "pagesize": 100, "filter": "withbody"}) + f"&page={page}"
+
+
+def se_questions(since: int, **extra) -> dict:
+    return {"site": "stackoverflow", "sort": "activity", "order": "desc", "min": since, "tagged": "firefox", **extra}
+
+
+def se_posts(since: int) -> dict:
+    return {"site": "stackoverflow", "sort": "creation", "order": "desc", "fromdate": since}
+
+
+ANSWERS = {"site": "stackoverflow", "sort": "creation", "order": "desc"}
+SE_SINCE = 1104213600  # NOT_BEFORE as Unix time
+Q1, Q2, QREAL = "79990001", "79987777", "17992553"
+
+
+def se_pages(base: str = "") -> dict[str, Recorded]:
+    rec = lambda file: recorded("stackexchange", file)  # noqa: E731
+    return {
+        se_url("/search/advanced", se_questions(SE_SINCE), 1, base): rec("search_advanced_page1.json"),
+        se_url("/search/advanced", se_questions(SE_SINCE), 2, base): rec("questions_17992553_stackoverflow.json"),
+        se_url(f"/questions/{Q1};{Q2}/answers", ANSWERS, 1, base): rec("answers.json"),
+        se_url(f"/posts/{Q1};{Q2};79991234;79990050;79989000/comments", se_posts(SE_SINCE), 1, base):
+            rec("comments.json"),
+        se_url(f"/questions/{QREAL}/answers", ANSWERS, 1, base): rec("empty.json"),
+        se_url(f"/posts/{QREAL}/comments", se_posts(SE_SINCE), 1, base): rec("empty.json"),
+    }
+
+
+def se(name: str, base: str, extra: str = 'tagged = "firefox"\n') -> str:
+    return f'[[sources]]\nname = "{name}"\ntype = "stackexchange"\nurl = "{base}{SE}"\nsite = "stackoverflow"\n{OLD}{extra}'
+
+
+def test_stackexchange_questions_answers_and_comments_page_by_has_more_and_reruns_ask_once(tmp_path):
+    pages = se_pages(url(""))
+    path = settings_file(tmp_path, se("se", url("")))
+    first = crawl_in_process(path, pages)
+    f = first.fetches["se"]
+    assert f.error is None and f.entries == len(first.posts) == 8  # 3 questions, 3 answers, 2 comments
+    q = first.post("stackoverflow/q/79987777")
+    assert (q.author, q.title, q.url, q.published_at, q.comments) == (
+        "O'Brien", "storage.sync quota in Firefox extensions & Chrome",
+        "https://stackoverflow.com/questions/79987777/storage-sync-quota-in-firefox-extensions",
+        "2026-11-19T08:00:05Z", 1)
+    assert q.text.startswith("Does storage.sync have the same 100 KB quota")
+    real = first.post("stackoverflow/q/17992553")  # the real answer: a custom filter, no body
+    assert (real.author, real.title, real.published_at, real.text) == (
+        "codeslayer1", "Concept behind these four lines of tricky C code", "2013-08-01T11:16:08Z", "")
+    a = first.post("stackoverflow/a/79990050")
+    assert (a.url, a.title, a.score, a.author) == ("https://stackoverflow.com/a/79990050",
+                                                   "Re: Flex gap ignored in Firefox print preview", 6, "devtools fan")
+    c = first.post("stackoverflow/c/140001001")
+    assert (c.url, c.title, c.text) == ("https://stackoverflow.com/posts/comments/140001001",
+                                        "Re: Flex gap ignored in Firefox print preview",
+                                        "Thanks, the margin workaround works in Firefox and Chrome.")
+    assert f.high_water == "2026-11-21T09:30:00Z#000079991234"  # the newest answer
+
+    since = 1795253400  # the mark's time: only questions active since then
+    pages[se_url("/search/advanced", se_questions(since), 1, url(""))] = pages[
+        se_url("/search/advanced", se_questions(SE_SINCE), 1, url(""))]
+    second = crawl_in_process(path, pages, state={"se": first.state("se")})
+    assert (second.posts, second.fetches["se"].error, len(second.requests)) == ([], None, 1)
+
+
+def test_stackexchange_key_errors_backoff_and_quota_each_get_one_line(tmp_path):
+    rec = lambda file, status=200: recorded("stackexchange", file, status=status)  # noqa: E731
+    pages = {
+        se_url("/search/advanced", se_questions(SE_SINCE, key="k"), 1, url("/t")):
+            rec("error_400_throttle_violation.json", 400),
+        se_url("/search/advanced", se_questions(SE_SINCE, key="k"), 1, url("/b")): rec("search_advanced_backoff_300.json"),
+        se_url("/search/advanced", se_questions(SE_SINCE, key="k"), 1, url("/q")): rec("search_advanced_quota_used_up.json"),
+        se_url(f"/questions/{Q2}/answers", {**ANSWERS, "key": "k"}, 1, url("/b")): rec("empty.json"),
+        se_url(f"/questions/{Q2}/answers", {**ANSWERS, "key": "k"}, 1, url("/q")): rec("empty.json"),
+        se_url(f"/posts/{Q2}/comments", {**se_posts(SE_SINCE), "key": "k"}, 1, url("/b")): rec("empty.json"),
+        se_url(f"/posts/{Q2}/comments", {**se_posts(SE_SINCE), "key": "k"}, 1, url("/q")): rec("empty.json"),
+    }
+    src = se("t", url("/t")) + se("b", url("/b")) + se("q", url("/q"))
+    crawl = crawl_in_process(settings_file(tmp_path, src, collect="max_retry_wait = 60\n"), pages,
+                             env={"STACKEXCHANGE_KEY": "k"})
+    f = crawl.fetches
+    assert f["t"].error == ("questions: HTTP 400: throttle_violation (error_id 502): too many requests from this IP, "
+                            "more requests available in 82216 seconds")
+    assert f["b"].error == \
+        "questions: the API asks to back off 300s before the next request, more than collect.max_retry_wait"
+    assert f["q"].error.startswith("questions: daily request quota used up (quota_max 300)")
+    # the page's question is kept, the mark does not move, the next page is not asked for
+    assert len(crawl.of("b")) == len(crawl.of("q")) == 1 and f["b"].high_water is None
+    assert not [r for r in crawl.requests if r.url.endswith("&page=2")]
+
+
+def test_stackexchange_end_to_end_gzip_backoff_and_a_rerun_that_stores_nothing(server, tmp_path):
+    """Gzipped bodies as the API sends them; a backoff of 1 s holds the next request back."""
+    for path, rec in se_pages().items():
+        server.add(path, gzip.compress(rec.body), headers={**rec.headers, "Content-Encoding": "gzip"})
+    src = se("se", server.url(""))
+    settings = settings_file(tmp_path, src)
+    db, report = collect(settings)
+    assert report.outcomes[0].error is None and report.counts.new == 8
+    page1 = server.hits(se_url("/search/advanced", se_questions(SE_SINCE), 1))[0]
+    after = sorted(h.at for h in server.log if h.at > page1.at)
+    assert after and after[0] - page1.at >= 0.95  # backoff: 1 on page 1
+    assert "gzip" in page1.headers.get("Accept-Encoding", "")
+    row = db.execute("SELECT author, title FROM posts WHERE guid = 'stackoverflow/a/79991234'").fetchone()
+    assert tuple(row) == ("Lee", "Re: Flex gap ignored in Firefox print preview")
+    server.add(se_url("/search/advanced", se_questions(1795253400), 1),
+               gzip.compress(recorded("stackexchange", "search_advanced_page1.json").body),
+               headers={"Content-Type": "application/json; charset=utf-8", "Content-Encoding": "gzip"})
+    db, again = collect(settings)
+    assert again.outcomes[0].error is None and (again.counts.new, again.counts.updated) == (0, 0)
+    assert len(server.hits(se_url("/search/advanced", se_questions(1795253400), 1))) == 1
+    assert source_row(db, "se")["posts"] == 8
+
+
 # --- settings and `listener sources add` -----------------------------------------------------------
 
 ADD = {
+    "stackexchange": (["--set", "site=superuser", "--set", "tagged=firefox"],
+                      {"site": "superuser", "tagged": "firefox", "key_env": "STACKEXCHANGE_KEY"},
+                      "https://api.stackexchange.com/2.3"),
     "github": (["--set", 'repos=["python/cpython"]', "--set", "query=firefox is:issue"],
                {"repos": ("python/cpython",), "query": "firefox is:issue", "token_env": "GITHUB_TOKEN"},
                "https://api.github.com"),
@@ -192,6 +315,8 @@ def test_sources_add_takes_each_new_api_type(tmp_path, kind):
     ('type = "github"\n', "sources[0].repos: required key is missing: give `repos`"),
     ('type = "github"\nrepos = ["python"]\n', 'sources[0].repos[0]: expected owner/name (like "python/cpython")'),
     ('type = "github"\nrepos = "python/cpython"\n', "sources[0].repos: expected"),
+    ('type = "stackexchange"\ntagged = "firefox"\n', "sources[0].site: required key is missing"),
+    ('type = "stackexchange"\nsite = "superuser"\n', "sources[0].tagged: required key is missing: give `tagged`"),
 ])
 def test_bad_api_source_settings_name_the_key(tmp_path, source, message):
     path = tmp_path / "s.toml"
