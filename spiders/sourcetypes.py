@@ -136,7 +136,32 @@ STACKEXCHANGE = SourceType(
     check_options=check_stackexchange_options,
 )
 
-NEW_TYPES = [GITHUB, STACKEXCHANGE]  # issue 15's API types, kept apart so merges with the forum work stay small
+
+
+def check_youtube_options(options: dict[str, Any], fail: Callable[[str, str], Exception]) -> dict[str, Any]:
+    """A YouTube source reads given ``videos``, a ``channel``'s recent ones, or both."""
+    if not options.get("videos") and not options.get("channel"):
+        raise fail("videos", "required key is missing: give `videos` (a list of video ids) or a `channel` id")
+    if not 1 <= options["recent"] <= 50:
+        raise fail("recent", f"expected 1 to 50 (the API's page size), got {options['recent']}")
+    return options
+
+
+YOUTUBE = SourceType(
+    name="youtube", spider="spiders.youtube:YouTubeSpider",
+    default_url="https://www.googleapis.com/youtube/v3",
+    options=(
+        Setting("videos", list, None, checks.strings, "video ids (`[\"dQw4w9WgXcQ\"]`): their comments and replies",
+                shown_default="required (unless `channel` is given)"),
+        Setting("channel", str, None, checks.non_empty, "channel id (`UC…`): the comments of its `recent` videos"),
+        Setting("recent", int, 5, None, "how many of the channel's latest videos are read"),
+        _env("key_env", "YOUTUBE_API_KEY", "environment variable holding the API key (required)"),
+    ),
+    credentials={"key_env": "key"},
+    check_options=check_youtube_options,
+)
+
+NEW_TYPES = [GITHUB, STACKEXCHANGE, YOUTUBE]  # issue 15's API types, kept apart so merges with the forum work stay small
 
 
 @hookimpl

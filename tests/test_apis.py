@@ -287,9 +287,112 @@ def test_stackexchange_end_to_end_gzip_backoff_and_a_rerun_that_stores_nothing(s
     assert source_row(db, "se")["posts"] == 8
 
 
+# --- YouTube ---------------------------------------------------------------------------------------
+
+YT = "/youtube/v3"
+VIDEO, THREAD_WITH_REPLIES = "F1UP7wRCPH8", "UgwI_ylXVnzPS8Q-oAV4AaABAg"
+CHANNEL_VIDEOS = ["LrQWzOkC0XQ", "lVQ1EKR1v1I", "Bud7XR8crWw", "k_NtkiMAC-o", "dfweWyVScaI"]
+
+
+def yt_threads(video: str, token: str | None = None, key: str = "k") -> str:
+    q = {"part": "snippet,replies", "videoId": video, "order": "time", "maxResults": 100, "textFormat": "plainText",
+         "key": key}
+    return f"{YT}/commentThreads?{urlencode(q)}" + (f"&pageToken={token}" if token else "")
+
+
+def yt_replies(parent: str, token: str | None = None) -> str:
+    q = {"part": "snippet", "parentId": parent, "maxResults": 100, "textFormat": "plainText", "key": "k"}
+    return f"{YT}/comments?{urlencode(q)}" + (f"&pageToken={token}" if token else "")
+
+
+def yt_search(channel: str) -> str:
+    q = {"part": "snippet", "channelId": channel, "type": "video", "order": "date", "maxResults": 5, "key": "k"}
+    return f"{YT}/search?{urlencode(q)}"
+
+
+def yt_token(file: str) -> str:
+    return json.loads((FIXTURES / "youtube" / file).read_bytes())["nextPageToken"]
+
+
+def yt_video_pages() -> dict[str, tuple[str, int]]:
+    """Path -> (fixture, status) for one video's two pages of threads and one thread's replies."""
+    return {yt_threads(VIDEO): ("commentThreads_by_video_page1.json", 200),
+            yt_threads(VIDEO, yt_token("commentThreads_by_video_page1.json")): ("commentThreads_multi_ids.json", 200),
+            yt_replies(THREAD_WITH_REPLIES): ("comments_by_parent_page1.json", 200),
+            yt_replies(THREAD_WITH_REPLIES, yt_token("comments_by_parent_page1.json")): ("comments_empty_page.json", 200)}
+
+
+def yt(name: str, base: str, extra: str) -> str:
+    return f'[[sources]]\nname = "{name}"\ntype = "youtube"\nurl = "{base}{YT}"\n{OLD}{extra}'
+
+
+def test_youtube_threads_replies_and_a_channels_recent_videos_then_a_rerun_stops_at_the_mark(tmp_path):
+    pages = {url(p): recorded("youtube", f, status=st) for p, (f, st) in yt_video_pages().items()}
+    pages[url(yt_search("UC_x5XG1OV2P6uZZ5FSM9Ttw"))] = recorded("youtube", "search_videos_by_channel.json")
+    pages[url(yt_threads(CHANNEL_VIDEOS[0]))] = recorded("youtube", "error_403_comments_disabled.json", status=403)
+    for video in CHANNEL_VIDEOS[1:]:
+        pages[url(yt_threads(video))] = recorded("youtube", "comments_empty_page.json")
+    src = yt("yt", url(""), f'videos = ["{VIDEO}"]\nchannel = "UC_x5XG1OV2P6uZZ5FSM9Ttw"\nmax_pages = 3\n')
+    path = settings_file(tmp_path, src)
+    first = crawl_in_process(path, pages, env={"YOUTUBE_API_KEY": "k"})
+    f = first.fetches["yt"]
+    assert f.error is None and f.entries == len(first.posts) == 9  # 7 threads, 2 replies
+    t = first.post("youtube/UgysQP-vp089eFP0Stl4AaABAg")
+    assert (t.author, t.likes, t.comments, t.published_at, t.url) == (
+        "Andres Jorquera", 4, 0, "2019-11-17T11:34:48Z",
+        "https://www.youtube.com/watch?v=F1UP7wRCPH8&lc=UgysQP-vp089eFP0Stl4AaABAg")
+    assert t.text.startswith("Funny that they use heroku to show a dem")
+    link = first.post("youtube/UgyZ1jqkHKYvi1-ruOZ4AaABAg")
+    assert link.text == "Google.com"  # textDisplay's HTML link as text
+    reply = first.post("youtube/Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh")
+    assert (reply.author, reply.text, reply.url) == (
+        "kun liu", "this is the third reply!",
+        "https://www.youtube.com/watch?v=F1UP7wRCPH8&lc=Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh")
+    assert f.high_water == "2019-12-01T04:46:31Z#Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh"
+
+    second = crawl_in_process(path, pages, env={"YOUTUBE_API_KEY": "k"}, state={"yt": first.state("yt")})
+    assert (second.posts, second.fetches["yt"].error) == ([], None)
+    # each video's first page of threads, and the channel search; no replies, no second pages
+    assert len(second.requests) == 1 + 1 + len(CHANNEL_VIDEOS)
+
+
+def test_youtube_needs_a_key_and_quota_and_api_errors_are_one_line(tmp_path):
+    pages = {url("/q" + yt_threads("v1")): recorded("youtube", "error_403_quota_exceeded.json", status=403),
+             url("/p" + yt_threads("v1")): recorded("youtube", "error_403_permission_denied.json", status=403)}
+    src = yt("nokey", url("/n"), 'videos = ["v1"]\nkey_env = "MY_YT_KEY"\n') + \
+        yt("q", url("/q"), 'videos = ["v1"]\n') + yt("p", url("/p"), 'videos = ["v1"]\n')
+    crawl = crawl_in_process(settings_file(tmp_path, src), pages, env={"YOUTUBE_API_KEY": "k"})
+    f = crawl.fetches
+    assert f["nokey"].error == ("needs credentials: set the environment variable MY_YT_KEY "
+                                "(an API key with the YouTube Data API v3 enabled)")
+    assert f["q"].error.startswith("comments of video v1: HTTP 403: quotaExceeded: the API key's daily quota is used up")
+    assert f["p"].error == "comments of video v1: HTTP 403: SERVICE_UNAVAILABLE: The caller does not have permission"
+    assert crawl.posts == [] and not crawl.hits(url("/n" + yt_threads("v1")))
+
+
+def test_youtube_end_to_end_pages_replies_quota_and_a_rerun_that_stores_nothing(server, tmp_path):
+    for path, (file, status) in yt_video_pages().items():
+        serve(server, path, "youtube", file, status=status)
+    serve(server, "/q" + yt_threads("v2"), "youtube", "error_403_quota_exceeded.json", status=403)
+    src = yt("yt", server.url(""), f'videos = ["{VIDEO}"]\n') + yt("q", server.url("/q"), 'videos = ["v2"]\n')
+    settings = settings_file(tmp_path, src)
+    db, report = collect(settings, env={"YOUTUBE_API_KEY": "k"})
+    by = {o.name: o for o in report.outcomes}
+    assert by["yt"].error is None and by["yt"].counts.new == 9
+    assert by["q"].error.startswith("comments of video v2: HTTP 403: quotaExceeded:")
+    assert len(server.hits("/q" + yt_threads("v2"))) == 1  # a spent quota is not retried
+    db, again = collect(settings, "yt", env={"YOUTUBE_API_KEY": "k"})
+    assert again.outcomes[0].error is None and (again.counts.new, again.counts.updated) == (0, 0)
+    assert len(server.hits(yt_threads(VIDEO))) == 2 and len(server.hits(yt_replies(THREAD_WITH_REPLIES))) == 1
+    assert source_row(db, "yt")["posts"] == 9
+
+
 # --- settings and `listener sources add` -----------------------------------------------------------
 
 ADD = {
+    "youtube": (["--set", 'videos=["F1UP7wRCPH8"]', "--set", "channel=UC_x5XG1OV2P6uZZ5FSM9Ttw"],
+                {"videos": ("F1UP7wRCPH8",), "channel": "UC_x5XG1OV2P6uZZ5FSM9Ttw", "recent": 5,
+                 "key_env": "YOUTUBE_API_KEY"}, "https://www.googleapis.com/youtube/v3"),
     "stackexchange": (["--set", "site=superuser", "--set", "tagged=firefox"],
                       {"site": "superuser", "tagged": "firefox", "key_env": "STACKEXCHANGE_KEY"},
                       "https://api.stackexchange.com/2.3"),
@@ -317,6 +420,8 @@ def test_sources_add_takes_each_new_api_type(tmp_path, kind):
     ('type = "github"\nrepos = "python/cpython"\n', "sources[0].repos: expected"),
     ('type = "stackexchange"\ntagged = "firefox"\n', "sources[0].site: required key is missing"),
     ('type = "stackexchange"\nsite = "superuser"\n', "sources[0].tagged: required key is missing: give `tagged`"),
+    ('type = "youtube"\n', "sources[0].videos: required key is missing: give `videos`"),
+    ('type = "youtube"\nchannel = "UC1"\nrecent = 80\n', "sources[0].recent: expected 1 to 50"),
 ])
 def test_bad_api_source_settings_name_the_key(tmp_path, source, message):
     path = tmp_path / "s.toml"
