@@ -311,3 +311,31 @@ def test_bluesky_token_refused_again_after_renewal_fails_once(server, tmp_path):
     assert "ExpiredToken" in report.outcomes[0].error and report.counts.new == 0
     assert [h.status for h in server.hits(BLUESKY_SEARCH)] == [400, 400]
     assert len(server.hits("/xrpc/com.atproto.server.refreshSession")) == 1
+
+
+def test_bluesky_embeds_are_kept_as_text_so_no_post_is_stored_empty(tmp_path):
+    """Quoted posts with their author, image alt text and link cards, from real and lexicon-shaped posts."""
+    search = url("/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100")
+    later = NOW.timestamp() + 7200
+    session = {"accessJwt": jwt(later), "refreshJwt": jwt(later), "did": "did:plc:me", "handle": "me.test"}
+    pages = {search: recorded("bluesky", "searchPosts_embeds.json")}
+    src = f'[[sources]]\nname = "bs"\ntype = "bluesky"\nurl = "{url("")}"\nquery = "firefox"\n{OLD}'
+    crawl = crawl_in_process(settings_file(tmp_path, src), pages,
+                             state={"bs": store.SourceState("bs", session=json.dumps(session))})
+    assert crawl.fetches["bs"].error is None and len(crawl.posts) == 5 and all(p.text for p in crawl.posts)
+    text = {p.guid.rsplit("/", 1)[1]: p.text for p in crawl.posts}
+    assert text["3lbquoteonly1"] == ("[quote @devtools.example.org] Firefox 133 finally lets you pin the sidebar. "
+                                     "Big win for tab hoarders.\n\n[image: Firefox sidebar with vertical tabs]")
+    assert text["3lbimageonly1"] == "[image: Firefox crash reporter dialog on Windows 11]"
+    assert text["3lbquotemedia"].startswith("this!\n\n[image]\n\n[quote @devtools.example.org] Firefox 133")
+    assert text["3lblinkonly01"] == \
+        "[link: What's new in Firefox 133] Vertical tabs, a pinned sidebar and faster PDF rendering."
+    assert text["3lbdeadquote1"] == "lol\n\n[quote: post unavailable]"
+
+    # the real recorded feed: an image without alt text and link cards
+    feed = json.loads((FIXTURES / "bluesky" / "getFeed.json").read_bytes())
+    from spiders.bluesky import post_item
+    items = {f["post"]["uri"].rsplit("/", 1)[1]: post_item(f["post"], "bs") for f in feed["feed"]}
+    assert items["3jwawk6knxd2v"].text.endswith("as @shehackspurple\n\n[image]")
+    assert items["3jvtu2opkd32j"].text.endswith("\n\n[link: TikTok Feeds Teens a Diet of Darkness] Self-harm, "
+                                                "sad-posting and disordered-eating videos abound on the popular app")
