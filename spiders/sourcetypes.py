@@ -44,6 +44,7 @@ REDDIT = SourceType(
         Setting("subreddit", str, REQUIRED, checks.word("subreddit name", "r/"),
                 "subreddit name, with or without `r/`"),
         Setting("query", str, None, checks.non_empty, "search the subreddit instead of listing its new posts"),
+        Setting("comments", bool, False, None, "also read the subreddit's new comments (`/r/SUB/comments`) as posts"),
         _env("client_id_env", "REDDIT_CLIENT_ID", "environment variable holding the OAuth app's client id"),
         _env("client_secret_env", "REDDIT_CLIENT_SECRET", "environment variable holding its secret (without both: the `.rss` feed)"),
     ),

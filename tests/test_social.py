@@ -339,3 +339,30 @@ def test_bluesky_embeds_are_kept_as_text_so_no_post_is_stored_empty(tmp_path):
     assert items["3jwawk6knxd2v"].text.endswith("as @shehackspurple\n\n[image]")
     assert items["3jvtu2opkd32j"].text.endswith("\n\n[link: TikTok Feeds Teens a Diet of Darkness] Self-harm, "
                                                 "sad-posting and disordered-eating videos abound on the popular app")
+
+
+def test_reddit_subreddit_comments_are_posts_too_with_their_thread(tmp_path):
+    token = url("/api/v1/access_token")
+    json_ = {"Content-Type": "application/json; charset=UTF-8"}
+    new = url("/r/redditdev/new.json?limit=100&raw_json=1")
+    comments = url("/r/redditdev/comments.json?limit=100&raw_json=1")
+    answers = {token: Recorded(b'{"access_token": "tok-1", "token_type": "bearer"}', headers=json_),
+               new: recorded("reddit", "praw_user_spez_top_hour_empty.json"),
+               comments: recorded("reddit", "r_subreddit_comments_ours.json"),
+               comments + "&after=t1_cklfmye": recorded("reddit", "praw_user_spez_top_hour_empty.json")}
+    src = (f'[[sources]]\nname = "dev"\ntype = "reddit"\nurl = "{url("")}"\nsubreddit = "redditdev"\n'
+           f'comments = true\n{OLD}')
+    path = settings_file(tmp_path, src)
+    env = {"REDDIT_CLIENT_ID": "my-id", "REDDIT_CLIENT_SECRET": "my-secret"}
+    run1 = crawl_in_process(path, answers, env=env)
+    assert run1.fetches["dev"].error is None and [p.guid for p in run1.posts] == ["t1_cklhv0f", "t1_cklfmye"]
+    reply = run1.post("t1_cklhv0f")
+    assert (reply.title, reply.url, reply.author, reply.published_at) == (
+        "Re: [PRAW] HTTPS enabled PRAW testing needed",
+        "https://www.reddit.com/r/redditdev/comments/2gmzqe/praw_https_enabled_praw_testing_needed/cklhv0f/",
+        reply.author, "2014-09-18T03:13:54Z")
+    assert reply.text and reply.author
+    # posts and comments share one mark, so it is a time (ids of the two kinds do not compare)
+    assert run1.fetches["dev"].high_water == "2014-09-18T03:13:54Z#t1_cklhv0f"
+    run2 = crawl_in_process(path, answers, env=env, state={"dev": run1.state("dev")})
+    assert run2.posts == [] and len(run2.hits(comments)) == 1 and not run2.hits(comments + "&after=t1_cklfmye")
