@@ -268,12 +268,18 @@ def test_stackexchange_end_to_end_gzip_backoff_and_a_rerun_that_stores_nothing(s
     """Gzipped bodies as the API sends them; a backoff of 1 s holds the next request back."""
     for path, rec in se_pages().items():
         server.add(path, gzip.compress(rec.body), headers={**rec.headers, "Content-Encoding": "gzip"})
-    src = se("se", server.url(""))
+    throttled = recorded("stackexchange", "error_400_throttle_violation.json", status=400)
+    server.add("/t" + se_url("/search/advanced", se_questions(SE_SINCE), 1), gzip.compress(throttled.body),
+               status=400, headers={**throttled.headers, "Content-Encoding": "gzip"})
+    src = se("se", server.url("")) + se("t", server.url("/t"))
     settings = settings_file(tmp_path, src)
     db, report = collect(settings)
-    assert report.outcomes[0].error is None and report.counts.new == 8
+    by = {o.name: o for o in report.outcomes}
+    assert by["se"].error is None and by["se"].counts.new == 8
+    assert by["t"].error == ("questions: HTTP 400: throttle_violation (error_id 502): too many requests from this "
+                             "IP, more requests available in 82216 seconds")
     page1 = server.hits(se_url("/search/advanced", se_questions(SE_SINCE), 1))[0]
-    after = sorted(h.at for h in server.log if h.at > page1.at)
+    after = sorted(h.at for h in server.log if h.at > page1.at and not h.path.startswith("/t/"))
     assert after and after[0] - page1.at >= 0.95  # backoff: 1 on page 1
     assert "gzip" in page1.headers.get("Accept-Encoding", "")
     row = db.execute("SELECT author, title FROM posts WHERE guid = 'stackoverflow/a/79991234'").fetchone()
@@ -281,7 +287,7 @@ def test_stackexchange_end_to_end_gzip_backoff_and_a_rerun_that_stores_nothing(s
     server.add(se_url("/search/advanced", se_questions(1795253400), 1),
                gzip.compress(recorded("stackexchange", "search_advanced_page1.json").body),
                headers={"Content-Type": "application/json; charset=utf-8", "Content-Encoding": "gzip"})
-    db, again = collect(settings)
+    db, again = collect(settings, "se")
     assert again.outcomes[0].error is None and (again.counts.new, again.counts.updated) == (0, 0)
     assert len(server.hits(se_url("/search/advanced", se_questions(1795253400), 1))) == 1
     assert source_row(db, "se")["posts"] == 8
