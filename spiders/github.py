@@ -1,9 +1,10 @@
 """GitHub: issues, pull requests and their comments of repositories, and issue search (REST API v3).
 
-Per repository two listings are read side by side (``PagedSpider`` streams):
+Per repository three listings are read side by side (``PagedSpider`` streams):
 ``/repos/O/R/issues`` (issues and pull requests, newest first, down to the
-mark) and ``/repos/O/R/issues/comments`` (comments on both, oldest first from
-``since`` = the mark, which the server filters on). A ``query`` reads
+mark), ``/repos/O/R/issues/comments`` (the conversation comments on both) and
+``/repos/O/R/pulls/comments`` (review comments on pull requests' code), the
+comments oldest first from ``since`` = the mark, which the server filters on. A ``query`` reads
 ``/search/issues`` newest first. Pages follow the ``Link: rel="next"`` header.
 A token from the environment variable named by ``token_env`` is optional
 (60 requests an hour without, 5,000 with). Rate limits are the middleware's:
@@ -27,7 +28,7 @@ from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, next_
 
 PER_PAGE = 100
 API_VERSION = "2022-11-28"
-_ISSUE_NUMBER_RE = re.compile(r"/repos/([^/]+/[^/]+)/issues/(\d+)$")
+_ISSUE_NUMBER_RE = re.compile(r"/repos/([^/]+/[^/]+)/(?:issues|pulls)/(\d+)$")
 
 
 class GitHubSpider(PagedSpider):
@@ -43,9 +44,10 @@ class GitHubSpider(PagedSpider):
             yield self.open_stream(run, f"{base}/repos/{repo}/issues?" + urlencode(
                 {"state": "all", "sort": "created", "direction": "desc", "per_page": PER_PAGE}),
                 f"issues of {repo}", meta={"listing": "issues"})
-            yield self.open_stream(run, f"{base}/repos/{repo}/issues/comments?" + urlencode(
-                {"sort": "created", "direction": "asc", "per_page": PER_PAGE, **({"since": since} if since else {})}),
-                f"comments of {repo}", meta={"listing": "comments"})
+            for kind, what in (("issues", "comments"), ("pulls", "review comments")):
+                yield self.open_stream(run, f"{base}/repos/{repo}/{kind}/comments?" + urlencode(
+                    {"sort": "created", "direction": "asc", "per_page": PER_PAGE, **({"since": since} if since else {})}),
+                    f"{what} of {repo}", meta={"listing": "comments"})
         if run.options.get("query"):
             yield self.open_stream(run, f"{base}/search/issues?" + urlencode(
                 {"q": run.options["query"], "sort": "created", "order": "desc", "per_page": PER_PAGE}),
@@ -91,6 +93,9 @@ class GitHubSpider(PagedSpider):
         message = data.get("message") if isinstance(data, dict) else None
         if not isinstance(message, str):
             return None
+        details = [e.get("message") for e in data.get("errors") or [] if isinstance(e, dict) and e.get("message")]
+        if details:  # 422 Validation Failed: what was wrong with the query
+            message += " (" + "; ".join(str(d) for d in details[:3]) + ")"
         if response.status == 401:
             run = self.runs[response.meta["source"]]
             message += f" (check the token in ${run.options.get('token_env', 'GITHUB_TOKEN')})"
@@ -133,7 +138,7 @@ def comment_item(entry: dict, source: str) -> PostItem:
     """A post from a comment on an issue or pull request."""
     score, likes = _reactions(entry)
     link = entry.get("html_url") or entry.get("url")
-    m = _ISSUE_NUMBER_RE.search(str(entry.get("issue_url") or ""))
+    m = _ISSUE_NUMBER_RE.search(str(entry.get("issue_url") or entry.get("pull_request_url") or ""))
     return PostItem(
         source=source, guid=str(link or f"github-comment-{entry['id']}"), url=canonical_url(link),
         author=(entry.get("user") or {}).get("login"), title=f"Re: {m.group(1)}#{m.group(2)}" if m else None,

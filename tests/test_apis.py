@@ -33,8 +33,8 @@ SEARCH_Q = "/search/issues?" + urlencode({"q": "compile language:C++", "sort": "
                                           "per_page": 100})
 
 
-def comments_q(since: str) -> str:
-    return "/issues/comments?" + urlencode({"sort": "created", "direction": "asc", "per_page": 100, "since": since})
+def comments_q(since: str, kind: str = "issues") -> str:
+    return f"/{kind}/comments?" + urlencode({"sort": "created", "direction": "asc", "per_page": 100, "since": since})
 
 
 def gh(name: str, base: str, extra: str = "") -> str:
@@ -60,6 +60,8 @@ def test_github_repos_and_search_page_by_link_and_a_rerun_asks_once_per_listing(
         url(PG + comments_q(NOT_BEFORE)): gh_page("repo_issue_comments_page1.json"),
         url(PG + "/issues/comments?page=2"): gh_page("repo_issue_comments_page2.json"),
         url(PG + "/issues/comments?page=3"): gh_page(EMPTY),
+        url(OF + comments_q(NOT_BEFORE, "pulls")): gh_page(EMPTY),
+        url(PG + comments_q(NOT_BEFORE, "pulls")): gh_page(EMPTY),
         url(SEARCH_Q): gh_page("search_issues_compile_cpp_page1.json"),
     }
     # the recorded search's Link points at its own query; past the last result comes the documented
@@ -91,10 +93,12 @@ def test_github_repos_and_search_page_by_link_and_a_rerun_asks_once_per_listing(
 
     # second run: every newest-first listing stops on its first page; comments start at the mark
     since = mark[:20]
-    pages[url(OF + comments_q(since))] = pages[url(PG + comments_q(since))] = gh_page(EMPTY)
+    for repo in (OF, PG):
+        for kind in ("issues", "pulls"):
+            pages[url(repo + comments_q(since, kind))] = gh_page(EMPTY)
     second = crawl_in_process(path, pages, state={"gh": first.state("gh")})
     assert (second.posts, second.fetches["gh"].error, second.fetches["gh"].high_water) == ([], None, mark)
-    assert len(second.requests) == 5
+    assert len(second.requests) == 7  # per repo: issues, comments, review comments; the search
 
 
 def test_github_comment_listing_cut_short_holds_the_mark_back(tmp_path):
@@ -102,6 +106,7 @@ def test_github_comment_listing_cut_short_holds_the_mark_back(tmp_path):
     src = gh("gh", url(""), 'repos = ["PyGithub/PyGithub"]\nquery = "compile language:C++"\nmax_pages = 1\n')
     pages = {url(PG + "/issues" + ISSUES_Q): gh_page(EMPTY),
              url(PG + comments_q(NOT_BEFORE)): gh_page("repo_issue_comments_page1.json"),
+             url(PG + comments_q(NOT_BEFORE, "pulls")): gh_page(EMPTY),
              url(SEARCH_Q): gh_page("search_issues_compile_cpp_page1.json")}
     crawl = crawl_in_process(settings_file(tmp_path, src), pages)
     f = crawl.fetches["gh"]
@@ -116,15 +121,42 @@ def test_github_bad_credentials_and_unexpected_answers_get_one_line(tmp_path):
     src = gh("bad", url("/bad"), 'repos = ["o/r"]\n') + gh("html", url("/html"), 'query = "x"\n')
     pages = {url("/bad/repos/o/r/issues" + ISSUES_Q): gh_page("error_401_bad_credentials.json", 401),
              url("/bad/repos/o/r" + comments_q(NOT_BEFORE)): gh_page("error_401_bad_credentials.json", 401),
+             url("/bad/repos/o/r" + comments_q(NOT_BEFORE, "pulls")): gh_page("error_401_bad_credentials.json", 401),
              url("/html/search/issues?" + urlencode({"q": "x", "sort": "created", "order": "desc", "per_page": 100})):
                  Recorded(b"<html><title>Sign in</title></html>", headers={"Content-Type": "text/html"})}
+    # a 422 as GitHub documents it for a search it cannot run (written by us)
+    src += gh("bad-q", url("/q"), 'query = "repo:nobody/nothing"\n')
+    pages[url("/q/search/issues?" + urlencode({"q": "repo:nobody/nothing", "sort": "created", "order": "desc",
+                                               "per_page": 100}))] = Recorded(json.dumps(
+        {"message": "Validation Failed", "errors": [{"message": "The listed users and repositories cannot be searched "
+                                                                "either because the resources do not exist or you do not have permission to view them.",
+                                                     "resource": "Search", "field": "q", "code": "invalid"}],
+         "documentation_url": "https://docs.github.com/v3/search/"}).encode(), status=422, headers=JSON)
     crawl = crawl_in_process(settings_file(tmp_path, src), pages, env={"GITHUB_TOKEN": "expired"})
+    assert crawl.fetches["bad-q"].error.startswith("search: HTTP 422: Validation Failed (The listed users and "
+                                                   "repositories cannot be searched")
     assert crawl.fetches["bad"].error == \
         "issues of o/r: HTTP 401 Unauthorized: Bad credentials (check the token in $GITHUB_TOKEN)"
     assert crawl.fetches["bad"].high_water is None
     assert crawl.fetches["html"].error == \
         "search: expected JSON, got an HTML page ('Sign in'): an error page or a login wall?"
     assert crawl.posts == []
+
+
+def test_github_engagement_and_review_comment_titles_from_current_api_shapes():
+    """Today's fields the 2012 recordings lack: reactions, and review comments' pull_request_url."""
+    from spiders.github import comment_item, issue_item
+
+    reactions = {"url": "x", "total_count": 7, "+1": 5, "-1": 1, "laugh": 0, "hooray": 1, "confused": 0, "heart": 0,
+                 "rocket": 0, "eyes": 0}
+    issue = issue_item({"id": 1, "number": 9, "title": "Crash on start", "body": None, "comments": 3,
+                        "created_at": "2026-11-20T10:00:00Z", "user": {"login": "mira"}, "reactions": reactions,
+                        "html_url": "https://github.com/o/r/issues/9"}, "gh")
+    assert (issue.score, issue.likes, issue.comments, issue.text) == (4, 7, 3, "")
+    review = comment_item({"id": 2, "body": "nit: typo", "created_at": "2026-11-20T11:00:00Z",
+                           "user": {"login": "lee"}, "html_url": "https://github.com/o/r/pull/10#discussion_r2",
+                           "pull_request_url": "https://api.github.com/repos/o/r/pulls/10"}, "gh")
+    assert (review.title, review.guid, review.score) == ("Re: o/r#10", "https://github.com/o/r/pull/10#discussion_r2", None)
 
 
 def test_github_end_to_end_waits_out_a_rate_limit_then_reruns_store_nothing(server, tmp_path):
@@ -140,6 +172,8 @@ def test_github_end_to_end_waits_out_a_rate_limit_then_reruns_store_nothing(serv
     serve(server, OF + "/issues?page=2", "github", "repo_issues_openframeworks_page2.json")
     serve(server, OF + "/issues?page=3", "github", EMPTY)
     serve(server, OF + "/issues/comments", "github", EMPTY)
+    serve(server, OF + "/pulls/comments", "github", EMPTY)
+    serve(server, "/repos/o/slow/pulls/comments", "github", EMPTY)
     server.add("/repos/o/slow/issues", body403, status=403,
                headers={**spent, "x-ratelimit-reset": str(int(time.time()) + 3600)})
     serve(server, "/repos/o/slow/issues/comments", "github", EMPTY)
