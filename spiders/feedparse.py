@@ -117,12 +117,14 @@ JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(\.\d+)?/?$")
 
 
 def _is_json(body: bytes, content_type: str | None) -> bool:
+    """JSON by its content type (unless the body is plainly markup), else by its first character."""
     ctype = (content_type or "").split(";")[0].strip().lower()
+    first = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if ctype.endswith("json"):  # application/feed+json, application/json
-        return True
+        return first != b"<"  # an RSS file served as JSON is still RSS
     if "xml" in ctype or "rss" in ctype or "atom" in ctype:
         return False
-    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    return first in (b"{", b"[")
 
 
 def parse_json_feed(body: bytes, *, source: str, url: str | None = None) -> ParsedFeed:

@@ -327,3 +327,6 @@ def test_json_feed_parsing_on_real_feeds():
                      b' "url": "/p/1"}, {"id": 2}, "junk"]}', source="x", url="https://blog.example/feed.json")
     assert [(i.guid, i.url, i.text) for i in odd.items] == [("1", "https://blog.example/p/1", "hi")]
     assert odd.bozo == "2 item(s) without an id, text or link skipped"
+    # an RSS feed that a server labels as JSON is read as RSS
+    mislabelled = parse_feed((FEEDS / "lobsters.xml").read_bytes(), source="l", content_type="application/json")
+    assert len(mislabelled.items) == 25
