@@ -110,7 +110,15 @@ class YouTubeSpider(PagedSpider):
             data = read_json(response)
         except PageError:
             return None
-        return api_error(data, response.status).split(": ", 1)[-1] if isinstance(data, dict) and "error" in data else None
+        if not isinstance(data, dict) or "error" not in data:
+            return None
+        line = api_error(data, response.status).split(": ", 1)[-1]
+        error = data["error"] if isinstance(data["error"], dict) else {}
+        reasons = {d.get("reason") for d in [*(error.get("errors") or []), *(error.get("details") or [])]
+                   if isinstance(d, dict)}
+        if reasons & {"keyInvalid", "API_KEY_INVALID"}:
+            line += f" (check the key in ${self.runs[response.meta['source']].options['key_env']})"
+        return line
 
 
 def api_reason(data: dict) -> str | None:

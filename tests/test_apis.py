@@ -399,14 +399,24 @@ def test_youtube_threads_replies_and_a_channels_recent_videos_then_a_rerun_stops
 def test_youtube_needs_a_key_and_quota_and_api_errors_are_one_line(tmp_path):
     pages = {url("/q" + yt_threads("v1")): recorded("youtube", "error_403_quota_exceeded.json", status=403),
              url("/p" + yt_threads("v1")): recorded("youtube", "error_403_permission_denied.json", status=403)}
+    # a bad key, as Google's error envelope documents it (written by us)
+    pages[url("/k" + yt_threads("v1"))] = Recorded(json.dumps({"error": {
+        "code": 400, "message": "API key not valid. Please pass a valid API key.",
+        "errors": [{"message": "API key not valid. Please pass a valid API key.", "domain": "global",
+                    "reason": "badRequest"}], "status": "INVALID_ARGUMENT",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]}}).encode(),
+        status=400, headers=JSON)
     src = yt("nokey", url("/n"), 'videos = ["v1"]\nkey_env = "MY_YT_KEY"\n') + \
-        yt("q", url("/q"), 'videos = ["v1"]\n') + yt("p", url("/p"), 'videos = ["v1"]\n')
+        yt("q", url("/q"), 'videos = ["v1"]\n') + yt("p", url("/p"), 'videos = ["v1"]\n') + \
+        yt("k", url("/k"), 'videos = ["v1"]\n')
     crawl = crawl_in_process(settings_file(tmp_path, src), pages, env={"YOUTUBE_API_KEY": "k"})
     f = crawl.fetches
     assert f["nokey"].error == ("needs credentials: set the environment variable MY_YT_KEY "
                                 "(an API key with the YouTube Data API v3 enabled)")
     assert f["q"].error.startswith("comments of video v1: HTTP 403: quotaExceeded: the API key's daily quota is used up")
     assert f["p"].error == "comments of video v1: HTTP 403: SERVICE_UNAVAILABLE: The caller does not have permission"
+    assert f["k"].error == ("comments of video v1: HTTP 400 Bad Request: badRequest: API key not valid. "
+                            "Please pass a valid API key. (check the key in $YOUTUBE_API_KEY)")
     assert crawl.posts == [] and not crawl.hits(url("/n" + yt_threads("v1")))
 
 
