@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
-from typing import Iterable
+from typing import Any, Iterable
 from urllib.parse import urlencode
 
 import scrapy
@@ -147,11 +147,60 @@ def post_item(p: dict, source: str) -> PostItem:
     return PostItem(
         source=source, guid=p["uri"],
         url=f"https://bsky.app/profile/{handle or author.get('did')}/post/{rkey}",
-        author=handle, text=str(record.get("text") or ""),
+        author=handle, text=_joined(str(record.get("text") or ""), embed_text(p.get("embed"), record.get("embed"))),
         published_at=iso_utc(parse_iso(record.get("createdAt"))),
         language=language_tag(langs[0]) if langs else None,
         comments=as_int(p.get("replyCount")), likes=as_int(p.get("likeCount")), shares=shares,
     )
+
+
+def _joined(*parts: str) -> str:
+    return "\n\n".join(part for part in parts if part.strip())
+
+
+def embed_text(view: Any, record: Any = None, depth: int = 0) -> str:
+    """What a post's embed says, as text: quoted posts with their author, image and video alt
+    text, link cards' title and description. ``view`` is the hydrated embed of a PostView (it
+    holds the quoted post); without it the record's own embed (alt texts and link cards only)."""
+    embed = view if isinstance(view, dict) else record if isinstance(record, dict) else None
+    if not embed or depth > 2:  # a quote of a quote of a quote: enough
+        return ""
+    kind = str(embed.get("$type") or "").split("#")[0]
+    if kind == "app.bsky.embed.images":
+        return "\n".join(_media("image", i) for i in embed.get("images") or [] if isinstance(i, dict))
+    if kind == "app.bsky.embed.video":
+        return _media("video", embed)
+    if kind == "app.bsky.embed.external":
+        ext = embed.get("external") if isinstance(embed.get("external"), dict) else {}
+        title, desc = (" ".join(str(ext.get(k) or "").split()) for k in ("title", "description"))
+        return " ".join(x for x in (f"[link: {title}]" if title else "[link]", desc) if x)
+    if kind == "app.bsky.embed.record":
+        return _quote(embed.get("record"), depth)
+    if kind == "app.bsky.embed.recordWithMedia":
+        quoted = embed.get("record") if isinstance(embed.get("record"), dict) else {}
+        return _joined(embed_text(embed.get("media"), None, depth), _quote(quoted.get("record"), depth))
+    return ""
+
+
+def _media(kind: str, item: dict) -> str:
+    alt = " ".join(str(item.get("alt") or "").split())
+    return f"[{kind}: {alt}]" if alt else f"[{kind}]"
+
+
+def _quote(rec: Any, depth: int) -> str:
+    """A quoted post (``embed.record#viewRecord``) as ``[quote @handle] text``."""
+    if not isinstance(rec, dict):
+        return ""
+    kind = str(rec.get("$type") or "")
+    if kind.endswith("#viewNotFound") or kind.endswith("#viewBlocked") or kind.endswith("#viewDetached"):
+        return "[quote: post unavailable]"
+    value = rec.get("value") if isinstance(rec.get("value"), dict) else None
+    if value is None:  # a feed generator, list or starter pack: its name
+        name = rec.get("displayName") or rec.get("name")
+        return f"[quote: {name}]" if name else ""
+    handle = (rec.get("author") or {}).get("handle")
+    nested = [embed_text(e, None, depth + 1) for e in rec.get("embeds") or []]
+    return _joined(f"[quote @{handle}] {value.get('text') or ''}".rstrip(), *nested)
 
 
 def _load(session: str | None) -> dict | None:

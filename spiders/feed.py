@@ -1,4 +1,4 @@
-"""RSS/Atom feed spider: Scrapy fetches, feedparser parses the bytes.
+"""RSS/Atom/JSON Feed spider: Scrapy fetches, feedparser parses the bytes.
 
 Takes the sources to fetch as a list of dicts (name, url, etag, last_modified)
 and yields ``PostItem``s plus exactly one ``FetchResult`` per source, so the
@@ -15,8 +15,8 @@ from scrapy.http import Response
 from spiders.feedparse import FeedError, parse_feed
 from spiders.items import FetchResult, PostItem
 
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-               "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
+               "application/xml;q=0.8, text/xml;q=0.8, application/json;q=0.8, */*;q=0.5")
 
 
 class FeedSpider(scrapy.Spider):

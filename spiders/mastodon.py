@@ -6,7 +6,6 @@ when set, for instances that only show timelines to logged-in clients.
 
 from __future__ import annotations
 
-import re
 from typing import Iterable
 from urllib.parse import quote
 
@@ -14,12 +13,10 @@ import scrapy
 from scrapy.http import Response
 
 from listener.text import canonical_url, html_to_text, iso_utc, language_tag, parse_iso
-from spiders.feed import header
 from spiders.items import FetchResult, PostItem
-from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, numeric_key, read_json
+from spiders.paged import Page, PagedSpider, PageError, SourceRun, as_int, next_link, numeric_key, read_json
 
 LIMIT = 40
-_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class MastodonSpider(PagedSpider):
@@ -39,9 +36,7 @@ class MastodonSpider(PagedSpider):
             raise PageError("unexpected JSON: expected a list of statuses" + (f" ({why})" if why else ""))
         posts = [(numeric_key(s["id"]), status_item(s, run.name)) for s in data
                  if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
-        link = header(response, b"Link") or ""
-        m = _NEXT_RE.search(link)
-        return Page(posts, response.urljoin(m.group(1)) if m else None)
+        return Page(posts, next_link(response))
 
 
 def status_item(status: dict, source: str) -> PostItem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -42,7 +43,7 @@ RATE_LIMITED = (429, 503)
 
 
 class RetryAfterMiddleware:
-    """Retry 429 and 503 answers after the wait the server asks for, never in a tight loop.
+    """Retry 429, 503 and rate-limit 403 answers after the wait the server asks for, never in a tight loop.
 
     The wait is ``Retry-After`` (seconds or an HTTP date), else the reset of an
     exhausted ``X-Ratelimit-*`` budget (Reddit sends seconds, Mastodon an ISO
@@ -73,13 +74,17 @@ class RetryAfterMiddleware:
             await _sleep(min(wait, self.max_wait))
 
     async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
-        if response.status not in RATE_LIMITED:
-            # Most responses: only an exhausted budget means waiting before the next request.
+        if not rate_limited(response):
+            # Most responses: only an exhausted budget, or a body asking to back off, means waiting
+            # before the next request.
+            wait = None
             remaining = _header_float(response.headers, b"X-Ratelimit-Remaining")
             if remaining is not None and remaining < 1:
                 wait = rate_limit_wait(response.headers, time.time())
-                if wait:
-                    self.resume_at[urlparse_cached(request).netloc] = time.monotonic() + min(wait, self.max_wait)
+            wait = max(wait or 0.0, body_backoff(response) or 0.0)
+            if wait:
+                host = urlparse_cached(request).netloc
+                self.resume_at[host] = max(self.resume_at.get(host, 0.0), time.monotonic() + min(wait, self.max_wait))
             return response
         wait = rate_limit_wait(response.headers, time.time())
         tries = request.meta.get("rate_limit_retries", 0)
@@ -94,6 +99,29 @@ class RetryAfterMiddleware:
         retry = request.replace(dont_filter=True)
         retry.meta["rate_limit_retries"] = tries + 1
         return retry
+
+
+def rate_limited(response: Any) -> bool:
+    """A 429 or 503, or a 403 that is a rate limit: GitHub answers 403 with the budget spent
+    (``X-Ratelimit-Remaining: 0``) or, for its secondary limits, with ``Retry-After``."""
+    if response.status in RATE_LIMITED:
+        return True
+    if response.status != 403:
+        return False
+    return bool(response.headers.get(b"Retry-After")) or _header_float(response.headers, b"X-Ratelimit-Remaining") == 0
+
+
+def body_backoff(response: Any) -> float | None:
+    """Seconds a JSON answer's ``backoff`` field asks for (Stack Exchange: no request to the API before
+    they have passed, or the client is banned), else None."""
+    body = getattr(response, "body", b"")
+    if b'"backoff"' not in body[-4096:] and b'"backoff"' not in body[:4096]:
+        return None
+    try:
+        value = json.loads(body).get("backoff")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def rate_limit_wait(headers: Any, now: float) -> float | None:

@@ -10,6 +10,12 @@ when nothing failed, so a failed run never skips posts next time.
 
 Sort keys are strings that compare in time order: ids zero-padded by
 ``numeric_key``, or ISO times.
+
+A source may read several listings side by side (a repository's issues and its
+comments; the comment threads of several videos): each is a *stream*, opened
+with ``open_stream``, paged and bounded on its own, all against the one mark.
+The source's ``FetchResult`` comes when the last stream has ended, with the
+first error any of them met.
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ class PageError(UserError):
 class Page:
     posts: list[tuple[str, PostItem]] = field(default_factory=list)  # (sort key, item), newest first
     next_url: str | None = None
+    # False for a listing read oldest first from a ``since`` the server filters on: known posts are
+    # skipped instead of ending the listing, and a listing cut short by max_pages holds the mark back.
+    newest_first: bool = True
+    follow: list[scrapy.Request] = field(default_factory=list)  # more streams this page opened
+    error: str | None = None  # the page's posts count, then its stream ends with this error
 
 
 @dataclass
@@ -53,6 +64,11 @@ class SourceRun:
     token: str | None = None     # bearer token for this run
     reauthed: bool = False       # the token was renewed once after the server refused it
     done: bool = False
+    streams: int = 0             # listings still open when reading several (0: one listing)
+    stream_pages: dict[str, int] = field(default_factory=dict)
+    error: str | None = None     # the first error of a stream, kept until the last stream ends
+    status: int | None = None
+    ceiling: str | None = None   # an oldest-first stream stopped here: the mark may not pass it
 
     @property
     def name(self) -> str:
@@ -81,6 +97,15 @@ def as_int(value: object) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
+
+
+_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def next_link(response: Response) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header (RFC 8288), made absolute."""
+    m = _NEXT_RE.search(header(response, b"Link") or "")
+    return response.urljoin(m.group(1)) if m else None
 
 
 def read_json(response: Response) -> Any:
@@ -116,6 +141,7 @@ class PagedSpider(scrapy.Spider):
 
     accept = "application/json"
     api = True  # a documented API: robots.txt does not apply (web pages set this False)
+    stream_meta: tuple[str, ...] = ("stream",)  # request meta a listing's next page carries on
 
     def __init__(self, sources: list[dict[str, Any]] | None = None, now: str | None = None,
                  **kwargs: Any):
@@ -157,33 +183,71 @@ class PagedSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback or self.on_page, errback=self.failed, dont_filter=True,
                               meta=meta, headers=headers, **kwargs)
 
+    def open_stream(self, run: SourceRun, url: str, stream: str, **kwargs: Any) -> scrapy.Request:
+        """The first request of one more listing of this source, paged on its own (``meta["stream"]``)."""
+        run.streams += 1
+        return self.request(run, url, meta={"stream": stream, **kwargs.pop("meta", {})}, **kwargs)
+
     def on_page(self, response: Response) -> Iterator[PostItem | FetchResult | scrapy.Request]:
         run = self.runs[response.meta["source"]]
+        if run.done:
+            return
         run.pages += 1
+        stream = response.meta.get("stream")
+        pages = run.stream_pages[stream] = run.stream_pages.get(stream, 0) + 1
         try:
             page = self.read_page(response, run)
         except PageError as exc:
-            yield self.finish(run, response.status, error=str(exc))
+            yield from self.end(run, response.status, self.stream_error(response.meta, str(exc)))
             return
         mark, not_before = run.source.get("high_water"), run.source.get("not_before")
         stop = False
         for key, item in page.posts:
             if (mark is not None and key <= mark) or \
                     (not_before and item.published_at and item.published_at < not_before):
+                if not page.newest_first:
+                    continue
                 stop = True
                 break
             run.newest = max(run.newest or key, key)
             run.entries += 1
             yield item
-        if stop or not page.next_url or not page.posts or run.pages >= run.source.get("max_pages", 1):
-            yield self.finish(run, response.status)
+        yield from page.follow
+        if page.error:
+            yield from self.end(run, response.status, self.stream_error(response.meta, page.error))
+            return
+        last_page = pages >= run.source.get("max_pages", 1)
+        if not page.newest_first and last_page and page.next_url and page.posts:
+            read_to = max(key for key, _ in page.posts)
+            run.ceiling = min(run.ceiling or read_to, read_to)
+        if stop or not page.next_url or not page.posts or last_page:
+            yield from self.end(run, response.status)
         else:
-            yield self.request(run, page.next_url)
+            yield self.request(run, page.next_url, meta={k: response.meta[k] for k in self.stream_meta
+                                                         if k in response.meta})
+
+    def stream_error(self, meta: Any, error: str) -> str:
+        """An error line, naming the stream when the source reads several."""
+        return f"{meta['stream']}: {error}" if meta.get("stream") else error
+
+    def end(self, run: SourceRun, status: int | None, error: str | None = None) -> Iterator[FetchResult]:
+        """End one stream (or the only listing); the ``FetchResult`` once none is left open."""
+        if run.done:
+            return
+        if error and run.error is None:
+            run.error, run.status = error, status
+        if run.streams > 1:
+            run.streams -= 1
+            return
+        run.streams = 0
+        yield self.finish(run, run.status if run.error else status, run.error)
 
     def finish(self, run: SourceRun, status: int | None, error: str | None = None) -> FetchResult:
         """The source's one ``FetchResult``; the high-water mark only moves when nothing failed."""
         run.done = True
-        mark = None if error else (run.newest or run.source.get("high_water"))
+        newest = min(run.newest, run.ceiling) if run.newest and run.ceiling else run.newest
+        marks = [k for k in (newest, run.source.get("high_water")) if k]
+        mark = max(marks) if marks and not error else None
         return FetchResult(source=run.name, status=status, error=error, entries=run.entries,
                            high_water=mark, session=run.session)
 
@@ -191,6 +255,14 @@ class PagedSpider(scrapy.Spider):
         request = failure.request
         run = self.runs[request.meta["source"]]
         error = describe_failure(failure.value, request, self.settings)
+        response = getattr(failure.value, "response", None)
+        why = self.error_message(response) if response is not None else None
+        if why:
+            error = f"{error}: {why}"
         if request.meta.get("step"):
             error = f"{request.meta['step']}: {error}"
-        yield self.finish(run, failure_status(failure), error)
+        yield from self.end(run, failure_status(failure), self.stream_error(request.meta, error))
+
+    def error_message(self, response: Response) -> str | None:
+        """What an API's error answer says (overridden by APIs with a documented error shape)."""
+        return None

@@ -1,4 +1,4 @@
-"""Reddit: a subreddit's new posts or a search in it.
+"""Reddit: a subreddit's new posts or a search in it, and (``comments = true``) its new comments.
 
 With OAuth client credentials (an app's id and secret in environment variables)
 the spider asks for an application-only token and reads the JSON listings on
@@ -32,6 +32,7 @@ WEB_BASE = "https://www.reddit.com"
 
 class RedditSpider(PagedSpider):
     name = "reddit"
+    stream_meta = ("stream", "page_url")
 
     def begin(self, run: SourceRun) -> Iterable[scrapy.Request | FetchResult]:
         creds = run.credentials
@@ -44,8 +45,7 @@ class RedditSpider(PagedSpider):
                 meta={"source": run.name, "step": "OAuth token", "dont_obey_robotstxt": True,
                       "dont_merge_cookies": True})
         else:
-            yield self.request(run, self.rss_url(run),
-                               headers={"Accept": "application/atom+xml, application/xml;q=0.9"})
+            yield from self.listings(run, ".rss")
 
     def on_token(self, response: Response) -> Iterable[scrapy.Request | FetchResult]:
         run = self.runs[response.meta["source"]]
@@ -60,7 +60,20 @@ class RedditSpider(PagedSpider):
             yield self.finish(run, response.status, f"OAuth token: no access_token in the answer ({why or 'unexpected JSON'})")
             return
         run.token = token
-        yield self.request(run, self.first_url(run))
+        yield from self.listings(run, ".json")
+
+    def listings(self, run: SourceRun, suffix: str) -> Iterable[scrapy.Request]:
+        """The subreddit's posts, and with ``comments = true`` its new comments beside them."""
+        feed = suffix == ".rss"
+        base = run.source["url"] if feed else self.api_base(run)
+        headers = {"Accept": "application/atom+xml, application/xml;q=0.9"} if feed else {}
+        posts = base + self.listing(run, suffix) + ("" if feed else "&raw_json=1")
+        if not run.options.get("comments"):
+            yield self.request(run, posts, headers=headers, meta={"page_url": posts})
+            return
+        comments = f"{base}/r/{run.options['subreddit']}/comments{suffix}?limit={LIMIT}" + ("" if feed else "&raw_json=1")
+        yield self.open_stream(run, posts, "posts", headers=headers, meta={"page_url": posts})
+        yield self.open_stream(run, comments, "comments", headers=headers, meta={"page_url": comments})
 
     def api_base(self, run: SourceRun) -> str:
         url = run.source["url"]
@@ -73,11 +86,11 @@ class RedditSpider(PagedSpider):
                                                              "limit": LIMIT})
         return f"/r/{sub}/new{suffix}?limit={LIMIT}"
 
-    def first_url(self, run: SourceRun) -> str:
-        return self.api_base(run) + self.listing(run, ".json") + "&raw_json=1"
-
-    def rss_url(self, run: SourceRun) -> str:
-        return run.source["url"] + self.listing(run, ".rss")
+    def key(self, run: SourceRun, reddit_id: str, published: str | None, fullname: str) -> str:
+        """Ids order one kind of thing; posts and comments read together are ordered by time."""
+        if run.options.get("comments"):
+            return f"{published or ''}#{fullname}"
+        return numeric_key(reddit_id, 36)
 
     def read_page(self, response: Response, run: SourceRun) -> Page:
         if run.token is None:
@@ -92,9 +105,11 @@ class RedditSpider(PagedSpider):
         for child in children:
             d = child.get("data") if isinstance(child, dict) else None
             if isinstance(d, dict) and d.get("name") and d.get("id"):
-                posts.append((numeric_key(d["id"], 36), listing_item(d, run.name)))
+                item = listing_item(d, run.name)
+                posts.append((self.key(run, d["id"], item.published_at, d["name"]), item))
+        posts.sort(key=lambda p: p[0], reverse=True)
         after = listing.get("after")
-        return Page(posts, f"{self.first_url(run)}&after={after}" if after else None)
+        return Page(posts, f"{response.meta['page_url']}&after={after}" if after else None)
 
     def read_rss(self, response: Response, run: SourceRun) -> Page:
         try:
@@ -106,7 +121,7 @@ class RedditSpider(PagedSpider):
         for item in feed.items:
             rid = item.guid.split("_", 1)[-1]
             if rid.isalnum():
-                posts.append((numeric_key(rid, 36), item))
+                posts.append((self.key(run, rid, item.published_at, item.guid), item))
         posts.sort(key=lambda p: p[0], reverse=True)
         return Page(posts, None)
 
@@ -118,8 +133,9 @@ def listing_item(d: dict, source: str) -> PostItem:
     text = d.get("selftext") or d.get("body") or ""
     if not text and d.get("url") and not d.get("is_self"):
         text = d["url"]
+    title = d.get("title") or (f"Re: {d['link_title']}" if d.get("link_title") else None)
     return PostItem(
         source=source, guid=d["name"], url=canonical_url(WEB_BASE + d["permalink"]) if d.get("permalink") else None,
-        author=d.get("author"), title=d.get("title") or d.get("link_title"), text=text,
+        author=d.get("author"), title=title, text=text,
         published_at=published, score=as_int(d.get("score")), comments=as_int(d.get("num_comments")),
     )

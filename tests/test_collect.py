@@ -10,7 +10,7 @@ import pytest
 
 from listener import pipeline, store
 from spiders.feedparse import FeedError, parse_feed, strip_doctype
-from tests.helpers import FEEDS, NOW
+from tests.helpers import FEEDS, FIXTURES, NOW
 from tests.helpers.feeds import Entry, atom, billion_laughs, malformed_but_usable
 from tests.helpers.posts import find
 from tests.helpers.spiders import Recorded, crawl_in_process, header, url
@@ -274,3 +274,59 @@ def _cmdline(pid: str) -> str:
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+JSONFEED = FIXTURES / "jsonfeed"
+
+
+def test_json_feeds_are_collected_with_conditional_get_and_reruns_change_nothing(server, settings_for):
+    """JSON Feed 1.1 (application/feed+json) and 1.0 sent as text/plain (sniffed), as RSS/Atom are."""
+    v11 = server.add_file("/feed.json", JSONFEED / "3960_v1_1.json", "application/feed+json")
+    v10 = server.add_file("/df.json", JSONFEED / "daringfireball_v1.json", "text/plain; charset=utf-8")
+    server.add("/cut.json", (JSONFEED / "daringfireball_v1.json").read_bytes()[:5000],
+               headers={"Content-Type": "application/json"})
+    settings = settings_for({"j11": server.url("/feed.json"), "j10": server.url("/df.json"),
+                             "cut": server.url("/cut.json")})
+    db, first = collect(settings)
+    by = {o.name: o for o in first.outcomes}
+    assert (by["j11"].counts.new, by["j10"].counts.new) == (20, 48)
+    assert by["cut"].error.startswith("malformed JSON Feed (") and by["cut"].counts.new == 0
+    post = db.execute("SELECT url, author, title, published_at, language FROM posts WHERE source = 'j11' AND "
+                      "guid = 'user/posts/2020-02-21-lecker-lecker/index.md'").fetchone()
+    assert tuple(post) == ("https://journal.3960.org/posts/2020-02-21-lecker-lecker/", "Frank Boës",
+                           "Lecker, lecker", "2020-02-21T17:08:06Z", "de")
+    assert "Accept" in server.hits("/feed.json")[0].headers and \
+        "application/feed+json" in server.hits("/feed.json")[0].headers["Accept"]
+    db, second = collect(settings, "j11", "j10")
+    assert {o.status for o in second.outcomes} == {304} and second.counts.new == 0
+    assert server.hits("/feed.json")[-1].headers.get("If-None-Match") == v11.etag
+    for route in (v11, v10):
+        route.etag = route.last_modified = None
+    db, third = collect(settings, "j11", "j10")
+    assert {o.status for o in third.outcomes} == {200}
+    assert (third.counts.new, third.counts.updated, third.counts.unchanged) == (0, 0, 68)
+    assert store.count_posts(db) == 68
+
+
+def test_json_feed_parsing_on_real_feeds():
+    v10 = parse_feed((JSONFEED / "daringfireball_v1.json").read_bytes(), source="df",
+                     url="https://daringfireball.net/feeds/json", content_type="application/json")
+    p = v10.items[0]
+    assert (v10.title, len(v10.items), v10.bozo) == ("Daring Fireball", 48, None)
+    assert (p.guid, p.url, p.author, p.published_at) == (
+        "https://daringfireball.net/linked/2017/06/26/the-talk-show-195",
+        "https://daringfireball.net/linked/2017/06/26/the-talk-show-195", "John Gruber", "2017-06-27T00:54:17Z")
+    assert p.text.startswith("New episode of America’s favorite 3-star podcast") and "<p>" not in p.text
+    # "http://jsonfeed.org/version/1" is a JSON Feed too; sniffed without a content type
+    px = parse_feed((JSONFEED / "pxlnv_v1_http_version.json").read_bytes(), source="px")
+    assert len(px.items) == 20 and all(i.text and i.published_at for i in px.items)
+    # JSON that is not a feed, and a JSON Feed with a broken item
+    with pytest.raises(FeedError, match="not a JSON Feed"):
+        parse_feed(b'{"data": {"children": []}}', source="x", content_type="application/json")
+    odd = parse_feed(b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "content_text": "hi",'
+                     b' "url": "/p/1"}, {"id": 2}, "junk"]}', source="x", url="https://blog.example/feed.json")
+    assert [(i.guid, i.url, i.text) for i in odd.items] == [("1", "https://blog.example/p/1", "hi")]
+    assert odd.bozo == "2 item(s) without an id, text or link skipped"
+    # an RSS feed that a server labels as JSON is read as RSS
+    mislabelled = parse_feed((FEEDS / "lobsters.xml").read_bytes(), source="l", content_type="application/json")
+    assert len(mislabelled.items) == 25

@@ -311,3 +311,58 @@ def test_bluesky_token_refused_again_after_renewal_fails_once(server, tmp_path):
     assert "ExpiredToken" in report.outcomes[0].error and report.counts.new == 0
     assert [h.status for h in server.hits(BLUESKY_SEARCH)] == [400, 400]
     assert len(server.hits("/xrpc/com.atproto.server.refreshSession")) == 1
+
+
+def test_bluesky_embeds_are_kept_as_text_so_no_post_is_stored_empty(tmp_path):
+    """Quoted posts with their author, image alt text and link cards, from real and lexicon-shaped posts."""
+    search = url("/xrpc/app.bsky.feed.searchPosts?q=firefox&sort=latest&limit=100")
+    later = NOW.timestamp() + 7200
+    session = {"accessJwt": jwt(later), "refreshJwt": jwt(later), "did": "did:plc:me", "handle": "me.test"}
+    pages = {search: recorded("bluesky", "searchPosts_embeds.json")}
+    src = f'[[sources]]\nname = "bs"\ntype = "bluesky"\nurl = "{url("")}"\nquery = "firefox"\n{OLD}'
+    crawl = crawl_in_process(settings_file(tmp_path, src), pages,
+                             state={"bs": store.SourceState("bs", session=json.dumps(session))})
+    assert crawl.fetches["bs"].error is None and len(crawl.posts) == 5 and all(p.text for p in crawl.posts)
+    text = {p.guid.rsplit("/", 1)[1]: p.text for p in crawl.posts}
+    assert text["3lbquoteonly1"] == ("[quote @devtools.example.org] Firefox 133 finally lets you pin the sidebar. "
+                                     "Big win for tab hoarders.\n\n[image: Firefox sidebar with vertical tabs]")
+    assert text["3lbimageonly1"] == "[image: Firefox crash reporter dialog on Windows 11]"
+    assert text["3lbquotemedia"].startswith("this!\n\n[image]\n\n[quote @devtools.example.org] Firefox 133")
+    assert text["3lblinkonly01"] == \
+        "[link: What's new in Firefox 133] Vertical tabs, a pinned sidebar and faster PDF rendering."
+    assert text["3lbdeadquote1"] == "lol\n\n[quote: post unavailable]"
+
+    # the real recorded feed: an image without alt text and link cards
+    feed = json.loads((FIXTURES / "bluesky" / "getFeed.json").read_bytes())
+    from spiders.bluesky import post_item
+    items = {f["post"]["uri"].rsplit("/", 1)[1]: post_item(f["post"], "bs") for f in feed["feed"]}
+    assert items["3jwawk6knxd2v"].text.endswith("as @shehackspurple\n\n[image]")
+    assert items["3jvtu2opkd32j"].text.endswith("\n\n[link: TikTok Feeds Teens a Diet of Darkness] Self-harm, "
+                                                "sad-posting and disordered-eating videos abound on the popular app")
+
+
+def test_reddit_subreddit_comments_are_posts_too_with_their_thread(tmp_path):
+    token = url("/api/v1/access_token")
+    json_ = {"Content-Type": "application/json; charset=UTF-8"}
+    new = url("/r/redditdev/new.json?limit=100&raw_json=1")
+    comments = url("/r/redditdev/comments.json?limit=100&raw_json=1")
+    answers = {token: Recorded(b'{"access_token": "tok-1", "token_type": "bearer"}', headers=json_),
+               new: recorded("reddit", "praw_user_spez_top_hour_empty.json"),
+               comments: recorded("reddit", "r_subreddit_comments_ours.json"),
+               comments + "&after=t1_cklfmye": recorded("reddit", "praw_user_spez_top_hour_empty.json")}
+    src = (f'[[sources]]\nname = "dev"\ntype = "reddit"\nurl = "{url("")}"\nsubreddit = "redditdev"\n'
+           f'comments = true\n{OLD}')
+    path = settings_file(tmp_path, src)
+    env = {"REDDIT_CLIENT_ID": "my-id", "REDDIT_CLIENT_SECRET": "my-secret"}
+    run1 = crawl_in_process(path, answers, env=env)
+    assert run1.fetches["dev"].error is None and [p.guid for p in run1.posts] == ["t1_cklhv0f", "t1_cklfmye"]
+    reply = run1.post("t1_cklhv0f")
+    assert (reply.title, reply.url, reply.author, reply.published_at) == (
+        "Re: [PRAW] HTTPS enabled PRAW testing needed",
+        "https://www.reddit.com/r/redditdev/comments/2gmzqe/praw_https_enabled_praw_testing_needed/cklhv0f/",
+        reply.author, "2014-09-18T03:13:54Z")
+    assert reply.text and reply.author
+    # posts and comments share one mark, so it is a time (ids of the two kinds do not compare)
+    assert run1.fetches["dev"].high_water == "2014-09-18T03:13:54Z#t1_cklhv0f"
+    run2 = crawl_in_process(path, answers, env=env, state={"dev": run1.state("dev")})
+    assert run2.posts == [] and len(run2.hits(comments)) == 1 and not run2.hits(comments + "&after=t1_cklfmye")

@@ -108,7 +108,9 @@ def timezone(value: str) -> str:
 
 def word(what: str, strip: str = "") -> Callable[[str], str]:
     def check(value: str) -> str:
-        value = value.strip().lstrip(strip)
+        value = value.strip()
+        if strip and value.lower().startswith(strip):  # a prefix, not a set of characters: "rust" keeps its r
+            value = value[len(strip):]
         if not re.fullmatch(r"[A-Za-z0-9_]{1,100}", value):
             raise ValueError(f"expected a {what} (letters, digits, _), got {value!r}")
         return value

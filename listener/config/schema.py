@@ -241,11 +241,13 @@ PRODUCTS = Section("products[]", (
 # The keys every [[sources]] entry has; each source type adds its own (listener.config.sourcekeys).
 SOURCES = Section("sources[]", (
     Setting("name", str, REQUIRED, checks.name, "short unique name (letters, digits, `.`, `_`, `-`)"),
-    Setting("type", str, "feed", help='`feed` (RSS or Atom), `hackernews`, `reddit`, `mastodon`, `bluesky` or '
-                                      '`forum` (see "Sources")'),
+    Setting("type", str, "feed", help='`feed` (RSS, Atom or JSON Feed), `hackernews`, `reddit`, `mastodon`, `bluesky`, '
+                                      '`forum`, `github`, `stackexchange`, `youtube` (see "Sources")'),
     Setting("url", str, None, checks.http_url, shown_default="required for `feed`, `mastodon`, `forum`",
             help="feed URL; Mastodon instance (`https://mastodon.social`); forum board URL; API base for the "
-                 "others (defaults: `https://hn.algolia.com/api/v1`, `https://www.reddit.com`, `https://bsky.social`)"),
+                 "others (defaults: `https://hn.algolia.com/api/v1`, `https://www.reddit.com`, `https://bsky.social`, "
+                 "`https://api.github.com`, `https://api.stackexchange.com/2.3`, "
+                 "`https://www.googleapis.com/youtube/v3`)"),
     Setting("interval", _duration, "30m", checks.parse_interval,
             "how often the source should be collected (for the scheduler)"),
     Setting("enabled", bool, True, help="`false` keeps the source and its posts but skips it in `collect`"),

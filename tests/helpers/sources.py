@@ -11,6 +11,7 @@ from listener.replay import ReplayServer, Route
 from tests.helpers import FIXTURES, NOW, PRODUCTS_TOML
 
 RECORDED_HOST = "http://localhost:3000"  # Mastodon.py's test server, in recorded Link headers
+RECORDED_APIS = (RECORDED_HOST, "https://api.github.com")
 REPLAY_HEADERS = ("content-type", "link", "cache-control", "x-ratelimit-limit", "x-ratelimit-remaining",
                   "x-ratelimit-used")
 
@@ -26,7 +27,8 @@ def manifest_headers(folder: str, file: str, base: str) -> dict[str, str]:
     entry = next((e for e in entries if e["file"] == file), {})
     headers = {k: v for k, v in (entry.get("headers") or {}).items() if k in REPLAY_HEADERS}
     if "link" in headers:
-        headers["link"] = headers["link"].replace(RECORDED_HOST, base)
+        for host in RECORDED_APIS:
+            headers["link"] = headers["link"].replace(host, base)
     headers.setdefault("content-type", _guess_type(file))
     return headers
 
