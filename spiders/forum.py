@@ -1,32 +1,46 @@
-"""Web forums: one spider driven by CSS selectors (presets in ``spiders.forum_presets``).
+"""Web forums: one spider for many engines, driven by CSS selectors (``spiders.forum_presets``).
 
-HTML engines: the board page lists threads; threads last active since the
-high-water mark (and within ``max_age``) are fetched, each following its
-next-page link up to ``max_pages``; the board's own next page is followed while
-it still lists such threads. Discourse: ``latest.json`` (or a category's
-``.json``) lists topics, ``/t/ID/posts.json`` gives their posts.
+HTML engines: the board page lists threads; the engine is the source's
+``preset`` or recognised from the page (``spiders.forumdetect``). Threads last
+active since the high-water mark (and within ``max_age``) are read from their
+last page backwards (the board row's last-page link, or page 1 and then its
+last page), until a page holds a post older than the mark or ``max_pages`` pages
+were read, so new replies at the end of a 200-page thread cost one or two
+requests. The board's own next page is followed while it still lists such
+threads. Session ids are stripped from every URL requested and stored, and each
+URL is requested once per run.
+
+Discourse: ``latest.json`` (or a category's ``.json``) lists topics; ``/t/ID.json``
+gives the topic's first posts and ``post_stream.stream``, every post id; the
+newest ids not loaded are fetched 20 at a time with ``/t/ID/posts.json?post_ids[]=``,
+newest first, until a post older than the mark.
 
 Forum dates have minute resolution, so a post stamped with the mark's own
 minute is fetched again (and stored once). One failed thread does not stop the
-others; the source's one ``FetchResult`` names the first failure.
+others; every failure is kept, one line each, in the source's one ``FetchResult``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from parsel import Selector, SelectorList
 from scrapy.http import Response
 
-from listener.text import canonical_url, content_hash, html_to_text, iso_utc, parse_iso
+from listener.text import canonical_url, html_to_text, iso_utc, parse_iso
 from spiders.feed import describe_failure, failure_status
+from spiders.forum_presets import API_ENGINES, PRESETS, SESSION_PARAMS, selectors_for
 from spiders.forumdates import parse_forum_date
+from spiders.forumdetect import detect_engine, page_title, page_trouble
+from spiders.forumurls import page_number, same_thread, strip_session
 from spiders.items import FetchResult, PostItem
 from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+DISCOURSE_CHUNK = 20  # post ids per posts.json request (Discourse's own page size)
 
 
 class ForumSpider(PagedSpider):
@@ -38,51 +52,66 @@ class ForumSpider(PagedSpider):
         self.pending: dict[str, int] = {}
         self.errors: dict[str, list[str]] = {}
         self.last_status: dict[str, int | None] = {}
+        self.engine: dict[str, str | None] = {}
+        self.selectors: dict[str, dict[str, str]] = {}
+        self.seen: dict[str, set[str]] = {}
 
     # --- bookkeeping: one FetchResult when the last request of a source is done ---
 
     def begin(self, run: SourceRun) -> Iterable[scrapy.Request]:
-        self.pending[run.name], self.errors[run.name] = 0, []
-        yield self.follow(run, self.board_url(run), self.on_board, board=True)
+        self.pending[run.name], self.errors[run.name], self.seen[run.name] = 0, [], set()
+        preset = run.options.get("preset")
+        self.engine[run.name] = preset
+        if preset and preset not in API_ENGINES:
+            self.selectors[run.name] = dict(run.options.get("selectors") or PRESETS[preset])
+        yield from self.follow(run, self.board_url(run), self.on_board, board=True)
 
-    def follow(self, run: SourceRun, url: str, callback: Any, **meta: Any) -> scrapy.Request:
+    def follow(self, run: SourceRun, url: str, callback: Any, **meta: Any) -> Iterator[scrapy.Request]:
+        """A request for ``url`` without its session ids, unless this run already asked for it."""
+        url = strip_session(url, self.session_params(run))
+        if url in self.seen[run.name]:
+            return
+        self.seen[run.name].add(url)
         self.pending[run.name] += 1
-        accept = "application/json" if self.discourse(run) else HTML_ACCEPT
-        return self.request(run, url, callback, meta=meta, headers={"Accept": accept})
+        accept = "application/json" if self.engine.get(run.name) in API_ENGINES else HTML_ACCEPT
+        yield self.request(run, url, callback, meta=meta, headers={"Accept": accept})
 
     def settle(self, run: SourceRun, status: int | None) -> Iterator[FetchResult]:
         self.pending[run.name] -= 1
         self.last_status[run.name] = status if self.last_status.get(run.name) is None else self.last_status[run.name]
         if self.pending[run.name] == 0 and not run.done:
+            engine = self.engine.get(run.name)
+            if engine:
+                run.session = json.dumps({"engine": engine})
             errors = self.errors[run.name]
-            error = None
-            if errors:
-                error = errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-            yield self.finish(run, self.last_status[run.name], error)
+            yield self.finish(run, self.last_status[run.name], "\n".join(errors) if errors else None)
 
-    def problem(self, run: SourceRun, where: str, message: str) -> None:
-        self.errors[run.name].append(f"{where}: {message}")
+    def problem(self, run: SourceRun, url: str, message: str) -> None:
+        """One error line of this run, naming the URL (every one is kept)."""
+        line = f"{url}: {message}"
+        if line not in self.errors[run.name]:
+            self.errors[run.name].append(line)
 
     def failed(self, failure: Any) -> Iterator[FetchResult]:
         request = failure.request
         run = self.runs[request.meta["source"]]
         status = failure_status(failure)
-        what = "board" if request.meta.get("board") else f"thread {request.url}"
-        self.problem(run, what, describe_failure(failure.value, request, self.settings))
+        self.problem(run, request.url, describe_failure(failure.value, request, self.settings))
         if request.meta.get("board"):
             self.last_status[run.name] = status  # a 404/410 on the board is the source's status
         yield from self.settle(run, status)
 
     # --- helpers -------------------------------------------------------------------
 
-    def discourse(self, run: SourceRun) -> bool:
-        return run.options.get("preset") == "discourse"
+    def session_params(self, run: SourceRun) -> tuple[str, ...]:
+        return SESSION_PARAMS.get(self.engine.get(run.name) or "", ())
 
     def board_url(self, run: SourceRun) -> str:
         url = run.source["url"]
-        if not self.discourse(run) or url.endswith(".json"):
-            return url
-        return url + ("/latest.json" if urlsplit(url).path in ("", "/") else ".json")
+        engine = self.engine.get(run.name)
+        if engine == "discourse" and not url.endswith(".json"):
+            return url.rstrip("/") + ("/latest.json" if urlsplit(url).path in ("", "/") else ".json")
+        return url
 
     def is_new(self, run: SourceRun, when: str | None) -> bool:
         """Whether something dated ``when`` may hold posts we have not stored (None: can't tell)."""
@@ -92,7 +121,12 @@ class ForumSpider(PagedSpider):
         return not (mark and when < mark) and not (not_before and when < not_before)
 
     def date(self, run: SourceRun, text: str | None) -> str | None:
-        return parse_forum_date(text, run.options["timezone"], self.now)
+        return parse_forum_date(text, run.options.get("timezone") or "UTC", self.now,
+                                run.options.get("language"))
+
+    def first_date(self, run: SourceRun, node: Selector, css: str) -> str | None:
+        """The date of the first of the selector's alternatives that gives one."""
+        return next(filter(None, (self.date(run, _text(node, alt)) for alt in _alternatives(css))), None)
 
     def keep(self, run: SourceRun, item: PostItem) -> Iterator[PostItem]:
         if self.is_new(run, item.published_at):
@@ -106,68 +140,165 @@ class ForumSpider(PagedSpider):
     def on_board(self, response: Response) -> Iterator[Any]:
         run = self.runs[response.meta["source"]]
         self.last_status[run.name] = response.status
-        if self.discourse(run):
+        engine = self.engine.get(run.name)
+        if engine == "discourse":
             yield from self.discourse_board(response, run)
+        elif engine in API_ENGINES:
+            self.problem(run, response.url, f"the {engine} preset is not supported yet")
+        elif not _is_html(response):
+            self.problem(run, response.url, "expected a forum's HTML page, got "
+                                            f"{response.headers.get('Content-Type', b'?').decode('latin-1')}")
+        elif engine is None and not self.recognise(response, run):
+            pass
+        elif self.engine[run.name] == "discourse":
+            yield from self.follow(run, self.board_url(run), self.on_board, board=True)
         else:
             yield from self.html_board(response, run)
         yield from self.settle(run, response.status)
 
+    def recognise(self, response: Response, run: SourceRun) -> bool:
+        """Find the board's engine from the page; False (with the reason kept) if none is known."""
+        engine = detect_engine(response.selector)
+        if engine is None or engine in ("flarum", "nodebb"):
+            trouble = page_trouble(response.selector)
+            self.problem(run, response.url, trouble or (
+                f"{engine} is recognised but not supported yet; no preset fits" if engine else
+                "unknown forum engine: no generator tag or markup of phpBB, SMF, vBulletin, XenForo, MyBB, "
+                f"Invision or Discourse ({page_title(response.selector)!r}); set preset, or selectors for every "
+                "key"))
+            return False
+        self.engine[run.name] = engine
+        if engine not in API_ENGINES:
+            self.selectors[run.name] = selectors_for(engine, dict(run.options.get("selectors") or {}))
+        return True
+
     def html_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
-        sel = run.options["selectors"]
+        sel = self.selectors[run.name]
         run.pages += 1  # board pages (PagedSpider.on_page, which counts API pages, is not used here)
-        rows = response.css(sel["thread"]) if _is_html(response) else SelectorList([])
+        rows = response.css(sel["thread"])
         if not rows:
-            self.problem(run, "board", f"no threads found (selector {sel['thread']!r} matched nothing): "
-                                       "an error page, a login wall or another forum engine?")
+            self.problem(run, response.url, page_trouble(response.selector) or (
+                f"no threads found ({self.engine[run.name]} selector thread {sel['thread']!r} matched nothing): "
+                "not a board page of this engine, or a changed theme? (set preset or selectors)"))
             return
         taken = 0
         for row in rows:
-            link = _text(row, sel["thread_link"])
+            link = _first(row, sel["thread_link"])
             if not link:
                 continue
-            when = self.date(run, _text(row, sel["thread_date"])) if sel.get("thread_date") else None
+            when = self.first_date(run, row, sel["thread_date"]) if sel.get("thread_date") else None
             if not self.is_new(run, when):
                 continue
             taken += 1
-            title = _text(row, sel["thread_link"].split("::")[0]) or None
-            yield self.follow(run, response.urljoin(link), self.on_thread, title=title, page=1)
-        more = _text(response, sel["next_page"]) if sel.get("next_page") else None
-        if taken and more and run.pages < run.source.get("max_pages", 1):
-            yield self.follow(run, response.urljoin(more), self.on_board, board=True)
+            title = next((" ".join(a.xpath("string()").get("").split()) for a in row.css("a[href]")
+                          if a.attrib["href"].strip() == link), None) or None
+            link = response.urljoin(link)
+            last = self.last_page(response, row.css("a::attr(href)").getall(), link, run)
+            yield from self.follow(run, last or link, self.on_thread, title=title, thread=link, pages=1,
+                                   backward=last is not None)
+        following = self.later_page(response, sel, response.url, run)
+        if taken and following and run.pages < run.source.get("max_pages", 1):
+            yield from self.follow(run, following, self.on_board, board=True)
+
+    def page_links(self, response: Response, hrefs: Iterable[str], thread: str,
+                   run: SourceRun) -> dict[int, str]:
+        """Page offset -> URL for the links among ``hrefs`` to pages of ``thread`` (the shortest URL each)."""
+        found: dict[int, str] = {}
+        params = self.session_params(run)
+        for href in hrefs:
+            if not href or href.startswith(("#", "javascript:")):
+                continue
+            link = strip_session(response.urljoin(href), params)
+            if same_thread(link, thread, params):
+                n = page_number(link)
+                if n not in found or len(link) < len(found[n]):
+                    found[n] = link
+        return found
+
+    def last_page(self, response: Response, hrefs: list[str], thread: str, run: SourceRun) -> str | None:
+        """The link to the thread's last page among a board row's links, if the row has one past page 1."""
+        pages = self.page_links(response, hrefs, thread, run)
+        first = page_number(thread)
+        later = [n for n in pages if n > first]
+        return pages[max(later)] if later else None
+
+    def later_page(self, response: Response, sel: dict[str, str], current: str, run: SourceRun) -> str | None:
+        """The board's next page: the lowest page offset past this one (each link counted once)."""
+        hrefs = response.css(sel["pages"]).getall() if sel.get("pages") else response.css("a::attr(href)").getall()
+        if sel.get("next_page"):
+            hrefs = response.css(sel["next_page"]).getall()[:1] + hrefs
+        pages = self.page_links(response, hrefs, current, run)
+        here = page_number(current)
+        later = [n for n in pages if n > here]
+        return pages[min(later)] if later else None
 
     def on_thread(self, response: Response) -> Iterator[Any]:
         run = self.runs[response.meta["source"]]
-        sel = run.options["selectors"]
-        posts = response.css(sel["post"]) if _is_html(response) else SelectorList([])
-        if not posts:
-            self.problem(run, f"thread {response.url}", f"no posts found (selector {sel['post']!r} matched "
-                                                          "nothing): an error page or a login wall?")
-        for post in posts:
-            item = self.html_post(response, run, post)
-            if item:
-                yield from self.keep(run, item)
-        more = _text(response, sel["next_page"]) if sel.get("next_page") else None
-        page = response.meta.get("page", 1)
-        if posts and more and page < run.source.get("max_pages", 1):
-            yield self.follow(run, response.urljoin(more), self.on_thread, title=response.meta.get("title"),
-                              page=page + 1)
+        yield from self.html_thread(response, run)
         yield from self.settle(run, response.status)
 
-    def html_post(self, response: Response, run: SourceRun, post: Selector) -> PostItem | None:
-        sel = run.options["selectors"]
-        body_nodes = post.css(sel["body"])
-        text = html_to_text(" ".join(body_nodes.getall()))
+    def html_thread(self, response: Response, run: SourceRun) -> Iterator[Any]:
+        sel = self.selectors[run.name]
+        url = response.url
+        posts = response.css(sel["post"]) if _is_html(response) else SelectorList([])
+        if not posts:
+            trouble = page_trouble(response.selector) if _is_html(response) else None
+            self.problem(run, url, trouble or (
+                f"no posts found ({self.engine[run.name]} selector post {sel['post']!r} matched nothing): "
+                "not a thread page of this engine, or a changed theme?"))
+            return
+        items, lacking = [], {"date": 0, "body": 0}
+        for post in posts:
+            item, missing = self.html_post(response, run, post)
+            for what in missing:
+                lacking[what] += 1
+            if item:
+                items.append(item)
+        broken = [f"{n} of {len(posts)} posts have no {what} (selector {what} {sel[what]!r})"
+                  for what, n in lacking.items() if n]
+        if items and sel.get("author") and not any(i.author for i in items):
+            broken.append(f"no post has an author (selector author {sel['author']!r})")
+            items = []
+        if broken:
+            self.problem(run, url, "; ".join(broken) + ": wrong selectors or a changed theme? "
+                                                       "Posts without them are not stored")
+        older = False
+        for item in items:
+            older = older or not self.is_new(run, item.published_at)
+            yield from self.keep(run, item)
+        if broken:
+            return  # reading on would only repeat the error
+        thread = response.meta.get("thread") or url
+        hrefs = response.css(sel["pages"]).getall() if sel.get("pages") else []
+        hrefs += response.css(sel["next_page"]).getall() if sel.get("next_page") else []
+        pages = self.page_links(response, hrefs, thread, run)
+        here, read = page_number(url), response.meta.get("pages", 1)
+        if read >= run.source.get("max_pages", 1):
+            return
+        later = [n for n in pages if n > here]
+        earlier = [n for n in pages if n < here and pages[n] not in self.seen[run.name]]
+        meta = {"title": response.meta.get("title"), "thread": thread, "pages": read + 1, "backward": True}
+        if later and not response.meta.get("backward"):
+            yield from self.follow(run, pages[max(later)], self.on_thread, **meta)  # new replies are at the end
+        elif earlier and not older:
+            yield from self.follow(run, pages[max(earlier)], self.on_thread, **meta)
+
+    def html_post(self, response: Response, run: SourceRun, post: Selector) -> tuple[PostItem | None, list[str]]:
+        """The post, or None and what it lacks (a body or a date): such a post is never stored."""
+        sel = self.selectors[run.name]
+        text = html_to_text(" ".join(post.css(sel["body"]).getall()))
+        when = self.first_date(run, post, sel["date"])
+        missing = [what for what, value in (("date", when), ("body", text)) if not value]
+        if missing:
+            return None, missing
         pid = _attr_or_text(post, sel.get("post_id") or "::attr(id)")
-        if not pid and not text:
-            return None
-        anchor = pid or ""
+        page = canonical_url(strip_session(response.url, self.session_params(run))) or response.url
+        author = _attr_or_text(post, sel["author"]) if sel.get("author") else ""
         return PostItem(
-            source=run.name, guid=pid or content_hash(response.url, text),
-            url=canonical_url(response.url) + (f"#{anchor}" if anchor else ""),
-            author=(_text(post, sel["author"]) or None) if sel.get("author") else None,
-            title=response.meta.get("title"), text=text,
-            published_at=self.date(run, _text(post, sel["date"])),
-        )
+            source=run.name, guid=pid or f"{page}#{when}:{author}",
+            url=page + (f"#{pid}" if pid else ""), author=author or None,
+            title=response.meta.get("title"), text=text, published_at=when,
+        ), []
 
     # --- Discourse ---------------------------------------------------------------------
 
@@ -175,7 +306,7 @@ class ForumSpider(PagedSpider):
         try:
             _, topics = json_list(response, ("topic_list", "topics"), "a Discourse topic list")
         except PageError as exc:
-            self.problem(run, "board", str(exc))
+            self.problem(run, response.url, str(exc))
             return
         site = _site(run.source["url"])
         for t in topics:
@@ -183,20 +314,58 @@ class ForumSpider(PagedSpider):
                 continue
             when = iso_utc(parse_iso(t.get("last_posted_at") or t.get("bumped_at")))
             if self.is_new(run, when):
-                yield self.follow(run, f"{site}/t/{t['id']}/posts.json", self.on_topic, title=t.get("title"))
+                yield from self.follow(run, f"{site}/t/{t['id']}.json", self.on_topic, title=t.get("title"),
+                                       topic=t["id"])
 
     def on_topic(self, response: Response) -> Iterator[Any]:
+        """A topic's first posts and every post id; the newest ids not loaded are asked for next."""
+        run = self.runs[response.meta["source"]]
+        try:
+            data, posts = json_list(response, ("post_stream", "posts"), "a Discourse topic")
+        except PageError as exc:
+            self.problem(run, response.url, str(exc))
+            data, posts = {}, []
+        stream = (data.get("post_stream") or {}).get("stream") if isinstance(data, dict) else None
+        loaded = yield from self.discourse_posts(run, posts, response.meta.get("title"))
+        if isinstance(stream, list):
+            rest = [i for i in stream if isinstance(i, int) and i not in loaded[0]]
+            yield from self.more_posts(run, response.meta["topic"], rest, response.meta.get("title"), 1)
+        yield from self.settle(run, response.status)
+
+    def on_topic_posts(self, response: Response) -> Iterator[Any]:
         run = self.runs[response.meta["source"]]
         try:
             _, posts = json_list(response, ("post_stream", "posts"), "a Discourse topic's posts")
         except PageError as exc:
-            self.problem(run, f"topic {response.url}", str(exc))
+            self.problem(run, response.url, str(exc))
             posts = []
-        site = _site(run.source["url"])
+        _, older = yield from self.discourse_posts(run, posts, response.meta.get("title"))
+        read = response.meta["pages"]
+        if posts and not older and read < run.source.get("max_pages", 1):
+            yield from self.more_posts(run, response.meta["topic"], response.meta["rest"],
+                                       response.meta.get("title"), read + 1)
+        yield from self.settle(run, response.status)
+
+    def discourse_posts(self, run: SourceRun, posts: list, title: str | None) -> Any:
+        """Yield the new posts; return (ids seen, whether a post older than the mark was among them)."""
+        site, ids, older = _site(run.source["url"]), set(), False
         for p in posts:
             if isinstance(p, dict) and p.get("id") is not None:
-                yield from self.keep(run, discourse_item(p, run.name, site, response.meta.get("title")))
-        yield from self.settle(run, response.status)
+                item = discourse_item(p, run.name, site, title)
+                ids.add(p["id"])
+                older = older or not self.is_new(run, item.published_at)
+                yield from self.keep(run, item)
+        return ids, older
+
+    def more_posts(self, run: SourceRun, topic: Any, rest: list[int], title: str | None,
+                   read: int) -> Iterator[scrapy.Request]:
+        """Ask for the newest ``DISCOURSE_CHUNK`` of the ids not loaded yet."""
+        if not rest:
+            return
+        chunk, rest = rest[-DISCOURSE_CHUNK:], rest[:-DISCOURSE_CHUNK]
+        query = urlencode([("post_ids[]", i) for i in chunk])
+        yield from self.follow(run, f"{_site(run.source['url'])}/t/{topic}/posts.json?{query}",
+                               self.on_topic_posts, title=title, topic=topic, rest=rest, pages=read)
 
 
 def discourse_item(p: dict, source: str, site: str, title: str | None) -> PostItem:
@@ -228,8 +397,30 @@ def _text(sel: Selector | SelectorList | Response, css: str) -> str:
     return " ".join(" ".join(n.xpath("string()").get("").split()) for n in nodes).strip()
 
 
+def _alternatives(css: str) -> list[str]:
+    """A selector list split at its top-level commas (not those inside ``:has(...)`` or ``[...]``)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(css):
+        depth += ch in "([" and 1 or (-1 if ch in ")]" else 0)
+        if ch == "," and depth == 0:
+            parts.append(css[start:i].strip())
+            start = i + 1
+    parts.append(css[start:].strip())
+    return [p for p in parts if p]
+
+
+def _first(sel: Selector, css: str) -> str:
+    """The first non-empty value a selector gives (a row's thread link, however many alternatives match)."""
+    return next((v.strip() for v in sel.css(css).getall() if v.strip()), "")
+
+
 def _attr_or_text(post: Selector, css: str) -> str:
-    """``::attr(name)`` alone reads the post element's own attribute."""
+    """``::attr(name)`` alone reads the post element's own attribute; otherwise the first match's text."""
     if css.startswith("::attr(") and css.endswith(")"):
-        return post.attrib.get(css[7:-1], "")
-    return _text(post, css)
+        return post.attrib.get(css[7:-1], "").strip()
+    nodes = post.css(css)
+    if not nodes:
+        return ""
+    if "::" in css:
+        return next((v.strip() for v in nodes.getall() if v.strip()), "")
+    return " ".join(nodes[0].xpath("string()").get("").split())

@@ -31,8 +31,8 @@ FORUM_PAGES = {
     "/vb/forumdisplay.php?f=5": ("forums", "vbulletin_forumdisplay.html"),
     "/vb/showthread.php?t=301": ("forums", "vbulletin_showthread.html"),
     "/latest.json": ("forums", "discourse_latest.json"),
-    "/t/2144/posts.json": ("forums", "discourse_t_2144_posts.json"),
-    "/t/1001/posts.json": ("forums", "discourse_t_2144_posts.json"),  # must not be asked for
+    "/t/2144.json": ("forums", "discourse_t_2144_posts.json"),  # a topic's posts (no stream: nothing more)
+    "/t/1001.json": ("forums", "discourse_t_2144_posts.json"),  # must not be asked for
 }
 
 
@@ -74,7 +74,7 @@ def test_each_preset_reads_its_engine_and_a_rerun_adds_nothing(tmp_path):
     d = first.post("20089")
     assert (d.author, d.title, d.url, d.likes, d.comments) == \
         ("Elliot", "KPop Demon Hunters", url("/t/kpop-demon-hunters/2144/1"), 1, 5)
-    assert not first.hits(url("/t/1001/posts.json"))
+    assert not first.hits(url("/t/1001.json"))
     assert first.fetches["phpbb"].high_water == "2026-11-18T19:45:00Z"
 
     again = crawl_in_process(path, pages, state={name: first.state(name) for name in first.fetches})
@@ -99,26 +99,29 @@ def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
                + forum("gone", server.url("/gone/viewforum.php"), "vbulletin"))
     db, report = collect(settings_file(tmp_path, sources))
     errors = {o.name: o.error for o in report.outcomes}
-    assert errors["down"] == ("board: no threads found (selector 'ul.topiclist.topics > li.row' matched "
-                              "nothing): an error page, a login wall or another forum engine?")
-    assert errors["wall"].startswith("board: expected JSON, got an HTML page ('Database Error')")
+    assert errors["down"] == (server.url("/down/viewforum.php") + ": the forum answered with an error page "
+                              "('Database Error'): maintenance or database trouble, try again later")
+    assert errors["wall"].startswith(server.url("/wall.json") + ": expected JSON, got an HTML page "
+                                     "('Database Error')")
     # the 429 was waited out; the broken second page is reported, the first page's posts are kept
-    assert errors["phpbb"] == ("thread " + server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") +
-                               ": HTTP 404 Not Found")
+    assert errors["phpbb"] == server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") + ": HTTP 404 Not Found"
     assert [r[0] for r in db.execute("SELECT guid FROM posts ORDER BY guid")] == ["p21", "p26", "p9"]
     assert source_row(db, "phpbb")["high_water"] is None  # not advanced past a failure
-    assert errors["gone"] == "board: HTTP 410 Gone" and source_row(db, "gone")["active"] == 0
+    assert errors["gone"] == server.url("/gone/viewforum.php") + ": HTTP 410 Gone" and source_row(db, "gone")["active"] == 0
 
 
-def test_settings_selectors_override_a_preset(tmp_path):
+def test_settings_selectors_override_a_preset_and_wrong_ones_are_an_error(tmp_path):
     pages = forum_pages("/phpbb/viewforum.php?f=2", "/phpbb/viewtopic.php?f=2&t=7", "/phpbb/viewtopic.php?f=2&t=3",
                         "/phpbb/viewtopic.php?f=2&t=7&start=2")
     extra = '[sources.selectors]\nauthor = "dl.postprofile dt a"\nnext_page = "a.no-such-link::attr(href)"\n'
     crawl = crawl_in_process(settings_file(tmp_path, forum("f", url("/phpbb/viewforum.php?f=2"), "phpbb3", extra)),
                              pages)
-    assert crawl.fetches["f"].error is None and len(crawl.posts) == 3
-    assert sorted((p.author for p in crawl.posts), key=str) == [None, "ana", "dora"]  # t=3 has no profile
-    assert not crawl.hits(url("/phpbb/viewtopic.php?f=2&t=7&start=2"))
+    # the thread's last page is read first, whatever next_page says; t=3 has no profile: no author at all
+    assert crawl.fetches["f"].error == (url("/phpbb/viewtopic.php?f=2&t=3") + ": no post has an author (selector "
+                                        "author 'dl.postprofile dt a'): wrong selectors or a changed theme? Posts "
+                                        "without them are not stored")
+    assert sorted(p.author for p in crawl.posts) == ["ana", "ben", "dora"]
+    assert crawl.fetches["f"].high_water is None
 
 
 @pytest.mark.parametrize("text,tz,expected", [
