@@ -176,28 +176,31 @@ class ForumSpider(PagedSpider):
         sel = self.selectors[run.name]
         run.pages += 1  # board pages (PagedSpider.on_page, which counts API pages, is not used here)
         rows = response.css(sel["thread"])
+        if not rows and response.css(sel["post"]):
+            yield from self.html_thread(response, run)  # the source is one thread, not a board
+            return
         if not rows:
             self.problem(run, response.url, page_trouble(response.selector) or (
                 f"no threads found ({self.engine[run.name]} selector thread {sel['thread']!r} matched nothing): "
                 "not a board page of this engine, or a changed theme? (set preset or selectors)"))
             return
-        taken = 0
+        taken, fresh = 0, True
         for row in rows:
             link = _first(row, sel["thread_link"])
             if not link:
                 continue
             when = self.first_date(run, row, sel["thread_date"]) if sel.get("thread_date") else None
-            if not self.is_new(run, when):
+            fresh = self.is_new(run, when)  # rows are in last-post order (stickies first): the last one counts
+            if not fresh:
                 continue
             taken += 1
             title = next((" ".join(a.xpath("string()").get("").split()) for a in row.css("a[href]")
                           if a.attrib["href"].strip() == link), None) or None
             link = response.urljoin(link)
             last = self.last_page(response, row.css("a::attr(href)").getall(), link, run)
-            yield from self.follow(run, last or link, self.on_thread, title=title, thread=link, pages=1,
-                                   backward=last is not None)
+            yield from self.follow(run, last or link, self.on_thread, title=title, thread=link, pages=1)
         following = self.later_page(response, sel, response.url, run)
-        if taken and following and run.pages < run.source.get("max_pages", 1):
+        if taken and fresh and following and run.pages < run.source.get("max_pages", 1):
             yield from self.follow(run, following, self.on_board, board=True)
 
     def page_links(self, response: Response, hrefs: Iterable[str], thread: str,
@@ -247,9 +250,10 @@ class ForumSpider(PagedSpider):
                 f"no posts found ({self.engine[run.name]} selector post {sel['post']!r} matched nothing): "
                 "not a thread page of this engine, or a changed theme?"))
             return
+        title = response.meta.get("title") or page_title(response.selector) or None
         items, lacking = [], {"date": 0, "body": 0}
         for post in posts:
-            item, missing = self.html_post(response, run, post)
+            item, missing = self.html_post(response, run, post, title)
             for what in missing:
                 lacking[what] += 1
             if item:
@@ -277,13 +281,14 @@ class ForumSpider(PagedSpider):
             return
         later = [n for n in pages if n > here]
         earlier = [n for n in pages if n < here and pages[n] not in self.seen[run.name]]
-        meta = {"title": response.meta.get("title"), "thread": thread, "pages": read + 1, "backward": True}
+        meta = {"title": title, "thread": thread, "pages": read + 1, "backward": True}
         if later and not response.meta.get("backward"):
             yield from self.follow(run, pages[max(later)], self.on_thread, **meta)  # new replies are at the end
         elif earlier and not older:
             yield from self.follow(run, pages[max(earlier)], self.on_thread, **meta)
 
-    def html_post(self, response: Response, run: SourceRun, post: Selector) -> tuple[PostItem | None, list[str]]:
+    def html_post(self, response: Response, run: SourceRun, post: Selector,
+                  title: str | None) -> tuple[PostItem | None, list[str]]:
         """The post, or None and what it lacks (a body or a date): such a post is never stored."""
         sel = self.selectors[run.name]
         text = html_to_text(" ".join(post.css(sel["body"]).getall()))
@@ -297,7 +302,7 @@ class ForumSpider(PagedSpider):
         return PostItem(
             source=run.name, guid=pid or f"{page}#{when}:{author}",
             url=page + (f"#{pid}" if pid else ""), author=author or None,
-            title=response.meta.get("title"), text=text, published_at=when,
+            title=title, text=text, published_at=when,
         ), []
 
     # --- Discourse ---------------------------------------------------------------------

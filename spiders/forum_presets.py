@@ -56,7 +56,7 @@ PRESETS: dict[str, dict[str, str]] = {
     "phpbb3": {
         "thread": "ul.topiclist.topics > li.row",
         "thread_link": "a.topictitle::attr(href)",
-        "thread_date": "dd.lastpost > span::text, dd.lastpost time::attr(datetime)",
+        "thread_date": "dd.lastpost > span::text, dd.lastpost time::attr(datetime), dd:last-of-type time::text",
         "pages": "div.pagination a::attr(href)",
         "post": "div.post",
         "post_id": "::attr(id)",

@@ -1,0 +1,123 @@
+"""The forum spider on real pages it was not written against (byte-exact copies, tests/fixtures/forums/README.md):
+a phpBB 3 board and topic with ``sid=`` in every link, Something Awful's vBulletin-derived thread with
+pagination at top and bottom and its "Database Unavailable" page, and Discourse's topic JSON with
+``post_stream.stream``. The engine is recognised from the page (no ``preset``)."""
+
+from __future__ import annotations
+
+from listener import store
+from tests.helpers.sources import settings_file
+from tests.helpers.spiders import crawl_in_process, recorded, url
+
+SA_PAGE5 = "/sa/showthread.php?threadid=3507451&userid=0&perpage=40&pagenumber=5"
+SA_LAST = "/sa/showthread.php?threadid=3507451&userid=0&perpage=40&pagenumber=151"
+SA_PAGE6 = "/sa/showthread.php?threadid=3507451&userid=0&perpage=40&pagenumber=6"
+
+
+def mark(name: str, high_water: str) -> dict[str, store.SourceState]:
+    return {name: store.SourceState(name, high_water=high_water)}
+
+
+def forum(name: str, address: str, extra: str = "", age: str = "6000d") -> str:
+    return f'[[sources]]\nname = "{name}"\ntype = "forum"\nurl = "{address}"\nmax_age = "{age}"\n{extra}'
+
+
+def test_phpbb3_board_with_session_ids_goes_to_each_changed_topics_last_page(tmp_path):
+    pages = {
+        url("/pb/viewforum.php?f=35"): recorded("forums", "phpbb3_viewforum_f35.html"),
+        url("/pb/viewtopic.php?f=35&t=28017"): recorded("forums", "phpbb3_viewtopic_t28017.html"),
+        url("/pb/viewtopic.php?f=35&t=28071"): recorded("forums", "somethingawful_database_unavailable.html"),
+        url("/pb/viewtopic.php?f=35&t=20714&start=25"): recorded("forums", "forum_login_wall.html"),
+        url("/pb/viewtopic.php?f=35&t=6803&start=350"): recorded("forums", "phpbb3_viewforum_f35.html"),
+    }
+    path = settings_file(tmp_path, forum("pb", url("/pb/viewforum.php?f=35")))
+    crawl = crawl_in_process(path, pages, state=mark("pb", "2013-01-03T18:50:00Z"))
+    # only the four topics with a post at or after the mark; the long ones straight at their last page
+    # (the board row's page links), every sid= stripped from what was requested
+    assert sorted(r.url for r in crawl.requests) == sorted(pages)
+    errors = crawl.fetches["pb"].error.splitlines()
+    assert len(errors) == 3 and all(e.startswith(url("/pb/viewtopic.php?f=35&t=")) for e in errors)
+    assert any("login/registration wall" in e and "t=20714" in e for e in errors)
+    assert any("'Database Unavailable'" in e and "t=28071" in e for e in errors)
+    assert any("no posts found (phpbb3 selector post 'div.post'" in e and "t=6803" in e for e in errors)
+    # the topic's posts at or after the mark, with a stored URL free of the session id
+    (p,) = crawl.of("pb")
+    assert (p.guid, p.author, p.published_at, p.url) == \
+        ("p249760", "Max", "2013-01-03T18:50:00Z", url("/pb/viewtopic.php?f=35&t=28017#p249760"))
+    assert "streaming movie data over a named pipe works" in p.text
+    assert crawl.fetches["pb"].session == '{"engine": "phpbb3"}'
+
+
+def test_phpbb3_topic_first_run_and_a_rerun_under_a_new_session_store_nothing_new(tmp_path):
+    address = url("/pb/viewtopic.php?f=35&t=28017&sid=c523820fae82e1a421e25a5374f2cc66")
+    pages = {url("/pb/viewtopic.php?f=35&t=28017"): recorded("forums", "phpbb3_viewtopic_t28017.html")}
+    path = settings_file(tmp_path, forum("pb", address))
+    first = crawl_in_process(path, pages)
+    assert first.fetches["pb"].error is None
+    assert [(p.guid, p.author, p.published_at) for p in first.posts] == [
+        ("p248820", "madman_xxx", "2013-01-02T19:14:00Z"), ("p248867", "KenT", "2013-01-02T19:59:00Z"),
+        ("p248948", "Max", "2013-01-02T21:22:00Z"), ("p248964", "KenT", "2013-01-02T21:37:00Z"),
+        ("p249760", "Max", "2013-01-03T18:50:00Z")]
+    assert all("sid=" not in p.url for p in first.posts)
+    again = crawl_in_process(path, pages, state={"pb": first.state("pb")})
+    # the mark's own minute is read again and stored once: the same guid and URL, so nothing is new
+    assert [(p.guid, p.url) for p in again.posts] == [(first.posts[-1].guid, first.posts[-1].url)]
+
+
+def test_something_awful_thread_top_and_bottom_pagination_and_database_unavailable(tmp_path):
+    pages = {url(SA_PAGE5): recorded("forums", "somethingawful_showthread.html"),
+             url(SA_LAST): recorded("forums", "somethingawful_database_unavailable.html")}
+    crawl = crawl_in_process(settings_file(tmp_path, forum("sa", url(SA_PAGE5))), pages)
+    # page 5 of 151 shows links at top and bottom: the last page is asked for once, never a joined href
+    assert [r.url for r in crawl.requests] == [url(SA_PAGE5), url(SA_LAST)]
+    assert crawl.fetches["sa"].error == url(SA_LAST) + (": the forum answered with an error page ('Database "
+                                                        "Unavailable'): maintenance or database trouble, try again later")
+    assert crawl.fetches["sa"].high_water is None and crawl.fetches["sa"].session == '{"engine": "vbulletin3"}'
+    posts = crawl.of("sa")
+    assert len(posts) == 40 and all(p.author and p.published_at and p.text for p in posts)
+    p = crawl.post("post407741839")
+    assert (p.author, p.published_at) == ("Majuju", "2012-09-20T11:16:00Z")
+    assert "a lot of room for debate" in p.text and p.url == url(SA_PAGE5) + "#post407741839"
+
+
+def test_something_awful_thread_read_backwards_from_its_last_page_until_known_posts(tmp_path):
+    """The last page is read, then the page before it, until a post older than the mark. (Page 5's copy
+    stands in for both: its own links say 6 comes before 151.)"""
+    pages = {url(SA_LAST): recorded("forums", "somethingawful_showthread.html"),
+             url(SA_PAGE6): recorded("forums", "somethingawful_showthread.html")}
+    path = settings_file(tmp_path, forum("sa", url(SA_LAST), "max_pages = 2\n"))
+    crawl = crawl_in_process(path, pages, state=mark("sa", "2012-09-20T11:16:00Z"))
+    assert crawl.fetches["sa"].error is None
+    # the page has a post at the mark and none older: the page before it is read too, up to max_pages
+    assert [r.url for r in crawl.requests] == [url(SA_LAST), url(SA_PAGE6)]
+    crawl = crawl_in_process(path, pages, state=mark("sa", "2012-09-20T11:17:00Z"))
+    assert [r.url for r in crawl.requests] == [url(SA_LAST)]  # an older post on it: nothing before is new
+
+
+def test_something_awful_board_recognised_and_only_changed_threads_read(tmp_path):
+    pages = {url("/sa/forumdisplay.php?forumid=46"): recorded("forums", "somethingawful_forumdisplay.html"),
+             # the row's page links reach page 7; that page shows the rest, and the thread's last page is 151
+             url("/sa/showthread.php?threadid=3520449&pagenumber=7"): recorded("forums", "forum_login_wall.html"),
+             url("/sa/showthread.php?threadid=3526021&pagenumber=7"):
+                 recorded("forums", "somethingawful_database_unavailable.html")}
+    path = settings_file(tmp_path, forum("sa", url("/sa/forumdisplay.php?forumid=46")))
+    crawl = crawl_in_process(path, pages, state=mark("sa", "2013-01-02T23:00:00Z"))
+    assert sorted(r.url for r in crawl.requests) == sorted(pages)
+    assert len(crawl.fetches["sa"].error.splitlines()) == 2
+
+
+def test_discourse_topic_stream_ids_fetch_the_newest_posts_not_loaded(tmp_path):
+    """``/t/ID.json`` loads the first posts; the stream's other ids are asked for, newest first."""
+    pages = {url("/latest.json"): recorded("forums", "discourse_latest_long.json"),
+             url("/t/2144.json"): recorded("forums", "discourse_t_2144_stream.json"),
+             url("/t/2144/posts.json?" + "&".join(f"post_ids%5B%5D={i}" for i in range(20305, 20325))):
+                 recorded("forums", "discourse_t_2144_post_ids.json")}
+    path = settings_file(tmp_path, forum("d", url(""), 'preset = "discourse"\n', age="2000d"))
+    crawl = crawl_in_process(path, pages, state=mark("d", "2026-11-05T00:00:00Z"))
+    assert crawl.fetches["d"].error is None
+    assert [r.url for r in crawl.requests] == list(pages)  # the 5 older chunks are not asked for
+    # the chunk's posts from the mark on (one every 12 hours from Nov 1st), none of the first 20 (January)
+    assert [p.guid for p in crawl.posts] == [str(i) for i in range(20313, 20325)]
+    p = crawl.post("20324")
+    assert (p.author, p.published_at, p.url, p.likes) == \
+        ("jae", "2026-11-10T20:00:00Z", url("/t/kpop-demon-hunters/2144/140"), 1)
