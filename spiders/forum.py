@@ -126,7 +126,16 @@ class ForumSpider(PagedSpider):
 
     def first_date(self, run: SourceRun, node: Selector, css: str) -> str | None:
         """The date of the first of the selector's alternatives that gives one."""
-        return next(filter(None, (self.date(run, _text(node, alt)) for alt in _alternatives(css))), None)
+        for alt in _alternatives(css):
+            nodes = node.css(alt)
+            each = [v for v in nodes.getall() if v.strip()] if "::" in alt else \
+                [" ".join(n.xpath("string()").get("").split()) for n in nodes]
+            # each match alone first (a profile's "Joined: 03 Feb 2004" is not the post's date), then together
+            for text in each + ([_text(node, alt)] if len(each) > 1 else []):
+                when = self.date(run, text)
+                if when:
+                    return when
+        return None
 
     def keep(self, run: SourceRun, item: PostItem) -> Iterator[PostItem]:
         if self.is_new(run, item.published_at):

@@ -17,6 +17,8 @@ _NOISE_RE = re.compile(r"«|»|&[lr]aquo;|\b(?:reply\s*#\s*\d+\s*)?on\s*:|\bpost
 _RELATIVE_RE = re.compile(r"\b(today|yesterday)\b[\s,]*(?:at\s+)?(.*)$", re.I)
 _AGO_RE = re.compile(r"\b(an?|one|\d+)\s+(second|sec|minute|min|hour|hr|day|week|month|year)s?\s+ago\b", re.I)
 _JUST_NOW_RE = re.compile(r"^\s*(?:just now|a moment ago|moments ago|less than a minute ago)\s*$", re.I)
+_DATE_LIKE_RE = re.compile(r"\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|"
+                           r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d", re.I)
 _UNITS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400,
           "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
 
@@ -97,6 +99,8 @@ def parse_forum_date(text: str | None, tz: str, now: datetime, language: str | N
     """
     if not text:
         return None
+    if re.fullmatch(r"\s*1\d{9}\s*", text):  # a Unix time (XenForo 1's data-time)
+        return iso_utc(datetime.fromtimestamp(int(text), tz=ZoneInfo("UTC")))
     zone = ZoneInfo(tz)
     clean = " ".join(_NOISE_RE.sub(" ", text.replace("\xa0", " ")).split()).strip(" ,-|")
     lang = (language or "en").lower()[:2]
@@ -119,13 +123,15 @@ def parse_forum_date(text: str | None, tz: str, now: datetime, language: str | N
             base = datetime(day.year, day.month, day.day)
             when = dateparser.parse(m.group(2), default=base, fuzzy=True) if m.group(2).strip() else base
         else:
-            if not re.search(r"\d", clean):
-                return None
+            if not _DATE_LIKE_RE.search(clean):
+                return None  # "Posts: 112" is not a date, however fuzzy the parser
             when = dateparser.parse(clean, fuzzy=True, dayfirst=dayfirst, default=datetime(local_now.year, 1, 1))
     except (ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
+    if not 1995 <= when.year <= local_now.year + 1:
+        return None
     return iso_utc(when)
 
 

@@ -72,8 +72,9 @@ def page_trouble(page: Selector) -> str | None:
     if page.css("input[type=password]") and (_LOGIN_RE.search(title) or _LOGIN_RE.search(heads) or
                                               _LOGIN_RE.search(body[:1500])):
         return f"a login/registration wall ({title!r}): this board is not public, so it cannot be read"
-    if re.search(r"must (?:be )?(?:registered|logged in)|not logged in or you do not have permission|"
-                 r"you do not have permission|you are not allowed to view|sorry, you do not have",
+    if re.search(r"must (?:be )?(?:registered|logged[- ]in)|not logged in or you do not have permission|"
+                 r"(?:do not|don't|don’t) have permission|you are not allowed to view|off limits to you|"
+                 r"please (?:log ?in|sign ?in|register)",
                  body[:3000], re.I):
         return f"a login/registration wall ({title!r}): this board is not public, so it cannot be read"
     return None

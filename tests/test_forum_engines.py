@@ -1,0 +1,86 @@
+"""Every HTML forum preset on pages written in its engine's markup (tests/fixtures/forums/engines, ours:
+see the README): the engine recognised from the board page (and named by ``preset`` alike), a board whose
+changed thread is read from its last page back to page 1 through links at the top and bottom of each
+page, session ids stripped, an old thread skipped, a re-run that reads only the last page and stores
+nothing new, and the engine's own login/permission page as one clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.sources import settings_file
+from tests.helpers.spiders import crawl_in_process, recorded, url
+
+# engine: (host its absolute links name, board path, thread page 1 path, last page path)
+ENGINES = {
+    "phpbb2": (None, "/viewforum.php?f=3", "/viewtopic.php?t=12", "/viewtopic.php?t=12&start=15"),
+    "smf1": ("http://forum.example.org", "/index.php?board=2.0", "/index.php?topic=45.0", "/index.php?topic=45.15"),
+    "smf2": ("https://forum.example.org", "/index.php?board=4.0", "/index.php?topic=88.0", "/index.php?topic=88.20"),
+    "smf21": ("https://community.example.org", "/index.php?board=1.0", "/index.php?topic=5.0",
+              "/index.php?topic=5.20"),
+    "vbulletin4": ("https://vb4.example.org", "/forumdisplay.php?f=12", "/showthread.php?t=345",
+                   "/showthread.php?t=345&page=2"),
+    "vbulletin5": ("https://vb5.example.org", "/forum/browsers", "/forum/browsers/1234-firefox-sync-keeps-logging-me-out",
+                   "/forum/browsers/1234-firefox-sync-keeps-logging-me-out/page2"),
+    "xenforo1": ("https://xf1.example.org", "/forums/browsers.2/", "/threads/firefox-sync-keeps-logging-me-out.77/",
+                 "/threads/firefox-sync-keeps-logging-me-out.77/page-2"),
+    "xenforo2": (None, "/forums/browsers.2/", "/threads/firefox-sync-keeps-logging-me-out.77/",
+                 "/threads/firefox-sync-keeps-logging-me-out.77/page-2"),
+    "mybb": ("https://mybb.example.org", "/forumdisplay.php?fid=2", "/showthread.php?tid=9", "/showthread.php?tid=9&page=2"),
+    "invision": ("https://community.example.com", "/forum/3-browsers/", "/topic/55-firefox-sync-keeps-logging-me-out/",
+                 "/topic/55-firefox-sync-keeps-logging-me-out/page/2/"),
+}
+FILES = {"smf2": "smf2core"}  # SMF 2.0's Core theme (the Curve theme is in test_forums.py)
+WRITTEN = {"1001": ("alice", "2026-11-10T09:15:00Z"), "1002": ("bob", "2026-11-11T14:02:00Z"),
+           "1003": ("carol", "2026-11-22T18:30:00Z"), "1004": ("dave", "2026-11-23T05:12:00Z")}
+
+
+def pages_of(engine: str) -> dict:
+    host, board, first, last = ENGINES[engine]
+    name = FILES.get(engine, engine)
+    return {url(board.rstrip("/")): recorded("forums/engines", f"{name}_board.html", replace=host),
+            url(first): recorded("forums/engines", f"{name}_thread.html", replace=host),
+            url(last): recorded("forums/engines", f"{name}_last.html", replace=host)}
+
+
+def source(engine: str, preset: bool, address: str | None = None) -> str:
+    line = f'preset = "{engine}"\n' if preset else ""
+    return (f'[[sources]]\nname = "f"\ntype = "forum"\nurl = "{address or url(ENGINES[engine][1])}"\n'
+            f'max_age = "30d"\n{line}')
+
+
+@pytest.mark.parametrize("preset", [False, True], ids=["recognised", "preset"])
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_engine_board_thread_pages_and_rerun(tmp_path, engine, preset):
+    _, board, first, last = ENGINES[engine]
+    pages = pages_of(engine)
+    path = settings_file(tmp_path, source(engine, preset))
+    crawl = crawl_in_process(path, pages)
+    f = crawl.fetches["f"]
+    assert f.error is None and f.session == f'{{"engine": "{engine}"}}'
+    # the board row's link to page 2 first, then back to page 1: each page once, the old thread never
+    assert [r.url for r in crawl.requests] == [url(board.rstrip("/")), url(last), url(first)]
+    got = {next(n for n in WRITTEN if n in p.guid): p for p in crawl.posts}
+    assert {n: (p.author, p.published_at) for n, p in got.items()} == WRITTEN
+    assert all(p.title and "Firefox sync keeps logging me out" in p.title for p in crawl.posts)
+    assert "146.0.1" in got["1003"].text and "Chrome" in got["1001"].text
+    assert all(p.url.startswith(url(last if n in ("1003", "1004") else first)) for n, p in got.items())
+    assert not any(s in p.url for p in crawl.posts for s in ("PHPSESSID", "sid=", "s=8a7b"))
+    assert f.high_water == "2026-11-23T05:12:00Z"
+
+    again = crawl_in_process(path, pages, state={"f": crawl.state("f")})
+    assert again.fetches["f"].error is None
+    assert [r.url for r in again.requests] == [url(board.rstrip("/")), url(last)]  # an older post there: done
+    assert [(p.guid, p.url) for p in again.posts] == [(got["1004"].guid, got["1004"].url)]
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_engine_error_page_is_one_clear_line(tmp_path, engine):
+    host = ENGINES[engine][0]
+    name = FILES.get(engine, engine)
+    pages = {url("/board"): recorded("forums/engines", f"{name}_error.html", replace=host)}
+    crawl = crawl_in_process(settings_file(tmp_path, source(engine, False, url("/board"))), pages)
+    error = crawl.fetches["f"].error
+    assert error.startswith(url("/board") + ": a login/registration wall (") and \
+        error.endswith("): this board is not public, so it cannot be read")
+    assert not crawl.posts
