@@ -28,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from parsel import Selector, SelectorList
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, JsonResponse, Response, TextResponse
 
 from listener.text import canonical_url, html_to_text, iso_utc, parse_iso
 from spiders.feed import describe_failure, failure_status
@@ -190,8 +190,9 @@ class ForumSpider(PagedSpider):
             return
         if not rows:
             self.problem(run, response.url, page_trouble(response.selector) or (
-                f"no threads found ({self.engine[run.name]} selector thread {sel['thread']!r} matched nothing): "
-                "not a board page of this engine, or a changed theme? (set preset or selectors)"))
+                f"neither threads nor posts found ({self.engine[run.name]} selectors thread {sel['thread']!r} and "
+                f"post {sel['post']!r} matched nothing): not a board or thread page of this engine, or a changed "
+                "theme? (set preset or selectors)"))
             return
         taken, fresh = 0, True
         for row in rows:
@@ -400,7 +401,11 @@ def _site(url: str) -> str:
 
 
 def _is_html(response: Response) -> bool:
-    return hasattr(response, "css")
+    """An HTML page (or text that is one): what CSS selectors can read."""
+    if isinstance(response, HtmlResponse):
+        return True
+    return isinstance(response, TextResponse) and not isinstance(response, JsonResponse) and \
+        b"<html" in response.body[:4000].lower()
 
 
 def _text(sel: Selector | SelectorList | Response, css: str) -> str:

@@ -5,9 +5,11 @@ pagination at top and bottom and its "Database Unavailable" page, and Discourse'
 
 from __future__ import annotations
 
+import pytest
+
 from listener import store
 from tests.helpers.sources import settings_file
-from tests.helpers.spiders import crawl_in_process, recorded, url
+from tests.helpers.spiders import Recorded, crawl_in_process, recorded, url
 
 SA_PAGE5 = "/sa/showthread.php?threadid=3507451&userid=0&perpage=40&pagenumber=5"
 SA_LAST = "/sa/showthread.php?threadid=3507451&userid=0&perpage=40&pagenumber=151"
@@ -121,3 +123,39 @@ def test_discourse_topic_stream_ids_fetch_the_newest_posts_not_loaded(tmp_path):
     p = crawl.post("20324")
     assert (p.author, p.published_at, p.url, p.likes) == \
         ("jae", "2026-11-10T20:00:00Z", url("/t/kpop-demon-hunters/2144/140"), 1)
+
+
+@pytest.mark.parametrize("extra,message", [
+    ('preset = "vbulletin3"\n[sources.selectors]\nbody = "div.postbody"\n',
+     ": 40 of 40 posts have no body (selector body 'div.postbody'): wrong selectors or a changed theme? "
+     "Posts without them are not stored"),
+    ('preset = "vbulletin3"\n[sources.selectors]\ndate = "td.postdate span"\n',
+     ": 40 of 40 posts have no date (selector date 'td.postdate span'): wrong selectors or a changed theme? "
+     "Posts without them are not stored"),
+    ('preset = "phpbb3"\n',
+     ": neither threads nor posts found (phpbb3 selectors thread 'ul.topiclist.topics > li.row' and post "
+     "'div.post' matched nothing): not a board or thread page of this engine, or a changed theme? (set preset "
+     "or selectors)"),
+], ids=["no-body", "no-date", "other-engine"])
+def test_wrong_selectors_on_a_real_thread_are_an_error_and_store_nothing(tmp_path, extra, message):
+    pages = {url(SA_PAGE5): recorded("forums", "somethingawful_showthread.html")}
+    crawl = crawl_in_process(settings_file(tmp_path, forum("sa", url(SA_PAGE5), extra)), pages)
+    assert crawl.fetches["sa"].error == url(SA_PAGE5) + message
+    assert not crawl.posts and crawl.fetches["sa"].high_water is None
+
+
+def test_unknown_engine_and_maintenance_page_each_name_the_url(tmp_path):
+    pages = {url("/plain"): recorded("forums", "discourse_t_2144_posts.json"),
+             url("/blog"): Recorded(b"<html><head><title>My blog</title></head><body><h1>Hello</h1>"
+                                    b"<p>Nothing like a forum here.</p></body></html>",
+                                    headers={"content-type": "text/html"}),
+             url("/down"): recorded("forums", "somethingawful_database_unavailable.html")}
+    sources = forum("blog", url("/blog")) + forum("down", url("/down")) + forum("plain", url("/plain"))
+    crawl = crawl_in_process(settings_file(tmp_path, sources), pages)
+    errors = {name: f.error for name, f in crawl.fetches.items()}
+    assert errors["blog"] == url("/blog") + (
+        ": unknown forum engine: no generator tag or markup of phpBB, SMF, vBulletin, XenForo, MyBB, Invision or "
+        "Discourse ('My blog'); set preset, or selectors for every key")
+    assert errors["down"] == url("/down") + (": the forum answered with an error page ('Database Unavailable'): "
+                                             "maintenance or database trouble, try again later")
+    assert errors["plain"].startswith(url("/plain") + ": expected a forum's HTML page, got application/json")

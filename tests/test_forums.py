@@ -7,9 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from click.testing import CliRunner
 
+from listener import store
+from listener.app.cli import cli
+from listener.config import load_settings
+from listener.replay import Route
 from spiders.forumdates import parse_forum_date
-from tests.helpers import DEMO_SOCIAL as PHPBB, NOW
+from tests.helpers import DEMO_SOCIAL as PHPBB, FIXTURES, NOW
 from tests.helpers.sources import collect, rate_limited, serve, settings_file, source_row
 from tests.helpers.spiders import crawl_in_process, recorded, url
 
@@ -143,3 +148,41 @@ def test_forum_dates(text, tz, expected):
 def test_today_is_the_forums_today_not_utcs():
     late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)  # already the 24th in Tokyo
     assert parse_forum_date("Today, 08:00 AM", "Asia/Tokyo", late) == "2026-11-23T23:00:00Z"
+
+
+def test_rerun_under_a_new_session_id_stores_and_updates_nothing_and_sources_lists_it(server, tmp_path):
+    """End to end (crawl child, loopback, store): phpBB 2 links carry ``sid=``; the second run's pages carry
+    another one. Nothing is new or updated, and ``listener sources`` names the engine it recognised."""
+    engines = FIXTURES / "forums" / "engines"
+    board = (engines / "phpbb2_board.html").read_bytes()
+    new_sid = board.replace(b"3f2a9c0d1e8b7a6f5e4d3c2b1a098765", b"00aa11bb22cc33dd44ee55ff66778899")
+    html = {"Content-Type": "text/html; charset=iso-8859-1"}
+    server.add("/viewforum.php?f=3", new_sid, headers=html).queue.append(Route(body=board, headers=html))
+    server.add("/viewtopic.php?t=12", (engines / "phpbb2_thread.html").read_bytes(), headers=html)
+    server.add("/viewtopic.php?t=12&start=15", (engines / "phpbb2_last.html").read_bytes(), headers=html)
+    path = settings_file(tmp_path, '[[sources]]\nname = "old-board"\ntype = "forum"\n'
+                                   f'url = "{server.url("/viewforum.php?f=3")}"\nmax_age = "30d"\n')
+    db, first = collect(path)
+    assert (first.counts.new, first.failed) == (4, [])
+    assert sorted(r[0] for r in db.execute("SELECT url FROM posts")) == \
+        [server.url("/viewtopic.php?t=12#100") + n for n in ("1", "2")] + \
+        [server.url("/viewtopic.php?t=12&start=15#100") + n for n in ("3", "4")]
+    db, second = collect(path)
+    assert (second.counts.new, second.counts.updated, second.failed) == (0, 0, [])
+    assert not any("sid=" in h.path for h in server.log)
+    r = CliRunner().invoke(cli, ["--config", str(path), "sources"])
+    assert r.exit_code == 0 and "forum (phpbb2)" in r.output
+
+
+def test_sources_shows_the_first_errors_of_a_run_and_how_many(tmp_path):
+    path = settings_file(tmp_path, forum("f", "https://forum.example.org/viewforum.php?f=2", "phpbb3"))
+    settings = load_settings(path)
+    db = store.open_db(settings.db_path)
+    store.sync_sources(db, settings.sources)
+    lines = [f"https://forum.example.org/viewtopic.php?t={n}: HTTP 404 Not Found" for n in range(1, 6)]
+    lines[4] = "https://forum.example.org/viewtopic.php?t=5: a login/registration wall ('Login')"
+    store.record_fetch(db, "f", now="2026-11-23T06:00:00Z", status=200, error="\n".join(lines))
+    r = CliRunner(env={"COLUMNS": "400"}).invoke(cli, ["--config", str(path), "sources"])
+    assert r.exit_code == 0
+    assert "viewtopic.php?t=3: HTTP 404" in r.output and "viewtopic.php?t=4" not in r.output
+    assert "(5 errors in all; 'listener collect NAME' lists every one)" in r.output
