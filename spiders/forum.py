@@ -32,14 +32,17 @@ from scrapy.http import HtmlResponse, JsonResponse, Response, TextResponse
 
 from listener.text import canonical_url, html_to_text, iso_utc, parse_iso
 from spiders.feed import describe_failure, failure_status
-from spiders.forum_presets import API_ENGINES, PRESETS, SESSION_PARAMS, selectors_for
+from spiders.forum_presets import API_ENGINES, PRESETS, REQUIRED_SELECTORS, SESSION_PARAMS, selectors_for
 from spiders.forumdates import parse_forum_date
 from spiders.forumdetect import detect_engine, page_title, page_trouble
+from spiders.forumgeneric import find_posts, find_thread_links
 from spiders.forumurls import page_number, same_thread, strip_session
 from spiders.items import FetchResult, PostItem
 from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+CUSTOM = "custom"  # no preset, every selector given
+GENERIC = "generic"  # no preset fits: spiders.forumgeneric reads the page's structure
 DISCOURSE_CHUNK = 20  # post ids per posts.json request (Discourse's own page size)
 
 
@@ -62,8 +65,11 @@ class ForumSpider(PagedSpider):
         self.pending[run.name], self.errors[run.name], self.seen[run.name] = 0, [], set()
         preset = run.options.get("preset")
         self.engine[run.name] = preset
+        given = dict(run.options.get("selectors") or {})
         if preset and preset not in API_ENGINES:
-            self.selectors[run.name] = dict(run.options.get("selectors") or PRESETS[preset])
+            self.selectors[run.name] = given or dict(PRESETS[preset])
+        elif not preset and all(given.get(k) for k in REQUIRED_SELECTORS):
+            self.engine[run.name], self.selectors[run.name] = CUSTOM, given  # a forum described completely
         yield from self.follow(run, self.board_url(run), self.on_board, board=True)
 
     def follow(self, run: SourceRun, url: str, callback: Any, **meta: Any) -> Iterator[scrapy.Request]:
@@ -168,6 +174,10 @@ class ForumSpider(PagedSpider):
     def recognise(self, response: Response, run: SourceRun) -> bool:
         """Find the board's engine from the page; False (with the reason kept) if none is known."""
         engine = detect_engine(response.selector)
+        if engine is None and not page_trouble(response.selector) and (
+                find_thread_links(response.selector) or
+                find_posts(response.selector, lambda text: self.date(run, text))[0]):
+            engine = GENERIC
         if engine is None or engine in ("flarum", "nodebb"):
             trouble = page_trouble(response.selector)
             self.problem(run, response.url, trouble or (
@@ -179,11 +189,18 @@ class ForumSpider(PagedSpider):
         self.engine[run.name] = engine
         if engine not in API_ENGINES:
             self.selectors[run.name] = selectors_for(engine, dict(run.options.get("selectors") or {}))
+        if engine == GENERIC and self.selectors[run.name]:
+            self.problem(run, response.url, "no preset fits this forum, so selectors alone cannot describe it: "
+                                            "give every selector, or set preset")
+            return False
         return True
 
     def html_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
-        sel = self.selectors[run.name]
         run.pages += 1  # board pages (PagedSpider.on_page, which counts API pages, is not used here)
+        if self.engine[run.name] == GENERIC:
+            yield from self.generic_board(response, run)
+            return
+        sel = self.selectors[run.name]
         rows = response.css(sel["thread"])
         if not rows and response.css(sel["post"]):
             yield from self.html_thread(response, run)  # the source is one thread, not a board
@@ -212,6 +229,17 @@ class ForumSpider(PagedSpider):
         following = self.later_page(response, sel, response.url, run)
         if taken and fresh and following and run.pages < run.source.get("max_pages", 1):
             yield from self.follow(run, following, self.on_board, board=True)
+
+    def generic_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
+        """A board no preset knows: its thread links (no dates, so each is read), or the page as a thread."""
+        links = find_thread_links(response.selector)
+        if not links:
+            yield from self.html_thread(response, run)
+            return
+        for link in links:
+            link = response.urljoin(link)
+            if page_number(link) == 0:
+                yield from self.follow(run, link, self.on_thread, thread=link, pages=1)
 
     def page_links(self, response: Response, hrefs: Iterable[str], thread: str,
                    run: SourceRun) -> dict[int, str]:
@@ -251,16 +279,52 @@ class ForumSpider(PagedSpider):
         yield from self.settle(run, response.status)
 
     def html_thread(self, response: Response, run: SourceRun) -> Iterator[Any]:
-        sel = self.selectors[run.name]
         url = response.url
+        title = response.meta.get("title") or (page_title(response.selector) if _is_html(response) else "") or None
+        if self.engine[run.name] == GENERIC:
+            items, broken = self.generic_posts(response, run, title)
+        else:
+            items, broken = self.preset_posts(response, run, title)
+        if items is None:
+            return
+        if broken:
+            self.problem(run, url, broken)
+        older = False
+        for item in items:
+            older = older or not self.is_new(run, item.published_at)
+            yield from self.keep(run, item)
+        if broken:
+            return  # reading on would only repeat the error
+        sel = self.selectors.get(run.name) or {}
+        thread = response.meta.get("thread") or url
+        if sel.get("pages") or sel.get("next_page"):
+            hrefs = response.css(sel["pages"]).getall() if sel.get("pages") else []
+            hrefs += response.css(sel["next_page"]).getall() if sel.get("next_page") else []
+        else:
+            hrefs = response.css("a::attr(href)").getall()
+        pages = self.page_links(response, hrefs, thread, run)
+        here, read = page_number(url), response.meta.get("pages", 1)
+        if read >= run.source.get("max_pages", 1):
+            return
+        later = [n for n in pages if n > here]
+        earlier = [n for n in pages if n < here and pages[n] not in self.seen[run.name]]
+        meta = {"title": title, "thread": thread, "pages": read + 1, "backward": True}
+        if later and not response.meta.get("backward"):
+            yield from self.follow(run, pages[max(later)], self.on_thread, **meta)  # new replies are at the end
+        elif earlier and not older:
+            yield from self.follow(run, pages[max(earlier)], self.on_thread, **meta)
+
+    def preset_posts(self, response: Response, run: SourceRun,
+                     title: str | None) -> tuple[list[PostItem] | None, str | None]:
+        """The page's posts by the preset's selectors, and what is wrong with them (None: nothing)."""
+        sel = self.selectors[run.name]
         posts = response.css(sel["post"]) if _is_html(response) else SelectorList([])
         if not posts:
             trouble = page_trouble(response.selector) if _is_html(response) else None
-            self.problem(run, url, trouble or (
+            self.problem(run, response.url, trouble or (
                 f"no posts found ({self.engine[run.name]} selector post {sel['post']!r} matched nothing): "
                 "not a thread page of this engine, or a changed theme?"))
-            return
-        title = response.meta.get("title") or page_title(response.selector) or None
+            return None, None
         items, lacking = [], {"date": 0, "body": 0}
         for post in posts:
             item, missing = self.html_post(response, run, post, title)
@@ -274,28 +338,27 @@ class ForumSpider(PagedSpider):
             broken.append(f"no post has an author (selector author {sel['author']!r})")
             items = []
         if broken:
-            self.problem(run, url, "; ".join(broken) + ": wrong selectors or a changed theme? "
-                                                       "Posts without them are not stored")
-        older = False
-        for item in items:
-            older = older or not self.is_new(run, item.published_at)
-            yield from self.keep(run, item)
-        if broken:
-            return  # reading on would only repeat the error
-        thread = response.meta.get("thread") or url
-        hrefs = response.css(sel["pages"]).getall() if sel.get("pages") else []
-        hrefs += response.css(sel["next_page"]).getall() if sel.get("next_page") else []
-        pages = self.page_links(response, hrefs, thread, run)
-        here, read = page_number(url), response.meta.get("pages", 1)
-        if read >= run.source.get("max_pages", 1):
-            return
-        later = [n for n in pages if n > here]
-        earlier = [n for n in pages if n < here and pages[n] not in self.seen[run.name]]
-        meta = {"title": title, "thread": thread, "pages": read + 1, "backward": True}
-        if later and not response.meta.get("backward"):
-            yield from self.follow(run, pages[max(later)], self.on_thread, **meta)  # new replies are at the end
-        elif earlier and not older:
-            yield from self.follow(run, pages[max(earlier)], self.on_thread, **meta)
+            return items, "; ".join(broken) + ": wrong selectors or a changed theme? Posts without them are not stored"
+        return items, None
+
+    def generic_posts(self, response: Response, run: SourceRun,
+                      title: str | None) -> tuple[list[PostItem] | None, str | None]:
+        """The page's posts as the generic extractor finds them: complete ones, or an error."""
+        found, why = find_posts(response.selector, lambda text: self.date(run, text)) if _is_html(response) \
+            else ([], "not an HTML page")
+        if not found:
+            trouble = page_trouble(response.selector) if _is_html(response) else None
+            self.problem(run, response.url, trouble or f"no preset fits this forum and the generic extractor "
+                                                       f"found no posts: {why} (set preset or selectors)")
+            return None, None
+        page = canonical_url(strip_session(response.url)) or response.url
+        items = []
+        for g in found:
+            text = html_to_text(g.body_html)
+            items.append(PostItem(source=run.name, guid=g.post_id or f"{page}#{g.date}:{g.author}",
+                                  url=page + (f"#{g.post_id}" if g.post_id else ""), author=g.author, title=title,
+                                  text=text, published_at=g.date))
+        return items, None
 
     def html_post(self, response: Response, run: SourceRun, post: Selector,
                   title: str | None) -> tuple[PostItem | None, list[str]]:

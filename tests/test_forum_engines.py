@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.sources import settings_file
-from tests.helpers.spiders import crawl_in_process, recorded, url
+from tests.helpers.spiders import Recorded, crawl_in_process, recorded, url
 
 # engine: (host its absolute links name, board path, thread page 1 path, last page path)
 ENGINES = {
@@ -84,3 +84,24 @@ def test_engine_error_page_is_one_clear_line(tmp_path, engine):
     assert error.startswith(url("/board") + ": a login/registration wall (") and \
         error.endswith("): this board is not public, so it cannot be read")
     assert not crawl.posts
+
+
+def test_generic_extractor_reads_an_engine_without_preset_or_stops_with_a_clear_error(tmp_path):
+    """FluxBB has no preset: the board's thread links and each topic's repeated post blocks are found from
+    the page's structure; a topic where one post has no date is an error, and none of its posts is stored."""
+    pages = {url("/viewforum.php?id=3"): recorded("forums/generic", "fluxbb_viewforum.html"),
+             url("/viewtopic.php?id=12"): recorded("forums/generic", "fluxbb_viewtopic.html"),
+             url("/viewtopic.php?id=13"): recorded("forums/generic", "fluxbb_viewtopic_nodate.html"),
+             url("/viewtopic.php?id=4"): Recorded(b"gone", status=404)}
+    path = settings_file(tmp_path, source("phpbb2", False, url("/viewforum.php?id=3")))
+    crawl = crawl_in_process(path, pages)
+    f = crawl.fetches["f"]
+    assert f.session == '{"engine": "generic"}' and f.high_water is None
+    assert sorted(f.error.splitlines()) == [
+        url("/viewtopic.php?id=13") + ": no preset fits this forum and the generic extractor found no posts: 1 of 3 "
+                                      "post blocks lack an author, a date or a text (none of this page's posts are "
+                                      "stored) (set preset or selectors)",
+        url("/viewtopic.php?id=4") + ": HTTP 404 Not Found"]
+    assert [(p.guid, p.author, p.published_at, p.url) for p in crawl.posts] == [
+        (f"p{n}", who, when, url(f"/viewtopic.php?id=12#p{n}")) for n, (who, when) in WRITTEN.items()]
+    assert "146.0.1" in crawl.post("p1003").text and "Registered" not in crawl.post("p1003").text
