@@ -23,6 +23,8 @@ others; every failure is kept, one line each, in the source's one ``FetchResult`
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 from urllib.parse import urlencode, urlsplit
 
@@ -38,7 +40,7 @@ from spiders.forumdetect import detect_engine, page_title, page_trouble
 from spiders.forumgeneric import find_posts, find_thread_links
 from spiders.forumurls import page_number, same_thread, strip_session
 from spiders.items import FetchResult, PostItem
-from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list
+from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list, read_json
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 CUSTOM = "custom"  # no preset, every selector given
@@ -115,8 +117,16 @@ class ForumSpider(PagedSpider):
     def board_url(self, run: SourceRun) -> str:
         url = run.source["url"]
         engine = self.engine.get(run.name)
+        path = urlsplit(url).path
         if engine == "discourse" and not url.endswith(".json"):
-            return url.rstrip("/") + ("/latest.json" if urlsplit(url).path in ("", "/") else ".json")
+            return url.rstrip("/") + ("/latest.json" if path in ("", "/") else ".json")
+        if engine == "flarum" and "/api/" not in url:
+            tag = re.match(r"^/t/([^/?#]+)", path)
+            query = urlencode([("sort", "-lastPostedAt")] + ([("filter[tag]", tag.group(1))] if tag else []))
+            return f"{_site(url)}/api/discussions?{query}"
+        if engine == "nodebb" and "/api/" not in url:
+            category = re.match(r"^/category/(.+?)/?$", path)
+            return f"{_site(url)}/api/category/{category.group(1)}" if category else f"{_site(url)}/api/recent"
         return url
 
     def is_new(self, run: SourceRun, when: str | None) -> bool:
@@ -158,14 +168,16 @@ class ForumSpider(PagedSpider):
         engine = self.engine.get(run.name)
         if engine == "discourse":
             yield from self.discourse_board(response, run)
-        elif engine in API_ENGINES:
-            self.problem(run, response.url, f"the {engine} preset is not supported yet")
+        elif engine == "flarum":
+            yield from self.flarum_board(response, run)
+        elif engine == "nodebb":
+            yield from self.nodebb_board(response, run)
         elif not _is_html(response):
             self.problem(run, response.url, "expected a forum's HTML page, got "
                                             f"{response.headers.get('Content-Type', b'?').decode('latin-1')}")
         elif engine is None and not self.recognise(response, run):
             pass
-        elif self.engine[run.name] == "discourse":
+        elif self.engine[run.name] in API_ENGINES:
             yield from self.follow(run, self.board_url(run), self.on_board, board=True)
         else:
             yield from self.html_board(response, run)
@@ -178,13 +190,12 @@ class ForumSpider(PagedSpider):
                 find_thread_links(response.selector) or
                 find_posts(response.selector, lambda text: self.date(run, text))[0]):
             engine = GENERIC
-        if engine is None or engine in ("flarum", "nodebb"):
+        if engine is None:
             trouble = page_trouble(response.selector)
             self.problem(run, response.url, trouble or (
-                f"{engine} is recognised but not supported yet; no preset fits" if engine else
                 "unknown forum engine: no generator tag or markup of phpBB, SMF, vBulletin, XenForo, MyBB, "
-                f"Invision or Discourse ({page_title(response.selector)!r}); set preset, or selectors for every "
-                "key"))
+                f"Invision, Discourse, Flarum or NodeBB ({page_title(response.selector)!r}); set preset, or "
+                "selectors for every key"))
             return False
         self.engine[run.name] = engine
         if engine not in API_ENGINES:
@@ -444,6 +455,140 @@ class ForumSpider(PagedSpider):
         query = urlencode([("post_ids[]", i) for i in chunk])
         yield from self.follow(run, f"{_site(run.source['url'])}/t/{topic}/posts.json?{query}",
                                self.on_topic_posts, title=title, topic=topic, rest=rest, pages=read)
+
+
+    # --- Flarum (JSON:API) ----------------------------------------------------------------
+
+    def flarum_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
+        try:
+            _, discussions = json_list(response, ("data",), "a Flarum discussion list")
+        except PageError as exc:
+            self.problem(run, response.url, str(exc))
+            return
+        site = _site(run.source["url"])
+        for d in discussions:
+            attrs = d.get("attributes") if isinstance(d, dict) else None
+            if not isinstance(attrs, dict) or not str(d.get("id", "")).isdigit():
+                continue
+            if self.is_new(run, iso_utc(parse_iso(attrs.get("lastPostedAt")))):
+                yield from self.follow(run, f"{site}/api/discussions/{d['id']}", self.on_flarum_discussion,
+                                       title=attrs.get("title"), topic=d["id"])
+
+    def on_flarum_discussion(self, response: Response) -> Iterator[Any]:
+        """A discussion: every post id (``relationships.posts``), the first posts in ``included``."""
+        run = self.runs[response.meta["source"]]
+        try:
+            data = read_json(response)
+            ids = [int(p["id"]) for p in data["data"]["relationships"]["posts"]["data"] if str(p.get("id")).isdigit()]
+        except (PageError, KeyError, TypeError) as exc:
+            self.problem(run, response.url, str(exc) if isinstance(exc, PageError) else
+                         "unexpected JSON: no data.relationships.posts list (not a Flarum discussion)")
+            yield from self.settle(run, response.status)
+            return
+        loaded, _ = yield from self.flarum_posts(run, data, response.meta)
+        rest = [i for i in ids if i not in loaded]
+        yield from self.more_flarum(run, response.meta, rest, 1)
+        yield from self.settle(run, response.status)
+
+    def on_flarum_posts(self, response: Response) -> Iterator[Any]:
+        run = self.runs[response.meta["source"]]
+        try:
+            data = read_json(response)
+        except PageError as exc:
+            self.problem(run, response.url, str(exc))
+            data = {}
+        loaded, older = yield from self.flarum_posts(run, data, response.meta)
+        read = response.meta["pages"]
+        if loaded and not older and read < run.source.get("max_pages", 1):
+            yield from self.more_flarum(run, response.meta, response.meta["rest"], read + 1)
+        yield from self.settle(run, response.status)
+
+    def flarum_posts(self, run: SourceRun, data: Any, meta: dict) -> Any:
+        """Yield the new comments among a JSON:API document's posts; return (ids seen, whether one was old)."""
+        records = [r for r in ((data.get("data") if isinstance(data.get("data"), list) else []) +
+                               (data.get("included") or []) if isinstance(data, dict) else [])
+                   if isinstance(r, dict)]
+        users = {u.get("id"): (u.get("attributes") or {}).get("username") for u in records if u.get("type") == "users"}
+        site, ids, older = _site(run.source["url"]), set(), False
+        for p in records:
+            attrs = p.get("attributes") or {}
+            if p.get("type") != "posts" or not str(p.get("id", "")).isdigit():
+                continue
+            ids.add(int(p["id"]))
+            if attrs.get("contentType") != "comment":
+                continue  # "discussionRenamed", "discussionTagged": events, not posts
+            user = ((p.get("relationships") or {}).get("user") or {}).get("data") or {}
+            item = PostItem(source=run.name, guid=str(p["id"]), url=f"{site}/d/{meta['topic']}/{attrs.get('number')}",
+                            author=users.get(user.get("id")), title=meta.get("title"),
+                            text=html_to_text(attrs.get("contentHtml")),
+                            published_at=iso_utc(parse_iso(attrs.get("createdAt"))))
+            older = older or not self.is_new(run, item.published_at)
+            yield from self.keep(run, item)
+        return ids, older
+
+    def more_flarum(self, run: SourceRun, meta: dict, rest: list[int], read: int) -> Iterator[scrapy.Request]:
+        """Ask for the newest ``DISCOURSE_CHUNK`` posts not loaded yet (``/api/posts?filter[id]=``)."""
+        if not rest:
+            return
+        chunk, rest = rest[-DISCOURSE_CHUNK:], rest[:-DISCOURSE_CHUNK]
+        query = urlencode([("filter[id]", ",".join(str(i) for i in chunk))])
+        yield from self.follow(run, f"{_site(run.source['url'])}/api/posts?{query}", self.on_flarum_posts,
+                               title=meta.get("title"), topic=meta["topic"], rest=rest, pages=read)
+
+    # --- NodeBB (its read API: /api/recent, /api/category/…, /api/topic/…) ------------------
+
+    def nodebb_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
+        try:
+            _, topics = json_list(response, ("topics",), "a NodeBB topic list")
+        except PageError as exc:
+            self.problem(run, response.url, str(exc))
+            return
+        site = _site(run.source["url"])
+        for t in topics:
+            if not isinstance(t, dict) or not str(t.get("tid", "")).isdigit():
+                continue
+            if self.is_new(run, _ms(t.get("lastposttime"))):
+                yield from self.follow(run, f"{site}/api/topic/{t['tid']}", self.on_nodebb_topic, title=t.get("title"),
+                                       topic=t["tid"], pages=1)
+
+    def on_nodebb_topic(self, response: Response) -> Iterator[Any]:
+        """One page of a topic's posts; then its last page, then each page before it until known posts."""
+        run = self.runs[response.meta["source"]]
+        try:
+            data, posts = json_list(response, ("posts",), "a NodeBB topic")
+        except PageError as exc:
+            self.problem(run, response.url, str(exc))
+            yield from self.settle(run, response.status)
+            return
+        site, older = _site(run.source["url"]), False
+        for p in posts:
+            if not isinstance(p, dict) or p.get("pid") is None or p.get("deleted"):
+                continue
+            item = PostItem(source=run.name, guid=str(p["pid"]), url=f"{site}/post/{p['pid']}",
+                            author=(p.get("user") or {}).get("username"), title=response.meta.get("title"),
+                            text=html_to_text(p.get("content")), published_at=_ms(p.get("timestamp")),
+                            likes=as_int(p.get("upvotes")))
+            older = older or not self.is_new(run, item.published_at)
+            yield from self.keep(run, item)
+        pagination = data.get("pagination") if isinstance(data, dict) else None
+        here = as_int((pagination or {}).get("currentPage")) or 1
+        last = as_int((pagination or {}).get("pageCount")) or 1
+        read, base = response.meta["pages"], f"{site}/api/topic/{response.meta['topic']}"
+        meta = {"title": response.meta.get("title"), "topic": response.meta["topic"], "pages": read + 1,
+                "backward": True}
+        if read < run.source.get("max_pages", 1):
+            if last > here and not response.meta.get("backward"):
+                yield from self.follow(run, f"{base}?page={last}", self.on_nodebb_topic, **meta)
+            elif here > 1 and not older:
+                yield from self.follow(run, base if here == 2 else f"{base}?page={here - 1}", self.on_nodebb_topic,
+                                       **meta)
+        yield from self.settle(run, response.status)
+
+
+def _ms(value: Any) -> str | None:
+    """An ISO time from NodeBB's milliseconds since the epoch."""
+    ms = as_int(value) if not isinstance(value, float) else int(value)
+    return iso_utc(datetime.fromtimestamp(ms / 1000, tz=timezone.utc)) if ms else None
 
 
 def discourse_item(p: dict, source: str, site: str, title: str | None) -> PostItem:

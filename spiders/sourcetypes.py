@@ -72,7 +72,7 @@ FORUM = SourceType(
     options=(
         Setting("preset", str, None, check_preset, "the forum engine, if not to be recognised from the page: "
                 "`phpbb2`, `phpbb3`, `smf1`, `smf2`, `smf21`, `vbulletin3`, `vbulletin4`, `vbulletin5`, `xenforo1`, "
-                "`xenforo2`, `mybb`, `invision` or `discourse`", shown_default="recognised"),
+                "`xenforo2`, `mybb`, `invision`, `discourse`, `flarum` or `nodebb`", shown_default="recognised"),
         Setting("timezone", str, "UTC", checks.timezone,
                 "IANA time zone the forum shows its dates in (`\"Europe/Berlin\"`)"),
         Setting("language", str, "en", check_date_language,

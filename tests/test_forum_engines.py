@@ -105,3 +105,45 @@ def test_generic_extractor_reads_an_engine_without_preset_or_stops_with_a_clear_
     assert [(p.guid, p.author, p.published_at, p.url) for p in crawl.posts] == [
         (f"p{n}", who, when, url(f"/viewtopic.php?id=12#p{n}")) for n, (who, when) in WRITTEN.items()]
     assert "146.0.1" in crawl.post("p1003").text and "Registered" not in crawl.post("p1003").text
+
+
+def test_flarum_recognised_from_its_page_and_read_through_its_json_api(tmp_path):
+    """The site's HTML says Flarum; its discussions come from ``/api/discussions``, a discussion's post ids
+    from ``relationships.posts``, the ones not included fetched with ``/api/posts?filter[id]=`` (ours, in the
+    API's JSON:API shapes). A tag event among the posts is not a post."""
+    chunk = "/api/posts?filter%5Bid%5D=105%2C106%2C107%2C108%2C109"
+    pages = {url(""): recorded("forums/api", "flarum_home.html", replace="https://flarum.example.org"),
+             url("/api/discussions?sort=-lastPostedAt"): recorded("forums/api", "flarum_discussions.json"),
+             url("/api/discussions/7"): recorded("forums/api", "flarum_discussion_7.json"),
+             url(chunk): recorded("forums/api", "flarum_posts_105-109.json")}
+    path = settings_file(tmp_path, source("flarum", False, url("")))
+    crawl = crawl_in_process(path, pages)
+    f = crawl.fetches["f"]
+    assert (f.error, f.session, f.high_water) == (None, '{"engine": "flarum"}', "2026-11-23T05:15:00Z")
+    assert [r.url for r in crawl.requests] == list(pages)
+    assert [p.guid for p in crawl.posts] == ["101", "102", "103", "105", "106", "107", "108", "109"]
+    p = crawl.post("109")
+    assert (p.author, p.published_at, p.url, p.title) == \
+        ("dave", "2026-11-23T05:15:00Z", url("/d/7/8"), "Firefox sync keeps logging me out")
+    assert p.text == "Confirmed, 146.0.1 fixed it here too after a restart. Thanks!"
+    again = crawl_in_process(path, pages, state={"f": crawl.state("f")})
+    assert [p.guid for p in again.posts] == ["109"] and again.fetches["f"].error is None
+
+
+def test_nodebb_topic_read_from_its_last_page_backwards(tmp_path):
+    """NodeBB's ``/api/recent`` and ``/api/topic/ID?page=N`` (ours, in the API's shapes): page 1, then the last
+    page, then the pages before it until a post older than the mark."""
+    pages = {url("/api/recent"): recorded("forums/api", "nodebb_recent.json"),
+             url("/api/topic/9"): recorded("forums/api", "nodebb_topic_9_page1.json"),
+             url("/api/topic/9?page=3"): recorded("forums/api", "nodebb_topic_9_page3.json"),
+             url("/api/topic/9?page=2"): recorded("forums/api", "nodebb_topic_9_page2.json")}
+    path = settings_file(tmp_path, source("nodebb", True, url("")))
+    crawl = crawl_in_process(path, pages)
+    assert crawl.fetches["f"].error is None
+    assert [r.url for r in crawl.requests] == list(pages)
+    assert sorted(p.guid for p in crawl.posts) == [str(n) for n in range(501, 509)]
+    p = crawl.post("508")
+    assert (p.author, p.published_at, p.url, p.likes) == ("dave", "2026-11-23T05:15:00Z", url("/post/508"), 1)
+    again = crawl_in_process(path, pages, state={"f": crawl.state("f")})
+    assert [r.url for r in again.requests] == list(pages)[:3]  # page 3 holds an older post: page 2 is not read
+    assert [p.guid for p in again.posts] == ["508"]
