@@ -19,6 +19,7 @@ _AGO_RE = re.compile(r"\b(an?|one|\d+)\s+(second|sec|minute|min|hour|hr|day|week
 _JUST_NOW_RE = re.compile(r"^\s*(?:just now|a moment ago|moments ago|less than a minute ago)\s*$", re.I)
 _DATE_LIKE_RE = re.compile(r"\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|"
                            r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d", re.I)
+_MIXED_RE = re.compile(r"\b[^\W\d_]+\d\w*\b")  # "user123", "v146": a name, never part of a date
 _UNITS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400,
           "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
 
@@ -117,22 +118,40 @@ def parse_forum_date(text: str | None, tz: str, now: datetime, language: str | N
         return iso_utc(local_now - timedelta(seconds=count * _UNITS[ago.group(2).lower()]))
     m = _RELATIVE_RE.search(clean)
     dayfirst = lang != "en" or bool(re.search(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b", clean))
-    try:
-        if m:
-            day = local_now.date() - timedelta(days=1 if m.group(1).lower() == "yesterday" else 0)
-            base = datetime(day.year, day.month, day.day)
-            when = dateparser.parse(m.group(2), default=base, fuzzy=True) if m.group(2).strip() else base
-        else:
-            if not _DATE_LIKE_RE.search(clean):
-                return None  # "Posts: 112" is not a date, however fuzzy the parser
-            when = dateparser.parse(clean, fuzzy=True, dayfirst=dayfirst, default=datetime(local_now.year, 1, 1))
-    except (ValueError, OverflowError):
+    # words mixing letters and digits ("user123", "v146") are names, not dates: the parser would read them
+    clean = " ".join(_MIXED_RE.sub(" ", clean).split())
+    if m:
+        day = local_now.date() - timedelta(days=1 if m.group(1).lower() == "yesterday" else 0)
+        base = datetime(day.year, day.month, day.day)
+        when = _parse(m.group(2), base, dayfirst) if m.group(2).strip() else base
+    elif not _DATE_LIKE_RE.search(clean):
+        return None  # "Posts: 112" is not a date, however fuzzy the parser
+    else:
+        when = _parse(clean, datetime(local_now.year, 1, 1), dayfirst)
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
     if not 1995 <= when.year <= local_now.year + 1:
         return None
     return iso_utc(when)
+
+
+def _parse(text: str, default: datetime, dayfirst: bool) -> datetime | None:
+    """dateutil's fuzzy reading of ``text``; failing that, of its longest tail or head that reads
+    ("carl » Wed Jan 02, 2013 7:14 pm" has other words around the date)."""
+    words = text.split()
+    tries = [" ".join(words[i:]) for i in range(len(words))] + [" ".join(words[:j]) for j in range(len(words) - 1, 0, -1)]
+    for attempt in tries:
+        if not _DATE_LIKE_RE.search(attempt) and attempt is not tries[0]:
+            continue
+        try:
+            when = dateparser.parse(attempt, default=default, fuzzy=True, dayfirst=dayfirst)
+        except (ValueError, OverflowError):
+            continue
+        if 1995 <= when.year <= default.year + 1:  # "146" read as a year is no date
+            return when
+    return None
 
 
 def _translate(text: str, words: dict[str, str]) -> str:

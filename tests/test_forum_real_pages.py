@@ -154,8 +154,8 @@ def test_unknown_engine_and_maintenance_page_each_name_the_url(tmp_path):
     crawl = crawl_in_process(settings_file(tmp_path, sources), pages)
     errors = {name: f.error for name, f in crawl.fetches.items()}
     assert errors["blog"] == url("/blog") + (
-        ": unknown forum engine: no generator tag or markup of phpBB, SMF, vBulletin, XenForo, MyBB, Invision or "
-        "Discourse ('My blog'); set preset, or selectors for every key")
+        ": unknown forum engine: no generator tag or markup of phpBB, SMF, vBulletin, XenForo, MyBB, Invision, "
+        "Discourse, Flarum or NodeBB ('My blog'); set preset, or selectors for every key")
     assert errors["down"] == url("/down") + (": the forum answered with an error page ('Database Unavailable'): "
                                              "maintenance or database trouble, try again later")
     assert errors["plain"].startswith(url("/plain") + ": expected a forum's HTML page, got application/json")
