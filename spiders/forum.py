@@ -42,6 +42,9 @@ from spiders.forumurls import page_number, same_thread, strip_session
 from spiders.items import FetchResult, PostItem
 from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list, read_json
 
+# Links a board row gives to a thread's newest post, answered with a redirect to its last page.
+_LASTPOST_RE = re.compile(r"goto=lastpost|action=lastpost|/latest/?$|do=getLastComment|goto=newpost|view=unread|"
+                          r"action=getlastpost", re.I)
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 CUSTOM = "custom"  # no preset, every selector given
 GENERIC = "generic"  # no preset fits: spiders.forumgeneric reads the page's structure
@@ -235,8 +238,15 @@ class ForumSpider(PagedSpider):
             title = next((" ".join(a.xpath("string()").get("").split()) for a in row.css("a[href]")
                           if a.attrib["href"].strip() == link), None) or None
             link = response.urljoin(link)
-            last = self.last_page(response, row.css("a::attr(href)").getall(), link, run)
-            yield from self.follow(run, last or link, self.on_thread, title=title, thread=link, pages=1)
+            hrefs = row.css("a::attr(href)").getall()
+            last = self.last_page(response, hrefs, link, run)
+            if last:
+                yield from self.follow(run, last, self.on_thread, title=title, thread=link, pages=1)
+                continue
+            # no page links in the row: its "last post" link redirects to the thread's last page
+            jump = next((h for h in hrefs if _LASTPOST_RE.search(h)), None)
+            yield from self.follow(run, response.urljoin(jump) if jump else link, self.on_thread, title=title,
+                                   thread=link, pages=1)
         following = self.later_page(response, sel, response.url, run)
         if taken and fresh and following and run.pages < run.source.get("max_pages", 1):
             yield from self.follow(run, following, self.on_board, board=True)

@@ -4,6 +4,7 @@ end to end through the crawl child; and forum date parsing."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -186,3 +187,27 @@ def test_sources_shows_the_first_errors_of_a_run_and_how_many(tmp_path):
     assert r.exit_code == 0
     assert "viewtopic.php?t=3: HTTP 404" in r.output and "viewtopic.php?t=4" not in r.output
     assert "(5 errors in all; 'listener collect NAME' lists every one)" in r.output
+
+
+def test_a_rows_last_post_link_leads_to_the_threads_last_page_end_to_end(server, tmp_path):
+    """A MyBB row without page links (ours, the row's "(Pages: 1 2)" taken out) gives its "Last Post" link,
+    which the board answers with a redirect to the last page; the thread is read back from there."""
+    engines = FIXTURES / "forums" / "engines"
+    board = re.sub(rb' <span class="smalltext">\(Pages:.*?\)</span>', b"",
+                   (engines / "mybb_board.html").read_bytes())
+    assert b"page=2" not in board.split(b'class="inline_row"')[1]
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    server.add("/forumdisplay.php?fid=2", board, headers=html)
+    server.add("/showthread.php?tid=9&action=lastpost", b"", status=302,
+               headers={"Location": server.url("/showthread.php?tid=9&page=2#pid1004")})
+    server.add("/showthread.php?tid=9&page=2", (engines / "mybb_last.html").read_bytes(), headers=html)
+    server.add("/showthread.php?tid=9", (engines / "mybb_thread.html").read_bytes(), headers=html)
+    path = settings_file(tmp_path, '[[sources]]\nname = "mybb"\ntype = "forum"\n'
+                                   f'url = "{server.url("/forumdisplay.php?fid=2")}"\nmax_age = "30d"\n')
+    db, first = collect(path)
+    assert (first.counts.new, first.failed) == (4, [])
+    assert [h.path for h in server.log if h.path != "/robots.txt"] == [
+        "/forumdisplay.php?fid=2", "/showthread.php?tid=9&action=lastpost", "/showthread.php?tid=9&page=2",
+        "/showthread.php?tid=9"]
+    assert db.execute("SELECT url FROM posts WHERE guid = 'post_1004'").fetchone()[0] == \
+        server.url("/showthread.php?tid=9&page=2#post_1004")
