@@ -45,6 +45,7 @@ from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list, 
 # Links a board row gives to a thread's newest post, answered with a redirect to its last page.
 _LASTPOST_RE = re.compile(r"goto=lastpost|action=lastpost|/latest/?$|do=getLastComment|goto=newpost|view=unread|"
                           r"action=getlastpost", re.I)
+_DISCOURSE_TOPIC_RE = re.compile(r"^/t/(?:[^/]+/)?(\d+)(?:/\d+)?/?$")
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 CUSTOM = "custom"  # no preset, every selector given
 GENERIC = "generic"  # no preset fits: spiders.forumgeneric reads the page's structure
@@ -75,7 +76,16 @@ class ForumSpider(PagedSpider):
             self.selectors[run.name] = given or dict(PRESETS[preset])
         elif not preset and all(given.get(k) for k in REQUIRED_SELECTORS):
             self.engine[run.name], self.selectors[run.name] = CUSTOM, given  # a forum described completely
-        yield from self.follow(run, self.board_url(run), self.on_board, board=True)
+        yield from self.entry(run)
+
+    def entry(self, run: SourceRun) -> Iterator[scrapy.Request]:
+        """The first request: the board (an API engine's topic list), or a Discourse topic's JSON."""
+        topic = _DISCOURSE_TOPIC_RE.match(urlsplit(run.source["url"]).path)
+        if self.engine.get(run.name) == "discourse" and topic:
+            yield from self.follow(run, f"{_site(run.source['url'])}/t/{topic.group(1)}.json", self.on_topic,
+                                   board=True, topic=topic.group(1))
+        else:
+            yield from self.follow(run, self.board_url(run), self.on_board, board=True)
 
     def follow(self, run: SourceRun, url: str, callback: Any, **meta: Any) -> Iterator[scrapy.Request]:
         """A request for ``url`` without its session ids, unless this run already asked for it."""
@@ -181,7 +191,7 @@ class ForumSpider(PagedSpider):
         elif engine is None and not self.recognise(response, run):
             pass
         elif self.engine[run.name] in API_ENGINES:
-            yield from self.follow(run, self.board_url(run), self.on_board, board=True)
+            yield from self.entry(run)
         else:
             yield from self.html_board(response, run)
         yield from self.settle(run, response.status)

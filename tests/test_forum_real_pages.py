@@ -159,3 +159,16 @@ def test_unknown_engine_and_maintenance_page_each_name_the_url(tmp_path):
     assert errors["down"] == url("/down") + (": the forum answered with an error page ('Database Unavailable'): "
                                              "maintenance or database trouble, try again later")
     assert errors["plain"].startswith(url("/plain") + ": expected a forum's HTML page, got application/json")
+
+
+def test_discourse_topic_page_recognised_and_its_topic_json_read(tmp_path):
+    """A Discourse topic's HTML (the crawler view meta.discourse.org served) names the engine; the source is
+    that one topic, read from its ``/t/ID.json`` (discourse_api's recorded topic stands in for it)."""
+    topic = "/t/congratulations-most-stars-in-2013-github-octoverse/12483"
+    pages = {url(topic): recorded("forums", "discourse_meta_topic_12483_crawler.html"),
+             url("/t/12483.json"): recorded("forums", "discourse_api_topic_57.json")}
+    crawl = crawl_in_process(settings_file(tmp_path, forum("meta", url(topic))), pages)
+    f = crawl.fetches["meta"]
+    assert (f.error, f.session) == (None, '{"engine": "discourse"}')
+    assert [r.url for r in crawl.requests] == list(pages)
+    assert len(crawl.posts) == 4 and all(p.author and p.published_at and p.text for p in crawl.posts)

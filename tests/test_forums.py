@@ -146,6 +146,32 @@ def test_forum_dates(text, tz, expected):
     assert parse_forum_date(text, tz, NOW) == expected
 
 
+@pytest.mark.parametrize("text,tz,language,expected", [
+    ("5 minutes ago", "UTC", None, "2026-11-23T05:55:00Z"),
+    ("an hour ago", "Europe/Berlin", None, "2026-11-23T05:00:00Z"),
+    ("Just now", "UTC", None, "2026-11-23T06:00:00Z"),
+    ("Yesterday", "UTC", None, "2026-11-22T00:00:00Z"),
+    ("Gestern, 10:42", "Europe/Berlin", "de", "2026-11-22T09:42:00Z"),
+    ("vor 5 Minuten", "Europe/Berlin", "de", "2026-11-23T05:55:00Z"),
+    ("4. November 2015, 17:04", "Europe/Berlin", "de", "2015-11-04T16:04:00Z"),
+    ("Mi 4. Nov 2015 17:04", "UTC", "de", "2015-11-04T17:04:00Z"),
+    ("Aujourd'hui à 10:42", "Europe/Paris", "fr", "2026-11-23T09:42:00Z"),
+    ("il y a 3 heures", "UTC", "fr", "2026-11-23T03:00:00Z"),
+    ("4 février 2015 à 10h42", "Europe/Paris", "fr", "2015-02-04T09:42:00Z"),
+    ("hace 2 días", "UTC", "es", "2026-11-21T06:00:00Z"),
+    ("12 agosto 2015 10:00", "UTC", "es", "2015-08-12T10:00:00Z"),
+    ("ieri alle 18:30", "Europe/Rome", "it", "2026-11-22T17:30:00Z"),
+    ("04.11.2015, 17:04", "UTC", None, "2015-11-04T17:04:00Z"),  # dotted: day first
+    ("1795000000", "Asia/Tokyo", None, "2026-11-18T11:06:40Z"),  # XenForo 1's data-time
+    ("by user123 » Thu Jan 01, 2026 1:35 am", "UTC", None, "2026-01-01T01:35:00Z"),  # a name with digits
+    ("Posted: Tue Nov 10, 2026 9:15 am Post subject: Re: Firefox 146", "UTC", None, "2026-11-10T09:15:00Z"),
+    ("Posts: 112", "UTC", None, None),
+    ("Firefox 146.0.1", "UTC", None, None),
+])
+def test_relative_localized_and_noisy_forum_dates(text, tz, language, expected):
+    assert parse_forum_date(text, tz, NOW, language) == expected
+
+
 def test_today_is_the_forums_today_not_utcs():
     late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)  # already the 24th in Tokyo
     assert parse_forum_date("Today, 08:00 AM", "Asia/Tokyo", late) == "2026-11-23T23:00:00Z"
