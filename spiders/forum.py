@@ -263,14 +263,17 @@ class ForumSpider(PagedSpider):
 
     def generic_board(self, response: Response, run: SourceRun) -> Iterator[Any]:
         """A board no preset knows: its thread links (no dates, so each is read), or the page as a thread."""
-        links = find_thread_links(response.selector)
+        links = find_thread_links(response.selector, lambda text: self.date(run, text))
         if not links:
             yield from self.html_thread(response, run)
             return
-        for link in links:
+        for link, when in links:
             link = response.urljoin(link)
-            if page_number(link) == 0:
+            if self.is_new(run, when):
                 yield from self.follow(run, link, self.on_thread, thread=link, pages=1)
+        following = self.later_page(response, {}, response.url, run)
+        if following and self.is_new(run, links[-1][1]) and run.pages < run.source.get("max_pages", 1):
+            yield from self.follow(run, following, self.on_board, board=True)
 
     def page_links(self, response: Response, hrefs: Iterable[str], thread: str,
                    run: SourceRun) -> dict[int, str]:

@@ -226,21 +226,38 @@ def _thread_identity(href: str) -> str:
     return parts.path
 
 
-def find_thread_links(page: Selector) -> list[str]:
-    """The thread links of a board page: the largest group of sibling rows each linking to a thread."""
+def find_thread_links(page: Selector, parse: Callable[[str], str | None] | None = None) -> list[tuple[str, str | None]]:
+    """The thread links of a board page (the largest group of sibling rows each linking to another
+    thread), each with the newest date its row shows (its last post), if ``parse`` reads one."""
     root = page.root
     if not isinstance(root, etree._Element):
         return []
-    best: list[str] = []
+    best: list[tuple[str, str | None]] = []
     for members in _groups(root):
-        links, keys = [], set()
+        found: list[tuple[str, str | None]] = []
+        keys: set[str] = set()
         for row in members:
             key = _thread_link(row)
             link = next((a.get("href") for a in row.iter("a") if a.get("href") and "#" not in a.get("href", "")
                          and _thread_identity(a.get("href", "")) == key), None) if key else None
             if link and key not in keys:
                 keys.add(key)
-                links.append(link)
-        if len(links) >= 2 and len(links) > len(best):
-            best = links
+                found.append((link, _row_date(row, parse) if parse else None))
+        if len(found) >= 2 and len(found) > len(best):
+            best = found
     return best
+
+
+def _row_date(row: etree._Element, parse: Callable[[str], str | None]) -> str | None:
+    """The newest date a board row shows (started and last-post dates: the last post is the newer)."""
+    dates = []
+    for el in row.iter():
+        if not isinstance(el.tag, str) or el.tag in _SKIP:
+            continue
+        for attr in ("datetime", "data-time", "title"):
+            if el.get(attr) and (attr != "title" or el.tag in ("abbr", "span", "time")):
+                dates.append(parse(el.get(attr, "")))
+        for piece in (el.text, el.tail):
+            if piece and 4 <= len(piece.strip()) <= 80:
+                dates.append(parse(piece))
+    return max((d for d in dates if d), default=None)

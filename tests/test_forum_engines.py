@@ -87,21 +87,21 @@ def test_engine_error_page_is_one_clear_line(tmp_path, engine):
 
 
 def test_generic_extractor_reads_an_engine_without_preset_or_stops_with_a_clear_error(tmp_path):
-    """FluxBB has no preset: the board's thread links and each topic's repeated post blocks are found from
-    the page's structure; a topic where one post has no date is an error, and none of its posts is stored."""
+    """FluxBB has no preset: the board's thread links (with their rows' last-post dates: the 2015 topic is
+    past max_age) and each topic's repeated post blocks are found from the page's structure; a topic where
+    one post has no date is an error, and none of its posts is stored."""
     pages = {url("/viewforum.php?id=3"): recorded("forums/generic", "fluxbb_viewforum.html"),
              url("/viewtopic.php?id=12"): recorded("forums/generic", "fluxbb_viewtopic.html"),
              url("/viewtopic.php?id=13"): recorded("forums/generic", "fluxbb_viewtopic_nodate.html"),
-             url("/viewtopic.php?id=4"): Recorded(b"gone", status=404)}
+             url("/viewtopic.php?id=4"): Recorded(b"must not be asked for", status=404)}
     path = settings_file(tmp_path, source("phpbb2", False, url("/viewforum.php?id=3")))
     crawl = crawl_in_process(path, pages)
     f = crawl.fetches["f"]
     assert f.session == '{"engine": "generic"}' and f.high_water is None
-    assert sorted(f.error.splitlines()) == [
-        url("/viewtopic.php?id=13") + ": no preset fits this forum and the generic extractor found no posts: 1 of 3 "
-                                      "post blocks lack an author, a date or a text (none of this page's posts are "
-                                      "stored) (set preset or selectors)",
-        url("/viewtopic.php?id=4") + ": HTTP 404 Not Found"]
+    assert f.error == url("/viewtopic.php?id=13") + (
+        ": no preset fits this forum and the generic extractor found no posts: 1 of 3 post blocks lack an "
+        "author, a date or a text (none of this page's posts are stored) (set preset or selectors)")
+    assert not crawl.hits(url("/viewtopic.php?id=4"))
     assert [(p.guid, p.author, p.published_at, p.url) for p in crawl.posts] == [
         (f"p{n}", who, when, url(f"/viewtopic.php?id=12#p{n}")) for n, (who, when) in WRITTEN.items()]
     assert "146.0.1" in crawl.post("p1003").text and "Registered" not in crawl.post("p1003").text
