@@ -158,7 +158,7 @@ PRESETS: dict[str, dict[str, str]] = {
         "post_id": "::attr(data-content)",
         "author": "::attr(data-author)",
         "date": "header.message-attribution time::attr(datetime), ul.message-attribution-main time::attr(datetime)",
-        "body": "div.bbWrapper",
+        "body": "article.message-body div.bbWrapper",  # not the signature's bbWrapper
     },
     # MyBB 1.8: forumdisplay.php tr.inline_row, showthread.php div.post.
     "mybb": {
