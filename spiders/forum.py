@@ -64,6 +64,7 @@ class ForumSpider(PagedSpider):
         self.engine: dict[str, str | None] = {}
         self.selectors: dict[str, dict[str, str]] = {}
         self.seen: dict[str, set[str]] = {}
+        self.recognised: set[str] = set()  # sources whose engine was recognised, not named by preset
 
     # --- bookkeeping: one FetchResult when the last request of a source is done ---
 
@@ -211,6 +212,7 @@ class ForumSpider(PagedSpider):
                 "selectors for every key"))
             return False
         self.engine[run.name] = engine
+        self.recognised.add(run.name)
         if engine not in API_ENGINES:
             self.selectors[run.name] = selectors_for(engine, dict(run.options.get("selectors") or {}))
         if engine == GENERIC and self.selectors[run.name]:
@@ -228,6 +230,12 @@ class ForumSpider(PagedSpider):
         rows = response.css(sel["thread"])
         if not rows and response.css(sel["post"]):
             yield from self.html_thread(response, run)  # the source is one thread, not a board
+            return
+        if not rows and run.name in self.recognised and not page_trouble(response.selector) and (
+                find_thread_links(response.selector) or
+                find_posts(response.selector, lambda text: self.date(run, text))[0]):
+            self.engine[run.name] = GENERIC  # a theme the recognised engine's selectors do not fit
+            yield from self.generic_board(response, run)
             return
         if not rows:
             self.problem(run, response.url, page_trouble(response.selector) or (
@@ -319,7 +327,13 @@ class ForumSpider(PagedSpider):
             items, broken = self.generic_posts(response, run, title)
         else:
             items, broken = self.preset_posts(response, run, title)
+            if (items is None or broken) and run.name in self.recognised:
+                # the recognised engine's selectors do not fit this theme: the page's structure may
+                found, _ = self.generic_posts(response, run, title)
+                if found:
+                    items, broken = found, None
         if items is None:
+            self.problem(run, url, broken or "no posts found")
             return
         if broken:
             self.problem(run, url, broken)
@@ -355,10 +369,8 @@ class ForumSpider(PagedSpider):
         posts = response.css(sel["post"]) if _is_html(response) else SelectorList([])
         if not posts:
             trouble = page_trouble(response.selector) if _is_html(response) else None
-            self.problem(run, response.url, trouble or (
-                f"no posts found ({self.engine[run.name]} selector post {sel['post']!r} matched nothing): "
-                "not a thread page of this engine, or a changed theme?"))
-            return None, None
+            return None, trouble or (f"no posts found ({self.engine[run.name]} selector post {sel['post']!r} "
+                                     "matched nothing): not a thread page of this engine, or a changed theme?")
         items, lacking = [], {"date": 0, "body": 0}
         for post in posts:
             item, missing = self.html_post(response, run, post, title)
@@ -382,9 +394,8 @@ class ForumSpider(PagedSpider):
             else ([], "not an HTML page")
         if not found:
             trouble = page_trouble(response.selector) if _is_html(response) else None
-            self.problem(run, response.url, trouble or f"no preset fits this forum and the generic extractor "
-                                                       f"found no posts: {why} (set preset or selectors)")
-            return None, None
+            return None, trouble or (f"no preset fits this forum and the generic extractor found no posts: {why} "
+                                     "(set preset or selectors)")
         page = canonical_url(strip_session(response.url)) or response.url
         items = []
         for g in found:

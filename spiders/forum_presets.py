@@ -70,7 +70,8 @@ PRESETS: dict[str, dict[str, str]] = {
         "thread_link": "span[id^=msg_] a::attr(href)",
         "thread_date": "td.windowbg2 span.smalltext",
         "pages": "td.middletext a.navPages::attr(href)",
-        "post": "form#quickModForm td.windowbg > table:has(div.post), form#quickModForm td.windowbg2 > table:has(div.post)",
+        "post": "form#quickModForm td.windowbg > table:has(div.post), "
+                "form#quickModForm td.windowbg2 > table:has(div.post)",
         "post_id": "div[id^=subject_]::attr(id)",
         "author": "td[rowspan] b a, td[rowspan] b",
         "date": "div.smalltext",
@@ -91,7 +92,8 @@ PRESETS: dict[str, dict[str, str]] = {
     # Simple Machines Forum 2.1: div rows in #topic_container, div.windowbg messages in #forumposts.
     "smf21": {
         "thread": "#topic_container > div.windowbg",
-        "thread_link": "div.message_index_title span[id^=msg_] a::attr(href), span.preview span[id^=msg_] a::attr(href)",
+        "thread_link": "div.message_index_title span[id^=msg_] a::attr(href), "
+                       "span.preview span[id^=msg_] a::attr(href)",
         "thread_date": "div.lastpost p a, div.lastpost p",
         "pages": "div.pagelinks a.nav_page::attr(href)",
         "post": "#forumposts div.windowbg[id^=msg], #forumposts div.windowbg:has(div.post_wrapper)",

@@ -141,7 +141,8 @@ def _parse(text: str, default: datetime, dayfirst: bool) -> datetime | None:
     """dateutil's fuzzy reading of ``text``; failing that, of its longest tail or head that reads
     ("carl » Wed Jan 02, 2013 7:14 pm" has other words around the date)."""
     words = text.split()
-    tries = [" ".join(words[i:]) for i in range(len(words))] + [" ".join(words[:j]) for j in range(len(words) - 1, 0, -1)]
+    tries = [" ".join(words[i:]) for i in range(len(words))] + \
+        [" ".join(words[:j]) for j in range(len(words) - 1, 0, -1)]
     for attempt in tries:
         if not _DATE_LIKE_RE.search(attempt) and attempt is not tries[0]:
             continue

@@ -23,7 +23,8 @@ from spiders.forumurls import thread_key
 
 _AUTHOR_RE = re.compile(r"author|user-?name|poster|\bname\b|member|\buser\b", re.I)
 _NAME_RE = re.compile(r"user-?name|poster-?name|author-?name|\bname\b|\bbigusername\b|\bauthor\b", re.I)
-_BODY_RE = re.compile(r"content|body|message|postmsg|post-?text|entry|bbwrapper|cooked|\btext\b|\binner\b|\bpost\b", re.I)
+_BODY_RE = re.compile(r"content|body|message|postmsg|post-?text|entry|bbwrapper|cooked|\btext\b|\binner\b|\bpost\b",
+                      re.I)
 _DATE_MARK_RE = re.compile(r"date|time|posted|dateline|timestamp|postinfo|keyinfo", re.I)
 _JOINED_RE = re.compile(r"join|regist|member.?since|seit|inscrit", re.I)
 _POSTISH_RE = re.compile(r"\b(?:post|message|comment|reply)\b|^(?:post|msg|comment)[-_]?\d+$", re.I)
@@ -193,8 +194,12 @@ def find_posts(page: Selector, parse: Callable[[str], str | None]) -> tuple[list
         read = [_read(block, parse) for block in members]
         posts = [r for r in read if isinstance(r, GenericPost)]
         broken = sum(1 for r in read if r == 1)
-        if len(posts) > len(best) or (posts and len(posts) == len(best) and broken < best_broken):
+        if len(posts) < 2:
+            continue  # one block of a group is chance; a thread page with one post is found below
+        if len(posts) > len(best) or (len(posts) == len(best) and broken < best_broken):
             best, best_broken = posts, broken
+    if not best and find_thread_links(page):
+        return [], "this is a list of threads, not a thread's posts"
     if not best:  # a page with one post (a thread's last page often has one): a post-named block
         for el in root.iter():
             if isinstance(el.tag, str) and el.tag not in _SKIP and _POSTISH_RE.search(_marks(el)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import DEMO_SOCIAL
 from tests.helpers.sources import settings_file
 from tests.helpers.spiders import Recorded, crawl_in_process, recorded, url
 
@@ -20,13 +21,15 @@ ENGINES = {
               "/index.php?topic=5.20"),
     "vbulletin4": ("https://vb4.example.org", "/forumdisplay.php?f=12", "/showthread.php?t=345",
                    "/showthread.php?t=345&page=2"),
-    "vbulletin5": ("https://vb5.example.org", "/forum/browsers", "/forum/browsers/1234-firefox-sync-keeps-logging-me-out",
+    "vbulletin5": ("https://vb5.example.org", "/forum/browsers",
+                   "/forum/browsers/1234-firefox-sync-keeps-logging-me-out",
                    "/forum/browsers/1234-firefox-sync-keeps-logging-me-out/page2"),
     "xenforo1": ("https://xf1.example.org", "/forums/browsers.2/", "/threads/firefox-sync-keeps-logging-me-out.77/",
                  "/threads/firefox-sync-keeps-logging-me-out.77/page-2"),
     "xenforo2": (None, "/forums/browsers.2/", "/threads/firefox-sync-keeps-logging-me-out.77/",
                  "/threads/firefox-sync-keeps-logging-me-out.77/page-2"),
-    "mybb": ("https://mybb.example.org", "/forumdisplay.php?fid=2", "/showthread.php?tid=9", "/showthread.php?tid=9&page=2"),
+    "mybb": ("https://mybb.example.org", "/forumdisplay.php?fid=2", "/showthread.php?tid=9",
+             "/showthread.php?tid=9&page=2"),
     "invision": ("https://community.example.com", "/forum/3-browsers/", "/topic/55-firefox-sync-keeps-logging-me-out/",
                  "/topic/55-firefox-sync-keeps-logging-me-out/page/2/"),
 }
@@ -147,3 +150,24 @@ def test_nodebb_topic_read_from_its_last_page_backwards(tmp_path):
     again = crawl_in_process(path, pages, state={"f": crawl.state("f")})
     assert [r.url for r in again.requests] == list(pages)[:3]  # page 3 holds an older post: page 2 is not read
     assert [p.guid for p in again.posts] == ["508"]
+
+
+@pytest.mark.parametrize("preset", [False, True], ids=["recognised", "preset"])
+def test_a_theme_the_recognised_engines_selectors_miss_is_read_by_the_generic_extractor(tmp_path, preset):
+    """phpBB 3 (recognised by body#phpbb) with a theme that renames p.author and div.content: the preset finds
+    posts without dates, so the page's structure is read instead. A preset named in the settings is obeyed:
+    then the same page is an error."""
+    body = (DEMO_SOCIAL / "forum_phpbb3_viewtopic_t3.html").read_bytes()
+    themed = body.replace(b'class="author"', b'class="byline"').replace(b'class="content"', b'class="message-text"')
+    assert themed != body
+    pages = {url("/viewtopic.php?f=2&t=3"): Recorded(themed, headers={"content-type": "text/html"})}
+    line = 'preset = "phpbb3"\n' if preset else ""
+    path = settings_file(tmp_path, f'[[sources]]\nname = "f"\ntype = "forum"\nurl = "{url("/viewtopic.php?f=2&t=3")}"\n'
+                                   f'max_age = "5000d"\n{line}')
+    crawl = crawl_in_process(path, pages)
+    if preset:
+        assert crawl.fetches["f"].error.startswith(url("/viewtopic.php?f=2&t=3") + ": 1 of 1 posts have no date")
+        assert not crawl.posts
+    else:
+        assert crawl.fetches["f"].error is None
+        assert [(p.guid, p.author, p.published_at) for p in crawl.posts] == [("p9", "carl", "2015-03-03T10:00:00Z")]

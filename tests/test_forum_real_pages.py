@@ -72,8 +72,9 @@ def test_something_awful_thread_top_and_bottom_pagination_and_database_unavailab
     crawl = crawl_in_process(settings_file(tmp_path, forum("sa", url(SA_PAGE5))), pages)
     # page 5 of 151 shows links at top and bottom: the last page is asked for once, never a joined href
     assert [r.url for r in crawl.requests] == [url(SA_PAGE5), url(SA_LAST)]
-    assert crawl.fetches["sa"].error == url(SA_LAST) + (": the forum answered with an error page ('Database "
-                                                        "Unavailable'): maintenance or database trouble, try again later")
+    assert crawl.fetches["sa"].error == url(SA_LAST) + (
+        ": the forum answered with an error page ('Database Unavailable'): maintenance or database trouble, "
+        "try again later")
     assert crawl.fetches["sa"].high_water is None and crawl.fetches["sa"].session == '{"engine": "vbulletin3"}'
     posts = crawl.of("sa")
     assert len(posts) == 40 and all(p.author and p.published_at and p.text for p in posts)

@@ -95,7 +95,8 @@ def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
     serve(server, "/down/viewforum.php", "forums", "forum_database_unavailable.html")
     serve(server, "/wall.json", "forums", "forum_database_unavailable.html")
     serve(server, "/phpbb/viewforum.php?f=2", PHPBB, "forum_phpbb3_viewforum.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB, "forum_phpbb3_viewtopic_page1.html").queue.append(rate_limited(1))
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB,
+          "forum_phpbb3_viewtopic_page1.html").queue.append(rate_limited(1))
     server.add("/phpbb/viewtopic.php?f=2&t=7&start=2", "gone", status=404)
     serve(server, "/phpbb/viewtopic.php?f=2&t=3", PHPBB, "forum_phpbb3_viewtopic_t3.html")
     server.add("/gone/viewforum.php", "", status=410)
@@ -113,7 +114,8 @@ def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
     assert errors["phpbb"] == server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") + ": HTTP 404 Not Found"
     assert [r[0] for r in db.execute("SELECT guid FROM posts ORDER BY guid")] == ["p21", "p26", "p9"]
     assert source_row(db, "phpbb")["high_water"] is None  # not advanced past a failure
-    assert errors["gone"] == server.url("/gone/viewforum.php") + ": HTTP 410 Gone" and source_row(db, "gone")["active"] == 0
+    assert errors["gone"] == server.url("/gone/viewforum.php") + ": HTTP 410 Gone"
+    assert source_row(db, "gone")["active"] == 0
 
 
 def test_settings_selectors_override_a_preset_and_wrong_ones_are_an_error(tmp_path):
