@@ -38,7 +38,7 @@ from spiders.forum_presets import API_ENGINES, PRESETS, REQUIRED_SELECTORS, SESS
 from spiders.forumdates import parse_forum_date
 from spiders.forumdetect import detect_engine, page_title, page_trouble
 from spiders.forumgeneric import find_posts, find_thread_links
-from spiders.forumurls import page_number, same_thread, strip_session
+from spiders.forumurls import page_number, same_thread, strip_session, thread_key
 from spiders.items import FetchResult, PostItem
 from spiders.paged import PagedSpider, PageError, SourceRun, as_int, json_list, read_json
 
@@ -49,7 +49,8 @@ _DISCOURSE_TOPIC_RE = re.compile(r"^/t/(?:[^/]+/)?(\d+)(?:/\d+)?/?$")
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 CUSTOM = "custom"  # no preset, every selector given
 GENERIC = "generic"  # no preset fits: spiders.forumgeneric reads the page's structure
-DISCOURSE_CHUNK = 20  # post ids per posts.json request (Discourse's own page size)
+DISCOURSE_CHUNK = 20
+MAX_THREAD_MARKS = 5000  # threads whose last read post is remembered (the most recently active)  # post ids per posts.json request (Discourse's own page size)
 
 
 class ForumSpider(PagedSpider):
@@ -65,11 +66,15 @@ class ForumSpider(PagedSpider):
         self.selectors: dict[str, dict[str, str]] = {}
         self.seen: dict[str, set[str]] = {}
         self.recognised: set[str] = set()  # sources whose engine was recognised, not named by preset
+        self.marks: dict[str, dict[str, str]] = {}    # per source: thread -> date of its last post read
+        self.newest: dict[str, dict[str, str]] = {}   # per source: thread -> newest post read this run
+        self.broken: dict[str, set[str]] = {}         # per source: threads with a failed page this run
 
     # --- bookkeeping: one FetchResult when the last request of a source is done ---
 
     def begin(self, run: SourceRun) -> Iterable[scrapy.Request]:
         self.pending[run.name], self.errors[run.name], self.seen[run.name] = 0, [], set()
+        self.marks[run.name], self.newest[run.name], self.broken[run.name] = _thread_marks(run), {}, set()
         preset = run.options.get("preset")
         self.engine[run.name] = preset
         given = dict(run.options.get("selectors") or {})
@@ -103,8 +108,12 @@ class ForumSpider(PagedSpider):
         self.last_status[run.name] = status if self.last_status.get(run.name) is None else self.last_status[run.name]
         if self.pending[run.name] == 0 and not run.done:
             engine = self.engine.get(run.name)
-            if engine:
-                run.session = json.dumps({"engine": engine})
+            marks = self.marks[run.name]
+            for thread, newest in self.newest[run.name].items():
+                if thread not in self.broken[run.name]:
+                    marks[thread] = max(marks.get(thread, newest), newest)
+            kept = dict(sorted(marks.items(), key=lambda kv: kv[1])[-MAX_THREAD_MARKS:])
+            run.session = json.dumps({"engine": engine, "threads": kept}) if engine else None
             errors = self.errors[run.name]
             yield self.finish(run, self.last_status[run.name], "\n".join(errors) if errors else None)
 
@@ -119,6 +128,8 @@ class ForumSpider(PagedSpider):
         run = self.runs[request.meta["source"]]
         status = failure_status(failure)
         self.problem(run, request.url, describe_failure(failure.value, request, self.settings))
+        if request.meta.get("thread"):
+            self.broken[run.name].add(thread_key(request.meta["thread"]))
         if request.meta.get("board"):
             self.last_status[run.name] = status  # a 404/410 on the board is the source's status
         yield from self.settle(run, status)
@@ -143,11 +154,15 @@ class ForumSpider(PagedSpider):
             return f"{_site(url)}/api/category/{category.group(1)}" if category else f"{_site(url)}/api/recent"
         return url
 
-    def is_new(self, run: SourceRun, when: str | None) -> bool:
-        """Whether something dated ``when`` may hold posts we have not stored (None: can't tell)."""
+    def is_new(self, run: SourceRun, when: str | None, thread: str | None = None) -> bool:
+        """Whether something dated ``when`` may hold posts we have not stored (None: can't tell).
+
+        In a thread whose last post a run has read, that post is the mark; else the source's."""
         if when is None:
             return True
         mark, not_before = run.source.get("high_water"), run.source.get("not_before")
+        if thread:
+            mark = self.marks[run.name].get(thread_key(thread)) or mark
         return not (mark and when < mark) and not (not_before and when < not_before)
 
     def date(self, run: SourceRun, text: str | None) -> str | None:
@@ -167,8 +182,11 @@ class ForumSpider(PagedSpider):
                     return when
         return None
 
-    def keep(self, run: SourceRun, item: PostItem) -> Iterator[PostItem]:
-        if self.is_new(run, item.published_at):
+    def keep(self, run: SourceRun, item: PostItem, thread: str | None = None) -> Iterator[PostItem]:
+        if thread and item.published_at:
+            key = thread_key(thread)
+            self.newest[run.name][key] = max(self.newest[run.name].get(key, item.published_at), item.published_at)
+        if self.is_new(run, item.published_at, thread):
             if item.published_at:
                 run.newest = max(run.newest or item.published_at, item.published_at)
             run.entries += 1
@@ -250,12 +268,12 @@ class ForumSpider(PagedSpider):
                 continue
             when = self.first_date(run, row, sel["thread_date"]) if sel.get("thread_date") else None
             fresh = self.is_new(run, when)  # rows are in last-post order (stickies first): the last one counts
-            if not fresh:
-                continue
-            taken += 1
             title = next((" ".join(a.xpath("string()").get("").split()) for a in row.css("a[href]")
                           if a.attrib["href"].strip() == link), None) or None
             link = response.urljoin(link)
+            if not self.is_new(run, when, link):
+                continue
+            taken += 1
             hrefs = row.css("a::attr(href)").getall()
             last = self.last_page(response, hrefs, link, run)
             if last:
@@ -277,7 +295,7 @@ class ForumSpider(PagedSpider):
             return
         for link, when in links:
             link = response.urljoin(link)
-            if self.is_new(run, when):
+            if self.is_new(run, when, link):
                 yield from self.follow(run, link, self.on_thread, thread=link, pages=1)
         following = self.later_page(response, {}, response.url, run)
         if following and self.is_new(run, links[-1][1]) and run.pages < run.source.get("max_pages", 1):
@@ -332,6 +350,9 @@ class ForumSpider(PagedSpider):
                 found, _ = self.generic_posts(response, run, title)
                 if found:
                     items, broken = found, None
+        thread = response.meta.get("thread") or url
+        if items is None or broken:
+            self.broken[run.name].add(thread_key(thread))
         if items is None:
             self.problem(run, url, broken or "no posts found")
             return
@@ -339,12 +360,11 @@ class ForumSpider(PagedSpider):
             self.problem(run, url, broken)
         older = False
         for item in items:
-            older = older or not self.is_new(run, item.published_at)
-            yield from self.keep(run, item)
+            older = older or not self.is_new(run, item.published_at, thread)
+            yield from self.keep(run, item, thread)
         if broken:
             return  # reading on would only repeat the error
         sel = self.selectors.get(run.name) or {}
-        thread = response.meta.get("thread") or url
         if sel.get("pages") or sel.get("next_page"):
             hrefs = response.css(sel["pages"]).getall() if sel.get("pages") else []
             hrefs += response.css(sel["next_page"]).getall() if sel.get("next_page") else []
@@ -635,6 +655,18 @@ def discourse_item(p: dict, source: str, site: str, title: str | None) -> PostIt
         title=title, text=html_to_text(p.get("cooked")), published_at=iso_utc(parse_iso(p.get("created_at"))),
         comments=as_int(p.get("reply_count")), likes=likes,
     )
+
+
+def _thread_marks(run: SourceRun) -> dict[str, str]:
+    """The per-thread marks the last runs kept in the source's session (thread key -> last post read)."""
+    try:
+        saved = json.loads(run.source.get("session") or "{}")
+    except ValueError:
+        return {}
+    threads = saved.get("threads") if isinstance(saved, dict) else None
+    if not isinstance(threads, dict):
+        return {}
+    return {k: v for k, v in threads.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _site(url: str) -> str:

@@ -6,6 +6,8 @@ nothing new, and the engine's own login/permission page as one clear error."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.helpers import DEMO_SOCIAL
@@ -46,6 +48,11 @@ def pages_of(engine: str) -> dict:
             url(last): recorded("forums/engines", f"{name}_last.html", replace=host)}
 
 
+def engine_of(fetch) -> str:
+    """The engine a run recognised, as it keeps it in the source's session."""
+    return json.loads(fetch.session)["engine"]
+
+
 def source(engine: str, preset: bool, address: str | None = None) -> str:
     line = f'preset = "{engine}"\n' if preset else ""
     return (f'[[sources]]\nname = "f"\ntype = "forum"\nurl = "{address or url(ENGINES[engine][1])}"\n'
@@ -60,7 +67,7 @@ def test_engine_board_thread_pages_and_rerun(tmp_path, engine, preset):
     path = settings_file(tmp_path, source(engine, preset))
     crawl = crawl_in_process(path, pages)
     f = crawl.fetches["f"]
-    assert f.error is None and f.session == f'{{"engine": "{engine}"}}'
+    assert f.error is None and engine_of(f) == engine
     # the board row's link to page 2 first, then back to page 1: each page once, the old thread never
     assert [r.url for r in crawl.requests] == [url(board.rstrip("/")), url(last), url(first)]
     got = {next(n for n in WRITTEN if n in p.guid): p for p in crawl.posts}
@@ -100,7 +107,7 @@ def test_generic_extractor_reads_an_engine_without_preset_or_stops_with_a_clear_
     path = settings_file(tmp_path, source("phpbb2", False, url("/viewforum.php?id=3")))
     crawl = crawl_in_process(path, pages)
     f = crawl.fetches["f"]
-    assert f.session == '{"engine": "generic"}' and f.high_water is None
+    assert engine_of(f) == "generic" and f.high_water is None
     assert f.error == url("/viewtopic.php?id=13") + (
         ": no preset fits this forum and the generic extractor found no posts: 1 of 3 post blocks lack an "
         "author, a date or a text (none of this page's posts are stored) (set preset or selectors)")
@@ -122,7 +129,7 @@ def test_flarum_recognised_from_its_page_and_read_through_its_json_api(tmp_path)
     path = settings_file(tmp_path, source("flarum", False, url("")))
     crawl = crawl_in_process(path, pages)
     f = crawl.fetches["f"]
-    assert (f.error, f.session, f.high_water) == (None, '{"engine": "flarum"}', "2026-11-23T05:15:00Z")
+    assert (f.error, engine_of(f), f.high_water) == (None, "flarum", "2026-11-23T05:15:00Z")
     assert [r.url for r in crawl.requests] == list(pages)
     assert [p.guid for p in crawl.posts] == ["101", "102", "103", "105", "106", "107", "108", "109"]
     p = crawl.post("109")
@@ -171,3 +178,23 @@ def test_a_theme_the_recognised_engines_selectors_miss_is_read_by_the_generic_ex
     else:
         assert crawl.fetches["f"].error is None
         assert [(p.guid, p.author, p.published_at) for p in crawl.posts] == [("p9", "carl", "2015-03-03T10:00:00Z")]
+
+
+def test_a_thread_that_keeps_failing_does_not_make_the_others_be_read_again_in_full(tmp_path):
+    """A failed page keeps the source's mark where it was, run after run; each thread's own mark (its last
+    post read, kept in the source's session) still lets a re-run read only the changed threads' last pages."""
+    host, board, first, last = ENGINES["phpbb2"]
+    board2 = url("/viewforum.php?f=3&topicdays=0&start=50")  # the old thread is new now: the board reads on
+    pages = {**pages_of("phpbb2"), url("/viewtopic.php?t=4"): recorded("forums", "forum_login_wall.html"),
+             board2: recorded("forums/engines", "phpbb2_board.html")}
+    path = settings_file(tmp_path, source("phpbb2", False).replace('max_age = "30d"', 'max_age = "5000d"'))
+    crawl = crawl_in_process(path, pages)
+    assert crawl.fetches["f"].error.startswith(url("/viewtopic.php?t=4") + ": a login/registration wall")
+    assert crawl.fetches["f"].high_water is None and len(crawl.posts) == 4
+    state = {"f": crawl.state("f")}
+    assert state["f"].high_water is None
+    assert json.loads(state["f"].session)["threads"] == {url("/viewtopic.php?t=12"): "2026-11-23T05:12:00Z"}
+    again = crawl_in_process(path, pages, state=state)
+    # thread 12's last page holds posts older than its mark: page 1 is not read again; thread 4 is retried
+    assert sorted(r.url for r in again.requests) == sorted([url(board), board2, url(last), url("/viewtopic.php?t=4")])
+    assert [p.guid for p in again.posts] == ["1004"]
