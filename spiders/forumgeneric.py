@@ -22,7 +22,7 @@ from parsel import Selector
 from spiders.forumurls import thread_key
 
 _AUTHOR_RE = re.compile(r"author|user-?name|poster|\bname\b|member|\buser\b", re.I)
-_NAME_RE = re.compile(r"user-?name|poster-?name|author-?name|\bname\b|\bbigusername\b|\bauthor\b", re.I)
+_NAME_RE = re.compile(r"user-?name|poster-?name|author-?name|\bname\b|\bbigusername\b", re.I)
 _BODY_RE = re.compile(r"content|body|message|postmsg|post-?text|entry|bbwrapper|cooked|\btext\b|\binner\b|\bpost\b",
                       re.I)
 _DATE_MARK_RE = re.compile(r"date|time|posted|dateline|timestamp|postinfo|keyinfo", re.I)
@@ -118,6 +118,7 @@ def _author(block: etree._Element, body: etree._Element) -> str:
             return el.get("data-author", "").strip()
     tests = (lambda el: el.get("itemprop") in ("author", "name") and el.tag != "meta",
              lambda el: bool(_NAME_RE.search(el.get("class") or "")),
+             lambda el: bool(re.search(r"\bauthor\b", el.get("class") or "", re.I)) and len(el) <= 2,
              lambda el: el.tag == "a" and bool(_PROFILE_RE.search(el.get("href") or "")),
              lambda el: bool(_AUTHOR_RE.search(_marks(el))))
     for test in tests:
@@ -163,19 +164,39 @@ def _post_id(block: etree._Element) -> str:
     for el in block.iter():
         if isinstance(el.tag, str) and el.tag == "a" and el.get("name") and re.search(r"\d", el.get("name", "")):
             return el.get("name", "")
-        if isinstance(el.tag, str) and el.get("id") and re.search(r"(post|msg|comment|p)[-_]?\d+", el.get("id", "")):
+        if isinstance(el.tag, str) and re.fullmatch(r"(?:post|msg|comment|p|entry)[-_]?\d+", el.get("id") or ""):
             return el.get("id", "")
     return ""
 
 
 def _read(block: etree._Element, parse: Callable[[str], str | None]) -> GenericPost | int:
-    """A complete post from a block, else how much of one it holds (0: none of it, 1: a broken post)."""
+    """A complete post from a block, else how much of one it holds (0: none of it, 1: a broken post).
+
+    Some themes print a post's date (or author) in a header just before its block (bbPress):
+    the previous sibling is read for what the block lacks."""
     body = _body(block)
     author = _author(block, body) if body is not None else ""
     when = _date(block, body, parse) if body is not None else None
+    header = block.getprevious()
+    while header is not None and not isinstance(header.tag, str):
+        header = header.getprevious()
+    pid = _post_id(block)
+    if body is not None and (author or when) and header is not None and _is_header(header, block):
+        author = author or _author(header, _NOTHING)
+        when = when or _date(header, _NOTHING, parse)
+        pid = pid or _post_id(header)
     if body is not None and author and when:
-        return GenericPost(_post_id(block), author, when, etree.tostring(body, encoding="unicode", with_tail=False))
+        return GenericPost(pid, author, when, etree.tostring(body, encoding="unicode", with_tail=False))
     return 1 if (body is not None and (author or when)) else 0
+
+
+_NOTHING = etree.Element("nothing")  # "outside nothing" is the whole element
+
+
+def _is_header(el: etree._Element, block: etree._Element) -> bool:
+    """A small sibling before the block that is not another block like it (bbPress' bbp-reply-header)."""
+    return el.tag != block.tag or (_classes(el) or [""])[0] != (_classes(block) or [""])[0] and \
+        len(_text(el)) < 200
 
 
 def find_posts(page: Selector, parse: Callable[[str], str | None]) -> tuple[list[GenericPost], str | None]:
@@ -193,6 +214,8 @@ def find_posts(page: Selector, parse: Callable[[str], str | None]) -> tuple[list
             continue  # rows each linking to another thread: a board's thread list, not posts
         read = [_read(block, parse) for block in members]
         posts = [r for r in read if isinstance(r, GenericPost)]
+        if len({(p.author, p.date, p.body_html) for p in posts}) < len(posts):
+            continue  # the same "post" twice: repeated page furniture (navigation at top and bottom)
         broken = sum(1 for r in read if r == 1)
         if len(posts) < 2:
             continue  # one block of a group is chance; a thread page with one post is found below
