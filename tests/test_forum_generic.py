@@ -26,8 +26,10 @@ def read(path) -> tuple[list, str | None]:
                                  ("post_id_124", "bob", "2026-11-11T14:02:00Z")]),
     ("generic/vanilla_discussion.html", [("Comment_201", "alice", "2026-11-10T09:15:00Z"),
                                          ("Comment_202", "bob", "2026-11-11T14:02:00Z")]),
-    ("generic/fluxbb_viewtopic.html", [("p1001", "alice", "2026-11-10T09:15:00Z"), ("p1002", "bob", "2026-11-11T14:02:00Z"),
-                                       ("p1003", "carol", "2026-11-22T18:30:00Z"), ("p1004", "dave", "2026-11-23T05:12:00Z")]),
+    ("generic/fluxbb_viewtopic.html", [("p1001", "alice", "2026-11-10T09:15:00Z"),
+                                       ("p1002", "bob", "2026-11-11T14:02:00Z"),
+                                       ("p1003", "carol", "2026-11-22T18:30:00Z"),
+                                       ("p1004", "dave", "2026-11-23T05:12:00Z")]),
 ])
 def test_engines_without_a_preset(file, expected):
     posts, why = read(FORUMS / file)
@@ -41,8 +43,9 @@ def test_engines_without_a_preset(file, expected):
     ("somethingawful_showthread.html", 40, ("post407741839", "Majuju", "2012-09-20T11:16:00Z")),
     ("smf2_display.html", 2, ("msg_412", "eve", "2026-11-19T08:15:02Z")),
     ("vbulletin_showthread.html", 2, ("post901", "gus", "2026-11-22T10:01:00Z")),
-] + [(f"engines/{e}_thread.html", 2, None) for e in ("phpbb2", "smf1", "smf2core", "smf21", "vbulletin4",
-                                                     "vbulletin5", "xenforo1", "xenforo2", "mybb", "invision")])
+] + [(f"engines/{e}_thread.html", 2, None)
+      for e in ("phpbb2", "smf1", "smf2core", "smf21", "vbulletin4", "vbulletin5", "xenforo1", "xenforo2", "mybb",
+                "invision")])
 def test_pages_the_presets_read_are_read_by_structure_too(file, count, first):
     posts, why = read(FORUMS / file)
     assert why is None and len(posts) == count
@@ -50,11 +53,13 @@ def test_pages_the_presets_read_are_read_by_structure_too(file, count, first):
     if first:
         assert (posts[0].post_id, posts[0].author, posts[0].date) == first
     else:
-        assert [(p.author, p.date) for p in posts] == [("alice", "2026-11-10T09:15:00Z"), ("bob", "2026-11-11T14:02:00Z")]
+        assert [(p.author, p.date) for p in posts] == [("alice", "2026-11-10T09:15:00Z"),
+                                                       ("bob", "2026-11-11T14:02:00Z")]
 
 
 @pytest.mark.parametrize("path", [FORUMS / "phpbb3_viewforum_f35.html", FORUMS / "somethingawful_forumdisplay.html",
-                                  DEMO_SOCIAL / "forum_phpbb3_viewforum.html", FORUMS / "generic/fluxbb_viewforum.html"])
+                                  DEMO_SOCIAL / "forum_phpbb3_viewforum.html",
+                                  FORUMS / "generic/fluxbb_viewforum.html"])
 def test_boards_give_thread_links_not_posts(path):
     posts, why = read(path)
     assert not posts and why == "this is a list of threads, not a thread's posts"
