@@ -157,12 +157,13 @@ class ForumSpider(PagedSpider):
     def is_new(self, run: SourceRun, when: str | None, thread: str | None = None) -> bool:
         """Whether something dated ``when`` may hold posts we have not stored (None: can't tell).
 
-        In a thread whose last post a run has read, that post is the mark; else the source's."""
+        In a thread whose last post a run has read, that post is the mark if it is newer than the source's
+        (which a failed page holds back)."""
         if when is None:
             return True
         mark, not_before = run.source.get("high_water"), run.source.get("not_before")
         if thread:
-            mark = self.marks[run.name].get(thread_key(thread)) or mark
+            mark = max(filter(None, (mark, self.marks[run.name].get(thread_key(thread)))), default=None)
         return not (mark and when < mark) and not (not_before and when < not_before)
 
     def date(self, run: SourceRun, text: str | None) -> str | None:
