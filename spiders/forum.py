@@ -1,23 +1,28 @@
 """Web forums: one spider for many engines, driven by CSS selectors (``spiders.forum_presets``).
 
-HTML engines: the board page lists threads; the engine is the source's
-``preset`` or recognised from the page (``spiders.forumdetect``). Threads last
-active since the high-water mark (and within ``max_age``) are read from their
-last page backwards (the board row's last-page link, or page 1 and then its
-last page), until a page holds a post older than the mark or ``max_pages`` pages
-were read, so new replies at the end of a 200-page thread cost one or two
-requests. The board's own next page is followed while it still lists such
-threads. Session ids are stripped from every URL requested and stored, and each
-URL is requested once per run.
+HTML engines: the board page (or a single thread) is fetched; the engine is the
+source's ``preset`` or recognised from the page (``spiders.forumdetect``); a forum
+no preset fits is read by its structure (``spiders.forumgeneric``). Threads last
+active since the mark (and within ``max_age``) are read from their last page
+backwards (the board row's last-page link, else its last-post link, else page 1
+and then its last page), until a page holds a post older than the mark or
+``max_pages`` pages were read, so new replies at the end of a 200-page thread
+cost one or two requests. A thread's mark is its last post read (kept in the
+source's session) when that is newer than the source's. The board's own next
+page is followed while its last row is still new. Session ids are stripped from
+every URL requested and stored, and each URL is requested once per run.
 
-Discourse: ``latest.json`` (or a category's ``.json``) lists topics; ``/t/ID.json``
-gives the topic's first posts and ``post_stream.stream``, every post id; the
-newest ids not loaded are fetched 20 at a time with ``/t/ID/posts.json?post_ids[]=``,
-newest first, until a post older than the mark.
+JSON APIs: Discourse (``latest.json`` or a category's ``.json``; ``/t/ID.json``
+gives a topic's first posts and ``post_stream.stream``, every post id; the newest
+ids not loaded are fetched 20 at a time with ``/t/ID/posts.json?post_ids[]=``,
+newest first, until a post older than the mark), Flarum (``/api/discussions``,
+a discussion's post ids, ``/api/posts?filter[id]=``) and NodeBB (``/api/recent``,
+``/api/topic/ID?page=N`` from the last page backwards).
 
 Forum dates have minute resolution, so a post stamped with the mark's own
 minute is fetched again (and stored once). One failed thread does not stop the
-others; every failure is kept, one line each, in the source's one ``FetchResult``.
+others; every failure is kept, one line each naming its URL, in the source's one
+``FetchResult``; a post without a date or text is never stored.
 """
 
 from __future__ import annotations
@@ -49,8 +54,8 @@ _DISCOURSE_TOPIC_RE = re.compile(r"^/t/(?:[^/]+/)?(\d+)(?:/\d+)?/?$")
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 CUSTOM = "custom"  # no preset, every selector given
 GENERIC = "generic"  # no preset fits: spiders.forumgeneric reads the page's structure
-DISCOURSE_CHUNK = 20
-MAX_THREAD_MARKS = 5000  # threads whose last read post is remembered (the most recently active)  # post ids per posts.json request (Discourse's own page size)
+DISCOURSE_CHUNK = 20  # post ids per posts.json request (Discourse's own page size)
+MAX_THREAD_MARKS = 5000  # threads whose last read post is remembered (the most recently active)
 
 
 class ForumSpider(PagedSpider):
