@@ -55,7 +55,7 @@ HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 CUSTOM = "custom"  # no preset, every selector given
 GENERIC = "generic"  # no preset fits: spiders.forumgeneric reads the page's structure
 DISCOURSE_CHUNK = 20  # post ids per posts.json request (Discourse's own page size)
-MAX_THREAD_MARKS = 5000  # threads whose last read post is remembered (the most recently active)
+MAX_THREAD_MARKS = 2000  # threads whose last read post is remembered (the most recently active)
 
 
 class ForumSpider(PagedSpider):
