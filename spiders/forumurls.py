@@ -52,6 +52,9 @@ def page_number(url: str) -> int:
         key, _, value = piece.partition("=")
         if key.lower() in _PAGE_PARAMS and value.isdigit():
             return int(value)
+    m = re.search(r"^\d+-[^&;=]*/page(\d+)$", parts.query)  # vBulletin 4's "showthread.php?345-Title/page2"
+    if m:
+        return int(m.group(1))
     m = re.search(r"/(?:topic|board),\d+\.(\d+)\.html", parts.path)
     if m:
         return int(m.group(1))
@@ -68,7 +71,7 @@ def thread_key(url: str, extra: Iterable[str] = ()) -> str:
     path = re.sub(r"/page[-/]?\d+/?$", "/", parts.path)
     path = re.sub(r"/((?:topic|board),\d+)\.\d+\.html", r"/\1.html", path)
     pieces = []
-    for piece in re.split(r"[;&]", parts.query):
+    for piece in re.split(r"[;&]", re.sub(r"^(\d+)-[^&;=]*?(?:/page\d+)?(?=$|&)", r"\1", parts.query)):
         m = _SMF_RE.match(piece)
         if m:
             piece = m.group(1)

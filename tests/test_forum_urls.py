@@ -28,6 +28,8 @@ def test_session_ids_are_stripped(url, extra, expected):
     ("https://f.org/topic/55-x/page/2/", 2), ("https://f.org/forum/b/1234-x/page7", 7),
     ("https://f.org/showthread.php?threadid=1&perpage=40&pagenumber=151", 151),
     ("https://f.org/viewtopic.php?p=21#p21", 0),  # a post id, not a page
+    ("https://f.org/showthread.php?345-Firefox-sync/page2", 2),  # vBulletin 4's friendly URLs
+    ("https://f.org/forumdisplay.php?12-General/page3", 3),
 ])
 def test_page_numbers(url, number):
     assert page_number(url) == number
@@ -39,4 +41,7 @@ def test_pages_of_one_thread_and_not_of_another():
     assert not same_thread("https://f.org/showthread.php?threadid=3520449&pagenumber=2", thread)
     assert not same_thread("https://f.org/viewtopic.php?p=21", "https://f.org/viewtopic.php?f=2&t=7")
     assert thread_key("https://F.org/threads/x.77/page-2#post-9") == thread_key("https://f.org/threads/x.77/")
-    assert thread_key("https://f.org/index.php?topic=87.20;PHPSESSID=1") == thread_key("https://f.org/index.php?topic=87.0")
+    assert thread_key("https://f.org/index.php?topic=87.20;PHPSESSID=1") == \
+        thread_key("https://f.org/index.php?topic=87.0")
+    vb4 = "https://f.org/showthread.php?345-Firefox-sync"
+    assert same_thread(vb4 + "/page2", vb4) and not same_thread("https://f.org/showthread.php?346-Other/page2", vb4)
