@@ -39,7 +39,6 @@ def test_engines_without_a_preset(file, expected):
 
 
 @pytest.mark.parametrize("file,count,first", [
-    ("phpbb3_viewtopic_t28017.html", 5, ("p248820", "madman_xxx", "2013-01-02T19:14:00Z")),
     ("somethingawful_showthread.html", 40, ("post407741839", "Majuju", "2012-09-20T11:16:00Z")),
     ("smf2_display.html", 2, ("msg_412", "eve", "2026-11-19T08:15:02Z")),
     ("vbulletin_showthread.html", 2, ("post901", "gus", "2026-11-22T10:01:00Z")),
@@ -57,7 +56,7 @@ def test_pages_the_presets_read_are_read_by_structure_too(file, count, first):
                                                        ("bob", "2026-11-11T14:02:00Z")]
 
 
-@pytest.mark.parametrize("path", [FORUMS / "phpbb3_viewforum_f35.html", FORUMS / "somethingawful_forumdisplay.html",
+@pytest.mark.parametrize("path", [FORUMS / "somethingawful_forumdisplay.html",
                                   DEMO_SOCIAL / "forum_phpbb3_viewforum.html",
                                   FORUMS / "generic/fluxbb_viewforum.html"])
 def test_boards_give_thread_links_not_posts(path):

@@ -1,5 +1,5 @@
 """The forum spider on real pages it was not written against (byte-exact copies, tests/fixtures/forums/README.md):
-a phpBB 3 board and topic with ``sid=`` in every link, Something Awful's vBulletin-derived thread with
+Something Awful's vBulletin-derived thread with
 pagination at top and bottom and its "Database Unavailable" page, and Discourse's topic JSON with
 ``post_stream.stream``. The engine is recognised from the page (no ``preset``)."""
 
@@ -29,48 +29,6 @@ def mark(name: str, high_water: str) -> dict[str, store.SourceState]:
 
 def forum(name: str, address: str, extra: str = "", age: str = "6000d") -> str:
     return f'[[sources]]\nname = "{name}"\ntype = "forum"\nurl = "{address}"\nmax_age = "{age}"\n{extra}'
-
-
-def test_phpbb3_board_with_session_ids_goes_to_each_changed_topics_last_page(tmp_path):
-    pages = {
-        url("/pb/viewforum.php?f=35"): recorded("forums", "phpbb3_viewforum_f35.html"),
-        url("/pb/viewtopic.php?f=35&t=28017"): recorded("forums", "phpbb3_viewtopic_t28017.html"),
-        url("/pb/viewtopic.php?f=35&t=28071"): recorded("forums", "somethingawful_database_unavailable.html"),
-        url("/pb/viewtopic.php?f=35&t=20714&start=25"): recorded("forums", "forum_login_wall.html"),
-        url("/pb/viewtopic.php?f=35&t=6803&start=350"): recorded("forums", "phpbb3_viewforum_f35.html"),
-    }
-    path = settings_file(tmp_path, forum("pb", url("/pb/viewforum.php?f=35")))
-    crawl = crawl_in_process(path, pages, state=mark("pb", "2013-01-03T18:50:00Z"))
-    # only the four topics with a post at or after the mark; the long ones straight at their last page
-    # (the board row's page links), every sid= stripped from what was requested
-    assert sorted(r.url for r in crawl.requests) == sorted(pages)
-    errors = crawl.fetches["pb"].error.splitlines()
-    assert len(errors) == 3 and all(e.startswith(url("/pb/viewtopic.php?f=35&t=")) for e in errors)
-    assert any("login/registration wall" in e and "t=20714" in e for e in errors)
-    assert any("'Database Unavailable'" in e and "t=28071" in e for e in errors)
-    assert any("no posts found (phpbb3 selector post 'div.post'" in e and "t=6803" in e for e in errors)
-    # the topic's posts at or after the mark, with a stored URL free of the session id
-    (p,) = crawl.of("pb")
-    assert (p.guid, p.author, p.published_at, p.url) == \
-        ("p249760", "Max", "2013-01-03T18:50:00Z", url("/pb/viewtopic.php?f=35&t=28017#p249760"))
-    assert "streaming movie data over a named pipe works" in p.text
-    assert engine_of(crawl.fetches["pb"]) == "phpbb3"
-
-
-def test_phpbb3_topic_first_run_and_a_rerun_under_a_new_session_store_nothing_new(tmp_path):
-    address = url("/pb/viewtopic.php?f=35&t=28017&sid=c523820fae82e1a421e25a5374f2cc66")
-    pages = {url("/pb/viewtopic.php?f=35&t=28017"): recorded("forums", "phpbb3_viewtopic_t28017.html")}
-    path = settings_file(tmp_path, forum("pb", address))
-    first = crawl_in_process(path, pages)
-    assert first.fetches["pb"].error is None
-    assert [(p.guid, p.author, p.published_at) for p in first.posts] == [
-        ("p248820", "madman_xxx", "2013-01-02T19:14:00Z"), ("p248867", "KenT", "2013-01-02T19:59:00Z"),
-        ("p248948", "Max", "2013-01-02T21:22:00Z"), ("p248964", "KenT", "2013-01-02T21:37:00Z"),
-        ("p249760", "Max", "2013-01-03T18:50:00Z")]
-    assert all("sid=" not in p.url for p in first.posts)
-    again = crawl_in_process(path, pages, state={"pb": first.state("pb")})
-    # the mark's own minute is read again and stored once: the same guid and URL, so nothing is new
-    assert [(p.guid, p.url) for p in again.posts] == [(first.posts[-1].guid, first.posts[-1].url)]
 
 
 def test_something_awful_thread_top_and_bottom_pagination_and_database_unavailable(tmp_path):
