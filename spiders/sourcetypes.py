@@ -16,7 +16,7 @@ from listener.config import checks
 from listener.config.schema import REQUIRED, Setting
 from listener.hookspecs import hookimpl
 from listener.sources import SourceType
-from spiders.forum_presets import check_forum_options, check_preset
+from spiders.forum_presets import check_date_language, check_forum_options, check_preset
 
 
 def _env(name: str, default: str, help: str) -> Setting:
@@ -74,12 +74,15 @@ BLUESKY = SourceType(
 FORUM = SourceType(
     name="forum", spider="spiders.forum:ForumSpider",
     options=(
-        Setting("preset", str, None, check_preset, "`phpbb3`, `smf2`, `vbulletin` or `discourse`",
-                shown_default="required (unless every selector is given)"),
+        Setting("preset", str, None, check_preset, "the forum engine, if not to be recognised from the page: "
+                "`phpbb2`, `phpbb3`, `smf1`, `smf2`, `smf21`, `vbulletin3`, `vbulletin4`, `vbulletin5`, `xenforo1`, "
+                "`xenforo2`, `mybb`, `invision`, `discourse`, `flarum` or `nodebb`", shown_default="recognised"),
         Setting("timezone", str, "UTC", checks.timezone,
                 "IANA time zone the forum shows its dates in (`\"Europe/Berlin\"`)"),
+        Setting("language", str, "en", check_date_language,
+                "language of the forum's dates (`en`, `de`, `fr`, `es`, `it`, `nl`, `pt`): month names, \"Gestern\""),
         Setting("selectors", dict, None, None, "table of CSS selectors overriding the preset (`thread`, `thread_link`, "
-                "`thread_date`, `next_page`, `post`, `post_id`, `author`, `date`, `body`)", shown_default="the preset's"),
+                "`thread_date`, `pages`, `next_page`, `post`, `post_id`, `author`, `date`, `body`)", shown_default="the preset's"),
     ),
     check_options=check_forum_options,
 )

@@ -48,7 +48,8 @@ def test_demo_runs_the_full_cycle_and_is_repeatable(demo_run, tmp_path, capfd, m
     capfd.readouterr()
     again = demo.run_demo(work, now=datetime(2026, 11, 24, 6, tzinfo=timezone.utc), quiet=True)
     assert capfd.readouterr() == ("", "")
-    assert again.errors == ["error: source forum-phpbb: board: HTTP 404 Not Found"]
+    assert len(again.errors) == 1 and again.errors[0].startswith("error: source forum-phpbb: http://127.0.0.1:") and \
+        again.errors[0].endswith("/forum/viewforum.php?f=2: HTTP 404 Not Found")
     assert again.paths[0].exists()
     assert store.count_posts(db) == 129
     # the settings it wrote can be used with every other command

@@ -4,12 +4,18 @@ end to end through the crawl child; and forum date parsing."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
+from click.testing import CliRunner
 
+from listener import store
+from listener.app.cli import cli
+from listener.config import load_settings
+from listener.replay import Route
 from spiders.forumdates import parse_forum_date
-from tests.helpers import DEMO_SOCIAL as PHPBB, NOW
+from tests.helpers import DEMO_SOCIAL as PHPBB, FIXTURES, NOW
 from tests.helpers.sources import collect, rate_limited, serve, settings_file, source_row
 from tests.helpers.spiders import crawl_in_process, recorded, url
 
@@ -31,8 +37,8 @@ FORUM_PAGES = {
     "/vb/forumdisplay.php?f=5": ("forums", "vbulletin_forumdisplay.html"),
     "/vb/showthread.php?t=301": ("forums", "vbulletin_showthread.html"),
     "/latest.json": ("forums", "discourse_latest.json"),
-    "/t/2144/posts.json": ("forums", "discourse_t_2144_posts.json"),
-    "/t/1001/posts.json": ("forums", "discourse_t_2144_posts.json"),  # must not be asked for
+    "/t/2144.json": ("forums", "discourse_t_2144_posts.json"),  # a topic's posts (no stream: nothing more)
+    "/t/1001.json": ("forums", "discourse_t_2144_posts.json"),  # must not be asked for
 }
 
 
@@ -74,7 +80,7 @@ def test_each_preset_reads_its_engine_and_a_rerun_adds_nothing(tmp_path):
     d = first.post("20089")
     assert (d.author, d.title, d.url, d.likes, d.comments) == \
         ("Elliot", "KPop Demon Hunters", url("/t/kpop-demon-hunters/2144/1"), 1, 5)
-    assert not first.hits(url("/t/1001/posts.json"))
+    assert not first.hits(url("/t/1001.json"))
     assert first.fetches["phpbb"].high_water == "2026-11-18T19:45:00Z"
 
     again = crawl_in_process(path, pages, state={name: first.state(name) for name in first.fetches})
@@ -89,7 +95,8 @@ def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
     serve(server, "/down/viewforum.php", "forums", "forum_database_unavailable.html")
     serve(server, "/wall.json", "forums", "forum_database_unavailable.html")
     serve(server, "/phpbb/viewforum.php?f=2", PHPBB, "forum_phpbb3_viewforum.html")
-    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB, "forum_phpbb3_viewtopic_page1.html").queue.append(rate_limited(1))
+    serve(server, "/phpbb/viewtopic.php?f=2&t=7", PHPBB,
+          "forum_phpbb3_viewtopic_page1.html").queue.append(rate_limited(1))
     server.add("/phpbb/viewtopic.php?f=2&t=7&start=2", "gone", status=404)
     serve(server, "/phpbb/viewtopic.php?f=2&t=3", PHPBB, "forum_phpbb3_viewtopic_t3.html")
     server.add("/gone/viewforum.php", "", status=410)
@@ -99,26 +106,30 @@ def test_forum_error_pages_login_walls_and_a_429(server, tmp_path):
                + forum("gone", server.url("/gone/viewforum.php"), "vbulletin"))
     db, report = collect(settings_file(tmp_path, sources))
     errors = {o.name: o.error for o in report.outcomes}
-    assert errors["down"] == ("board: no threads found (selector 'ul.topiclist.topics > li.row' matched "
-                              "nothing): an error page, a login wall or another forum engine?")
-    assert errors["wall"].startswith("board: expected JSON, got an HTML page ('Database Error')")
+    assert errors["down"] == (server.url("/down/viewforum.php") + ": the forum answered with an error page "
+                              "('Database Error'): maintenance or database trouble, try again later")
+    assert errors["wall"].startswith(server.url("/wall.json") + ": expected JSON, got an HTML page "
+                                     "('Database Error')")
     # the 429 was waited out; the broken second page is reported, the first page's posts are kept
-    assert errors["phpbb"] == ("thread " + server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") +
-                               ": HTTP 404 Not Found")
+    assert errors["phpbb"] == server.url("/phpbb/viewtopic.php?f=2&t=7&start=2") + ": HTTP 404 Not Found"
     assert [r[0] for r in db.execute("SELECT guid FROM posts ORDER BY guid")] == ["p21", "p26", "p9"]
     assert source_row(db, "phpbb")["high_water"] is None  # not advanced past a failure
-    assert errors["gone"] == "board: HTTP 410 Gone" and source_row(db, "gone")["active"] == 0
+    assert errors["gone"] == server.url("/gone/viewforum.php") + ": HTTP 410 Gone"
+    assert source_row(db, "gone")["active"] == 0
 
 
-def test_settings_selectors_override_a_preset(tmp_path):
+def test_settings_selectors_override_a_preset_and_wrong_ones_are_an_error(tmp_path):
     pages = forum_pages("/phpbb/viewforum.php?f=2", "/phpbb/viewtopic.php?f=2&t=7", "/phpbb/viewtopic.php?f=2&t=3",
                         "/phpbb/viewtopic.php?f=2&t=7&start=2")
     extra = '[sources.selectors]\nauthor = "dl.postprofile dt a"\nnext_page = "a.no-such-link::attr(href)"\n'
     crawl = crawl_in_process(settings_file(tmp_path, forum("f", url("/phpbb/viewforum.php?f=2"), "phpbb3", extra)),
                              pages)
-    assert crawl.fetches["f"].error is None and len(crawl.posts) == 3
-    assert sorted((p.author for p in crawl.posts), key=str) == [None, "ana", "dora"]  # t=3 has no profile
-    assert not crawl.hits(url("/phpbb/viewtopic.php?f=2&t=7&start=2"))
+    # the thread's last page is read first, whatever next_page says; t=3 has no profile: no author at all
+    assert crawl.fetches["f"].error == (url("/phpbb/viewtopic.php?f=2&t=3") + ": no post has an author (selector "
+                                        "author 'dl.postprofile dt a'): wrong selectors or a changed theme? Posts "
+                                        "without them are not stored")
+    assert sorted(p.author for p in crawl.posts) == ["ana", "ben", "dora"]
+    assert crawl.fetches["f"].high_water is None
 
 
 @pytest.mark.parametrize("text,tz,expected", [
@@ -137,6 +148,94 @@ def test_forum_dates(text, tz, expected):
     assert parse_forum_date(text, tz, NOW) == expected
 
 
+@pytest.mark.parametrize("text,tz,language,expected", [
+    ("5 minutes ago", "UTC", None, "2026-11-23T05:55:00Z"),
+    ("an hour ago", "Europe/Berlin", None, "2026-11-23T05:00:00Z"),
+    ("Just now", "UTC", None, "2026-11-23T06:00:00Z"),
+    ("Yesterday", "UTC", None, "2026-11-22T00:00:00Z"),
+    ("Gestern, 10:42", "Europe/Berlin", "de", "2026-11-22T09:42:00Z"),
+    ("vor 5 Minuten", "Europe/Berlin", "de", "2026-11-23T05:55:00Z"),
+    ("4. November 2015, 17:04", "Europe/Berlin", "de", "2015-11-04T16:04:00Z"),
+    ("Mi 4. Nov 2015 17:04", "UTC", "de", "2015-11-04T17:04:00Z"),
+    ("Aujourd'hui à 10:42", "Europe/Paris", "fr", "2026-11-23T09:42:00Z"),
+    ("il y a 3 heures", "UTC", "fr", "2026-11-23T03:00:00Z"),
+    ("4 février 2015 à 10h42", "Europe/Paris", "fr", "2015-02-04T09:42:00Z"),
+    ("hace 2 días", "UTC", "es", "2026-11-21T06:00:00Z"),
+    ("12 agosto 2015 10:00", "UTC", "es", "2015-08-12T10:00:00Z"),
+    ("ieri alle 18:30", "Europe/Rome", "it", "2026-11-22T17:30:00Z"),
+    ("04.11.2015, 17:04", "UTC", None, "2015-11-04T17:04:00Z"),  # dotted: day first
+    ("1795000000", "Asia/Tokyo", None, "2026-11-18T11:06:40Z"),  # XenForo 1's data-time
+    ("by user123 » Thu Jan 01, 2026 1:35 am", "UTC", None, "2026-01-01T01:35:00Z"),  # a name with digits
+    ("Posted: Tue Nov 10, 2026 9:15 am Post subject: Re: Firefox 146", "UTC", None, "2026-11-10T09:15:00Z"),
+    ("Posts: 112", "UTC", None, None),
+    ("Firefox 146.0.1", "UTC", None, None),
+])
+def test_relative_localized_and_noisy_forum_dates(text, tz, language, expected):
+    assert parse_forum_date(text, tz, NOW, language) == expected
+
+
 def test_today_is_the_forums_today_not_utcs():
     late = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)  # already the 24th in Tokyo
     assert parse_forum_date("Today, 08:00 AM", "Asia/Tokyo", late) == "2026-11-23T23:00:00Z"
+
+
+def test_rerun_under_a_new_session_id_stores_and_updates_nothing_and_sources_lists_it(server, tmp_path):
+    """End to end (crawl child, loopback, store): phpBB 2 links carry ``sid=``; the second run's pages carry
+    another one. Nothing is new or updated, and ``listener sources`` names the engine it recognised."""
+    engines = FIXTURES / "forums" / "engines"
+    board = (engines / "phpbb2_board.html").read_bytes()
+    new_sid = board.replace(b"3f2a9c0d1e8b7a6f5e4d3c2b1a098765", b"00aa11bb22cc33dd44ee55ff66778899")
+    html = {"Content-Type": "text/html; charset=iso-8859-1"}
+    server.add("/viewforum.php?f=3", new_sid, headers=html).queue.append(Route(body=board, headers=html))
+    server.add("/viewtopic.php?t=12", (engines / "phpbb2_thread.html").read_bytes(), headers=html)
+    server.add("/viewtopic.php?t=12&start=15", (engines / "phpbb2_last.html").read_bytes(), headers=html)
+    path = settings_file(tmp_path, '[[sources]]\nname = "old-board"\ntype = "forum"\n'
+                                   f'url = "{server.url("/viewforum.php?f=3")}"\nmax_age = "30d"\n')
+    db, first = collect(path)
+    assert (first.counts.new, first.failed) == (4, [])
+    assert sorted(r[0] for r in db.execute("SELECT url FROM posts")) == \
+        [server.url("/viewtopic.php?t=12#100") + n for n in ("1", "2")] + \
+        [server.url("/viewtopic.php?t=12&start=15#100") + n for n in ("3", "4")]
+    db, second = collect(path)
+    assert (second.counts.new, second.counts.updated, second.failed) == (0, 0, [])
+    assert not any("sid=" in h.path for h in server.log)
+    r = CliRunner().invoke(cli, ["--config", str(path), "sources"])
+    assert r.exit_code == 0 and "forum (phpbb2)" in r.output
+
+
+def test_sources_shows_the_first_errors_of_a_run_and_how_many(tmp_path):
+    path = settings_file(tmp_path, forum("f", "https://forum.example.org/viewforum.php?f=2", "phpbb3"))
+    settings = load_settings(path)
+    db = store.open_db(settings.db_path)
+    store.sync_sources(db, settings.sources)
+    lines = [f"https://forum.example.org/viewtopic.php?t={n}: HTTP 404 Not Found" for n in range(1, 6)]
+    lines[4] = "https://forum.example.org/viewtopic.php?t=5: a login/registration wall ('Login')"
+    store.record_fetch(db, "f", now="2026-11-23T06:00:00Z", status=200, error="\n".join(lines))
+    r = CliRunner(env={"COLUMNS": "400"}).invoke(cli, ["--config", str(path), "sources"])
+    assert r.exit_code == 0
+    assert "viewtopic.php?t=3: HTTP 404" in r.output and "viewtopic.php?t=4" not in r.output
+    assert "(5 errors in all; 'listener collect NAME' lists every one)" in r.output
+
+
+def test_a_rows_last_post_link_leads_to_the_threads_last_page_end_to_end(server, tmp_path):
+    """A MyBB row without page links (ours, the row's "(Pages: 1 2)" taken out) gives its "Last Post" link,
+    which the board answers with a redirect to the last page; the thread is read back from there."""
+    engines = FIXTURES / "forums" / "engines"
+    board = re.sub(rb' <span class="smalltext">\(Pages:.*?\)</span>', b"",
+                   (engines / "mybb_board.html").read_bytes())
+    assert b"page=2" not in board.split(b'class="inline_row"')[1]
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    server.add("/forumdisplay.php?fid=2", board, headers=html)
+    server.add("/showthread.php?tid=9&action=lastpost", b"", status=302,
+               headers={"Location": server.url("/showthread.php?tid=9&page=2#pid1004")})
+    server.add("/showthread.php?tid=9&page=2", (engines / "mybb_last.html").read_bytes(), headers=html)
+    server.add("/showthread.php?tid=9", (engines / "mybb_thread.html").read_bytes(), headers=html)
+    path = settings_file(tmp_path, '[[sources]]\nname = "mybb"\ntype = "forum"\n'
+                                   f'url = "{server.url("/forumdisplay.php?fid=2")}"\nmax_age = "30d"\n')
+    db, first = collect(path)
+    assert (first.counts.new, first.failed) == (4, [])
+    assert [h.path for h in server.log if h.path != "/robots.txt"] == [
+        "/forumdisplay.php?fid=2", "/showthread.php?tid=9&action=lastpost", "/showthread.php?tid=9&page=2",
+        "/showthread.php?tid=9"]
+    assert db.execute("SELECT url FROM posts WHERE guid = 'post_1004'").fetchone()[0] == \
+        server.url("/showthread.php?tid=9&page=2#post_1004")

@@ -137,7 +137,8 @@ def _print_outcome(obj: Ctx, o: pipeline.SourceOutcome) -> None:
     if o.skipped:
         obj.say(f"  {o.name}: skipped, {o.skipped}; 'listener collect {o.name}' tries it again")
     elif o.error:
-        click.echo(f"error: source {o.name}: {o.error}", err=True)
+        for line in o.error.splitlines():  # a forum run keeps every failure, one line each
+            click.echo(f"error: source {o.name}: {line}", err=True)
     elif o.status == 304:
         obj.say(f"  {o.name}: not modified since last fetch")
     else:
@@ -409,6 +410,17 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
+SHOWN_ERRORS = 3
+
+
+def _first_errors(error: str | None) -> str:
+    """The first few of a fetch's error lines, and how many there were in all."""
+    lines = (error or "").splitlines()
+    if len(lines) <= SHOWN_ERRORS:
+        return "\n".join(lines)
+    return "\n".join(lines[:SHOWN_ERRORS] + [f"({len(lines)} errors in all; 'listener collect NAME' lists every one)"])
+
+
 def _list_sources(obj: Ctx) -> None:
     settings = obj.settings()
     rows = store.sources_table(obj.db())
@@ -420,9 +432,10 @@ def _list_sources(obj: Ctx) -> None:
         name = r["name"] if r["name"] in configured else f"{r['name']} (not in settings)"
         status = "-" if r["last_status"] is None and not r["last_error"] else \
             ("error" if r["last_error"] else str(r["last_status"]))
-        table.add_row(name, r["type"], "active" if r["active"] else "INACTIVE", r["last_fetch_at"] or "never",
+        kind = f"{r['type']} ({r['engine']})" if r.get("engine") else r["type"]
+        table.add_row(name, kind, "active" if r["active"] else "INACTIVE", r["last_fetch_at"] or "never",
                       status, str(r["posts"]),
-                      r["last_error"] or (f"malformed but usable: {r['bozo']}" if r["bozo"] else ""))
+                      _first_errors(r["last_error"]) or (f"malformed but usable: {r['bozo']}" if r["bozo"] else ""))
     Console(width=_width(), soft_wrap=False).print(table)
 
 

@@ -95,6 +95,8 @@ def sources_table(db: sqlite_utils.Database) -> list[dict]:
     return [dict(r) for r in rows(db, """
         SELECT s.name, s.type, s.url, s.last_fetch_at, s.last_success_at, s.last_status,
                s.last_error, s.bozo, s.active, s.high_water,
+               CASE WHEN s.type = 'forum' AND json_valid(s.session) THEN json_extract(s.session, '$.engine') END
+                   AS engine,
                (SELECT count(*) FROM posts p WHERE p.source = s.name) AS posts
         FROM sources s ORDER BY s.name""")]
 
