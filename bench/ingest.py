@@ -154,9 +154,9 @@ def run_naive(posts: list[dict], tmp: Path) -> float:
         table = db["posts"]
         t0 = time.perf_counter()
         for p in posts:
-            row = {f: p[f] for f in POST_FIELDS}
+            row = {f: p.get(f) for f in POST_FIELDS}
             row.update(fetched_at=STAMP, posted_at=p["published_at"] or STAMP,
-                       content_hash=content_hash(*(p[f] for f in POST_FIELDS[2:])))
+                       content_hash=content_hash(*(p.get(f) for f in POST_FIELDS[2:])))
             post_id = table.insert(row).last_pk
             body = post_text(p["title"], p["text"])
             compound = analyzer.polarity_scores(body)["compound"]

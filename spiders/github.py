@@ -141,6 +141,7 @@ def comment_item(entry: dict, source: str) -> PostItem:
     m = _ISSUE_NUMBER_RE.search(str(entry.get("issue_url") or entry.get("pull_request_url") or ""))
     return PostItem(
         source=source, guid=str(link or f"github-comment-{entry['id']}"), url=canonical_url(link),
+        parent_url=canonical_url(str(link).split("#", 1)[0]) if link and "#" in str(link) else None,
         author=(entry.get("user") or {}).get("login"), title=f"Re: {m.group(1)}#{m.group(2)}" if m else None,
         text=str(entry.get("body") or ""), published_at=iso_utc(parse_iso(entry.get("created_at"))),
         score=score, likes=likes,

@@ -21,6 +21,7 @@ class PostItem:
     comments: int | None = None   # comment or reply count
     likes: int | None = None      # likes / favourites
     shares: int | None = None     # reposts / reblogs
+    parent_url: str | None = None  # what this post replies to (a comment's thread, question or issue)
 
     def to_dict(self) -> dict:
         return asdict(self)

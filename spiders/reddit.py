@@ -121,6 +121,8 @@ class RedditSpider(PagedSpider):
         for item in feed.items:
             rid = item.guid.split("_", 1)[-1]
             if rid.isalnum():
+                if item.guid.startswith("t1_") and item.url:
+                    item.parent_url = thread_of(item.url)
                 posts.append((self.key(run, rid, item.published_at, item.guid), item))
         posts.sort(key=lambda p: p[0], reverse=True)
         return Page(posts, None)
@@ -136,6 +138,27 @@ def listing_item(d: dict, source: str) -> PostItem:
     title = d.get("title") or (f"Re: {d['link_title']}" if d.get("link_title") else None)
     return PostItem(
         source=source, guid=d["name"], url=canonical_url(WEB_BASE + d["permalink"]) if d.get("permalink") else None,
+        parent_url=thread_url(d) if d.get("name", "").startswith("t1_") else None,
         author=d.get("author"), title=title, text=text,
         published_at=published, score=as_int(d.get("score")), comments=as_int(d.get("num_comments")),
     )
+
+
+def thread_url(comment: dict) -> str | None:
+    """The thread a ``t1`` comment belongs to: its ``link_permalink``, else its permalink without the
+    comment's own id."""
+    link = comment.get("link_permalink")
+    if isinstance(link, str) and link.startswith("http"):
+        return canonical_url(link)
+    permalink = comment.get("permalink")
+    return thread_of(WEB_BASE + permalink) if isinstance(permalink, str) else None
+
+
+def thread_of(comment_url: str) -> str | None:
+    """``https://…/r/SUB/comments/ID/SLUG/CID/`` -> ``https://…/r/SUB/comments/ID/SLUG/`` (None for
+    another shape)."""
+    head, _, path = comment_url.partition("/r/")
+    parts = path.rstrip("/").split("/")
+    if not head or len(parts) != 5 or parts[1] != "comments":
+        return None
+    return canonical_url(f"{head}/r/{'/'.join(parts[:4])}/")

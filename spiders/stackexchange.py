@@ -188,6 +188,7 @@ def answer_item(a: dict, source: str, site: str, questions: dict[str, list[str]]
     link, title = questions.get(str(a.get("question_id")), ["", ""])
     return PostItem(
         source=source, guid=f"{site}/a/{a['answer_id']}", url=f"{_host(link, site)}/a/{a['answer_id']}",
+        parent_url=link or (f"{_host(None, site)}/q/{a['question_id']}" if a.get("question_id") else None),
         author=_author(a), title=f"Re: {title}" if title else None,
         text=html_to_text(a.get("body") or ""), published_at=_time(a.get("creation_date")),
         score=as_int(a.get("score")), comments=as_int(a.get("comment_count")),
@@ -199,7 +200,7 @@ def comment_item(c: dict, source: str, site: str, posts: dict[str, list[str]]) -
     link, title = posts.get(str(c.get("post_id")), ["", ""])
     return PostItem(
         source=source, guid=f"{site}/c/{c['comment_id']}",
-        url=f"{_host(link, site)}/posts/comments/{c['comment_id']}",
+        url=f"{_host(link, site)}/posts/comments/{c['comment_id']}", parent_url=link or None,
         author=_author(c), title=f"Re: {title}" if title else None,
         text=html_to_text(c.get("body") or ""), published_at=_time(c.get("creation_date")),
         score=as_int(c.get("score")),

@@ -148,9 +148,12 @@ def comment_item(c: dict, source: str, video: str | None, replies: int | None = 
     vid = s.get("videoId") or video
     published = iso_utc(parse_iso(s.get("publishedAt")))
     text = html_to_text(s.get("textDisplay")) or str(s.get("textOriginal") or "")
+    parent = s.get("parentId")   # a reply answers its thread's top comment; a top comment, the video
     item = PostItem(
         source=source, guid=f"youtube/{cid}",
         url=f"{WATCH}{urlencode({'v': vid, 'lc': cid})}" if vid else None,
+        parent_url=(f"{WATCH}{urlencode({'v': vid, 'lc': parent})}" if isinstance(parent, str)
+                    else f"{WATCH}{urlencode({'v': vid})}") if vid else None,
         author=s.get("authorDisplayName"), text=text, published_at=published,
         likes=as_int(s.get("likeCount")), comments=replies,
     )

@@ -157,6 +157,7 @@ def test_github_engagement_and_review_comment_titles_from_current_api_shapes():
                            "user": {"login": "lee"}, "html_url": "https://github.com/o/r/pull/10#discussion_r2",
                            "pull_request_url": "https://api.github.com/repos/o/r/pulls/10"}, "gh")
     assert (review.title, review.guid, review.score) == ("Re: o/r#10", "https://github.com/o/r/pull/10#discussion_r2", None)
+    assert review.parent_url == "https://github.com/o/r/pull/10" and issue.parent_url is None
 
 
 def test_github_end_to_end_waits_out_a_rate_limit_then_reruns_store_nothing(server, tmp_path):
@@ -263,6 +264,8 @@ def test_stackexchange_questions_answers_and_comments_page_by_has_more_and_rerun
     assert (c.url, c.title, c.text) == ("https://stackoverflow.com/posts/comments/140001001",
                                         "Re: Flex gap ignored in Firefox print preview",
                                         "Thanks, the margin workaround works in Firefox and Chrome.")
+    assert a.parent_url.startswith("https://stackoverflow.com/questions/") and c.parent_url
+    assert q.parent_url is None
     assert f.high_water == "2026-11-21T09:30:00Z#000079991234"  # the newest answer
 
     since = 1795253400  # the mark's time: only questions active since then
@@ -388,6 +391,8 @@ def test_youtube_threads_replies_and_a_channels_recent_videos_then_a_rerun_stops
     assert (reply.author, reply.text, reply.url) == (
         "kun liu", "this is the third reply!",
         "https://www.youtube.com/watch?v=F1UP7wRCPH8&lc=Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh")
+    assert reply.parent_url == "https://www.youtube.com/watch?v=F1UP7wRCPH8&lc=Ugw5zYU6n9pmIgAZWvN4AaABAg"
+    assert t.parent_url == "https://www.youtube.com/watch?v=F1UP7wRCPH8"
     assert f.high_water == "2019-12-01T04:46:31Z#Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh"
 
     second = crawl_in_process(path, pages, env={"YOUTUBE_API_KEY": "k"}, state={"yt": first.state("yt")})

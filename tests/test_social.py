@@ -362,6 +362,7 @@ def test_reddit_subreddit_comments_are_posts_too_with_their_thread(tmp_path):
         "https://www.reddit.com/r/redditdev/comments/2gmzqe/praw_https_enabled_praw_testing_needed/cklhv0f/",
         reply.author, "2014-09-18T03:13:54Z")
     assert reply.text and reply.author
+    assert reply.parent_url == "https://www.reddit.com/r/redditdev/comments/2gmzqe/praw_https_enabled_praw_testing_needed/"
     # posts and comments share one mark, so it is a time (ids of the two kinds do not compare)
     assert run1.fetches["dev"].high_water == "2014-09-18T03:13:54Z#t1_cklhv0f"
     run2 = crawl_in_process(path, answers, env=env, state={"dev": run1.state("dev")})

@@ -148,3 +148,31 @@ def test_posts_by_id_keeps_the_order_asked_for_across_lookup_chunks(tmp_path):
     found = store.posts_by_id(db, ids)
     assert [r["id"] for r in found] == ids[:-1]
     assert found[0]["title"] == "title 1199" and found[0]["engagement"] == 1199
+
+
+def test_a_reply_keeps_its_parent_link_and_it_is_not_part_of_the_content(tmp_path):
+    """``parent_url`` (a comment's thread) is stored with the post, shown by the API and the post page,
+    and is not part of the content hash: a re-fetch of the same reply is unchanged."""
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from listener.app.web import create_app
+    from listener.config import load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[store]\npath = "s.db"\n', encoding="utf-8")
+    settings = load_settings(path)
+    db = store.open_db(settings.db_path)
+    reply = {"source": "r", "guid": "t1_x", "url": "https://www.reddit.com/r/a/comments/1/t/x/", "title": "Re: t",
+             "text": "same here", "published_at": "2026-11-22T10:00:00Z",
+             "parent_url": "https://www.reddit.com/r/a/comments/1/t/"}
+    assert store.upsert_posts(db, [reply], now="2026-11-23T00:00:00Z").new == 1
+    again = store.upsert_posts(db, [reply], now="2026-11-23T01:00:00Z")
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+    (pid,) = db.execute("SELECT id FROM posts").fetchone()
+    assert store.get_post(db, pid)["parent_url"] == reply["parent_url"]
+    db.close()
+    client = TestClient(create_app(settings, today=lambda: date(2026, 11, 23)))
+    assert client.get(f"/api/posts/{pid}").json()["parent_url"] == reply["parent_url"]
+    assert f'href="{reply["parent_url"]}" rel="noopener noreferrer nofollow">in reply to</a>' in client.get(f"/posts/{pid}").text

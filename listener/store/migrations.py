@@ -310,6 +310,12 @@ def _m0012(db: sqlite_utils.Database) -> None:
         db.conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
 
 
+@_migration("0013_parent_url")
+def _m0013(db: sqlite_utils.Database) -> None:
+    """The post a comment or reply answers (its thread, question, issue or video), when the source says."""
+    db.execute("ALTER TABLE posts ADD COLUMN parent_url TEXT")
+
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

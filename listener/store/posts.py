@@ -15,7 +15,9 @@ from listener.store.sql import chunks, rows
 from listener.text import content_hash
 
 TEXT_FIELDS = ("url", "author", "title", "text", "published_at", "language")
-POST_FIELDS = ("source", "guid") + TEXT_FIELDS + ENGAGEMENT_FIELDS
+# parent_url is stored but not part of the content hash: it never changes, and hashing a new field
+# would count every post stored before it as edited
+POST_FIELDS = ("source", "guid") + TEXT_FIELDS + ENGAGEMENT_FIELDS + ("parent_url",)
 HIT_COLUMNS = ("p.id, p.source, p.url, p.author, p.title, p.text, p.posted_at, p.sentiment, "
                f"p.sentiment_label, coalesce(p.detected_language, p.language) AS language, "
                f"{ENGAGEMENT_SQL} AS engagement")  # a post as a search result shows it
@@ -66,9 +68,9 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
             if row is None:
                 posted = p.get("published_at") or now
                 facets = post_facets({**p, "source": key[0], "posted_at": posted})
-                inserts.append([*key, *text_values, *numbers, now, posted, digest, facets])
+                inserts.append([*key, *text_values, *numbers, p.get("parent_url"), now, posted, digest, facets])
             elif row[1] != digest:
-                edits.append([*text_values, *numbers, now, digest, p.get("published_at"), row[0]])
+                edits.append([*text_values, *numbers, p.get("parent_url"), now, digest, p.get("published_at"), row[0]])
             elif any(new is not None and new != old for new, old in zip(numbers, row[2:])):
                 renumbered.append([*numbers, row[0]])
             else:
@@ -81,7 +83,7 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
             conn.executemany(
                 "UPDATE posts SET " + ", ".join(f"{f} = ?" for f in TEXT_FIELDS) + ", " +
                 ", ".join(f"{f} = coalesce(?, {f})" for f in ENGAGEMENT_FIELDS) +
-                ", updated_at = ?, content_hash = ?, posted_at = coalesce(?, posted_at), "
+                ", parent_url = coalesce(?, parent_url), updated_at = ?, content_hash = ?, posted_at = coalesce(?, posted_at), "
                 "sentiment = NULL, sentiment_label = NULL, classified_at = NULL, classifier = NULL, "
                 "detected_language = NULL "
                 "WHERE id = ?", edits)

@@ -102,6 +102,7 @@ class PostDetail(BaseModel):
     source: str
     guid: str
     url: str | None
+    parent_url: str | None = None   # what the post replies to (a comment's thread, question, issue, video)
     author: str | None
     title: str | None
     text: str | None
