@@ -48,6 +48,8 @@ SERIES_DAYS = 30
 SPIKE_HISTORY = 56
 NEUTRAL_BAND = 0.05  # |score| below this reads as neutral, whatever the label (VADER's own band)
 MAX_EXPLAINED = 5   # alarms per product that get their drivers (each is two reads of the store)
+_QUESTION = re.compile(r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else))\b",
+                       re.I)
 _QUESTION_OR_COMPLAINT = re.compile(
     r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else)|"
     r"help|broken|doesn'?t work|not working|refund|crash(?:es|ed|ing)?|bug|issue|problem|"
@@ -66,7 +68,7 @@ DEFINITIONS = {
     "unscored": "mentions in a language the sentiment model does not cover ({languages} only); "
                 "not counted in net sentiment",
     "needs a response": "mentions that ask a question or complain, engaged with or with no replies yet, "
-                        "other than those listed as most negative",
+                        "whatever their sentiment: questions first, then the most engaged",
     "spike / drop": "a day whose mentions (or negative share) are improbably far from the "
                     "day-of-week-adjusted baseline of the known days among the previous 8 weeks, or at least "
                     "2.5 times it (preset: {preset}); not judged before 7 known days, and only 3x counts "
@@ -337,12 +339,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         s.top_negative = _refs([r for r in negatives if (r["sentiment"] or 0) <= -NEUTRAL_BAND][:k])
         engaged = store.product_mentions(db, s.name, a, b, order="engagement", limit=max(200, k), cutoff=c)
         s.most_engaged = [m for m in _refs(engaged[:k]) if m.engagement > 0]
-        # questions and complaints, engaged with or unanswered, whatever their sentiment; not the ones
-        # already listed as most negative
-        shown = {m.post_id for m in s.top_negative}
-        s.needs_response = _refs([r for r in engaged if r["id"] not in shown
-                                  and (not r["comments"] or (r.get("engagement") or 0) > 0)
-                                  and _QUESTION_OR_COMPLAINT.search(f"{r['title'] or ''} {r['text'] or ''}")][:k])
+        s.needs_response = _refs(_needs_response(engaged)[:k])
         s.top_sources = store.product_facets(db, s.name, a, b, "source", limit=5, cutoff=c)
         s.top_authors = store.product_facets(db, s.name, a, b, "author", limit=5, cutoff=c)
         s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"])
@@ -440,6 +437,19 @@ def _alarms(name: str, start: date, day: date, per_day: dict, known: set[str], p
                              round(share.expected, 4), share.p))
         d += timedelta(days=1)
     return out
+
+
+def _needs_response(rows: list[dict]) -> list[dict]:
+    """Questions and complaints, engaged with or unanswered, whatever their sentiment: questions first,
+    then the most engaged, then the newest."""
+    def text(r: dict) -> str:
+        return f"{r['title'] or ''} {r['text'] or ''}"
+
+    found = [r for r in rows if (not r["comments"] or (r.get("engagement") or 0) > 0)
+             and _QUESTION_OR_COMPLAINT.search(text(r))]
+    found.sort(key=lambda r: r["posted_at"] or "", reverse=True)
+    found.sort(key=lambda r: (not _QUESTION.search(text(r)), -(r.get("engagement") or 0)))
+    return found
 
 
 def _refs(rows: list[dict]) -> list[MentionRef]:
