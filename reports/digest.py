@@ -59,8 +59,9 @@ DEFINITIONS = {
     "mentions": "posts published in the period (UTC) that mention the product; a post naming "
                 "two products counts for each",
     "change": "mentions minus what each baseline expects for a period of this length (the daily average over "
-              "the previous days named, times {days}); only days with collected posts count, the first "
-              "collected day ({first}) is partly covered and left out",
+              "the previous days named, times {days}); only days with collected posts count (at least as "
+              "many as the period has, up to 7), the first collected day ({first}) is partly covered and "
+              "left out",
     "share of voice": "the product's mentions divided by the mentions of all tracked products",
     "net sentiment": "(positive - negative) / scored mentions x 100, from -100 (all negative) to +100 "
                      "(all positive); each mention labelled by what the post says about that product "
@@ -402,13 +403,14 @@ def _change(kind: str, window: int, start: date, days: int, mentions: int, daily
                  else f"same weekday average ({k} of the previous {weeks} weeks have data)")
     elif k == window:
         label = f"previous {window} days" if window == days else f"previous {window} days' average{per}"
-    elif k:
-        since = f"; data from {history_start.isoformat()}" if history_start else ""
-        label = f"previous {k} days' average{per} ({k} of {window} days have data{since})"
+    elif k >= min(days, 7):  # a baseline needs at least as many known days as the period, up to a week
+        some = "the 1 day" if k == 1 else f"the {k} days"
+        label = (f"average of {some} with data among the previous {window}" if days == 1 else
+                 f"daily average of {some} with data among the previous {window}, x {days}")
     else:
-        label = f"previous {window} days (no data before this period)"
-    if not k:
-        return Change(label, window, 0, None, None, None)
+        label = (f"previous {window} days (no data before this period)" if not k else
+                 f"previous {window} days (too little data: {k} day{'' if k == 1 else 's'})")
+        return Change(label, window, k, None, None, None)
     mean = sum(counts) / k * days
     delta = mentions - mean
     return Change(label, window, k, mean, delta, (delta / mean * 100) if mean else None)

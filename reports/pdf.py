@@ -122,8 +122,12 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
         heading("What changed", 10)
         if p.changes and p.changes[0].mean is not None:
             para(f"Against the {p.changes[0].label}: {_fmt(p.changes[0].delta, 1, True)} mentions.")
-            if _why(p.drivers):
-                para(_why(p.drivers), 8)
+        elif p.drivers:
+            para("No earlier data to compare with; what the mentions are about:")
+        if _why(p.drivers):
+            para(_why(p.drivers), 8)
+            for e in p.drivers.examples:
+                para(f"  - {e['title']} ({e['source']}, {e['posted_at']}) {e['url'] or ''}", 8)
         for a in p.alarms:
             value = (_plural(a.value, "mention") + f", expected about {_fmt(a.expected, 1)}" if a.metric == "volume"
                      else f"{_fmt(a.value * 100, 1)}% negative, expected about {_fmt(a.expected * 100, 1)}%")

@@ -112,10 +112,10 @@ def test_days_before_the_first_post_are_unknown_not_zero(history):
                                                            for i in (1, 2, 3)]
     week, weekday = acme.changes
     # 2 known full days before the 4th (the 1st is partly covered): their average, not 7 days with 5 zeros
-    assert week.known_days == 2 and week.label.startswith("previous 2 days' average (2 of 7 days have data")
+    assert week.known_days == 2 and week.label == "average of the 2 days with data among the previous 7"
     assert week.mean == pytest.approx((_weekday_count(date(2026, 10, 2)) + _weekday_count(date(2026, 10, 3))) / 2)
     # no same weekday known yet: the shorter honest baseline, named
-    assert weekday.known_days == 2 and weekday.label.startswith("previous 2 days' average")
+    assert weekday.known_days == 2 and weekday.label == "average of the 2 days with data among the previous 28"
     assert acme.alarms == []  # nothing judged on 2 known days
     first = build_digest(db, settings, day=INSTALL, now=NOW).products[0]
     assert first.changes[0].mean is None and "no data before" in first.changes[0].label
@@ -127,8 +127,14 @@ def test_a_30_day_digest_compares_with_the_previous_30_days(history):
     d = build_digest(db, settings, day=LAST, days=30, now=NOW)
     acme = d.products[0]
     [change] = acme.changes  # 7 and 28 are both shorter than the period: the previous 30 days
-    assert change.days == 30 and change.label.startswith("previous 14 days' average per 30 days")
-    assert "vs previous 14 days' average per 30 days" in render_markdown(d)
+    # the 30 days before the period (not seven 30-day periods): Oct 2-15 have data, Oct 1 is partly covered
+    assert (change.days, change.known_days) == (30, 14)
+    assert change.label == "daily average of the 14 days with data among the previous 30, x 30"
+    assert change.mean == pytest.approx(sum(_weekday_count(date(2026, 10, 2) + timedelta(days=i))
+                                            for i in range(14)) / 14 * 30)
+    assert "vs daily average of the 14 days with data among the previous 30, x 30 |" in render_markdown(d)
+    full = build_digest(db, settings, day=LAST, days=14, now=NOW).products[0].changes
+    assert [c.label for c in full] == ["previous 14 days", "previous 28 days' average per 14 days"]
 
 
 def test_the_alert_rule_sees_the_same_spike(history):
