@@ -99,7 +99,8 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
                 table.row([f"{p.name} ({'ours' if p.ours else 'competitor'})", _fmt(p.mentions),
                            *[_change(c) for c in p.changes],
                            _fmt(p.share_of_voice * 100 if p.share_of_voice is not None else None, 1, suffix="%"),
-                           _fmt(p.net_sentiment, 0, True), f"{_fmt(p.positive)} / {_fmt(p.neutral)} / {_fmt(p.negative)}"])
+                           _fmt(p.net_sentiment, 0, True),
+                           f"{_fmt(p.positive)} / {_fmt(p.neutral)} / {_fmt(p.negative)}"])
     if "share-of-voice" in by_name:
         pdf.image(io.BytesIO(by_name["share-of-voice"].png), w=width)
 
