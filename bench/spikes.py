@@ -17,7 +17,7 @@ day 0, gaps) and the partly covered day 0 are ``None`` for the new detector; the
 sees them as zero-mention days (what the digest did) and judges a day once any history count is
 non-zero. Reported per family and preset: precision and recall on burst days, false alarms (any
 spike or drop) per 90 days on the same series without bursts, and for the install families false
-alarms in the first 14 days. Ratios: new recall / current recall, current false alarms / new.
+alarms in the first 14 days (per series, averaged over the series with and without bursts). Ratios: new recall / current recall, current false alarms / new.
 
 Run: python bench/spikes.py [--quick] [--json PATH]
 """
