@@ -143,12 +143,12 @@ def _known(db: sqlite_utils.Database, history: list[tuple[int, int]], start: dat
            ) -> list[tuple[int | None, int | None]]:
     """The history with unknown buckets as ``None``: those without any collected post (before
     collection started, or a gap), and the bucket of the very first post (only partly covered)."""
-    collected = store.post_buckets(db, start, width, len(history))
+    collected = store.collected_buckets(db, start, width, len(history))
     first = store.first_posted_at(db)
     first_bucket = None if first is None else \
         (int(datetime.fromisoformat(first.replace("Z", "+00:00")).timestamp()) - int(start.timestamp())) // width
-    return [(None, None) if not n or i == first_bucket else pair
-            for i, (pair, n) in enumerate(zip(history, collected))]
+    return [(None, None) if not known or i == first_bucket else pair
+            for i, (pair, known) in enumerate(zip(history, collected))]
 
 
 def alert_message(rule: AlertRule, reason: str, d: Drivers, window: tuple[str, str]) -> Message:

@@ -321,7 +321,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     for s in stats.values():
         if product and s.name != product:
             continue
-        if s.mentions:
+        if s.mentions and not (days == 1 and s.alarms):  # a daily digest's alarms explain the day themselves
             since = start - timedelta(days=windows[0][1])
             s.drivers = explain(db, s.name, plan, "volume", a, b, since.isoformat(), cutoff=cutoff)
         for alarm in s.alarms[:MAX_EXPLAINED]:

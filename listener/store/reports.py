@@ -194,17 +194,15 @@ def first_posted_at(db: sqlite_utils.Database, cutoff: str | None = None) -> str
     return row[0] if row else None
 
 
-def post_buckets(db: sqlite_utils.Database, start: datetime, bucket_seconds: int, buckets: int) -> list[int]:
-    """All posts (mentioning a product or not) per consecutive bucket from ``start``, oldest first:
-    a bucket without any post is one whose counts are unknown (not collected)."""
-    end = start + timedelta(seconds=bucket_seconds * buckets)
-    out = [0] * buckets
-    found = db.execute("SELECT CAST((strftime('%s', posted_at) - ?) / ? AS INTEGER) AS b, count(*) FROM posts "
-                       "WHERE posted_at >= ? AND posted_at < ? GROUP BY b",
-                       [int(start.timestamp()), bucket_seconds, _iso(start), _iso(end)])
-    for b, n in found.fetchall():
-        if 0 <= b < buckets:
-            out[b] = n
+def collected_buckets(db: sqlite_utils.Database, start: datetime, bucket_seconds: int, buckets: int) -> list[bool]:
+    """For consecutive buckets from ``start``, oldest first, whether any post (mentioning a product
+    or not) was posted in it: a bucket without any is one whose counts are unknown (not collected)."""
+    out = []
+    for i in range(buckets):  # one index seek per bucket: stops at its first post
+        a = start + timedelta(seconds=bucket_seconds * i)
+        b = a + timedelta(seconds=bucket_seconds)
+        out.append(bool(db.execute("SELECT EXISTS (SELECT 1 FROM posts WHERE posted_at >= ? AND posted_at < ?)",
+                                   [_iso(a), _iso(b)]).fetchone()[0]))
     return out
 
 
