@@ -48,6 +48,7 @@ SERIES_DAYS = 30
 SPIKE_HISTORY = 56
 NEUTRAL_BAND = 0.05  # |score| below this reads as neutral, whatever the label (VADER's own band)
 MAX_EXPLAINED = 5   # alarms per product that get their drivers (each is two reads of the store)
+DRIVER_SAMPLE = (1000, 2000)  # newest posts read for a driver's window and baseline (a digest has many)
 _QUESTION = re.compile(r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else))\b",
                        re.I)
 _QUESTION_OR_COMPLAINT = re.compile(
@@ -323,12 +324,13 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
             continue
         if s.mentions and not (days == 1 and s.alarms):  # a daily digest's alarms explain the day themselves
             since = start - timedelta(days=windows[0][1])
-            s.drivers = explain(db, s.name, plan, "volume", a, b, since.isoformat(), cutoff=cutoff)
+            s.drivers = explain(db, s.name, plan, "volume", a, b, since.isoformat(), cutoff=cutoff,
+                                sample=DRIVER_SAMPLE)
         for alarm in s.alarms[:MAX_EXPLAINED]:
             d0 = date.fromisoformat(alarm.day)
             alarm.drivers = explain(db, s.name, plan, "negative_share" if alarm.metric == "negative share"
                                     else "volume", d0.isoformat(), (d0 + timedelta(days=1)).isoformat(),
-                                    (d0 - timedelta(days=7)).isoformat(), cutoff=cutoff)
+                                    (d0 - timedelta(days=7)).isoformat(), cutoff=cutoff, sample=DRIVER_SAMPLE)
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
         scored = s.positive + s.neutral + s.negative
         s.net_sentiment = net_sentiment(s.positive, s.negative, scored)

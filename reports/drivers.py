@@ -54,13 +54,15 @@ def top_terms(window: list[dict], baseline: list[dict], limit: int = 6) -> list[
 
 
 def explain(db: sqlite_utils.Database, product: str | None, plan: Plan | None, metric: str, start: str, end: str,
-            baseline_start: str, examples: int = 3, cutoff: str | None = None) -> Drivers:
+            baseline_start: str, examples: int = 3, cutoff: str | None = None,
+            sample: tuple[int, int] = (2000, 5000)) -> Drivers:
     """What is behind the mentions of ``product`` (or the matches of ``plan``, or both) posted in
     [start, end) against those in [baseline_start, start): distinguishing terms, sources, authors,
     topics and example mentions (for ``metric`` "negative_share", of the negative ones, most negative
-    first; else the most engaged); with ``cutoff``, only posts first fetched by then."""
-    posts = search.window_rows(db, plan, product, start, end, limit=2000, cutoff=cutoff)
-    base = search.window_rows(db, plan, product, baseline_start, start, limit=5000, cutoff=cutoff)
+    first; else the most engaged); with ``cutoff``, only posts first fetched by then. ``sample``: at
+    most this many of the newest posts of the window and of the baseline are read."""
+    posts = search.window_rows(db, plan, product, start, end, limit=sample[0], cutoff=cutoff)
+    base = search.window_rows(db, plan, product, baseline_start, start, limit=sample[1], cutoff=cutoff)
     if metric == "negative_share":
         focus = [p for p in posts if p["sentiment_label"] == "negative"] or posts
         ordered = sorted(focus, key=lambda p: (p["sentiment"] if p["sentiment"] is not None else 0, -p["id"]))

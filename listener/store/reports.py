@@ -188,7 +188,8 @@ def collected_days(db: sqlite_utils.Database, start: str, end: str, cutoff: str 
 
 def first_posted_at(db: sqlite_utils.Database, cutoff: str | None = None) -> str | None:
     """When the earliest post fetched by ``cutoff`` was posted (None: no post): where history starts."""
-    cut, args = _cut(cutoff)
+    # "+p.fetched_at": walk the posted_at index from its start rather than sort what the fetched_at index finds
+    cut, args = ("AND +p.fetched_at <= ?", [cutoff]) if cutoff else ("", [])
     row = db.execute(f"SELECT p.posted_at FROM posts p WHERE p.posted_at IS NOT NULL {cut} "
                      "ORDER BY p.posted_at LIMIT 1", args).fetchone()
     return row[0] if row else None
