@@ -90,3 +90,28 @@ def test_neutral_scores_are_not_most_negative_and_sections_stay_apart(fixture_db
     assert "-0.00" not in md and "+0.00" not in md
     # Markdown keeps each heading its own paragraph
     assert "**Top sources**: fixture (4)\n\n**Top authors**: ann (4)\n" in md
+
+
+def test_the_pdf_carries_every_section_with_formatted_numbers(fixture_db, monkeypatch):
+    from fpdf import FPDF
+
+    db, settings = fixture_db
+    d = build_digest(db, settings, day=date(2026, 11, 23), now=NOW)  # Acme: 1 mention; Bolt: none
+    written: list[str] = []
+    real = FPDF.multi_cell
+
+    def record(self, w, h=None, text="", *args, **kwargs):  # the real drawing, with its text kept
+        written.append(str(text))
+        return real(self, w, h, text, *args, **kwargs)
+
+    monkeypatch.setattr(FPDF, "multi_cell", record)
+    pdf = render_pdf(d, digest_charts(d))
+    assert pdf.startswith(b"%PDF-")
+    text = "\n".join(written)
+    for section in ("What changed", "Most engaged", "Most positive", "Most negative", "May need a response",
+                    "Top sources", "Top authors", "Posts by source", "Definitions", "share of voice"):
+        assert section in text, section
+    assert "1 mention;" in text or "1 mention," in text
+    assert "1 mentions" not in text and "0.6666" not in text
+    assert "Bolt (competitor): no mentions in this period" in text
+    assert "What it was about" not in text and "Why: sources fixture (1)" in text
