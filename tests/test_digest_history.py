@@ -144,3 +144,14 @@ def test_the_alert_rule_sees_the_same_spike(history):
     assert out.fired and out.reason.startswith(f"volume spike: {_weekday_count(BURST) + 52} mentions vs about")
     [early] = check_alerts(db, settings, now=datetime(2026, 10, 9, tzinfo=timezone.utc), send=False)
     assert not early.fired
+
+
+def test_the_web_overview_marks_days_without_collected_posts(history):
+    from listener.app.web.render import chart
+    from reports.overview import overviews
+
+    db, settings = history
+    acme = overviews(db, settings, end=INSTALL + timedelta(days=3), days=10)[0]
+    assert [d.known for d in acme.days] == [False] * 6 + [True] * 4
+    labels = [b["label"] for b in chart(acme, "mentions")["bars"]]
+    assert labels[0] == f"{INSTALL - timedelta(days=6)}: no data collected" and labels[6] == f"{INSTALL}: 3 mention(s)"
