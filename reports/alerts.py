@@ -21,8 +21,6 @@ out at the first check after the quiet hours if the condition still holds.
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -33,27 +31,14 @@ from listener import search, store
 from listener.search.query import QueryError
 from listener.search import Plan
 from listener.config import AlertRule, Settings
-from listener.text import iso_utc, snippet
+from listener.text import iso_utc
 from reports.deliver import Delivery, Message, deliver
+from reports.drivers import Drivers, explain
 from reports.digest import NOT_COMPUTED_NOTICE
-from reports.spikes import PRESETS, count_verdict, share_verdict
+from reports.spikes import PRESETS, judge
 
 HISTORY_BUCKETS = {3600: 24 * 14, 86400: 56}
 SEASONS = {3600: 24, 86400: 7}
-_WORD = re.compile(r"[^\W\d_][\w'-]{2,}", re.UNICODE)
-_STOP = set("""the and for that this with you are was were have has had not but from they their them what
-when where which who will would can could should about there here just like into than then also more most
-some any all our your his her its out get got one two how why because been being very really much many
-over only even make made did does doing don't can't isn't it's i'm you're we're http https www com""".split())
-
-
-@dataclass
-class Drivers:
-    terms: list[tuple[str, int]] = field(default_factory=list)
-    sources: list[tuple[str, int]] = field(default_factory=list)
-    authors: list[tuple[str, int]] = field(default_factory=list)
-    topics: list[tuple[str, int]] = field(default_factory=list)
-    examples: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -73,28 +58,6 @@ def in_quiet_hours(now: datetime, quiet: str, tz: str) -> bool:
     a, b = (time.fromisoformat(x) for x in quiet.split("-"))
     local = now.astimezone(ZoneInfo(tz)).time()
     return (a <= local < b) if a <= b else (local >= a or local < b)
-
-
-def top_terms(window: list[dict], baseline: list[dict], limit: int = 6) -> list[tuple[str, int]]:
-    """Terms much more frequent in the window than in the baseline (smoothed log ratio), with counts."""
-    def counts(posts: list[dict]) -> Counter:
-        c: Counter = Counter()
-        for p in posts:
-            c.update({w.lower() for w in _WORD.findall(f"{p.get('title') or ''} {p.get('text') or ''}")
-                      if w.lower() not in _STOP})
-        return c
-
-    now_c, base_c = counts(window), counts(baseline)
-    n_now, n_base = max(len(window), 1), max(len(baseline), 1)
-    scored = []
-    for term, k in now_c.items():
-        if k < 2:
-            continue
-        lift = math.log((k / n_now + 0.01) / (base_c.get(term, 0) / n_base + 0.01))
-        if lift > 0:
-            scored.append((lift * math.sqrt(k), term, k))
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    return [(t, k) for _, t, k in scored[:limit]]
 
 
 @dataclass
@@ -122,24 +85,8 @@ def drivers(db: sqlite_utils.Database, rule: AlertRule, start: datetime, end: da
             baseline_start: datetime, scope: _Scope | None = None) -> Drivers:
     """What is behind a window: distinguishing terms, sources, authors, topics, and 3 example mentions."""
     scope = scope or _scope(db, rule)
-    posts = scope.posts(db, iso_utc(start) or "", iso_utc(end) or "", limit=2000)
-    base = scope.posts(db, iso_utc(baseline_start) or "", iso_utc(start) or "", limit=5000)
-    if rule.metric == "negative_share":
-        focus = [p for p in posts if p["sentiment_label"] == "negative"] or posts
-        examples = sorted(focus, key=lambda p: (p["sentiment"] if p["sentiment"] is not None else 0, -p["id"]))
-    else:
-        focus = posts
-        examples = sorted(posts, key=lambda p: (-(p["engagement"] or 0), -p["id"]))
-    topics = Counter(t for ts in store.post_tags(db, [p["id"] for p in focus])[1].values() for t in ts)
-    return Drivers(
-        terms=top_terms(focus, base),
-        sources=Counter(p["source"] for p in focus).most_common(3),
-        authors=Counter(p["author"] for p in focus if p["author"]).most_common(3),
-        topics=topics.most_common(3),
-        examples=[{"title": p["title"] or snippet(p["text"], 80), "url": p["url"], "source": p["source"],
-                   "author": p["author"], "posted_at": p["posted_at"], "sentiment": p["sentiment"],
-                   "excerpt": snippet(p["text"], 200)} for p in examples[:3]],
-    )
+    return explain(db, scope.product, scope.plan, rule.metric, iso_utc(start) or "", iso_utc(end) or "",
+                   iso_utc(baseline_start) or "")
 
 
 def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, now: datetime, scope: _Scope
@@ -173,20 +120,35 @@ def _evaluate(db: sqlite_utils.Database, settings: Settings, rule: AlertRule, no
         ok = total >= 5 and share >= rule.threshold
         return ok, f"negative share {share:.0%} of {total} mentions (threshold {rule.threshold:.0%}){note}", \
             {"value": share, "expected": rule.threshold, "p": None}, start
+    history = _known(db, history, start - timedelta(seconds=width * n_hist), width)
     preset = PRESETS[settings.alerts.sensitivity]
     season = SEASONS.get(width, 1)
     phase = (int(start.timestamp()) // width) % season if season > 1 else 0
     if season == 7:
         phase = start.weekday()
+    volume, share = judge([t for t, _ in history], [n for _, n in history], total, negative, season=season,
+                          phase=phase, preset=preset)
     if rule.metric == "volume":
-        v = count_verdict([t for t, _ in history], total, season=season, phase=phase, preset=preset)
+        v = volume
         what = f"{total} mentions vs about {v.expected:.1f} expected"
     else:
-        v = share_verdict([n for _, n in history], [t for t, _ in history], negative, total, preset=preset)
+        v = share
         what = f"negative share {v.value:.0%} vs about {v.expected:.0%} expected"
     numbers = {"value": float(v.value), "expected": None if math.isnan(v.expected) else float(v.expected),
                "p": v.p}
     return v.kind == "spike", f"{rule.metric.replace('_', ' ')} {v.kind}: {what} (p={v.p:.1e}){note}", numbers, start
+
+
+def _known(db: sqlite_utils.Database, history: list[tuple[int, int]], start: datetime, width: int
+           ) -> list[tuple[int | None, int | None]]:
+    """The history with unknown buckets as ``None``: those without any collected post (before
+    collection started, or a gap), and the bucket of the very first post (only partly covered)."""
+    collected = store.collected_buckets(db, start, width, len(history))
+    first = store.first_posted_at(db)
+    first_bucket = None if first is None else \
+        (int(datetime.fromisoformat(first.replace("Z", "+00:00")).timestamp()) - int(start.timestamp())) // width
+    return [(None, None) if not known or i == first_bucket else pair
+            for i, (pair, known) in enumerate(zip(history, collected))]
 
 
 def alert_message(rule: AlertRule, reason: str, d: Drivers, window: tuple[str, str]) -> Message:

@@ -40,32 +40,43 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def volume_chart(name: str, product: str, days: Sequence[str], mentions: Sequence[int],
+def volume_chart(name: str, product: str, days: Sequence[str], mentions: Sequence[int | None],
                  net: Sequence[float | None]) -> Chart:
-    """Daily mentions (bars) with net sentiment (line, right axis) over the last days."""
+    """Daily mentions (bars) with net sentiment (line, right axis) over the last days.
+
+    A day with nothing collected (``None`` mentions) has no bar and is marked "no data"; the net
+    sentiment line breaks on days without a scored mention instead of bridging them."""
     title = f"{product}: mentions per day and net sentiment, last {len(days)} days"
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.2, 2.6))
         x = list(range(len(days)))
-        ax.bar(x, mentions, color="#9a9a9a", edgecolor="#404040", linewidth=0.4, label="mentions")
+        heights = [m if m is not None else 0 for m in mentions]
+        ax.bar(x, heights, color="#9a9a9a", edgecolor="#404040", linewidth=0.4, label="mentions")
+        top = max(heights + [1])
+        ax.set_ylim(0, top * 1.1)
+        unknown = [i for i, m in enumerate(mentions) if m is None]
+        if unknown:
+            ax.bar(unknown, [top * 1.1] * len(unknown), color="none", edgecolor="#c0c0c0", hatch="..",
+                   linewidth=0, label="no data collected")
         ax.set_ylabel("mentions per day")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(title)
+        ax.set_title(title, loc="left")
         step = max(1, len(days) // 6)
         ax.set_xticks(x[::step])
         ax.set_xticklabels([d[5:] for d in days[::step]])
         ax.set_xlabel("day (UTC, MM-DD)")
         ax2 = ax.twinx()
         ax2.spines["top"].set_visible(False)
-        points = [(i, v) for i, v in enumerate(net) if v is not None]
-        if points:
-            ax2.plot([p[0] for p in points], [p[1] for p in points], color="black", linestyle="--",
+        if any(v is not None for v in net):
+            ax2.plot(x, [float("nan") if v is None else v for v in net], color="black", linestyle="--",
                      marker="o", markersize=3, linewidth=1.2, label="net sentiment")
         ax2.axhline(0, color="#606060", linewidth=0.6, linestyle=":")
         ax2.set_ylim(-105, 105)
         ax2.set_ylabel("net sentiment (-100..+100)")
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-        ax.legend(handles, [h.get_label() for h in handles], loc="upper left", frameon=False, fontsize=8)
+        # below the axes: inside them it covers the bars
+        ax.legend(handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.3),
+                  ncol=len(handles), frameon=False, fontsize=8)
         return Chart(name, title, _png(fig))
 
 
@@ -102,5 +113,5 @@ def topic_chart(name: str, product: str, topics: Sequence[str], positive: Sequen
         ax.set_yticklabels(topics)
         ax.set_xlabel("mentions (negative left, positive right)")
         ax.set_title(title)
-        ax.legend(loc="lower right", frameon=False, fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2, frameon=False, fontsize=8)
         return Chart(name, title, _png(fig))

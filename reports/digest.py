@@ -4,9 +4,15 @@ Reads the store only. Definitions (printed in every digest):
 
 - mentions: posts in the period (by publication time, UTC) that mention the product;
   a post that mentions two products counts once for each.
-- change: mentions minus the mean of the N periods of the same length just before
-  this one, for each N in ``digest.baselines`` (default 7 and 28: for a daily
-  digest, the trailing 7-day and 28-day means).
+- known days: history starts on the earliest day holding any collected post; a day without any
+  collected post (before that, or a collection gap) is unknown, never a zero-mention day, and the
+  first day is only partly covered (a first fetch backfills from mid-day at best), so it is shown
+  but left out of every baseline and never judged. Baselines average known days only.
+- change: mentions minus what a baseline expects for a period of this length, for each N in
+  ``digest.baselines`` (default 7 and 28 days): the daily average over the previous N days (at
+  least the period's own length) times the period's length; for a daily digest a baseline of 28
+  days or more is the same weekday's average over those weeks. With fewer known days the average
+  is over those and says so; with none there is no baseline.
 - share of voice: the product's mentions divided by the mentions of all tracked products.
 - net sentiment: (positive - negative) / scored mentions x 100, from -100 (all negative) to +100;
   "unscored" mentions (a language the sentiment model does not cover) are counted apart. Every
@@ -34,11 +40,17 @@ from listener import store
 from listener.config import Product, Settings
 from listener.errors import BadInput, NotFound
 from listener.text import iso_utc, snippet
-from reports.spikes import PRESETS, count_verdict, share_verdict
+from reports.drivers import Drivers, explain
+from reports.spikes import PRESETS, judge
 
 SCHEMA = "listener.digest/1"
 SERIES_DAYS = 30
 SPIKE_HISTORY = 56
+NEUTRAL_BAND = 0.05  # |score| below this reads as neutral, whatever the label (VADER's own band)
+MAX_EXPLAINED = 5   # alarms per product that get their drivers (each is two reads of the store)
+DRIVER_SAMPLE = (1000, 2000)  # newest posts read for a driver's window and baseline (a digest has many)
+_QUESTION = re.compile(r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else))\b",
+                       re.I)
 _QUESTION_OR_COMPLAINT = re.compile(
     r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else)|"
     r"help|broken|doesn'?t work|not working|refund|crash(?:es|ed|ing)?|bug|issue|problem|"
@@ -47,17 +59,22 @@ _QUESTION_OR_COMPLAINT = re.compile(
 DEFINITIONS = {
     "mentions": "posts published in the period (UTC) that mention the product; a post naming "
                 "two products counts for each",
-    "change": "mentions minus the mean of the {baselines} periods of the same length just before",
+    "change": "mentions minus what each baseline expects for a period of this length (the daily average over "
+              "the previous days named, times {days}); only days with collected posts count (at least as "
+              "many as the period has, up to 7), the first collected day ({first}) is partly covered and "
+              "left out",
     "share of voice": "the product's mentions divided by the mentions of all tracked products",
     "net sentiment": "(positive - negative) / scored mentions x 100, from -100 (all negative) to +100 "
                      "(all positive); each mention labelled by what the post says about that product "
                      "(the {model} sentiment model on the sentences that name it), not by the whole post",
     "unscored": "mentions in a language the sentiment model does not cover ({languages} only); "
                 "not counted in net sentiment",
-    "needs a response": "mentions negative about the product that ask a question or complain and have "
-                        "no replies yet",
+    "needs a response": "mentions that ask a question or complain, engaged with or with no replies yet, "
+                        "whatever their sentiment: questions first, then the most engaged",
     "spike / drop": "a day whose mentions (or negative share) are improbably far from the "
-                    "day-of-week-adjusted baseline of the previous 8 weeks (preset: {preset})",
+                    "day-of-week-adjusted baseline of the known days among the previous 8 weeks, or at least "
+                    "2.5 times it (preset: {preset}); not judged before 7 known days, and only 3x counts "
+                    "before 14",
     "data cut-off": "only posts first fetched at or before this time are counted; re-run with "
                     "--cutoff set to it to reproduce these numbers",
 }
@@ -81,17 +98,19 @@ class MentionRef:
 
 @dataclass
 class Change:
-    periods: int          # how many previous periods the baseline averages
-    mean: float
-    delta: float
-    pct: float | None     # None when the baseline is zero
+    label: str            # the baseline in plain words: "previous 7 days' average", "same weekday average ..."
+    days: int             # days of history the baseline looks back over
+    known_days: int       # of those, days with collected posts: the average is over these
+    mean: float | None    # mentions the baseline expects for a period of this length (None: no known day)
+    delta: float | None
+    pct: float | None     # None when there is no baseline or it expects zero
 
 
 @dataclass
 class DayPoint:
     day: str
-    mentions: int
-    net_sentiment: float | None
+    mentions: int | None          # None: nothing collected that day (unknown, not zero)
+    net_sentiment: float | None   # None: no scored mention that day
 
 
 @dataclass
@@ -102,6 +121,7 @@ class Alarm:
     value: float
     expected: float
     p: float
+    drivers: Drivers | None = None   # what distinguishes the day from the week before it
 
 
 @dataclass
@@ -130,6 +150,7 @@ class ProductStats:
     neutral: int = 0
     negative: int = 0
     changes: list[Change] = field(default_factory=list)
+    drivers: Drivers | None = None   # what distinguishes the period from its first baseline's days
     unscored: int = 0
     not_computed: int = 0  # mentions of posts classified before per-mention sentiment: no label yet
     share_of_voice: float | None = None
@@ -164,6 +185,7 @@ class Digest:
     definitions: dict[str, str]
     search: dict[str, str] | None = None   # the saved search (name, query) the digest counts only
     notice: str | None = None              # NOT_COMPUTED_NOTICE when some mentions have no sentiment yet
+    history_start: str | None = None       # the first day holding any collected post (partly covered)
 
     @property
     def _search_title(self) -> str:
@@ -194,7 +216,18 @@ class Digest:
         data = asdict(self)
         data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
         data["kind"], data["title"] = self.kind, self.title
-        return json.loads(json.dumps(data))  # tuples become lists, as any reader of the file sees them
+        return _rounded(json.loads(json.dumps(data)))  # tuples become lists, as any reader of the file sees them
+
+
+def _rounded(value: object) -> object:
+    """Floats to 2 decimals (4 significant digits below 1: shares, scores, p-values), recursively."""
+    if isinstance(value, float):
+        return round(value, 2) if abs(value) >= 1 else float(f"{value:.4g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
 
 
 def query_version(product: Product) -> str:
@@ -239,8 +272,16 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         scope, saved = store.Scope(cutoff, sql, tuple(params)), {"name": search, "query": query}
     start = day - timedelta(days=days - 1)
     end_excl = day + timedelta(days=1)
-    longest = max(cfg.baselines)
-    first = min(start - timedelta(days=days * longest), day - timedelta(days=SPIKE_HISTORY + SERIES_DAYS))
+    windows = _baseline_windows(days, cfg.baselines)
+    series_days = max(SERIES_DAYS, days)
+    first = min(start - timedelta(days=max(w for _, w in windows)), day - timedelta(days=series_days - 1),
+                start - timedelta(days=SPIKE_HISTORY))
+    first_at = store.first_posted_at(db, cutoff)
+    history_start = date.fromisoformat(first_at[:10]) if first_at else None
+    # days whose counts are known: with a collected post, and not the partly covered first day
+    collected = store.collected_days(db, first.isoformat(), end_excl.isoformat(), cutoff)
+    partial = history_start.isoformat() if history_start else None
+    known = collected - {partial}
 
     stats = {p.name: ProductStats(p.name, p.ours) for p in settings.products}
     per_day: dict[tuple[str, str], dict[str, int]] = {}
@@ -263,36 +304,45 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         s.mentions = count(s.name, start, end_excl)
         for label in ("positive", "neutral", "negative", "unscored", store.NOT_COMPUTED):
             setattr(s, label.replace(" ", "_"), count(s.name, start, end_excl, label))
-        for n in cfg.baselines:
-            mean = count(s.name, start - timedelta(days=days * n), start) / n
-            delta = s.mentions - mean
-            s.changes.append(Change(n, mean, delta, (delta / mean * 100) if mean else None))
-        for i in range(SERIES_DAYS):
-            d = day - timedelta(days=SERIES_DAYS - 1 - i)
-            b = per_day.get((s.name, d.isoformat()), {})
+        daily = {d: sum(per_day.get((s.name, d), {}).values()) for d in known}
+        s.changes = [_change(kind, w, start, days, s.mentions, daily, history_start) for kind, w in windows]
+        for i in range(series_days):
+            d = (day - timedelta(days=series_days - 1 - i)).isoformat()
+            b = per_day.get((s.name, d), {})
             scored = b.get("positive", 0) + b.get("neutral", 0) + b.get("negative", 0)
-            s.series.append(DayPoint(d.isoformat(), sum(b.values()),
+            s.series.append(DayPoint(d, sum(b.values()) if d in collected else None,
                                      net_sentiment(b.get("positive", 0), b.get("negative", 0), scored)))
-        s.alarms = _alarms(s.name, start, day, per_day, preset)
+        s.alarms = _alarms(s.name, start, day, per_day, known, preset)
 
     total_mentions = sum(s.mentions for s in stats.values())
     k = cfg.top_mentions
     a, b, c = start.isoformat(), end_excl.isoformat(), scope
     clusters = store.emerging_topics(db, day.isoformat())  # stored by `listener emerging` for this day
+    plan = search_mod.prepare(db, saved["query"]) if saved else None
     for s in stats.values():
         if product and s.name != product:
             continue
+        if s.mentions and not (days == 1 and s.alarms):  # a daily digest's alarms explain the day themselves
+            since = start - timedelta(days=windows[0][1])
+            s.drivers = explain(db, s.name, plan, "volume", a, b, since.isoformat(), cutoff=cutoff,
+                                sample=DRIVER_SAMPLE)
+        for alarm in s.alarms[:MAX_EXPLAINED]:
+            d0 = date.fromisoformat(alarm.day)
+            alarm.drivers = explain(db, s.name, plan, "negative_share" if alarm.metric == "negative share"
+                                    else "volume", d0.isoformat(), (d0 + timedelta(days=1)).isoformat(),
+                                    (d0 - timedelta(days=7)).isoformat(), cutoff=cutoff, sample=DRIVER_SAMPLE)
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
         scored = s.positive + s.neutral + s.negative
         s.net_sentiment = net_sentiment(s.positive, s.negative, scored)
-        s.top_positive = _refs(store.product_mentions(db, s.name, a, b, label="positive", limit=k, cutoff=c))
-        # One query for both: the strongest negatives, and those among the first 200 that need a response
-        candidates = store.product_mentions(db, s.name, a, b, label="negative", limit=max(200, k), cutoff=c)
-        s.top_negative = _refs(candidates[:k])
-        s.most_engaged = [m for m in _refs(store.product_mentions(db, s.name, a, b, order="engagement",
-                                                                  limit=k, cutoff=c)) if m.engagement > 0]
-        s.needs_response = _refs([r for r in candidates[:200] if not r["comments"] and
-                                  _QUESTION_OR_COMPLAINT.search(f"{r['title'] or ''} {r['text'] or ''}")][:k])
+        # a mention labelled positive or negative whose score is inside the neutral band is not shown as
+        # "most positive/negative" (it would read +0.00)
+        positives = store.product_mentions(db, s.name, a, b, label="positive", limit=k + 20, cutoff=c)
+        s.top_positive = _refs([r for r in positives if (r["sentiment"] or 0) >= NEUTRAL_BAND][:k])
+        negatives = store.product_mentions(db, s.name, a, b, label="negative", limit=k + 20, cutoff=c)
+        s.top_negative = _refs([r for r in negatives if (r["sentiment"] or 0) <= -NEUTRAL_BAND][:k])
+        engaged = store.product_mentions(db, s.name, a, b, order="engagement", limit=max(200, k), cutoff=c)
+        s.most_engaged = [m for m in _refs(engaged[:k]) if m.engagement > 0]
+        s.needs_response = _refs(_needs_response(engaged)[:k])
         s.top_sources = store.product_facets(db, s.name, a, b, "source", limit=5, cutoff=c)
         s.top_authors = store.product_facets(db, s.name, a, b, "author", limit=5, cutoff=c)
         s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"])
@@ -308,8 +358,9 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     k_set, sn = settings.classify, settings.sentiment
     model = (f"VADER (compound >= {k_set.positive_threshold} positive, <= {k_set.negative_threshold} negative)"
              if sn.model == "vader" else "trained")
-    definitions = {key: text.format(baselines=" / ".join(map(str, cfg.baselines)), model=model,
-                                    languages=", ".join(sn.languages), preset=settings.alerts.sensitivity)
+    definitions = {key: text.format(days=f"{days} day" + ("" if days == 1 else "s"), model=model,
+                                    first=partial or "none yet", languages=", ".join(sn.languages),
+                                    preset=settings.alerts.sensitivity)
                    for key, text in DEFINITIONS.items()}
     return Digest(
         schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,
@@ -320,30 +371,89 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,
         posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions, search=saved,
         notice=NOT_COMPUTED_NOTICE if any(stats[n].not_computed for n in names) else None,
+        history_start=partial,
     )
 
 
-def _alarms(name: str, start: date, day: date, per_day: dict, preset) -> list[Alarm]:
-    """Spikes and drops on each day of the period, against the 8 weeks before that day."""
+def _baseline_windows(days: int, baselines: tuple[int, ...]) -> list[tuple[str, int]]:
+    """Each baseline as (kind, days of history): "weekday" (a daily digest's same weekday over
+    baselines of 28 days or more) or "days" (the previous days, at least the period's length)."""
+    out: list[tuple[str, int]] = []
+    for n in baselines:
+        kind = "weekday" if days == 1 and n >= 28 else "days"
+        window = (n // 7) * 7 if kind == "weekday" else max(n, days)
+        if (kind, window) not in out:
+            out.append((kind, window))
+    return out
+
+
+def _change(kind: str, window: int, start: date, days: int, mentions: int, daily: dict[str, int],
+            history_start: date | None) -> Change:
+    """The period's mentions against one baseline; ``daily`` holds the known days' counts only."""
+    if kind == "weekday":
+        wanted = [(start - timedelta(days=7 * i)).isoformat() for i in range(1, window // 7 + 1)]
+    else:
+        wanted = [(start - timedelta(days=i)).isoformat() for i in range(1, window + 1)]
+    counts = [daily[d] for d in wanted if d in daily]
+    if not counts and kind == "weekday":  # no same weekday known yet: the known days before, if any
+        return _change("days", window, start, days, mentions, daily, history_start)
+    k = len(counts)
+    per = "" if days == 1 else f" per {days} days"
+    if kind == "weekday":
+        weeks = window // 7
+        label = (f"same weekday average (previous {weeks} weeks)" if k == weeks
+                 else f"same weekday average ({k} of the previous {weeks} weeks have data)")
+    elif k == window:
+        label = f"previous {window} days" if window == days else f"previous {window} days' average{per}"
+    elif k >= min(days, 7):  # a baseline needs at least as many known days as the period, up to a week
+        some = "the 1 day" if k == 1 else f"the {k} days"
+        label = (f"average of {some} with data among the previous {window}" if days == 1 else
+                 f"daily average of {some} with data among the previous {window}, x {days}")
+    else:
+        label = (f"previous {window} days (no data before this period)" if not k else
+                 f"previous {window} days (too little data: {k} day{'' if k == 1 else 's'})")
+        return Change(label, window, k, None, None, None)
+    mean = sum(counts) / k * days
+    delta = mentions - mean
+    return Change(label, window, k, mean, delta, (delta / mean * 100) if mean else None)
+
+
+def _alarms(name: str, start: date, day: date, per_day: dict, known: set[str], preset) -> list[Alarm]:
+    """Spikes and drops on each known day of the period, against the known days of the 8 weeks before."""
     out = []
     d = start
     while d <= day:
-        hist_days = [d - timedelta(days=SPIKE_HISTORY - i) for i in range(SPIKE_HISTORY)]
-        buckets = [per_day.get((name, h.isoformat()), {}) for h in hist_days]
-        totals = [sum(x.values()) for x in buckets]
-        negatives = [x.get("negative", 0) for x in buckets]
+        if d.isoformat() not in known:
+            d += timedelta(days=1)
+            continue
+        hist_days = [(d - timedelta(days=SPIKE_HISTORY - i)).isoformat() for i in range(SPIKE_HISTORY)]
+        buckets = [per_day.get((name, h), {}) if h in known else None for h in hist_days]
+        totals = [None if x is None else sum(x.values()) for x in buckets]
+        negatives = [None if x is None else x.get("negative", 0) for x in buckets]
         today = per_day.get((name, d.isoformat()), {})
-        total, neg = sum(today.values()), today.get("negative", 0)
-        if sum(totals) > 0:
-            v = count_verdict(totals, total, season=7, phase=d.weekday(), preset=preset)
-            if v.alarming:
-                out.append(Alarm("volume", d.isoformat(), v.kind, v.value, round(v.expected, 2), v.p))
-            w = share_verdict(negatives, totals, neg, total, preset=preset)
-            if w.alarming:
-                out.append(Alarm("negative share", d.isoformat(), w.kind, round(w.value, 4),
-                                 round(w.expected, 4), w.p))
+        volume, share = judge(totals, negatives, sum(today.values()), today.get("negative", 0), season=7,
+                              phase=d.weekday(), preset=preset)
+        if volume.alarming:
+            out.append(Alarm("volume", d.isoformat(), volume.kind, volume.value, round(volume.expected, 2),
+                             volume.p))
+        if share.alarming:
+            out.append(Alarm("negative share", d.isoformat(), share.kind, round(share.value, 4),
+                             round(share.expected, 4), share.p))
         d += timedelta(days=1)
     return out
+
+
+def _needs_response(rows: list[dict]) -> list[dict]:
+    """Questions and complaints, engaged with or unanswered, whatever their sentiment: questions first,
+    then the most engaged, then the newest."""
+    def text(r: dict) -> str:
+        return f"{r['title'] or ''} {r['text'] or ''}"
+
+    found = [r for r in rows if (not r["comments"] or (r.get("engagement") or 0) > 0)
+             and _QUESTION_OR_COMPLAINT.search(text(r))]
+    found.sort(key=lambda r: r["posted_at"] or "", reverse=True)
+    found.sort(key=lambda r: (not _QUESTION.search(text(r)), -(r.get("engagement") or 0)))
+    return found
 
 
 def _refs(rows: list[dict]) -> list[MentionRef]:

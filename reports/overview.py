@@ -28,6 +28,7 @@ class Day:
     negative: int = 0
     scored: int = 0        # labelled positive, neutral or negative (not unscored languages, not unlabelled)
     not_computed: int = 0  # mentions of posts classified before per-mention sentiment existed
+    known: bool = True     # False: nothing at all was collected that day (unknown, not zero mentions)
 
     @property
     def net_sentiment(self) -> float | None:
@@ -76,6 +77,10 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
             setattr(d, row["label"], getattr(d, row["label"]) + row["n"])
         elif row["label"] == store.NOT_COMPUTED:
             d.not_computed += row["n"]
+    collected = store.collected_days(db, start.isoformat(), end_excl)
+    for s in series.values():
+        for key, d in s.items():
+            d.known = key in collected
     total = sum(d.mentions for s in series.values() for d in s.values())
     out = []
     for p in settings.products:

@@ -24,11 +24,37 @@ _FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 def _fmt(value: float | None, digits: int = 0, signed: bool = False, suffix: str = "") -> str:
     if value is None:
         return "n/a"
-    return (f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}") + suffix
+    text = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+    if text.lstrip("+-").strip("0.,") == "":
+        text = text.lstrip("+-")
+    return text + suffix
+
+
+def _plural(n: int | float, word: str) -> str:
+    return f"{_fmt(n)} {word}{'' if n == 1 else 's'}"
+
+
+def _change(c) -> str:
+    if c.mean is None:
+        return "no earlier data"
+    return f"{_fmt(c.delta, 1, True)} ({_fmt(c.pct, 0, True, '%') if c.pct is not None else 'none before'})"
+
+
+def _why(dr) -> str:
+    if not dr:
+        return ""
+    parts = []
+    for label, items in (("terms", dr.terms), ("sources", dr.sources), ("authors", dr.authors),
+                         ("topics", dr.topics)):
+        if items:
+            parts.append(f"{label} " + ", ".join(f"{k} ({_fmt(n)})" for k, n in items))
+    return "Why: " + "; ".join(parts) if parts else ""
 
 
 def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
-    """A4 PDF: headline table, charts, and per product the numbers and the notable mentions."""
+    """A4 PDF with every section of the HTML digest: headline table, share of voice, per product its
+    numbers, chart, what changed and why, sentiment by topic, notable mentions, top sources and
+    authors; posts by source; definitions."""
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(digest.generated_at.replace("Z", "+00:00"))
                           if digest.generated_at else datetime(2000, 1, 1, tzinfo=timezone.utc))
@@ -41,55 +67,105 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
     width = pdf.w - pdf.l_margin - pdf.r_margin
     by_name = {c.name: c for c in charts}
 
-    pdf.set_font("DejaVu", "B", 16)
-    pdf.multi_cell(width, 8, digest.title, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 8)
-    pdf.multi_cell(width, 5, align="L", text=f"Generated {digest.generated_at} by listener; data cut-off {digest.cutoff}; "
-                             f"{digest.total_posts:,} posts, {digest.total_mentions:,} product mentions.",
-                   new_x="LMARGIN", new_y="NEXT")
+    def para(text: str, size: float = 9, bold: bool = False, height: float = 5) -> None:
+        pdf.set_font("DejaVu", "B" if bold else "", size)
+        pdf.multi_cell(width, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
+
+    def heading(text: str, size: float = 11) -> None:
+        pdf.ln(1)
+        para(text, size, bold=True, height=7)
+
+    para(digest.title, 16, bold=True, height=8)
+    para(f"Generated {digest.generated_at} by listener; data cut-off {digest.cutoff}; "
+         f"{_plural(digest.total_posts, 'post')}, {_plural(digest.total_mentions, 'product mention')}.", 8)
+    if not digest.total_posts:
+        para("No posts were collected for this period"
+             + (f" (collected data starts {digest.history_start})" if digest.history_start else "")
+             + ": nothing to report.", 10, bold=True)
+    elif not digest.total_mentions:
+        para(f"No tracked product was mentioned in this period ({_plural(digest.total_posts, 'post')} collected).",
+             10, bold=True)
     if digest.notice:
-        pdf.set_font("DejaVu", "B", 9)
-        pdf.multi_cell(width, 5, align="L", text=f"Note: {digest.notice}.", new_x="LMARGIN", new_y="NEXT")
+        para(f"Note: {digest.notice}.", bold=True)
     pdf.ln(2)
 
-    with pdf.table(col_widths=(30, 20, 18, 26, 22, 20, 34), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT",
-                                                                          "RIGHT", "RIGHT", "RIGHT"),
-                   line_height=5, first_row_as_headings=True) as table:
-        table.row(["Product", "Side", "Mentions", f"vs {digest.products[0].changes[0].periods if digest.products else 7}"
-                   "-period mean", "Share of voice", "Net sentiment", "Positive / neutral / negative"])
-        for p in digest.products:
-            change = p.changes[0] if p.changes else None
-            table.row([p.name, "ours" if p.ours else "competitor", f"{p.mentions:,}",
-                       _fmt(change.delta if change else None, 1, True),
-                       _fmt(p.share_of_voice * 100 if p.share_of_voice is not None else None, 1, suffix="%"),
-                       _fmt(p.net_sentiment, 0, True), f"{p.positive} / {p.neutral} / {p.negative}"])
+    if digest.total_mentions:
+        changes = digest.products[0].changes if digest.products else []
+        with pdf.table(text_align="LEFT", line_height=4.5, first_row_as_headings=True) as table:
+            pdf.set_font("DejaVu", "", 7.5)
+            table.row(["Product", "Mentions", *[f"vs {c.label}" for c in changes], "Share of voice",
+                       "Net sentiment", "Positive / neutral / negative"])
+            for p in digest.products:
+                table.row([f"{p.name} ({'ours' if p.ours else 'competitor'})", _fmt(p.mentions),
+                           *[_change(c) for c in p.changes],
+                           _fmt(p.share_of_voice * 100 if p.share_of_voice is not None else None, 1, suffix="%"),
+                           _fmt(p.net_sentiment, 0, True),
+                           f"{_fmt(p.positive)} / {_fmt(p.neutral)} / {_fmt(p.negative)}"])
     if "share-of-voice" in by_name:
         pdf.image(io.BytesIO(by_name["share-of-voice"].png), w=width)
 
     for i, p in enumerate(digest.products, 1):
+        if not p.mentions:
+            known = [f"{c.label}: {_fmt(c.mean, 1)}" for c in p.changes if c.mean]
+            para(f"{p.name} ({'ours' if p.ours else 'competitor'}): no mentions in this period"
+                 + ("; " + ", ".join(known) if known else "") + ".")
+            continue
         pdf.add_page()
-        pdf.set_font("DejaVu", "B", 13)
-        pdf.cell(width, 8, f"{p.name} ({'ours' if p.ours else 'competitor'})", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("DejaVu", "", 9)
-        changes = "; ".join(f"{_fmt(c.delta, 1, True)} vs the {c.periods}-period mean" for c in p.changes)
-        pdf.multi_cell(width, 5, align="L", text=f"{p.mentions:,} mentions; {changes}; net sentiment "
-                                 f"{_fmt(p.net_sentiment, 0, True)}"
-                                 + (f" (sentiment not computed for {p.not_computed:,})" if p.not_computed else "")
-                                 + ".", new_x="LMARGIN", new_y="NEXT")
+        heading(f"{p.name} ({'ours' if p.ours else 'competitor'})", 13)
+        changes = "; ".join("no earlier data to compare with" if c.mean is None else
+                            f"{_fmt(c.delta, 1, True)} vs the {c.label} of {_fmt(c.mean, 1)}" for c in p.changes)
+        para(f"{_plural(p.mentions, 'mention')}" + (f", {changes}" if changes else "")
+             + f"; net sentiment {_fmt(p.net_sentiment, 0, True)}"
+             + (f" (sentiment not computed for {_fmt(p.not_computed)})" if p.not_computed else "")
+             + f"; share of voice {_fmt((p.share_of_voice or 0) * 100, 1, suffix='%')}.")
         if f"volume-{i}" in by_name:
             pdf.image(io.BytesIO(by_name[f"volume-{i}"].png), w=width)
+        heading("What changed", 10)
+        if p.changes and p.changes[0].mean is not None:
+            para(f"Against the {p.changes[0].label}: {_fmt(p.changes[0].delta, 1, True)} mentions.")
+        elif p.drivers:
+            para("No earlier data to compare with; what the mentions are about:")
+        if _why(p.drivers):
+            para(_why(p.drivers), 8)
+            for e in p.drivers.examples:
+                para(f"  - {e['title']} ({e['source']}, {e['posted_at']}) {e['url'] or ''}", 8)
         for a in p.alarms:
-            pdf.multi_cell(width, 5, align="L", text=f"{a.day}: {a.metric} {a.kind} (value {a.value:g}, expected about "
-                                     f"{a.expected:g})", new_x="LMARGIN", new_y="NEXT")
-        for heading, refs in (("Most engaged", p.most_engaged), ("Most positive", p.top_positive),
-                              ("Most negative", p.top_negative), ("May need a response", p.needs_response)):
-            pdf.set_font("DejaVu", "B", 10)
-            pdf.cell(width, 7, heading, new_x="LMARGIN", new_y="NEXT")
-            pdf.set_font("DejaVu", "", 8)
-            for m in refs or []:
-                score = f"{m.sentiment:+.2f} " if m.sentiment is not None else ""
-                pdf.multi_cell(width, 4.5, f"{score}{m.title} ({m.source}, {m.posted_at}) {m.url or ''}", align="L",
-                               new_x="LMARGIN", new_y="NEXT")
+            value = (_plural(a.value, "mention") + f", expected about {_fmt(a.expected, 1)}" if a.metric == "volume"
+                     else f"{_fmt(a.value * 100, 1)}% negative, expected about {_fmt(a.expected * 100, 1)}%")
+            para(f"{a.day}: {a.metric} {a.kind}: {value}", bold=True)
+            if a.drivers and _why(a.drivers):
+                para(_why(a.drivers), 8)
+                for e in a.drivers.examples:
+                    para(f"  - {e['title']} ({e['source']}, {e['posted_at']}) {e['url'] or ''}", 8)
+        for e in p.emerging:
+            para(f"{'new topic' if e.is_new else 'topic'} ({_plural(e.size, 'post')}, {e.period_start} to "
+                 f"{e.period_end}): {', '.join(e.terms[:6])}")
+        if not p.alarms and not p.emerging:
+            para("No spikes or drops against the day-of-week baseline.")
+        if p.topics:
+            heading("Sentiment by topic", 10)
+            if f"topics-{i}" in by_name:
+                pdf.image(io.BytesIO(by_name[f"topics-{i}"].png), w=width)
+            for t in p.topics:
+                para(f"{t.topic}: {_plural(t.mentions, 'mention')}, {_fmt(t.positive)} positive, "
+                     f"{_fmt(t.negative)} negative", 8)
+        for title, refs in (("Most engaged", p.most_engaged), ("Most positive", p.top_positive),
+                            ("Most negative", p.top_negative), ("May need a response", p.needs_response)):
+            heading(title, 10)
+            for m in refs:
+                score = f"{_fmt(m.sentiment, 2, True)} " if m.sentiment is not None else ""
+                para(f"{score}{m.title} ({m.source}, {m.posted_at}) {m.url or ''}", 8, height=4.5)
             if not refs:
-                pdf.cell(width, 4.5, "none", new_x="LMARGIN", new_y="NEXT")
+                para("None in this period.", 8)
+        heading("Top sources", 10)
+        para(", ".join(f"{k} ({_fmt(n)})" for k, n in p.top_sources) or "None.", 8)
+        heading("Top authors", 10)
+        para(", ".join(f"{k} ({_fmt(n)})" for k, n in p.top_authors) or "None.", 8)
+
+    if digest.posts_by_source:
+        heading("Posts by source")
+        para(", ".join(f"{k} ({_fmt(n)})" for k, n in digest.posts_by_source.items()), 8)
+    heading("Definitions")
+    for term, text in digest.definitions.items():
+        para(f"{term}: {text}", 8, height=4.5)
     return bytes(pdf.output())

@@ -98,6 +98,8 @@ def digest_charts(digest: Digest) -> list[Chart]:
                                   [p.share_of_voice or 0.0 for p in digest.products],
                                   [p.ours for p in digest.products]))
     for i, p in enumerate(digest.products, 1):
+        if not p.mentions:  # one line in the digest, no chart of nothing
+            continue
         charts.append(volume_chart(f"volume-{i}", p.name, [d.day for d in p.series],
                                    [d.mentions for d in p.series], [d.net_sentiment for d in p.series]))
         if p.topics:
@@ -143,7 +145,7 @@ def digest_subject(digest: Digest) -> str:
     ours = [p for p in digest.products if p.ours] or digest.products[:1]
     parts = []
     for p in ours[:3]:
-        change = p.changes[0].pct if p.changes else None
+        change = p.changes[0].pct if p.changes else None  # against the first baseline
         change_text = f" ({change:+.0f}%)" if change is not None else ""
         net = f", net {p.net_sentiment:+.0f}" if p.net_sentiment is not None else ""
         parts.append(f"{p.name} {p.mentions} mentions{change_text}{net}")

@@ -35,7 +35,7 @@ def test_golden_digest(fixture_db):
     assert got == json.loads(GOLDEN.read_text())
     acme = got["products"][0]
     assert (acme["mentions"], acme["positive"], acme["neutral"], acme["negative"]) == (4, 2, 1, 1)
-    assert acme["share_of_voice"] == 4 / 6 and acme["net_sentiment"] == 25.0
+    assert acme["share_of_voice"] == 0.6667 and acme["net_sentiment"] == 25.0  # rounded: 4 significant digits
 
 
 def test_rerun_with_recorded_cutoff_gives_the_same_numbers(fixture_db):

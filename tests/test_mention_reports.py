@@ -144,7 +144,7 @@ def test_digest_counts_each_products_mentions_by_their_own_sentiment(classified,
     assert [guid[m.post_id] for m in firefox.top_negative] == ["c6", "c3", "c1"]
     assert [guid[m.post_id] for m in firefox.top_positive][-1] != "c1"  # a complaint about Firefox is not praise
     assert all(m.sentiment < 0 for m in chrome.top_negative + firefox.top_negative)
-    # negative about the product, and asking or complaining
+    # asking (first) or complaining, whatever the sentiment; the most engaged, then the newest
     assert [guid[m.post_id] for m in chrome.needs_response] == ["c5", "c1"]
     assert [guid[m.post_id] for m in firefox.needs_response] == ["c6", "c1"]
     topics = {p.name: [(t.topic, t.positive, t.negative, t.mentions) for t in p.topics] for p in d.products}
@@ -241,7 +241,8 @@ def test_an_unclassified_database_says_per_product_sentiment_is_not_computed(cla
     d = build_digest(db, settings, day=DAY, now=NOW)
     firefox, chrome = d.products
     assert (chrome.mentions, chrome.positive, chrome.neutral, chrome.negative, chrome.not_computed) == (5, 0, 0, 0, 5)
-    assert chrome.net_sentiment is None and chrome.top_negative == [] and chrome.needs_response == []
+    assert chrome.net_sentiment is None and chrome.top_negative == [] and chrome.top_positive == []
+    assert [m.post_id for m in chrome.needs_response] == [5, 1]  # a question or complaint, whatever its mood
     assert chrome.share_of_voice == 5 / 11
     assert d.notice == NOT_COMPUTED_NOTICE == "per-product sentiment not computed yet: run `listener classify --all`"
     md = render_markdown(d)

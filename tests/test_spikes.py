@@ -15,9 +15,35 @@ _spec.loader.exec_module(bench)
 def test_precision_recall_on_synthetic_spikes_at_default_preset():
     r = bench.evaluate(range(30), "medium")
     assert r["precision"] >= 0.95
-    assert r["recall"] >= 0.7
-    # flat series: no false alarm over 90 simulated days, for every one of the 30 series
-    assert r["false_alarms_per_90_days_flat"] == 0
+    assert r["recall"] >= 0.85
+    assert r["false_alarms_per_90_days_flat"] <= 0.1  # one in ten flat series has one in 90 days
+
+
+def test_series_starting_on_the_install_day():
+    """Nothing known before day 0, day 0 partly covered: no alarm in the first 14 days, 3-5x bursts found;
+    the detector before issue 14 (zeros before day 0) raised about 9 false alarms per 90 days here."""
+    new = bench.evaluate(range(30), "medium", "install")
+    assert new["false_alarms_first_14_days"] == 0
+    assert new["recall"] >= 0.9 and new["precision"] >= 0.95
+    assert new["false_alarms_per_90_days_flat"] <= 0.2
+    current = bench.evaluate(range(10), "medium", "install", new=False)
+    assert current["false_alarms_per_90_days_flat"] > 5 * max(new["false_alarms_per_90_days_flat"], 0.1)
+
+
+def test_a_one_day_burst_after_45_days_is_a_volume_spike():
+    # the issue's case: ~75 a day for 45 days (nothing known before), then 319 (4.3x)
+    history = [None] * 11 + [75 + (i * 7) % 11 - 5 for i in range(45)]
+    v = count_verdict(history, 319, phase=3)
+    assert v.kind == "spike" and 70 <= v.expected <= 80
+    # even with the unknown days passed as zeros (what the digest did), the burst rule finds it
+    assert count_verdict([0] * 11 + history[11:], 319, phase=3).kind == "spike"
+    assert count_verdict(history, 80, phase=3).kind == "normal"
+
+
+def test_unknown_days_are_not_zero_days():
+    history = [None] * 49 + [400, 410, 395, 420, 405, 398, 416]
+    assert count_verdict(history, 416, phase=0).kind == "normal"   # was "spike, expected about 0.5"
+    assert count_verdict([None] * 50 + [400] * 6, 416).kind == "unknown"  # under 7 known days
 
 
 def test_presets_order_sensitivity():

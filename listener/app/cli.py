@@ -183,7 +183,7 @@ def _say_classified(obj: Ctx, report: pipeline.ClassifyReport) -> None:
 @click.pass_obj
 def digest(obj: Ctx, day: str | None, days: int | None, weekly: bool, product: str | None,
            out_dir: str | None, cutoff: str | None, saved: str | None, send: bool) -> None:
-    """Write the digest (HTML with charts, Markdown, JSON) for a day or a period, print the paths, send it.
+    """Write the digest (HTML with charts, Markdown, JSON, PDF) for a day or a period, print the paths, send it.
 
     Exits with code 1 if a delivery failed (the files are written regardless).
     """
@@ -476,6 +476,7 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")
     click.echo(f"JSON: {result.paths[2]}")
+    click.echo(f"PDF: {result.paths[3]}")
     for r in result.deliveries:
         if r.ok:
             click.echo(f"Emailed to {to_addr} via {smtp}")

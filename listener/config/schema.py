@@ -144,7 +144,8 @@ DIGEST = Section("digest", (
     Setting("output_dir", str, "digests", Path, "where digests are written"),
     Setting("top_mentions", int, 3, checks.positive, "most positive and most negative mentions listed per product"),
     Setting("baselines", list, [7, 28], checks.periods,
-            '"change" compares with the mean of each of these numbers of previous periods'),
+            '"change" compares with the daily average over each of these numbers of previous days '
+            "(at least the period's length; a daily digest's 28 or more: the same weekday), known days only"),
     Setting("channels", list, [], checks.strings, "names of `[[channels]]` that receive every digest"),
 ))
 

@@ -62,14 +62,16 @@ def bucket_counts(db: sqlite_utils.Database, plan: Plan | None, product: str | N
 
 
 def window_rows(db: sqlite_utils.Database, plan: Plan | None, product: str | None, start: str, end: str, *,
-                by: str = "posted_at", limit: int = 500) -> list[dict]:
+                by: str = "posted_at", limit: int = 500, cutoff: str | None = None) -> list[dict]:
     """A search's matches (or a product's mentions) posted (or first fetched) in [start, end), newest
-    first, as post rows; with a product, ``sentiment`` and ``sentiment_label`` are the mention's."""
+    first, as post rows; with a product, ``sentiment`` and ``sentiment_label`` are the mention's;
+    with ``cutoff``, only posts first fetched by then."""
     _connect(db)
     column = {"posted_at": "p.posted_at", "fetched_at": "p.fetched_at"}[by]
     scope, params, label = _scope(plan, product)
     score = "m.sentiment" if product else "p.sentiment"
     return store.rows(db, f"SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, "
                           f"{score} AS sentiment, {label} AS sentiment_label, {ENGAGEMENT_SQL} AS engagement {scope} "
-                          f"AND {column} >= ? AND {column} < ? ORDER BY {column} DESC, p.id DESC LIMIT ?",
-                      [*params, start, end, limit])
+                          f"AND {column} >= ? AND {column} < ? {'AND p.fetched_at <= ?' if cutoff else ''} "
+                          f"ORDER BY {column} DESC, p.id DESC LIMIT ?",
+                      [*params, start, end, *([cutoff] if cutoff else []), limit])

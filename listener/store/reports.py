@@ -13,6 +13,7 @@ say so, rather than fall back to the post's label.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import sqlite_utils
 
@@ -168,3 +169,43 @@ def mention_labels(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
                                         "GROUP BY m.product, label ORDER BY m.product, label"):
         out.setdefault(product, {})[label or "unlabelled"] = n
     return out
+
+
+def collected_days(db: sqlite_utils.Database, start: str, end: str, cutoff: str | None = None) -> set[str]:
+    """The UTC days (``YYYY-MM-DD``) from ``start`` up to ``end`` (exclusive, both days) holding at
+    least one post fetched by ``cutoff``: the days whose counts are known (a day with no post at all
+    is before collection started or a collection gap, not a quiet day)."""
+    out, day, last = set(), date.fromisoformat(start), date.fromisoformat(end)
+    cut, args = _cut(cutoff)
+    while day < last:  # one index seek per day: stops at its first post
+        a, b = day.isoformat(), (day + timedelta(days=1)).isoformat()
+        if db.execute(f"SELECT EXISTS (SELECT 1 FROM posts p WHERE p.posted_at >= ? AND p.posted_at < ? {cut})",
+                      [a, b, *args]).fetchone()[0]:
+            out.add(a)
+        day += timedelta(days=1)
+    return out
+
+
+def first_posted_at(db: sqlite_utils.Database, cutoff: str | None = None) -> str | None:
+    """When the earliest post fetched by ``cutoff`` was posted (None: no post): where history starts."""
+    # "+p.fetched_at": walk the posted_at index from its start rather than sort what the fetched_at index finds
+    cut, args = ("AND +p.fetched_at <= ?", [cutoff]) if cutoff else ("", [])
+    row = db.execute(f"SELECT p.posted_at FROM posts p WHERE p.posted_at IS NOT NULL {cut} "
+                     "ORDER BY p.posted_at LIMIT 1", args).fetchone()
+    return row[0] if row else None
+
+
+def collected_buckets(db: sqlite_utils.Database, start: datetime, bucket_seconds: int, buckets: int) -> list[bool]:
+    """For consecutive buckets from ``start``, oldest first, whether any post (mentioning a product
+    or not) was posted in it: a bucket without any is one whose counts are unknown (not collected)."""
+    out = []
+    for i in range(buckets):  # one index seek per bucket: stops at its first post
+        a = start + timedelta(seconds=bucket_seconds * i)
+        b = a + timedelta(seconds=bucket_seconds)
+        out.append(bool(db.execute("SELECT EXISTS (SELECT 1 FROM posts WHERE posted_at >= ? AND posted_at < ?)",
+                                   [_iso(a), _iso(b)]).fetchone()[0]))
+    return out
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

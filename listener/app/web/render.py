@@ -51,7 +51,8 @@ def chart(o: ProductOverview, kind: str) -> dict:
         for i, d in enumerate(o.days):
             h = inner * d.mentions / peak
             bars.append({"x": CHART_PAD + i * step + 1, "y": zero - h, "w": max(step - 2, 1), "h": h,
-                         "cls": "bar", "label": f"{d.day}: {d.mentions} mention(s)"})
+                         "cls": "bar", "label": f"{d.day}: {d.mentions} mention(s)" if d.known
+                         else f"{d.day}: no data collected"})
         axis = {"top": f"{peak}", "bottom": "0"}
     else:
         zero = CHART_PAD + inner / 2
@@ -60,7 +61,8 @@ def chart(o: ProductOverview, kind: str) -> dict:
             h = 0 if v is None else inner / 2 * abs(v) / 100
             bars.append({"x": CHART_PAD + i * step + 1, "y": zero - h if (v or 0) >= 0 else zero,
                          "w": max(step - 2, 1), "h": h, "cls": "pos" if (v or 0) >= 0 else "neg",
-                         "label": f"{d.day}: " + ("no mentions" if v is None else f"net sentiment {v:+.0f}")})
+                         "label": f"{d.day}: " + ("no data collected" if not d.known else "no mentions" if v is None
+                                                  else f"net sentiment {v:+.0f}")})
         axis = {"top": "+100", "bottom": "-100"}
     return {"w": CHART_W, "h": CHART_H, "pad": CHART_PAD, "zero": zero, "bars": bars, "axis": axis,
             "first": o.days[0].day if o.days else "", "last": o.days[-1].day if o.days else ""}
