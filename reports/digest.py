@@ -31,6 +31,7 @@ from listener import store
 from listener.config import Product, Settings
 from listener.errors import BadInput, NotFound
 from listener.text import iso_utc, snippet
+from models.sentiment import canonical
 from reports.spikes import PRESETS, count_verdict, share_verdict
 
 SCHEMA = "listener.digest/1"
@@ -298,7 +299,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         names = [product]
     k_set, sn = settings.classify, settings.sentiment
     model = (f"VADER (compound >= {k_set.positive_threshold} positive, <= {k_set.negative_threshold} negative)"
-             if sn.model == "vader" else "trained")
+             if sn.model == "vader" else canonical(sn.model))
     definitions = {key: text.format(baselines=" / ".join(map(str, cfg.baselines)), model=model,
                                     languages=", ".join(sn.languages), preset=settings.alerts.sensitivity)
                    for key, text in DEFINITIONS.items()}
