@@ -228,7 +228,7 @@ class Explanation:
     language: str | None
     languages: tuple[str, ...]                   # the languages the model scores (sentiment.languages)
     thresholds: tuple[float, float] | None       # VADER: (negative, positive) cut-offs of its compound score
-    probabilities: dict[str, float] | None       # the trained model: P(negative), P(neutral), P(positive)
+    probabilities: dict[str, float] | None       # default and fast models: P(negative), P(neutral), P(positive)
     positive_terms: list[Contribution]
     negative_terms: list[Contribution]
     mentions: list[tuple[str, str]]              # (product, alias that matched)
@@ -256,7 +256,8 @@ class Explanation:
             return f"VADER compound {self.score:+.3f} is between the thresholds {negative:+.2f} and {positive:+.2f}"
         p = self.probabilities or {}
         shown = ", ".join(f"P({c}) {p[c]:.2f}" for c in ("positive", "neutral", "negative") if c in p)
-        return f"the trained model {self.model} finds it {self.label}: {shown}; score {self.score:+.3f}"
+        kind = "default model" if self.model.startswith("encoder-") else "fast model"
+        return f"the {kind} {self.model} finds it {self.label}: {shown}; score {self.score:+.3f}"
 
     def to_dict(self) -> dict:
         """The JSON form (``/api/posts/{id}``'s ``explanation``)."""

@@ -285,6 +285,7 @@ def train_artifact(config: EncoderConfig, out_dir: Path, data_dir: Path = datase
     (``model.onnx``, ``tokenizer.json``, ``meta.json``) and return its meta."""
     from models import encoder
 
+    _torch(), weights_dir()   # what is missing is said before any work
     start = time.perf_counter()
     train, held = split(config, data_dir)
     log(f"data: {len(train)} examples, sha256 {datasets.checksum(train)}")

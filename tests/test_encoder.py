@@ -34,12 +34,14 @@ def test_clear_texts_get_their_labels(scorer):
     assert all(0.0 < s.confidence <= 1.0 for s in got)
 
 
-def test_batches_give_the_same_as_one_by_one(scorer):
+def test_batches_give_the_same_labels_as_one_by_one(scorer):
+    # int8 activations are scaled per batch (dynamic quantization), so a score moves a little with
+    # its batch-mates; the label and the score to within 0.03 must not
     texts = ["great", "this is not good at all, really disappointed with the battery", "ok", ""]
     together = scorer.score(texts)
     alone = [scorer.score([t])[0] for t in texts]
     assert [s.label for s in together] == [s.label for s in alone]
-    assert [round(s.score, 4) for s in together] == [round(s.score, 4) for s in alone]
+    assert all(abs(a.score - b.score) < 0.03 for a, b in zip(together, alone))
 
 
 def test_explain_names_the_words_that_pushed(scorer):
@@ -118,3 +120,17 @@ def test_scoring_with_the_default_model_imports_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent).stdout
     assert "torch" not in out and "transformers" not in out and "'onnx'" not in out
+
+
+def test_training_the_default_model_without_torch_is_one_line(write_settings, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from listener.app.cli import cli
+
+    monkeypatch.setitem(sys.modules, "torch", None)   # as on CI, where the `train` extra is not installed
+    out = tmp_path / "enc"
+    r = CliRunner().invoke(cli, ["--config", str(write_settings()), "train", "--model", "default", "--out", str(out)])
+    assert r.exit_code == 2 and "needs torch and transformers: pip install 'listener[train]'" in r.output
+    assert r.output.count("\n") == 1 and not out.exists()
+    small = CliRunner().invoke(cli, ["--config", str(write_settings()), "train", "--model", "default", "--small"])
+    assert small.exit_code == 2 and "--small" in small.output

@@ -129,7 +129,7 @@ def test_sentiment_command_json_lines(write_settings):
     assert [x["label"] for x in lines] == ["positive", "negative", "unscored"]
     assert lines[0]["score"] > 0.3 and lines[1]["score"] < -0.3 and lines[2]["score"] is None
     assert all(-1 <= x["score"] <= 1 for x in lines[:2])
-    assert lines[0]["model"].startswith("trained-")
+    assert lines[0]["model"].startswith("encoder-")   # the default model
     vader = invoke(write_settings(extra='[sentiment]\nmodel = "vader"\n'), "sentiment", input="great\n")
     assert json.loads(vader.output)["model"].startswith("vader")
 
@@ -261,12 +261,12 @@ def test_emerging_clusters_stored_and_new_marked(write_settings):
 
 
 def test_settings_validation(write_settings):
-    with pytest.raises(ConfigError, match=r"sentiment.model: expected one of vader, trained"):
+    with pytest.raises(ConfigError, match=r"sentiment.model: expected one of default, fast, vader, trained"):
         load_settings(write_settings(extra='[sentiment]\nmodel = "bert"\n'))
     with pytest.raises(ConfigError, match=r"topics\[0\].terms: required key is missing"):
         load_settings(write_settings(extra='[[topics]]\nname = "x"\n'))
     s = load_settings(write_settings(extra=TOPICS_TOML))
-    assert [t.name for t in s.topics] == ["battery", "screen"] and s.sentiment.model == "trained"
+    assert [t.name for t in s.topics] == ["battery", "screen"] and s.sentiment.model == "default"
 
 
 def test_classifier_from_settings(write_settings, tmp_path):

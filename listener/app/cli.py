@@ -631,7 +631,8 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
         if r.configured:
             click.echo("sentiment.adaptation points at it: run `listener classify --all` to re-label stored posts.")
         else:
-            click.echo(f'to use it, set sentiment.adaptation = "{r.path}" in the settings, '
+            fast = "" if obj.settings().sentiment.model in ("fast", "trained") else ' and sentiment.model = "fast"'
+            click.echo(f'to use it, set sentiment.adaptation = "{r.path}"{fast} in the settings, '
                        "then run `listener classify --all`.")
         return
     config = training.SMALL if small else training.TrainConfig()
