@@ -37,7 +37,7 @@ CLASSES = ("negative", "neutral", "positive")
 SHIPPED_DIR = Path(__file__).parent / "artifacts" / "encoder"
 MODEL_NAME, TOKENIZER_NAME, META_NAME = "model.onnx", "tokenizer.json", "meta.json"
 BATCH = 32            # texts per onnxruntime call, after sorting by length (little padding)
-_WORD = re.compile(r"\S+")
+_WORD = re.compile(r"\w[\w'’]*")   # a word, with its apostrophes ("can't"), without punctuation
 
 
 @dataclass
@@ -95,7 +95,7 @@ def explain(model: EncoderModel, text: str, top: int = 5) \
     towards negative: a word's push is how much the score (P(positive) - P(negative)) drops when that
     word (every occurrence) is left out of the text (occlusion; the first 64 distinct words)."""
     words = list(dict.fromkeys(m.group().lower() for m in _WORD.finditer(text)))[:64]
-    variants = [" ".join(m.group() for m in _WORD.finditer(text) if m.group().lower() != w) for w in words]
+    variants = [re.sub(rf"(?<![\w'’]){re.escape(w)}(?![\w'’])", "", text, flags=re.IGNORECASE) for w in words]
     p, _ = model.run([text] + variants)
     pred = predictions(p[:1])[0]
     pushes = [Contribution(f"word:{w}", float(pred.score - (row[2] - row[0]))) for w, row in zip(words, p[1:])]

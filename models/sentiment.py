@@ -170,6 +170,9 @@ def load_scorer(model: str = "default", artifact: Path | None = None, *, positiv
         from models.encoder import META_NAME, SHIPPED_DIR
 
         folder = Path(artifact or SHIPPED_DIR)
+        if folder.is_file():
+            raise ArtifactError(f"{folder}: is a file, not the default model's folder; set sentiment.model = \"fast\" "
+                                "to use a model file written by `listener train`")
         try:
             mtime = (folder / META_NAME).stat().st_mtime
         except (FileNotFoundError, NotADirectoryError):

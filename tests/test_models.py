@@ -116,9 +116,13 @@ def test_tampered_or_mismatched_artifact_is_refused(small_artifact, tmp_path):
 def test_mismatched_artifact_in_settings_fails_with_one_line(small_artifact, tmp_path, write_settings):
     bad = tmp_path / "bad.model"
     _rewrite(small_artifact[0], bad, lambda e: e.update({"meta.json": e["meta.json"].replace(b'"sent-', b'"old-')}))
-    path = write_settings(extra=f'[sentiment]\nartifact = "{bad}"\n')
+    path = write_settings(extra=f'[sentiment]\nmodel = "fast"\nartifact = "{bad}"\n')
     result = CliRunner().invoke(cli, ["--config", str(path), "sentiment"], input="good\n")
     assert result.exit_code == 2 and "retrain it with `listener train`" in result.output
+    # a fast model's file given to the default model (whose artifact is a folder) says what to set
+    path = write_settings(extra=f'[sentiment]\nartifact = "{small_artifact[0]}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "sentiment"], input="good\n")
+    assert result.exit_code == 2 and 'is a file, not the default model\'s folder; set sentiment.model = "fast"' in result.output
 
 
 def test_sentiment_command_json_lines(write_settings):
@@ -281,7 +285,7 @@ def test_classifier_from_settings(write_settings, tmp_path):
     assert r.label == "neutral" and 0.05 < r.sentiment < 0.3  # VADER positive, below this threshold
     missing = tmp_path / "missing.model"
     with pytest.raises(ModelError, match=re.escape(f"{missing}: model artifact not found (run `listener train`)")):
-        Classifier.from_settings(load_settings(write_settings(extra=f'[sentiment]\nartifact = "{missing}"\n')))
+        Classifier.from_settings(load_settings(write_settings(extra=f'[sentiment]\nmodel = "fast"\nartifact = "{missing}"\n')))
 
 
 def test_vader_scorer_still_available():
