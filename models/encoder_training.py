@@ -267,7 +267,7 @@ def write_meta(out_dir: Path, config: EncoderConfig, examples: Sequence[Example]
 
 def evaluate(model, held: dict[str, list[Example]], data_dir: Path = datasets.DATA_DIR) -> dict:
     """TweetEval val (never trained on) and each VADER set's held-out fifth, scored by the loaded
-    artifact ``model`` (an ``encoder.EncoderModel``): the same figures ``bench/models.py`` prints."""
+    artifact ``model`` (an ``encoder.EncoderModel``): the same figures ``bench/sentiment.py`` prints."""
     from models.training import polar, three_class
 
     val = datasets.load_tweeteval("val", data_dir)

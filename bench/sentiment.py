@@ -21,7 +21,7 @@ Columns:
 
 Targets (issue 13): TweetEval val >= 0.76, VADER tweets >= 0.95, Amazon >= 0.82; each printed met / NOT MET.
 
-Run: ``python bench/models.py [--quick] [--json PATH] [--data DIR] [--variant NAME=DIR ...]``
+Run: ``python bench/sentiment.py [--quick] [--json PATH] [--data DIR] [--variant NAME=DIR ...]``
 """
 
 from __future__ import annotations
