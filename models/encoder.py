@@ -1,17 +1,20 @@
 """The default sentiment model: a fine-tuned small transformer (ONNX, int8 weights) run with onnxruntime.
 
 Run time needs only ``onnxruntime``, ``tokenizers`` and numpy; torch is for training
-(``models.encoder_training``). The model reads a text's first ``max_len`` WordPiece tokens and gives
-P(negative), P(neutral), P(positive); the label is the most likely class, ``score`` = P(positive) -
-P(negative) in [-1, 1], ``confidence`` the label's probability.
+(``models.encoder_training``). The network reads a text's first ``max_len`` WordPiece tokens and gives
+P(negative), P(neutral), P(positive). A small stacking head (in ``meta.json``: a multinomial logistic
+regression over the network's three log-probabilities and VADER's four scores of the text,
+``HEAD_INPUTS``) turns those into the final probabilities; the label is the most likely class,
+``score`` = P(positive) - P(negative) in [-1, 1], ``confidence`` the label's probability.
 
 Artifact: one folder (``SHIPPED_DIR`` is the shipped one) with three files, none of them pickled:
 
 - ``model.onnx``: the network (inputs ``input_ids``, ``attention_mask``; outputs ``logits`` and the
   mean-pooled ``embedding``);
 - ``tokenizer.json``: the ``tokenizers`` WordPiece tokenizer, truncation included;
-- ``meta.json``: format, classes, the SHA-256 of the other two files, the training data's checksum,
-  the training config and the metrics measured at training time.
+- ``meta.json``: format, classes, the SHA-256 of the other two files, the stacking head's weights
+  (``head``: ``coef`` 3 x 7, ``intercept`` 3), the training data's checksum, the training config and
+  the metrics measured at training time.
 
 ``load`` refuses a folder whose format, classes or checksums do not match, with one line naming it.
 The scorer's name carries the SHA-256 of ``meta.json`` (which names the other two), so a different
@@ -29,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from models.features import Contribution, strongest
+from models.features import LEXICON_NAMES, Contribution, lexicon_matrix, strongest
 from models.trained import ArtifactError, Prediction
 
 FORMAT = "listener-encoder-1"
@@ -37,6 +40,7 @@ CLASSES = ("negative", "neutral", "positive")
 SHIPPED_DIR = Path(__file__).parent / "artifacts" / "encoder"
 MODEL_NAME, TOKENIZER_NAME, META_NAME = "model.onnx", "tokenizer.json", "meta.json"
 BATCH = 32            # texts per onnxruntime call, after sorting by length (little padding)
+HEAD_INPUTS = ("logp_negative", "logp_neutral", "logp_positive", *LEXICON_NAMES)
 _WORD = re.compile(r"\w[\w'’]*")   # a word, with its apostrophes ("can't"), without punctuation
 
 
@@ -78,9 +82,30 @@ class EncoderModel:
         assert emb is not None
         return probs, emb
 
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 3) final class probabilities: the stacking head over the network's (without a head, the network's)."""
+        p = self.run(texts)[0]
+        head = self.meta.get("head")
+        if head is None or not len(p):
+            return p
+        return stack(p, lexicon_matrix(texts), np.asarray(head["coef"]), np.asarray(head["intercept"]))
+
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label, score and confidence per text."""
-        return predictions(self.run(texts)[0])
+        return predictions(self.probabilities(texts))
+
+
+def stack(p: np.ndarray, lexicon: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """The stacking head: softmax([log p, VADER scores] coef^T + intercept)."""
+    z = head_inputs(p, lexicon) @ coef.T + intercept
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def head_inputs(p: np.ndarray, lexicon: np.ndarray) -> np.ndarray:
+    """The head's inputs (``HEAD_INPUTS``) from the network's probabilities and ``lexicon_matrix``."""
+    return np.column_stack([np.log(np.clip(p, 1e-6, 1.0)), lexicon])
 
 
 def predictions(p: np.ndarray) -> list[Prediction]:
@@ -96,7 +121,7 @@ def explain(model: EncoderModel, text: str, top: int = 5) \
     word (every occurrence) is left out of the text (occlusion; the first 64 distinct words)."""
     words = list(dict.fromkeys(m.group().lower() for m in _WORD.finditer(text)))[:64]
     variants = [re.sub(rf"(?<![\w'’]){re.escape(w)}(?![\w'’])", "", text, flags=re.IGNORECASE) for w in words]
-    p, _ = model.run([text] + variants)
+    p = model.probabilities([text] + variants)
     pred = predictions(p[:1])[0]
     pushes = [Contribution(f"word:{w}", float(pred.score - (row[2] - row[0]))) for w, row in zip(words, p[1:])]
     return (pred, {c: float(x) for c, x in zip(CLASSES, p[0])}, *strongest(pushes, top))
@@ -136,6 +161,16 @@ def check(folder: Path) -> dict:
         if got != meta.get(key):
             raise ArtifactError(f"{folder}: {name} does not match the checksum in {META_NAME} "
                                 f"(modified or corrupt); {fix}")
+    head = meta.get("head")
+    if head is not None:
+        try:
+            ok = (np.asarray(head["coef"], float).shape == (len(CLASSES), len(HEAD_INPUTS))
+                  and np.asarray(head["intercept"], float).shape == (len(CLASSES),)
+                  and tuple(head.get("inputs", ())) == HEAD_INPUTS)
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ArtifactError(f"{folder}: the stacking head in {META_NAME} does not fit {HEAD_INPUTS}; {fix}")
     meta["artifact_id"] = sha256(folder / META_NAME)
     return meta
 
