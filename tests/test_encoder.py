@@ -83,10 +83,21 @@ def test_a_tampered_tokenizer_or_format_is_refused(copy):
     tok.write_bytes(tok.read_bytes() + b" ")
     with pytest.raises(ArtifactError, match="tokenizer.json does not match"):
         encoder.load(copy)
+    tok.write_bytes(tok.read_bytes()[:-1])
     meta = json.loads((copy / encoder.META_NAME).read_text())
+    (copy / encoder.META_NAME).write_text(json.dumps(dict(meta, head=dict(meta["head"], coef=meta["head"]["coef"][:2]))))
+    with pytest.raises(ArtifactError, match="the stacking head in meta.json does not fit"):
+        encoder.load(copy)
     (copy / encoder.META_NAME).write_text(json.dumps(dict(meta, format="listener-encoder-0")))
     with pytest.raises(ArtifactError, match="artifact format 'listener-encoder-0'"):
         encoder.load(copy)
+
+
+def test_the_stacking_head_moves_the_networks_probabilities(scorer):
+    text = "not bad at all :)"
+    raw = scorer.model.run([text])[0][0]
+    final = scorer.model.probabilities([text])[0]
+    assert abs(final.sum() - 1) < 1e-6 and abs(raw - final).max() > 1e-3
 
 
 def test_another_artifact_is_another_classifier_version(copy, scorer):
