@@ -17,7 +17,7 @@ from listener.config import Settings
 from listener.errors import ModelError, model_errors  # noqa: F401 (ModelError: what from_settings raises)
 from models.classify import Classification, classifier_version, classify_batch, score_covered
 from models.products import ProductMatcher, TermRule, compile_products
-from models.sentiment import Scorer, TrainedScorer, load_scorer
+from models.sentiment import Scorer, TrainedScorer, canonical, load_scorer
 from models.topics import compile_topics
 
 if TYPE_CHECKING:  # numpy and scipy: loaded when a model is, not when a command starts
@@ -26,12 +26,20 @@ if TYPE_CHECKING:  # numpy and scipy: loaded when a model is, not when a command
 
 
 def scorer_for(settings: Settings, model: str | None = None, *, head: bool = True) -> Scorer:
-    """The sentiment scorer ``model`` (default ``sentiment.model``) with the settings' artifact and thresholds,
-    and the domain head ``sentiment.adaptation`` when one is set (``head=False``: the base model alone)."""
+    """The sentiment scorer ``model`` (default ``sentiment.model``) with the thresholds, the settings'
+    artifact when ``model`` is the configured one, and the domain head ``sentiment.adaptation`` when one
+    is set (``head=False``: the base model alone). A head is for the ``fast`` model: with ``default``
+    it is refused with one line rather than silently ignored."""
     k, sn = settings.classify, settings.sentiment
+    wanted = canonical(model or sn.model)
     with model_errors():
-        scorer = load_scorer(model or sn.model, sn.artifact, positive_threshold=k.positive_threshold,
-                             negative_threshold=k.negative_threshold)
+        scorer = load_scorer(wanted, sn.artifact if wanted == canonical(sn.model) else None,
+                             positive_threshold=k.positive_threshold, negative_threshold=k.negative_threshold)
+        if head and sn.adaptation is not None and wanted == "default":
+            from models.trained import ArtifactError
+
+            raise ArtifactError(f"{sn.adaptation}: a domain head (sentiment.adaptation) adapts the fast model "
+                                'only; set sentiment.model = "fast" to use it, or remove sentiment.adaptation')
         if head and sn.adaptation is not None and isinstance(scorer, TrainedScorer):
             found, digest = _load_head(Path(sn.adaptation), scorer.model)
             scorer = TrainedScorer(scorer.model, found, digest)
@@ -79,7 +87,7 @@ class Classifier:
 
     @property
     def model(self) -> str:
-        """The sentiment model's name (``vader-3.3.2``, ``trained-<artifact id>``)."""
+        """The sentiment model's name (``vader-3.3.2``, ``encoder-<artifact id>``, ``trained-<artifact id>``)."""
         return self.scorer.name
 
     @property

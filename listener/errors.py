@@ -67,9 +67,10 @@ class ModelError(UserError):
 def model_errors() -> Iterator[None]:
     """Turn the errors of ``models/`` into a ``ModelError`` (usable as a ``with`` block or a decorator)."""
     from models.datasets import DataError
+    from models.encoder_training import TrainingUnavailable
     from models.trained import ArtifactError
 
     try:
         yield
-    except (ArtifactError, DataError) as exc:
+    except (ArtifactError, DataError, TrainingUnavailable) as exc:
         raise ModelError(str(exc)) from exc

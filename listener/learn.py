@@ -73,6 +73,17 @@ def train(config: training.TrainConfig, out: Path, *, data_dir: Path = datasets.
     return TrainResult(out, hashlib.sha256(data).hexdigest(), model.meta["data_sha256"], len(examples), ev)
 
 
+@model_errors()
+def train_default(out: Path | None = None, *, data_dir: Path = datasets.DATA_DIR, log=print) -> dict:
+    """Train the default model (``models.encoder_training``, needs the ``train`` extra), write its artifact
+    folder (default: the shipped one) and return its meta with ``folder`` and ``artifact_id``."""
+    from models import encoder, encoder_training
+
+    folder = Path(out) if out is not None else encoder.SHIPPED_DIR
+    meta = encoder_training.train_artifact(encoder_training.EncoderConfig(), folder, data_dir, log)
+    return dict(meta, folder=str(folder), artifact_id=encoder.sha256(folder / encoder.META_NAME))
+
+
 @dataclass
 class AdaptResult:
     path: Path
@@ -105,7 +116,7 @@ def adapt_to_labels(db: sqlite_utils.Database, settings: Settings, out: Path | N
     examples = relabel_examples(db)
     if not examples:
         raise BadInput("no relabelled posts yet: label some with `listener label POST_ID --sentiment ...`")
-    scorer = scorer_for(settings, "trained", head=False)
+    scorer = scorer_for(settings, "fast", head=False)
     assert isinstance(scorer, TrainedScorer)
     texts, labels = [e.text for e in examples], [e.label for e in examples]
     start = time.perf_counter()
@@ -131,7 +142,7 @@ def evaluate_models(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, c
     """VADER and the configured trained model on the targets. The trained model's VADER-set figures
     are re-measured by cross-validation with the artifact's own training config (``cv``), else
     taken from the artifact (measured the same way when it was trained)."""
-    scorer = scorer_for(settings, "trained", head=False)  # the targets measure the base model
+    scorer = scorer_for(settings, "fast", head=False)  # the targets measure the base model
     assert isinstance(scorer, TrainedScorer)
     meta = scorer.model.meta
     config = training.TrainConfig.from_dict(meta.get("config", {}))
@@ -298,7 +309,7 @@ def evaluate_labels(db: sqlite_utils.Database, settings: Settings, *, folds: int
     m = training.three_class(gold, got)
     cv, base_name = None, None
     if folds >= 2:
-        base = scorer_for(settings, "trained", head=False)
+        base = scorer_for(settings, "fast", head=False)
         assert isinstance(base, TrainedScorer)
         with model_errors():
             cv = adapt.cross_validate(base.model, texts, gold, folds=folds)
@@ -344,7 +355,7 @@ class Explanation:
     language: str | None
     languages: tuple[str, ...]                   # the languages the model scores (sentiment.languages)
     thresholds: tuple[float, float] | None       # VADER: (negative, positive) cut-offs of its compound score
-    probabilities: dict[str, float] | None       # the trained model: P(negative), P(neutral), P(positive)
+    probabilities: dict[str, float] | None       # default and fast models: P(negative), P(neutral), P(positive)
     positive_terms: list[Contribution]
     negative_terms: list[Contribution]
     mentions: list[tuple[str, str]]              # (product, alias that matched)
@@ -372,7 +383,8 @@ class Explanation:
             return f"VADER compound {self.score:+.3f} is between the thresholds {negative:+.2f} and {positive:+.2f}"
         p = self.probabilities or {}
         shown = ", ".join(f"P({c}) {p[c]:.2f}" for c in ("positive", "neutral", "negative") if c in p)
-        return f"the trained model {self.model} finds it {self.label}: {shown}; score {self.score:+.3f}"
+        kind = "default model" if self.model.startswith("encoder-") else "fast model"
+        return f"the {kind} {self.model} finds it {self.label}: {shown}; score {self.score:+.3f}"
 
     def to_dict(self) -> dict:
         """The JSON form (``/api/posts/{id}``'s ``explanation``)."""

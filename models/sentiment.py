@@ -1,4 +1,5 @@
-"""Sentiment scorers: VADER's compound score, or the trained model; a label and a score in [-1, 1]."""
+"""Sentiment scorers: the default model (a fine-tuned transformer, ``models.encoder``), the fast linear
+model (``models.trained``) or VADER's compound score; a label and a score in [-1, 1]."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from models.vader import valences, vader_compound
 
 if TYPE_CHECKING:
     from models.adapt import DomainHead
+    from models.encoder import EncoderModel
     from models.trained import TrainedModel
 
 POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
@@ -43,7 +45,7 @@ class SentimentExplanation:
     """Why a scorer gave one text its label: the rule that decided and the terms that pushed."""
     sentiment: Sentiment
     thresholds: tuple[float, float] | None = None  # VADER: (negative, positive) cut-offs of its compound score
-    probabilities: dict[str, float] | None = None  # the trained model: P(negative), P(neutral), P(positive)
+    probabilities: dict[str, float] | None = None  # the default and fast models: P(negative), P(neutral), P(positive)
     positive_terms: tuple[Contribution, ...] = ()
     negative_terms: tuple[Contribution, ...] = ()
 
@@ -109,6 +111,36 @@ class TrainedScorer:
                                     tuple(pos), tuple(neg))
 
 
+@dataclass
+class EncoderScorer:
+    """The default model (``models.encoder``): a fine-tuned transformer run with onnxruntime."""
+    model: "EncoderModel"
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        return [Sentiment(p.label, p.score, p.confidence, self.name) for p in self.model.predict(list(texts))]
+
+    def explain(self, text: str, top: int) -> SentimentExplanation:
+        """The class probabilities; the words by how much leaving each out moves the score (occlusion)."""
+        from models.encoder import explain
+
+        p, probabilities, pos, neg = explain(self.model, text, top)
+        return SentimentExplanation(Sentiment(p.label, p.score, p.confidence, self.name), None, probabilities,
+                                    tuple(pos), tuple(neg))
+
+
+MODELS = ("default", "fast", "vader")   # sentiment.model; "trained" is read as "fast" (its earlier name)
+ALIASES = {"trained": "fast"}
+
+
+def canonical(model: str) -> str:
+    """The model's current name (``trained`` -> ``fast``)."""
+    return ALIASES.get(model, model)
+
+
 @lru_cache(maxsize=4)
 def _load_model(path: Path, mtime: float) -> "TrainedModel":
     from models.trained import load
@@ -116,14 +148,37 @@ def _load_model(path: Path, mtime: float) -> "TrainedModel":
     return load(path)
 
 
-def load_scorer(model: str = "trained", artifact: Path | None = None, *, positive_threshold: float = 0.05,
+@lru_cache(maxsize=2)
+def _load_encoder(folder: Path, mtime: float) -> "EncoderModel":
+    from models.encoder import load
+
+    return load(folder)
+
+
+def load_scorer(model: str = "default", artifact: Path | None = None, *, positive_threshold: float = 0.05,
                 negative_threshold: float = -0.05) -> Scorer:
-    """The scorer named by settings: ``vader`` or ``trained`` (the shipped artifact unless ``artifact``).
-    An unusable artifact raises ``ArtifactError`` naming the file. (A domain head is attached by
-    ``listener.classifier.scorer_for``.)"""
+    """The scorer named by settings: ``default`` (the shipped transformer, or the artifact folder
+    ``artifact``), ``fast`` (alias ``trained``: the linear model, the shipped file unless ``artifact``)
+    or ``vader``. An unusable artifact raises ``ArtifactError`` naming the file. (A domain head is
+    attached by ``listener.classifier.scorer_for``.)"""
+    model = canonical(model)
     if model == "vader":
         return VaderScorer(positive_threshold, negative_threshold)
     from models.trained import SHIPPED, ArtifactError
+
+    if model == "default":
+        from models.encoder import META_NAME, SHIPPED_DIR
+
+        folder = Path(artifact or SHIPPED_DIR)
+        if folder.is_file():
+            raise ArtifactError(f"{folder}: is a file, not the default model's folder; set sentiment.model = \"fast\" "
+                                "to use a model file written by `listener train`")
+        try:
+            mtime = (folder / META_NAME).stat().st_mtime
+        except (FileNotFoundError, NotADirectoryError):
+            raise ArtifactError(f"{folder}: default model artifact not found (a folder with {META_NAME}; "
+                                "run `listener train --model default`)") from None
+        return EncoderScorer(_load_encoder(folder.resolve(), mtime))
 
     path = Path(artifact or SHIPPED)
     try:

@@ -40,6 +40,7 @@ from listener import store
 from listener.config import Product, Settings
 from listener.errors import BadInput, NotFound
 from listener.text import iso_utc, snippet
+from models.sentiment import canonical
 from reports.drivers import Drivers, explain
 from reports.spikes import PRESETS, judge
 
@@ -357,7 +358,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         names = [product]
     k_set, sn = settings.classify, settings.sentiment
     model = (f"VADER (compound >= {k_set.positive_threshold} positive, <= {k_set.negative_threshold} negative)"
-             if sn.model == "vader" else "trained")
+             if sn.model == "vader" else canonical(sn.model))
     definitions = {key: text.format(days=f"{days} day" + ("" if days == 1 else "s"), model=model,
                                     first=partial or "none yet", languages=", ".join(sn.languages),
                                     preset=settings.alerts.sensitivity)

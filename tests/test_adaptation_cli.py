@@ -54,7 +54,7 @@ def _stored(path: Path, post_id: int) -> tuple[str, str]:
 
 def test_train_with_labels_writes_a_head_that_classify_then_uses(write_settings, tmp_path):
     head = tmp_path / "team.head"
-    path, held = _labelled_db(write_settings, extra=f'[sentiment]\nadaptation = "{head}"\n')
+    path, held = _labelled_db(write_settings, extra=f'[sentiment]\nmodel = "fast"\nadaptation = "{head}"\n')
     # Before the head exists the base model alone scores (the configured head is missing: one line).
     missing = invoke(path, "classify", "--all")
     assert missing.exit_code == 2 and "domain head not found" in missing.output and str(head) in missing.output
@@ -120,13 +120,13 @@ def test_head_for_another_base_or_tampered_is_refused_with_one_line(write_settin
     _rewrite_head(good, tmp_path / "tampered.head",
                   lambda e: e.update({"arrays.npz": e["arrays.npz"][:-9] + b"\x01" + e["arrays.npz"][-8:]}))
     for name, why in (("other.head", "made for another base model"), ("tampered.head", "does not match the checksum")):
-        path = write_settings(extra=f'[sentiment]\nadaptation = "{tmp_path / name}"\n')
+        path = write_settings(extra=f'[sentiment]\nmodel = "fast"\nadaptation = "{tmp_path / name}"\n')
         result = CliRunner().invoke(cli, ["--config", str(path), "sentiment"], input="good\n")
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and why in lines[0] and str(tmp_path / name) in lines[0], result.output
         assert "listener train --with-labels" in lines[0]
-    path = write_settings(extra=f'[sentiment]\nadaptation = "{good}"\n')
+    path = write_settings(extra=f'[sentiment]\nmodel = "fast"\nadaptation = "{good}"\n')
     result = CliRunner().invoke(cli, ["--config", str(path), "sentiment"], input=HELD_OUT[0] + "\n")
     assert result.exit_code == 0 and '"label": "negative"' in result.output and "+head-" in result.output
 

@@ -116,9 +116,13 @@ def test_tampered_or_mismatched_artifact_is_refused(small_artifact, tmp_path):
 def test_mismatched_artifact_in_settings_fails_with_one_line(small_artifact, tmp_path, write_settings):
     bad = tmp_path / "bad.model"
     _rewrite(small_artifact[0], bad, lambda e: e.update({"meta.json": e["meta.json"].replace(b'"sent-', b'"old-')}))
-    path = write_settings(extra=f'[sentiment]\nartifact = "{bad}"\n')
+    path = write_settings(extra=f'[sentiment]\nmodel = "fast"\nartifact = "{bad}"\n')
     result = CliRunner().invoke(cli, ["--config", str(path), "sentiment"], input="good\n")
     assert result.exit_code == 2 and "retrain it with `listener train`" in result.output
+    # a fast model's file given to the default model (whose artifact is a folder) says what to set
+    path = write_settings(extra=f'[sentiment]\nartifact = "{small_artifact[0]}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "sentiment"], input="good\n")
+    assert result.exit_code == 2 and 'is a file, not the default model\'s folder; set sentiment.model = "fast"' in result.output
 
 
 def test_sentiment_command_json_lines(write_settings):
@@ -129,7 +133,7 @@ def test_sentiment_command_json_lines(write_settings):
     assert [x["label"] for x in lines] == ["positive", "negative", "unscored"]
     assert lines[0]["score"] > 0.3 and lines[1]["score"] < -0.3 and lines[2]["score"] is None
     assert all(-1 <= x["score"] <= 1 for x in lines[:2])
-    assert lines[0]["model"].startswith("trained-")
+    assert lines[0]["model"].startswith("encoder-")   # the default model
     vader = invoke(write_settings(extra='[sentiment]\nmodel = "vader"\n'), "sentiment", input="great\n")
     assert json.loads(vader.output)["model"].startswith("vader")
 
@@ -261,12 +265,12 @@ def test_emerging_clusters_stored_and_new_marked(write_settings):
 
 
 def test_settings_validation(write_settings):
-    with pytest.raises(ConfigError, match=r"sentiment.model: expected one of vader, trained"):
+    with pytest.raises(ConfigError, match=r"sentiment.model: expected one of default, fast, vader, trained"):
         load_settings(write_settings(extra='[sentiment]\nmodel = "bert"\n'))
     with pytest.raises(ConfigError, match=r"topics\[0\].terms: required key is missing"):
         load_settings(write_settings(extra='[[topics]]\nname = "x"\n'))
     s = load_settings(write_settings(extra=TOPICS_TOML))
-    assert [t.name for t in s.topics] == ["battery", "screen"] and s.sentiment.model == "trained"
+    assert [t.name for t in s.topics] == ["battery", "screen"] and s.sentiment.model == "default"
 
 
 def test_classifier_from_settings(write_settings, tmp_path):
@@ -281,7 +285,7 @@ def test_classifier_from_settings(write_settings, tmp_path):
     assert r.label == "neutral" and 0.05 < r.sentiment < 0.3  # VADER positive, below this threshold
     missing = tmp_path / "missing.model"
     with pytest.raises(ModelError, match=re.escape(f"{missing}: model artifact not found (run `listener train`)")):
-        Classifier.from_settings(load_settings(write_settings(extra=f'[sentiment]\nartifact = "{missing}"\n')))
+        Classifier.from_settings(load_settings(write_settings(extra=f'[sentiment]\nmodel = "fast"\nartifact = "{missing}"\n')))
 
 
 def test_vader_scorer_still_available():

@@ -125,14 +125,14 @@ def test_api_post_explains_its_label(settings_for):
     assert client.get("/api/posts/999999").status_code == 404
 
 
-def test_post_page_api_and_cli_explain_the_trained_model_alike(client, site):
-    """The default trained model's label is explained by its class probabilities, never as a VADER
+def test_post_page_api_and_cli_explain_the_default_model_alike(client, site):
+    """The default model's label is explained by its class probabilities, never as a VADER
     compound score (the page and the API used to claim VADER for every model)."""
     hit = client.get("/api/search", params={"q": '"keeps crashing"', "limit": 1}).json()["hits"][0]
     e = client.get(f"/api/posts/{hit['id']}").json()["explanation"]
-    assert e["model"].startswith("trained-") and e["label"] == "negative" == e["stored_label"]
+    assert e["model"].startswith("encoder-") and e["label"] == "negative" == e["stored_label"]
     assert e["vader_compound"] is None and e["positive_threshold"] is None and e["negative_threshold"] is None
-    assert e["score"] < 0 and "VADER" not in e["reason"] and f"the trained model {e['model']}" in e["reason"]
+    assert e["score"] < 0 and "VADER" not in e["reason"] and f"the default model {e['model']}" in e["reason"]
     assert set(e["probabilities"]) == {"negative", "neutral", "positive"}
     assert abs(sum(e["probabilities"].values()) - 1) < 1e-6
     assert f"P(negative) {e['probabilities']['negative']:.2f}" in e["reason"]

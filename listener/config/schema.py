@@ -77,7 +77,7 @@ class Section:
 
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
-SENTIMENT_MODELS = ("vader", "trained")
+SENTIMENT_MODELS = ("default", "fast", "vader", "trained")  # "trained": the earlier name of "fast"
 
 _duration = (str, int)  # seconds, or a string such as "30m"
 
@@ -114,12 +114,13 @@ CLASSIFY = Section("classify", (
 
 SENTIMENT = Section("sentiment", (
     Setting("artifact", str, None, shown_default="shipped model",
-            help="path of a model artifact written by `listener train`"),
+            help="the model's artifact written by `listener train`: a folder for `default`, a file for `fast`"),
     Setting("adaptation", str, None, shown_default="none",
             help="path of a domain head written by `listener train --with-labels` (your relabels), "
-                 "applied on top of the trained model; none: no head. Run `listener classify --all` after changing it"),
-    Setting("model", str, "trained", checks.one_of(*SENTIMENT_MODELS),
-            '`"trained"` (the shipped scikit-learn model; better on every target, see "Sentiment models") '
+                 "applied on top of the `fast` model (not available for `default`); none: no head. Run `listener classify --all` after changing it"),
+    Setting("model", str, "default", checks.one_of(*SENTIMENT_MODELS),
+            '`"default"` (a fine-tuned transformer run with onnxruntime; the most accurate on TweetEval val, see "Sentiment models"), '
+            '`"fast"` (the linear scikit-learn model, about 2.5 times the throughput; `"trained"` is read as `"fast"`) '
             'or `"vader"`'),
     Setting("languages", list, ["en"], checks.language_codes,
             "detected languages the model scores; posts in other languages get the label `unscored`"),

@@ -85,9 +85,9 @@ class Explanation(BaseModel):
     confidence: float | None
     reason: str
     vader_compound: float | None  # the score when the model is VADER, else null
-    positive_threshold: float | None  # VADER's thresholds; null for the trained model
+    positive_threshold: float | None  # VADER's thresholds; null for the default and fast models
     negative_threshold: float | None
-    probabilities: dict[str, float] | None  # the trained model's class probabilities; null for VADER
+    probabilities: dict[str, float] | None  # the default or fast model's class probabilities; null for VADER
     positive_terms: list[Term]
     negative_terms: list[Term]
     human_label: str | None
