@@ -17,39 +17,56 @@ from listener.config import Settings
 from listener.errors import ModelError, model_errors  # noqa: F401 (ModelError: what from_settings raises)
 from models.classify import Classification, classifier_version, classify_batch, score_covered
 from models.products import ProductMatcher, TermRule, compile_products
-from models.sentiment import Scorer, TrainedScorer, canonical, load_scorer
+from models.sentiment import EncoderScorer, Scorer, TrainedScorer, canonical, load_scorer
 from models.topics import compile_topics
 
 if TYPE_CHECKING:  # numpy and scipy: loaded when a model is, not when a command starts
-    from models.adapt import DomainHead
-    from models.trained import TrainedModel
+    from models.adapt import Base, DomainHead
 
 
 def scorer_for(settings: Settings, model: str | None = None, *, head: bool = True) -> Scorer:
     """The sentiment scorer ``model`` (default ``sentiment.model``) with the thresholds, the settings'
     artifact when ``model`` is the configured one, and the domain head ``sentiment.adaptation`` when one
-    is set (``head=False``: the base model alone). A head is for the ``fast`` model: with ``default``
-    it is refused with one line rather than silently ignored."""
+    is set (``head=False``: the base model alone). A head adapts the configured model, ``default`` or
+    ``fast``; it is refused with one line when made for another model."""
     k, sn = settings.classify, settings.sentiment
     wanted = canonical(model or sn.model)
     with model_errors():
         scorer = load_scorer(wanted, sn.artifact if wanted == canonical(sn.model) else None,
                              positive_threshold=k.positive_threshold, negative_threshold=k.negative_threshold)
-        if head and sn.adaptation is not None and wanted == "default":
-            from models.trained import ArtifactError
-
-            raise ArtifactError(f"{sn.adaptation}: a domain head (sentiment.adaptation) adapts the fast model "
-                                'only; set sentiment.model = "fast" to use it, or remove sentiment.adaptation')
-        if head and sn.adaptation is not None and isinstance(scorer, TrainedScorer):
-            found, digest = _load_head(Path(sn.adaptation), scorer.model)
-            scorer = TrainedScorer(scorer.model, found, digest)
+        if head and sn.adaptation is not None and wanted != "vader":
+            base = adaptation_base(settings, scorer)
+            found, digest = _load_head(Path(sn.adaptation), base)
+            if isinstance(scorer, TrainedScorer):
+                scorer = TrainedScorer(scorer.model, found, digest)
+            else:
+                scorer = EncoderScorer(scorer.model, found, digest, base)
         return scorer
+
+
+def adaptation_base(settings: Settings, scorer: Scorer | None = None) -> "Base":
+    """What a domain head adapts for the configured model: the fast model itself, or for the default
+    model the encoder with the shipped fast model's features (``models.adapt.EncoderBase``)."""
+    from models.adapt import EncoderBase
+
+    if scorer is None:
+        scorer = scorer_for(settings, head=False)
+    if isinstance(scorer, TrainedScorer):
+        return scorer.model
+    if isinstance(scorer, EncoderScorer):
+        fast = load_scorer("fast")
+        assert isinstance(fast, TrainedScorer)
+        return EncoderBase(scorer.model, fast.model)
+    from models.trained import ArtifactError
+
+    raise ArtifactError('a domain head adapts the default or the fast model, not VADER: set sentiment.model '
+                        '= "default" or "fast"')
 
 
 _HEADS: dict[tuple[Path, float, str], tuple[DomainHead, str]] = {}
 
 
-def _load_head(path: Path, base: TrainedModel) -> tuple[DomainHead, str]:
+def _load_head(path: Path, base: "Base") -> tuple[DomainHead, str]:
     """The domain head at ``path`` checked against ``base``, and its SHA-256 (cached per file version
     and base). Raises ``ArtifactError`` naming the file when it is missing, altered or for another base."""
     from models import adapt

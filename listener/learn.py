@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from listener import store
-from listener.classifier import Classifier, scorer_for
+from listener.classifier import Classifier, adaptation_base, scorer_for
 from listener.config import SENTIMENT_MODELS, Settings
 from listener.errors import BadInput, NotFound, model_errors
 from listener.files import write_atomic
@@ -109,20 +109,20 @@ def head_path(settings: Settings) -> Path:
 @model_errors()
 def adapt_to_labels(db: sqlite_utils.Database, settings: Settings, out: Path | None = None,
                     folds: int = 5) -> AdaptResult:
-    """Fit a domain head (``models.adapt``) on the user's relabels over the configured trained model,
-    cross-validate it on the same labels, and write it atomically to ``out`` (default ``head_path``)."""
+    """Fit a domain head (``models.adapt``) on the user's relabels over the configured model (default
+    or fast), cross-validate it on the same labels, and write it atomically to ``out`` (default
+    ``head_path``)."""
     import time
 
     examples = relabel_examples(db)
     if not examples:
         raise BadInput("no relabelled posts yet: label some with `listener label POST_ID --sentiment ...`")
-    scorer = scorer_for(settings, "fast", head=False)
-    assert isinstance(scorer, TrainedScorer)
+    base = adaptation_base(settings)
     texts, labels = [e.text for e in examples], [e.label for e in examples]
     start = time.perf_counter()
-    head = adapt.fit(scorer.model, texts, labels)
+    head = adapt.fit(base, texts, labels)
     seconds = time.perf_counter() - start
-    cv = adapt.cross_validate(scorer.model, texts, labels, folds=folds)
+    cv = adapt.cross_validate(base, texts, labels, folds=folds)
     data = adapt.serialize(head)
     path = Path(out) if out is not None else head_path(settings)
     write_atomic(path, data)
@@ -325,13 +325,12 @@ def evaluate_labels(db: sqlite_utils.Database, settings: Settings, *, folds: int
         confusion[g][p] += 1
     m = training.three_class(gold, got)
     cv, base_name = None, None
-    if folds >= 2:
-        base = scorer_for(settings, "fast", head=False)
-        assert isinstance(base, TrainedScorer)
+    if folds >= 2 and canonical(settings.sentiment.model) != "vader":
+        base_scorer = scorer_for(settings, head=False)
         with model_errors():
-            cv = adapt.cross_validate(base.model, texts, gold, folds=folds)
-        base_name = base.name
-    in_sample = isinstance(scorer, TrainedScorer) and scorer.head is not None
+            cv = adapt.cross_validate(adaptation_base(settings, base_scorer), texts, gold, folds=folds)
+        base_name = base_scorer.name
+    in_sample = getattr(scorer, "head", None) is not None
     return LabelEvaluation(scorer.name, len(pairs), m["accuracy"], m["macro_f1"], confusion, cv, base_name, in_sample)
 
 

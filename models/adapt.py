@@ -19,6 +19,11 @@ the base model as the prior). Only columns that occur in the labelled texts can 
 gradient is zero elsewhere), so ``W`` is stored sparse: the column indices and their rows.
 Deterministic: L-BFGS from a fixed start, no randomness.
 
+The default model (``models.encoder``) is adapted the same way through ``EncoderBase``: its signals
+are the encoder's final class log-probabilities and the four VADER scores (``ENCODER_SIGNALS``), the
+sparse correction the fast model's feature rows (the encoder has no sparse features of its own, and
+the fast model ships beside it), and ``V0`` the identity on the encoder's log-probabilities.
+
 Artifact (``serialize``/``load``), safe to read (no pickle): one ZIP with ``meta.json`` (format,
 the base artifact's SHA-256, feature version, config, label count and checksum, arrays SHA-256)
 and ``arrays.npz`` (``columns``, ``weight``, ``bias``, ``signals``), read with ``allow_pickle=False``.
@@ -33,13 +38,16 @@ import json
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence, Union
 
 import numpy as np
 from scipy import sparse
 
 from models.features import FEATURE_VERSION
 from models.trained import CLASSES, ArtifactError, Prediction, TrainedModel, _array_bytes, _ZIP_TIME
+
+if TYPE_CHECKING:
+    from models.encoder import EncoderModel
 
 FORMAT = "listener-adapt-1"
 
@@ -62,25 +70,61 @@ class DomainHead:
     bias: np.ndarray      # (3,)
     signals: np.ndarray   # (len(SIGNALS), 3): V, the weights of the base model's signals
 
-    def predict(self, base: TrainedModel, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, base: "Base", texts: Sequence[str]) -> list[Prediction]:
         """``predict(base, self, texts)``: what ``models.sentiment.TrainedScorer`` calls."""
         return predict(base, self, texts)
 
-    def probabilities(self, base: TrainedModel, texts: Sequence[str]) -> list[dict[str, float]]:
+    def probabilities(self, base: "Base", texts: Sequence[str]) -> list[dict[str, float]]:
         """Each text's class probabilities under the head, by class name."""
         return [{c: float(v) for c, v in zip(CLASSES, row)} for row in probabilities(base, self, texts)]
 
 
 SIGNALS = ("logp_negative", "logp_neutral", "logp_positive", "logp3_negative", "logp3_neutral",
            "logp3_positive", "polar_z", "vader_neg", "vader_neu", "vader_pos", "vader_compound")
+ENCODER_SIGNALS = ("logp_negative", "logp_neutral", "logp_positive", "vader_neg", "vader_neu", "vader_pos",
+                   "vader_compound")
 
 
-def base_inputs(base: TrainedModel, texts: Sequence[str]) -> tuple[np.ndarray, sparse.csr_matrix, list[Prediction]]:
-    """The base model's signals (n, len(SIGNALS)): its combined log-probabilities, its three-class
-    head's log-probabilities, its polar head's logit and the VADER scores; its feature rows; and
-    its own predictions."""
+@dataclass(frozen=True)
+class EncoderBase:
+    """The default model as the base of a head: the encoder's class log-probabilities and VADER's scores
+    as its signals, the fast model's (``features``) feature rows as its sparse correction."""
+    encoder: "EncoderModel"
+    features: TrainedModel
+
+    @property
+    def meta(self) -> dict:
+        """``artifact_id`` names both artifacts: a head is refused when either changes."""
+        return {"artifact_id": f"{self.encoder.meta.get('artifact_id', 'unsaved')}+"
+                               f"{self.features.meta.get('artifact_id', 'unsaved')}"}
+
+
+Base = Union[TrainedModel, EncoderBase]
+
+
+def signal_names(base: Base) -> tuple[str, ...]:
+    return ENCODER_SIGNALS if isinstance(base, EncoderBase) else SIGNALS
+
+
+def feature_model(base: Base) -> TrainedModel:
+    """The model whose feature rows the head corrects with."""
+    return base.features if isinstance(base, EncoderBase) else base
+
+
+def base_inputs(base: Base, texts: Sequence[str]) -> tuple[np.ndarray, sparse.csr_matrix, list[Prediction]]:
+    """The base model's signals (n, len(signal_names(base))): for the fast model its combined
+    log-probabilities, its three-class head's log-probabilities, its polar head's logit and the VADER
+    scores, for the default model its class log-probabilities and the VADER scores; the feature rows;
+    and the base model's own predictions."""
     from models.trained import _predictions, softmax
 
+    if isinstance(base, EncoderBase):
+        from models.encoder import predictions
+
+        f = base.features.features(texts)
+        pe = base.encoder.probabilities(list(texts)).astype(np.float64)
+        signals = np.column_stack([np.log(np.clip(pe, 1e-6, 1.0)), f.lexicon.toarray()]).astype(np.float64)
+        return signals, f.matrix().tocsr(), predictions(pe)
     f = base.features(texts)
     p, neutral = base.probabilities(f)
     p3 = softmax(np.asarray(f.matrix(base.nb3_word, base.nb3_char) @ base.coef.T) + base.intercept)
@@ -90,9 +134,10 @@ def base_inputs(base: TrainedModel, texts: Sequence[str]) -> tuple[np.ndarray, s
     return signals, f.matrix().tocsr(), _predictions(p, neutral)
 
 
-def _start(c: int = 3) -> np.ndarray:
-    """The signal weights that reproduce the base model: identity on its combined log-probabilities."""
-    v = np.zeros((len(SIGNALS), c))
+def _start(m: int, c: int = 3) -> np.ndarray:
+    """The signal weights (``m`` signals) that reproduce the base model: identity on its (combined)
+    class log-probabilities, the first ``c`` signals."""
+    v = np.zeros((m, c))
     v[:c, :c] = np.eye(c)
     return v
 
@@ -103,7 +148,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit(base: TrainedModel, texts: Sequence[str], labels: Sequence[str],
+def fit(base: Base, texts: Sequence[str], labels: Sequence[str],
         config: AdaptConfig = AdaptConfig()) -> DomainHead:
     """Learn the head from in-domain ``texts`` and their ``labels`` (negative, neutral, positive)."""
     from scipy.optimize import minimize
@@ -114,11 +159,12 @@ def fit(base: TrainedModel, texts: Sequence[str], labels: Sequence[str],
     sig, x, _ = base_inputs(base, texts)
     columns = np.unique(x.indices).astype(np.int64)
     if config.features == "word":
-        nw = len(base.vocab_word)
-        columns = columns[(columns < nw) | (columns >= nw + len(base.vocab_char))]
+        fm = feature_model(base)
+        nw = len(fm.vocab_word)
+        columns = columns[(columns < nw) | (columns >= nw + len(fm.vocab_char))]
     xs = x[:, columns].tocsr().astype(np.float64)
-    n, k, c, m = len(y), len(columns), len(CLASSES), len(SIGNALS)
-    v0 = _start(c)
+    n, k, c, m = len(y), len(columns), len(CLASSES), sig.shape[1]
+    v0 = _start(m, c)
     counts = np.bincount(y, minlength=c)
     w = (n / (c * counts.clip(1)))[y] if config.balanced else np.ones(n)
     onehot = np.eye(c)[y]
@@ -154,7 +200,7 @@ def labels_checksum(texts: Sequence[str], labels: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def predict(base: TrainedModel, head: DomainHead | None, texts: Sequence[str]) -> list[Prediction]:
+def predict(base: Base, head: DomainHead | None, texts: Sequence[str]) -> list[Prediction]:
     """Label, score (P(positive) - P(negative)) and confidence per text; without a head, the base model's."""
     if not texts:
         return []
@@ -170,7 +216,7 @@ def _head_probabilities(head: DomainHead, sig: np.ndarray, x: sparse.csr_matrix)
     return _softmax(sig @ head.signals + np.asarray(x[:, head.columns] @ head.weight) + head.bias)
 
 
-def probabilities(base: TrainedModel, head: DomainHead, texts: Sequence[str]) -> np.ndarray:
+def probabilities(base: Base, head: DomainHead, texts: Sequence[str]) -> np.ndarray:
     """The head's class probabilities (n, 3), columns in ``CLASSES`` order."""
     sig, x, _ = base_inputs(base, texts)
     return _head_probabilities(head, sig, x)
@@ -187,7 +233,7 @@ class CrossValidation:
     adapted_macro_f1: float | None
 
 
-def cross_validate(base: TrainedModel, texts: Sequence[str], labels: Sequence[str], folds: int = 5,
+def cross_validate(base: Base, texts: Sequence[str], labels: Sequence[str], folds: int = 5,
                    config: AdaptConfig = AdaptConfig(), seed: int = 0) -> CrossValidation:
     """How well a head fitted on the user's labels does on labels it did not see: each fold's label is
     predicted by a head fitted on the other folds (deterministic folds), next to the base model's
@@ -231,7 +277,7 @@ def serialize(head: DomainHead) -> bytes:
     return buf.getvalue()
 
 
-def load(path: Path, base: TrainedModel) -> DomainHead:
+def load(path: Path, base: Base) -> DomainHead:
     """Read and check a head for ``base``; any mismatch is an ``ArtifactError`` saying what to do."""
     path = Path(path)
     fix = "adapt again with `listener train --with-labels`"
@@ -255,11 +301,12 @@ def load(path: Path, base: TrainedModel) -> DomainHead:
         raise ArtifactError(f"{path}: arrays.npz does not match the checksum in meta.json (modified or corrupt); {fix}")
     with np.load(io.BytesIO(raw), allow_pickle=False) as a:
         arrays = {k: a[k] for k in a.files}
-    n = len(base.vocab_word) + len(base.vocab_char) + len(base.lexicon_scale)
+    fm = feature_model(base)
+    n = len(fm.vocab_word) + len(fm.vocab_char) + len(fm.lexicon_scale)
     cols = arrays.get("columns")
     if (cols is None or arrays.get("weight") is None or arrays["weight"].shape != (len(cols), len(CLASSES))
             or arrays.get("bias") is None or arrays["bias"].shape != (len(CLASSES),)
-            or arrays.get("signals") is None or arrays["signals"].shape != (len(SIGNALS), len(CLASSES))
+            or arrays.get("signals") is None or arrays["signals"].shape != (len(signal_names(base)), len(CLASSES))
             or (len(cols) and (cols.min() < 0 or cols.max() >= n))):
         raise ArtifactError(f"{path}: weights do not fit the base model; {fix}")
     return DomainHead(meta=meta, columns=cols.astype(np.int64), weight=arrays["weight"], bias=arrays["bias"],

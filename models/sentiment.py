@@ -12,7 +12,7 @@ from models.features import Contribution, strongest
 from models.vader import valences, vader_compound
 
 if TYPE_CHECKING:
-    from models.adapt import DomainHead
+    from models.adapt import DomainHead, EncoderBase
     from models.encoder import EncoderModel
     from models.trained import TrainedModel
 
@@ -113,21 +113,31 @@ class TrainedScorer:
 
 @dataclass
 class EncoderScorer:
-    """The default model (``models.encoder``): a fine-tuned transformer run with onnxruntime."""
+    """The default model (``models.encoder``): a fine-tuned transformer run with onnxruntime, with an
+    optional domain head (``models.adapt``) over ``base`` (the encoder and the fast model's features)."""
     model: "EncoderModel"
+    head: "DomainHead | None" = None
+    head_sha256: str | None = None
+    base: "EncoderBase | None" = None   # with a head: what the head reads
 
     @property
     def name(self) -> str:
-        return self.model.name
+        return self.model.name if self.head is None else f"{self.model.name}+head-{(self.head_sha256 or '')[:12]}"
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
-        return [Sentiment(p.label, p.score, p.confidence, self.name) for p in self.model.predict(list(texts))]
+        texts = list(texts)
+        preds = self.model.predict(texts) if self.head is None else self.head.predict(self.base, texts)
+        return [Sentiment(p.label, p.score, p.confidence, self.name) for p in preds]
 
     def explain(self, text: str, top: int) -> SentimentExplanation:
-        """The class probabilities; the words by how much leaving each out moves the score (occlusion)."""
+        """The class probabilities (the head's when there is one); the words by how much leaving each
+        out moves the encoder's score (occlusion)."""
         from models.encoder import explain
 
         p, probabilities, pos, neg = explain(self.model, text, top)
+        if self.head is not None:
+            probabilities = self.head.probabilities(self.base, [text])[0]
+            p = self.score([text])[0]
         return SentimentExplanation(Sentiment(p.label, p.score, p.confidence, self.name), None, probabilities,
                                     tuple(pos), tuple(neg))
 

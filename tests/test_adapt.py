@@ -73,7 +73,7 @@ def test_head_with_strong_prior_stays_near_the_base_model(base):
     texts = [t for t, _ in test]
     head = adapt.fit(base, [t for t, _ in train], [y for _, y in train], adapt.AdaptConfig(l2=1e6, l2_signals=1e6))
     assert np.abs(head.weight).max() < 1e-3                                   # no n-gram correction
-    assert np.abs(head.signals - adapt._start()).max() < 1e-3                 # the base model's own signals
+    assert np.abs(head.signals - adapt._start(len(adapt.SIGNALS))).max() < 1e-3                 # the base model's own signals
     # so it ranks the classes as the base model does, up to a per-class shift (the unpenalized bias)
     sig, _, _ = adapt.base_inputs(base, texts)
     got = np.array([[p.label == c for c in trained.CLASSES] for p in adapt.predict(base, head, texts)]).argmax(axis=1)

@@ -12,10 +12,12 @@ import re
 import zipfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from listener import learn, store
 from listener.app.cli import cli
+from listener.classifier import scorer_for
 from listener.config import load_settings
 from models import adapt, trained
 from tests.helpers import NOW
@@ -52,9 +54,10 @@ def _stored(path: Path, post_id: int) -> tuple[str, str]:
     return tuple(db.execute("SELECT sentiment_label, classifier FROM posts WHERE id = ?", [post_id]).fetchone())
 
 
-def test_train_with_labels_writes_a_head_that_classify_then_uses(write_settings, tmp_path):
+@pytest.mark.parametrize("model,prefix", [("fast", "trained"), ("default", "encoder")])
+def test_train_with_labels_writes_a_head_that_classify_then_uses(write_settings, tmp_path, model, prefix):
     head = tmp_path / "team.head"
-    path, held = _labelled_db(write_settings, extra=f'[sentiment]\nmodel = "fast"\nadaptation = "{head}"\n')
+    path, held = _labelled_db(write_settings, extra=f'[sentiment]\nmodel = "{model}"\nadaptation = "{head}"\n')
     # Before the head exists the base model alone scores (the configured head is missing: one line).
     missing = invoke(path, "classify", "--all")
     assert missing.exit_code == 2 and "domain head not found" in missing.output and str(head) in missing.output
@@ -77,14 +80,15 @@ def test_train_with_labels_writes_a_head_that_classify_then_uses(write_settings,
     explained = invoke(path, "explain", str(held[HELD_OUT[0]]))
     assert explained.exit_code == 0 and "label: negative" in explained.output and "+head-" in explained.output
 
-    base = trained.load(trained.SHIPPED)
-    assert [p.label for p in adapt.predict(base, None, HELD_OUT)] != ["negative", "positive"]  # the base model alone
+    alone = scorer_for(load_settings(path), head=False)
+    assert alone.name.startswith(prefix)
+    assert [s.label for s in alone.score(HELD_OUT)] != ["negative", "positive"]  # the base model alone
 
     ev = invoke(path, "eval", "--labels")
     assert ev.exit_code == 0, ev.output
     assert "on 60 relabelled post(s): accuracy" in ev.output and "(in-sample" in ev.output
     assert re.search(r"cross-validated domain head \(5 folds\) on the same labels: accuracy [\d.]+, macro-F1 "
-                     r"[\d.]+; base model trained-\w+: accuracy [\d.]+, macro-F1 [\d.]+", ev.output), ev.output
+                     rf"[\d.]+; base model {prefix}-\w+: accuracy [\d.]+, macro-F1 [\d.]+", ev.output), ev.output
 
 
 def test_head_without_the_setting_is_written_beside_the_database_and_not_used(write_settings):

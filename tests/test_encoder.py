@@ -119,10 +119,18 @@ def test_settings_choose_the_model_and_trained_means_fast(settings_for):
     assert isinstance(fast, TrainedScorer) and alias.name == fast.name
 
 
-def test_a_domain_head_with_the_default_model_is_refused(settings_for, tmp_path):
-    settings = settings_for(extra=f'[sentiment]\nadaptation = "{tmp_path / "x.head"}"\n')
-    with pytest.raises(ModelError, match='adapts the fast model only; set sentiment.model = "fast"'):
+def test_a_head_made_for_the_fast_model_is_refused_by_the_default_model(settings_for, tmp_path):
+    from models import adapt, trained
+    from tests.test_adapt import domain
+
+    rows = domain(30, 1)
+    fast = adapt.fit(trained.load(trained.SHIPPED), [t for t, _ in rows], [y for _, y in rows])
+    (tmp_path / "fast.head").write_bytes(adapt.serialize(fast))
+    settings = settings_for(extra=f'[sentiment]\nadaptation = "{tmp_path / "fast.head"}"\n')
+    with pytest.raises(ModelError, match="made for another base model"):
         scorer_for(settings)
+    vader = settings_for(extra=f'[sentiment]\nmodel = "vader"\nadaptation = "{tmp_path / "fast.head"}"\n')
+    assert scorer_for(vader).name.startswith("vader")   # VADER has no head: the setting does not apply
 
 
 def test_scoring_with_the_default_model_imports_no_torch():

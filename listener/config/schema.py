@@ -117,7 +117,8 @@ SENTIMENT = Section("sentiment", (
             help="the model's artifact written by `listener train`: a folder for `default`, a file for `fast`"),
     Setting("adaptation", str, None, shown_default="none",
             help="path of a domain head written by `listener train --with-labels` (your relabels), "
-                 "applied on top of the `fast` model (not available for `default`); none: no head. Run `listener classify --all` after changing it"),
+                 "applied on top of the configured model (`default` or `fast`); none: no head. Run `listener classify --all` "
+                 "after changing it"),
     Setting("model", str, "default", checks.one_of(*SENTIMENT_MODELS),
             '`"default"` (a fine-tuned transformer run with onnxruntime; the most accurate on TweetEval val, see "Sentiment models"), '
             '`"fast"` (the linear scikit-learn model, about 2.5 times the throughput; `"trained"` is read as `"fast"`) '
