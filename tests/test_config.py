@@ -159,3 +159,13 @@ def test_every_dataclass_field_is_a_schema_key_with_its_default(cls, section, re
         if f.default is not MISSING:
             assert f.default == section.default(name), name
     assert SENTIMENT.default("languages") == ("en",) and COLLECT.default("max_age") == 7 * 86400
+
+
+def test_a_domain_head_with_vader_is_a_settings_error(tmp_path):
+    from listener.config import ConfigError, load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[sentiment]\nmodel = "vader"\nadaptation = "team.head"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sentiment.adaptation: a domain head adapts the default or the fast model, "
+                                          r"not VADER"):
+        load_settings(path)

@@ -156,6 +156,9 @@ def parse_settings(data: dict, file: Path) -> Settings:
 
     values = _section(root.sub("sentiment"), SENTIMENT)
     artifact, adaptation = values["artifact"], values["adaptation"]
+    if adaptation and values["model"] == "vader":
+        raise ConfigError(f"{name}: sentiment.adaptation: a domain head adapts the default or the fast model, "
+                          'not VADER (set sentiment.model = "default" or "fast", or remove sentiment.adaptation)')
     sentiment = SentimentSettings(model=values["model"], artifact=(base / artifact) if artifact else None,
                                   adaptation=(base / adaptation) if adaptation else None,
                                   languages=values["languages"] or SENTIMENT.default("languages"))
