@@ -13,10 +13,33 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 MAX_CHARS = 5000  # VADER's cost grows with length; the opening of a long post carries its tone
 
 
+class _Analyzer(SentimentIntensityAnalyzer):
+    """VADER with the same scores at a cost linear in the text's length.
+
+    For every word next to a lexicon word, the library's negation and idiom checks lower-case the
+    whole text again, though they read at most three words before and two after the word: on an
+    800-character post that is most of the classify step. Here they get those words only (the word
+    at index 3 of the window). Before index 3 they keep the whole list, so an index below zero
+    still wraps around as in the library; tests/test_models.py checks the scores are identical.
+    """
+
+    @staticmethod
+    def _negation_check(valence, words_and_emoticons, start_i, i):
+        if i < 3:
+            return SentimentIntensityAnalyzer._negation_check(valence, words_and_emoticons, start_i, i)
+        return SentimentIntensityAnalyzer._negation_check(valence, words_and_emoticons[i - 3:i + 3], start_i, 3)
+
+    @staticmethod
+    def _special_idioms_check(valence, words_and_emoticons, i):
+        if i < 3:
+            return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons, i)
+        return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons[i - 3:i + 3], 3)
+
+
 @lru_cache(maxsize=1)
 def analyzer() -> SentimentIntensityAnalyzer:
     """The one VADER analyzer."""
-    return SentimentIntensityAnalyzer()
+    return _Analyzer()
 
 
 def vader_compound(text: str) -> float:

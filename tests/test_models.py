@@ -291,3 +291,23 @@ def test_classifier_from_settings(write_settings, tmp_path):
 def test_vader_scorer_still_available():
     out = VaderScorer().score(["I love it", "I hate it"])
     assert [o.label for o in out] == ["positive", "negative"] and out[0].model.startswith("vader-")
+
+
+def test_the_linear_time_vader_gives_the_library_s_scores_exactly():
+    """models.vader's analyzer hands VADER's negation and idiom checks a window of words instead of
+    the whole text; every score must stay the library's, including words near the start (where the
+    library's negative indices wrap around) and long posts."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from models import datasets
+    from models.vader import analyzer
+
+    texts = [e.text for e in datasets.load_tweeteval("val")][:1500]
+    texts += [t for t, _ in datasets.load_vader_groundtruth("amazon")][:500]
+    texts += ["not bad", "NOT good at all", "never so happy", "without doubt the best", "kind of bad",
+              "the bomb", "cut the mustard, yeah", "no no no good", "good", "least bad", "at least good",
+              "it is not the worst but never so bad and kind of great, yeah the bomb " * 20]
+    library = SentimentIntensityAnalyzer()
+    ours = analyzer()
+    assert type(ours) is not SentimentIntensityAnalyzer
+    assert [ours.polarity_scores(t) for t in texts] == [library.polarity_scores(t) for t in texts]
