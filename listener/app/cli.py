@@ -613,7 +613,7 @@ def _width(wide: int = 160) -> int | None:
 @cli.command()
 @click.option("--model", "which", type=click.Choice(["fast", "default", "trained"]), default="fast", show_default=True,
               help="Which model to train: the linear `fast` model (about a minute; `trained` is the same), or the "
-                   "`default` transformer (about 35 minutes on 2 cores; needs `pip install 'listener[train]'`).")
+                   "`default` transformer (7 minutes on 2 idle cores, up to 40 on busy ones; needs `pip install 'listener[train]'`).")
 @click.option("--out", "out", type=click.Path(),
               help="Artifact to write (default: the shipped model file, or folder for --model default; "
                    "with --with-labels: the domain head, default sentiment.adaptation).")
