@@ -1,5 +1,9 @@
 """Numbers for the web pages' product overview: daily mentions and net sentiment, share of voice,
-top topics and most engaged mentions over a window of days. Reads the store only.
+top topics and most engaged mentions over a range of days, beside the previous range of the same
+length. Reads the store only.
+
+The default range is the latest digest's period (so the page and the digest show the same days),
+else the ``serve.chart_days`` days up to today.
 
 Sentiment is each mention's own (what the post says about that product), as in the digest;
 mentions whose sentiment is not computed yet are counted in ``not_computed`` and ``notice`` says so.
@@ -52,19 +56,31 @@ class ProductOverview:
     notice: str | None = None      # NOT_COMPUTED_NOTICE when some of its mentions have no sentiment yet
     topics: list[dict] = field(default_factory=list)
     top_engaged: list[dict] = field(default_factory=list)
+    previous_mentions: int | None = None  # in the previous range of the same length; None: nothing collected then
+    previous_net_sentiment: float | None = None
 
 
-def window_end(db: sqlite_utils.Database, today: date) -> date:
-    """The last day of the window: today, or the latest day with mentions if that is earlier."""
-    latest = store.latest_mention_day(db)
-    return min(today, date.fromisoformat(latest)) if latest else today
+MAX_DAYS = 366
+
+
+def default_range(db: sqlite_utils.Database, today: date, days: int) -> tuple[date, date]:
+    """The latest digest's period, else the ``days`` days up to ``today`` (first, last; inclusive)."""
+    last = store.last_digest(db)
+    detail = (last or {}).get("detail") or {}
+    try:
+        end = date.fromisoformat(detail["day"])
+        return end - timedelta(days=int(detail.get("days") or 1) - 1), end
+    except (KeyError, TypeError, ValueError):
+        return today - timedelta(days=days - 1), today
 
 
 def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days: int,
               detail: str | None = None, limit: int = 10) -> list[ProductOverview]:
-    """Every configured product's window (topics and top mentions only for ``detail``)."""
+    """Every configured product over the ``days`` days ending on ``end`` (topics and top mentions only
+    for ``detail``), with its mentions and net sentiment in the ``days`` days before."""
     start = end - timedelta(days=days - 1)
     end_excl = (end + timedelta(days=1)).isoformat()
+    before = _previous(db, settings, start, days)
     series = {p.name: {(start + timedelta(days=i)).isoformat(): Day((start + timedelta(days=i)).isoformat())
                        for i in range(days)} for p in settings.products}
     for row in store.daily_mentions(db, start.isoformat(), end_excl):
@@ -92,9 +108,31 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
         o = ProductOverview(p.name, p.ours, start.isoformat(), end.isoformat(), ds, n,
                             n / total if total else None, net_sentiment(pos, neg, scored), pos, neu, neg,
                             missing, NOT_COMPUTED_NOTICE if missing else None)
+        if before is not None:
+            o.previous_mentions, o.previous_net_sentiment = before.get(p.name, (0, None))
         if p.name == detail:
             o.topics = store.product_topics(db, p.name, start.isoformat(), end_excl, limit)
             o.top_engaged = [{k: r[k] for k in TOP_ENGAGED_KEYS} for r in store.product_mentions(
                 db, p.name, start.isoformat(), end_excl, order="engagement", limit=limit)]
         out.append(o)
     return out
+
+
+def _previous(db: sqlite_utils.Database, settings: Settings, start: date,
+              days: int) -> dict[str, tuple[int, float | None]] | None:
+    """Per product, mentions and net sentiment in the ``days`` days before ``start``; None when
+    nothing at all was collected then (unknown, not zero)."""
+    first = (start - timedelta(days=days)).isoformat()
+    if not store.collected_days(db, first, start.isoformat()):
+        return None
+    counts: dict[str, list[int]] = {p.name: [0, 0, 0, 0] for p in settings.products}  # n, scored, pos, neg
+    for row in store.daily_mentions(db, first, start.isoformat()):
+        c = counts.get(row["product"])
+        if c is None:
+            continue
+        c[0] += row["n"]
+        if row["label"] in ("positive", "neutral", "negative"):
+            c[1] += row["n"]
+            c[2] += row["n"] if row["label"] == "positive" else 0
+            c[3] += row["n"] if row["label"] == "negative" else 0
+    return {name: (n, net_sentiment(pos, neg, scored)) for name, (n, scored, pos, neg) in counts.items()}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -145,8 +146,10 @@ def test_post_page_api_and_cli_explain_the_default_model_alike(client, site):
 
 
 def test_products_overview_and_stats(client):
-    products = client.get("/api/products").json()
+    products = client.get("/api/products").json()   # no digest yet: the 30 days up to today
     assert [p["name"] for p in products] == ["Firefox", "Chrome"]
+    assert (products[0]["start"], products[0]["end"], len(products[0]["days"])) == ("2026-10-25", "2026-11-23", 30)
+    products = client.get("/api/products?from=2026-10-24&to=2026-11-22").json()
     fx = products[0]
     assert fx["end"] == "2026-11-22" and len(fx["days"]) == 30 and fx["mentions"] == 31
     assert abs(sum(p["share_of_voice"] for p in products) - 1) < 1e-9
@@ -273,7 +276,7 @@ def test_a_product_name_with_a_slash_has_its_page_and_api(settings_for):
     db.close()
     c = TestClient(create_app(settings, today=lambda: date(2026, 11, 23)))
     listing = c.get("/products").text
-    assert 'href="/products/AC%2FDC"' in listing
+    assert 'href="/products/AC%2FDC?from=' in listing
     page = c.get("/products/AC%2FDC")
     assert page.status_code == 200 and "<h1>AC/DC" in page.text
     api = c.get("/api/products/AC%2FDC")
@@ -365,3 +368,35 @@ def test_api_page_and_cli_explain_show_each_product_s_span(settings_for):
     assert {p["product"]: p["judged"] for p in client.get(f"/api/posts/{ids['cmp']}").json()["explanation"]["products"]} \
         == {"Chrome": False, "Firefox": False}
     assert client.get(f"/posts/{ids['cmp']}").text.count("Not judged yet") == 2
+
+
+def test_the_overview_takes_a_range_defaults_to_the_latest_digest_and_keeps_it_in_links(site, settings_for):
+    from listener import pipeline
+
+    client = TestClient(create_app(site, today=lambda: date(2026, 11, 23)))
+    week = client.get("/api/products?from=2026-11-16&to=2026-11-22").json()
+    assert [(p["start"], p["end"], len(p["days"])) for p in week] == [("2026-11-16", "2026-11-22", 7)] * 2
+    fx = week[0]
+    before = client.get("/api/products?from=2026-11-09&to=2026-11-15").json()[0]
+    assert fx["previous_mentions"] == before["mentions"]        # the same length, just before
+    only_to = client.get("/api/products?to=2026-11-22").json()[0]
+    assert (only_to["start"], only_to["end"]) == ("2026-10-24", "2026-11-22")   # the default length
+    for query, message in (("from=2026-11-30&to=2026-11-01", "from (2026-11-30) is after to (2026-11-01)"),
+                           ("from=yesterday", "from: expected a date as YYYY-MM-DD, got 'yesterday'"),
+                           ("from=2020-01-01&to=2026-11-22", "is longer than 366 days")):
+        for url in (f"/api/products?{query}", f"/api/products/Firefox?{query}", f"/products?{query}"):
+            r = client.get(url)
+            assert r.status_code == 400 and message in html.unescape(r.text), (url, r.text)
+    page = client.get("/products/Firefox?from=2026-11-16&to=2026-11-22").text
+    assert "7 days from 2026-11-16 to 2026-11-22" in page
+    assert "/search?product=Firefox&amp;sort=date&amp;since=2026-11-16&amp;until=2026-11-22" in page
+    assert 'href="/products?from=2026-11-16&amp;to=2026-11-22"' in page
+    listing = client.get("/products?from=2026-11-16&to=2026-11-22").text
+    assert 'href="/products/Firefox?from=2026-11-16&amp;to=2026-11-22"' in listing
+    # after a weekly digest, the default range is that digest's period
+    db = store.open_db(site.db_path)
+    pipeline.digest(db, site, day=date(2026, 11, 20), days=7, now=datetime(2026, 11, 23, 6, tzinfo=timezone.utc),
+                    send=False)
+    db.close()
+    default = client.get("/api/products").json()[0]
+    assert (default["start"], default["end"]) == ("2026-11-14", "2026-11-20")

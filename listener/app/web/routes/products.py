@@ -7,56 +7,101 @@ A product name may hold any character (``AC/DC``): templates encode it as one pa
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
 
 import sqlite_utils
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep, TodayDep
 from listener.app.web.models import ErrorBody, ProductSummary
 from listener.app.web.render import chart
 from listener.config import Settings
-from listener.errors import NotFound
-from reports.overview import ProductOverview, overviews, window_end
+from listener.errors import BadInput, NotFound
+from listener.text import parse_day
+from reports.overview import MAX_DAYS, ProductOverview, default_range, overviews
 
 router = APIRouter()
+FromQuery = Annotated[str, Query(alias="from", description="First day, YYYY-MM-DD (default: the latest digest's period, "
+                                                          "else the last serve.chart_days days up to today)")]
+ToQuery = Annotated[str, Query(alias="to", description="Last day, YYYY-MM-DD (inclusive)")]
 
 
 @router.get("/products", response_class=HTMLResponse, include_in_schema=False)
-def products_page(db: DbDep, settings: SettingsDep, today: TodayDep, pages: PagesDep) -> HTMLResponse:
-    return pages.render("products.html.j2", items=_overviews(db, settings, today),
-                        days=settings.serve.chart_days)
+def products_page(db: DbDep, settings: SettingsDep, today: TodayDep, pages: PagesDep,
+                  first: FromQuery = "", last: ToQuery = "") -> HTMLResponse:
+    period = date_range(db, settings, today, first, last)
+    return pages.render("products.html.j2", items=_overviews(db, settings, period), **_range_links(period))
 
 
 @router.get("/products/{name:path}", response_class=HTMLResponse, include_in_schema=False)
-def product_page(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, pages: PagesDep) -> HTMLResponse:
-    items, item = _product(db, settings, today, name)
+def product_page(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, pages: PagesDep,
+                 first: FromQuery = "", last: ToQuery = "") -> HTMLResponse:
+    period = date_range(db, settings, today, first, last)
+    items, item = _product(db, settings, period, name)
     return pages.render("product.html.j2", item=item, items=items, mentions_chart=chart(item, "mentions"),
-                        net_chart=chart(item, "net"), days=settings.serve.chart_days)
+                        net_chart=chart(item, "net"), **_range_links(period))
 
 
-@router.get("/api/products", response_model=list[ProductSummary], tags=["products"])
-def api_products(db: DbDep, settings: SettingsDep, today: TodayDep) -> list[dict]:
-    """Every configured product over the chart window (default 30 days)."""
-    return [_summary(o) for o in _overviews(db, settings, today)]
+@router.get("/api/products", response_model=list[ProductSummary], tags=["products"],
+            responses={400: {"model": ErrorBody, "description": "A date that is not YYYY-MM-DD, or a bad range"}})
+def api_products(db: DbDep, settings: SettingsDep, today: TodayDep, first: FromQuery = "",
+                 last: ToQuery = "") -> list[dict]:
+    """Every configured product over the range (default: the latest digest's period, else the last
+    ``serve.chart_days`` days up to today), with the previous range of the same length."""
+    return [_summary(o) for o in _overviews(db, settings, date_range(db, settings, today, first, last))]
 
 
 @router.get("/api/products/{name:path}", response_model=ProductSummary, tags=["products"],
-            responses={404: {"model": ErrorBody, "description": "No product of that name in the settings"}})
-def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep) -> dict:
-    """One product's days, share of voice, top topics and most engaged mentions."""
-    return _summary(_product(db, settings, today, name)[1])
+            responses={404: {"model": ErrorBody, "description": "No product of that name in the settings"},
+                       400: {"model": ErrorBody, "description": "A date that is not YYYY-MM-DD, or a bad range"}})
+def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, first: FromQuery = "",
+                last: ToQuery = "") -> dict:
+    """One product's days, share of voice, top topics and most engaged mentions over the range."""
+    return _summary(_product(db, settings, date_range(db, settings, today, first, last), name)[1])
 
 
-def _overviews(db: sqlite_utils.Database, settings: Settings, today: date, detail: str | None = None) -> list:
-    """Every product's overview for the chart window ending on the latest day with mentions."""
-    return overviews(db, settings, end=window_end(db, today), days=settings.serve.chart_days, detail=detail)
+def date_range(db: sqlite_utils.Database, settings: Settings, today: date, first: str,
+               last: str) -> tuple[date, date]:
+    """The range asked for (``from``/``to``), filling a missing end from the default range; a bad
+    date or range is a ``BadInput`` naming the parameter."""
+    default_first, default_last = default_range(db, today, settings.serve.chart_days)
+    end = _day(last, "to") if last else default_last
+    begin = _day(first, "from") if first else end - (default_last - default_first)
+    if begin > end:
+        raise BadInput(f"from ({begin.isoformat()}) is after to ({end.isoformat()})")
+    if (end - begin).days + 1 > MAX_DAYS:
+        raise BadInput(f"the range from {begin.isoformat()} to {end.isoformat()} is longer than {MAX_DAYS} days")
+    return begin, end
 
 
-def _product(db: sqlite_utils.Database, settings: Settings, today: date,
+def _day(value: str, name: str) -> date:
+    try:
+        return parse_day(value.strip())
+    except ValueError as exc:
+        raise BadInput(f"{name}: {exc}") from None
+
+
+def _range_links(period: tuple[date, date]) -> dict:
+    """What the pages show of the range: its days and the query that keeps it in links."""
+    begin, end = period
+    return {"days": (end - begin).days + 1, "range_query": urlencode({"from": begin.isoformat(), "to": end.isoformat()}),
+            "since": begin.isoformat(), "until": end.isoformat(),
+            "ranges": [(n, urlencode({"from": (end - timedelta(days=n - 1)).isoformat(), "to": end.isoformat()}))
+                       for n in (7, 30, 90)]}
+
+
+def _overviews(db: sqlite_utils.Database, settings: Settings, period: tuple[date, date],
+               detail: str | None = None) -> list:
+    begin, end = period
+    return overviews(db, settings, end=end, days=(end - begin).days + 1, detail=detail)
+
+
+def _product(db: sqlite_utils.Database, settings: Settings, period: tuple[date, date],
              name: str) -> tuple[list[ProductOverview], ProductOverview]:
-    items = _overviews(db, settings, today, detail=name)
+    items = _overviews(db, settings, period, detail=name)
     for o in items:
         if o.name == name:
             return items, o
