@@ -56,6 +56,8 @@ class ProductOverview:
     notice: str | None = None      # NOT_COMPUTED_NOTICE when some of its mentions have no sentiment yet
     topics: list[dict] = field(default_factory=list)
     top_engaged: list[dict] = field(default_factory=list)
+    top_sources: list[dict] = field(default_factory=list)   # [{name, mentions}], most first (``detail`` only)
+    top_authors: list[dict] = field(default_factory=list)
     previous_mentions: int | None = None  # in the previous range of the same length; None: nothing collected then
     previous_net_sentiment: float | None = None
 
@@ -114,6 +116,8 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
             o.topics = store.product_topics(db, p.name, start.isoformat(), end_excl, limit)
             o.top_engaged = [{k: r[k] for k in TOP_ENGAGED_KEYS} for r in store.product_mentions(
                 db, p.name, start.isoformat(), end_excl, order="engagement", limit=limit)]
+            o.top_sources, o.top_authors = ([{"name": v, "mentions": n} for v, n in store.product_facets(
+                db, p.name, start.isoformat(), end_excl, column, limit=limit)] for column in ("source", "author"))
         out.append(o)
     return out
 

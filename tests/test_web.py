@@ -391,6 +391,11 @@ def test_the_overview_takes_a_range_defaults_to_the_latest_digest_and_keeps_it_i
     assert "7 days from 2026-11-16 to 2026-11-22" in page
     assert "/search?product=Firefox&amp;sort=date&amp;since=2026-11-16&amp;until=2026-11-22" in page
     assert 'href="/products?from=2026-11-16&amp;to=2026-11-22"' in page
+    detail = client.get("/api/products/Firefox?from=2026-11-16&to=2026-11-22").json()
+    assert detail["top_sources"] and sum(x["mentions"] for x in detail["top_sources"]) <= detail["mentions"]
+    assert detail["top_sources"] == sorted(detail["top_sources"], key=lambda x: -x["mentions"])
+    assert all(f'>{x["name"]}</a>' in page or f'>{x["name"]}<' in page for x in detail["top_sources"])
+    assert "Top sources and authors" in page
     listing = client.get("/products?from=2026-11-16&to=2026-11-22").text
     assert 'href="/products/Firefox?from=2026-11-16&amp;to=2026-11-22"' in listing
     # after a weekly digest, the default range is that digest's period

@@ -140,6 +140,8 @@ class ProductSummary(BaseModel):
     days: list[DayPoint]
     topics: list[dict]
     top_engaged: list[dict]
+    top_sources: list[dict] = []              # [{name, mentions}] (one product's detail only)
+    top_authors: list[dict] = []
     previous_mentions: int | None = None      # in the range of the same length just before; null: nothing collected then
     previous_net_sentiment: float | None = None
 
