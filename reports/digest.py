@@ -313,7 +313,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
             scored = b.get("positive", 0) + b.get("neutral", 0) + b.get("negative", 0)
             s.series.append(DayPoint(d, sum(b.values()) if d in collected else None,
                                      net_sentiment(b.get("positive", 0), b.get("negative", 0), scored)))
-        s.alarms = _alarms(s.name, start, day, per_day, known, preset)
+        s.alarms = period_alarms(s.name, start, day, per_day, known, preset)
 
     total_mentions = sum(s.mentions for s in stats.values())
     k = cfg.top_mentions
@@ -419,7 +419,7 @@ def _change(kind: str, window: int, start: date, days: int, mentions: int, daily
     return Change(label, window, k, mean, delta, (delta / mean * 100) if mean else None)
 
 
-def _alarms(name: str, start: date, day: date, per_day: dict, known: set[str], preset) -> list[Alarm]:
+def period_alarms(name: str, start: date, day: date, per_day: dict, known: set[str], preset) -> list[Alarm]:
     """Spikes and drops on each known day of the period, against the known days of the 8 weeks before."""
     out = []
     d = start

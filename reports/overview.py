@@ -18,7 +18,8 @@ import sqlite_utils
 
 from listener import store
 from listener.config import Settings
-from reports.digest import NOT_COMPUTED_NOTICE, net_sentiment
+from reports.digest import NOT_COMPUTED_NOTICE, SPIKE_HISTORY, net_sentiment, period_alarms
+from reports.spikes import PRESETS
 
 TOP_ENGAGED_KEYS = ("id", "source", "url", "title", "text", "posted_at", "sentiment_label", "engagement")
 
@@ -58,6 +59,7 @@ class ProductOverview:
     top_engaged: list[dict] = field(default_factory=list)
     top_sources: list[dict] = field(default_factory=list)   # [{name, mentions}], most first (``detail`` only)
     top_authors: list[dict] = field(default_factory=list)
+    alarms: list[dict] = field(default_factory=list)  # the digest's spikes and drops on the range's days
     previous_mentions: int | None = None  # in the previous range of the same length; None: nothing collected then
     previous_net_sentiment: float | None = None
 
@@ -83,9 +85,13 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
     start = end - timedelta(days=days - 1)
     end_excl = (end + timedelta(days=1)).isoformat()
     before = _previous(db, settings, start, days)
+    history = (start - timedelta(days=SPIKE_HISTORY)).isoformat()
+    per_day: dict[tuple[str, str], dict[str, int]] = {}
     series = {p.name: {(start + timedelta(days=i)).isoformat(): Day((start + timedelta(days=i)).isoformat())
                        for i in range(days)} for p in settings.products}
-    for row in store.daily_mentions(db, start.isoformat(), end_excl):
+    for row in store.daily_mentions(db, history, end_excl):
+        bucket = per_day.setdefault((row["product"], row["day"]), {})
+        bucket[row["label"] or "unlabelled"] = bucket.get(row["label"] or "unlabelled", 0) + row["n"]
         d = series.get(row["product"], {}).get(row["day"])
         if d is None:
             continue
@@ -95,7 +101,8 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
             setattr(d, row["label"], getattr(d, row["label"]) + row["n"])
         elif row["label"] == store.NOT_COMPUTED:
             d.not_computed += row["n"]
-    collected = store.collected_days(db, start.isoformat(), end_excl)
+    collected = store.collected_days(db, history, end_excl)
+    preset = PRESETS[settings.alerts.sensitivity]
     for s in series.values():
         for key, d in s.items():
             d.known = key in collected
@@ -112,6 +119,8 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
                             missing, NOT_COMPUTED_NOTICE if missing else None)
         if before is not None:
             o.previous_mentions, o.previous_net_sentiment = before.get(p.name, (0, None))
+        o.alarms = [{"metric": a.metric, "day": a.day, "kind": a.kind, "value": a.value, "expected": a.expected}
+                    for a in period_alarms(p.name, start, end, per_day, collected, preset)]
         if p.name == detail:
             o.topics = store.product_topics(db, p.name, start.isoformat(), end_excl, limit)
             o.top_engaged = [{k: r[k] for k in TOP_ENGAGED_KEYS} for r in store.product_mentions(

@@ -155,3 +155,23 @@ def test_the_web_overview_marks_days_without_collected_posts(history):
     assert [d.known for d in acme.days] == [False] * 6 + [True] * 4
     labels = [b["label"] for b in chart(acme, "mentions")["bars"]]
     assert labels[0] == f"{INSTALL - timedelta(days=6)}: no data collected" and labels[6] == f"{INSTALL}: 3 mention(s)"
+
+
+def test_the_overview_charts_share_of_voice_per_day_and_marks_the_burst(history):
+    from fastapi.testclient import TestClient
+
+    from listener.app.web import create_app
+    from reports.overview import overviews
+
+    db, settings = history
+    items = {o.name: o for o in overviews(db, settings, end=LAST, days=30)}
+    assert [a["day"] for a in items["Acme"].alarms if a["metric"] == "volume"] == [BURST.isoformat()]
+    client = TestClient(create_app(settings, today=lambda: LAST))
+    page = client.get(f"/products?from={LAST - timedelta(days=29)}&to={LAST}").text
+    chart = page.split("<figcaption>Share of voice per day")[1].split("</figure>")[0]
+    assert chart.count('class="alarm"') == 1 and f"{BURST}: Acme: volume spike" in chart
+    # a day with mentions of both (Bolt is mentioned on odd days) is one bar in two parts, by share
+    day = BURST.isoformat()
+    assert f"{day}: Acme 69 of 70 mention(s), 99%" in chart and f"{day}: Bolt 1 of 70 mention(s), 1%" in chart
+    api = client.get(f"/api/products/Acme?from={LAST - timedelta(days=29)}&to={LAST}").json()
+    assert [a["day"] for a in api["alarms"] if a["kind"] == "spike" and a["metric"] == "volume"] == [BURST.isoformat()]

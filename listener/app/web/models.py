@@ -140,6 +140,7 @@ class ProductSummary(BaseModel):
     days: list[DayPoint]
     topics: list[dict]
     top_engaged: list[dict]
+    alarms: list[dict] = []                   # spikes and drops on the range's days (the digest's detector)
     top_sources: list[dict] = []              # [{name, mentions}] (one product's detail only)
     top_authors: list[dict] = []
     previous_mentions: int | None = None      # in the range of the same length just before; null: nothing collected then

@@ -68,6 +68,44 @@ def chart(o: ProductOverview, kind: str) -> dict:
             "first": o.days[0].day if o.days else "", "last": o.days[-1].day if o.days else ""}
 
 
+PALETTE = ("#3b6ea5", "#e67e22", "#2e8540", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#d4ac0d")
+
+
+def share_chart(items: list[ProductOverview]) -> dict:
+    """Geometry of the share-of-voice chart: per day, one bar stacked by each product's share of that
+    day's mentions; a grey stub where nothing was collected; a marker above a day on which any
+    product had a spike or drop (the digest's detector), named in its title."""
+    days = items[0].days if items else []
+    n = len(days)
+    step = (CHART_W - 2 * CHART_PAD) / max(n, 1)
+    inner = CHART_H - 2 * CHART_PAD
+    bottom = CHART_PAD + inner
+    bars, marks = [], []
+    alarms: dict[str, list[str]] = {}
+    for o in items:
+        for a in o.alarms:
+            alarms.setdefault(a["day"], []).append(f"{o.name}: {a['metric']} {a['kind']}")
+    for i, day in enumerate(days):
+        x, w = CHART_PAD + i * step + 1, max(step - 2, 1)
+        total = sum(o.days[i].mentions for o in items)
+        if not day.known:
+            bars.append({"x": x, "y": bottom - 2, "w": w, "h": 2, "fill": "#bbb", "label": f"{day.day}: no data collected"})
+        y = bottom
+        for k, o in enumerate(items):
+            m = o.days[i].mentions
+            if not total or not m:
+                continue
+            h = inner * m / total
+            y -= h
+            bars.append({"x": x, "y": y, "w": w, "h": h, "fill": PALETTE[k % len(PALETTE)],
+                         "label": f"{day.day}: {o.name} {m} of {total} mention(s), {m / total:.0%}"})
+        if day.day in alarms:
+            marks.append({"x": x + w / 2, "y": CHART_PAD - 4, "label": f"{day.day}: " + "; ".join(alarms[day.day])})
+    return {"w": CHART_W, "h": CHART_H, "pad": CHART_PAD, "bottom": bottom, "bars": bars, "marks": marks,
+            "legend": [(o.name, PALETTE[k % len(PALETTE)]) for k, o in enumerate(items)],
+            "first": days[0].day if days else "", "last": days[-1].day if days else ""}
+
+
 def _marked(value: str | None) -> Markup:
     """Highlight markers as <mark>, everything else escaped."""
     out = Markup("")

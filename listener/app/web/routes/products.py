@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep, TodayDep
 from listener.app.web.models import ErrorBody, ProductSummary
-from listener.app.web.render import chart
+from listener.app.web.render import chart, share_chart
 from listener.config import Settings
 from listener.errors import BadInput, NotFound
 from listener.text import parse_day
@@ -33,7 +33,8 @@ ToQuery = Annotated[str, Query(alias="to", description="Last day, YYYY-MM-DD (in
 def products_page(db: DbDep, settings: SettingsDep, today: TodayDep, pages: PagesDep,
                   first: FromQuery = "", last: ToQuery = "") -> HTMLResponse:
     period = date_range(db, settings, today, first, last)
-    return pages.render("products.html.j2", items=_overviews(db, settings, period), **_range_links(period))
+    items = _overviews(db, settings, period)
+    return pages.render("products.html.j2", items=items, share=share_chart(items), **_range_links(period))
 
 
 @router.get("/products/{name:path}", response_class=HTMLResponse, include_in_schema=False)
