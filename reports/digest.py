@@ -32,6 +32,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Iterable
 
 import sqlite_utils
 
@@ -256,6 +257,34 @@ def net_sentiment(positive: int, negative: int, scored: int) -> float | None:
     return (positive - negative) / scored * 100 if scored else None
 
 
+@dataclass
+class DayCounts:
+    """Mentions per product and UTC day, and which days' counts are known."""
+    per_day: dict[tuple[str, str], dict[str, int]]   # (product, day) -> label -> mentions
+    collected: set[str]          # days holding a collected post (charts show these)
+    known: set[str]              # of those, the ones baselines and judgements read: not the partly covered first
+    history_start: date | None   # the first day holding any collected post
+
+
+def day_counts(db: sqlite_utils.Database, first: date, end_excl: date, products: Iterable[str], *,
+               cutoff: str | None = None, scope: str | store.Scope | None = None) -> DayCounts:
+    """The mentions of ``products`` per day and label in [first, end_excl) (posts fetched by ``cutoff``,
+    within ``scope`` when given) and the days whose counts are known, as the digest and the web
+    overview both read them."""
+    first_at = store.first_posted_at(db, cutoff)
+    history_start = date.fromisoformat(first_at[:10]) if first_at else None
+    collected = store.collected_days(db, first.isoformat(), end_excl.isoformat(), cutoff)
+    known = collected - {history_start.isoformat() if history_start else None}
+    names = set(products)
+    per_day: dict[tuple[str, str], dict[str, int]] = {}
+    for row in store.daily_mentions(db, first.isoformat(), end_excl.isoformat(), scope or cutoff):
+        if row["product"] not in names:  # a product no longer in settings
+            continue
+        bucket = per_day.setdefault((row["product"], row["day"]), {})
+        bucket[row["label"] or "unlabelled"] = bucket.get(row["label"] or "unlabelled", 0) + row["n"]
+    return DayCounts(per_day, collected, known, history_start)
+
+
 def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: int = 1,
                  now: datetime, product: str | None = None, cutoff: str | None = None,
                  search: str | None = None) -> Digest:
@@ -277,20 +306,11 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     series_days = max(SERIES_DAYS, days)
     first = min(start - timedelta(days=max(w for _, w in windows)), day - timedelta(days=series_days - 1),
                 start - timedelta(days=SPIKE_HISTORY))
-    first_at = store.first_posted_at(db, cutoff)
-    history_start = date.fromisoformat(first_at[:10]) if first_at else None
-    # days whose counts are known: with a collected post, and not the partly covered first day
-    collected = store.collected_days(db, first.isoformat(), end_excl.isoformat(), cutoff)
-    partial = history_start.isoformat() if history_start else None
-    known = collected - {partial}
-
     stats = {p.name: ProductStats(p.name, p.ours) for p in settings.products}
-    per_day: dict[tuple[str, str], dict[str, int]] = {}
-    for row in store.daily_mentions(db, first.isoformat(), end_excl.isoformat(), scope):
-        if row["product"] not in stats:  # a product no longer in settings
-            continue
-        bucket = per_day.setdefault((row["product"], row["day"]), {})
-        bucket[row["label"] or "unlabelled"] = bucket.get(row["label"] or "unlabelled", 0) + row["n"]
+    counted = day_counts(db, first, end_excl, stats, cutoff=cutoff, scope=scope)
+    per_day, collected, known, history_start = (counted.per_day, counted.collected, counted.known,
+                                                counted.history_start)
+    partial = history_start.isoformat() if history_start else None
 
     def count(name: str, d0: date, d1: date, label: str | None = None) -> int:
         total, d = 0, d0

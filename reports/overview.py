@@ -18,7 +18,7 @@ import sqlite_utils
 
 from listener import store
 from listener.config import Settings
-from reports.digest import NOT_COMPUTED_NOTICE, SPIKE_HISTORY, net_sentiment, period_alarms
+from reports.digest import NOT_COMPUTED_NOTICE, SPIKE_HISTORY, day_counts, net_sentiment, period_alarms
 from reports.spikes import PRESETS
 
 TOP_ENGAGED_KEYS = ("id", "source", "url", "title", "text", "posted_at", "sentiment_label", "engagement")
@@ -81,71 +81,48 @@ def default_range(db: sqlite_utils.Database, today: date, days: int) -> tuple[da
 def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days: int,
               detail: str | None = None, limit: int = 10) -> list[ProductOverview]:
     """Every configured product over the ``days`` days ending on ``end`` (topics and top mentions only
-    for ``detail``), with its mentions and net sentiment in the ``days`` days before."""
+    for ``detail``), with its mentions and net sentiment in the ``days`` days before, and the digest's
+    spikes and drops on the range's days."""
     start = end - timedelta(days=days - 1)
-    end_excl = (end + timedelta(days=1)).isoformat()
-    before = _previous(db, settings, start, days)
-    history = (start - timedelta(days=SPIKE_HISTORY)).isoformat()
-    per_day: dict[tuple[str, str], dict[str, int]] = {}
-    series = {p.name: {(start + timedelta(days=i)).isoformat(): Day((start + timedelta(days=i)).isoformat())
-                       for i in range(days)} for p in settings.products}
-    for row in store.daily_mentions(db, history, end_excl):
-        bucket = per_day.setdefault((row["product"], row["day"]), {})
-        bucket[row["label"] or "unlabelled"] = bucket.get(row["label"] or "unlabelled", 0) + row["n"]
-        d = series.get(row["product"], {}).get(row["day"])
-        if d is None:
-            continue
-        d.mentions += row["n"]
-        if row["label"] in ("positive", "neutral", "negative"):
-            d.scored += row["n"]
-            setattr(d, row["label"], getattr(d, row["label"]) + row["n"])
-        elif row["label"] == store.NOT_COMPUTED:
-            d.not_computed += row["n"]
-    collected = store.collected_days(db, history, end_excl)
+    end_excl = end + timedelta(days=1)
+    counted = day_counts(db, start - timedelta(days=max(days, SPIKE_HISTORY)), end_excl,
+                         [p.name for p in settings.products])
+    range_days = [(start + timedelta(days=i)).isoformat() for i in range(days)]
+    previous_days = [(start - timedelta(days=days - i)).isoformat() for i in range(days)]
+    series = {p.name: [_day(d, counted.per_day.get((p.name, d), {}), d in counted.collected) for d in range_days]
+              for p in settings.products}
+    total = sum(d.mentions for ds in series.values() for d in ds)
     preset = PRESETS[settings.alerts.sensitivity]
-    for s in series.values():
-        for key, d in s.items():
-            d.known = key in collected
-    total = sum(d.mentions for s in series.values() for d in s.values())
+    a, b = start.isoformat(), end_excl.isoformat()
     out = []
     for p in settings.products:
-        ds = list(series[p.name].values())
+        ds = series[p.name]
         n = sum(d.mentions for d in ds)
         scored = sum(d.scored for d in ds)
         pos, neu, neg = (sum(getattr(d, k) for d in ds) for k in ("positive", "neutral", "negative"))
         missing = sum(d.not_computed for d in ds)
-        o = ProductOverview(p.name, p.ours, start.isoformat(), end.isoformat(), ds, n,
+        o = ProductOverview(p.name, p.ours, a, end.isoformat(), ds, n,
                             n / total if total else None, net_sentiment(pos, neg, scored), pos, neu, neg,
                             missing, NOT_COMPUTED_NOTICE if missing else None)
-        if before is not None:
-            o.previous_mentions, o.previous_net_sentiment = before.get(p.name, (0, None))
-        o.alarms = [{"metric": a.metric, "day": a.day, "kind": a.kind, "value": a.value, "expected": a.expected}
-                    for a in period_alarms(p.name, start, end, per_day, collected, preset)]
+        if counted.collected.intersection(previous_days):   # else unknown, not zero
+            before = [_day(d, counted.per_day.get((p.name, d), {}), True) for d in previous_days]
+            o.previous_mentions = sum(d.mentions for d in before)
+            o.previous_net_sentiment = net_sentiment(sum(d.positive for d in before),
+                                                     sum(d.negative for d in before), sum(d.scored for d in before))
+        o.alarms = [{"metric": x.metric, "day": x.day, "kind": x.kind, "value": x.value, "expected": x.expected}
+                    for x in period_alarms(p.name, start, end, counted.per_day, counted.known, preset)]
         if p.name == detail:
-            o.topics = store.product_topics(db, p.name, start.isoformat(), end_excl, limit)
+            o.topics = store.product_topics(db, p.name, a, b, limit)
             o.top_engaged = [{k: r[k] for k in TOP_ENGAGED_KEYS} for r in store.product_mentions(
-                db, p.name, start.isoformat(), end_excl, order="engagement", limit=limit)]
+                db, p.name, a, b, order="engagement", limit=limit)]
             o.top_sources, o.top_authors = ([{"name": v, "mentions": n} for v, n in store.product_facets(
-                db, p.name, start.isoformat(), end_excl, column, limit=limit)] for column in ("source", "author"))
+                db, p.name, a, b, column, limit=limit)] for column in ("source", "author"))
         out.append(o)
     return out
 
 
-def _previous(db: sqlite_utils.Database, settings: Settings, start: date,
-              days: int) -> dict[str, tuple[int, float | None]] | None:
-    """Per product, mentions and net sentiment in the ``days`` days before ``start``; None when
-    nothing at all was collected then (unknown, not zero)."""
-    first = (start - timedelta(days=days)).isoformat()
-    if not store.collected_days(db, first, start.isoformat()):
-        return None
-    counts: dict[str, list[int]] = {p.name: [0, 0, 0, 0] for p in settings.products}  # n, scored, pos, neg
-    for row in store.daily_mentions(db, first, start.isoformat()):
-        c = counts.get(row["product"])
-        if c is None:
-            continue
-        c[0] += row["n"]
-        if row["label"] in ("positive", "neutral", "negative"):
-            c[1] += row["n"]
-            c[2] += row["n"] if row["label"] == "positive" else 0
-            c[3] += row["n"] if row["label"] == "negative" else 0
-    return {name: (n, net_sentiment(pos, neg, scored)) for name, (n, scored, pos, neg) in counts.items()}
+def _day(day: str, labels: dict[str, int], known: bool) -> Day:
+    """One day of a product's series from its mentions by label."""
+    scored = sum(labels.get(k, 0) for k in ("positive", "neutral", "negative"))
+    return Day(day, sum(labels.values()), labels.get("positive", 0), labels.get("neutral", 0),
+               labels.get("negative", 0), scored, labels.get(store.NOT_COMPUTED, 0), known)
