@@ -18,7 +18,7 @@ import sqlite_utils
 
 from listener import store
 from listener.classifier import Classifier, adaptation_base, scorer_for
-from listener.config import SENTIMENT_MODELS, Settings
+from listener.config import Settings
 from listener.errors import BadInput, NotFound, model_errors
 from listener.files import write_atomic
 from listener.text import iso_utc
@@ -27,7 +27,7 @@ from models.classify import post_text
 from models.datasets import Example
 from models.features import Contribution
 from models.mentions import judge_targets
-from models.sentiment import LABELS, UNSCORED, Scorer, TrainedScorer, canonical
+from models.sentiment import LABELS, MODELS, UNSCORED, Scorer, TrainedScorer, canonical
 
 
 @dataclass
@@ -274,7 +274,7 @@ def target_report(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv:
     evals = evaluate_models(settings, data_dir=data_dir, cv=cv)
     rows = [_row(r["target"], r["model"], r["value"], r["threshold"], how_measured(ev, r["target"]))
             for ev in evals for r in training.target_rows(ev)]
-    models = [m for m in SENTIMENT_MODELS if canonical(m) == m]   # not the old names
+    models = list(MODELS)
     mentions = evaluate_mentions(settings, absa_dir, models) if absa_dir is not None else []
     for target, threshold in training.MENTION_TARGETS.items():
         name = target.split("_")[0]

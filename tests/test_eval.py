@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from listener import learn
 from listener.app.cli import cli
-from listener.config import SENTIMENT_MODELS, load_settings
+from listener.config import load_settings
 from models import training
+from models.sentiment import MODELS
 
 ABSA = Path(__file__).parent / "fixtures" / "absa"
-MODELS = [m for m in SENTIMENT_MODELS if m != "trained"]   # "trained" is the old name of "fast"
 
 
 def test_eval_prints_every_target_with_its_status_and_writes_json(write_settings, tmp_path, monkeypatch):
