@@ -52,9 +52,13 @@ def normalize(text: str) -> str:
 
 def word_tokens(text: str) -> list[str]:
     """Tokens of already-normalized text, negation scope marked with ``_NEG``."""
+    tokens = _TOKEN.findall(text)
+    if _NEGATORS.isdisjoint(tokens) and not any("'" in t and t.replace("'", "") in _NEGATORS
+                                                or t.endswith("n't") for t in tokens if "'" in t):
+        return tokens   # no negation scope to mark: most texts, and the loop below is the slow part
     out: list[str] = []
     negated = False
-    for tok in _TOKEN.findall(text):
+    for tok in tokens:
         if tok[0] in _SCOPE_END:
             negated = False
             out.append(tok)

@@ -42,6 +42,7 @@ cost is mostly per call); ``judge_mentions`` is the one-post form. Pure: text, m
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -252,7 +253,13 @@ def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
     hidden = masked(text, every)
     lower = text.lower()
     sents = sentences(text)
-    naming = {s: {p for p, spans in occ.items() for a, _ in spans if s[0] <= a < s[1]} for s in sents}
+    naming: dict[tuple[int, int], set[str]] = {s: set() for s in sents}
+    starts = [a for a, _ in sents]
+    for p, spans in occ.items():
+        for a, _ in spans:
+            i = bisect_right(starts, a) - 1
+            if i >= 0 and a < sents[i][1]:
+                naming[sents[i]].add(p)
     rest = " ".join(hidden[a:b] for a, b in sents if not naming[(a, b)]).strip()
     plans = []
     for m in mentions:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText, SentimentIntensityAnalyzer
 
 MAX_CHARS = 5000  # VADER's cost grows with length; the opening of a long post carries its tone
 
@@ -22,6 +22,33 @@ class _Analyzer(SentimentIntensityAnalyzer):
     at index 3 of the window). Before index 3 they keep the whole list, so an index below zero
     still wraps around as in the library; tests/test_models.py checks the scores are identical.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # only one-character keys can match: the library looks its emoji table up per character
+        self._emoji_chars = frozenset(k for k in self.emojis if len(k) == 1)
+
+    def polarity_scores(self, text):
+        """The library's scores. Two shortcuts that change no result: a text without emoji is not
+        copied character by character, and a word outside the lexicon (and no booster) goes
+        straight to valence 0 without the library's per-word call, which does only that for it."""
+        if self._emoji_chars.isdisjoint(text):
+            text = text.strip()
+        else:
+            return super().polarity_scores(text)
+        sentitext = SentiText(text)
+        words = sentitext.words_and_emoticons
+        lexicon, sentiments = self.lexicon, []
+        last = len(words) - 1
+        for i, item in enumerate(words):
+            lower = item.lower()
+            if lower in BOOSTER_DICT or lower not in lexicon or (
+                    i < last and lower == "kind" and words[i + 1].lower() == "of"):
+                sentiments.append(0)
+                continue
+            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+        sentiments = self._but_check(words, sentiments)
+        return self.score_valence(sentiments, text)
 
     @staticmethod
     def _negation_check(valence, words_and_emoticons, start_i, i):

@@ -295,8 +295,9 @@ def test_vader_scorer_still_available():
 
 def test_the_linear_time_vader_gives_the_library_s_scores_exactly():
     """models.vader's analyzer hands VADER's negation and idiom checks a window of words instead of
-    the whole text; every score must stay the library's, including words near the start (where the
-    library's negative indices wrap around) and long posts."""
+    the whole text, skips the emoji pass for texts without emoji and the per-word call for words
+    outside the lexicon; every score must stay the library's, including words near the start (where
+    the library's negative indices wrap around), emoji, boosters, "kind of" and long posts."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     from models import datasets
@@ -306,8 +307,33 @@ def test_the_linear_time_vader_gives_the_library_s_scores_exactly():
     texts += [t for t, _ in datasets.load_vader_groundtruth("amazon")][:500]
     texts += ["not bad", "NOT good at all", "never so happy", "without doubt the best", "kind of bad",
               "the bomb", "cut the mustard, yeah", "no no no good", "good", "least bad", "at least good",
-              "it is not the worst but never so bad and kind of great, yeah the bomb " * 20]
+              "it is not the worst but never so bad and kind of great, yeah the bomb " * 20,
+              "KIND OF GREAT :) \U0001F600 ok", "love it \u263a\ufe0f", "\U0001F44D", "  padded  ", "", "kind",
+              "very sort of kind of good", "GREAT product, bad SUPPORT!!!"]
     library = SentimentIntensityAnalyzer()
     ours = analyzer()
     assert type(ours) is not SentimentIntensityAnalyzer
     assert [ours.polarity_scores(t) for t in texts] == [library.polarity_scores(t) for t in texts]
+
+
+def test_the_vocabulary_counter_counts_as_scikit_learn_does():
+    """The trained model's word and character n-gram counts (models.trained.VocabularyCounter) are
+    exactly scikit-learn's CountVectorizer's with the same vocabulary, also on a second call (its
+    per-word cache warm) and on odd whitespace, one-letter words, emoji and accents."""
+    import numpy as np
+
+    from models import datasets, trained
+    from models.features import normalize
+
+    model = trained.load(trained.SHIPPED)
+    texts = [normalize(e.text) for e in datasets.load_tweeteval("val")][:800]
+    texts += ["", " ", "a", "ab", "a b  c\t\nd", "x" * 30, "\u00a0hello\u2003world z", "caf\u00e9 na\u00efve \U0001F600 :)",
+              "i don't like it, not at all", "never again!!!"]
+    for kind, vocab in (("word", model.vocab_word), ("char", model.vocab_char)):
+        expected = trained._counter(kind, vocab).transform(texts)
+        counter = trained.VocabularyCounter(kind, vocab)
+        for _ in range(2):
+            got = counter.transform(texts)
+            assert got.dtype == np.float32 and got.shape == expected.shape
+            assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+            assert np.array_equal(got.data, expected.data)
