@@ -118,7 +118,7 @@ def scores(found: set, truth: set) -> tuple[float, float]:
 
 
 def run_index(posts) -> tuple[dict[int, int], float]:
-    index = duplicates.MemoryIndex()
+    index = duplicates.CopyIndex()
     t0 = time.perf_counter()
     assigned = {}
     for pid, text, url in posts:

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from listener import crawler, store
 from listener.classifier import Classifier
+from listener.copies import find_copies
 from listener.config import Channel, Settings, Source
 from listener.sources import source_type
 from listener.text import iso_utc
@@ -170,8 +171,9 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
                 mentions += len(r.mentions)
             if on_batch:
                 on_batch(len(results))
+        signed, copies = find_copies(db, batch_size=k.batch_size)
         run.counts.updated = total
-        run.detail.update(labels=labels, mentions=mentions, model=classifier.model)
+        run.detail.update(labels=labels, mentions=mentions, model=classifier.model, signed=signed, copies=copies)
     return ClassifyReport(run.id, total, labels, mentions)
 
 

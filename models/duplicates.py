@@ -13,13 +13,15 @@ band instead of with all of them.
 - ``is_copy``: the decision. The shorter text's 3-grams are mostly in the longer one
   (containment >= ``CONTAINED``, so a truncated copy or a repost with a comment added counts), or,
   when both posts link the same canonical URL, a lower bar (``CONTAINED_SAME_URL``).
-  Texts of fewer than ``MIN_WORDS`` words are never copies: "thanks!" twice is not syndication.
+  Texts of fewer than ``MIN_WORDS`` words are never copies: "thanks!" twice is not syndication;
+  nor are posts more than ``WINDOW_DAYS`` apart.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Sequence
 
 import numpy as np
@@ -35,6 +37,7 @@ CONTAINED = 0.8
 CONTAINED_SAME_URL = 0.5
 MIN_JACCARD = 0.4  # under this, sizes and a noisy estimate decide the containment (bots' templates)
 MAX_CHARS = 4000    # the opening of a long post identifies it; bounds the cost
+WINDOW_DAYS = 14    # copies come within days; the same words a year later (an annual post) are news again
 
 _LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MARKERS = re.compile(r"(?<!\w)(?:rt|via|cc|mt)\s+@\w+:?|(?<!\w)@\w+|(?<!\w)rt(?!\w)", re.IGNORECASE)
@@ -128,39 +131,65 @@ class Earlier:
     """An earlier post that shares a band key with a new one."""
     post_id: int
     signature: Signature
-    url: str | None       # canonical
-    copy_of: int | None   # the first post of its cluster, None when it is that first post itself
+    url: str | None           # canonical
+    copy_of: int | None       # the first post of its cluster, None when it is that first post itself
+    posted_at: str | None = None
 
 
-def copy_of(sig: Signature, url: str | None, candidates: Sequence[Earlier]) -> int | None:
+def _days_apart(a: str | None, b: str | None) -> float:
+    if not a or not b:
+        return 0.0
+    try:
+        ta = datetime.fromisoformat(a.replace("Z", "+00:00"))
+        tb = datetime.fromisoformat(b.replace("Z", "+00:00"))
+        return abs((ta - tb).total_seconds()) / 86400
+    except (ValueError, TypeError):
+        return 0.0
+
+
+def copy_of(sig: Signature, url: str | None, candidates: Sequence[Earlier],
+            posted_at: str | None = None) -> int | None:
     """The first post of the cluster a new post belongs to: that of the candidate it is most like
-    (highest Jaccard, then the earliest) among those it is a copy of; None when it is a copy of
-    none (it starts its own). The most alike, not the earliest: a post that is a weak copy of two
-    clusters (a bot's template around two different texts) must not join the wrong one."""
+    (highest Jaccard, then the earliest) among those it is a copy of, posted within
+    ``WINDOW_DAYS`` of it; None when it is a copy of none (it starts its own). The most alike, not
+    the earliest: a post that is a weak copy of two clusters (a bot's template around two
+    different texts) must not join the wrong one."""
     best = max(((jaccard(sig, c.signature), -c.post_id, c) for c in candidates
-                if is_copy(sig, c.signature, same_url=bool(url) and url == c.url)), default=None)
+                if _days_apart(posted_at, c.posted_at) <= WINDOW_DAYS
+                and is_copy(sig, c.signature, same_url=bool(url) and url == c.url)), default=None)
     if best is None:
         return None
     c = best[2]
     return c.copy_of if c.copy_of is not None else c.post_id
 
 
-class MemoryIndex:
-    """Band keys -> posts, in memory (the bench; the store keeps the same in ``post_signatures``)."""
+class CopyIndex:
+    """Band keys -> posts: earlier posts loaded from the store (``load``), new ones filed in order
+    (``add``); the bench runs it on its own."""
 
     def __init__(self) -> None:
         self.by_key: dict[int, list[int]] = {}
         self.posts: dict[int, Earlier] = {}
+        self.keys: dict[int, list[int]] = {}
 
-    def add(self, post_id: int, text: str, url: str | None = None) -> int | None:
-        """Sign and file a post; the first post of its cluster (None: it is one)."""
-        sig = signature(text)
-        if sig is None:
-            return None
-        keys = band_keys(sig)
-        seen = {i for k in keys for i in self.by_key.get(k, ())}
-        root = copy_of(sig, url, [self.posts[i] for i in sorted(seen)])
-        self.posts[post_id] = Earlier(post_id, sig, url, root)
+    def load(self, earlier: Earlier, keys: Sequence[int]) -> None:
+        """An earlier post, as the store has it."""
+        if earlier.post_id in self.posts:
+            return
+        self.posts[earlier.post_id] = earlier
         for k in keys:
-            self.by_key.setdefault(k, []).append(post_id)
+            self.by_key.setdefault(k, []).append(earlier.post_id)
+
+    def add(self, post_id: int, text: str, url: str | None = None, posted_at: str | None = None) -> int | None:
+        """Sign and file a post; the first post of the cluster it is a copy of (None: not a copy)."""
+        sig = signature(text)
+        return None if sig is None else self.file(post_id, sig, url, posted_at)
+
+    def file(self, post_id: int, sig: Signature, url: str | None = None, posted_at: str | None = None) -> int | None:
+        """File a signed post; the first post of the cluster it is a copy of (None: not a copy)."""
+        keys = band_keys(sig)
+        seen = {i for k in keys for i in self.by_key.get(k, ()) if i != post_id}
+        root = copy_of(sig, url, [self.posts[i] for i in sorted(seen)], posted_at)
+        self.load(Earlier(post_id, sig, url, root, posted_at), keys)
+        self.keys[post_id] = keys
         return root

@@ -67,7 +67,7 @@ def test_signatures_survive_a_round_trip_through_bytes():
 
 
 def test_the_index_puts_copies_in_their_original_s_cluster_and_keeps_others_apart():
-    index = d.MemoryIndex()
+    index = d.CopyIndex()
     assert index.add(1, STORY) is None                                # the original starts its cluster
     assert index.add(2, "Thanks, that fixed it for me") is None        # too short to be a copy of anything
     assert index.add(3, "Completely unrelated: the tram to the old town was late again this morning, "
@@ -84,6 +84,6 @@ def test_a_shared_canonical_url_lowers_the_bar():
     assert d.CONTAINED_SAME_URL <= d.containment(a, b) < d.CONTAINED
     assert not d.is_copy(a, b) and d.is_copy(a, b, same_url=True)
     for url, expected in (("https://example.com/other", None), ("https://blog.example.org/firefox-130", 1)):
-        index = d.MemoryIndex()
+        index = d.CopyIndex()
         index.add(1, STORY, url="https://blog.example.org/firefox-130")
         assert index.add(2, part, url=url) == expected

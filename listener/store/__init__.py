@@ -9,8 +9,8 @@ behind them, one per concern:
 - ``migrations``: every schema change, numbered, applied strictly in number order
 - ``sql``: running statements (rows, batches, ``IN (...)`` chunks, a time limit)
 - ``fts``: the full-text index ``posts_fts`` and its facets column (tokens: ``listener.facets``)
-- ``posts``, ``classify``, ``sources``, ``runs``, ``jobs``, ``reports``, ``alerts``, ``saved``:
-  the tables, by what they hold
+- ``posts``, ``classify``, ``duplicates``, ``sources``, ``runs``, ``jobs``, ``reports``, ``alerts``,
+  ``saved``: the tables, by what they hold
 
 The search interface
 --------------------
@@ -39,6 +39,7 @@ from listener.store.classify import (count_to_classify, emerging_topics, label_m
                                      labelled_posts, posts_to_classify, product_posts, save_classifications,
                                      save_emerging)
 from listener.store.db import BUSY_TIMEOUT_MS, applied_migrations, open_db, write
+from listener.store.duplicates import copies, count_to_sign, posts_to_sign, posts_with_keys, save_signatures
 from listener.store.fts import TOKENIZER, fts_tokens, highlight, index_terms, prepare_search
 from listener.store.jobs import (daemon_heartbeat, daemon_row, daemon_started, daemon_stopped, ensure_jobs, job_rows,
                                  record_job, set_next_runs)

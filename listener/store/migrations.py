@@ -316,6 +316,29 @@ def _m0013(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN parent_url TEXT")
 
 
+@_migration("0014_copies")
+def _m0014(db: sqlite_utils.Database) -> None:
+    """Near-duplicate clusters (``listener.store.duplicates``): each post's MinHash signature and
+    its LSH band keys, and ``posts.copy_of``, the first post of the cluster it is a copy of. The
+    posts of an existing database are signed by the next ``classify``."""
+    db.execute("ALTER TABLE posts ADD COLUMN copy_of INTEGER")
+    db.execute("CREATE INDEX posts_copy_of ON posts (copy_of) WHERE copy_of IS NOT NULL")
+    db.execute("""
+        CREATE TABLE post_signatures (
+            post_id INTEGER PRIMARY KEY REFERENCES posts(id) ON DELETE CASCADE,
+            version TEXT NOT NULL,      -- models.duplicates.VERSION
+            size INTEGER NOT NULL,      -- distinct word 3-grams; 0: too short to be anyone's copy
+            hashes BLOB                 -- the MinHash values, NULL when too short
+        )""")
+    db.execute("""
+        CREATE TABLE post_bands (
+            key INTEGER NOT NULL,
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE
+        )""")
+    db.execute("CREATE INDEX post_bands_key ON post_bands (key)")
+    db.execute("CREATE INDEX post_bands_post ON post_bands (post_id)")
+
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

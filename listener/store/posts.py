@@ -87,6 +87,7 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
                 "sentiment = NULL, sentiment_label = NULL, classified_at = NULL, classifier = NULL, "
                 "detected_language = NULL "
                 "WHERE id = ?", edits)
+            conn.executemany("DELETE FROM post_signatures WHERE post_id = ?", [[e[-1]] for e in edits])  # re-signed
             refresh_facets(conn, [e[-1] for e in edits])
         if renumbered:
             conn.executemany(
@@ -190,4 +191,16 @@ def purge_posts(db: sqlite_utils.Database, before: str, *, chunk: int = 1000,
             break
     with write(db):
         db.execute("DELETE FROM runs WHERE finished_at < ?", [before])
+        _reroot_copies(db)
     return deleted
+
+
+def _reroot_copies(db: sqlite_utils.Database) -> None:
+    """Copies whose cluster's first post was deleted: the earliest remaining copy becomes the
+    first post, the others its copies (so the cluster still counts once, and once only)."""
+    orphans: dict[int, list[int]] = {}
+    for pid, root in db.execute("SELECT id, copy_of FROM posts WHERE copy_of IS NOT NULL "
+                                "AND copy_of NOT IN (SELECT id FROM posts) ORDER BY id"):
+        orphans.setdefault(root, []).append(pid)
+    db.conn.executemany("UPDATE posts SET copy_of = ? WHERE id = ?",
+                        [[None if pid == ids[0] else ids[0], pid] for ids in orphans.values() for pid in ids])
