@@ -11,7 +11,14 @@ Rows, measured in the same run:
 * classify, default:        the full step with the shipped default model (the transformer, onnxruntime
                             on one thread);
 * classify, fast:           the full step with ``sentiment.model = "fast"`` (the linear model);
-* default / fast sentiment only: the scorer's ``score`` alone on the post bodies.
+* default / fast sentiment only: the scorer's ``score`` alone on the post bodies;
+* classify, fast, non-English: the full step (``sentiment.model = "fast"``, every language of the
+                            multilingual artifact in ``sentiment.languages``) on as many posts in German,
+                            French, Spanish, Italian, Portuguese and Polish (Faker's per-locale sentences,
+                            the same product mentions, 40-800 characters; the ``bench`` extra), each post
+                            scored by its language's own model (``models.multilingual``);
+* classify, default, non-English: the same posts with the default model configured (English keeps it;
+                            the other languages are scored by the same per-language models).
 
 Every row's posts/s is also printed as a ratio to plain VADER. Store writes are not included
 (see ``bench/ingest.py``).
@@ -68,6 +75,42 @@ def make_rows(n: int, seed: int) -> list[dict]:
     return rows
 
 
+FOREIGN_LOCALES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it": "it_IT", "pt": "pt_PT", "pl": "pl_PL"}
+
+
+def make_foreign_rows(n: int, seed: int) -> list[dict] | None:
+    """N posts in the languages of ``FOREIGN_LOCALES`` (in turn), sentences from Faker's word lists with a
+    product mention each 40-800 characters; None without Faker (the ``bench`` extra)."""
+    try:
+        from faker import Faker
+    except ImportError:
+        return None
+    from bench.ingest import MENTIONS
+
+    rng = random.Random(seed)
+    fakers = {lang: Faker(locale) for lang, locale in FOREIGN_LOCALES.items()}
+    for i, f in enumerate(fakers.values()):
+        f.seed_instance(seed + i)
+    langs = list(fakers)
+    rows = []
+    for i in range(n):
+        f = fakers[langs[i % len(langs)]]
+        target = rng.randint(40, 800)
+        parts = [f"{rng.choice(MENTIONS)} {f.sentence()}"]
+        while sum(len(p) + 1 for p in parts) < target:
+            parts.append(f.sentence() if rng.random() < 0.8 else f"{rng.choice(MENTIONS)} {f.sentence()}")
+        rows.append({"id": i, "title": None, "text": " ".join(parts)[:target], "language": None})
+    return rows
+
+
+def foreign_settings(model: str) -> Settings:
+    """``settings_for(model)`` scoring English and every language the multilingual artifact covers."""
+    from models.multilingual import LANGUAGES
+
+    s = settings_for(model)
+    return replace(s, sentiment=replace(s.sentiment, languages=("en", *LANGUAGES)))
+
+
 def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -83,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = args.posts or (4_000 if args.quick else 20_000)
     rows = make_rows(n, args.seed)
+    foreign = make_foreign_rows(n, args.seed)
     vader = Classifier.from_settings(settings_for("vader"))
     default = Classifier.from_settings(settings_for("default"))
     fast = Classifier.from_settings(settings_for("fast"))
@@ -90,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     detect_language("warming up the language model"), vader_compound("warm")
     default.scorer.score(["warm up"]), fast.scorer.score(["warm up"])
 
-    def full(classifier: Classifier) -> Callable[[], object]:
+    def full(classifier: Classifier, rows: list[dict] = rows) -> Callable[[], object]:
         return lambda: [classifier.classify(rows[i:i + BATCH]) for i in range(0, len(rows), BATCH)]
+
+    if foreign is not None:
+        fast_foreign = Classifier.from_settings(foreign_settings("fast"))
+        default_foreign = Classifier.from_settings(foreign_settings("default"))
+        fast_foreign.classify(foreign[:20]), default_foreign.classify(foreign[:20])
 
     def alone(classifier: Classifier) -> Callable[[], object]:
         return lambda: [classifier.scorer.score(bodies[i:i + BATCH]) for i in range(0, len(bodies), BATCH)]
@@ -105,8 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             "default sentiment only": timed(alone(default)),
             "fast sentiment only": timed(alone(fast)),
         }
+        if foreign is not None:
+            secs["classify, fast, non-English"] = timed(full(fast_foreign, foreign))
+            secs["classify, default, non-English"] = timed(full(default_foreign, foreign))
     base = n / secs["plain VADER"]
-    print(f"{n:,} posts ({n // 2:,} short real texts, {n - n // 2:,} synthetic product posts), one thread")
+    print(f"{n:,} posts ({n // 2:,} short real texts, {n - n // 2:,} synthetic product posts), one thread"
+          + (f"; non-English rows: {n:,} posts in {', '.join(FOREIGN_LOCALES)}" if foreign is not None
+             else "; no non-English rows (install the bench extra for Faker)"))
     print(f"{'':<30}{'seconds':>10}{'posts/s':>12}{'x plain VADER':>15}")
     out = {}
     for name, s in secs.items():
@@ -114,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         out[name] = {"seconds": round(s, 3), "posts_per_s": round(rate, 1), "ratio_to_vader": round(rate / base, 3)}
         print(f"{name:<30}{s:>10.2f}{rate:>12,.0f}{rate / base:>15.2f}")
     for row, floor, why in (("classify, default", training.SPEED_TARGETS["default"], "accuracy first"),
-                            ("classify, fast", training.SPEED_TARGETS["fast"], "the fast model")):
+                            ("classify, fast", training.SPEED_TARGETS["fast"], "the fast model"),
+                            ("classify, default, non-English", training.SPEED_TARGETS["default"], "accuracy first"),
+                            ("classify, fast, non-English", training.SPEED_TARGETS["fast"], "the fast model")):
+        if row not in out:
+            continue
         rate = out[row]["posts_per_s"]
         print(f"target: {row} >= {floor:,.0f} posts/s ({why}): {'met' if rate >= floor else 'NOT MET'} ({rate:,.0f})")
     if args.json:

@@ -9,7 +9,7 @@ done by the pure functions in ``models``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -92,15 +92,25 @@ class Classifier:
     products: ProductMatcher
     topics: tuple[TermRule, ...]
     languages: tuple[str, ...]
+    # the languages of ``languages`` scored by their own model (models.multilingual), by language code
+    others: dict[str, Scorer] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Classifier":
         """The classifier of ``settings`` (``sentiment``, ``classify`` thresholds, ``products``, ``topics``).
 
+        English (and any language without a model of its own) is scored by the configured model; each
+        other language of ``sentiment.languages`` that the multilingual artifact covers, by its own.
         Raises ``ModelError`` when the configured model artifact cannot be used.
         """
+        others: dict[str, Scorer] = {}
+        if any(lang != "en" for lang in settings.sentiment.languages):
+            from models.multilingual import load_language_scorers   # numpy and scipy: only when needed
+
+            with model_errors():
+                others = load_language_scorers(settings.sentiment.languages)
         return cls(scorer_for(settings), compile_products(settings.products), compile_topics(settings.topics),
-                   tuple(settings.sentiment.languages))
+                   tuple(settings.sentiment.languages), others)
 
     @property
     def model(self) -> str:
@@ -110,13 +120,17 @@ class Classifier:
     @property
     def version(self) -> str:
         """What the ``classifier`` column records (a digest names the versions behind its figures)."""
-        return classifier_version(self.scorer)
+        return classifier_version(self.scorer, self.others)
+
+    def scorer_of(self, language: str | None) -> Scorer:
+        """The scorer that judges a post in ``language`` (its own model, else the configured one)."""
+        return self.others.get((language or "en").lower().replace("_", "-").split("-")[0], self.scorer)
 
     def classify(self, rows: Iterable[dict]) -> list[Classification]:
         """Classify rows with ``id``, ``title``, ``text`` and optional ``language`` keys (one batch)."""
         return classify_batch(rows, products=self.products, scorer=self.scorer, topics=self.topics,
-                              languages=self.languages)
+                              languages=self.languages, others=self.others)
 
     def score(self, texts: Sequence[str]) -> tuple[list[str | None], dict[int, Any]]:
         """Each text's detected language, and (by index) the sentiment of the texts in a covered language."""
-        return score_covered(texts, self.scorer, self.languages)
+        return score_covered(texts, self.scorer, self.languages, others=self.others)

@@ -84,6 +84,47 @@ def train_default(out: Path | None = None, *, data_dir: Path = datasets.DATA_DIR
     return dict(meta, folder=str(folder), artifact_id=encoder.sha256(folder / encoder.META_NAME))
 
 
+@model_errors()
+def train_multilingual(folder: Path, out: Path | None = None) -> tuple[Path, str, dict]:
+    """Train the per-language models (``models.multilingual``) on the data in ``folder``, measure each on
+    its validation split, write the artifact atomically (default: the shipped one); return its path,
+    SHA-256 and meta."""
+    from models import multilingual
+
+    model = multilingual.train(Path(folder))
+    data = multilingual.serialize(model)
+    path = Path(out) if out is not None else multilingual.SHIPPED
+    write_atomic(path, data)
+    return path, hashlib.sha256(data).hexdigest(), model.meta
+
+
+def multilingual_rows(settings: Settings, folder: Path | None = None) -> list[dict]:
+    """One row per language of the multilingual artifact: its validation figure against the language's
+    target, measured now on ``folder``'s validation splits when given, else as recorded in the artifact
+    at training time (the data may not be redistributed, so it is not bundled). Whether the language is
+    scored (in ``sentiment.languages``) is in ``how``."""
+    from models import multilingual
+
+    with model_errors():
+        path = multilingual.SHIPPED
+        meta = multilingual.read_meta(path)
+        model = multilingual.load(path) if folder is not None else None
+        name = f"multilingual-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+        rows = []
+        for lang, info in meta.get("languages", {}).items():
+            fig = info["figures"]
+            if model is not None:
+                fig = multilingual.measure(lang, model.models[lang], multilingual.splits(folder, lang)[1])
+                how = f"{fig['metric']}, validation split measured now ({fig['n']:,} posts, never trained on)"
+            else:
+                how = (f"{fig['metric']}, validation split ({fig['n']:,} posts, never trained on), "
+                       "recorded in the artifact at training time")
+            scored = lang in settings.sentiment.languages
+            how += "; scored" if scored else "; unscored (not in sentiment.languages)"
+            rows.append(_row(f"{lang}_validation_macro_f1", f"{name}-{lang}", fig["value"], info.get("target"), how))
+    return rows
+
+
 @dataclass
 class AdaptResult:
     path: Path
@@ -268,12 +309,15 @@ def how_measured(ev: training.Evaluation, target: str) -> str:
 
 
 def target_report(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv: bool = True,
-                  absa_dir: Path | None = None, speed: bool = True, speed_posts: int = 2000) -> TargetReport:
+                  absa_dir: Path | None = None, speed: bool = True, speed_posts: int = 2000,
+                  multilingual_dir: Path | None = None) -> TargetReport:
     """``listener eval``: the models' figures on the bundled data (``evaluate_models``), per mention on
-    Dong 2014 when ``absa_dir`` holds it, and the classify step's speed per model (``speed``)."""
+    Dong 2014 when ``absa_dir`` holds it, per language of the multilingual artifact (measured on
+    ``multilingual_dir`` when given, else as recorded), and the classify step's speed per model (``speed``)."""
     evals = evaluate_models(settings, data_dir=data_dir, cv=cv)
     rows = [_row(r["target"], r["model"], r["value"], r["threshold"], how_measured(ev, r["target"]))
             for ev in evals for r in training.target_rows(ev)]
+    rows += multilingual_rows(settings, multilingual_dir)
     models = list(MODELS)
     mentions = evaluate_mentions(settings, absa_dir, models) if absa_dir is not None else []
     for target, threshold in training.MENTION_TARGETS.items():
@@ -344,7 +388,7 @@ def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> 
         for i in range(len(chunk)):
             s = scored.get(i)
             yield {"label": s.label if s else UNSCORED, "score": round(s.score, 4) if s else None,
-                   "model": classifier.model, **({} if s else {"language": langs[i]})}
+                   "model": s.model if s else classifier.model, **({} if s else {"language": langs[i]})}
 
     for line in lines:
         chunk.append(line.rstrip("\r\n"))
@@ -399,7 +443,8 @@ class Explanation:
             return f"VADER compound {self.score:+.3f} is between the thresholds {negative:+.2f} and {positive:+.2f}"
         p = self.probabilities or {}
         shown = ", ".join(f"P({c}) {p[c]:.2f}" for c in ("positive", "neutral", "negative") if c in p)
-        kind = "default model" if self.model.startswith("encoder-") else "fast model"
+        kind = ("default model" if self.model.startswith("encoder-") else
+                "model for this language" if self.model.startswith("multilingual-") else "fast model")
         return f"the {kind} {self.model} finds it {self.label}: {shown}; score {self.score:+.3f}"
 
     def to_dict(self) -> dict:
@@ -424,15 +469,16 @@ def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
     the matched product aliases and topic terms."""
     classifier = Classifier.from_settings(settings)
     c = classifier.classify([{**post, "language": post.get("declared_language", post.get("language"))}])[0]
-    why = classifier.scorer.explain(post_text(post["title"], post["text"]), top) if c.label != UNSCORED else None
+    scorer = classifier.scorer_of(c.language)
+    why = scorer.explain(post_text(post["title"], post["text"]), top) if c.label != UNSCORED else None
     human = post["human_label"]["sentiment"] if post.get("human_label") else None
     return Explanation(
-        post["id"], post["title"], classifier.model, c.label, c.sentiment, c.confidence, c.language,
+        post["id"], post["title"], c.model, c.label, c.sentiment, c.confidence, c.language,
         classifier.languages, why.thresholds if why else None, why.probabilities if why else None,
         list(why.positive_terms) if why else [], list(why.negative_terms) if why else [],
         [(m.product, m.alias) for m in c.mentions], [(t.topic, t.term, t.sentiment) for t in c.topics],
         human, post.get("sentiment_label"), post.get("classifier"), post.get("classified_at"),
-        [mention_judgement(m, classifier.scorer, top) for m in post.get("mentions", ())])
+        [mention_judgement(m, scorer, top) for m in post.get("mentions", ())])
 
 
 def _terms(contributions: Iterable[Contribution]) -> list[dict]:

@@ -77,6 +77,23 @@ _CLAUSE_CUT = re.compile(r"\s*[,;:]\s+|\s*[,;]\s*$|\s+[-–—]+\s+|\s*\(\s*|\s*
                          re.IGNORECASE)
 _AND_CUT = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
 
+# The same cuts in the other languages listener scores with their own models (models.multilingual):
+# each language's contrast words and "and" (a word list per language: Polish "ma" is "has", not "but").
+_CONTRAST_WORDS = {
+    "de": r"aber|jedoch|doch|obwohl|allerdings|sondern|während|außer",
+    "fr": r"mais|cependant|pourtant|toutefois|bien\s+que|alors\s+que|tandis\s+que|sauf",
+    "es": r"pero|aunque|sin\s+embargo|sino|mientras|excepto|salvo",
+    "it": r"ma|però|tuttavia|anche\s+se|mentre|tranne|eccetto",
+    "pt": r"mas|porém|embora|contudo|todavia|enquanto|exceto",
+    "pl": r"ale|lecz|jednak|chociaż|choć|natomiast|oprócz|mimo\s+że",
+    "ar": r"لكن|ولكن|بينما|رغم",
+    "hi": r"लेकिन|पर|मगर|किंतु|हालांकि",
+}
+_AND_WORDS = {"de": "und", "fr": "et", "es": "y|e", "it": "e|ed", "pt": "e", "pl": "i|oraz", "ar": "و", "hi": "और"}
+_CLAUSE_CUTS = {lang: re.compile(_CLAUSE_CUT.pattern.replace("(?:but|", f"(?:{words}|but|"), re.IGNORECASE)
+                for lang, words in _CONTRAST_WORDS.items()}
+_AND_CUTS = {lang: re.compile(rf"\s+(?:{words}|and|&)\s+", re.IGNORECASE) for lang, words in _AND_WORDS.items()}
+
 
 def _cut(text: str, start: int, end: int, pattern: re.Pattern) -> list[tuple[int, int]]:
     """The pieces of ``text[start:end]`` between the matches of ``pattern``, as absolute spans."""
@@ -169,6 +186,29 @@ _RULES_AFTER: tuple[tuple[re.Pattern, int], ...] = tuple((re.compile(r"^\s*" + p
     (r"(?:\w+\s+){0,2}?(?:beats?|beat|outperform\w*|outclass\w*|trumps?|wins\s+(?:over|against))\b", 1),
     (r"(?:\w+\s+){0,2}?(?:loses?|lost)\s+to\b", -1),
 ))
+# Comparatives in the other languages: the comparative (sign), the word before the compared product,
+# and the negators that flip it right before the comparative ("ist nicht besser als", "n'est pas meilleur que").
+_COMPARATIVES_BY = {
+    "de": ({**dict.fromkeys("besser schneller billiger günstiger einfacher stabiler schöner leichter".split(), 1),
+            **dict.fromkeys("schlechter langsamer teurer schwerer komplizierter".split(), -1)},
+           r"als", r"nicht|kein\w*|nie|niemals"),
+    "fr": ({**dict.fromkeys("meilleur meilleure meilleurs meilleures mieux".split(), 1),
+            **dict.fromkeys("pire pires".split(), -1)}, r"que|qu'", r"pas|jamais|plus"),
+    "es": ({**dict.fromkeys("mejor mejores".split(), 1), **dict.fromkeys("peor peores".split(), -1)},
+           r"que", r"no|nunca"),
+    "it": ({**dict.fromkeys("migliore migliori meglio".split(), 1),
+            **dict.fromkeys("peggiore peggiori peggio".split(), -1)},
+           r"di|del|della|dello|dei|degli|delle|che", r"non|mai"),
+    "pt": ({**dict.fromkeys("melhor melhores".split(), 1), **dict.fromkeys("pior piores".split(), -1)},
+           r"que|do\s+que|da\s+que", r"não|nunca"),
+    "pl": ({**dict.fromkeys("lepszy lepsza lepsze lepiej szybszy szybsza szybsze tańszy tańsza tańsze".split(), 1),
+            **dict.fromkeys("gorszy gorsza gorsze gorzej wolniejszy wolniejsza wolniejsze droższy droższa droższe"
+                            .split(), -1)}, r"niż|od", r"nie|nigdy"),
+}
+_THAN_BY = {lang: (re.compile(rf"(?<!\w)(?P<cmp>{'|'.join(sorted(words, key=len, reverse=True))})\s+(?:{than})(?!\w)"),
+                   words, re.compile(rf"(?<!\w)(?:{neg})\s+(?:\w+\s+){{0,1}}$"))
+            for lang, (words, than, neg) in _COMPARATIVES_BY.items()}
+
 _CONTRAST = re.compile(r"\b(?:unlike|compared\s+(?:to|with)|in\s+contrast\s+to|as\s+opposed\s+to)\s+" + _GAP + "$")
 
 
@@ -189,14 +229,32 @@ def _comparative_sign(m: re.Match, before: str) -> int:
     return sign
 
 
-def rule_reading(sentence: str, start: int, end: int) -> tuple[int, str] | None:
+def _other_comparative(sentence: str, start: int, end: int, language: str) -> int:
+    """The sign a comparative of ``language`` ("besser als", "meilleur que", "lepszy niż") gives the
+    product at ``sentence[start:end]``: its subject takes the comparative's sign, the product right
+    after the "than" word the opposite; a negator right before flips it; 0: no such comparative."""
+    pattern, words, negated = _THAN_BY[language]
+    for m in pattern.finditer(sentence):
+        sign = words[m.group("cmp")] * (-1 if negated.search(sentence[:m.start()]) else 1)
+        if m.end() <= start and not re.search(r"[,;:.!?]", sentence[m.end():start]) \
+                and len(sentence[m.end():start].split()) <= 3:
+            return -sign
+        if m.start() >= end and not re.search(r"[,;:.!?]", sentence[end:m.start()]) \
+                and len(sentence[end:m.start()].split()) <= 4:
+            return sign
+    return 0
+
+
+def rule_reading(sentence: str, start: int, end: int, language: str | None = None) -> tuple[int, str] | None:
     """What a comparative cue around the product at ``sentence[start:end]`` (lowercased) says.
 
     (sign, "fixed"): the product is on the good (+1) or bad (-1) side of a comparison;
     (-1, "contrast"): the product is the "unlike B" side, so it takes the opposite of the rest of the
-    sentence; None: no cue.
+    sentence; None: no cue. ``language`` (de, fr, es, it, pt, pl) adds that language's comparatives.
     """
     before, after = sentence[:start], sentence[end:]
+    if language in _THAN_BY and (sign := _other_comparative(sentence, start, end, language)):
+        return sign, "fixed"
     for m in _THAN.finditer(sentence):
         if m.end() <= start and not re.search(r"[,;:.!?]", sentence[m.end():start]) \
                 and len(sentence[m.end():start].split()) <= 3:
@@ -247,7 +305,8 @@ class _Plan:
     shared: tuple[tuple[str, str, str], ...] = ()
 
 
-def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
+def _plan(text: str, mentions: Sequence[Mention], language: str | None = None) -> list[_Plan]:
+    clause_cut, and_cut = _CLAUSE_CUTS.get(language or "", _CLAUSE_CUT), _AND_CUTS.get(language or "", _AND_CUT)
     occ = {m.product: occurrences(text, m) for m in mentions}
     every = sorted(s for spans in occ.values() for s in spans if s[1] > s[0])
     hidden = masked(text, every)
@@ -270,8 +329,8 @@ def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
             s0, s1 = _find(sents, a)
             others = naming[(s0, s1)] - {m.product}
             # the clause only when the sentence names another product (else the sentence keeps its context)
-            c0, c1 = _find(_cut(text, s0, s1, _CLAUSE_CUT), a) if others else (s0, s1)
-            rule = rule_reading(lower[s0:s1], a - s0, b - s0)
+            c0, c1 = _find(_cut(text, s0, s1, clause_cut), a) if others else (s0, s1)
+            rule = rule_reading(lower[s0:s1], a - s0, b - s0, language)
             if rule and rule[1] == "fixed":
                 if ("rule", s0, rule[0]) not in seen:
                     seen.add(("rule", s0, rule[0]))
@@ -287,12 +346,12 @@ def _plan(text: str, mentions: Sequence[Mention]) -> list[_Plan]:
             if not others:
                 own = [(s0, s1)]
             else:   # the clauses of the sentence that name no other product, and this product's own piece
-                clauses = _cut(text, s0, s1, _CLAUSE_CUT)
+                clauses = _cut(text, s0, s1, clause_cut)
                 own = [(x, y) for x, y in clauses if (x, y) == (c0, c1)
                        or not any(x <= o < y for p in others for o, _ in occ[p])]
             regions = [own]
             if others and any(c0 <= o < c1 for p in others for o, _ in occ[p]):    # two products in one clause
-                n0, n1 = _find(_cut(text, c0, c1, _AND_CUT), a)
+                n0, n1 = _find(_cut(text, c0, c1, and_cut), a)
                 regions.insert(0, [(n0, n1) if (x, y) == (c0, c1) else (x, y) for x, y in own])
             if ("clause", regions[0][0]) not in seen:
                 seen.add(("clause", regions[0][0]))
@@ -316,13 +375,15 @@ def _score_all(texts: set[str], scorer: Scorer, cache: dict[str, Sentiment]) -> 
 
 
 def judge_batch(items: Sequence[tuple[str, Sequence[Mention], Sentiment | None]],
-                scorer: Scorer) -> list[list[MentionSentiment]]:
+                scorer: Scorer, language: str | None = None) -> list[list[MentionSentiment]]:
     """Per-mention sentiment for many posts: each item is (post text, its mentions, the post's
     sentiment or None). The post's sentiment is the fallback; ``None`` scores the post when a
     fallback needs it; a post whose label is ``unscored`` (a language the scorer does not cover)
-    gets unscored mentions. At most three ``scorer.score`` calls in all.
+    gets unscored mentions. At most three ``scorer.score`` calls in all. ``language`` (the posts'
+    language when not English: de, fr, es, it, pt, pl, ar, hi) adds its contrast words to the clause
+    cuts and its comparatives ("besser als") to the rules.
     """
-    plans = [(_plan(text, mentions) if not (post and post.label == UNSCORED) else None, post)
+    plans = [(_plan(text, mentions, language) if not (post and post.label == UNSCORED) else None, post)
              for text, mentions, post in items]
     cache: dict[str, Sentiment] = {text: post for text, _, post in items
                                    if post is not None and post.score is not None}

@@ -147,12 +147,12 @@ def test_digest_of_a_saved_search_counts_only_its_posts(fixture_db, tmp_path):
 
 
 def test_web_overview_and_digest_agree_on_net_sentiment(fixture_db):
-    """Both divide by scored mentions: an unscored (German) mention counts as a mention, not as mood."""
+    """Both divide by scored mentions: an unscored (Dutch) mention counts as a mention, not as mood."""
     from reports.overview import overviews
 
     db, settings = fixture_db
-    store.upsert_posts(db, [{**post("g1", "Acme ist wirklich schrecklich und kaputt, leider", "2026-11-22T13:00:00Z"),
-                             "language": "de"}], now="2026-11-23T05:00:00Z")
+    store.upsert_posts(db, [{**post("g1", "Acme is echt verschrikkelijk en kapot, helaas", "2026-11-22T13:00:00Z"),
+                             "language": "nl"}], now="2026-11-23T05:00:00Z")
     pipeline.classify(db, settings, now=NOW)
     assert db.execute("SELECT sentiment_label FROM posts WHERE guid = 'g1'").fetchone()[0] == "unscored"
     acme = build_digest(db, settings, day=DAY, now=NOW).products[0]

@@ -128,7 +128,7 @@ def test_mismatched_artifact_in_settings_fails_with_one_line(small_artifact, tmp
 def test_sentiment_command_json_lines(write_settings):
     result = invoke(write_settings(), "sentiment",
                     input="I absolutely love this, best phone ever!\nThis is awful, it broke after a day.\n"
-                          "Der Akku ist leider schon nach einer Woche kaputt gegangen.\n")
+                          "De accu is helaas al na een week kapot gegaan.\n")
     lines = [json.loads(x) for x in result.output.splitlines()]
     assert [x["label"] for x in lines] == ["positive", "negative", "unscored"]
     assert lines[0]["score"] > 0.3 and lines[1]["score"] < -0.3 and lines[2]["score"] is None
@@ -197,16 +197,16 @@ def test_unscored_language_and_digest_counts(settings_for):
     posts = [{"source": "s", "guid": "en", "title": None, "text": "Firefox is fantastic, I love the new version",
               "published_at": "2026-11-22T10:00:00Z"},
              {"source": "s", "guid": "de", "title": None, "published_at": "2026-11-22T11:00:00Z",
-              "text": "Firefox ist seit dem letzten Update furchtbar langsam und stürzt ständig ab"}]
+              "text": "Firefox is sinds de laatste update vreselijk traag en crasht steeds"}]   # Dutch: not scored
     store.upsert_posts(db, posts, now="2026-11-23T05:00:00Z")
     report = pipeline.classify(db, settings, now=NOW)
     assert report.labels == {"positive": 1, "unscored": 1}
     row = db.execute("SELECT sentiment, language, detected_language FROM posts WHERE guid = 'de'").fetchone()
-    assert row == (None, None, "de")   # detected, not declared by the source
+    assert row == (None, None, "nl")   # detected, not declared by the source
     de = db.execute("SELECT id FROM posts WHERE guid = 'de'").fetchone()[0]
     why = learn.explain_post(db, settings, de)
     assert (why.label, why.score, why.positive_terms) == ("unscored", None, [])
-    assert why.reason == "its language (de) is not one the sentiment model scores (en)"
+    assert why.reason == "its language (nl) is not one the sentiment model scores (en, de)"
     from reports.digest import build_digest
     from reports.render import render_markdown
     d = build_digest(db, settings, day=NOW.date().replace(day=22), now=NOW)

@@ -611,9 +611,15 @@ def _width(wide: int = 160) -> int | None:
 
 
 @cli.command()
-@click.option("--model", "which", type=click.Choice(["fast", "default", "trained"]), default="fast", show_default=True,
-              help="Which model to train: the linear `fast` model (about a minute; `trained` is the same), or the "
-                   "`default` transformer (7 minutes on 2 idle cores, up to 40 on busy ones; needs `pip install 'listener[train]'`).")
+@click.option("--model", "which", type=click.Choice(["fast", "default", "trained", "multilingual"]), default="fast",
+              show_default=True,
+              help="Which model to train: the linear `fast` model (about a minute; `trained` is the same), the "
+                   "`default` transformer (7 minutes on 2 idle cores, up to 40 on busy ones; needs `pip install 'listener[train]'`), "
+                   "or the per-language `multilingual` models (a few minutes; needs --multilingual-data).")
+@click.option("--multilingual-data", "multilingual_dir", type=click.Path(file_okay=False, exists=True),
+              envvar="LISTENER_SHARED_DATA",
+              help="With --model multilingual: the folder holding xlmt_multilingual/ and polish_twitter_mozetic2016/ "
+                   "(not redistributable, so not bundled). Default: $LISTENER_SHARED_DATA.")
 @click.option("--out", "out", type=click.Path(),
               help="Artifact to write (default: the shipped model file, or folder for --model default; "
                    "with --with-labels: the domain head, default sentiment.adaptation).")
@@ -626,11 +632,29 @@ def _width(wide: int = 160) -> int | None:
 @click.option("--no-eval", is_flag=True, help="Skip measuring (no cross-validation).")
 @click.pass_obj
 def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bool, with_labels: bool, retrain: bool,
-          no_eval: bool) -> None:
+          no_eval: bool, multilingual_dir: str | None) -> None:
     """Train a sentiment model deterministically; print the data checksum, metrics and artifact checksum.
     With --with-labels: fit a domain head on your relabels and print its cross-validated figures."""
     from listener import learn
     from models import datasets, trained, training
+
+    if which == "multilingual":
+        if with_labels or small or no_eval or data_dir:
+            raise BadInput("--model multilingual trains on --multilingual-data only, in full and measured: "
+                           "--with-labels, --small, --no-eval and --data are for the fast model")
+        if not multilingual_dir:
+            raise BadInput("--model multilingual needs --multilingual-data DIR (or $LISTENER_SHARED_DATA): the folder "
+                           "holding xlmt_multilingual/ and polish_twitter_mozetic2016/")
+        path, digest, meta = learn.train_multilingual(Path(multilingual_dir), Path(out) if out else None)
+        click.echo(f"data: sha256 {meta['data_sha256']}")
+        for lang, info in meta["languages"].items():
+            f = info["figures"]
+            click.echo(f"{lang}: {info['train']:,} training posts, C {info['C']:g} (cross-validated); validation "
+                       f"{f['metric']} {f['value']:.4f} (target >= {info['target']:g}: "
+                       f"{'met' if info['met'] else 'NOT MET'}), accuracy {f['accuracy']:.4f}, labelled neutral "
+                       f"{f['neutral_share']:.1%}")
+        click.echo(f"artifact: {path} sha256 {digest}")
+        return
 
     if which == "default":
         if with_labels or small or no_eval:
@@ -679,12 +703,15 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
 @click.option("--absa-data", "absa_dir", type=click.Path(file_okay=False, exists=True), envvar="LISTENER_SHARED_DATA",
               help="Folder holding target_dong2014/ and semeval14_absa/ (not redistributable, so not bundled): "
                    "adds the per-mention targets. Default: $LISTENER_SHARED_DATA.")
+@click.option("--multilingual-data", "multilingual_dir", type=click.Path(file_okay=False, exists=True),
+              help="Folder holding xlmt_multilingual/ and polish_twitter_mozetic2016/: measure each language on its "
+                   "validation split now (default: the figures recorded in the artifact when it was trained).")
 @click.option("--speed/--no-speed", default=True, show_default=True,
               help="Time the classify step per model on 2,000 bundled posts (one core).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
 @click.pass_obj
-def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_dir: str | None, speed: bool,
-             json_path: str | None) -> None:
+def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_dir: str | None,
+             multilingual_dir: str | None, speed: bool, json_path: str | None) -> None:
     """Measure every sentiment model against every target; each is marked met or NOT MET."""
     import json as jsonlib
 
@@ -718,7 +745,8 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_
         console.print(table)
         return
     report = learn.target_report(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
-                                 cv=not recorded, absa_dir=Path(absa_dir) if absa_dir else None, speed=speed)
+                                 cv=not recorded, absa_dir=Path(absa_dir) if absa_dir else None, speed=speed,
+                                 multilingual_dir=Path(multilingual_dir) if multilingual_dir else None)
     table = Table(title="Sentiment targets")
     for col in ("target", "model", "value", "target value", "status", "how measured"):
         table.add_column(col, justify="right" if col in ("value", "target value") else "left")

@@ -123,8 +123,10 @@ SENTIMENT = Section("sentiment", (
             '`"default"` (a fine-tuned transformer run with onnxruntime; the most accurate on TweetEval val, see "Sentiment models"), '
             '`"fast"` (the linear scikit-learn model, about 2.5 times the throughput; `"trained"` is read as `"fast"`) '
             'or `"vader"`'),
-    Setting("languages", list, ["en"], checks.language_codes,
-            "detected languages the model scores; posts in other languages get the label `unscored`"),
+    Setting("languages", list, ["en", "de"], checks.language_codes,
+            "detected languages scored; posts in other languages get the label `unscored`. English by the configured "
+            "model, de fr es it pt pl ar hi by their own (see \"Sentiment beyond English\"); the default is every "
+            "language whose measured figure met its target"),
 ))
 
 TOPICS = Section("topics[]", (

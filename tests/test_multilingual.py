@@ -1,0 +1,159 @@
+"""Sentiment beyond English: the per-language artifact, routing by language, the CLI and the digest.
+
+The posts are written here and their labels checked by hand (plain, clear opinions in each language).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from listener import store
+from listener.app.cli import cli
+from listener.config import Product, load_settings
+from listener.config.schema import SENTIMENT
+from models import multilingual
+from models.classify import classify_batch
+from models.products import compile_products
+from models.multilingual import load_language_scorers
+from models.trained import ArtifactError
+from tests.helpers import NOW
+
+PRODUCTS = """
+[[products]]
+name = "Kaffeo"
+ours = true
+
+[[products]]
+name = "Brewix"
+"""
+SETTINGS = '[sentiment]\nmodel = "vader"\nlanguages = ["en", "de", "pl"]\n'
+DAY = "2026-11-22"
+MATCHER = compile_products([Product("Kaffeo", (), ours=True), Product("Brewix", ())])
+
+# German posts about Kaffeo (ours) and Brewix, and Polish ones, checked by hand.
+POSTS = [
+    ("de1", "Ich liebe meine Kaffeo, einfach toll und super lecker!", "positive"),
+    ("de2", "Kaffeo ist super, danke für den tollen Kaffee!", "positive"),
+    ("de3", "Brewix ist der letzte Mist, schon nach einer Woche kaputt. Nie wieder!", "negative"),
+    ("pl1", "Kaffeo jest świetna, polecam wszystkim!", "positive"),
+    ("pl2", "Brewix to porażka, zepsuł się po tygodniu, beznadziejny sprzęt.", "negative"),
+    ("en1", "Kaffeo is wonderful, I love it", "positive"),
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> multilingual.MultilingualModel:
+    return load_language_scorers(multilingual.LANGUAGES)["de"].model   # the classifier's cached load
+
+
+def test_shipped_artifact_covers_the_languages_and_the_default_is_what_passed(model):
+    assert set(model.models) == set(multilingual.LANGUAGES)
+    for lang, info in model.meta["languages"].items():
+        assert info["met"] == (info["figures"]["value"] >= multilingual.TARGETS[lang])
+        assert len(info["train_sha256"]) == 64
+    # sentiment.languages defaults to English and every language whose measured figure met its target
+    assert SENTIMENT.default("languages") == ("en", *model.passed())
+
+
+def _rewrite(src: Path, dst: Path, name: str, change) -> None:
+    with zipfile.ZipFile(src) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    entries[name] = change(entries[name])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, data in entries.items():
+            z.writestr(n, data)
+    dst.write_bytes(buf.getvalue())
+
+
+def test_a_tampered_artifact_is_refused_in_one_line(tmp_path):
+    bad = tmp_path / "multilingual.model"
+    _rewrite(multilingual.SHIPPED, bad, "vocab_de.json", lambda b: b.replace(b'"gut"', b'"gur"', 1))
+    with pytest.raises(ArtifactError, match=r"vocab_de.json does not match the checksum in meta.json"):
+        multilingual.load(bad)
+    _rewrite(multilingual.SHIPPED, bad, "arrays.npz", lambda b: b[:-10] + b"0123456789")
+    with pytest.raises(ArtifactError, match=r"arrays.npz does not match the checksum"):
+        multilingual.load(bad)
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ArtifactError, match="not a listener multilingual model artifact"):
+        load_language_scorers(["de"], bad)
+
+
+def test_routing_keeps_english_unchanged_and_scores_each_language_with_its_own_model():
+    matcher = MATCHER
+    others = load_language_scorers(["en", "de", "pl", "fr"])
+    assert set(others) == {"de", "pl", "fr"}
+    rows = [{"id": i, "title": None, "text": text} for i, (_, text, _) in enumerate(POSTS)]
+    english = [r for r in rows if r["id"] == 5] + [{"id": 9, "title": None, "text": "Brewix broke, awful. Kaffeo rocks."}]
+    alone = classify_batch(english, products=matcher)
+    both = classify_batch(english, products=matcher, languages=("en", "de", "pl"), others=others)
+    assert alone == both                      # English: the same scores, labels and mentions
+    got = classify_batch(rows, products=matcher, languages=("en", "de", "pl"), others=others)
+    assert [c.label for c in got] == [label for _, _, label in POSTS]
+    assert [c.language for c in got] == ["de", "de", "de", "pl", "pl", "en"]
+    assert got[0].model.startswith("multilingual-") and got[0].model.endswith("-de")
+    assert got[3].model.endswith("-pl") and got[5].model.startswith("vader-")
+    assert [m.label for m in got[2].mention_sentiment] == ["negative"]
+    # without Polish in the languages, Polish stays unscored (and so do its mentions)
+    off = classify_batch(rows[3:4], products=matcher, languages=("en", "de"), others=others)
+    assert off[0].label == "unscored" and [m.label for m in off[0].mention_sentiment] == ["unscored"]
+
+
+def test_the_language_s_own_comparatives_negators_and_contrast_words():
+    matcher = MATCHER
+    others = load_language_scorers(["de", "fr", "pl"])
+    rows = [{"id": 1, "title": None, "text": "Die Kaffeo ist viel besser als Brewix, das sagen alle im Büro."},
+            {"id": 2, "title": None, "text": "Die Kaffeo ist leider nicht besser als Brewix, das sagen alle im Büro."},
+            {"id": 3, "title": None, "text": "Kaffeo est bien meilleure que Brewix, tout le monde le dit au bureau."},
+            {"id": 4, "title": None, "text": "Kaffeo jest dużo lepszy niż Brewix, wszyscy w biurze to mówią."}]
+    got = classify_batch(rows, products=matcher, languages=("en", "de", "fr", "pl"), others=others)
+    assert [c.language for c in got] == ["de", "de", "fr", "pl"]
+    for c, want in zip(got, (("positive", "negative"), ("negative", "positive"), ("positive", "negative"),
+                             ("positive", "negative"))):
+        assert tuple(m.label for m in c.mention_sentiment) == want, c
+        assert {m.basis for m in c.mention_sentiment} == {"comparative"}
+
+
+@pytest.fixture
+def german_db(write_settings):
+    path = write_settings(products=PRODUCTS, extra=SETTINGS)
+    settings = load_settings(path)
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, [{"source": "forum", "guid": g, "url": f"https://example.de/{g}", "author": "a",
+                             "title": None, "text": text, "published_at": f"{DAY}T1{i}:00:00Z", "language": None}
+                            for i, (g, text, _) in enumerate(POSTS)], now="2026-11-23T05:00:00Z")
+    db.close()
+    return path, settings
+
+
+def test_polish_and_german_posts_get_labels_through_the_cli(german_db):
+    path, settings = german_db
+    result = CliRunner().invoke(cli, ["--config", str(path), "--now", NOW.isoformat(), "classify"])
+    assert result.exit_code == 0, result.output
+    db = store.open_db(settings.db_path)
+    got = {g: (label, lang, classifier) for g, label, lang, classifier in db.execute(
+        "SELECT guid, sentiment_label, detected_language, classifier FROM posts")}
+    assert {g: v[0] for g, v in got.items()} == {g: label for g, _, label in POSTS}
+    assert got["de3"][1] == "de" and got["pl2"][1] == "pl"
+    assert "+de:multilingual-" in got["de1"][2] and "+pl:multilingual-" in got["de1"][2]
+
+
+def test_a_german_and_a_polish_product_team_get_mood_per_product(german_db):
+    from listener import pipeline
+    from reports.digest import build_digest
+    from datetime import date
+
+    path, settings = german_db
+    db = store.open_db(settings.db_path)
+    pipeline.classify(db, settings, now=NOW)
+    d = build_digest(db, settings, day=date(2026, 11, 22), now=NOW)
+    by = {p.name: p for p in d.products}
+    kaffeo, brewix = by["Kaffeo"], by["Brewix"]
+    assert (kaffeo.mentions, kaffeo.positive, kaffeo.negative, kaffeo.unscored) == (4, 4, 0, 0)
+    assert (brewix.mentions, brewix.positive, brewix.negative, brewix.unscored) == (2, 0, 2, 0)
+    assert kaffeo.net_sentiment == pytest.approx(100.0) and brewix.net_sentiment == pytest.approx(-100.0)
