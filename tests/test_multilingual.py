@@ -157,3 +157,29 @@ def test_a_german_and_a_polish_product_team_get_mood_per_product(german_db):
     assert (kaffeo.mentions, kaffeo.positive, kaffeo.negative, kaffeo.unscored) == (4, 4, 0, 0)
     assert (brewix.mentions, brewix.positive, brewix.negative, brewix.unscored) == (2, 0, 2, 0)
     assert kaffeo.net_sentiment == pytest.approx(100.0) and brewix.net_sentiment == pytest.approx(-100.0)
+
+
+def test_eval_prints_each_language_against_its_target(write_settings, model):
+    from listener import learn
+
+    settings = load_settings(write_settings(extra=SETTINGS))
+    rows = {r["target"]: r for r in learn.multilingual_rows(settings)}
+    assert set(rows) == {f"{lang}_validation_macro_f1" for lang in multilingual.LANGUAGES}
+    for lang, info in model.meta["languages"].items():
+        r = rows[f"{lang}_validation_macro_f1"]
+        assert r["value"] == info["figures"]["value"] and r["threshold"] == multilingual.TARGETS[lang]
+        assert r["status"] == ("met" if info["met"] else "NOT MET") and r["model"].endswith(f"-{lang}")
+        assert ("; scored" in r["how"]) == (lang in ("de", "pl")) and "recorded in the artifact" in r["how"]
+    assert "2-class" in rows["pl_validation_macro_f1"]["how"] and "3-class" in rows["de_validation_macro_f1"]["how"]
+
+
+def test_train_without_the_data_is_one_line(write_settings, tmp_path, monkeypatch):
+    monkeypatch.delenv("LISTENER_SHARED_DATA", raising=False)
+    path = write_settings()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(path), "train", "--model", "multilingual"])
+    assert result.exit_code == 2 and "needs --multilingual-data DIR" in result.output
+    result = runner.invoke(cli, ["--config", str(path), "train", "--model", "multilingual",
+                                 "--multilingual-data", str(tmp_path), "--out", str(tmp_path / "m.model")])
+    assert result.exit_code == 2 and "german/train_text.txt: multilingual training data not found" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m.model").exists()
