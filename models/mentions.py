@@ -31,6 +31,12 @@ count its whole -0.9 against Chrome as well. For each mention this module judges
 
 A post whose label is ``unscored`` (a language the scorer does not cover) gets unscored mentions.
 
+In another language (``judge_batch(..., language="de")``, as classify calls it for posts scored by
+their language's own model) the clause cuts also use that language's contrast words and "and", and its
+comparatives ("besser als", "meilleur que", "mejor que", "migliore di", "melhor que", "lepszy niż")
+with its negators ("nicht", "pas", "no", "non", "não", "nie") right before them; the English rules
+above still apply, and the other English cues (switched from, instead of, unlike) have no counterpart yet.
+
 A mention's readings (one per occurrence) that have an opinion are averaged: the score is their
 mean, the label its sign (one reading: the scorer's own label), the confidence their mean. The
 span is the text judged (readings joined by " … "), ``basis`` says which step decided.

@@ -128,6 +128,7 @@ class MultilingualConfig:
     languages: tuple[str, ...] = LANGUAGES
     C_grid: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)   # each language's C: the best by cross-validation on its train split
     cv_folds: int = 3
+    nb_grid: tuple[bool, ...] = (True,)   # NB scaling on/off, chosen with C by the same cross-validation
     min_df: int = 2
     max_word_features: int = 60_000
     max_char_features: int = 60_000
@@ -140,7 +141,7 @@ class MultilingualConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "MultilingualConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for k in ("languages", "C_grid"):
+        for k in ("languages", "C_grid", "nb_grid"):
             if k in known:
                 known[k] = tuple(known[k])
         return cls(**known)
@@ -263,23 +264,28 @@ def nb_scale(counts, y: np.ndarray, alpha: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def choose_C(language: str, examples: Sequence[Example], config: MultilingualConfig) -> tuple[float, dict[str, float]]:
-    """The C of ``config.C_grid`` with the best mean figure over ``config.cv_folds`` folds of ``examples``
-    (the language's train split: its validation split stays unseen), and each C's mean."""
+def choose_C(language: str, examples: Sequence[Example], config: MultilingualConfig) \
+        -> tuple[float, bool, dict[str, float]]:
+    """The C of ``config.C_grid`` (and NB scaling or not, of ``config.nb_grid``) with the best mean figure
+    over ``config.cv_folds`` folds of ``examples`` (the language's train split: its validation split stays
+    unseen), and each setting's mean."""
     from dataclasses import replace
 
     rng = np.random.default_rng(config.seed)
     fold = rng.permutation(len(examples)) % config.cv_folds
     means = {}
-    for c in config.C_grid:
-        got = []
-        for k in range(config.cv_folds):
-            tr = [e for e, f in zip(examples, fold) if f != k]
-            te = [e for e, f in zip(examples, fold) if f == k]
-            got.append(measure(language, fit_language(language, tr, replace(config, C_grid=(c,))), te)["value"])
-        means[str(c)] = float(np.mean(got))
-    best = max(config.C_grid, key=lambda c: means[str(c)])
-    return best, means
+    for nb in config.nb_grid:
+        for c in config.C_grid:
+            got = []
+            for k in range(config.cv_folds):
+                tr = [e for e, f in zip(examples, fold) if f != k]
+                te = [e for e, f in zip(examples, fold) if f == k]
+                got.append(measure(language, fit_language(language, tr, replace(config, C_grid=(c,), nb=nb)),
+                                   te)["value"])
+            means[f"{'nb' if nb else 'plain'} C {c:g}"] = float(np.mean(got))
+    best = max(((c, nb) for nb in config.nb_grid for c in config.C_grid),
+               key=lambda x: means[f"{'nb' if x[1] else 'plain'} C {x[0]:g}"])
+    return best[0], best[1], means
 
 
 def fit_language(language: str, examples: Sequence[Example], config: MultilingualConfig) -> LanguageModel:
@@ -338,13 +344,14 @@ def train(folder: Path, config: MultilingualConfig = MultilingualConfig()) -> Mu
     for lang in config.languages:
         start = time.perf_counter()
         tr, val = splits(folder, lang)
-        c, cv = choose_C(lang, tr, config) if len(config.C_grid) > 1 and config.cv_folds > 1 else (config.C_grid[0], {})
-        m = fit_language(lang, tr, replace(config, C_grid=(c,)))
+        c, nb, cv = choose_C(lang, tr, config) if len(config.C_grid) * len(config.nb_grid) > 1 and config.cv_folds > 1 \
+            else (config.C_grid[0], config.nb_grid[0], {})
+        m = fit_language(lang, tr, replace(config, C_grid=(c,), nb=nb))
         fig = measure(lang, m, val)
         target = TARGETS.get(lang)
         langs[lang] = {"classes": list(m.classes), "train": len(tr), "train_sha256": checksum(tr),
                        "validation_sha256": checksum(val), "figures": fig, "target": target,
-                       "met": target is not None and fig["value"] >= target, "C": c, "cv": cv,
+                       "met": target is not None and fig["value"] >= target, "C": c, "nb": nb, "cv": cv,
                        "seconds": round(time.perf_counter() - start, 1)}
         models[lang] = m
     h = hashlib.sha256()
