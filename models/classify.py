@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from models.language import LANGID_VERSION, detect_language
+from models.language import LANGID_VERSION, _base, detect_language
 from models.mentions import MentionSentiment, judge_batch
 from models.products import Mention, ProductMatcher, TermRule, match_products
 from models.sentiment import UNSCORED, Scorer, Sentiment, VaderScorer
@@ -55,10 +55,6 @@ def covered(language: str | None, languages: Sequence[str]) -> bool:
     return language is None or language.lower().split("-")[0] in languages
 
 
-def _base(language: str | None) -> str:
-    return (language or "en").lower().replace("_", "-").split("-")[0]
-
-
 def route(texts: Sequence[str], languages: Sequence[str], declared: Sequence[str | None] | None = None,
           others: Mapping[str, Scorer] | None = None) -> tuple[list[str | None], dict[int, str]]:
     """Each text's detected language, and (by index, covered texts only) the language whose scorer
@@ -76,7 +72,7 @@ def route(texts: Sequence[str], languages: Sequence[str], declared: Sequence[str
     keys = {}
     for i, (d, dec) in enumerate(zip(detected, declared)):
         if covered(d or dec, languages):
-            lang = _base(d or dec)
+            lang = _base(d or dec or "en")
             keys[i] = lang if lang in others else ""
     return detected, keys
 
