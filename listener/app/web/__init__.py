@@ -102,13 +102,22 @@ def create_app(settings: Settings, *, token: str | None = None,
     generate = app.openapi
 
     def openapi_with_auth() -> dict:
-        """FastAPI's document, plus the bearer scheme when a token guards the API."""
-        if app.openapi_schema is None and token:
+        """FastAPI's document without its 422 answers (a bad parameter is a 400 ``ErrorBody`` here),
+        plus the bearer scheme when a token guards the API."""
+        if app.openapi_schema is None:
             schema = generate()
-            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
-                "type": "http", "scheme": "bearer",
-                "description": "serve.token (or $LISTENER_API_TOKEN); a browser may use the /login cookie instead"}
-            schema["security"] = [{"bearer": []}]
+            for operations in schema["paths"].values():
+                for op in operations.values():
+                    answer = op["responses"].get("422", {})
+                    if "HTTPValidationError" in str(answer):
+                        del op["responses"]["422"]
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            if token:
+                schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+                    "type": "http", "scheme": "bearer",
+                    "description": "serve.token (or $LISTENER_API_TOKEN); a browser may use the /login cookie instead"}
+                schema["security"] = [{"bearer": []}]
         return generate()
 
     app.openapi = openapi_with_auth  # type: ignore[method-assign]

@@ -68,7 +68,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     problems, fields = [], []
     for e in exc.errors():
         where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body", "header", "cookie"))
-        problems.append(f"{where}: {e['msg']}" if where else e["msg"])
+        msg = e["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
+        problems.append(f"{where}: {msg}" if where else msg)
         fields.append(where)
     return error_response(request, 400, "; ".join(problems) or "invalid request",
                           field=next((f for f in fields if f), None))

@@ -3,15 +3,32 @@ enumerated field and the error answers each route documents."""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from datetime import date
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 # the values stored (models.sentiment, models.mentions, store): an enum in the OpenAPI document
 Label = Literal["positive", "neutral", "negative", "unscored"]   # a sentiment label the model gives
 HumanLabel = Literal["positive", "neutral", "negative"]           # a person's relabel
 Basis = Literal["comparative", "clause", "sentence", "post", "rest", "none", "unscored", "label"]
 Sort = Literal["relevance", "date", "engagement"]
+
+# What the query checks refuse, as patterns in the OpenAPI document (the checks stay ours, so the
+# error names the position): no control characters (tab and line breaks allowed in a query).
+QUERY_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+VALUE_PATTERN = r"^[^\x00-\x1F\x7F-\x9F]*$"
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (pydantic alone would also take a Unix time such as ``0``)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]  # a query parameter's day: {"type": "string", "format": "date"}
 
 
 class ProductTag(BaseModel):

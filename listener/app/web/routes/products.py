@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep, TodayDep
-from listener.app.web.models import ProductSummary, error
+from listener.app.web.models import Day, ProductSummary, error
 from listener.app.web.render import chart, share_chart
 from listener.config import Settings
 from listener.errors import BadInput, NotFound
@@ -30,6 +30,8 @@ FromQuery = Annotated[str, Query(alias="from", description="First day, YYYY-MM-D
                                  json_schema_extra={"format": "date"})]
 ToQuery = Annotated[str, Query(alias="to", description="Last day, YYYY-MM-DD (inclusive)",
                                json_schema_extra={"format": "date"})]
+APIFrom = Annotated[Day | None, Query(alias="from", description=FromQuery.__metadata__[0].description)]
+APITo = Annotated[Day | None, Query(alias="to", description=ToQuery.__metadata__[0].description)]
 BAD_RANGE = error("A date that is not YYYY-MM-DD, or a bad range: `error` says why, `field` names the parameter")
 
 
@@ -51,19 +53,23 @@ def product_page(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, p
 
 
 @router.get("/api/products", response_model=list[ProductSummary], tags=["products"], responses={400: BAD_RANGE})
-def api_products(db: DbDep, settings: SettingsDep, today: TodayDep, first: FromQuery = "",
-                 last: ToQuery = "") -> list[dict]:
+def api_products(db: DbDep, settings: SettingsDep, today: TodayDep, first: APIFrom = None,
+                 last: APITo = None) -> list[dict]:
     """Every configured product over the range (default: the latest digest's period, else the last
     ``serve.chart_days`` days up to today), with the previous range of the same length."""
-    return [_summary(o) for o in _overviews(db, settings, date_range(db, settings, today, first, last))]
+    return [_summary(o) for o in _overviews(db, settings, date_range(db, settings, today, _iso(first), _iso(last)))]
 
 
 @router.get("/api/products/{name:path}", response_model=ProductSummary, tags=["products"],
             responses={404: error("No product of that name in the settings"), 400: BAD_RANGE})
-def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, first: FromQuery = "",
-                last: ToQuery = "") -> dict:
+def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, first: APIFrom = None,
+                last: APITo = None) -> dict:
     """One product's days, share of voice, top topics and most engaged mentions over the range."""
-    return _summary(_product(db, settings, date_range(db, settings, today, first, last), name)[1])
+    return _summary(_product(db, settings, date_range(db, settings, today, _iso(first), _iso(last)), name)[1])
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
 
 
 def date_range(db: sqlite_utils.Database, settings: Settings, today: date, first: str,

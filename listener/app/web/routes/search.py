@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from listener import search as search_mod
 from listener import store
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep
-from listener.app.web.models import SearchResponse, Sort, error
+from listener.app.web.models import QUERY_PATTERN, VALUE_PATTERN, Day, SearchResponse, Sort, error
 from listener.app.web.render import link
 from listener.errors import SQLITE_INT_MAX, BadInput
 from listener.search.query import SENTIMENTS, QueryError
@@ -94,13 +94,16 @@ def search_csv(db: DbDep, settings: SettingsDep, q: str = "", product: str = "",
                        422: error("The search took longer than `serve.search_timeout` and was stopped")})
 def api_search(db: DbDep, settings: SettingsDep,
                q: str = Query("", description="Query in the listener query language (README: Search); "
-                                              "control characters other than tab and line breaks are refused"),
-               product: str = Query("", description="Only posts mentioning this product"),
-               source: str = Query("", description="Only posts from this source"),
+                                              "control characters other than tab and line breaks are refused",
+                              json_schema_extra={"pattern": QUERY_PATTERN}),
+               product: str = Query("", description="Only posts mentioning this product",
+                                    json_schema_extra={"pattern": VALUE_PATTERN}),
+               source: str = Query("", description="Only posts from this source",
+                                   json_schema_extra={"pattern": VALUE_PATTERN}),
                sentiment: Sentiment | None = Query(None, description="Only posts of this sentiment"),
                language: str = Query("", description="Only posts in this language (a code such as en)"),
-               since: date | None = Query(None, description="First day, inclusive (UTC)"),
-               until: date | None = Query(None, description="Last day, inclusive (UTC)"),
+               since: Day | None = Query(None, description="First day, inclusive (UTC)"),
+               until: Day | None = Query(None, description="Last day, inclusive (UTC)"),
                sort: Sort = "relevance",
                limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
                offset: int = Query(0, ge=0, le=API_MAX_OFFSET)) -> dict:
