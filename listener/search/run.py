@@ -163,15 +163,13 @@ def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = N
     _connect(db)
     batches = store.iter_rows(db, plan.select_sql(paged=False) + (" LIMIT ?" if limit else ""),
                               [*plan.params] + ([limit] if limit else []), batch=batch)
-    first = next(batches, [])
-    return _tagged(db, chain([first], batches))
+    return chain(_tagged(db, next(batches, [])), (h for rows in batches for h in _tagged(db, rows)))
 
 
-def _tagged(db: sqlite_utils.Database, batches: Iterator[list[dict]]) -> Iterator[Hit]:
-    for rows in batches:
-        hits = [_hit(r) for r in rows]
-        _attach_tags(db, hits)
-        yield from hits
+def _tagged(db: sqlite_utils.Database, rows: list[dict]) -> list[Hit]:
+    hits = [_hit(r) for r in rows]
+    _attach_tags(db, hits)
+    return hits
 
 
 def _hit(r: dict) -> Hit:
