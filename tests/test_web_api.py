@@ -122,3 +122,23 @@ def test_cli_numbers_and_control_characters_are_one_error_line(site, args, messa
     result = CliRunner().invoke(cli, ["--config", str(site.path), *args])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert f"Error: {message}" in result.stderr
+
+
+def test_the_login_cookie_is_secure_behind_an_https_base_url(site):
+    from dataclasses import replace
+
+    for base_url, secure in ((None, False), ("https://listen.example.com", True)):
+        settings = replace(site, serve=replace(site.serve, base_url=base_url))
+        c = TestClient(create_app(settings, token="s3cret"), follow_redirects=False)
+        r = c.post("/login", content="token=s3cret", headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 303 and ("; secure" in r.headers["set-cookie"].lower()) is secure, base_url
+
+
+def test_the_web_unit_serves_on_loopback_with_workers_as_the_daemon_s_user():
+    from tests.helpers import ROOT
+
+    unit = (ROOT / "deploy" / "listener-web.service").read_text()
+    keys = dict(ln.split("=", 1) for ln in unit.splitlines() if "=" in ln and not ln.startswith("#"))
+    assert keys["User"] == "listener" and keys["Restart"] == "on-failure"
+    assert keys["ExecStart"].endswith("listener serve --host 127.0.0.1 --port 8080 --workers 2")
+    assert keys["ReadWritePaths"] == "/srv/listener" and keys["ProtectSystem"] == "strict"

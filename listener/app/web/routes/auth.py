@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from listener.app.web.deps import COOKIE, PagesDep, TokenDep
+from listener.app.web.deps import COOKIE, PagesDep, SettingsDep, TokenDep
 
 STYLE = Path(__file__).parent.parent / "static" / "style.css"
 router = APIRouter(include_in_schema=False)
@@ -26,11 +26,13 @@ def login_form(pages: PagesDep) -> HTMLResponse:
 
 
 @router.post("/login")
-async def login(request: Request, pages: PagesDep, token: TokenDep) -> Response:
+async def login(request: Request, pages: PagesDep, token: TokenDep, settings: SettingsDep) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     given = (form.get("token") or [""])[0]
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
         return pages.render("login.html.j2", status=403, error="Wrong token.")
     response = RedirectResponse("/search", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+    # Secure when served over https: behind a TLS proxy (serve.base_url) or directly
+    secure = (settings.serve.base_url or "").startswith("https://") or request.url.scheme == "https"
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure)
     return response
