@@ -93,6 +93,22 @@ class Server:
             self.proc.wait()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of ``pid`` and its descendants so far, from /proc (None elsewhere)."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        total, todo = 0.0, [pid]
+        while todo:
+            p = todo.pop()
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        return total
+    except (OSError, ValueError):
+        return None
+
+
 def load(port: int, paths: list[str], clients: int, seconds: float) -> dict:
     """``clients`` threads sending ``paths`` in turn for ``seconds``: their latencies and statuses."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -160,22 +176,28 @@ def main(argv: list[str] | None = None) -> int:
         for workers in counts:
             with Server(settings, workers) as server:
                 warm = load(server.port, paths, args.clients, min(2.0, seconds / 2))  # page cache, each worker's caches
+                cpu = cpu_seconds(server.proc.pid)
                 figures = load(server.port, paths, args.clients, seconds)
-            results.append({"workers": workers, **figures, "warmup_requests": warm["requests"]})
+                used = cpu_seconds(server.proc.pid)
+            server_cpu = round(100 * (used - cpu) / figures["seconds"]) if cpu is not None and used is not None else None
+            results.append({"workers": workers, **figures, "server_cpu_pct": server_cpu,
+                            "warmup_requests": warm["requests"]})
 
     base = results[0]
     print(f"\n/api/search on {n:,} posts, {len(paths)} queries cycled, {args.clients} clients, "
           f"{seconds:g} s per worker count (cpus: {os.cpu_count()})")
     print(f"{'workers':>8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'vs ' + str(base['workers']) + ' worker':>14}"
-          f"  statuses")
+          f"{'server cpu':>12}  statuses")
     for r in results:
         r["ratio"] = round(r["rps"] / base["rps"], 2) if base["rps"] else None
         print(f"{r['workers']:>8}{r['requests']:>10,}{r['rps']:>9.1f}{r['p50_ms'] or 0:>9.1f}{r['p95_ms'] or 0:>9.1f}"
-              f"{r['ratio'] or 0:>13.2f}x  {r['statuses']}")
+              f"{r['ratio'] or 0:>13.2f}x{str(r['server_cpu_pct']) + '%':>12}  {r['statuses']}")
     failed = sum(v for k, v in base["statuses"].items() if k != "200") + sum(
         v for r in results[1:] for k, v in r["statuses"].items() if k != "200")
     if failed:
         print(f"{failed} request(s) did not answer 200")
+    print(f"(server cpu: the server's processes' CPU time over the run, 100% = one core; load now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus: other jobs share them)")
     if args.json:
         write_atomic(args.json, json.dumps({"posts": n, "clients": args.clients, "seconds": seconds,
                                             "queries": len(paths), "results": results, "cpus": os.cpu_count(),
