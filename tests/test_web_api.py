@@ -9,16 +9,15 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from listener import pipeline, search, store
+from listener import search, store
 from listener.app.cli import cli
 from listener.app.web import create_app
 from listener.config import load_settings
 from listener.errors import SQLITE_INT_MAX, BadInput
-from tests.helpers import NOW
 from tests.helpers.posts import make_posts
 
 BIG = SQLITE_INT_MAX + 1  # 9223372036854775808
-SETTINGS = '[store]\npath = "site.db"\n\n[sentiment]\nmodel = "vader"\n\n[[products]]\nname = "Firefox"\naliases = ["Firefox"]\n'
+SETTINGS = '[store]\npath = "site.db"\n\n[[products]]\nname = "Firefox"\naliases = ["Firefox"]\n'
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +26,7 @@ def site(tmp_path_factory):
     (folder / "settings.toml").write_text(SETTINGS, encoding="utf-8")
     settings = load_settings(folder / "settings.toml")
     db = store.open_db(settings.db_path)
-    store.upsert_posts(db, make_posts(12), now="2026-11-23T00:00:00Z")
-    pipeline.classify(db, settings, now=NOW)
+    store.upsert_posts(db, make_posts(12), now="2026-11-23T00:00:00Z")  # not classified: not needed here
     db.close()
     return settings
 
