@@ -179,25 +179,29 @@ def main(argv: list[str] | None = None) -> int:
                 cpu = cpu_seconds(server.proc.pid)
                 figures = load(server.port, paths, args.clients, seconds)
                 used = cpu_seconds(server.proc.pid)
-            server_cpu = round(100 * (used - cpu) / figures["seconds"]) if cpu is not None and used is not None else None
-            results.append({"workers": workers, **figures, "server_cpu_pct": server_cpu,
+            spent = used - cpu if cpu is not None and used is not None else None
+            results.append({"workers": workers, **figures,
+                            "server_cpu_pct": round(100 * spent / figures["seconds"]) if spent is not None else None,
+                            "cpu_ms_per_request": round(1000 * spent / figures["requests"], 1)
+                            if spent is not None and figures["requests"] else None,
                             "warmup_requests": warm["requests"]})
 
     base = results[0]
     print(f"\n/api/search on {n:,} posts, {len(paths)} queries cycled, {args.clients} clients, "
           f"{seconds:g} s per worker count (cpus: {os.cpu_count()})")
     print(f"{'workers':>8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'vs ' + str(base['workers']) + ' worker':>14}"
-          f"{'server cpu':>12}  statuses")
+          f"{'server cpu':>12}{'cpu ms/req':>12}  statuses")
     for r in results:
         r["ratio"] = round(r["rps"] / base["rps"], 2) if base["rps"] else None
         print(f"{r['workers']:>8}{r['requests']:>10,}{r['rps']:>9.1f}{r['p50_ms'] or 0:>9.1f}{r['p95_ms'] or 0:>9.1f}"
-              f"{r['ratio'] or 0:>13.2f}x{str(r['server_cpu_pct']) + '%':>12}  {r['statuses']}")
+              f"{r['ratio'] or 0:>13.2f}x{str(r['server_cpu_pct']) + '%':>12}{r['cpu_ms_per_request'] or 0:>12.1f}"
+              f"  {r['statuses']}")
     failed = sum(v for k, v in base["statuses"].items() if k != "200") + sum(
         v for r in results[1:] for k, v in r["statuses"].items() if k != "200")
     if failed:
         print(f"{failed} request(s) did not answer 200")
-    print(f"(server cpu: the server's processes' CPU time over the run, 100% = one core; load now "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus: other jobs share them)")
+    print(f"(server cpu: the server's processes' CPU time over the run, 100% = one core, and per request; "
+          f"load now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus: other jobs share them)")
     if args.json:
         write_atomic(args.json, json.dumps({"posts": n, "clients": args.clients, "seconds": seconds,
                                             "queries": len(paths), "results": results, "cpus": os.cpu_count(),

@@ -140,3 +140,29 @@ def test_the_web_unit_serves_on_loopback_with_workers_as_the_daemon_s_user():
     assert keys["User"] == "listener" and keys["Restart"] == "on-failure"
     assert keys["ExecStart"].endswith("listener serve --host 127.0.0.1 --port 8080 --workers 2")
     assert keys["ReadWritePaths"] == "/srv/listener" and keys["ProtectSystem"] == "strict"
+
+
+def test_the_login_cookie_is_a_signed_expiring_session_not_the_token(site):
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from listener.app.web.deps import COOKIE, SESSION_SECONDS, sessions
+
+    c = TestClient(create_app(site, token="s3cret"), follow_redirects=False)
+    r = c.post("/login", content="token=s3cret", headers={"content-type": "application/x-www-form-urlencoded"})
+    cookie = r.cookies[COOKIE]
+    assert "s3cret" not in r.headers["set-cookie"] and f"max-age={SESSION_SECONDS}" in r.headers["set-cookie"].lower()
+    assert c.get("/search").status_code == 200  # the client now sends the cookie
+
+    class Past(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - SESSION_SECONDS - 60
+
+    expired = URLSafeTimedSerializer("s3cret", salt="listener login session", signer=Past).dumps({"by": "token"})
+    for value in (expired, sessions("another token").dumps({"by": "token"}), cookie + "x", "s3cret"):
+        fresh = TestClient(create_app(site, token="s3cret"), follow_redirects=False, cookies={COOKIE: value})
+        assert fresh.get("/search").status_code == 303 and fresh.get("/api/stats").status_code == 401, value
+    out = c.get("/logout")
+    assert out.status_code == 303 and out.headers["location"] == "/login" and 'listener_session=""' in out.headers["set-cookie"]
+    assert c.get("/search").status_code == 303

@@ -1,4 +1,4 @@
-"""The routes that need no token: the login form and the stylesheet it uses."""
+"""The routes that need no token: the login form, logging out, and the stylesheet they use."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from listener.app.web.deps import COOKIE, PagesDep, SettingsDep, TokenDep
+from listener.app.web.deps import COOKIE, SESSION_SECONDS, PagesDep, SettingsDep, TokenDep, sessions
 
 STYLE = Path(__file__).parent.parent / "static" / "style.css"
 router = APIRouter(include_in_schema=False)
@@ -34,5 +34,14 @@ async def login(request: Request, pages: PagesDep, token: TokenDep, settings: Se
     response = RedirectResponse("/search", status_code=303)
     # Secure when served over https: behind a TLS proxy (serve.base_url) or directly
     secure = (settings.serve.base_url or "").startswith("https://") or request.url.scheme == "https"
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(COOKIE, sessions(token).dumps({"by": "token"}), max_age=SESSION_SECONDS, httponly=True,
+                        samesite="strict", secure=secure)
+    return response
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    """End this browser's session (the cookie); back to the login form."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict")
     return response
