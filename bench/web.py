@@ -18,9 +18,7 @@ import http.client
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,8 +29,8 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 from bench.search import GENERATOR_VERSION, PRODUCTS, QUERIES, build, percentile  # noqa: E402
 from listener.files import write_atomic  # noqa: E402
+from tests.helpers.serve import ServeProcess  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-web-token"
 
 
@@ -45,52 +43,11 @@ def settings_file(folder: Path, db: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(conn: http.client.HTTPConnection, path: str) -> int:
     conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
     response = conn.getresponse()
     response.read()
     return response.status
-
-
-class Server:
-    """``listener serve --workers N`` on a free loopback port, stopped on exit."""
-
-    def __init__(self, settings: Path, workers: int):
-        self.port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        env.pop("LISTENER_API_TOKEN", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(settings), "-q", "serve",
-                                      "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def __enter__(self) -> "Server":
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                if get(conn, "/api/stats") == 200:
-                    conn.close()
-                    return self
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise SystemExit(f"listener serve did not start: {self.proc.stderr.read()[-2000:]}")
-            time.sleep(0.1)
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -174,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="listener-bench-web-") as folder:
         settings = settings_file(Path(folder), path)
         for workers in counts:
-            with Server(settings, workers) as server:
+            with ServeProcess(settings, workers=workers, probe="/api/stats",
+                              headers={"Authorization": f"Bearer {TOKEN}"}) as server:
                 warm = load(server.port, paths, args.clients, min(2.0, seconds / 2))  # page cache, each worker's caches
                 cpu = cpu_seconds(server.proc.pid)
                 figures = load(server.port, paths, args.clients, seconds)

@@ -72,14 +72,6 @@ class ModelError(UserError):
 SQLITE_INT_MIN, SQLITE_INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
-def sqlite_int(value: int, name: str) -> int:
-    """``value`` if SQLite can store it, else ``BadInput`` naming ``name``."""
-    if not SQLITE_INT_MIN <= value <= SQLITE_INT_MAX:
-        raise BadInput(f"{name}: {value} is outside the integers SQLite stores "
-                       f"({SQLITE_INT_MIN} to {SQLITE_INT_MAX})", field=name)
-    return value
-
-
 @contextmanager
 def model_errors() -> Iterator[None]:
     """Turn the errors of ``models/`` into a ``ModelError`` (usable as a ``with`` block or a decorator)."""

@@ -3,12 +3,9 @@ no server errors, no undocumented statuses, every answer as its schema says (REA
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +14,7 @@ from listener import pipeline, store
 from listener.config import load_settings
 from tests.helpers import NOW, ROOT
 from tests.helpers.posts import make_posts
+from tests.helpers.serve import ServeProcess
 
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 TOKEN = "schemathesis-token"
@@ -40,12 +38,6 @@ aliases = ["Chrome"]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> str:
     """``listener serve`` in a subprocess on 127.0.0.1 over 60 classified posts; its base URL."""
@@ -56,32 +48,8 @@ def live(tmp_path_factory) -> str:
     store.upsert_posts(db, make_posts(), now="2026-11-23T00:00:00Z")
     pipeline.classify(db, settings, now=NOW)
     db.close()
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("LISTENER_API_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(folder / "settings.toml"), "-q",
-                             "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"listener serve did not start: {proc.stderr.read() if proc.poll() is not None else ''}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with ServeProcess(folder / "settings.toml") as server:
+        yield server.url
 
 
 def test_the_api_passes_schemathesis_with_every_check(live, tmp_path):

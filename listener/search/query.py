@@ -310,7 +310,8 @@ def _range_values(key: str, low: str | None, high: str | None, pos: int) -> tupl
         for v in (low, high):
             if v is not None and not re.fullmatch(r"-?\d+", v):
                 raise QueryError(f"engagement: bounds are whole numbers or *, got {v!r}", pos)
-            if v is not None and not (len(v) <= 20 and SQLITE_INT_MIN <= int(v) <= SQLITE_INT_MAX):
+            short = v is None or len(v.lstrip("-").lstrip("0")) <= 19  # int() of a longer one is wasted work
+            if v is not None and not (short and SQLITE_INT_MIN <= int(v) <= SQLITE_INT_MAX):
                 raise QueryError(f"engagement: bounds are whole numbers from {SQLITE_INT_MIN} to "
                                  f"{SQLITE_INT_MAX} or *, got {v}", pos)
             out.append(v)
