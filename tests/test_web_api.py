@@ -166,3 +166,20 @@ def test_the_login_cookie_is_a_signed_expiring_session_not_the_token(site):
     out = c.get("/logout")
     assert out.status_code == 303 and out.headers["location"] == "/login" and 'listener_session=""' in out.headers["set-cookie"]
     assert c.get("/search").status_code == 303
+
+
+def test_logins_pause_after_five_failures_from_one_address(site):
+    now = [1000.0]
+    c = TestClient(create_app(site, token="s3cret", clock=lambda: now[0]), follow_redirects=False)
+
+    def login(token: str):
+        return c.post("/login", content=f"token={token}", headers={"content-type": "application/x-www-form-urlencoded"})
+
+    assert [login("nope").status_code for _ in range(5)] == [403] * 5
+    r = login("s3cret")  # the right token too: the address waits
+    assert r.status_code == 429 and "try again in 15 minutes" in r.text and r.headers["retry-after"] == "901"
+    now[0] += 15 * 60 - 1
+    assert login("s3cret").status_code == 429
+    now[0] += 2
+    assert login("s3cret").status_code == 303  # the oldest failure is older than the window
+    assert login("nope").status_code == 403  # and a success forgot the others

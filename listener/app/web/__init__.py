@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import time
 from datetime import date, datetime, timezone
 from typing import Callable
 
@@ -86,12 +87,15 @@ def app_from_env() -> FastAPI:
 
 
 def create_app(settings: Settings, *, token: str | None = None,
-               today: Callable[[], date] = lambda: datetime.now(timezone.utc).date()) -> FastAPI:
-    """The ASGI app over ``settings.db_path`` (tests call this directly with a test client)."""
+               today: Callable[[], date] = lambda: datetime.now(timezone.utc).date(),
+               clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The ASGI app over ``settings.db_path`` (tests call this directly with a test client);
+    ``clock`` (seconds) times the login throttle."""
     app = FastAPI(title="listener", version="1", summary="Search collected posts, products and stats.",
                   docs_url=None, redoc_url=None, openapi_url=None)
     store.open_db(settings.db_path).close()  # migrate once; requests open their own connections
     app.state.settings, app.state.token, app.state.today = settings, token, today
+    app.state.logins = auth.LoginThrottle(clock)
     app.state.pages = Pages(templates(), auth=bool(token))
     app.state.stylesheet = auth.STYLE.read_text(encoding="utf-8")  # read once, not per request
     guarded = [Depends(require_token)]
