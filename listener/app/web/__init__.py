@@ -105,7 +105,7 @@ def create_app(settings: Settings, *, token: str | None = None,
 
     generate = app.openapi
 
-    def openapi_with_auth() -> dict:
+    def document() -> dict:
         """FastAPI's document without its 422 answers (a bad parameter is a 400 ``ErrorBody`` here),
         plus the bearer scheme when a token guards the API."""
         if app.openapi_schema is None:
@@ -124,7 +124,7 @@ def create_app(settings: Settings, *, token: str | None = None,
                 schema["security"] = [{"bearer": []}]
         return generate()
 
-    app.openapi = openapi_with_auth  # type: ignore[method-assign]
+    app.openapi = document  # type: ignore[method-assign]
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=guarded)
     def openapi() -> JSONResponse:
