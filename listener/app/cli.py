@@ -16,9 +16,15 @@ from rich.table import Table
 from listener import __version__, pipeline, store
 from listener import search as search_mod
 from listener.config import Settings, load_settings, settings_path
-from listener.errors import BadInput, NotFound, UserError
+from listener.errors import SQLITE_INT_MAX, BadInput, NotFound, UserError
 from listener.files import check_paths, check_writable
 from listener.text import iso_utc, parse_day, parse_iso
+
+
+# Numbers SQLite stores in 64 bits: a bigger option is refused in one line by click, not an overflow later.
+COUNT = click.IntRange(0, SQLITE_INT_MAX)
+POST_ID = click.IntRange(1, SQLITE_INT_MAX)
+MAX_KEEP_DAYS = 36_500  # a hundred years: further back than that is before any date Python can subtract to
 
 
 @dataclass
@@ -357,7 +363,7 @@ def status(obj: Ctx) -> None:
 
 
 @cli.command()
-@click.option("--days", type=click.IntRange(0), metavar="N",
+@click.option("--days", type=click.IntRange(0, MAX_KEEP_DAYS), metavar="N",
               help="Keep posts published in the last N days (default: schedule.retention_days; 0 keeps all).")
 @click.pass_obj
 def purge(obj: Ctx, days: int | None) -> None:
@@ -496,7 +502,7 @@ def _day_option(value: str | None, hint: str) -> date | None:
 @click.argument("query", required=False, default="")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only posts published on or after this day (UTC).")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only posts published on or before this day (UTC).")
-@click.option("--limit", type=click.IntRange(0), help="Results to print (default 20 for a table, all for csv/json; 0 = all).")
+@click.option("--limit", type=COUNT, help="Results to print (default 20 for a table, all for csv/json; 0 = all).")
 @click.option("--sort", type=click.Choice(search_mod.SORTS), default="relevance", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--saved", metavar="NAME", help="Run a saved search (its query is ANDed with QUERY).")
@@ -595,14 +601,17 @@ def saved_remove(obj: Ctx, name: str) -> None:
 @cli.command()
 @click.option("--host", help="Address to listen on (default: serve.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: serve.port, 8080).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (uvicorn's); each answers requests on its own (see README: Deployment).")
 @click.pass_obj
-def serve(obj: Ctx, host: str | None, port: int | None) -> None:
+def serve(obj: Ctx, host: str | None, port: int | None, workers: int) -> None:
     """Serve the search pages, product overviews and the JSON API (see README: Web UI and API)."""
     from listener.app import web
 
     settings = obj.settings()
     obj.db()  # create or migrate before serving
-    web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
+    web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet,
+            workers=workers)
 
 
 def _width(wide: int = 160) -> int | None:
@@ -755,7 +764,7 @@ def sentiment(obj: Ctx, file) -> None:
 
 
 @cli.command()
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_ID)
 @click.option("--top", default=8, show_default=True, type=click.IntRange(1, 50), help="Terms listed per direction.")
 @click.pass_obj
 def explain(obj: Ctx, post_id: int, top: int) -> None:
@@ -792,7 +801,7 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
 
 
 @cli.command()
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_ID)
 @click.option("--sentiment", "sentiment_", type=click.Choice(["positive", "neutral", "negative"]),
               help="The correct sentiment label (of the post, or with --product of what it says about that product).")
 @click.option("--product", metavar="NAME", help="Relabel what the post says about this product (one it mentions).")

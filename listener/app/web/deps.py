@@ -12,6 +12,7 @@ from typing import Annotated, Iterator
 
 import sqlite_utils
 from fastapi import Depends, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from listener import store
 from listener.app.web.render import Pages
@@ -19,8 +20,15 @@ from listener.config import Settings
 from listener.errors import UserError
 
 TOKEN_ENV = "LISTENER_API_TOKEN"
-COOKIE = "listener_token"
+COOKIE = "listener_session"
+SESSION_SECONDS = 12 * 3600  # a browser logs in again after this
 UNAUTHORIZED = "missing or wrong bearer token"
+
+
+def sessions(token: str) -> URLSafeTimedSerializer:
+    """Signs and reads the login cookie. Keyed by the token: the cookie never holds the token itself,
+    every worker reads the others' cookies, and a new token ends every session."""
+    return URLSafeTimedSerializer(token, salt="listener login session")
 
 
 class NotAuthorized(UserError):
@@ -71,13 +79,22 @@ TokenDep = Annotated[str | None, Depends(get_token)]
 
 
 def authorized(request: Request) -> bool:
-    """True without a configured token, else when the bearer header or the login cookie carries it."""
+    """True without a configured token, else when the bearer header carries it or the login cookie
+    is one this token signed less than ``SESSION_SECONDS`` ago."""
     token = request.app.state.token
     if not token:
         return True
     header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
-    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+    if header.lower().startswith("bearer "):
+        return hmac.compare_digest(header[7:].encode(), token.encode())
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return False
+    try:
+        sessions(token).loads(cookie, max_age=SESSION_SECONDS)
+    except BadSignature:  # also an expired one (SignatureExpired)
+        return False
+    return True
 
 
 def require_token(request: Request) -> None:

@@ -1,8 +1,11 @@
 """One answer for every error, and the security headers on every response.
 
-An error under ``/api/`` is JSON ``{"error": MESSAGE}`` (plus ``"position"`` when it points into a
-query) with the error's status; on a page it is the HTML error page. A request without the
-token (when one is set) learns only that: 401 for the API, the login page for pages.
+An error under ``/api/`` is JSON ``{"error": MESSAGE}`` plus ``"field"`` (the parameter it is in) or
+``"position"`` (the 1-based character of the query) when known, with the error's status; on a page
+it is the HTML error page with the same message. Every error takes this path: the ``UserError``
+family, Starlette's 404 and 405, FastAPI's parameter validation (a 400 naming the first bad
+parameter, not a 422 list) and bugs (500). A request without the token (when one is set) learns
+only that: 401 for the API, the login page for pages.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ def secure(response: Response) -> Response:
     return response
 
 
-def error_response(request: Request, status: int, message: str, position: int | None = None) -> Response:
+def error_response(request: Request, status: int, message: str, position: int | None = None,
+                   field: str | None = None) -> Response:
     """The one shape of an error: JSON under ``/api/``, else the HTML error page."""
     if status != 401 and not authorized(request):
         return error_response(request, 401, UNAUTHORIZED)
@@ -37,6 +41,8 @@ def error_response(request: Request, status: int, message: str, position: int | 
         return RedirectResponse("/login", status_code=303)
     if api:
         body: dict = {"error": message}
+        if field is not None:
+            body["field"] = field
         if position is not None:
             body["position"] = position
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -46,7 +52,7 @@ def error_response(request: Request, status: int, message: str, position: int | 
 
 
 async def _user_error(request: Request, exc: UserError) -> Response:
-    return error_response(request, exc.http_status, exc.message, exc.position)
+    return error_response(request, exc.http_status, exc.message, exc.position, exc.field)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -57,12 +63,16 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    """A parameter FastAPI could not read (``limit=100000``, ``/posts/abc``): 422 with one line per problem."""
-    problems = []
+    """A parameter FastAPI could not read (``limit=100000``, ``/posts/abc``): 400 naming the first
+    bad parameter in ``field``, with one line per problem in ``error``."""
+    problems, fields = [], []
     for e in exc.errors():
         where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body", "header", "cookie"))
-        problems.append(f"{where}: {e['msg']}" if where else e["msg"])
-    return error_response(request, 422, "; ".join(problems) or "invalid request")
+        msg = e["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
+        problems.append(f"{where}: {msg}" if where else msg)
+        fields.append(where)
+    return error_response(request, 400, "; ".join(problems) or "invalid request",
+                          field=next((f for f in fields if f), None))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
