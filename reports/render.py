@@ -11,14 +11,18 @@ import base64
 import html
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from listener.config import Settings
 from listener.files import write_atomic
+from listener.text import parse_iso
 from reports.deliver import Message, cid
 from reports.digest import Digest
 
@@ -26,6 +30,39 @@ if TYPE_CHECKING:
     from reports.charts import Chart
 # reports.charts (matplotlib) and reports.pdf (fpdf) are imported where a digest is drawn: at the
 # top they cost every CLI command and the web server 0.4 s of start-up.
+
+EMAIL_WIDTH = 700  # px: what email clients show without scrolling; the emailed HTML stays within it
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a digest is shown, not what it says: the time zone its timestamps are written in, and
+    listener's own address (``serve.base_url``) for a second link on every post."""
+
+    timezone: str = "UTC"
+    base_url: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Look:
+        """``schedule.timezone`` and ``serve.base_url`` of ``settings``."""
+        return cls(settings.schedule.timezone, settings.serve.base_url.rstrip("/") or None)
+
+    def time(self, value: str | None) -> str:
+        """An ISO timestamp as "2 Dec 2026, 08:15 CET" in this look's time zone (text that is no
+        timestamp is returned as it is)."""
+        t = parse_iso(value)
+        if t is None:
+            return value or ""
+        local = t.astimezone(ZoneInfo(self.timezone))
+        zone = local.tzname() or self.timezone
+        if zone[:1] in "+-":  # zones without an abbreviation name themselves by offset: "-03"
+            zone = "UTC" + zone
+        return f"{local.day} {local:%b %Y, %H:%M} {zone}"
+
+    def post_url(self, post_id: int | None) -> str | None:
+        """Listener's own page of a post, when ``serve.base_url`` is set."""
+        return f"{self.base_url}/posts/{int(post_id)}" if self.base_url and post_id is not None else None
+
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
@@ -109,34 +146,46 @@ def digest_charts(digest: Digest) -> list[Chart]:
     return charts
 
 
-def render_markdown(digest: Digest, charts: list[Chart] | None = None, image_prefix: str = "") -> str:
+def render_markdown(digest: Digest, charts: list[Chart] | None = None, image_prefix: str = "",
+                    look: Look = Look()) -> str:
     """Markdown; charts are referenced as ``{image_prefix}{name}.png`` files written beside it."""
     return _env(markdown=True).get_template("digest.md.j2").render(
-        d=digest, charts={c.name: c for c in charts or []}, image_prefix=Markup(image_prefix))
+        d=digest, charts={c.name: c for c in charts or []}, image_prefix=Markup(image_prefix), look=look)
 
 
 def render_html(digest: Digest, charts: list[Chart] | None = None,
-                image_src: Callable[[Chart], str] | None = None) -> str:
-    """One self-contained HTML page: charts inline as data URIs unless ``image_src`` says otherwise."""
+                image_src: Callable[[Chart], str] | None = None, look: Look = Look(), email: bool = False) -> str:
+    """One self-contained HTML page: charts inline as data URIs unless ``image_src`` says otherwise.
+
+    It fits any width from a phone's 375 px up (tables condense, then stack); ``email``: the page also
+    stays within ``EMAIL_WIDTH`` by inline styles alone, since email clients drop most stylesheets."""
     src = image_src or (lambda c: "data:image/png;base64," + base64.b64encode(c.png).decode())
     return _env(markdown=False).get_template("digest.html.j2").render(
-        d=digest, charts={c.name: c for c in charts or []}, src=src)
+        d=digest, charts={c.name: c for c in charts or []}, src=src, look=look, email=email,
+        email_width=EMAIL_WIDTH, css_string=_css_string)
 
 
-def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None) -> list[Path]:
+def _css_string(text: str) -> Markup:
+    """``text`` as a double-quoted CSS string, safe inside a <style> element (no quote, backslash or
+    "<" survives unescaped)."""
+    return Markup('"' + "".join(c if c.isalnum() or c in " .,:;'()%+-/" else f"\\{ord(c):x} " for c in text)
+                  + '"')
+
+
+def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None, look: Look = Look()) -> list[Path]:
     """Write ``<slug>.html``, ``<slug>.md`` (+ chart PNGs), ``.json`` and ``.pdf``; return paths, HTML first."""
     from reports.pdf import render_pdf
 
     out_dir = Path(out_dir)
     charts = digest_charts(digest) if charts is None else charts
-    html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest, charts))
+    html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest, charts, look=look))
     for c in charts:
         write_atomic(out_dir / f"{digest.slug}.{c.name}.png", c.png)
     md_path = write_atomic(out_dir / f"{digest.slug}.md",
-                           render_markdown(digest, charts, image_prefix=f"{digest.slug}."))
+                           render_markdown(digest, charts, image_prefix=f"{digest.slug}.", look=look))
     json_path = write_atomic(out_dir / f"{digest.slug}.json",
                              json.dumps(digest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    pdf_path = write_atomic(out_dir / f"{digest.slug}.pdf", render_pdf(digest, charts))
+    pdf_path = write_atomic(out_dir / f"{digest.slug}.pdf", render_pdf(digest, charts, look))
     return [html_path, md_path, json_path, pdf_path]
 
 
@@ -152,7 +201,7 @@ def digest_subject(digest: Digest) -> str:
     return f"listener: {digest.title}" + (": " + "; ".join(parts) if parts else "")
 
 
-def digest_message(digest: Digest, charts: list[Chart]) -> Message:
+def digest_message(digest: Digest, charts: list[Chart], look: Look = Look()) -> Message:
     """The digest as a message for every channel: email (HTML + inline charts), Slack, JSON webhook."""
     subject = digest_subject(digest)
     lines = [f"{p.name} ({'ours' if p.ours else 'competitor'}): {p.mentions} mentions, share of voice "
@@ -165,8 +214,8 @@ def digest_message(digest: Digest, charts: list[Chart]) -> Message:
                   "• " + _slack_escape(line) for line in lines)[:2900]}}]
     return Message(
         subject=subject,
-        text=render_markdown(digest),
-        html=render_html(digest, charts, image_src=lambda c: "cid:" + cid(c.name)),
+        text=render_markdown(digest, look=look),
+        html=render_html(digest, charts, image_src=lambda c: "cid:" + cid(c.name), look=look, email=True),
         images=tuple((c.name, c.png) for c in charts),
         payload={"event": "digest", "digest": digest.to_json()},
         slack_blocks=blocks,
