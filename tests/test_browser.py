@@ -29,7 +29,8 @@ WIDTHS = (375, 700, 1200)  # a phone, an email client's reading pane, a desktop 
 # one within the viewport, and no box's content spills out of it (overflow: visible hides nothing).
 OVERFLOWS = """(column) => {
   const vw = document.documentElement.clientWidth;
-  const col = document.querySelector(column) || document.body, cs = getComputedStyle(col), cr = col.getBoundingClientRect();
+  const col = document.querySelector(column) || document.body;
+  const cs = getComputedStyle(col), cr = col.getBoundingClientRect();
   const inner = [cr.left + parseFloat(cs.paddingLeft), cr.right - parseFloat(cs.paddingRight)];
   const bounds = el => (col.contains(el) && el !== col) ? inner : [0, vw];
   const name = el => el.tagName.toLowerCase() + (typeof el.className === "string" && el.className ?
@@ -38,7 +39,8 @@ OVERFLOWS = """(column) => {
   for (const el of document.body.querySelectorAll("*")) {
     const r = el.getBoundingClientRect(), [lo, hi] = bounds(el);
     if (!r.width && !r.height) continue;
-    if (r.left < lo - 1 || r.right > hi + 1) bad.push(`${name(el)} spans ${Math.round(r.left)}..${Math.round(r.right)}`);
+    if (r.left < lo - 1 || r.right > hi + 1)
+      bad.push(`${name(el)} spans ${Math.round(r.left)}..${Math.round(r.right)}`);
     else if (el.clientWidth && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === "visible")
       bad.push(`${name(el)} content ${el.scrollWidth} px in a ${el.clientWidth} px box`);
   }
@@ -49,7 +51,8 @@ OVERFLOWS = """(column) => {
     range.selectNodeContents(n);
     const r = range.getBoundingClientRect(), [lo, hi] = bounds(n.parentElement);
     if (r.width && (r.left < lo - 1 || r.right > hi + 1))
-      bad.push(`text "${n.textContent.trim().slice(0, 40)}" in ${name(n.parentElement)} spans ${Math.round(r.left)}..${Math.round(r.right)}`);
+      bad.push(`text "${n.textContent.trim().slice(0, 40)}" in ${name(n.parentElement)} spans ` +
+               `${Math.round(r.left)}..${Math.round(r.right)}`);
   }
   return {scrollWidth: document.documentElement.scrollWidth, viewport: vw, column: cr.width, bad: bad.slice(0, 8)};
 }"""
@@ -171,8 +174,8 @@ def site(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("site")
     (folder / "settings.toml").write_text(
-        '[store]\npath = "web.db"\n[sentiment]\nmodel = "vader"\n' + PRODUCTS_TOML + f'\n[[products]]\nname = "{LONG_PRODUCT}"\n'
-        'aliases = ["crashing"]\n', encoding="utf-8")
+        '[store]\npath = "web.db"\n[sentiment]\nmodel = "vader"\n' + PRODUCTS_TOML
+        + f'\n[[products]]\nname = "{LONG_PRODUCT}"\naliases = ["crashing"]\n', encoding="utf-8")
     settings = load_settings(folder / "settings.toml")
     db = store.open_db(settings.db_path)
     posts = make_posts()
