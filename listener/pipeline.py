@@ -25,7 +25,8 @@ from models.emerging import Cluster, find_clusters
 from reports.digest import Digest, build_digest
 from reports.deliver import deliver
 from reports.alerts import AlertOutcome, check_alerts
-from reports.render import Look, digest_charts, digest_message, write_digest
+from reports.look import Look
+from reports.render import digest_charts, digest_message, write_digest
 
 FLUSH_EVERY = 500  # posts buffered per source before a write; keeps transactions short
 

@@ -17,7 +17,7 @@ from fpdf import FPDF
 
 from reports.charts import Chart
 from reports.digest import Digest
-from reports.render import Look
+from reports.look import Look
 
 _FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 

@@ -11,20 +11,17 @@ import base64
 import html
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from listener.config import Settings
 from listener.files import write_atomic
-from listener.text import parse_iso
 from reports.deliver import Message, cid
 from reports.digest import Digest
+from reports.look import Look
 
 if TYPE_CHECKING:
     from reports.charts import Chart
@@ -32,36 +29,6 @@ if TYPE_CHECKING:
 # top they cost every CLI command and the web server 0.4 s of start-up.
 
 EMAIL_WIDTH = 700  # px: what email clients show without scrolling; the emailed HTML stays within it
-
-
-@dataclass(frozen=True)
-class Look:
-    """How a digest is shown, not what it says: the time zone its timestamps are written in, and
-    listener's own address (``serve.base_url``) for a second link on every post."""
-
-    timezone: str = "UTC"
-    base_url: str | None = None
-
-    @classmethod
-    def of(cls, settings: Settings) -> Look:
-        """``schedule.timezone`` and ``serve.base_url`` of ``settings``."""
-        return cls(settings.schedule.timezone, settings.serve.base_url.rstrip("/") or None)
-
-    def time(self, value: str | None) -> str:
-        """An ISO timestamp as "2 Dec 2026, 08:15 CET" in this look's time zone (text that is no
-        timestamp is returned as it is)."""
-        t = parse_iso(value)
-        if t is None:
-            return value or ""
-        local = t.astimezone(ZoneInfo(self.timezone))
-        zone = local.tzname() or self.timezone
-        if zone[:1] in "+-":  # zones without an abbreviation name themselves by offset: "-03"
-            zone = "UTC" + zone
-        return f"{local.day} {local:%b %Y, %H:%M} {zone}"
-
-    def post_url(self, post_id: int | None) -> str | None:
-        """Listener's own page of a post, when ``serve.base_url`` is set."""
-        return f"{self.base_url}/posts/{int(post_id)}" if self.base_url and post_id is not None else None
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")

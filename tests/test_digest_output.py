@@ -14,7 +14,8 @@ import pytest
 from listener import pipeline
 from reports.digest import build_digest
 from reports.pdf import render_pdf
-from reports.render import Look, digest_charts, render_html, render_markdown
+from reports.look import Look
+from reports.render import digest_charts, render_html, render_markdown
 from tests.helpers import NOW
 from tests.helpers.posts import DAY
 
