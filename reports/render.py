@@ -129,7 +129,9 @@ def render_html(digest: Digest, charts: list[Chart] | None = None,
     src = image_src or (lambda c: "data:image/png;base64," + base64.b64encode(c.png).decode())
     return _env(markdown=False).get_template("digest.html.j2").render(
         d=digest, charts={c.name: c for c in charts or []}, src=src, look=look, email=email,
-        email_width=EMAIL_WIDTH, css_string=_css_string)
+        email_width=EMAIL_WIDTH, css_string=_css_string,
+        # numbers in a table wrap at spaces only, even where a client keeps no more than inline styles
+        email_table="width:100%;border-collapse:collapse;overflow-wrap:normal;word-break:normal")
 
 
 def _css_string(text: str) -> Markup:
