@@ -21,7 +21,8 @@ from tests.helpers.browser import CHROMIUM, live_server, needs_chromium
 from tests.helpers.digests import LONG_TOKEN, LONG_URL, empty_digest, rich_digest
 from tests.helpers.posts import make_posts
 
-pytestmark = [needs_chromium, pytest.mark.slow]  # a real browser: seconds per page
+# a real browser: seconds per page. One worker runs them all (one launch); the demo's test stays with the demo.
+pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-quic", "--disable-extensions"]
 WIDTHS = (375, 700, 1200)  # a phone, an email client's reading pane, a desktop window
