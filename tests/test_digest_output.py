@@ -96,21 +96,9 @@ def test_neutral_scores_are_not_most_negative_and_sections_stay_apart(fixture_db
 
 
 def test_the_pdf_carries_every_section_with_formatted_numbers(fixture_db, monkeypatch):
-    from fpdf import FPDF
-
     db, settings = fixture_db
     d = build_digest(db, settings, day=date(2026, 11, 23), now=NOW)  # Acme: 1 mention; Bolt: none
-    written: list[str] = []
-    real = FPDF.multi_cell
-
-    def record(self, w, h=None, text="", *args, **kwargs):  # the real drawing, with its text kept
-        written.append(str(text))
-        return real(self, w, h, text, *args, **kwargs)
-
-    monkeypatch.setattr(FPDF, "multi_cell", record)
-    pdf = render_pdf(d, digest_charts(d))
-    assert pdf.startswith(b"%PDF-")
-    text = "\n".join(written)
+    text = _pdf_text(monkeypatch, d, digest_charts(d))
     for section in ("What changed", "Most engaged", "Most positive", "Most negative", "May need a response",
                     "Top sources", "Top authors", "Posts by source", "Definitions", "share of voice"):
         assert section in text, section
@@ -118,6 +106,22 @@ def test_the_pdf_carries_every_section_with_formatted_numbers(fixture_db, monkey
     assert "1 mentions" not in text and "0.6666" not in text
     assert "Bolt (competitor): no mentions in this period" in text
     assert "What it was about" not in text and "Why: sources fixture (1)" in text
+
+
+def _pdf_text(monkeypatch, *args) -> str:
+    """The text ``render_pdf(*args)`` sets, kept as fpdf2 really draws it."""
+    from fpdf import FPDF
+
+    written: list[str] = []
+    real = FPDF.multi_cell
+
+    def record(self, w, h=None, text="", *a, **k):
+        written.append(str(text))
+        return real(self, w, h, text, *a, **k)
+
+    monkeypatch.setattr(FPDF, "multi_cell", record)
+    assert render_pdf(*args).startswith(b"%PDF-")
+    return "\n".join(written)
 
 
 def _local(settings, timezone: str = "Europe/Berlin", base_url: str = ""):
@@ -146,8 +150,6 @@ def test_a_time_in_words():
 
 
 def test_digest_times_are_in_the_schedule_time_zone_and_the_json_keeps_iso(fixture_db, monkeypatch):
-    from fpdf import FPDF
-
     db, settings = fixture_db
     d, look = build_digest(db, settings, day=DAY, now=NOW), Look.of(_local(settings))
     assert look == Look("Europe/Berlin", None)
@@ -160,17 +162,12 @@ def test_digest_times_are_in_the_schedule_time_zone_and_the_json_keeps_iso(fixtu
     data = d.to_json()
     assert data["generated_at"] == "2026-11-23T06:00:00Z" and data["cutoff"] == "2026-11-23T06:00:00Z"
     assert {m["posted_at"] for m in data["products"][0]["top_negative"]} == {"2026-11-22T09:00:00Z"}
-    written: list[str] = []
-    real = FPDF.multi_cell
-    monkeypatch.setattr(FPDF, "multi_cell", lambda self, w, h=None, text="", *a, **k:
-                        (written.append(str(text)), real(self, w, h, text, *a, **k))[1])
-    render_pdf(d, [], look)
-    pdf_text = "\n".join(written)
+    pdf_text = _pdf_text(monkeypatch, d, [], look)
     assert "Generated 23 Nov 2026, 07:00 CET by listener" in pdf_text and "22 Nov 2026, 09:00 CET" in pdf_text
     assert "2026-11-22T" not in pdf_text
 
 
-def test_every_post_links_to_its_original_and_with_a_base_url_to_its_page_in_listener(fixture_db):
+def test_every_post_links_to_its_original_and_with_a_base_url_to_its_page_in_listener(fixture_db, monkeypatch):
     from fastapi.testclient import TestClient
 
     from listener.app.web import create_app
@@ -188,6 +185,9 @@ def test_every_post_links_to_its_original_and_with_a_base_url_to_its_page_in_lis
         assert f'href="{m.url}"' in html and f"]({m.url})" in md
         own = f"https://listener.example.org/sub/posts/{m.post_id}"
         assert f'href="{own}"' in html and f"]({own})" in md
+    pdf_text = _pdf_text(monkeypatch, d, [], look)
+    for m in posts:
+        assert f"{m.url} (in listener: https://listener.example.org/sub/posts/{m.post_id})" in pdf_text
     # the link is the web app's own page of that post (the router's path under base_url)
     client = TestClient(create_app(settings))
     page = client.get(f"/posts/{posts[0].post_id}")
