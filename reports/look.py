@@ -23,7 +23,7 @@ class Look:
     @classmethod
     def of(cls, settings: Settings) -> Look:
         """``schedule.timezone`` and ``serve.base_url`` of ``settings``."""
-        return cls(settings.schedule.timezone, settings.serve.base_url.rstrip("/") or None)
+        return cls(settings.schedule.timezone, (settings.serve.base_url or "").rstrip("/") or None)
 
     def time(self, value: str | None) -> str:
         """An ISO timestamp as "2 Dec 2026, 08:15 CET" in this look's time zone (text that is no

@@ -212,9 +212,9 @@ SERVE = Section("serve", (
     Setting("search_timeout", float, 10.0, checks.positive,
             "seconds a search page or `/api/search` call may run; a longer one is stopped with a message "
             "to narrow it (HTTP 422)"),
-    Setting("base_url", str, "", checks.empty_or(checks.http_url),
-            "address readers reach `listener serve` at, e.g. `\"https://listener.example.org\"`; when set, every post "
-            "in a digest also links to its page there (`BASE_URL/posts/ID`)"),
+    Setting("base_url", str, None, checks.http_url,
+            "public URL of the web UI behind a reverse proxy, such as `https://listen.example.com`; "
+            "`https://` marks the login cookie `Secure`"),
 ))
 
 SCHEDULE = Section("schedule", (

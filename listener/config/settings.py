@@ -171,7 +171,7 @@ class ServeSettings:
     chart_days: int = SERVE.default("chart_days")
     # seconds a page or API search may take before it is stopped
     search_timeout: float = SERVE.default("search_timeout")
-    base_url: str = SERVE.default("base_url")  # "": digests link to the original post only
+    base_url: str | None = SERVE.default("base_url")  # the public URL behind a reverse proxy
 
 
 @dataclass(frozen=True)
