@@ -26,6 +26,7 @@ from models.emerging import Cluster, find_clusters
 from reports.digest import Digest, build_digest
 from reports.deliver import deliver
 from reports.alerts import AlertOutcome, check_alerts
+from reports.look import Look
 from reports.render import digest_charts, digest_message, write_digest
 
 FLUSH_EVERY = 500  # posts buffered per source before a write; keeps transactions short
@@ -226,12 +227,13 @@ def digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: in
     with store.recorded_run(db, "digest", now=stamp) as run:
         d = build_digest(db, settings, day=day, days=days, now=now, product=product, cutoff=cutoff, search=search)
         charts = digest_charts(d)
-        paths = write_digest(d, out_dir or settings.digest.output_dir, charts)
+        look = Look.of(settings)  # schedule.timezone for its times, serve.base_url for links to posts
+        paths = write_digest(d, out_dir or settings.digest.output_dir, charts, look)
         if channels is None:
             channels = [c for c in settings.channels if c.name in settings.digest.channels] if send else []
         sent = []
         if channels:
-            message = digest_message(d, charts)
+            message = digest_message(d, charts, look)
             for channel in channels:
                 result = deliver(db, channel, message, kind="digest", ref=d.slug, now=stamp)
                 sent.append(result)

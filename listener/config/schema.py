@@ -220,7 +220,8 @@ SERVE = Section("serve", (
 SCHEDULE = Section("schedule", (
     Setting("log_file", str, None, shown_default='`""`',
             help="daemon log file (reopened after logrotate moves it); empty: stderr"),
-    Setting("timezone", str, "UTC", checks.timezone, 'IANA time zone of the times below, e.g. `"Europe/Berlin"`'),
+    Setting("timezone", str, "UTC", checks.timezone,
+            'IANA time zone of the times below and of the times digests show, e.g. `"Europe/Berlin"`'),
     Setting("daily_digest", str, "06:15", checks.optional(checks.parse_clock),
             "local time (`HH:MM` or `HH:MM:SS`) the daemon writes yesterday's digest; `\"off\"`"),
     Setting("weekly_digest", str, "mon 06:30", checks.optional(checks.parse_weekly),
