@@ -17,6 +17,7 @@ from listener.app.cli import cli
 from listener.app.web import CSP, create_app
 from tests.helpers import NOW
 from tests.helpers.posts import make_posts
+from tests.helpers.web import login
 
 PRODUCTS = """
 [[products]]
@@ -170,8 +171,8 @@ def test_token_guards_pages_and_api(site, monkeypatch):
     assert c.get("/api/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert c.get("/api/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert c.get("/search").status_code == 303
-    assert c.post("/login", content="token=nope", headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 403
-    ok = c.post("/login", content="token=s3cret", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert login(c, token="nope").status_code == 403
+    ok = login(c, token="s3cret")
     assert ok.status_code == 303 and "httponly" in ok.headers["set-cookie"].lower()
     assert c.get("/search").status_code == 200
 
@@ -179,7 +180,7 @@ def test_token_guards_pages_and_api(site, monkeypatch):
 def test_serve_refuses_public_host_without_token(site, monkeypatch):
     monkeypatch.delenv("LISTENER_API_TOKEN", raising=False)
     r = CliRunner().invoke(cli, ["--config", str(site.path), "serve", "--host", "0.0.0.0"])
-    assert r.exit_code == 2 and "refusing to listen on 0.0.0.0 without a token" in r.output
+    assert r.exit_code == 2 and "refusing to listen on 0.0.0.0 without users or a token" in r.output
 
 
 def test_cli_search_table_csv_json_and_explain(site):

@@ -15,6 +15,7 @@ from listener.app.web import create_app
 from listener.config import load_settings
 from listener.errors import SQLITE_INT_MAX, BadInput
 from tests.helpers.posts import make_posts
+from tests.helpers.web import csrf_of, login
 
 BIG = SQLITE_INT_MAX + 1  # 9223372036854775808
 SETTINGS = '[store]\npath = "site.db"\n\n[[products]]\nname = "Firefox"\naliases = ["Firefox"]\n'
@@ -125,10 +126,15 @@ def test_cli_numbers_and_control_characters_are_one_error_line(site, args, messa
 def test_the_login_cookie_is_secure_behind_an_https_base_url(site):
     from dataclasses import replace
 
+    from listener.app.web.deps import CSRF_COOKIE
+
     for base_url, secure in ((None, False), ("https://listen.example.com", True)):
         settings = replace(site, serve=replace(site.serve, base_url=base_url))
         c = TestClient(create_app(settings, token="s3cret"), follow_redirects=False)
-        r = c.post("/login", content="token=s3cret", headers={"content-type": "application/x-www-form-urlencoded"})
+        form = c.get("/login")  # its CSRF cookie is Secure too: a plain-http client would not send it back
+        assert ("; secure" in form.headers["set-cookie"].lower()) is secure, base_url
+        c.cookies.set(CSRF_COOKIE, csrf_of(form.text))
+        r = c.post("/login", data={"token": "s3cret", "csrf": csrf_of(form.text)})
         assert r.status_code == 303 and ("; secure" in r.headers["set-cookie"].lower()) is secure, base_url
 
 
@@ -150,7 +156,7 @@ def test_the_login_cookie_is_a_signed_expiring_session_not_the_token(site):
     from listener.app.web.deps import COOKIE, SESSION_SECONDS, sessions
 
     c = TestClient(create_app(site, token="s3cret"), follow_redirects=False)
-    r = c.post("/login", content="token=s3cret", headers={"content-type": "application/x-www-form-urlencoded"})
+    r = login(c, token="s3cret")
     cookie = r.cookies[COOKIE]
     assert "s3cret" not in r.headers["set-cookie"] and f"max-age={SESSION_SECONDS}" in r.headers["set-cookie"].lower()
     assert c.get("/search").status_code == 200  # the client now sends the cookie
@@ -172,14 +178,14 @@ def test_logins_pause_after_five_failures_from_one_address(site):
     now = [1000.0]
     c = TestClient(create_app(site, token="s3cret", clock=lambda: now[0]), follow_redirects=False)
 
-    def login(token: str):
-        return c.post("/login", content=f"token={token}", headers={"content-type": "application/x-www-form-urlencoded"})
+    def attempt(token: str):
+        return login(c, token=token)
 
-    assert [login("nope").status_code for _ in range(5)] == [403] * 5
-    r = login("s3cret")  # the right token too: the address waits
+    assert [attempt("nope").status_code for _ in range(5)] == [403] * 5
+    r = attempt("s3cret")  # the right token too: the address waits
     assert r.status_code == 429 and "try again in 15 minutes" in r.text and r.headers["retry-after"] == "901"
     now[0] += 15 * 60 - 1
-    assert login("s3cret").status_code == 429
+    assert attempt("s3cret").status_code == 429
     now[0] += 2
-    assert login("s3cret").status_code == 303  # the oldest failure is older than the window
-    assert login("nope").status_code == 403  # and a success forgot the others
+    assert attempt("s3cret").status_code == 303  # the oldest failure is older than the window
+    assert attempt("nope").status_code == 403  # and a success forgot the others

@@ -97,10 +97,17 @@ def cli(ctx: click.Context, config: str | None, quiet: bool, now_: str | None) -
 @cli.command("init-db")
 @click.pass_obj
 def init_db(obj: Ctx) -> None:
-    """Create the database (or upgrade its schema) and register the configured sources."""
+    """Create the database (or upgrade its schema) and register the configured sources; with no
+    user yet, create the first admin and print its password once."""
+    from listener import users
+
     settings = obj.settings()
     db = obj.db(create=True)
     obj.say(f"Database ready: {settings.db_path} (schema: {', '.join(store.applied_migrations(db))})")
+    password = users.ensure_first_admin(db, now=iso_utc(obj.now))
+    if password:  # shown even with --quiet: it is never shown again
+        click.echo(f"Created the first user, {users.FIRST_ADMIN!r} (role admin), with the password {password}\n"
+                   f"It is shown only now: keep it, or change it with `listener users passwd {users.FIRST_ADMIN}`.")
 
 
 @cli.command()
@@ -839,6 +846,91 @@ def emerging(obj: Ctx, day: str | None) -> None:
                        f"{', new' if c.is_new else ''})")
     total = sum(len(c) for c in report.clusters.values())
     obj.say(f"Stored {total} cluster(s) for {report.start.isoformat()} to {report.end.isoformat()}.")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Users of the web UI and API, with roles viewer < editor < admin (see README: Users and roles)."""
+
+
+def _password(password_stdin: bool) -> str:
+    """The new password: the first line of stdin, or asked twice (not echoed)."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+_PASSWORD_STDIN = click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), required=True, help="What the user may do.")
+@_PASSWORD_STDIN
+@click.pass_obj
+def users_add(obj: Ctx, name: str, role: str, password_stdin: bool) -> None:
+    """Add user NAME with a role and a password (asked for, or --password-stdin)."""
+    from listener import users
+
+    db = obj.db()
+    users.check_name(name)
+    if store.get_user(db, name) is not None:  # before asking for a password
+        raise BadInput(f"a user named {name!r} exists already (change the password with `listener users passwd`)")
+    users.add_user(db, name, role, _password(password_stdin), by="cli", now=iso_utc(obj.now))
+    obj.say(f"Added user {name!r} ({role}).")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@_PASSWORD_STDIN
+@click.pass_obj
+def users_passwd(obj: Ctx, name: str, password_stdin: bool) -> None:
+    """Set NAME's password; their open sessions end."""
+    from listener import users
+
+    db = obj.db()
+    if store.get_user(db, name) is None:
+        raise NotFound(f"no user named {name!r}", exit_code=2)
+    users.set_password(db, name, _password(password_stdin), by="cli", now=iso_utc(obj.now))
+    obj.say(f"Changed the password of {name!r}; their sessions ended.")
+
+
+@users_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+def users_remove(obj: Ctx, name: str) -> None:
+    """Remove user NAME (their sessions and API token end)."""
+    from listener import users
+
+    users.remove_user(obj.db(), name, by="cli", now=iso_utc(obj.now))
+    obj.say(f"Removed user {name!r}.")
+
+
+@users_group.command("list")
+@click.pass_obj
+def users_list(obj: Ctx) -> None:
+    """List users: name, role, whether they have an API token, when added."""
+    table = Table()
+    for col in ("name", "role", "API token", "added (UTC)"):
+        table.add_column(col, overflow="fold")
+    for u in store.users(obj.db()):
+        table.add_row(u["name"], u["role"], "yes" if u["has_token"] else "", u["created_at"])
+    Console(width=_width()).print(table)
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.pass_obj
+def users_token(obj: Ctx, name: str) -> None:
+    """Print a new API token for NAME, once (it replaces their old one; only its hash is stored)."""
+    from listener import users
+
+    db = obj.db()
+    token = users.issue_token(db, name, by="cli", now=iso_utc(obj.now))
+    click.echo(token)  # alone on stdout, for a script; the note goes to stderr
+    if not obj.quiet:
+        click.echo(f"The API token of {name!r} ({store.get_user(db, name)['role']}): send it as "
+                   "`Authorization: Bearer TOKEN`. It is shown only now.", err=True)
 
 
 def main() -> None:  # pragma: no cover - console entry point

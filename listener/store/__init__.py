@@ -29,6 +29,8 @@ backend (PostgreSQL) implements, together with the functions above:
 - ``index_terms(db, prefix, limit)``: the index's terms with a prefix
 - ``highlight(db, docs, expr, marks=, tokens=)``: marked titles and passages for an FTS5 expression
 - ``save_search``, ``saved_searches``, ``delete_saved_search``: saved searches
+
+``users`` holds the users, their sessions and API tokens, and the audit log (``audit``).
 """
 
 from listener.facets import (ENGAGEMENT_FIELDS, ENGAGEMENT_SQL, ENGAGEMENT_STEPS, FACET_KINDS, day_token,
@@ -54,5 +56,8 @@ from listener.store.runs import Run, close_stale_runs, finish_run, last_digest, 
 from listener.store.saved import delete_saved_search, save_search, saved_searches
 from listener.store.sources import (NOT_FOUND_LIMIT, SourceState, record_fetch, source_activity, source_state,
                                     sources_table, sync_sources)
+from listener.store.users import (add_user, audit, audit_rows, count_admins, end_session, get_user, has_users,
+                                  remove_user, session_user, set_password, set_token, start_session, token_user,
+                                  users)
 from listener.store.sql import TimeLimitExceeded, iter_rows, rows, scratch, time_limit, tuples
 

@@ -339,6 +339,45 @@ def _m0014(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX post_bands_post ON post_bands (post_id)")
 
 
+
+@_migration("0017_users")
+def _m0017(db: sqlite_utils.Database) -> None:
+    """Users with roles, their login sessions and API tokens (both stored as SHA-256 of the random
+    secret the browser or client holds), and the audit log of every change (``store.audit``)."""
+    db.execute("""
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+            password_hash TEXT NOT NULL,  -- argon2id (listener.users)
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,     -- sha256 of the cookie's value
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX sessions_user ON sessions (user)")
+    db.execute("""
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,  -- sha256 of the token
+            user TEXT NOT NULL UNIQUE REFERENCES users(name) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            who TEXT NOT NULL,            -- a user's name, or cli / token / local
+            action TEXT NOT NULL,         -- e.g. user.add, saved_search.delete
+            target TEXT NOT NULL,
+            before TEXT,                  -- JSON, NULL when created
+            after TEXT                    -- JSON, NULL when removed
+        )""")
+    db.execute("CREATE INDEX audit_log_at ON audit_log (at)")
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

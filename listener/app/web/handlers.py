@@ -11,13 +11,15 @@ only that: 401 for the API, the login page for pages.
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
-from listener.app.web.deps import UNAUTHORIZED, authorized
+from listener.app.web.deps import CSRF_COOKIE, UNAUTHORIZED, authorized
 from listener.errors import UserError
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -34,7 +36,7 @@ def secure(response: Response) -> Response:
 def error_response(request: Request, status: int, message: str, position: int | None = None,
                    field: str | None = None) -> Response:
     """The one shape of an error: JSON under ``/api/``, else the HTML error page."""
-    if status != 401 and not authorized(request):
+    if status != 401 and request.url.path != "/login" and not authorized(request):
         return error_response(request, 401, UNAUTHORIZED)
     api = request.url.path.startswith("/api/")
     if status == 401 and not api:
@@ -55,10 +57,25 @@ async def _user_error(request: Request, exc: UserError) -> Response:
     return error_response(request, exc.http_status, exc.message, exc.position, exc.field)
 
 
+def _leaf_routes(routes: list) -> Iterator:
+    """Every route with a path and methods, inside included routers too."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None) or getattr(route, "routes", None)
+        if inner is not None:
+            yield from _leaf_routes(inner)
+        elif hasattr(route, "methods"):
+            yield route
+
+
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     """Starlette's own errors: no route (404), wrong method (405)."""
     response = error_response(request, exc.status_code, str(exc.detail))
     response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names only the first route's methods; a path may have several
+        methods = {m for route in _leaf_routes(request.app.routes) if route.matches(request.scope)[0] != Match.NONE
+                   for m in route.methods or ()}
+        if methods:
+            response.headers["Allow"] = ", ".join(sorted(methods))
     return response
 
 
@@ -86,7 +103,13 @@ def install(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next) -> Response:
-        return secure(await call_next(request))
+        response = await call_next(request)
+        new_csrf = getattr(request.state, "new_csrf", None)
+        if new_csrf:  # a form was rendered for a browser without the CSRF cookie (deps.csrf_token)
+            base_url = request.app.state.settings.serve.base_url or ""
+            response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="strict",
+                                secure=base_url.startswith("https://") or request.url.scheme == "https")
+        return secure(response)
 
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, Field
 
 # the values stored (models.sentiment, models.mentions, store): an enum in the OpenAPI document
 Label = Literal["positive", "neutral", "negative", "unscored"]   # a sentiment label the model gives
@@ -193,6 +193,12 @@ class SavedSearch(BaseModel):
     updated_at: str
 
 
+class NewSavedSearch(BaseModel):
+    """A search to save under ``name`` (replacing one of that name): ``query`` must parse."""
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=VALUE_PATTERN)]
+    query: Annotated[str, Field(max_length=2000, pattern=QUERY_PATTERN)]
+
+
 class ErrorBody(BaseModel):
     """Every API error (4xx and 5xx): what went wrong; ``field``: the parameter it is in; ``position``:
     for an invalid query, the 1-based character where (each only when known)."""
@@ -213,4 +219,9 @@ API_ERRORS: dict[int | str, dict] = {
                "an invalid query): `error` says why, `field` names the parameter, `position` points into `q`"),
     401: error("Missing or wrong bearer token (when a token is configured)"),
     500: error("A bug: the server log has the details"),
+}
+
+# documented on every route guarded by ``require_role``
+ROLE_ERRORS: dict[int | str, dict] = {
+    403: error("The login's role is too low for this (viewer < editor < admin; serve.token is read-only)"),
 }
