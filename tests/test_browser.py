@@ -203,3 +203,16 @@ def test_the_product_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
             assert page.evaluate("getComputedStyle(document.querySelector('table.overview thead')).display") == "none"
         if n == 1:  # the charts scale by their viewBox instead of running off the side
             assert page.evaluate("document.querySelector('figure.chart > svg').getBoundingClientRect().width") < 360
+
+
+def test_the_login_form_and_the_audit_log_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    base, _ = site
+    saved = page.request.post(base + "/api/saved-searches",  # the site is open: a change as "local"
+                              data={"name": "long " + LONG_TOKEN[:80], "query": "firefox " + LONG_TOKEN})
+    assert saved.status == 201, saved.text()
+    for n, path in enumerate(["/login", "/admin/audit"]):
+        page.goto(base + path)
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"users{n}-{width}.png")
+    assert page.locator("table.audit tbody tr").count() >= 1 and "saved_search.save" in page.content()
+    assert page.evaluate("getComputedStyle(document.querySelector('table.audit thead')).display") == "none"

@@ -204,9 +204,9 @@ CHANNELS = Section("channels[]", (
 ))
 
 SERVE = Section("serve", (
-    Setting("host", str, "127.0.0.1", help="address `listener serve` listens on (non-loopback needs a token)"),
+    Setting("host", str, "127.0.0.1", help="address `listener serve` listens on (non-loopback needs users or a token)"),
     Setting("port", int, 8080, checks.port, "port `listener serve` listens on"),
-    Setting("token", str, None, help="bearer token for the web UI and API (`$LISTENER_API_TOKEN` overrides)"),
+    Setting("token", str, None, help="read-only (viewer) bearer token for the web UI and API (`$LISTENER_API_TOKEN` overrides); users have their own"),
     Setting("page_size", int, 50, checks.positive, "search results per page"),
     Setting("chart_days", int, 30, checks.positive, "days shown in the product overview charts"),
     Setting("search_timeout", float, 10.0, checks.positive,
