@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
+import uvicorn
 from fastapi.testclient import TestClient
 
 from listener import store
@@ -162,7 +163,7 @@ def test_sessions_end_at_logout_password_change_and_expiry(site):
     assert c.get("/api/stats").status_code == 401
 
 
-def test_without_users_or_a_token_the_site_is_open_and_changes_are_audited_as_local(tmp_path):
+def test_without_users_or_a_token_the_site_is_open_and_changes_are_audited_as_local(tmp_path, monkeypatch):
     (tmp_path / "settings.toml").write_text('[store]\npath = "open.db"\n', encoding="utf-8")
     settings = load_settings(tmp_path / "settings.toml")
     c = TestClient(create_app(settings, now=lambda: NOW))
@@ -172,3 +173,9 @@ def test_without_users_or_a_token_the_site_is_open_and_changes_are_audited_as_lo
     assert run(settings, "users", "add", "ann", "--role", "viewer", "--password-stdin",
                input="ann's password\n").exit_code == 0
     assert c.get("/api/stats").status_code == 401  # a user now exists: no restart needed to close the site
+
+    started = []
+    monkeypatch.delenv("LISTENER_API_TOKEN", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw["host"]))  # checked, not listening
+    r = run(settings, "-q", "serve", "--host", "0.0.0.0")
+    assert r.exit_code == 0 and started == ["0.0.0.0"], r.output  # users exist: no token needed

@@ -128,16 +128,16 @@ def _find_principal(request: Request) -> Principal | None:
     login session or a token login (cookie); None if none of them. Open (an admin) when neither a
     token nor any user is configured: the server then listens only on loopback."""
     token = request.app.state.token
+    header = request.headers.get("authorization", "")
+    bearer = header[7:] if header.lower().startswith("bearer ") else None
+    if token and bearer and hmac.compare_digest(bearer.encode(), token.encode()):
+        return Principal(None, "viewer", "legacy-token")  # serve.token: read-only
     db = store.open_db(request.app.state.settings.db_path, migrate=False)
     try:
         if not token and not _has_users(request, db):
             return Principal(None, "admin", "open")
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            given = header[7:]
-            if token and hmac.compare_digest(given.encode(), token.encode()):
-                return Principal(None, "viewer", "legacy-token")  # serve.token: read-only
-            return users.token_principal(db, given) if given else None
+        if bearer is not None:
+            return users.token_principal(db, bearer) if bearer else None
         cookie = request.cookies.get(COOKIE)
         if cookie and "." not in cookie:  # a session id (token_urlsafe has no dot; a signed cookie has)
             return users.session_principal(db, cookie, now=iso_utc(request.app.state.now()))
