@@ -43,8 +43,8 @@ Editor = Annotated[Principal, Depends(require_role("editor"))]
 def api_save_search(body: NewSavedSearch, db: DbDep, user: Editor, request_now: NowDep) -> dict:
     """Save a search under ``name`` (an editor; the owner is who saves it). 400 if the query does not parse."""
     name = body.name.strip()
-    before = next((s for s in store.saved_searches(db) if s["name"] == name), None)
     with store.write(db):
+        before = next((s for s in store.saved_searches(db) if s["name"] == name), None)
         search.save(db, name, body.query, owner=user.name, now=request_now)
         store.audit(db, who=user.who, action="saved_search.save", target=name,
                     before=before and {"query": before["query"], "owner": before["owner"]},
@@ -57,8 +57,8 @@ def api_save_search(body: NewSavedSearch, db: DbDep, user: Editor, request_now: 
 def api_delete_search(name: Annotated[str, Path(pattern=r"^[^\x00-\x1F\x7F-\x9F]*$")], db: DbDep, user: Editor,
                       request_now: NowDep) -> Response:
     """Delete a saved search (an editor)."""
-    before = next((s for s in store.saved_searches(db) if s["name"] == name), None)
     with store.write(db):
+        before = next((s for s in store.saved_searches(db) if s["name"] == name), None)
         if before is None or not store.delete_saved_search(db, name):
             raise NotFound(f"no saved search named {name!r}")
         store.audit(db, who=user.who, action="saved_search.delete", target=name,
