@@ -188,6 +188,7 @@ class Digest:
     search: dict[str, str] | None = None   # the saved search (name, query) the digest counts only
     notice: str | None = None              # NOT_COMPUTED_NOTICE when some mentions have no sentiment yet
     history_start: str | None = None       # the first day holding any collected post (partly covered)
+    note: str | None = None                # digest.note: a line shown under the title (the demo's shifted dates)
 
     @property
     def _search_title(self) -> str:
@@ -392,7 +393,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,
         posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions, search=saved,
         notice=NOT_COMPUTED_NOTICE if any(stats[n].not_computed for n in names) else None,
-        history_start=partial,
+        history_start=partial, note=cfg.note or None,
     )
 
 

@@ -452,7 +452,8 @@ def _list_sources(obj: Ctx) -> None:
 @click.option("--to", "to_addr", default="demo@localhost", show_default=True, help="Recipient for --smtp.")
 @click.pass_obj
 def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
-    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1; print the digest path."""
+    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1, their dates shifted
+    to end yesterday; print the digest's paths (HTML, Markdown, JSON, PDF) and the alerts that fired."""
     from listener.config import Channel
     from listener.app.demo import run_demo
 
@@ -477,8 +478,13 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
                       f"{p.positive} / {p.neutral} / {p.negative}")
     if not obj.quiet:
         Console(width=_width()).print(table)
+        click.echo(result.note)
         click.echo(f"Stored {result.posts} posts from {result.sources} bundled sources in {result.db_path}")
         click.echo(f"Settings used: {result.settings_path}")
+        for day, a in result.alerts:
+            click.echo(f"Alert {a.rule} for {day}: {a.reason}")
+        if result.alert_files:
+            click.echo(f"Alerts the demo's webhook received: {result.alert_files[0].parent}")
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")
     click.echo(f"JSON: {result.paths[2]}")

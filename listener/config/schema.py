@@ -149,6 +149,8 @@ DIGEST = Section("digest", (
             '"change" compares with the daily average over each of these numbers of previous days '
             "(at least the period's length; a daily digest's 28 or more: the same weekday), known days only"),
     Setting("channels", list, [], checks.strings, "names of `[[channels]]` that receive every digest"),
+    Setting("note", str, "", help="a line shown under every digest's title (`listener demo` writes "
+            '"demo data, dates shifted by N days" here); empty: none'),
 ))
 
 ALERTS = Section("alerts", (

@@ -104,6 +104,7 @@ class DigestSettings:
     top_mentions: int = DIGEST.default("top_mentions")
     baselines: tuple[int, ...] = DIGEST.default("baselines")
     channels: tuple[str, ...] = DIGEST.default("channels")
+    note: str = DIGEST.default("note")
 
 
 @dataclass(frozen=True)
