@@ -6,13 +6,14 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from listener import store
 from listener.app.cli import cli
 
-from tests.helpers import DEMO_FEEDS, DEMO_SOCIAL
+from tests.helpers import DEMO_FEEDS, DEMO_SOCIAL, ROOT
 
 
 @pytest.mark.slow
@@ -65,6 +66,7 @@ def test_demo_digest_tells_the_story(demo_run):
     r = demo_run.result
     assert r.exit_code == 0, r.output
     d = json.loads(demo_run.digest_html.with_suffix(".json").read_text())
+    jsonschema.validate(d, json.loads((ROOT / "reports" / "schemas" / "digest.schema.json").read_text()))
     note = "Demo data, dates shifted by 4 to 3,723 days"
     assert d["note"].startswith(note) and d["note"].endswith("so that its last day is 2026-11-22")
     assert note in demo_run.digest_html.read_text() and note in demo_run.digest_html.with_suffix(".md").read_text()
