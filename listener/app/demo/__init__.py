@@ -139,7 +139,8 @@ def replay_alert_checks(db: sqlite_utils.Database, settings: Settings, last_day:
 
 def run_demo(work_dir: Path, *, now: datetime, quiet: bool = False, channel: Channel | None = None) -> DemoResult:
     """Serve the bundled payloads re-timed to end yesterday, run one cycle on them, write a digest of the
-    30 days ending yesterday in ``work_dir`` and check the alert rules at the end of that day.
+    30 days ending yesterday in ``work_dir``, and replay the daily alert checks of those days; what the
+    alert webhook (on the same loopback server) received is saved in ``work_dir/alerts``.
 
     Prints a line per source that failed (``DemoResult.errors``), unless ``quiet``: then nothing.
     """
