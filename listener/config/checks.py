@@ -156,6 +156,21 @@ def periods(value: list) -> tuple[int, ...]:
     return tuple(value)
 
 
+def probability(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {value}")
+    return float(value)
+
+
+def one_line(value: str) -> str:
+    """One line of text, trimmed (empty allowed)."""
+    if "\n" in value.strip() or "\r" in value.strip():
+        raise ValueError("must be one line")
+    if len(value) > 300:
+        raise ValueError(f"must be one line of at most 300 characters, got {len(value)}")
+    return value.strip()
+
+
 def threshold(value: float) -> float:
     if not -1.0 <= value <= 1.0:
         raise ValueError(f"must be between -1 and 1, got {value}")
