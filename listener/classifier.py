@@ -185,8 +185,8 @@ class RelevanceJudge:
                 if m.product in self.queries and not query_matches(self.queries[m.product], body):
                     row.append(relevance.Verdict(m.product, None, self.thresholds[m.product], False,
                                                  "the post does not match the product's query"))
-                elif info is None:
-                    row.append(None)
+                elif info is None or any(body[a:b].startswith("@") for a, b in m.spans):
+                    row.append(None)   # no description or context, or named by its handle: it counts
                 else:
                     others = [o.product for o in ms if o.product != m.product]
                     row.append(relevance.judge(body, m.spans, info, self.thresholds[m.product], self.model,

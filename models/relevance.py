@@ -201,9 +201,13 @@ class RelevanceModel:
         """P(about the product) of a mention's features (and embeddings, see ``logit``)."""
         return sigmoid(self.logit(f, post, description))
 
-    def contributions(self, f: dict[str, float], top: int = 5) -> list[tuple[str, float]]:
-        """The features that pushed a mention's score most (either way), strongest first."""
+    def contributions(self, f: dict[str, float], top: int = 5, post: Sequence[float] | None = None,
+                      description: Sequence[float] | None = None) -> list[tuple[str, float]]:
+        """The features that pushed a mention's score most (either way), strongest first; the encoder's
+        part (the post's embedding and its match with the description's) counts as one, ``encoder``."""
         pushes = [(k, self.weights.get(k, 0.0) * v) for k, v in f.items() if k != "bias"]
+        if post is not None and self.post:
+            pushes.append(("encoder", self.logit({}, post, description) - self.intercept))
         return sorted((p for p in pushes if p[1]), key=lambda p: -abs(p[1]))[:top]
 
 
@@ -603,10 +607,10 @@ def judge(text: str, spans: Sequence[tuple[int, int]], product: ProductInfo, thr
     if adaptation is not None:
         z = adaptation.logit(z, f)
     score = sigmoid(z)
-    top = pushes_text(model.contributions(f, 3))
+    top = pushes_text(model.contributions(f, 3, post, description))
     by = f"{model.name}" + (f" with {adaptation.labels} of its own marks" if adaptation is not None else "")
     if score >= threshold:
         return Verdict(product.name, score, threshold, True,
-                       f"relevance {score:.2f} is at or above the product's threshold {threshold:.2f} ({by}; {top})")
+                       f"relevance {score:.3f} is at or above the product's threshold {threshold:g} ({by}; {top})")
     return Verdict(product.name, score, threshold, False,
-                   f"relevance {score:.2f} is below the product's threshold {threshold:.2f} ({by}; {top})")
+                   f"relevance {score:.3f} is below the product's threshold {threshold:g} ({by}; {top})")

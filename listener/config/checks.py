@@ -201,6 +201,22 @@ def quiet_hours(value: str) -> str:
     return value
 
 
+def text_query(value: str) -> str:
+    """A query in the search language with text terms only (a product's ``query``: it is matched against
+    each post's text as it is classified, where there are no fields)."""
+    from listener.search.query import Field, Range, QueryError, _walk, parse
+
+    try:
+        tree = parse(value)
+    except QueryError as exc:
+        raise ValueError(f"invalid query: {exc}") from None
+    fields = [n for n in _walk(tree) if isinstance(n, (Field, Range))] if tree is not None else []
+    if fields:
+        raise ValueError(f"a product's query takes text terms only, not {fields[0].name}: (at position "
+                         f"{fields[0].pos})")
+    return value
+
+
 def query(value: str) -> str:
     """A query in the search language."""
     from listener.search.query import QueryError, parse  # only when a rule has a query: reading settings needs no store

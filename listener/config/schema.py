@@ -246,13 +246,14 @@ PRODUCTS = Section("products[]", (
     Setting("context", list, [], checks.strings,
             'words that make a mention likely to be about the product ("flight", "gate"); like a description, '
             "they turn the relevance model on"),
-    Setting("query", str, None, checks.query,
+    Setting("query", str, None, checks.text_query,
             'a query in the search language a post must match for a mention to count (full control: '
             '`apple AND (iphone OR mac OR "apple store")`; text terms only); none: every mention',
             shown_default="none"),
     Setting("relevance", float, RELEVANCE_THRESHOLD, checks.probability,
             "mentions whose relevance score (0 to 1) is below this are kept but count in no number "
-            "(`relevance:low` finds them); products without description or context keep every mention"),
+            "(`relevance:low` finds them); products without description or context keep every mention, and so does "
+            "a mention by a handle alias (`@delta`)"),
 ))
 
 # The keys every [[sources]] entry has; each source type adds its own (listener.config.sourcekeys).
