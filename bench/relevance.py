@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     figures, how = measured(None if args.quick else args.data)
     print(f"WePS-3, 52 entities, entity-held-out; {how}")
     print(f"{'own labels':>10}{'accuracy':>10}{'precision':>11}{'recall':>8}{'prec@rec>=.85':>15}{'vs 0':>8}")
-    curve = figures["own_labels"]
+    curve = dict(sorted(figures["own_labels"].items(), key=lambda kv: int(kv[0])))
     zero = curve["0"]["precision_at_recall_85"]
     for n, f in curve.items():
         print(f"{n:>10}{f['accuracy']:>10.4f}{f['precision']:>11.4f}{f['recall']:>8.4f}"

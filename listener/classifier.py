@@ -130,6 +130,9 @@ class RelevanceJudge:
     queries: dict[str, Any]
     adaptations: dict[str, relevance.Adaptation]
     encoder: Any = None                       # models.encoder.EncoderModel, loaded when first needed
+    # per product: how many of its mentions were scored and the sum of their base log-odds (the store's, see
+    # ``store.relevance_history``, then each batch judged): the product-level stage reads their mean
+    history: dict[str, tuple[int, float]] = field(default_factory=dict)
     _descriptions: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -159,8 +162,9 @@ class RelevanceJudge:
 
     def base_logits(self, bodies: Sequence[str], mentions: Sequence[Sequence[Any]], products: Sequence[str]) \
             -> list[tuple[dict[str, float], float] | None]:
-        """Per post, the features and base log-odds of its mention of ``products[i]`` (None: not mentioned
-        or not judged): what a product's correction is fitted over."""
+        """Per post, the features and log-odds (with the product-level stage over ``history``, without a
+        correction) of its mention of ``products[i]`` (None: not mentioned or not judged): what a product's
+        correction is fitted over."""
         vectors = self.vectors(bodies, mentions)
         out: list[tuple[dict[str, float], float] | None] = []
         for i, (body, ms, name) in enumerate(zip(bodies, mentions, products)):
@@ -169,30 +173,47 @@ class RelevanceJudge:
             if m is None or info is None:
                 out.append(None)
                 continue
-            out.append(relevance.mention_logit(body, m.spans, info, self.model,
-                                               others=[o.product for o in ms if o.product != name],
-                                               post=vectors.get(i), description=self._descriptions.get(name)))
+            f, z = relevance.mention_logit(body, m.spans, info, self.model,
+                                           others=[o.product for o in ms if o.product != name],
+                                           post=vectors.get(i), description=self._descriptions.get(name))
+            n, total = self.history.get(name, (0, 0.0))
+            out.append((f, self.model.stacked(z, self.model.product_mean(n, total))))
         return out
 
     def judge(self, bodies: Sequence[str], mentions: Sequence[Sequence[Any]]) -> list[list[relevance.Verdict | None]]:
-        """Per post, per mention: the verdict (None: not judged, it counts)."""
+        """Per post, per mention: the verdict (None: not judged, it counts). Each product's mean base score
+        (over ``history`` and this batch) feeds the product-level stage; the batch is then added to ``history``."""
         vectors = self.vectors(bodies, mentions)
+        base: dict[tuple[int, int], tuple[dict[str, float], float]] = {}
+        for i, (body, ms) in enumerate(zip(bodies, mentions)):
+            for k, m in enumerate(ms):
+                info = self.products.get(m.product)
+                if info is None or any(body[a:b].startswith("@") for a, b in m.spans):
+                    continue   # no description or context, or named by its handle: it counts
+                if m.product in self.queries and not query_matches(self.queries[m.product], body):
+                    continue
+                base[(i, k)] = relevance.mention_logit(
+                    body, m.spans, info, self.model, others=[o.product for o in ms if o.product != m.product],
+                    post=vectors.get(i), description=self._descriptions.get(m.product))
+        for (i, k), (_, z) in base.items():
+            n, total = self.history.get(mentions[i][k].product, (0, 0.0))
+            self.history[mentions[i][k].product] = (n + 1, total + z)
+        means = {name: self.model.product_mean(n, total) for name, (n, total) in self.history.items()}
         out: list[list[relevance.Verdict | None]] = []
         for i, (body, ms) in enumerate(zip(bodies, mentions)):
             row: list[relevance.Verdict | None] = []
-            for m in ms:
-                info = self.products.get(m.product)
-                if m.product in self.queries and not query_matches(self.queries[m.product], body):
+            for k, m in enumerate(ms):
+                if (i, k) in base:
+                    f, z = base[(i, k)]
+                    row.append(relevance.verdict(self.products[m.product], self.thresholds[m.product], self.model,
+                                                 f, z, product_mean=means.get(m.product), post=vectors.get(i),
+                                                 description=self._descriptions.get(m.product),
+                                                 adaptation=self.adaptations.get(m.product)))
+                elif m.product in self.queries and not query_matches(self.queries[m.product], body):
                     row.append(relevance.Verdict(m.product, None, self.thresholds[m.product], False,
                                                  "the post does not match the product's query"))
-                elif info is None or any(body[a:b].startswith("@") for a, b in m.spans):
-                    row.append(None)   # no description or context, or named by its handle: it counts
                 else:
-                    others = [o.product for o in ms if o.product != m.product]
-                    row.append(relevance.judge(body, m.spans, info, self.thresholds[m.product], self.model,
-                                               others=others, post=vectors.get(i),
-                                               description=self._descriptions.get(m.product),
-                                               adaptation=self.adaptations.get(m.product)))
+                    row.append(None)
             out.append(row)
         return out
 

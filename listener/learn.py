@@ -424,11 +424,15 @@ class Explanation:
                 "relevance": [dict(r) for r in self.relevance], "rejected": [dict(r) for r in self.rejected]}
 
 
-def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
+def explain(post: dict, settings: Settings, top: int = 8, *,
+            history: dict[str, tuple[int, float]] | None = None) -> Explanation:
     """Why ``post`` (a row of ``store.get_post``) gets its label under the configured model:
     the deciding rule (thresholds or class probabilities), the terms that pushed most each way,
-    the matched product aliases and topic terms."""
+    the matched product aliases and topic terms, and each mention's relevance (``history``: the
+    products' stored relevance scores, ``store.relevance_history``)."""
     classifier = Classifier.from_settings(settings)
+    if classifier.relevance is not None and history is not None:
+        classifier.relevance.history = dict(history)
     c = classifier.classify([{**post, "language": post.get("declared_language", post.get("language"))}])[0]
     why = classifier.scorer.explain(post_text(post["title"], post["text"]), top) if c.label != UNSCORED else None
     human = post["human_label"]["sentiment"] if post.get("human_label") else None
@@ -471,7 +475,14 @@ def mention_judgement(mention: dict, scorer: Scorer, top: int = 8) -> dict:
 def explain_post(db: sqlite_utils.Database, settings: Settings, post_id: int, top: int = 8) -> Explanation | None:
     """``explain`` for the stored post ``post_id`` (None when there is none)."""
     post = store.get_post(db, post_id)
-    return None if post is None else explain(post, settings, top)
+    if post is None:
+        return None
+    from models.relevance import load
+
+    with model_errors():
+        history = store.relevance_history(db, load().name) if any(
+            p.description or p.context for p in settings.products) else None
+    return explain(post, settings, top, history=history)
 
 
 def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, now: datetime,
@@ -547,16 +558,21 @@ def train_relevance(data_dir: Path, out: Path | None = None, *, config: "relevan
     prepared = relevance.prepare(items, products, _embedder() if config.encoder else None)
     log(f"features of {len(items):,} labelled mentions in {time.perf_counter() - start:.0f} s")
     metrics: dict = {}
-    if folds:
+    stack: dict = {}
+    if folds:   # the product-level stage is fitted on entity-held-out scores: only with cross-validation
         oof, groups = relevance.cross_validate(prepared, config, folds)
-        _, cut = relevance.precision_at_recall(oof, prepared.labels, 0.85)
-        metrics = {"cross_validated": relevance.figures(oof, prepared.labels, 0.0),
+        stacked = relevance.stacked_logits(oof, prepared.products, prepared.labels, groups)
+        _, cut = relevance.precision_at_recall(stacked, prepared.labels, 0.85)
+        metrics = {"cross_validated": relevance.figures(stacked, prepared.labels, 0.0),
+                   "mention_stage_only": relevance.figures(oof, prepared.labels, 0.0),
                    "probability_at_recall_85": relevance.sigmoid(cut),
-                   "own_labels": {str(n): f for n, f in relevance.adaptation_curve(prepared, oof, groups).items()},
+                   "own_labels": {str(n): f for n, f in relevance.adaptation_curve(prepared, stacked, groups).items()},
                    "how": f"{folds}-fold entity-held-out cross-validation over {len(products)} WePS-3 entities; "
                           "own labels: per held-out entity 200 random mentions to learn from, the rest tested"}
+        stack = relevance.fit_stack(oof, prepared.products, prepared.labels)
         log(f"cross-validated in {time.perf_counter() - start:.0f} s")
     model = relevance.fit_prepared(prepared, config)
+    model.stack = stack
     model.meta.update(data_sha256=relevance.checksum(items), entities=len(products), metrics=metrics,
                       settings_sha256=hashlib.sha256(relevance.ENTITIES.read_bytes()).hexdigest())
     data = relevance.serialize(model)
@@ -599,6 +615,8 @@ def adapt_relevance(db: sqlite_utils.Database, settings: Settings, out: Path | N
 
     marks = store.relevance_marks(db)
     judge = relevance_judge(settings, scorer_for(settings) if marks else None)
+    if judge is not None:
+        judge.history = store.relevance_history(db, judge.model.name)
     path = Path(out) if out is not None else adaptations_path(settings)
     labels: dict[str, dict[str, int]] = {}
     skipped: dict[str, str] = {}

@@ -29,7 +29,12 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from models.trained import ArtifactError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMAT = "listener-relevance-1"
 FEATURE_VERSION = "rel-features-1"
@@ -46,8 +51,9 @@ STOPWORDS = frozenset(
     "with you your rt".split())
 
 
-class RelevanceError(ValueError):
-    """An unusable relevance artifact or adaptation file (the message names it and says what to do)."""
+class RelevanceError(ArtifactError):
+    """An unusable relevance artifact, adaptations file or training data (the message names it and says what
+    to do); an ``ArtifactError``, so ``listener.errors.model_errors`` shows it as one line."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,20 @@ class RelevanceModel:
     meta: dict = field(default_factory=dict)
     post: tuple[float, ...] = ()
     pair: tuple[float, ...] = ()
+    # the product-level stage: logit = mention * base + product * (the product's mean base logit) + intercept;
+    # ``prior`` and ``shrink``: the mean is pulled towards ``prior`` as if ``shrink`` mentions scored it
+    stack: dict[str, float] = field(default_factory=dict)
+
+    def stacked(self, base: float, product_mean: float | None) -> float:
+        """The log-odds after the product-level stage (the base log-odds without one, or without a mean)."""
+        if not self.stack or product_mean is None:
+            return base
+        return self.stack["mention"] * base + self.stack["product"] * product_mean + self.stack["intercept"]
+
+    def product_mean(self, n: int, total: float) -> float:
+        """The product's mean base log-odds from ``n`` mentions summing to ``total``, pulled towards the prior."""
+        k, prior = self.stack.get("shrink", 0.0), self.stack.get("prior", 0.0)
+        return (total + k * prior) / (n + k) if n + k > 0 else prior
 
     @property
     def uses_encoder(self) -> bool:
@@ -194,7 +214,7 @@ class RelevanceModel:
             z += sum(w * x for w, x in zip(self.post, post))
             if description is not None and self.pair:
                 z += PAIR_SCALE * sum(w * x * d for w, x, d in zip(self.pair, post, description))
-        return z
+        return float(z)
 
     def score(self, f: dict[str, float], post: Sequence[float] | None = None,
               description: Sequence[float] | None = None) -> float:
@@ -272,7 +292,7 @@ def serialize(model: RelevanceModel) -> bytes:
     meta = {k: v for k, v in model.meta.items() if k != "artifact_id"}
     return (json.dumps({"format": FORMAT, "feature_version": FEATURE_VERSION, "intercept": model.intercept,
                         "weights": dict(sorted(model.weights.items())), "post": list(model.post),
-                        "pair": list(model.pair), "meta": meta},
+                        "pair": list(model.pair), "stack": dict(sorted(model.stack.items())), "meta": meta},
                        sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -297,12 +317,15 @@ def load(path: Path = SHIPPED) -> RelevanceModel:
         weights = {str(k): float(v) for k, v in doc["weights"].items()}
         intercept = float(doc["intercept"])
         post, pair = tuple(float(v) for v in doc.get("post", ())), tuple(float(v) for v in doc.get("pair", ()))
+        stack = {str(k): float(v) for k, v in (doc.get("stack") or {}).items()}
+        if stack and not {"mention", "product", "intercept"} <= stack.keys():
+            raise KeyError("stack")
     except (KeyError, TypeError, ValueError, AttributeError):
         raise RelevanceError(f"{path}: weights missing or malformed; {fix}") from None
     if pair and len(pair) != len(post):
         raise RelevanceError(f"{path}: embedding weights of different sizes; {fix}")
     meta = dict(doc.get("meta") or {}, artifact_id=hashlib.sha256(data).hexdigest())
-    return RelevanceModel(weights, intercept, meta, post, pair)
+    return RelevanceModel(weights, intercept, meta, post, pair, stack)
 
 
 # --- training data, measurement and per-product adaptation ---------------------------------------------
@@ -440,6 +463,50 @@ def cross_validate(p: Prepared, config: TrainConfig, folds: int = 5) -> tuple["n
         model = fit_prepared(_subset(p, ~test), config)
         out[test] = logits(model, _subset(p, test))
     return out, groups
+
+
+STACK_SHRINK = 5.0   # a product's mean is pulled towards the prior as if this many mentions scored the prior
+
+
+def product_means(logits: "np.ndarray", products: "np.ndarray", prior: float, shrink: float) -> "np.ndarray":
+    """Each mention's product mean base log-odds (over all the product's mentions, pulled towards ``prior``)."""
+    import numpy as np
+
+    out = np.zeros(len(logits))
+    for name in set(products):
+        m = products == name
+        out[m] = (logits[m].sum() + shrink * prior) / (m.sum() + shrink)
+    return out
+
+
+def fit_stack(logits: "np.ndarray", products: "np.ndarray", labels: "np.ndarray",
+              shrink: float = STACK_SHRINK) -> dict[str, float]:
+    """The product-level stage, fitted on entity-held-out base log-odds: how much a mention's own score and
+    its product's mean score each count. The prior is the mean over products of their mean."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    prior = float(np.mean([logits[products == n].mean() for n in set(products)]))
+    x = np.column_stack([logits, product_means(logits, products, prior, shrink)])
+    with _single_thread():
+        clf = LogisticRegression(max_iter=1000).fit(x, labels.astype(int))
+    return {"mention": float(clf.coef_[0][0]), "product": float(clf.coef_[0][1]),
+            "intercept": float(clf.intercept_[0]), "prior": prior, "shrink": shrink}
+
+
+def stacked_logits(logits: "np.ndarray", products: "np.ndarray", labels: "np.ndarray",
+                   groups: list[set[str]]) -> "np.ndarray":
+    """Entity-held-out log-odds after the product-level stage: each fold's stage fitted on the other folds."""
+    import numpy as np
+
+    out = np.zeros(len(logits))
+    for held in groups:
+        test = np.array([e in held for e in products])
+        st = fit_stack(logits[~test], products[~test], labels[~test])
+        model = RelevanceModel({}, 0.0, stack=st)
+        means = product_means(logits[test], products[test], st["prior"], st["shrink"])
+        out[test] = [model.stacked(z, m) for z, m in zip(logits[test], means)]
+    return out
 
 
 def precision_at_recall(scores: Sequence[float], labels: Sequence[bool], recall: float = 0.85) -> tuple[float, float]:
@@ -582,6 +649,8 @@ class Verdict:
     threshold: float
     relevant: bool
     reason: str
+    logit: float | None = None   # the base model's log-odds (before the product-level stage and correction)
+    model: str = ""              # the relevance model's name
 
 
 def pushes_text(pushes: Sequence[tuple[str, float]]) -> str:
@@ -599,18 +668,21 @@ def mention_logit(text: str, spans: Sequence[tuple[int, int]], product: ProductI
     return f, model.logit(f, post, description)
 
 
-def judge(text: str, spans: Sequence[tuple[int, int]], product: ProductInfo, threshold: float,
-          model: RelevanceModel, *, others: Sequence[str] = (), post: Sequence[float] | None = None,
-          description: Sequence[float] | None = None, adaptation: Adaptation | None = None) -> Verdict:
-    """The verdict on one mention (``post``/``description``: unit-length embeddings when the model reads them)."""
-    f, z = mention_logit(text, spans, product, model, others=others, post=post, description=description)
+def verdict(product: ProductInfo, threshold: float, model: RelevanceModel, f: dict[str, float], base: float, *,
+            product_mean: float | None = None, post: Sequence[float] | None = None,
+            description: Sequence[float] | None = None, adaptation: Adaptation | None = None) -> Verdict:
+    """The verdict on one mention from its features and base log-odds (``mention_logit``), the product's mean
+    base log-odds (``RelevanceModel.product_mean``) and the product's correction."""
+    z = model.stacked(base, product_mean)
     if adaptation is not None:
         z = adaptation.logit(z, f)
     score = sigmoid(z)
     top = pushes_text(model.contributions(f, 3, post, description))
     by = f"{model.name}" + (f" with {adaptation.labels} of its own marks" if adaptation is not None else "")
+    if product_mean is not None and model.stack:
+        by += f"; the product's mentions score {sigmoid(product_mean):.2f} on average"
     if score >= threshold:
         return Verdict(product.name, score, threshold, True,
-                       f"relevance {score:.3f} is at or above the product's threshold {threshold:g} ({by}; {top})")
+                       f"relevance {score:.3f} is at or above the product's threshold {threshold:g} ({by}; {top})", base, model.name)
     return Verdict(product.name, score, threshold, False,
-                   f"relevance {score:.3f} is below the product's threshold {threshold:g} ({by}; {top})")
+                   f"relevance {score:.3f} is below the product's threshold {threshold:g} ({by}; {top})", base, model.name)

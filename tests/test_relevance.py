@@ -33,7 +33,7 @@ model = "vader"
 name = "Delta"
 aliases = ["Delta"]
 description = "Delta Air Lines: US airline"
-relevance = 0.4
+relevance = 0.3
 [[products]]
 name = "Firefox"
 aliases = ["Firefox"]
@@ -102,9 +102,11 @@ def test_mentions_not_about_the_product_count_nowhere_and_search_shows_them_only
         "SELECT post_id, product, score, threshold, reason FROM mention_rejects")}
     assert set(rejects) == {(ids["river"], "Delta"), (ids["variant"], "Delta"), (ids["pie"], "Apple")}
     score, threshold, reason = rejects[(ids["river"], "Delta")]
-    assert 0 <= score < threshold == 0.4 and reason.startswith(f"relevance {score:.3f} is below the product's threshold 0.4")
-    assert rejects[(ids["pie"], "Apple")] == (None, 0.4 if False else settings.products[2].relevance,
-                                              "the post does not match the product's query")
+    assert 0 <= score < threshold == 0.3 and reason.startswith(f"relevance {score:.3f} is below the product's threshold 0.3")
+    assert rejects[(ids["pie"], "Apple")] == (None, 0.25, "the post does not match the product's query")
+    # every scored mention's base score is kept: the product-level stage reads each product's mean
+    history = store.relevance_history(db, relevance.load().name)
+    assert history["Delta"][0] == 3 and history["Apple"][0] == 1 and "Firefox" not in history
     assert sum(r["n"] for r in store.daily_mentions(db, "2026-11-22", "2026-11-23") if r["product"] == "Delta") == 1
     assert found(db, "product:Delta") == {ids["flight"]}
     assert found(db, "product:Delta relevance:low") == {ids["river"], ids["variant"]}
@@ -161,7 +163,7 @@ def test_explain_and_the_post_page_say_why_a_mention_does_not_count(site):
     assert "relevance of Delta: relevance " in out and "not counted: Delta (alias 'delta'): relevance" in out
     client = TestClient(create_app(settings, today=lambda: date(2026, 11, 23)))
     page = client.get(f"/posts/{ids['variant']}").text
-    assert "Not counted" in page and "below the product&#39;s threshold 0.4" in page
+    assert "Not counted" in page and "below the product&#39;s threshold 0.3" in page
     assert "<script>x</script>" not in page
 
 

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from listener.store.db import write
 from listener.store.fts import refresh_facets
-from listener.store.relevance import apply_marks, save_rejects
+from listener.store.relevance import apply_marks, save_rejects, save_scores
 from listener.store.sql import chunks, rows
 
 
@@ -61,6 +61,7 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
             [[r.post_id, m.product, m.alias, *_judged(j)]
              for r in results for m, j in _with_judgements(r)])
         save_rejects(conn, results, classifier)
+        save_scores(conn, results)
         conn.executemany("DELETE FROM post_topics WHERE post_id = ?", ids)
         conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
                          [[r.post_id, t.topic, t.sentiment] for r in results for t in getattr(r, "topics", ())])

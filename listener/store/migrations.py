@@ -319,8 +319,9 @@ def _m0013(db: sqlite_utils.Database) -> None:
 @_migration("0015_mention_rejects")
 def _m0015(db: sqlite_utils.Database) -> None:
     """Mentions judged not about their product (models.relevance), apart from ``mentions`` so that every
-    number, which counts ``mentions``, leaves them out; and the users' about / not-about marks, which
-    decide over the model and are training data (``listener train --relevance --with-labels``)."""
+    number, which counts ``mentions``, leaves them out; the users' about / not-about marks, which
+    decide over the model and are training data (``listener train --relevance --with-labels``); and each
+    judged mention's base score, whose mean per product the model's product-level stage reads."""
     db.execute("""
         CREATE TABLE IF NOT EXISTS mention_rejects (
             post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
@@ -341,6 +342,15 @@ def _m0015(db: sqlite_utils.Database) -> None:
             labelled_at TEXT NOT NULL,
             PRIMARY KEY (post_id, product)
         )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS relevance_scores (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            logit REAL NOT NULL,          -- the relevance model's base log-odds of the mention
+            model TEXT NOT NULL,
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS relevance_scores_model ON relevance_scores (model, product)")
 
 
 def _number(name: str) -> int:

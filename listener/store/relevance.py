@@ -1,5 +1,6 @@
-"""Mentions judged not about their product (``mention_rejects``) and the users' about / not-about marks
-(``relevance_labels``), which decide over the model.
+"""Mentions judged not about their product (``mention_rejects``), the users' about / not-about marks
+(``relevance_labels``), which decide over the model, and the judged mentions' base scores
+(``relevance_scores``), whose mean per product the model reads.
 
 A rejected mention lives in ``mention_rejects`` instead of ``mentions``: every number counts ``mentions``,
 so none counts it, and search finds it only with ``relevance:low``.
@@ -30,6 +31,20 @@ def save_rejects(conn: sqlite3.Connection, results: Sequence[Any], model: str) -
         [[r.post_id, m.product, m.alias, v.score, v.threshold, v.reason, model,
           *([None] * 5 if j is None else [j.score, j.label, j.confidence, j.span, j.basis])]
          for r in results for m, j, v in getattr(r, "rejected", ())])
+
+
+def save_scores(conn: sqlite3.Connection, results: Sequence[Any]) -> None:
+    """Replace the base scores of these results' judged mentions (``Classification.verdicts``)."""
+    conn.executemany("DELETE FROM relevance_scores WHERE post_id = ?", [[r.post_id] for r in results])
+    conn.executemany("INSERT OR REPLACE INTO relevance_scores (post_id, product, logit, model) VALUES (?, ?, ?, ?)",
+                     [[r.post_id, v.product, v.logit, v.model] for r in results for v in getattr(r, "verdicts", ())
+                      if v.logit is not None])
+
+
+def relevance_history(db: sqlite_utils.Database, model: str) -> dict[str, tuple[int, float]]:
+    """Per product: how many of its stored mentions ``model`` scored, and the sum of their base log-odds."""
+    return {p: (n, total) for p, n, total in db.execute(
+        "SELECT product, count(*), sum(logit) FROM relevance_scores WHERE model = ? GROUP BY product", [model])}
 
 
 def apply_marks(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
@@ -79,10 +94,3 @@ def relevance_marks(db: sqlite_utils.Database) -> list[dict]:
     for r in found:
         r["about"] = bool(r["about"])
     return found
-
-
-def relevance_mark(db: sqlite_utils.Database, post_id: int, product: str) -> bool | None:
-    """A person's mark of one post's mention of ``product`` (None: none)."""
-    found = db.execute("SELECT about FROM relevance_labels WHERE post_id = ? AND product = ?",
-                       [post_id, product]).fetchone()
-    return None if found is None else bool(found[0])
