@@ -141,11 +141,17 @@ class RelevanceJudge:
         return self.model.name + (f"+{digest.hexdigest()[:8]}" if self.adaptations else "")
 
     def _embed(self, texts: Sequence[str]) -> Any:
+        """Unit-length embeddings of ``texts``; those the sentiment scorer just read come from its memo."""
+        import numpy as np
+
         from models import encoder
 
         if self.encoder is None:
             self.encoder = encoder.load()
-        return relevance.unit(self.encoder.run(list(texts))[1])
+        memo = getattr(self.encoder, "memo", {})
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        found = dict(zip(missing, self.encoder.run(missing)[1])) if missing else {}
+        return relevance.unit(np.array([memo[t] if t in memo else found[t] for t in texts]))
 
     def vectors(self, bodies: Sequence[str], mentions: Sequence[Sequence[Any]]) -> dict[int, Any]:
         """The posts' embeddings (by index) where a judged product is mentioned, when the model reads them;
@@ -218,6 +224,29 @@ class RelevanceJudge:
         return out
 
 
+MEMO_SIZE = 8192   # texts whose embeddings the sentiment model keeps for the relevance model
+
+
+def remembering(model: Any) -> Any:
+    """The encoder ``model`` remembering the embeddings of the last texts it ran (up to ``MEMO_SIZE``), so the
+    relevance model reads the post embeddings the sentiment model computed instead of running it again."""
+    from models.encoder import EncoderModel
+
+    class Remembering(EncoderModel):
+        memo: dict
+
+        def run(self, texts: Sequence[str]) -> Any:
+            probs, emb = super().run(texts)
+            if len(self.memo) + len(texts) > MEMO_SIZE:
+                self.memo.clear()
+            self.memo.update(zip(texts, emb))
+            return probs, emb
+
+    out = Remembering(model.meta, model.session, model.tokenizer)
+    out.memo = {}
+    return out
+
+
 def relevance_judge(settings: Settings, scorer: Scorer | None = None) -> RelevanceJudge | None:
     """The relevance judge of ``settings`` (None when no product has a description, context terms or a query:
     every mention counts). Raises ``ModelError`` when the model or the corrections file cannot be used."""
@@ -255,8 +284,12 @@ class Classifier:
         Raises ``ModelError`` when the configured model artifact cannot be used.
         """
         scorer = scorer_for(settings)
+        judge = relevance_judge(settings, scorer) if relevance else None
+        if judge is not None and judge.model.uses_encoder and isinstance(scorer, EncoderScorer) and scorer.head is None:
+            judge.encoder = remembering(scorer.model)
+            scorer = replace(scorer, model=judge.encoder)
         return cls(scorer, compile_products(settings.products), compile_topics(settings.topics),
-                   tuple(settings.sentiment.languages), relevance_judge(settings, scorer) if relevance else None)
+                   tuple(settings.sentiment.languages), judge)
 
     @property
     def model(self) -> str:

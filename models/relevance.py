@@ -184,6 +184,7 @@ class RelevanceModel:
     # the product-level stage: logit = mention * base + product * (the product's mean base logit) + intercept;
     # ``prior`` and ``shrink``: the mean is pulled towards ``prior`` as if ``shrink`` mentions scored it
     stack: dict[str, float] = field(default_factory=dict)
+    _arrays: tuple | None = field(default=None, repr=False, compare=False)   # post and pair as numpy arrays
 
     def stacked(self, base: float, product_mean: float | None) -> float:
         """The log-odds after the product-level stage (the base log-odds without one, or without a mean)."""
@@ -211,9 +212,15 @@ class RelevanceModel:
         embeddings (None: the encoder's part is left out)."""
         z = self.intercept + sum(self.weights.get(k, 0.0) * v for k, v in f.items())
         if post is not None and self.post:
-            z += sum(w * x for w, x in zip(self.post, post))
+            import numpy as np
+
+            if self._arrays is None:
+                self._arrays = (np.asarray(self.post, np.float64), np.asarray(self.pair, np.float64))
+            w_post, w_pair = self._arrays
+            x = np.asarray(post, np.float64)
+            z += float(w_post @ x)
             if description is not None and self.pair:
-                z += PAIR_SCALE * sum(w * x * d for w, x, d in zip(self.pair, post, description))
+                z += PAIR_SCALE * float(w_pair @ (x * np.asarray(description, np.float64)))
         return float(z)
 
     def score(self, f: dict[str, float], post: Sequence[float] | None = None,
