@@ -109,6 +109,8 @@ def test_mentions_not_about_the_product_count_nowhere_and_search_shows_them_only
     assert history["Delta"][0] == 3 and history["Apple"][0] == 1 and "Firefox" not in history
     assert sum(r["n"] for r in store.daily_mentions(db, "2026-11-22", "2026-11-23") if r["product"] == "Delta") == 1
     assert found(db, "product:Delta") == {ids["flight"]}
+    overview = TestClient(create_app(settings, today=lambda: date(2026, 11, 23))).get("/api/products/Delta").json()
+    assert overview["mentions"] == 1 and sum(d["mentions"] for d in overview["days"]) == 1
     assert found(db, "product:Delta relevance:low") == {ids["river"], ids["variant"]}
     assert found(db, "relevance:low") == {ids["river"], ids["variant"], ids["pie"]}
     assert found(db, "product:Apple OR product:Delta relevance:low") == {ids["iphone"], ids["river"], ids["variant"]}
