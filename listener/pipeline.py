@@ -160,6 +160,8 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
     """Tag unclassified posts (every post with ``everything``) with sentiment, products, topics, language."""
     stamp = iso_utc(now)
     classifier = Classifier.from_settings(settings)
+    if classifier.relevance is not None:   # the products' mean relevance so far (the model's product-level stage)
+        classifier.relevance.history = store.relevance_history(db, classifier.relevance.model.name)
     k = settings.classify
     total, mentions, labels = 0, 0, {}
     with store.recorded_run(db, "classify", now=stamp) as run:

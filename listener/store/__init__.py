@@ -10,7 +10,7 @@ behind them, one per concern:
 - ``sql``: running statements (rows, batches, ``IN (...)`` chunks, a time limit)
 - ``fts``: the full-text index ``posts_fts`` and its facets column (tokens: ``listener.facets``)
 - ``posts``, ``classify``, ``duplicates``, ``sources``, ``runs``, ``jobs``, ``reports``, ``alerts``,
-  ``saved``: the tables, by what they hold
+  ``saved``, ``relevance``: the tables, by what they hold
 
 The search interface
 --------------------
@@ -50,6 +50,8 @@ from listener.store.reports import (MENTION_LABEL_SQL, NOT_COMPUTED, Scope, clas
                                     mention_counts, mention_labels, posts_between,
                                     posts_by_source, product_facets, product_mentions, product_topics,
                                     topic_sentiment, unjudged_mentions)
+from listener.store.relevance import (MARKED_NOT_ABOUT, label_relevance, rejected_mentions, relevance_history,
+                                      relevance_marks)
 from listener.store.runs import Run, close_stale_runs, finish_run, last_digest, recent_runs, recorded_run, start_run
 from listener.store.saved import delete_saved_search, save_search, saved_searches
 from listener.store.sources import (NOT_FOUND_LIMIT, SourceState, record_fetch, source_activity, source_state,

@@ -339,6 +339,43 @@ def _m0014(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX post_bands_post ON post_bands (post_id)")
 
 
+@_migration("0015_mention_rejects")
+def _m0015(db: sqlite_utils.Database) -> None:
+    """Mentions judged not about their product (models.relevance), apart from ``mentions`` so that every
+    number, which counts ``mentions``, leaves them out; the users' about / not-about marks, which
+    decide over the model and are training data (``listener train --relevance --with-labels``); and each
+    judged mention's base score, whose mean per product the model's product-level stage reads."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS mention_rejects (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            score REAL,                   -- relevance in [0, 1]; NULL: not scored (a query or a mark decided)
+            threshold REAL,
+            reason TEXT NOT NULL,         -- one sentence: why it does not count
+            model TEXT,                   -- the relevance model, or 'label' for a user's mark
+            sentiment REAL, sentiment_label TEXT, confidence REAL, span TEXT, basis TEXT,  -- as in mentions
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS relevance_labels (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            about INTEGER NOT NULL,       -- 1: about the product, 0: not about it
+            labelled_at TEXT NOT NULL,
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS relevance_scores (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            logit REAL NOT NULL,          -- the relevance model's base log-odds of the mention
+            model TEXT NOT NULL,
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS relevance_scores_model ON relevance_scores (model, product)")
+
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 
