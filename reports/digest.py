@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable
@@ -50,7 +51,7 @@ SERIES_DAYS = 30
 SPIKE_HISTORY = 56
 NEUTRAL_BAND = 0.05  # |score| below this reads as neutral, whatever the label (VADER's own band)
 MAX_EXPLAINED = 5   # alarms per product that get their drivers (each is two reads of the store)
-DRIVER_SAMPLE = (1000, 2000)  # newest posts read for a driver's window and baseline (a digest has many)
+DRIVER_SAMPLE = (300, 600)  # newest posts read for a driver's window and baseline (a digest has many)
 _QUESTION = re.compile(r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else))\b",
                        re.I)
 _QUESTION_OR_COMPLAINT = re.compile(
@@ -339,6 +340,11 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     k = cfg.top_mentions
     a, b, c = start.isoformat(), end_excl.isoformat(), scope
     clusters = store.emerging_topics(db, day.isoformat())  # stored by `listener emerging` for this day
+    found: dict[str, list[store.PeriodMention]] = {}
+    for m in store.period_mentions(db, a, b, c):  # one pass over the period's mentions, every product
+        found.setdefault(m.product, []).append(m)
+    topics = store.topic_sentiments(db, a, b, cutoff=c)
+    tokens: dict[int, frozenset[str]] = {}  # each post's terms, shared by every explanation of this digest
     plan = search_mod.prepare(db, saved["query"]) if saved else None
     for s in stats.values():
         if product and s.name != product:
@@ -346,28 +352,33 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         if s.mentions and not (days == 1 and s.alarms):  # a daily digest's alarms explain the day themselves
             since = start - timedelta(days=windows[0][1])
             s.drivers = explain(db, s.name, plan, "volume", a, b, since.isoformat(), cutoff=cutoff,
-                                sample=DRIVER_SAMPLE)
+                                sample=DRIVER_SAMPLE, tokens=tokens)
         for alarm in s.alarms[:MAX_EXPLAINED]:
             d0 = date.fromisoformat(alarm.day)
             alarm.drivers = explain(db, s.name, plan, "negative_share" if alarm.metric == "negative share"
                                     else "volume", d0.isoformat(), (d0 + timedelta(days=1)).isoformat(),
-                                    (d0 - timedelta(days=7)).isoformat(), cutoff=cutoff, sample=DRIVER_SAMPLE)
+                                    (d0 - timedelta(days=7)).isoformat(), cutoff=cutoff, sample=DRIVER_SAMPLE,
+                                    tokens=tokens)
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
         scored = s.positive + s.neutral + s.negative
         s.net_sentiment = net_sentiment(s.positive, s.negative, scored)
+        mine = found.get(s.name, [])
         # a mention labelled positive or negative whose score is inside the neutral band is not shown as
         # "most positive/negative" (it would read +0.00)
-        positives = store.product_mentions(db, s.name, a, b, label="positive", limit=k + 20, cutoff=c)
-        s.top_positive = _refs([r for r in positives if (r["sentiment"] or 0) >= NEUTRAL_BAND][:k])
-        negatives = store.product_mentions(db, s.name, a, b, label="negative", limit=k + 20, cutoff=c)
-        s.top_negative = _refs([r for r in negatives if (r["sentiment"] or 0) <= -NEUTRAL_BAND][:k])
-        engaged = store.product_mentions(db, s.name, a, b, order="engagement", limit=max(200, k), cutoff=c)
-        s.most_engaged = [m for m in _refs(engaged[:k]) if m.engagement > 0]
-        s.needs_response = _refs(_needs_response(engaged)[:k])
-        s.top_sources = store.product_facets(db, s.name, a, b, "source", limit=5, cutoff=c)
-        s.top_authors = store.product_facets(db, s.name, a, b, "author", limit=5, cutoff=c)
-        s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"])
-                    for r in store.topic_sentiment(db, s.name, a, b, cutoff=c)]
+        positives = _ranked([m for m in mine if m.label == "positive" and (m.sentiment or 0) >= NEUTRAL_BAND],
+                            lambda m: -(m.sentiment or 0))[:k]
+        negatives = _ranked([m for m in mine if m.label == "negative" and (m.sentiment or 0) <= -NEUTRAL_BAND],
+                            lambda m: m.sentiment or 0)[:k]
+        engaged = _ranked(mine, lambda m: -m.engagement)[:max(200, k)]
+        full = store.mention_rows(db, s.name, [m.post_id for m in positives + negatives + engaged])
+        s.top_positive = _refs([full[m.post_id] for m in positives])
+        s.top_negative = _refs([full[m.post_id] for m in negatives])
+        engaged_rows = [full[m.post_id] for m in engaged]
+        s.most_engaged = [m for m in _refs(engaged_rows[:k]) if m.engagement > 0]
+        s.needs_response = _refs(_needs_response(engaged_rows)[:k])
+        s.top_sources = _top(m.source for m in mine)
+        s.top_authors = _top(m.author for m in mine if m.author is not None)
+        s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"]) for r in topics.get(s.name, [])]
         s.emerging = [EmergingTopic(r["terms"], r["size"], r["is_new"], r["period_start"], r["period_end"])
                       for r in clusters if r["product"] == s.name]
 
@@ -462,6 +473,19 @@ def period_alarms(name: str, start: date, day: date, per_day: dict, known: set[s
                              round(share.expected, 4), share.p))
         d += timedelta(days=1)
     return out
+
+
+def _ranked(mentions: list[store.PeriodMention], key) -> list[store.PeriodMention]:
+    """``mentions`` by ``key``, then newest first, then by post id (the order the store's queries give)."""
+    out = sorted(mentions, key=lambda m: m.post_id)
+    out.sort(key=lambda m: m.posted_at, reverse=True)  # stable: equal times keep the id order
+    out.sort(key=key)
+    return out
+
+
+def _top(values: Iterable[str], limit: int = 5) -> list[tuple[str, int]]:
+    """The most frequent values, then alphabetical (as the store's facet queries order them)."""
+    return sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def _needs_response(rows: list[dict]) -> list[dict]:

@@ -316,6 +316,27 @@ def _m0013(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN parent_url TEXT")
 
 
+@_migration("0014_report_indexes")
+def _m0014(db: sqlite_utils.Database) -> None:
+    """What the reports (digest, web overview) read over a range of days without a row of ``posts``
+    per mention: each mention carries its post's ``posted_at`` and ``fetched_at`` (kept by triggers,
+    so writers need not know), indexed with its product, label and score; and a covering index of
+    the posts' days for the per-source and per-classifier counts."""
+    db.execute("ALTER TABLE mentions ADD COLUMN post_posted_at TEXT")   # copies of the post's, for the index below
+    db.execute("ALTER TABLE mentions ADD COLUMN post_fetched_at TEXT")
+    db.execute("UPDATE mentions SET (post_posted_at, post_fetched_at) = "
+               "(SELECT posted_at, fetched_at FROM posts WHERE posts.id = mentions.post_id)")
+    db.execute("""CREATE TRIGGER mentions_post_dates AFTER INSERT ON mentions BEGIN
+        UPDATE mentions SET (post_posted_at, post_fetched_at) =
+            (SELECT posted_at, fetched_at FROM posts WHERE posts.id = NEW.post_id) WHERE rowid = NEW.rowid; END""")
+    db.execute("""CREATE TRIGGER posts_mention_dates AFTER UPDATE OF posted_at, fetched_at ON posts BEGIN
+        UPDATE mentions SET post_posted_at = NEW.posted_at, post_fetched_at = NEW.fetched_at
+        WHERE post_id = NEW.id; END""")
+    db.execute("CREATE INDEX mentions_period ON mentions "
+               "(post_posted_at, post_fetched_at, product, sentiment_label, sentiment, post_id)")
+    db.execute("CREATE INDEX posts_posted_cover ON posts (posted_at, fetched_at, source, classifier)")
+
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 import sqlite_utils
 
 from listener.facets import ENGAGEMENT_SQL
-from listener.store.sql import rows
+from listener.store.sql import chunks, rows
 
 NOT_COMPUTED = "not computed"
 # The label of mention ``m`` of post ``p``: its own; NOT_COMPUTED when the post was classified before
@@ -52,16 +52,107 @@ def _cut(cutoff: str | Scope | None) -> tuple[str, list]:
     return sql, args
 
 
+# MENTION_LABEL_SQL reading the post only when the mention has no label of its own (rare: posts
+# classified before mentions were judged), so a range of mentions is read from ``mentions_period`` alone.
+_MENTION_LABEL_LAZY = ("CASE WHEN m.sentiment_label IS NOT NULL THEN m.sentiment_label "
+                       "WHEN (SELECT classified_at FROM posts WHERE posts.id = m.post_id) IS NOT NULL "
+                       f"THEN '{NOT_COMPUTED}' END")
+
+
+def _mentions_in(start: str, end: str, cutoff: str | Scope | None, *, posts: bool = False,
+                 topics: bool = False) -> tuple[str, list]:
+    """``FROM ... WHERE ...`` over the mentions ``m`` of posts in [start, end) within a cut-off or
+    ``Scope``, walking the mentions' own date index (migration 0014); ``posts`` (or a search's
+    condition) joins their posts as ``p``, ``topics`` their posts' topics as ``t``."""
+    scope = cutoff if isinstance(cutoff, Scope) else Scope(cutoff)
+    sql = "FROM mentions m INDEXED BY mentions_period"
+    if posts or scope.sql:
+        sql += " JOIN posts p ON p.id = m.post_id"
+    if topics:
+        sql += " CROSS JOIN post_topics t ON t.post_id = m.post_id"
+    sql += " WHERE m.post_posted_at >= ? AND m.post_posted_at < ?"
+    args: list = [start, end]
+    if scope.cutoff:
+        sql, args = f"{sql} AND m.post_fetched_at <= ?", [*args, scope.cutoff]
+    if scope.sql:
+        sql, args = f"{sql} AND {scope.sql}", [*args, *scope.params]
+    return sql, args
+
+
 def daily_mentions(db: sqlite_utils.Database, start: str, end: str,
                    cutoff: str | Scope | None = None) -> list[dict]:
     """Mentions per product, UTC day and the mention's sentiment label for days in [start, end)."""
-    cut, args = _cut(cutoff)
+    scope, args = _mentions_in(start, end, cutoff)
     return rows(db, f"""
-        SELECT m.product, substr(p.posted_at, 1, 10) AS day, {MENTION_LABEL_SQL} AS label,
-               count(*) AS n
+        SELECT m.product, substr(m.post_posted_at, 1, 10) AS day, {_MENTION_LABEL_LAZY} AS label, count(*) AS n
+        {scope} GROUP BY m.product, day, label""", args)
+
+
+@dataclass(frozen=True)
+class PeriodMention:
+    """One mention of a post in a period, as the reports rank and count them (no text)."""
+    post_id: int
+    product: str
+    label: str | None       # MENTION_LABEL_SQL: the mention's label, NOT_COMPUTED, or None (unclassified)
+    sentiment: float | None
+    posted_at: str
+    source: str
+    author: str | None
+    engagement: int
+
+
+def period_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None, *,
+                    product: str | None = None) -> list[PeriodMention]:
+    """Every mention (of ``product``, else of any product) of the posts in [start, end), in one pass
+    over the mentions' date index: what the reports rank, count and facet, without any post's text."""
+    scope, args = _mentions_in(start, end, cutoff, posts=True)
+    only, only_args = ("AND m.product = ?", [product]) if product else ("", [])
+    found = db.execute(f"""
+        SELECT m.post_id, m.product, {_MENTION_LABEL_LAZY}, m.sentiment, m.post_posted_at, p.source, p.author,
+               {ENGAGEMENT_SQL}
+        {scope} {only}""", [*args, *only_args])
+    return [PeriodMention(*r) for r in found.fetchall()]
+
+
+def mention_rows(db: sqlite_utils.Database, product: str, ids: list[int]) -> dict[int, dict]:
+    """The mentions of ``product`` in the posts ``ids`` as post rows (the columns of
+    ``product_mentions``), by post id."""
+    out: dict[int, dict] = {}
+    for chunk, marks in chunks(list(ids)):
+        for r in rows(db, f"SELECT {_MENTION_COLUMNS} FROM mentions m JOIN posts p ON p.id = m.post_id "
+                          f"WHERE m.product = ? AND m.post_id IN ({marks})", [product, *chunk]):
+            out[r["id"]] = r
+    return out
+
+
+def mention_window(db: sqlite_utils.Database, product: str, start: str, end: str, *, limit: int,
+                   cutoff: str | None = None) -> list[dict]:
+    """A product's mentions posted in [start, end), newest first, at most ``limit``, as the post rows
+    ``listener.search.window_rows`` gives for a product (``sentiment`` and its label the mention's)."""
+    scope, args = _mentions_in(start, end, cutoff)
+    return rows(db, f"""
+        SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, m.sentiment,
+               {MENTION_LABEL_SQL} AS sentiment_label, {ENGAGEMENT_SQL} AS engagement
         FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE p.posted_at >= ? AND p.posted_at < ? {cut}
-        GROUP BY m.product, day, label""", [start, end, *args])
+        WHERE m.rowid IN (SELECT m.rowid {scope} AND m.product = ?
+                          ORDER BY m.post_posted_at DESC, m.post_id DESC LIMIT ?)
+        ORDER BY p.posted_at DESC, p.id DESC""", [*args, product, limit])
+
+
+def topic_sentiments(db: sqlite_utils.Database, start: str, end: str, *,
+                     cutoff: str | Scope | None = None) -> dict[str, list[dict]]:
+    """``topic_sentiment`` for every product at once: product -> its topics, most mentions first."""
+    scope, args = _mentions_in(start, end, cutoff, topics=True)
+    out: dict[str, list[dict]] = {}
+    for r in rows(db, f"""
+        SELECT m.product, t.topic,
+               sum(CASE WHEN m.sentiment_label = 'positive' THEN 1 ELSE 0 END) AS positive,
+               sum(CASE WHEN m.sentiment_label = 'negative' THEN 1 ELSE 0 END) AS negative,
+               count(*) AS n
+        {scope}
+        GROUP BY m.product, t.topic ORDER BY m.product, n DESC, t.topic""", args):
+        out.setdefault(r.pop("product"), []).append(r)
+    return out
 
 
 def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: str, *,
@@ -69,18 +160,20 @@ def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: s
                      cutoff: str | Scope | None = None) -> list[dict]:
     """Mentions of a product in [start, end): by the mention's sentiment (strongest of ``label``
     first) or by engagement; ``sentiment`` and ``sentiment_label`` are the mention's."""
-    cut, args = _cut(cutoff)
+    scope, args = _mentions_in(start, end, cutoff, posts=order == "engagement")
     where_label = "AND m.sentiment_label = ?" if label else ""
     if order == "engagement":
-        order_by = "engagement DESC"
+        key, outer = f"{ENGAGEMENT_SQL} DESC", "engagement DESC"
     else:
-        order_by = f"m.sentiment {'DESC' if label == 'positive' else 'ASC'}"
+        key = outer = f"m.sentiment {'DESC' if label == 'positive' else 'ASC'}"
+    # the ranking reads the index (and the posts' engagement) only; rows are read for the ``limit`` found
     return rows(db, f"""
         SELECT {_MENTION_COLUMNS}
         FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {where_label} {cut}
-        ORDER BY {order_by}, p.posted_at DESC, p.id LIMIT ?""",
-                 [product, start, end, *([label] if label else []), *args, limit])
+        WHERE m.rowid IN (SELECT m.rowid {scope} AND m.product = ? {where_label}
+                          ORDER BY {key}, m.post_posted_at DESC, m.post_id LIMIT ?)
+        ORDER BY {outer}, p.posted_at DESC, p.id""",
+                 [*args, product, *([label] if label else []), limit])
 
 
 def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str, column: str, *,
@@ -88,11 +181,10 @@ def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str
     """The most frequent sources or authors among a product's mentions in [start, end)."""
     if column not in ("source", "author"):
         raise ValueError(f"cannot group by {column!r}")
-    cut, args = _cut(cutoff)
+    scope, args = _mentions_in(start, end, cutoff, posts=True)
     found = db.execute(f"""
-        SELECT p.{column}, count(*) AS n FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? AND p.{column} IS NOT NULL {cut}
-        GROUP BY p.{column} ORDER BY n DESC, p.{column} LIMIT ?""", [product, start, end, *args, limit])
+        SELECT p.{column}, count(*) AS n {scope} AND m.product = ? AND p.{column} IS NOT NULL
+        GROUP BY p.{column} ORDER BY n DESC, p.{column} LIMIT ?""", [*args, product, limit])
     return [(r[0], r[1]) for r in found.fetchall()]
 
 
@@ -100,27 +192,26 @@ def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: st
                     cutoff: str | Scope | None = None) -> list[dict]:
     """Per topic of the posts that mention a product: how many of those mentions are positive and
     negative about the product (the mention's label)."""
-    cut, args = _cut(cutoff)
+    scope, args = _mentions_in(start, end, cutoff, topics=True)
     return rows(db, f"""
         SELECT t.topic,
                sum(CASE WHEN m.sentiment_label = 'positive' THEN 1 ELSE 0 END) AS positive,
                sum(CASE WHEN m.sentiment_label = 'negative' THEN 1 ELSE 0 END) AS negative,
                count(*) AS n
-        FROM post_topics t JOIN posts p ON p.id = t.post_id JOIN mentions m ON m.post_id = p.id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? {cut}
-        GROUP BY t.topic ORDER BY n DESC, t.topic""", [product, start, end, *args])
+        {scope} AND m.product = ?
+        GROUP BY t.topic ORDER BY n DESC, t.topic""", [*args, product])
 
 
 def posts_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None) -> int:
     cut, args = _cut(cutoff)
-    return db.execute(f"SELECT count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut}",
+    return db.execute(f"SELECT count(*) FROM posts p INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ? {cut}",
                       [start, end, *args]).fetchone()[0]
 
 
 def posts_by_source(db: sqlite_utils.Database, start: str, end: str,
                     cutoff: str | Scope | None = None) -> dict[str, int]:
     cut, args = _cut(cutoff)
-    found = db.execute(f"SELECT source, count(*) FROM posts p WHERE posted_at >= ? AND posted_at < ? {cut} "
+    found = db.execute(f"SELECT source, count(*) FROM posts p INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ? {cut} "
                       "GROUP BY source ORDER BY count(*) DESC, source", [start, end, *args]).fetchall()
     return {r[0]: r[1] for r in found}
 
@@ -129,7 +220,7 @@ def classifiers_between(db: sqlite_utils.Database, start: str, end: str,
                         cutoff: str | Scope | None = None) -> list[str]:
     """The classifier versions that labelled the posts of a period (for reproducibility notes)."""
     cut, args = _cut(cutoff)
-    found = db.execute(f"SELECT DISTINCT classifier FROM posts p WHERE posted_at >= ? AND posted_at < ? "
+    found = db.execute(f"SELECT DISTINCT classifier FROM posts p INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ? "
                       f"AND classifier IS NOT NULL {cut} ORDER BY classifier", [start, end, *args])
     return [r[0] for r in found.fetchall()]
 
@@ -143,11 +234,11 @@ def latest_mention_day(db: sqlite_utils.Database) -> str | None:
 def product_topics(db: sqlite_utils.Database, product: str, start: str, end: str, limit: int) -> list[dict]:
     """Topics of a product's mentions in [start, end), most frequent first, with the mean sentiment
     of those mentions about the product (None when none is judged)."""
-    return rows(db, """
+    scope, args = _mentions_in(start, end, None, topics=True)
+    return rows(db, f"""
         SELECT t.topic, count(*) AS n, avg(m.sentiment) AS sentiment
-        FROM mentions m JOIN posts p ON p.id = m.post_id JOIN post_topics t ON t.post_id = p.id
-        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ?
-        GROUP BY t.topic ORDER BY n DESC, t.topic LIMIT ?""", [product, start, end, limit])
+        {scope} AND m.product = ?
+        GROUP BY t.topic ORDER BY n DESC, t.topic LIMIT ?""", [*args, product, limit])
 
 
 def mention_counts(db: sqlite_utils.Database) -> dict[str, int]:
