@@ -117,6 +117,8 @@ def strip_0014(path: Path) -> None:
     for column in ("post_posted_at", "post_fetched_at"):
         if column in columns:
             con.execute(f"ALTER TABLE mentions DROP COLUMN {column}")
+    if "period_share" in {r[1] for r in con.execute("PRAGMA table_info(emerging_topics)")}:
+        con.execute("ALTER TABLE emerging_topics DROP COLUMN period_share")
     con.execute("DELETE FROM _sqlite_migrations WHERE name LIKE '0014%'")
     con.commit()
     con.close()

@@ -159,9 +159,11 @@ def _even_sample(items: Sequence, limit: int) -> list:
 
 def find_clusters(period: Sequence[tuple[int, str]], baseline: Sequence[str], *, k: int = 5,
                   min_posts: int = 10, seed: int = 0, exclude: Iterable[str] = (),
-                  max_posts: int = MAX_POSTS, max_baseline: int = MAX_BASELINE) -> list[Cluster]:
+                  max_posts: int = MAX_POSTS, max_baseline: int = MAX_BASELINE,
+                  population: int | None = None) -> list[Cluster]:
     """Clusters of ``period`` posts ((id, text) pairs), largest first, named by phrases; [] when too
-    few posts. ``exclude``: the product's name and aliases, never part of a name."""
+    few posts. ``exclude``: the product's name and aliases, never part of a name; ``population``: how
+    many posts the period has when ``period`` is a sample of them (a cluster's size counts those)."""
     if len(period) < min_posts:
         return []
     from sklearn.decomposition import NMF
@@ -169,7 +171,8 @@ def find_clusters(period: Sequence[tuple[int, str]], baseline: Sequence[str], *,
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     exclude = tuple(exclude)
-    scale = max(len(period) / max_posts, 1.0)  # a cluster's size counts the posts the sample stands for
+    # a cluster's size counts the posts the sample stands for
+    scale = max((population or len(period)) / min(len(period), max_posts), 1.0)
     period = _even_sample(sorted(period), max_posts)
     baseline = _even_sample(list(baseline), max_baseline)
     docs = [_clean(t) for _, t in period]

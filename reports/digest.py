@@ -50,6 +50,7 @@ SCHEMA = "listener.digest/1"
 SERIES_DAYS = 30
 SPIKE_HISTORY = 56
 NEUTRAL_BAND = 0.05  # |score| below this reads as neutral, whatever the label (VADER's own band)
+EMERGING_EXAMPLES = 2  # example posts shown per emerging topic
 MAX_EXPLAINED = 5   # alarms per product that get their drivers (each is two reads of the store)
 DRIVER_SAMPLE = (300, 600)  # newest posts read for a driver's window and baseline (a digest has many)
 _QUESTION = re.compile(r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else))\b",
@@ -137,11 +138,13 @@ class TopicMood:
 
 @dataclass
 class EmergingTopic:
-    terms: list[str]      # top distinguishing terms, best first
+    terms: list[str]      # naming phrases, best first
     size: int             # posts in the cluster
-    is_new: bool          # its terms were (almost) absent from the trailing baseline
+    is_new: bool          # its top phrase was (almost) absent from the trailing baseline
     period_start: str
     period_end: str
+    growth: float | None = None   # share of the period's posts carrying its top phrase / the baseline's (None: absent before)
+    examples: list[dict] = field(default_factory=list)  # two of its most typical posts: post_id, title, url, source
 
 
 @dataclass
@@ -340,6 +343,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     k = cfg.top_mentions
     a, b, c = start.isoformat(), end_excl.isoformat(), scope
     clusters = store.emerging_topics(db, day.isoformat())  # stored by `listener emerging` for this day
+    examples = {r["id"]: r for r in store.posts_by_id(db, [i for r in clusters for i in r["post_ids"][:EMERGING_EXAMPLES]])}
     found: dict[str, list[store.PeriodMention]] = {}
     for m in store.period_mentions(db, a, b, c):  # one pass over the period's mentions, every product
         found.setdefault(m.product, []).append(m)
@@ -379,8 +383,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         s.top_sources = _top(m.source for m in mine)
         s.top_authors = _top(m.author for m in mine if m.author is not None)
         s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"]) for r in topics.get(s.name, [])]
-        s.emerging = [EmergingTopic(r["terms"], r["size"], r["is_new"], r["period_start"], r["period_end"])
-                      for r in clusters if r["product"] == s.name]
+        s.emerging = [_emerging(r, examples) for r in clusters if r["product"] == s.name]
 
     names = [p.name for p in settings.products if p.ours] + [p.name for p in settings.products if not p.ours]
     if product:
@@ -473,6 +476,17 @@ def period_alarms(name: str, start: date, day: date, per_day: dict, known: set[s
                              round(share.expected, 4), share.p))
         d += timedelta(days=1)
     return out
+
+
+def _emerging(row: dict, posts: dict[int, dict]) -> EmergingTopic:
+    """A stored emerging topic with its growth and its first example posts that still exist."""
+    base, now_share = row["baseline_share"], row.get("period_share")
+    growth = now_share / base if base and now_share is not None else None
+    examples = [{"post_id": i, "title": posts[i]["title"] or snippet(posts[i]["text"], 80) or "(untitled)",
+                 "url": posts[i]["url"], "source": posts[i]["source"]}
+                for i in row["post_ids"][:EMERGING_EXAMPLES] if i in posts]
+    return EmergingTopic(row["terms"], row["size"], row["is_new"], row["period_start"], row["period_end"],
+                         round(growth, 2) if growth is not None else None, examples)
 
 
 def _ranked(mentions: list[store.PeriodMention], key) -> list[store.PeriodMention]:

@@ -316,12 +316,13 @@ def _m0013(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN parent_url TEXT")
 
 
-@_migration("0014_report_indexes")
+@_migration("0014_report_reads")
 def _m0014(db: sqlite_utils.Database) -> None:
     """What the reports (digest, web overview) read over a range of days without a row of ``posts``
     per mention: each mention carries its post's ``posted_at`` and ``fetched_at`` (kept by triggers,
     so writers need not know), indexed with its product, label and score; and a covering index of
-    the posts' days for the per-source and per-classifier counts."""
+    the posts' days for the per-source and per-classifier counts. An emerging topic keeps the share of
+    the period's posts carrying its name, beside the baseline's (its growth)."""
     db.execute("ALTER TABLE mentions ADD COLUMN post_posted_at TEXT")   # copies of the post's, for the index below
     db.execute("ALTER TABLE mentions ADD COLUMN post_fetched_at TEXT")
     db.execute("UPDATE mentions SET (post_posted_at, post_fetched_at) = "
@@ -335,6 +336,7 @@ def _m0014(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX mentions_period ON mentions "
                "(post_posted_at, post_fetched_at, product, sentiment_label, sentiment, post_id)")
     db.execute("CREATE INDEX posts_posted_cover ON posts (posted_at, fetched_at, source, classifier)")
+    db.execute("ALTER TABLE emerging_topics ADD COLUMN period_share REAL")  # NULL: stored before
 
 
 def _number(name: str) -> int:

@@ -139,6 +139,27 @@ def mention_window(db: sqlite_utils.Database, product: str, start: str, end: str
         ORDER BY p.posted_at DESC, p.id DESC""", [*args, product, limit])
 
 
+def sample_posts(db: sqlite_utils.Database, product: str | None, start: str, end: str,
+                 limit: int) -> tuple[list[dict], int]:
+    """Posts in [start, end) mentioning ``product`` (every post when None) as (id, title, text) rows
+    by id, at most ``limit`` of them evenly spread over their ids (the same every run); and how many
+    there are. Only the sampled posts' rows are read."""
+    if product is None:
+        found = db.execute("SELECT id FROM posts INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ?",
+                           [start, end])
+    else:
+        found = db.execute("SELECT post_id FROM mentions INDEXED BY mentions_period "
+                           "WHERE post_posted_at >= ? AND post_posted_at < ? AND product = ?", [start, end, product])
+    ids = sorted(r[0] for r in found.fetchall())
+    total = len(ids)
+    if total > limit:
+        ids = [ids[i * total // limit] for i in range(limit)]
+    out: list[dict] = []
+    for chunk, marks in chunks(ids):
+        out += rows(db, f"SELECT id, title, text FROM posts WHERE id IN ({marks})", chunk)
+    return sorted(out, key=lambda r: r["id"]), total
+
+
 def topic_sentiments(db: sqlite_utils.Database, start: str, end: str, *,
                      cutoff: str | Scope | None = None) -> dict[str, list[dict]]:
     """``topic_sentiment`` for every product at once: product -> its topics, most mentions first."""
