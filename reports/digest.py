@@ -316,19 +316,16 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
                                                 counted.history_start)
     partial = history_start.isoformat() if history_start else None
 
-    def count(name: str, d0: date, d1: date, label: str | None = None) -> int:
-        total, d = 0, d0
-        while d < d1:
-            b = per_day.get((name, d.isoformat()), {})
-            total += b.get(label, 0) if label else sum(b.values())
-            d += timedelta(days=1)
-        return total
-
+    period_days = [(start + timedelta(days=i)).isoformat() for i in range(days)]
     preset = PRESETS[settings.alerts.sensitivity]
     for s in stats.values():
-        s.mentions = count(s.name, start, end_excl)
+        totals: dict[str, int] = {}  # the period's mentions by label, in one pass over its days
+        for d in period_days:
+            for label, n in per_day.get((s.name, d), {}).items():
+                totals[label] = totals.get(label, 0) + n
+        s.mentions = sum(totals.values())
         for label in ("positive", "neutral", "negative", "unscored", store.NOT_COMPUTED):
-            setattr(s, label.replace(" ", "_"), count(s.name, start, end_excl, label))
+            setattr(s, label.replace(" ", "_"), totals.get(label, 0))
         daily = {d: sum(per_day.get((s.name, d), {}).values()) for d in known}
         s.changes = [_change(kind, w, start, days, s.mentions, daily, history_start) for kind, w in windows]
         for i in range(series_days):
