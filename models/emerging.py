@@ -24,6 +24,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from models.features import normalize
@@ -63,6 +64,7 @@ class Cluster:
         return self.period_share / self.baseline_share if self.baseline_share else None
 
 
+@lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
     """English stop words, contractions and filler words: never the first or last word of a name."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -82,57 +84,56 @@ def _clean(text: str) -> str:
 def phrases(text: str, stop: frozenset[str], banned: frozenset[str]) -> set[str]:
     """The candidate naming phrases of one text (see the module docstring)."""
     out: set[str] = set()
-    for clause in _CLAUSE.split(text.lower()):
-        words = [w.replace("’", "'").strip("'-") for w in _WORD.findall(clause)]
-        for i in range(len(words)):
-            for n in (1, 2, 3):
-                gram = words[i:i + n]
-                if len(gram) < n:
-                    break
-                if any(w in banned or len(w) < 2 for w in gram):
-                    break  # a longer phrase from here holds the same word
-                if gram[0] in stop or gram[-1] in stop or gram[0] in _FILLER or gram[-1] in _FILLER:
-                    continue
-                if n == 1 and len(gram[0]) < 3:
-                    continue
-                out.add(" ".join(gram))
+    no_edge = stop | _FILLER
+    for clause in _CLAUSE.split(text.lower().replace("’", "'")):
+        words = [w.strip("'-") for w in _WORD.findall(clause)]
+        ok = [len(w) >= 2 and w not in banned for w in words]   # may be in a phrase
+        edge = [w not in no_edge for w in words]                # may start or end one
+        n = len(words)
+        for i in range(n):
+            if not (ok[i] and edge[i]):
+                continue
+            if len(words[i]) >= 3:
+                out.add(words[i])
+            if i + 1 < n and ok[i + 1]:
+                if edge[i + 1]:
+                    out.add(f"{words[i]} {words[i + 1]}")
+                if i + 2 < n and ok[i + 2] and edge[i + 2]:
+                    out.add(f"{words[i]} {words[i + 1]} {words[i + 2]}")
     return out
 
 
-def name_clusters(members: Sequence[Sequence[str]], others: Sequence[str], baseline: Sequence[str], *,
-                  exclude: Iterable[str] = (), limit: int = TOP_TERMS) -> list[tuple[str, ...]]:
-    """Naming phrases, best first, for each cluster (``members``: its posts' texts), each against every
-    other post of the period (the other clusters' and ``others``, the period's unclustered posts) and
-    the ``baseline``; ``exclude``: the product's name and aliases."""
-    stop, banned = stop_words(), name_words(exclude)
-    cluster_sets = [[phrases(t, stop, banned) for t in texts] for texts in members]
-    other_sets = [phrases(t, stop, banned) for t in others]
-    base_sets = [phrases(t, stop, banned) for t in baseline]
+def _df(sets: Iterable[set[str]]) -> dict[str, int]:
+    """In how many of ``sets`` each phrase is."""
+    out: dict[str, int] = {}
+    for s in sets:
+        for p in s:
+            out[p] = out.get(p, 0) + 1
+    return out
 
-    def df(sets: list[set[str]]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s in sets:
-            for p in s:
-                out[p] = out.get(p, 0) + 1
-        return out
 
-    dfs = [df(s) for s in cluster_sets]
-    df_other, df_base = df(other_sets), df(base_sets)
-    total = {}
+def name_clusters(members: Sequence[Sequence[set[str]]], others: Sequence[set[str]],
+                  baseline: Sequence[set[str]], *, limit: int = TOP_TERMS) -> list[tuple[str, ...]]:
+    """Naming phrases, best first, for each cluster (``members``: the phrase sets of its posts, from
+    ``phrases``), each against every other post of the period (the other clusters' and ``others``, the
+    period's unclustered posts) and the ``baseline``'s."""
+    dfs = [_df(sets) for sets in members]
+    df_other, df_base = _df(others), _df(baseline)
+    total: dict[str, int] = {}
     for d in dfs:
         for p, n in d.items():
             total[p] = total.get(p, 0) + n
-    n_all = sum(len(s) for s in cluster_sets) + len(other_sets)
+    n_all = sum(len(sets) for sets in members) + len(others)
     out = []
     for c, d in enumerate(dfs):
-        size = max(len(cluster_sets[c]), 1)
-        rest = n_all - size + len(base_sets)
+        size = max(len(members[c]), 1)
+        rest = max(n_all - size + len(baseline), 1)
         scored = []
         for p, k in d.items():
             share = k / size
             if k < 2 or share < MIN_SHARE:
                 continue
-            elsewhere = (total[p] - k + df_other.get(p, 0) + df_base.get(p, 0)) / max(rest, 1)
+            elsewhere = (total[p] - k + df_other.get(p, 0) + df_base.get(p, 0)) / rest
             lift = math.log((share + 0.01) / (elsewhere + 0.01))
             if lift > 0:
                 scored.append((share * lift * _LENGTH_BONUS[p.count(" ") + 1], p))
@@ -140,7 +141,12 @@ def name_clusters(members: Sequence[Sequence[str]], others: Sequence[str], basel
         chosen: list[str] = []
         for _, p in scored:
             padded = f" {p} "
-            if any(padded in f" {q} " or f" {q} " in padded for q in chosen):
+            if any(padded in f" {q} " for q in chosen):
+                continue  # inside a phrase kept
+            inner = [q for q in chosen if f" {q} " in padded]
+            if inner:  # around phrases kept: it takes their place when nearly as common ("dark" -> "dark mode")
+                if all(d[p] >= 0.6 * d[q] for q in inner):
+                    chosen = [p if q == inner[0] else q for q in chosen if q == inner[0] or q not in inner]
                 continue
             chosen.append(p)
             if len(chosen) == limit:
@@ -197,18 +203,15 @@ def find_clusters(period: Sequence[tuple[int, str]], baseline: Sequence[str], *,
     groups = [[i for i in range(len(docs)) if owner[i] == c and strength[i] > 0] for c in range(n_comp)]
     groups = [g for g in groups if g]
     clustered = {i for g in groups for i in g}
-    names = name_clusters([[docs[i] for i in g] for g in groups], [docs[i] for i in range(len(docs))
-                                                                   if i not in clustered],
-                          base, exclude=exclude)
     stop, banned = stop_words(), name_words(exclude)
-    period_sets = base_sets = None
+    period_sets = [phrases(t, stop, banned) for t in docs]
+    base_sets = [phrases(t, stop, banned) for t in base]
+    names = name_clusters([[period_sets[i] for i in g] for g in groups],
+                          [period_sets[i] for i in range(len(docs)) if i not in clustered], base_sets)
     out = []
     for members, naming in zip(groups, names):
         if not naming:
             continue
-        if period_sets is None:
-            period_sets = [phrases(t, stop, banned) for t in docs]
-            base_sets = [phrases(t, stop, banned) for t in base]
         top = naming[0]
         carry_p = sum(top in s for s in period_sets) / len(period_sets)
         carry_b = sum(top in s for s in base_sets) / len(base_sets) if base_sets else 0.0
