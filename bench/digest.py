@@ -107,14 +107,14 @@ def strip_0014(path: Path) -> None:
     """Leave ``path`` at main's schema before this branch (no migration 0014), for the baseline."""
     con = sqlite3.connect(path)
     have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-    for trigger in ("mentions_post_dates", "posts_mention_dates"):
+    for trigger in ("mentions_post_copy", "posts_mention_copy"):
         if trigger in have:
             con.execute(f"DROP TRIGGER {trigger}")
     for index in ("mentions_period", "posts_posted_cover"):
         if index in have:
             con.execute(f"DROP INDEX {index}")
     columns = {r[1] for r in con.execute("PRAGMA table_info(mentions)")}
-    for column in ("post_posted_at", "post_fetched_at"):
+    for column in ("post_posted_at", "post_fetched_at", "post_source", "post_author", "post_engagement"):
         if column in columns:
             con.execute(f"ALTER TABLE mentions DROP COLUMN {column}")
     if "period_share" in {r[1] for r in con.execute("PRAGMA table_info(emerging_topics)")}:

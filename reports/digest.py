@@ -28,6 +28,7 @@ Reads the store only. Definitions (printed in every digest):
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import re
 from collections import Counter
@@ -367,10 +368,10 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         # a mention labelled positive or negative whose score is inside the neutral band is not shown as
         # "most positive/negative" (it would read +0.00)
         positives = _ranked([m for m in mine if m.label == "positive" and (m.sentiment or 0) >= NEUTRAL_BAND],
-                            lambda m: -(m.sentiment or 0))[:k]
+                            lambda m: -(m.sentiment or 0), k)
         negatives = _ranked([m for m in mine if m.label == "negative" and (m.sentiment or 0) <= -NEUTRAL_BAND],
-                            lambda m: m.sentiment or 0)[:k]
-        engaged = _ranked(mine, lambda m: -m.engagement)[:max(200, k)]
+                            lambda m: m.sentiment or 0, k)
+        engaged = _ranked(mine, lambda m: -m.engagement, max(200, k))
         full = store.mention_rows(db, s.name, [m.post_id for m in positives + negatives + engaged])
         s.top_positive = _refs([full[m.post_id] for m in positives])
         s.top_negative = _refs([full[m.post_id] for m in negatives])
@@ -486,12 +487,16 @@ def _emerging(row: dict, posts: dict[int, dict]) -> EmergingTopic:
                          round(growth, 2) if growth is not None else None, examples)
 
 
-def _ranked(mentions: list[store.PeriodMention], key) -> list[store.PeriodMention]:
-    """``mentions`` by ``key``, then newest first, then by post id (the order the store's queries give)."""
+def _ranked(mentions: list[store.PeriodMention], key, n: int) -> list[store.PeriodMention]:
+    """The first ``n`` of ``mentions`` by ``key``, then newest first, then by post id (the order the
+    store's queries give)."""
+    if len(mentions) > n:  # only those up to the n-th key (ties included) can be among the first n
+        cut = heapq.nsmallest(n, map(key, mentions))[-1]
+        mentions = [m for m in mentions if key(m) <= cut]
     out = sorted(mentions, key=lambda m: m.post_id)
     out.sort(key=lambda m: m.posted_at, reverse=True)  # stable: equal times keep the id order
     out.sort(key=key)
-    return out
+    return out[:n]
 
 
 def _top(values: Iterable[str], limit: int = 5) -> list[tuple[str, int]]:

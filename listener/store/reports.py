@@ -59,14 +59,13 @@ _MENTION_LABEL_LAZY = ("CASE WHEN m.sentiment_label IS NOT NULL THEN m.sentiment
                        f"THEN '{NOT_COMPUTED}' END")
 
 
-def _mentions_in(start: str, end: str, cutoff: str | Scope | None, *, posts: bool = False,
-                 topics: bool = False) -> tuple[str, list]:
+def _mentions_in(start: str, end: str, cutoff: str | Scope | None, *, topics: bool = False) -> tuple[str, list]:
     """``FROM ... WHERE ...`` over the mentions ``m`` of posts in [start, end) within a cut-off or
-    ``Scope``, walking the mentions' own date index (migration 0014); ``posts`` (or a search's
-    condition) joins their posts as ``p``, ``topics`` their posts' topics as ``t``."""
+    ``Scope``, walking the mentions' own date index (migration 0014); a search's condition joins
+    their posts as ``p``; ``topics`` joins their posts' topics as ``t``."""
     scope = cutoff if isinstance(cutoff, Scope) else Scope(cutoff)
     sql = "FROM mentions m INDEXED BY mentions_period"
-    if posts or scope.sql:
+    if scope.sql:
         sql += " JOIN posts p ON p.id = m.post_id"
     if topics:
         sql += " CROSS JOIN post_topics t ON t.post_id = m.post_id"
@@ -103,13 +102,14 @@ class PeriodMention:
 
 def period_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None, *,
                     product: str | None = None) -> list[PeriodMention]:
-    """Every mention (of ``product``, else of any product) of the posts in [start, end), in one pass
-    over the mentions' date index: what the reports rank, count and facet, without any post's text."""
-    scope, args = _mentions_in(start, end, cutoff, posts=True)
+    """Every mention (of ``product``, else of any product) of the posts in [start, end), from the
+    mentions' date index alone (no post row is read, but for a search's condition): what the reports
+    rank, count and facet."""
+    scope, args = _mentions_in(start, end, cutoff)
     only, only_args = ("AND m.product = ?", [product]) if product else ("", [])
     found = db.execute(f"""
-        SELECT m.post_id, m.product, {_MENTION_LABEL_LAZY}, m.sentiment, m.post_posted_at, p.source, p.author,
-               {ENGAGEMENT_SQL}
+        SELECT m.post_id, m.product, {_MENTION_LABEL_LAZY}, m.sentiment, m.post_posted_at, m.post_source,
+               m.post_author, m.post_engagement
         {scope} {only}""", [*args, *only_args])
     return [PeriodMention(*r) for r in found.fetchall()]
 
@@ -181,13 +181,13 @@ def product_mentions(db: sqlite_utils.Database, product: str, start: str, end: s
                      cutoff: str | Scope | None = None) -> list[dict]:
     """Mentions of a product in [start, end): by the mention's sentiment (strongest of ``label``
     first) or by engagement; ``sentiment`` and ``sentiment_label`` are the mention's."""
-    scope, args = _mentions_in(start, end, cutoff, posts=order == "engagement")
+    scope, args = _mentions_in(start, end, cutoff)
     where_label = "AND m.sentiment_label = ?" if label else ""
     if order == "engagement":
-        key, outer = f"{ENGAGEMENT_SQL} DESC", "engagement DESC"
+        key, outer = "m.post_engagement DESC", "engagement DESC"
     else:
         key = outer = f"m.sentiment {'DESC' if label == 'positive' else 'ASC'}"
-    # the ranking reads the index (and the posts' engagement) only; rows are read for the ``limit`` found
+    # the ranking reads the mentions' index only; rows are read for the ``limit`` found
     return rows(db, f"""
         SELECT {_MENTION_COLUMNS}
         FROM mentions m JOIN posts p ON p.id = m.post_id
@@ -202,10 +202,10 @@ def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str
     """The most frequent sources or authors among a product's mentions in [start, end)."""
     if column not in ("source", "author"):
         raise ValueError(f"cannot group by {column!r}")
-    scope, args = _mentions_in(start, end, cutoff, posts=True)
+    scope, args = _mentions_in(start, end, cutoff)
     found = db.execute(f"""
-        SELECT p.{column}, count(*) AS n {scope} AND m.product = ? AND p.{column} IS NOT NULL
-        GROUP BY p.{column} ORDER BY n DESC, p.{column} LIMIT ?""", [*args, product, limit])
+        SELECT m.post_{column}, count(*) AS n {scope} AND m.product = ? AND m.post_{column} IS NOT NULL
+        GROUP BY m.post_{column} ORDER BY n DESC, m.post_{column} LIMIT ?""", [*args, product, limit])
     return [(r[0], r[1]) for r in found.fetchall()]
 
 
