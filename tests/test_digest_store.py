@@ -46,3 +46,14 @@ def test_report_queries_walk_the_new_indexes(fixture_db):
     assert sorted((m.product, m.label) for m in rows) == [("Acme", "negative"), ("Acme", "neutral"),
                                                           ("Acme", "positive"), ("Acme", "positive"),
                                                           ("Bolt", "negative"), ("Bolt", "positive")]
+
+
+def test_a_mention_follows_its_post_s_engagement_source_and_author(fixture_db):
+    db, settings = fixture_db
+    liked = dict(TRAILING[0], score=40, comments=2, author="bob")   # a re-fetch: new numbers, same text
+    store.upsert_posts(db, [liked], now="2026-11-23T05:30:00Z")
+    copy = db.execute("SELECT m.post_engagement, m.post_author, m.post_source FROM mentions m JOIN posts p "
+                      "ON p.id = m.post_id WHERE p.guid = 'a0'").fetchone()
+    assert copy == (42, "bob", "fixture")
+    week = build_digest(db, settings, day=DAY, days=8, now=NOW).products[0]
+    assert week.most_engaged[0].engagement == 42 and ("bob", 1) in week.top_authors
