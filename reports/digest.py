@@ -28,10 +28,8 @@ Reads the store only. Definitions (printed in every digest):
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 import re
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable
@@ -342,9 +340,9 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     a, b, c = start.isoformat(), end_excl.isoformat(), scope
     clusters = store.emerging_topics(db, day.isoformat())  # stored by `listener emerging` for this day
     examples = {r["id"]: r for r in store.posts_by_id(db, [i for r in clusters for i in r["post_ids"][:EMERGING_EXAMPLES]])}
-    found: dict[str, list[store.PeriodMention]] = {}
-    for m in store.period_mentions(db, a, b, c):  # one pass over the period's mentions, every product
-        found.setdefault(m.product, []).append(m)
+    ranked = {order: store.ranked_mentions(db, a, b, c, order=order, limit=n, strength=NEUTRAL_BAND)
+              for order, n in (("positive", k), ("negative", k), ("engagement", max(200, k)))}
+    facets = {column: store.top_facets(db, a, b, column, c, limit=5) for column in ("source", "author")}
     topics = store.topic_sentiments(db, a, b, cutoff=c)
     tokens: dict[int, frozenset[str]] = {}  # each post's terms, shared by every explanation of this digest
     plan = search_mod.prepare(db, saved["query"]) if saved else None
@@ -364,22 +362,17 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
         scored = s.positive + s.neutral + s.negative
         s.net_sentiment = net_sentiment(s.positive, s.negative, scored)
-        mine = found.get(s.name, [])
         # a mention labelled positive or negative whose score is inside the neutral band is not shown as
         # "most positive/negative" (it would read +0.00)
-        positives = _ranked([m for m in mine if m.label == "positive" and (m.sentiment or 0) >= NEUTRAL_BAND],
-                            lambda m: -(m.sentiment or 0), k)
-        negatives = _ranked([m for m in mine if m.label == "negative" and (m.sentiment or 0) <= -NEUTRAL_BAND],
-                            lambda m: m.sentiment or 0, k)
-        engaged = _ranked(mine, lambda m: -m.engagement, max(200, k))
-        full = store.mention_rows(db, s.name, [m.post_id for m in positives + negatives + engaged])
-        s.top_positive = _refs([full[m.post_id] for m in positives])
-        s.top_negative = _refs([full[m.post_id] for m in negatives])
-        engaged_rows = [full[m.post_id] for m in engaged]
+        positives, negatives, engaged = (ranked[order].get(s.name, []) for order in ("positive", "negative",
+                                                                                    "engagement"))
+        full = store.mention_rows(db, s.name, positives + negatives + engaged)
+        s.top_positive = _refs([full[i] for i in positives])
+        s.top_negative = _refs([full[i] for i in negatives])
+        engaged_rows = [full[i] for i in engaged]
         s.most_engaged = [m for m in _refs(engaged_rows[:k]) if m.engagement > 0]
         s.needs_response = _refs(_needs_response(engaged_rows)[:k])
-        s.top_sources = _top(m.source for m in mine)
-        s.top_authors = _top(m.author for m in mine if m.author is not None)
+        s.top_sources, s.top_authors = (facets[column].get(s.name, []) for column in ("source", "author"))
         s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"]) for r in topics.get(s.name, [])]
         s.emerging = [_emerging(r, examples) for r in clusters if r["product"] == s.name]
 
@@ -485,23 +478,6 @@ def _emerging(row: dict, posts: dict[int, dict]) -> EmergingTopic:
                 for i in row["post_ids"][:EMERGING_EXAMPLES] if i in posts]
     return EmergingTopic(row["terms"], row["size"], row["is_new"], row["period_start"], row["period_end"],
                          round(growth, 2) if growth is not None else None, examples)
-
-
-def _ranked(mentions: list[store.PeriodMention], key, n: int) -> list[store.PeriodMention]:
-    """The first ``n`` of ``mentions`` by ``key``, then newest first, then by post id (the order the
-    store's queries give)."""
-    if len(mentions) > n:  # only those up to the n-th key (ties included) can be among the first n
-        cut = heapq.nsmallest(n, map(key, mentions))[-1]
-        mentions = [m for m in mentions if key(m) <= cut]
-    out = sorted(mentions, key=lambda m: m.post_id)
-    out.sort(key=lambda m: m.posted_at, reverse=True)  # stable: equal times keep the id order
-    out.sort(key=key)
-    return out[:n]
-
-
-def _top(values: Iterable[str], limit: int = 5) -> list[tuple[str, int]]:
-    """The most frequent values, then alphabetical (as the store's facet queries order them)."""
-    return sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def _needs_response(rows: list[dict]) -> list[dict]:

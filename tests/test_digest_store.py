@@ -42,10 +42,17 @@ def test_report_queries_walk_the_new_indexes(fixture_db):
         "EXPLAIN QUERY PLAN SELECT m.product, count(*) FROM mentions m INDEXED BY mentions_period "
         "WHERE m.post_posted_at >= '2026-11-01' AND m.post_posted_at < '2026-12-01' GROUP BY m.product"))
     assert "COVERING INDEX mentions_period" in plan
-    rows = store.period_mentions(db, "2026-11-22", "2026-11-23", "2026-11-23T05:00:00Z")
-    assert sorted((m.product, m.label) for m in rows) == [("Acme", "negative"), ("Acme", "neutral"),
-                                                          ("Acme", "positive"), ("Acme", "positive"),
-                                                          ("Bolt", "negative"), ("Bolt", "positive")]
+    cut = "2026-11-23T05:00:00Z"
+    expected = {}
+    for product, pid in db.execute("SELECT m.product, m.post_id FROM mentions m JOIN posts p ON p.id = m.post_id "
+                                   "WHERE p.posted_at >= '2026-11-15' AND p.posted_at < '2026-11-23' "
+                                   "AND m.sentiment_label = 'positive' AND m.sentiment >= 0.05 "
+                                   "ORDER BY m.product, m.sentiment DESC, p.posted_at DESC, p.id"):
+        expected.setdefault(product, []).append(pid)
+    ranked = store.ranked_mentions(db, "2026-11-15", "2026-11-23", cut, order="positive", limit=1, strength=0.05)
+    assert ranked == {p: ids[:1] for p, ids in expected.items()} and len(expected["Acme"]) > 1
+    assert store.top_facets(db, "2026-11-15", "2026-11-23", "author", cut, limit=5) == {"Acme": [("ann", 11)],
+                                                                                       "Bolt": [("ann", 16)]}
 
 
 def test_a_mention_follows_its_post_s_engagement_source_and_author(fixture_db):

@@ -49,7 +49,7 @@ from listener.store.reports import (MENTION_LABEL_SQL, NOT_COMPUTED, Scope, clas
                                     mention_counts, mention_labels, posts_between,
                                     posts_by_source, product_facets, product_mentions, product_topics,
                                     topic_sentiment, unjudged_mentions)
-from listener.store.reports import (PeriodMention, mention_rows, mention_window, period_mentions, sample_posts,
+from listener.store.reports import (mention_rows, mention_window, ranked_mentions, sample_posts, top_facets,
                                     topic_sentiments)
 from listener.store.runs import Run, close_stale_runs, finish_run, last_digest, recent_runs, recorded_run, start_run
 from listener.store.saved import delete_saved_search, save_search, saved_searches

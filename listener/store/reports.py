@@ -87,31 +87,44 @@ def daily_mentions(db: sqlite_utils.Database, start: str, end: str,
         {scope} GROUP BY m.product, day, label""", args)
 
 
-@dataclass(frozen=True)
-class PeriodMention:
-    """One mention of a post in a period, as the reports rank and count them (no text)."""
-    post_id: int
-    product: str
-    label: str | None       # MENTION_LABEL_SQL: the mention's label, NOT_COMPUTED, or None (unclassified)
-    sentiment: float | None
-    posted_at: str
-    source: str
-    author: str | None
-    engagement: int
-
-
-def period_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None, *,
-                    product: str | None = None) -> list[PeriodMention]:
-    """Every mention (of ``product``, else of any product) of the posts in [start, end), from the
-    mentions' date index alone (no post row is read, but for a search's condition): what the reports
-    rank, count and facet."""
+def ranked_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None, *,
+                    order: str, limit: int, strength: float = 0.0) -> dict[str, list[int]]:
+    """For every product, the post ids of its first ``limit`` mentions in [start, end) by ``order``:
+    "positive" / "negative" (mentions of that label whose score is at least ``strength`` from zero,
+    strongest first) or "engagement" (most engaged first); then newest first, then by id. Read from
+    the mentions' date index alone (no post row, but for a search's condition)."""
     scope, args = _mentions_in(start, end, cutoff)
-    only, only_args = ("AND m.product = ?", [product]) if product else ("", [])
-    found = db.execute(f"""
-        SELECT m.post_id, m.product, {_MENTION_LABEL_LAZY}, m.sentiment, m.post_posted_at, m.post_source,
-               m.post_author, m.post_engagement
-        {scope} {only}""", [*args, *only_args])
-    return [PeriodMention(*r) for r in found.fetchall()]
+    key, where, extra = {"positive": ("m.sentiment DESC", "AND m.sentiment_label = 'positive' AND m.sentiment >= ?",
+                                      [strength]),
+                         "negative": ("m.sentiment ASC", "AND m.sentiment_label = 'negative' AND m.sentiment <= ?",
+                                      [-strength]),
+                         "engagement": ("m.post_engagement DESC", "", [])}[order]
+    out: dict[str, list[int]] = {}
+    for product, post_id in db.execute(f"""
+            SELECT product, post_id FROM (
+                SELECT m.product, m.post_id, row_number() OVER (
+                    PARTITION BY m.product ORDER BY {key}, m.post_posted_at DESC, m.post_id) AS r
+                {scope} {where})
+            WHERE r <= ? ORDER BY product, r""", [*args, *extra, limit]):
+        out.setdefault(product, []).append(post_id)
+    return out
+
+
+def top_facets(db: sqlite_utils.Database, start: str, end: str, column: str, cutoff: str | Scope | None = None, *,
+               limit: int) -> dict[str, list[tuple[str, int]]]:
+    """``product_facets`` for every product at once: product -> its most frequent sources or authors."""
+    if column not in ("source", "author"):
+        raise ValueError(f"cannot group by {column!r}")
+    scope, args = _mentions_in(start, end, cutoff)
+    out: dict[str, list[tuple[str, int]]] = {}
+    for product, value, n in db.execute(f"""
+            SELECT product, value, n FROM (
+                SELECT m.product, m.post_{column} AS value, count(*) AS n, row_number() OVER (
+                    PARTITION BY m.product ORDER BY count(*) DESC, m.post_{column}) AS r
+                {scope} AND m.post_{column} IS NOT NULL GROUP BY m.product, m.post_{column})
+            WHERE r <= ? ORDER BY product, r""", [*args, limit]):
+        out.setdefault(product, []).append((value, n))
+    return out
 
 
 def mention_rows(db: sqlite_utils.Database, product: str, ids: list[int]) -> dict[int, dict]:
