@@ -388,14 +388,15 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
                                     first=partial or "none yet", languages=", ".join(sn.languages),
                                     preset=settings.alerts.sensitivity)
                    for key, text in DEFINITIONS.items()}
+    by_source, classifiers = store.period_posts(db, a, b, c)
     return Digest(
         schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,
         settings_sha256=settings_fingerprint(settings),
         query_versions={p.name: query_version(p) for p in settings.products if p.name in names},
-        classifiers=store.classifiers_between(db, a, b, c),
+        classifiers=classifiers,
         products=[stats[n] for n in names],
-        total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,
-        posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions, search=saved,
+        total_posts=sum(by_source.values()), total_mentions=total_mentions,
+        posts_by_source=by_source, definitions=definitions, search=saved,
         notice=NOT_COMPUTED_NOTICE if any(stats[n].not_computed for n in names) else None,
         history_start=partial,
     )

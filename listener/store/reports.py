@@ -236,27 +236,20 @@ def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: st
         GROUP BY t.topic ORDER BY n DESC, t.topic""", [*args, product])
 
 
-def posts_between(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None) -> int:
+def period_posts(db: sqlite_utils.Database, start: str, end: str,
+                 cutoff: str | Scope | None = None) -> tuple[dict[str, int], list[str]]:
+    """The posts of [start, end) per source (most first), and the classifier versions that labelled
+    them (for reproducibility notes), in one pass over the posts' date index."""
     cut, args = _cut(cutoff)
-    return db.execute(f"SELECT count(*) FROM posts p INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ? {cut}",
-                      [start, end, *args]).fetchone()[0]
-
-
-def posts_by_source(db: sqlite_utils.Database, start: str, end: str,
-                    cutoff: str | Scope | None = None) -> dict[str, int]:
-    cut, args = _cut(cutoff)
-    found = db.execute(f"SELECT source, count(*) FROM posts p INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ? {cut} "
-                      "GROUP BY source ORDER BY count(*) DESC, source", [start, end, *args]).fetchall()
-    return {r[0]: r[1] for r in found}
-
-
-def classifiers_between(db: sqlite_utils.Database, start: str, end: str,
-                        cutoff: str | Scope | None = None) -> list[str]:
-    """The classifier versions that labelled the posts of a period (for reproducibility notes)."""
-    cut, args = _cut(cutoff)
-    found = db.execute(f"SELECT DISTINCT classifier FROM posts p INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ? "
-                      f"AND classifier IS NOT NULL {cut} ORDER BY classifier", [start, end, *args])
-    return [r[0] for r in found.fetchall()]
+    by_source: dict[str, int] = {}
+    classifiers: set[str] = set()
+    for source, classifier, n in db.execute(
+            f"SELECT source, classifier, count(*) FROM posts p INDEXED BY posts_posted_cover "
+            f"WHERE posted_at >= ? AND posted_at < ? {cut} GROUP BY source, classifier", [start, end, *args]):
+        by_source[source] = by_source.get(source, 0) + n
+        if classifier is not None:
+            classifiers.add(classifier)
+    return dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))), sorted(classifiers)
 
 
 def latest_mention_day(db: sqlite_utils.Database) -> str | None:
