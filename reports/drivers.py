@@ -71,7 +71,8 @@ def explain(db: sqlite_utils.Database, product: str | None, plan: Plan | None, m
     [start, end) against those in [baseline_start, start): distinguishing terms, sources, authors,
     topics and example mentions (for ``metric`` "negative_share", of the negative ones, most negative
     first; else the most engaged); with ``cutoff``, only posts first fetched by then. ``sample``: at
-    most this many of the newest posts of the window and of the baseline are read; ``tokens``: see
+    most this many posts of the window and of the baseline are read (a product's: spread evenly over
+    the window's time; a search's: the newest); ``tokens``: see
     ``top_terms``."""
     def window(first: str, last: str, limit: int) -> list[dict]:
         if plan is None and product:  # the same rows as window_rows, through the mentions' date index

@@ -140,16 +140,23 @@ def mention_rows(db: sqlite_utils.Database, product: str, ids: list[int]) -> dic
 
 def mention_window(db: sqlite_utils.Database, product: str, start: str, end: str, *, limit: int,
                    cutoff: str | None = None) -> list[dict]:
-    """A product's mentions posted in [start, end), newest first, at most ``limit``, as the post rows
-    ``listener.search.window_rows`` gives for a product (``sentiment`` and its label the mention's)."""
+    """A product's mentions posted in [start, end), newest first, as the post rows
+    ``listener.search.window_rows`` gives for a product (``sentiment`` and its label the mention's):
+    all of them, or when there are more than ``limit``, ``limit`` spread evenly over their posting
+    times (the newest ``limit`` would all come from the window's last days)."""
     scope, args = _mentions_in(start, end, cutoff)
-    return rows(db, f"""
-        SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, m.sentiment,
-               {MENTION_LABEL_SQL} AS sentiment_label, {ENGAGEMENT_SQL} AS engagement
-        FROM mentions m JOIN posts p ON p.id = m.post_id
-        WHERE m.rowid IN (SELECT m.rowid {scope} AND m.product = ?
-                          ORDER BY m.post_posted_at DESC, m.post_id DESC LIMIT ?)
-        ORDER BY p.posted_at DESC, p.id DESC""", [*args, product, limit])
+    ids = [r[0] for r in db.execute(f"SELECT m.post_id {scope} AND m.product = ? "
+                                    "ORDER BY m.post_posted_at DESC, m.post_id DESC", [*args, product])]
+    if len(ids) > limit:
+        ids = [ids[i * len(ids) // limit] for i in range(limit)]
+    found: list[dict] = []
+    for chunk, marks in chunks(ids):
+        found += rows(db, f"""
+            SELECT p.id, p.source, p.url, p.title, p.text, p.author, p.posted_at, m.sentiment,
+                   {MENTION_LABEL_SQL} AS sentiment_label, {ENGAGEMENT_SQL} AS engagement
+            FROM mentions m JOIN posts p ON p.id = m.post_id WHERE m.product = ? AND m.post_id IN ({marks})""",
+                      [product, *chunk])
+    return sorted(found, key=lambda r: (r["posted_at"], r["id"]), reverse=True)
 
 
 def sample_posts(db: sqlite_utils.Database, product: str | None, start: str, end: str,
