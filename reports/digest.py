@@ -51,7 +51,7 @@ SPIKE_HISTORY = 56
 NEUTRAL_BAND = 0.05  # |score| below this reads as neutral, whatever the label (VADER's own band)
 EMERGING_EXAMPLES = 2  # example posts shown per emerging topic
 MAX_EXPLAINED = 5   # alarms per product that get their drivers (each is two reads of the store)
-DRIVER_SAMPLE = (400, 800)  # posts read for a driver's window and baseline, spread over each (a digest has many)
+DRIVER_SAMPLE = (300, 600)  # posts read for a driver's window and baseline, spread over each (a digest has many)
 _QUESTION = re.compile(r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else))\b",
                        re.I)
 _QUESTION_OR_COMPLAINT = re.compile(

@@ -64,3 +64,11 @@ def test_a_mention_follows_its_post_s_engagement_source_and_author(fixture_db):
     assert copy == (42, "bob", "fixture")
     week = build_digest(db, settings, day=DAY, days=8, now=NOW).products[0]
     assert week.most_engaged[0].engagement == 42 and ("bob", 1) in week.top_authors
+
+
+def test_a_product_s_driver_sample_spreads_over_the_window(fixture_db):
+    db, _ = fixture_db
+    every = store.mention_window(db, "Bolt", "2026-11-15", "2026-11-23", limit=100)
+    four = store.mention_window(db, "Bolt", "2026-11-15", "2026-11-23", limit=4)
+    assert len(every) == 16 and [r["id"] for r in four] == [every[i]["id"] for i in (0, 4, 8, 12)]
+    assert four[0]["posted_at"] > "2026-11-22" and four[-1]["posted_at"] < "2026-11-18"   # not the newest four
