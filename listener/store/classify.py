@@ -172,15 +172,15 @@ def save_emerging(db: sqlite_utils.Database, product: str, start: str, end: str,
         db.execute("DELETE FROM emerging_topics WHERE product = ? AND period_end = ?", [product, end])
         db.conn.executemany(
             "INSERT INTO emerging_topics (product, period_start, period_end, cluster, terms, size, "
-            "baseline_share, is_new, post_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[product, start, end, i, json.dumps(list(c.terms)), c.size, c.baseline_share, int(c.is_new),
-              json.dumps(list(c.post_ids)), now] for i, c in enumerate(clusters)])
+            "baseline_share, period_share, is_new, post_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[product, start, end, i, json.dumps(list(c.terms)), c.size, c.baseline_share, c.period_share,
+              int(c.is_new), json.dumps(list(c.post_ids)), now] for i, c in enumerate(clusters)])
 
 
 def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: bool = False) -> list[dict]:
     """Stored clusters for the period ending on ``period_end`` (YYYY-MM-DD), by product and size."""
     found = rows(db, f"""SELECT product, period_start, period_end, cluster, terms, size, baseline_share,
-                                is_new, post_ids FROM emerging_topics WHERE period_end = ?
+                                period_share, is_new, post_ids FROM emerging_topics WHERE period_end = ?
                          {"AND is_new = 1" if new_only else ""} ORDER BY product, size DESC, cluster""",
                  [period_end])
     for r in found:
