@@ -22,7 +22,7 @@ from listener.config import Channel, Settings, Source
 from listener.sources import source_type
 from listener.text import iso_utc
 from models.classify import post_text
-from models.emerging import Cluster, find_clusters
+from models.emerging import MAX_BASELINE, MAX_POSTS, Cluster, find_clusters
 from reports.digest import Digest, build_digest
 from reports.deliver import deliver
 from reports.alerts import AlertOutcome, check_alerts
@@ -160,6 +160,8 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
     """Tag unclassified posts (every post with ``everything``) with sentiment, products, topics, language."""
     stamp = iso_utc(now)
     classifier = Classifier.from_settings(settings)
+    if classifier.relevance is not None:   # the products' mean relevance so far (the model's product-level stage)
+        classifier.relevance.history = store.relevance_history(db, classifier.relevance.model.name)
     k = settings.classify
     total, mentions, labels = 0, 0, {}
     with store.recorded_run(db, "classify", now=stamp) as run:
@@ -194,12 +196,15 @@ def emerging(db: sqlite_utils.Database, settings: Settings, *, day: date, now: d
     base_start = start - timedelta(days=e.baseline_days)
     stamp = iso_utc(now)
     out: dict[str, list[Cluster]] = {}
+    aliases = {p.name: (p.name, *p.aliases) for p in settings.products}
     for product in [None] + [p.name for p in settings.products]:
-        period = store.product_posts(db, product, start.isoformat(), end_excl.isoformat())
-        baseline = store.product_posts(db, product, base_start.isoformat(), start.isoformat())
+        # a bounded, even sample of each period: clusters and their names need no more
+        period, total = store.sample_posts(db, product, start.isoformat(), end_excl.isoformat(), MAX_POSTS)
+        baseline, _ = store.sample_posts(db, product, base_start.isoformat(), start.isoformat(), MAX_BASELINE)
         clusters = find_clusters([(r["id"], post_text(r["title"], r["text"])) for r in period],
                                  [post_text(r["title"], r["text"]) for r in baseline],
-                                 k=e.clusters, min_posts=e.min_posts)
+                                 k=e.clusters, min_posts=e.min_posts, exclude=aliases.get(product, ()),
+                                 population=total)
         key = product or "*"
         store.save_emerging(db, key, start.isoformat(), day.isoformat(), clusters, now=stamp)
         out[key] = clusters

@@ -91,6 +91,8 @@ def render_pdf(digest: Digest, charts: list[Chart], look: Look = Look()) -> byte
     elif not digest.total_mentions:
         para(f"No tracked product was mentioned in this period ({_plural(digest.total_posts, 'post')} collected).",
              10, bold=True)
+    if digest.note:
+        para(digest.note, bold=True)
     if digest.notice:
         para(f"Note: {digest.notice}.", bold=True)
     pdf.ln(2)

@@ -92,9 +92,9 @@ def test_demo_digest_renders_with_numbers(demo_run, page, tmp_path):
     assert demo_run.result.exit_code == 0, demo_run.result.output
     page.goto(demo_run.digest_html.as_uri())
     dom = page.content()
-    assert "<td>Ruby</td>" in dom and "<td>56.2%</td>" in dom  # see test_demo.py
-    # share of voice + 5 products; PostgreSQL has no mention in the window: one line, no chart
-    assert dom.count('<img class="chart" src="data:image/png;base64,') == 6
+    assert "<td>Apple</td>" in dom and "<td>47.3%</td>" in dom  # see test_demo.py
+    # share of voice + 6 products' volume and topic charts
+    assert dom.count('<img class="chart" src="data:image/png;base64,') == 13
     assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     shot = tmp_path / "digest.png"
     page.set_viewport_size({"width": 1000, "height": 1500})

@@ -153,4 +153,4 @@ def test_demo_sends_to_local_smtp(demo_run):
     assert r.exit_code == 0, r.output
     assert f"Emailed to demo@localhost via {demo_run.smtp}" in r.output
     assert len(demo_run.messages) == 1
-    assert demo_run.messages[0]["Subject"].startswith("listener: Digest for 2020-11-26 to 2020-12-25")
+    assert demo_run.messages[0]["Subject"].startswith("listener: Digest for 2026-10-24 to 2026-11-22")

@@ -459,7 +459,8 @@ def _list_sources(obj: Ctx) -> None:
 @click.option("--to", "to_addr", default="demo@localhost", show_default=True, help="Recipient for --smtp.")
 @click.pass_obj
 def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
-    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1; print the digest path."""
+    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1, their dates shifted
+    to end yesterday; print the digest's paths (HTML, Markdown, JSON, PDF) and the alerts that fired."""
     from listener.config import Channel
     from listener.app.demo import run_demo
 
@@ -484,8 +485,13 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
                       f"{p.positive} / {p.neutral} / {p.negative}")
     if not obj.quiet:
         Console(width=_width()).print(table)
+        click.echo(result.note)
         click.echo(f"Stored {result.posts} posts from {result.sources} bundled sources in {result.db_path}")
         click.echo(f"Settings used: {result.settings_path}")
+        for day, a in result.alerts:
+            click.echo(f"Alert {a.rule} for {day}: {a.reason}")
+        if result.alert_files:
+            click.echo(f"Alerts the demo's webhook received: {result.alert_files[0].parent}")
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")
     click.echo(f"JSON: {result.paths[2]}")
@@ -640,13 +646,21 @@ def _width(wide: int = 160) -> int | None:
               help="Adapt the trained model to your relabels with a domain head (seconds), cross-validated.")
 @click.option("--retrain", is_flag=True, help="With --with-labels: retrain the whole model on the data plus your relabels instead.")
 @click.option("--no-eval", is_flag=True, help="Skip measuring (no cross-validation).")
+@click.option("--relevance", is_flag=True,
+              help="Train the mention relevance model instead, on the WePS-3 folder given with --data (about 5 "
+                   "minutes); with --with-labels: fit each product's correction on your about/not-about marks.")
 @click.pass_obj
 def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bool, with_labels: bool, retrain: bool,
-          no_eval: bool) -> None:
+          no_eval: bool, relevance: bool) -> None:
     """Train a sentiment model deterministically; print the data checksum, metrics and artifact checksum.
-    With --with-labels: fit a domain head on your relabels and print its cross-validated figures."""
+    With --with-labels: fit a domain head on your relabels and print its cross-validated figures.
+    With --relevance: the mention relevance model (see README "Relevance")."""
     from listener import learn
     from models import datasets, trained, training
+
+    if relevance:
+        _train_relevance(obj, out, data_dir, with_labels, no_eval)
+        return
 
     if which == "default":
         if with_labels or small or no_eval:
@@ -686,6 +700,35 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
         for name, value in result.evaluation.figures().items():
             click.echo(f"{name}: {value:.4f} ({learn.how_measured(result.evaluation, name)})")
     click.echo(f"artifact: {result.path} sha256 {result.artifact_sha256}")
+
+
+def _train_relevance(obj: Ctx, out: str | None, data_dir: str | None, with_labels: bool, no_eval: bool) -> None:
+    """``listener train --relevance``: the relevance model from WePS-3, or with --with-labels each product's
+    correction from its marks."""
+    from listener import learn
+
+    if with_labels:
+        r = learn.adapt_relevance(obj.db(), obj.settings(), Path(out) if out else None)
+        for name, n in sorted(r.labels.items()):
+            click.echo(f"{name}: {n['about']} about, {n['not_about']} not about")
+        click.echo(f"corrections: {r.path} sha256 {r.sha256}" if r.labels else "no about/not-about marks yet "
+                   "(mark posts with `listener label POST_ID --product NAME --not-about` or `--about`)")
+        if r.labels:
+            click.echo("run `listener classify --all` to re-judge stored mentions with them.")
+        return
+    if data_dir is None:
+        raise BadInput("--relevance needs --data DIR: the folder holding the WePS-3 training.tsv "
+                       "(its tweets may not be redistributed, so listener does not bundle them)")
+    r = learn.train_relevance(Path(data_dir), Path(out) if out else None, folds=0 if no_eval else 5, log=click.echo)
+    click.echo(f"data: {r.examples:,} labelled mentions, sha256 {r.data_sha256}")
+    if r.metrics:
+        for n, f in r.metrics["own_labels"].items():
+            click.echo(f"{n} own labels: accuracy {f['accuracy']:.4f}, precision {f['precision']:.4f}, recall "
+                       f"{f['recall']:.4f}, precision at recall >= 0.85 {f['precision_at_recall_85']:.4f}")
+        f = r.metrics["cross_validated"]
+        click.echo(f"entity-held-out: accuracy {f['accuracy']:.4f}, precision at recall >= 0.85 "
+                   f"{f['precision_at_recall_85']:.4f} (probability {r.metrics['probability_at_recall_85']:.3f})")
+    click.echo(f"artifact: {r.path} sha256 {r.artifact_sha256}")
 
 
 @cli.command("eval")
@@ -803,6 +846,10 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
         terms = [f"{c['feature']} ({c['weight']:+.3f})" for c in m["positive_terms"] + m["negative_terms"]]
         if terms:
             click.echo(f"    pushed by: {', '.join(terms)}")
+    for r in e.relevance:   # the relevance model's verdict now
+        click.echo(f"  relevance of {r['product']}: {r['reason']}")
+    for r in e.rejected:    # as stored: these count in no number
+        click.echo(f"  not counted: {r['product']} (alias {r['alias']!r}): {r['reason']}")
     click.echo("topics: " + (", ".join(
         f"{t} (term {term!r}, sentiment {'n/a' if s is None else f'{s:+.2f}'})" for t, term, s in e.topics) or "none"))
 
@@ -813,14 +860,27 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
               help="The correct sentiment label (of the post, or with --product of what it says about that product).")
 @click.option("--product", metavar="NAME", help="Relabel what the post says about this product (one it mentions).")
 @click.option("--topics", metavar="NAMES", help="The correct topics, comma-separated ('' for none).")
+@click.option("--about/--not-about", "about", default=None,
+              help="With --product: the post is (not) about this product; a not-about mention leaves every number "
+                   "at once, and both are training data (`listener train --relevance --with-labels`).")
 @click.pass_obj
-def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, topics: str | None) -> None:
-    """Correct a post's sentiment and/or topics, or with --product the sentiment of one product's mention;
-    the correction overrides the model and is training data (`listener train --with-labels`)."""
+def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, topics: str | None,
+          about: bool | None) -> None:
+    """Correct a post's sentiment and/or topics, or with --product the sentiment of one product's mention or
+    whether the post is about that product (--about / --not-about); the correction overrides the model and
+    is training data (`listener train --with-labels`, `listener train --relevance --with-labels`)."""
     from listener import learn
 
+    if about is not None:
+        if product is None or topics is not None or (sentiment_ is not None and not about):
+            raise click.UsageError("--about/--not-about take --product NAME (and, with --about, maybe --sentiment)")
+        name = learn.mark_relevance(obj.db(), post_id, product, about, now=obj.now)
+        obj.say(f"Post {post_id}: marked {'about' if about else 'not about'} {name}"
+                + ("" if about else "; it counts in no number now") + ".")
+        if sentiment_ is None:
+            return
     if sentiment_ is None and topics is None:
-        raise click.UsageError("give --sentiment and/or --topics")
+        raise click.UsageError("give --sentiment and/or --topics (or --about/--not-about with --product)")
     if product is not None and (sentiment_ is None or topics is not None):
         raise click.UsageError("--product takes --sentiment and no --topics (topics belong to the post)")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None

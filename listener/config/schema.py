@@ -77,7 +77,8 @@ class Section:
 
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
-SENTIMENT_MODELS = ("default", "fast", "vader", "trained")  # "trained": the earlier name of "fast"
+SENTIMENT_MODELS = ("default", "fast", "vader", "trained")
+RELEVANCE_THRESHOLD = 0.25  # entity-held-out recall >= 0.85 on WePS-3 at this score (README "Relevance")  # "trained": the earlier name of "fast"
 
 _duration = (str, int)  # seconds, or a string such as "30m"
 
@@ -149,6 +150,8 @@ DIGEST = Section("digest", (
             '"change" compares with the daily average over each of these numbers of previous days '
             "(at least the period's length; a daily digest's 28 or more: the same weekday), known days only"),
     Setting("channels", list, [], checks.strings, "names of `[[channels]]` that receive every digest"),
+    Setting("note", str, "", help="a line shown under every digest's title (`listener demo` writes "
+            '"demo data, dates shifted by N days" here); empty: none'),
 ))
 
 ALERTS = Section("alerts", (
@@ -243,6 +246,20 @@ PRODUCTS = Section("products[]", (
     Setting("exclude", list, [], checks.strings,
             'phrases masked out before matching ("Firefox OS" is not "Firefox")'),
     Setting("ours", bool, False, help="`true` for your products (listed first), `false` for competitors"),
+    Setting("description", str, "", checks.one_line,
+            'what the product is, in one line ("US airline", "Google\'s web browser"): with it, the relevance '
+            'model judges whether each mention is about the product (see "Relevance")'),
+    Setting("context", list, [], checks.strings,
+            'words that make a mention likely to be about the product ("flight", "gate"); like a description, '
+            "they turn the relevance model on"),
+    Setting("query", str, None, checks.text_query,
+            'a query in the search language a post must match for a mention to count (full control: '
+            '`apple AND (iphone OR mac OR "apple store")`; text terms only); none: every mention',
+            shown_default="none"),
+    Setting("relevance", float, RELEVANCE_THRESHOLD, checks.probability,
+            "mentions whose relevance score (0 to 1) is below this are kept but count in no number "
+            "(`relevance:low` finds them); products without description or context keep every mention, and so does "
+            "a mention by a handle alias (`@delta`)"),
 ))
 
 # The keys every [[sources]] entry has; each source type adds its own (listener.config.sourcekeys).

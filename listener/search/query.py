@@ -9,7 +9,7 @@ A Brandwatch-style subset::
     crash NEAR/5f firefox                    within 5 words, crash first
     "slow startup"~4                         the phrase's words within 4 words of each other
     <<<comments are ignored>>>
-    product:Firefox source:hn site:example.com author:alice title:crash lang:en
+    product:Firefox source:hn site:example.com author:alice title:crash lang:en relevance:low
     sentiment:negative topic:pricing published:[2026-11-01 TO 2026-11-20] engagement:[10 TO *]
 
 Every mistake raises ``QueryError`` with the 1-based character position it was found at (or,
@@ -36,7 +36,7 @@ MAX_DISTANCE = 1_000_000   # words in NEAR/N and "phrase"~N (FTS5 reads them as 
 FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)  # published bounds: a day either side stays a date
 
 TEXT_FIELDS = ("title",)
-VALUE_FIELDS = ("product", "source", "site", "author", "lang", "sentiment", "topic")
+VALUE_FIELDS = ("product", "source", "site", "author", "lang", "sentiment", "topic", "relevance")
 RANGE_FIELDS = ("published", "engagement")
 ALIASES = {"language": "lang"}
 FIELDS = tuple(sorted(TEXT_FIELDS + VALUE_FIELDS + RANGE_FIELDS + tuple(ALIASES)))
@@ -280,6 +280,10 @@ def _field_value(key: str, value: str, pos: int | None, param: str | None = None
         if v not in SENTIMENTS:
             raise fail(f"sentiment: is one of {', '.join(SENTIMENTS)}, got {value!r}")
         return v
+    if key == "relevance":
+        if value.lower() != "low":
+            raise QueryError(f"relevance: takes low (mentions judged not about their product), got {value!r}", pos)
+        return "low"
     if key == "lang":
         v = value.lower()
         if not re.fullmatch(r"[a-z]{2,3}", v):
