@@ -217,7 +217,7 @@ def error(description: str) -> dict:
 API_ERRORS: dict[int | str, dict] = {
     400: error("A parameter is not valid (a number outside its range or SQLite's, a bad date, "
                "an invalid query): `error` says why, `field` names the parameter, `position` points into `q`"),
-    401: error("Missing or wrong bearer token (when a token is configured)"),
+    401: error("Missing or wrong bearer token or login session (once users or a token are configured)"),
     500: error("A bug: the server log has the details"),
 }
 
