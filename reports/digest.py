@@ -97,6 +97,7 @@ class MentionRef:
     excerpt: str
     engagement: int = 0
     span: str | None = None   # what the post says about the product: the text its sentiment was judged on
+    copies: int = 0           # copies of this post elsewhere (counted once, with it)
 
 
 @dataclass
@@ -499,5 +500,6 @@ def _refs(rows: list[dict]) -> list[MentionRef]:
     return [MentionRef(post_id=r["id"], title=r["title"] or snippet(r["text"], 80) or "(untitled)",
                        url=r["url"], source=r["source"], author=r["author"], posted_at=r["posted_at"],
                        sentiment=r["sentiment"], alias=r["alias"], excerpt=snippet(r["text"], 240),
-                       engagement=r.get("engagement") or 0, span=r.get("span") or None)
+                       engagement=r.get("engagement") or 0, span=r.get("span") or None,
+                       copies=r.get("copies") or 0)
             for r in rows]

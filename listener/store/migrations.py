@@ -378,31 +378,32 @@ def _m0015(db: sqlite_utils.Database) -> None:
 # The post fields each mention carries a copy of (migration 0016): (mention column, post expression; {r}: the row).
 _MENTION_POST_COPY = (("post_posted_at", "{r}posted_at"), ("post_fetched_at", "{r}fetched_at"),
                       ("post_source", "{r}source"), ("post_author", "{r}author"),
-                      ("post_engagement", ENGAGEMENT_SQL.replace("p.", "{r}")))
+                      ("post_engagement", ENGAGEMENT_SQL.replace("p.", "{r}")), ("post_copy_of", "{r}copy_of"))
 
 
 @_migration("0016_report_reads")
 def _m0016(db: sqlite_utils.Database) -> None:
     """What the reports (digest, web overview) read over a range of days without a row of ``posts``
-    per mention: each mention carries a copy of its post's dates, source, author and engagement (kept
-    by triggers, so writers need not know), indexed with its product, label and score; and a covering
+    per mention: each mention carries a copy of its post's dates, source, author, engagement and
+    ``copy_of`` (a copy's mentions count in no number: 0014) (kept by triggers, so writers need not know), indexed with its product, label and score; and a covering
     index of the posts' days for the per-source and per-classifier counts. An emerging topic keeps the
     share of the period's posts carrying its name, beside the baseline's (its growth)."""
     columns = ", ".join(c for c, _ in _MENTION_POST_COPY)
     values = ", ".join(e.format(r="") for _, e in _MENTION_POST_COPY)
     changed = ", ".join(e.format(r="NEW.") for _, e in _MENTION_POST_COPY)
     for column, _ in _MENTION_POST_COPY:
-        db.execute(f"ALTER TABLE mentions ADD COLUMN {column} {'INTEGER' if column == 'post_engagement' else 'TEXT'}")
+        db.execute(f"ALTER TABLE mentions ADD COLUMN {column} "
+                   f"{'INTEGER' if column in ('post_engagement', 'post_copy_of') else 'TEXT'}")
     db.execute(f"UPDATE mentions SET ({columns}) = (SELECT {values} FROM posts WHERE posts.id = mentions.post_id)")
     db.execute(f"""CREATE TRIGGER mentions_post_copy AFTER INSERT ON mentions BEGIN
         UPDATE mentions SET ({columns}) = (SELECT {values} FROM posts WHERE posts.id = NEW.post_id)
         WHERE rowid = NEW.rowid; END""")
     db.execute(f"""CREATE TRIGGER posts_mention_copy
-        AFTER UPDATE OF posted_at, fetched_at, source, author, score, comments, likes, shares ON posts BEGIN
+        AFTER UPDATE OF posted_at, fetched_at, source, author, score, comments, likes, shares, copy_of ON posts BEGIN
         UPDATE mentions SET ({columns}) = ({changed}) WHERE post_id = NEW.id; END""")
     db.execute(f"CREATE INDEX mentions_period ON mentions "
                f"(post_posted_at, post_fetched_at, product, sentiment_label, sentiment, post_id, post_source, "
-               f"post_author, post_engagement)")
+               f"post_author, post_engagement, post_copy_of)")
     db.execute("CREATE INDEX posts_posted_cover ON posts (posted_at, fetched_at, source, classifier)")
     db.execute("ALTER TABLE emerging_topics ADD COLUMN period_share REAL")  # NULL: stored before
 

@@ -31,7 +31,8 @@ _MENTION_COLUMNS = ("p.id, p.source, p.url, p.title, p.text, p.author, p.posted_
                     f"{MENTION_LABEL_SQL} AS sentiment_label, m.confidence, m.span, m.basis, "
                     "p.sentiment AS post_sentiment, p.sentiment_label AS post_label, "
                     "p.score, p.comments, p.likes, p.shares, "
-                    f"{ENGAGEMENT_SQL} AS engagement, m.alias")
+                    f"{ENGAGEMENT_SQL} AS engagement, m.alias, "
+                    "(SELECT count(*) FROM posts c WHERE c.copy_of = p.id) AS copies")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ _MENTION_LABEL_LAZY = ("CASE WHEN m.sentiment_label IS NOT NULL THEN m.sentiment
 
 def _mentions_in(start: str, end: str, cutoff: str | Scope | None, *, topics: bool = False) -> tuple[str, list]:
     """``FROM ... WHERE ...`` over the mentions ``m`` of posts in [start, end) within a cut-off or
-    ``Scope``, walking the mentions' own date index (migration 0016_report_reads); a search's condition joins
+    ``Scope``, walking the mentions' own date index (migration 0016_report_reads), leaving out the
+    mentions of copies (a cluster of copies counts once: its first post); a search's condition joins
     their posts as ``p``; ``topics`` joins their posts' topics as ``t``."""
     scope = cutoff if isinstance(cutoff, Scope) else Scope(cutoff)
     sql = "FROM mentions m INDEXED BY mentions_period"
@@ -69,7 +71,7 @@ def _mentions_in(start: str, end: str, cutoff: str | Scope | None, *, topics: bo
         sql += " JOIN posts p ON p.id = m.post_id"
     if topics:
         sql += " CROSS JOIN post_topics t ON t.post_id = m.post_id"
-    sql += " WHERE m.post_posted_at >= ? AND m.post_posted_at < ?"
+    sql += " WHERE m.post_posted_at >= ? AND m.post_posted_at < ? AND m.post_copy_of IS NULL"
     args: list = [start, end]
     if scope.cutoff:
         sql, args = f"{sql} AND m.post_fetched_at <= ?", [*args, scope.cutoff]
@@ -168,8 +170,8 @@ def sample_posts(db: sqlite_utils.Database, product: str | None, start: str, end
         found = db.execute("SELECT id FROM posts INDEXED BY posts_posted_cover WHERE posted_at >= ? AND posted_at < ?",
                            [start, end])
     else:
-        found = db.execute("SELECT post_id FROM mentions INDEXED BY mentions_period "
-                           "WHERE post_posted_at >= ? AND post_posted_at < ? AND product = ?", [start, end, product])
+        found = db.execute("SELECT post_id FROM mentions INDEXED BY mentions_period WHERE post_posted_at >= ? "
+                           "AND post_posted_at < ? AND product = ? AND post_copy_of IS NULL", [start, end, product])
     ids = sorted(r[0] for r in found.fetchall())
     total = len(ids)
     if total > limit:
