@@ -7,14 +7,17 @@ asks for what it needs by type: ``db: DbDep``, ``settings: SettingsDep``, ``page
 from __future__ import annotations
 
 import hmac
+import secrets
 from datetime import date
-from typing import Annotated, Iterator
+from typing import Annotated, Callable, Iterator
+from urllib.parse import parse_qs
 
 import sqlite_utils
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from listener import store
+from listener.app.web.live import fresh_settings
 from listener.app.web.render import Pages
 from listener.config import Settings
 from listener.errors import UserError
@@ -38,7 +41,9 @@ class NotAuthorized(UserError):
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    """The app's settings, re-read when the settings file changed (a /manage page, the CLI or an editor
+    wrote it; each worker notices on its next request)."""
+    return fresh_settings(request.app.state)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -101,3 +106,33 @@ def require_token(request: Request) -> None:
     """The guard of every page and API route but the login form and its stylesheet."""
     if not authorized(request):
         raise NotAuthorized(UNAUTHORIZED)
+
+
+# --- roles and CSRF: stubs so the /manage pages can be written against them --------------------
+
+
+def require_role(role: str) -> Callable[[Request], None]:  # replaced by 17b
+    """The dependency guarding a route for ``role`` and above; this stub only checks the login."""
+    def check(request: Request) -> None:
+        require_token(request)
+
+    return check
+
+
+CSRF_FIELD = "csrf_token"  # replaced by 17b
+
+
+def csrf_token(request: Request) -> str:  # replaced by 17b
+    """The token a form carries in its hidden ``CSRF_FIELD``; this stub: one per app, random."""
+    state = request.app.state
+    if not getattr(state, "csrf", None):
+        state.csrf = secrets.token_urlsafe(32)
+    return state.csrf
+
+
+async def require_csrf(request: Request) -> None:  # replaced by 17b
+    """Refuse a form post without the page's CSRF token (403)."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    given = (form.get(CSRF_FIELD) or [""])[0]
+    if not hmac.compare_digest(given.encode(), csrf_token(request).encode()):
+        raise UserError("the form's CSRF token is missing or wrong: reload the page and try again", http_status=403)
