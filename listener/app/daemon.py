@@ -235,12 +235,15 @@ class Daemon:
             log.warning("store.path changed in %s: the daemon keeps %s until it is restarted", path,
                         self.settings.db_path)
             new = dataclasses.replace(new, db_path=self.settings.db_path)
-        self._save_next_runs()  # the plans in memory (a backoff) survive the re-scheduling
+        started = self.scheduler.running  # (a test calls this before starting it)
+        if started:
+            self._save_next_runs()  # the plans in memory (a backoff) survive the re-scheduling
         self.settings = new
         self.scheduler.remove_all_jobs()
         with self.db_lock:
             self.schedule(self.clock())
-        self._save_next_runs()
+        if started:
+            self._save_next_runs()
         log.info("settings reloaded from %s: jobs=%s", path, ",".join(j.id for j in self.scheduler.get_jobs()))
         return True
 

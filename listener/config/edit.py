@@ -9,14 +9,17 @@ names the file and the key (``settings.toml: alerts.rules[0].product: no product
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, MutableMapping, Sequence
 
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT
 
 from listener.config.reader import parse_settings
 from listener.config.settings import ConfigError, Settings, Source
@@ -38,18 +41,37 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("sources", "source", False), Kind("alerts.rules", "alert rule", False))}
 
 
-def edit_settings(path: Path, change: Callable[[tomlkit.TOMLDocument], None]) -> Settings:
-    """Apply ``change`` to the file's document, check the result with the loader, write it atomically;
+def edit_settings(path: Path, change: Callable[[tomlkit.TOMLDocument], tomlkit.TOMLDocument | None]) -> Settings:
+    """Apply ``change`` to the file's document (it changes it, or returns a new one), check the result with the loader, write it atomically;
     return the settings as loaded. Nothing is written if ``change`` or the loader refuses."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: settings file not found (use --config or $LISTENER_CONFIG)")
+    with _locked(path):
+        return _edit(path, change)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One edit at a time (CLI, web workers): an flock on ``.NAME.lock`` beside the file (not on the
+    file itself, which each write replaces)."""
     try:
-        old = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: settings file not found (use --config or $LISTENER_CONFIG)") from None
+        fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot edit the settings file: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _edit(path: Path, change: Callable[[tomlkit.TOMLDocument], tomlkit.TOMLDocument | None]) -> Settings:
+    old = path.read_text(encoding="utf-8")
     try:
         doc = tomlkit.parse(old)
     except tomlkit.exceptions.ParseError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    change(doc)
+    doc = change(doc) or doc
     new = tomlkit.dumps(doc)
     try:
         data = tomllib.loads(new)
@@ -62,17 +84,30 @@ def edit_settings(path: Path, change: Callable[[tomlkit.TOMLDocument], None]) ->
 
 
 def add_entry(path: Path, kind: str, values: Mapping[str, Any]) -> Settings:
-    """Append a ``[[kind]]`` entry with these keys (``None`` values left out)."""
-    def change(doc: tomlkit.TOMLDocument) -> None:
+    """Append a ``[[kind]]`` entry with these keys (``None`` values left out): after the last entry of
+    its kind, or, for the first one, at the end of the file (comments stay where they were)."""
+    def change(doc: tomlkit.TOMLDocument) -> tomlkit.TOMLDocument | None:
         table = tomlkit.table()
         for key, value in values.items():
             if value is not None:
                 table[key] = _plain(value)
+        entries = _array(doc, KINDS[kind])
+        if not len(entries):  # tomlkit would put it inside a parent table, under that table's trailing comments
+            first = tomlkit.document()
+            *outer, last = KINDS[kind].key.split(".")
+            parent: Any = first
+            for part in outer:
+                parent[part] = tomlkit.table(is_super_table=True)
+                parent = parent[part]
+            parent[last] = tomlkit.aot()
+            parent[last].append(table)
+            text = tomlkit.dumps(doc).rstrip("\n")
+            return tomlkit.parse((text + "\n\n" if text else "") + tomlkit.dumps(first))
         table.add(tomlkit.nl())  # a blank line before whatever follows
-        entries = _array(doc, KINDS[kind], create=True)
-        if len(entries) and not entries[-1].as_string().endswith("\n\n"):
+        if not entries[-1].as_string().endswith("\n\n"):
             entries[-1].add(tomlkit.nl())  # and one after the entry before it
         entries.append(table)
+        return None
 
     return edit_settings(path, change)
 
@@ -99,7 +134,17 @@ def update_entry(path: Path, kind: str, name: str, changes: Mapping[str, Any], *
 def remove_entry(path: Path, kind: str, name: str) -> Settings:
     """Remove the entry called ``name`` (a rule still naming it makes the loader refuse)."""
     def change(doc: tomlkit.TOMLDocument) -> None:
-        del _array(doc, KINDS[kind])[_index(doc, KINDS[kind], name)]
+        entries = _array(doc, KINDS[kind])
+        del entries[_index(doc, KINDS[kind], name)]
+        if not len(entries):  # else tomlkit writes "key = []" where the tables were
+            *outer, last = KINDS[kind].key.split(".")
+            parents = [doc]
+            for part in outer:
+                parents.append(parents[-1][part])
+            del parents[-1][last]
+            for parent, part in zip(reversed(parents[:-1]), reversed(outer)):
+                if len(parent[part]) == 0:
+                    del parent[part]
 
     return edit_settings(path, change)
 
@@ -148,22 +193,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _array(doc: tomlkit.TOMLDocument, kind: Kind, *, create: bool = False) -> AoT:
-    """The array of tables ``kind.key`` in ``doc`` (made, with its parent table, when ``create``)."""
+def _array(doc: tomlkit.TOMLDocument, kind: Kind) -> AoT:
+    """The array of tables ``kind.key`` in ``doc`` (an empty one, not in ``doc``, when there is none)."""
     parent: Any = doc
     *outer, last = kind.key.split(".")
     for part in outer:
         if part not in parent:
-            if not create:
-                return tomlkit.aot()
-            parent[part] = tomlkit.table(is_super_table=True)
+            return tomlkit.aot()
         parent = parent[part]
-        if not isinstance(parent, (Table, tomlkit.TOMLDocument)):
+        if not isinstance(parent, MutableMapping):
             raise ConfigError(f"{part}: expected a table")
     if last not in parent:
-        if not create:
-            return tomlkit.aot()
-        parent[last] = tomlkit.aot()
+        return tomlkit.aot()
     found = parent[last]
     if not isinstance(found, AoT):
         raise ConfigError(f"{kind.key}: expected an array of tables ([[{kind.key}]]), "
