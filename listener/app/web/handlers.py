@@ -11,11 +11,13 @@ only that: 401 for the API, the login page for pages.
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from listener.app.web.deps import UNAUTHORIZED, authorized
 from listener.errors import UserError
@@ -59,7 +61,22 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     """Starlette's own errors: no route (404), wrong method (405)."""
     response = error_response(request, exc.status_code, str(exc.detail))
     response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names the first route's methods; a path may have several routes
+        allowed = {m for route in _routes(request.app.routes) if getattr(route, "methods", None)
+                   and route.matches(request.scope)[0] != Match.NONE for m in route.methods}
+        if allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))
     return response
+
+
+def _routes(routes: list) -> Iterator:
+    """Every route, also those of included routers (FastAPI keeps them nested)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)
+        else:
+            yield route
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

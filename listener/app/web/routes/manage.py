@@ -491,6 +491,7 @@ def _api_routes(what: str) -> None:
     model, shape, listed = API[what]
     kind, noun = KIND[what], edit.KINDS[KIND[what]].noun
     tag = ["manage"]
+    one = "{name:path}" if what == "products" else "{name}"  # only a product's name may hold a "/"
 
     @router.get(f"/api/manage/{what}", response_model=list[model], tags=tag, summary=f"Every {noun}",
                 name=f"api_list_{what}")
@@ -503,7 +504,7 @@ def _api_routes(what: str) -> None:
         new = save(request, settings, lambda p: edit.add_entry(p, kind, _toml(body, drop_defaults=("ours",))))
         return shape(_find(listed(new), body.name))
 
-    @router.put(f"/api/manage/{what}/{{name:path}}", response_model=model, tags=tag, summary=f"Replace a {noun}",
+    @router.put(f"/api/manage/{what}/{one}", response_model=model, tags=tag, summary=f"Replace a {noun}",
                 responses={400: INVALID, 404: NOT_FOUND}, name=f"api_replace_{what}")
     def replace(request: Request, settings: SettingsDep, name: str,
                 body: Annotated[model, Body()]) -> dict:  # type: ignore[valid-type]
@@ -511,7 +512,7 @@ def _api_routes(what: str) -> None:
                                                                   replace=True))
         return shape(_find(listed(new), body.name))
 
-    @router.delete(f"/api/manage/{what}/{{name:path}}", status_code=204, tags=tag, summary=f"Remove a {noun}",
+    @router.delete(f"/api/manage/{what}/{one}", status_code=204, tags=tag, summary=f"Remove a {noun}",
                    responses={400: INVALID, 404: NOT_FOUND}, response_class=Response, name=f"api_remove_{what}")
     def remove(request: Request, settings: SettingsDep, name: str) -> Response:
         save(request, settings, lambda p: edit.remove_entry(p, kind, name))
