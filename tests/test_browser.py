@@ -203,3 +203,15 @@ def test_the_product_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
             assert page.evaluate("getComputedStyle(document.querySelector('table.overview thead')).display") == "none"
         if n == 1:  # the charts scale by their viewBox instead of running off the side
             assert page.evaluate("document.querySelector('figure.chart > svg').getBoundingClientRect().width") < 360
+
+
+def test_the_manage_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """The /manage pages (issue 17c) with every form opened, at a desktop's and a phone's width."""
+    base, _ = site
+    for path in ("/manage/products", "/manage/sources", "/manage/topics", "/manage/alerts",
+                 "/manage/products?edit=" + quote(LONG_PRODUCT)):
+        page.goto(base + path)
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        name = path.strip("/").replace("/", "-").split("?")[0]
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")
