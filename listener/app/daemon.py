@@ -326,7 +326,8 @@ class Daemon:
     def _save_next_runs(self) -> None:
         if self.ctx.stop.is_set():
             return
-        planned = {j.id: iso_utc(j.next_run_time) for j in self.scheduler.get_jobs() if j.id != HEARTBEAT}
+        planned = {j.id: iso_utc(j.next_run_time) for j in self.scheduler.get_jobs()
+                   if j.id not in (HEARTBEAT, SETTINGS_CHECK)}
         with self.db_lock:
             store.set_next_runs(self.db, planned)
             store.daemon_heartbeat(self.db, now=iso_utc(self.clock()))
