@@ -22,6 +22,7 @@ import tomlkit
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from listener import pipeline, store
 from listener.app.web import live
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Section] = {"products": PRODUCTS, "topics": TOPICS, "alerts"
 KIND = {"products": "products", "topics": "topics", "alerts": "alerts.rules", "sources": "sources"}
 TITLES = {"products": "Products", "topics": "Topics", "alerts": "Alert rules", "sources": "Sources"}
 TEST_POSTS = 10  # posts a test fetch shows
+TEST_SECONDS = 60.0  # a test fetch is a page load: it stops sooner than a run (collect.crawl_timeout)
 
 
 # --- saving ---------------------------------------------------------------------------
@@ -313,16 +315,10 @@ async def sources_remove(request: Request, settings: SettingsDep, pages: PagesDe
 async def sources_test(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:
     form = await form_of(request)
     try:
-        result = await _in_thread(test_fetch, settings, form.get("name", ""))
+        result = await run_in_threadpool(test_fetch, settings, form.get("name", ""))
     except UserError as exc:
         return sources_page(request, settings, pages, problem=exc)
     return sources_page(request, settings, pages, test=result)
-
-
-async def _in_thread(fn: Callable, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)
 
 
 def test_fetch(settings: Settings, name: str, now: datetime | None = None) -> dict:
@@ -331,12 +327,15 @@ def test_fetch(settings: Settings, name: str, now: datetime | None = None) -> di
     source = settings.source(name)
     now = now or datetime.now(timezone.utc)
     with tempfile.TemporaryDirectory(prefix="listener-test-fetch-") as folder:
-        scratch = dataclasses.replace(settings, db_path=Path(folder) / "scratch.db", sources=(source,))
+        collect = dataclasses.replace(settings.collect,
+                                      crawl_timeout=min(settings.collect.crawl_timeout, TEST_SECONDS))
+        scratch = dataclasses.replace(settings, db_path=Path(folder) / "scratch.db", sources=(source,),
+                                      collect=collect)
         db = store.open_db(scratch.db_path)
         try:
             report = pipeline.collect(db, scratch, [source.name], now=now)
             outcome = report.outcomes[0]
-            posts = store.posts_by_id(db, list(range(1, TEST_POSTS + 1)))
+            posts = store.posts_by_id(db, list(range(1, TEST_POSTS + 1)))  # a new database: the first ids
         finally:
             db.close()
     return {"source": source.name, "status": outcome.status, "error": outcome.error, "entries": outcome.entries,
