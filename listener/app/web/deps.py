@@ -123,10 +123,12 @@ CSRF_FIELD = "csrf_token"  # replaced by 17b
 
 
 def csrf_token(request: Request) -> str:  # replaced by 17b
-    """The token a form carries in its hidden ``CSRF_FIELD``; this stub: one per app, random."""
+    """The token a form carries in its hidden ``CSRF_FIELD``; this stub: derived from ``serve.token`` (so
+    every worker agrees), else random per process."""
     state = request.app.state
     if not getattr(state, "csrf", None):
-        state.csrf = secrets.token_urlsafe(32)
+        state.csrf = hmac.new(state.token.encode(), b"listener form", "sha256").hexdigest() if state.token \
+            else secrets.token_urlsafe(32)
     return state.csrf
 
 

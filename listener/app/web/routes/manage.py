@@ -507,8 +507,10 @@ def _api_routes(what: str) -> None:
                 responses={400: INVALID, 404: NOT_FOUND}, name=f"api_replace_{what}")
     def replace(request: Request, settings: SettingsDep, name: str,
                 body: Annotated[model, Body()]) -> dict:  # type: ignore[valid-type]
-        new = save(request, settings, lambda p: edit.update_entry(p, kind, name, _toml(body, drop_defaults=("ours",)),
-                                                                  replace=True))
+        values = _toml(body, drop_defaults=("ours",))
+        if what != "sources":  # keys the model does not name (added by a newer schema) stay as they are
+            values = {**{k: None for k in type(body).model_fields}, **values}
+        new = save(request, settings, lambda p: edit.update_entry(p, kind, name, values, replace=what == "sources"))
         return shape(_find(listed(new), body.name))
 
     @router.delete(f"/api/manage/{what}/{one}", status_code=204, tags=tag, summary=f"Remove a {noun}",
