@@ -216,3 +216,14 @@ def test_the_login_form_and_the_audit_log_fit_a_phone_and_a_desktop(site, page, 
             assert_fits(page, "main", width, tmp_path / f"users{n}-{width}.png")
     assert page.locator("table.audit tbody tr").count() >= 1 and "saved_search.save" in page.content()
     assert page.evaluate("getComputedStyle(document.querySelector('table.audit thead')).display") == "none"
+
+
+def test_the_manage_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """The /manage pages (issue 17c) with every form opened, at a desktop's and a phone's width."""
+    base, _ = site
+    for path in ("/manage/products?edit=" + quote(LONG_PRODUCT), "/manage/sources", "/manage/alerts"):
+        page.goto(base + path)
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        name = path.strip("/").replace("/", "-").split("?")[0]
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")

@@ -242,12 +242,14 @@ def _print_digest(obj: Ctx, report: pipeline.DigestReport) -> None:
             click.echo(f"error: delivery {r.channel}: {r.error} (after {r.attempts} attempts)", err=True)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--send/--no-send", default=True, show_default=True, help="Send alerts that fire to their channels.")
-@click.pass_obj
-def alerts(obj: Ctx, send: bool) -> None:
-    """Check every alert rule now; record and send the alerts that fire (once per episode)."""
-    _alerts(obj, send)
+@click.pass_context
+def alerts(ctx: click.Context, send: bool) -> None:
+    """Check every alert rule now; record and send the alerts that fire (once per episode).
+    'alerts list|add|remove' manage the rules ([[alerts.rules]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        _alerts(ctx.obj, send)
 
 
 def _alerts(obj: Ctx, send: bool) -> list:
@@ -421,6 +423,210 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
 
     entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
+
+
+@sources_cmd.command("edit")
+@click.argument("name")
+@click.option("--url", help="A new URL.")
+@click.option("--interval", metavar="DURATION", help="How often to collect it (\"30m\", \"2h\" or seconds).")
+@click.option("--enable/--disable", default=None, help="Collect it, or keep it and its posts but skip it.")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a key (repeatable; TOML values or plain text).")
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a key: its default applies (repeatable).")
+@click.pass_obj
+def sources_edit(obj: Ctx, name: str, url: str | None, interval: str | None, enable: bool | None,
+                 pairs: tuple[str, ...], unset: tuple[str, ...]) -> None:
+    """Change keys of a [[sources]] entry (checked by re-loading the settings first; comments kept)."""
+    from listener.config.edit import literal, parse_pairs
+
+    changes: dict = {key: None for key in unset}
+    changes.update({k: v for k, v in (("url", url), ("interval", literal(interval) if interval else None),
+                                      ("enabled", enable)) if v is not None})
+    changes.update(parse_pairs(pairs))
+    _edit_entry(obj, "sources", name, changes, f"Changed source {name}")
+
+
+@sources_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def sources_remove(obj: Ctx, name: str) -> None:
+    """Remove a [[sources]] entry from the settings file (its collected posts stay in the database)."""
+    _remove_entry(obj, "sources", name, f"Removed source {name}")
+
+
+def _edit_entry(obj: Ctx, kind: str, name: str, changes: dict, done: str) -> None:
+    from listener.config.edit import update_entry
+
+    if not changes:
+        raise BadInput("nothing to change: give at least one option (see --help)")
+    update_entry(settings_path(obj.config), kind, name, changes)
+    obj.say(f"{done} in {settings_path(obj.config)}")
+
+
+def _remove_entry(obj: Ctx, kind: str, name: str, done: str) -> None:
+    from listener.config.edit import remove_entry
+
+    remove_entry(settings_path(obj.config), kind, name)
+    obj.say(f"{done} from {settings_path(obj.config)}")
+
+
+def _add_entry(obj: Ctx, kind: str, values: dict, done: str) -> None:
+    from listener.config.edit import add_entry
+
+    add_entry(settings_path(obj.config), kind, values)
+    obj.say(f"{done} to {settings_path(obj.config)}")
+
+
+def _print_rows(columns: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:
+    if not rows:
+        click.echo(empty)
+        return
+    table = Table(show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=_width(), soft_wrap=False).print(table)
+
+
+@cli.group("products", invoke_without_command=True)
+@click.pass_context
+def products_cmd(ctx: click.Context) -> None:
+    """List the tracked products; 'products add|edit|remove' change them ([[products]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(products_list)
+
+
+@products_cmd.command("list")
+@click.pass_obj
+def products_list(obj: Ctx) -> None:
+    """Every product with its aliases and excludes, ours first."""
+    _print_rows(("name", "aliases", "exclude", "side"),
+                [(p.name, ", ".join(p.aliases), ", ".join(p.exclude), "ours" if p.ours else "competitor")
+                 for p in sorted(obj.settings().products, key=lambda p: not p.ours)],
+                "No products configured ('listener products add NAME').")
+
+
+@products_cmd.command("add")
+@click.argument("name")
+@click.option("--alias", "aliases", multiple=True, help="A word or phrase that counts as a mention (repeatable; "
+              "default: the name).")
+@click.option("--exclude", "excludes", multiple=True, help="A phrase masked out before matching (repeatable).")
+@click.option("--ours/--competitor", default=False, show_default=True, help="Your product, or a competitor's.")
+@click.pass_obj
+def products_add(obj: Ctx, name: str, aliases: tuple[str, ...], excludes: tuple[str, ...], ours: bool) -> None:
+    """Add a product (checked by re-loading the settings first; comments kept)."""
+    _add_entry(obj, "products", {"name": name, "aliases": list(aliases) or None, "exclude": list(excludes) or None,
+                                 "ours": ours or None}, f"Added product {name}")
+
+
+@products_cmd.command("edit")
+@click.argument("name")
+@click.option("--name", "new_name", help="A new name (rules naming the old one must be changed first).")
+@click.option("--alias", "aliases", multiple=True, help="The aliases (repeatable; replaces the list).")
+@click.option("--exclude", "excludes", multiple=True, help="The excludes (repeatable; replaces the list).")
+@click.option("--no-excludes", is_flag=True, help="Remove every exclude.")
+@click.option("--ours/--competitor", default=None, help="Your product, or a competitor's.")
+@click.pass_obj
+def products_edit(obj: Ctx, name: str, new_name: str | None, aliases: tuple[str, ...], excludes: tuple[str, ...],
+                  no_excludes: bool, ours: bool | None) -> None:
+    """Change a product's name, aliases, excludes or side. Re-tag existing posts with 'listener classify --all'."""
+    changes: dict = {"exclude": None} if no_excludes else {}
+    for key, value in (("name", new_name), ("aliases", list(aliases) or None), ("exclude", list(excludes) or None)):
+        if value is not None:
+            changes[key] = value
+    if ours is not None:
+        changes["ours"] = ours
+    _edit_entry(obj, "products", name, changes, f"Changed product {name}")
+
+
+@products_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def products_remove(obj: Ctx, name: str) -> None:
+    """Remove a product (refused while an alert rule watches it)."""
+    _remove_entry(obj, "products", name, f"Removed product {name}")
+
+
+@cli.group("topics", invoke_without_command=True)
+@click.pass_context
+def topics_cmd(ctx: click.Context) -> None:
+    """List the topics; 'topics add|remove' change them ([[topics]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(topics_list)
+
+
+@topics_cmd.command("list")
+@click.pass_obj
+def topics_list(obj: Ctx) -> None:
+    """Every topic with its terms and excludes."""
+    _print_rows(("name", "terms", "exclude"),
+                [(t.name, ", ".join(t.terms), ", ".join(t.exclude)) for t in obj.settings().topics],
+                "No topics configured ('listener topics add NAME --term WORD').")
+
+
+@topics_cmd.command("add")
+@click.argument("name")
+@click.option("--term", "terms", multiple=True, required=True, help="A word or phrase of the topic (repeatable; "
+              "crash* matches any word starting with crash).")
+@click.option("--exclude", "excludes", multiple=True, help="A phrase masked out before matching (repeatable).")
+@click.pass_obj
+def topics_add(obj: Ctx, name: str, terms: tuple[str, ...], excludes: tuple[str, ...]) -> None:
+    """Add a topic (checked by re-loading the settings first; comments kept)."""
+    _add_entry(obj, "topics", {"name": name, "terms": list(terms), "exclude": list(excludes) or None},
+               f"Added topic {name}")
+
+
+@topics_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def topics_remove(obj: Ctx, name: str) -> None:
+    """Remove a topic."""
+    _remove_entry(obj, "topics", name, f"Removed topic {name}")
+
+
+@alerts.command("list")
+@click.pass_obj
+def alerts_list(obj: Ctx) -> None:
+    """Every alert rule: what it watches, its condition and channels."""
+    _print_rows(("name", "watches", "condition", "metric", "threshold", "window", "channels"),
+                [(r.name, r.subject, r.condition, r.metric, f"{r.threshold:g}" if r.condition == "threshold" else "",
+                  f"{r.window}s", ", ".join(r.channels) or "recorded only") for r in obj.settings().alerts.rules],
+                "No alert rules configured ('listener alerts add NAME --product NAME').")
+
+
+@alerts.command("add")
+@click.argument("name")
+@click.option("--product", help="The product the rule watches.")
+@click.option("--query", help="A query in the search language; the rule counts its matches.")
+@click.option("--saved", help="Or the name of a saved search.")
+@click.option("--condition", type=click.Choice(["spike", "threshold", "new_mention"]), default="spike", show_default=True)
+@click.option("--metric", type=click.Choice(["volume", "negative_share"]), default="volume", show_default=True)
+@click.option("--threshold", type=float, help="For --condition threshold: mentions in the window, or a share 0..1.")
+@click.option("--window", metavar="DURATION", help="How much recent data one check judges (default 24h).")
+@click.option("--channel", "channels", multiple=True, help="A channel to send to (repeatable; none: recorded only).")
+@click.option("--cooldown", metavar="DURATION", help="Per-rule cooldown (default: alerts.cooldown).")
+@click.option("--quiet-hours", metavar="HH:MM-HH:MM", help="Per-rule quiet hours (default: alerts.quiet_hours).")
+@click.pass_obj
+def alerts_add(obj: Ctx, name: str, product: str | None, query: str | None, saved: str | None, condition: str,
+               metric: str, threshold: float | None, window: str | None, channels: tuple[str, ...],
+               cooldown: str | None, quiet_hours: str | None) -> None:
+    """Add an alert rule (checked by re-loading the settings first: unknown products or channels are refused)."""
+    from listener.config.edit import literal
+
+    values = {"name": name, "condition": None if condition == "spike" else condition, "product": product,
+              "metric": None if metric == "volume" else metric, "threshold": threshold,
+              "window": literal(window) if window else None, "channels": list(channels) or None,
+              "cooldown": literal(cooldown) if cooldown else None, "quiet_hours": quiet_hours, "query": query,
+              "saved": saved}
+    _add_entry(obj, "alerts.rules", values, f"Added alert rule {name}")
+
+
+@alerts.command("remove")
+@click.argument("name")
+@click.pass_obj
+def alerts_remove(obj: Ctx, name: str) -> None:
+    """Remove an alert rule (its recorded alerts stay)."""
+    _remove_entry(obj, "alerts.rules", name, f"Removed alert rule {name}")
 
 
 SHOWN_ERRORS = 3

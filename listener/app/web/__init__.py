@@ -34,7 +34,10 @@ from listener.app.web.deps import TOKEN_ENV, require_token
 from listener.app.web.handlers import CSP
 from listener.app.web.models import API_ERRORS
 from listener.app.web.render import Pages, templates
-from listener.app.web.routes import admin, auth, posts, products, search, stats
+from listener.app.web.routes import admin, auth, manage, posts, products, search, stats
+from listener.app.web.deps import require_role
+from listener.app.web.models import error as error_answer
+from listener.files import file_stamp
 from listener.config import ENV_VAR, Settings, load_settings
 from listener.errors import UserError
 
@@ -116,6 +119,9 @@ def create_app(settings: Settings, *, token: str | None = None,
     app.include_router(admin.router, dependencies=guarded)
     for resource in (search, products, posts, stats):
         app.include_router(resource.router, dependencies=guarded, responses=API_ERRORS)
+    app.state.settings_stamp = file_stamp(settings.path)  # the settings follow their file (web/live.py)
+    app.include_router(manage.router, dependencies=guarded + [Depends(require_role("editor"))],
+                       responses={**API_ERRORS, 403: error_answer("The role is not allowed to change the settings")})
 
     generate = app.openapi
 

@@ -21,6 +21,7 @@ from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from listener import store, users
+from listener.app.web.live import fresh_settings
 from listener.app.web.render import Pages
 from listener.config import Settings
 from listener.errors import UserError
@@ -53,7 +54,9 @@ class NotAuthorized(UserError):
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    """The app's settings, re-read when the settings file changed (a /manage page, the CLI or an editor
+    wrote it; each worker notices on its next request)."""
+    return fresh_settings(request.app.state)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -208,6 +211,9 @@ async def require_csrf(request: Request) -> None:
     given = (await form_fields(request)).get("csrf", "")
     if not cookie or not hmac.compare_digest(cookie.encode(), given.encode()):
         raise Forbidden("missing or wrong CSRF token: reload the form and send it again", field="csrf")
+
+
+CSRF_FIELD = "csrf"   # the hidden field of every form (``csrf_token(request)`` gives its value)
 
 
 PrincipalDep = Annotated[Principal | None, Depends(current_principal)]
