@@ -143,7 +143,7 @@ def app_site(tmp_path):
 
 
 def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 def test_web_pages_add_edit_and_remove_a_product(app_site):
@@ -151,7 +151,7 @@ def test_web_pages_add_edit_and_remove_a_product(app_site):
     page = client.get("/manage/products")
     assert page.status_code == 200 and "Mozilla Firefox" in page.text
     token = csrf(page.text)
-    form = {"csrf_token": token, "original": "", "name": "Edge", "aliases": "Edge\nMicrosoft Edge", "exclude": ""}
+    form = {"csrf": token, "original": "", "name": "Edge", "aliases": "Edge\nMicrosoft Edge", "exclude": ""}
     r = client.post("/manage/products", data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/manage/products?done=saved"
     assert load_settings(path).products[-1].aliases == ("Edge", "Microsoft Edge")
@@ -170,7 +170,7 @@ def test_web_pages_add_edit_and_remove_a_product(app_site):
     # no CSRF token: refused, nothing written
     r = client.post("/manage/products/remove", data={"name": "Edge"})
     assert r.status_code == 403 and path.read_text() == before
-    r = client.post("/manage/products/remove", data={"csrf_token": token, "name": "Edge"})
+    r = client.post("/manage/products/remove", data={"csrf": token, "name": "Edge"})
     assert r.status_code == 200 and "Removed." in r.text and "Edge" not in path.read_text()
 
 
@@ -225,20 +225,20 @@ def test_the_sources_page_has_every_type_s_fields_and_a_test_fetch(server, tmp_p
         assert f"Add a {name} source" in page
     assert 'name="subreddit"' in page and 'name="selectors"' in page
     token = csrf(page)
-    r = client.post("/manage/sources/test", data={"csrf_token": token, "name": "blog"})
+    r = client.post("/manage/sources/test", data={"csrf": token, "name": "blog"})
     assert r.status_code == 200 and "Test fetch of blog" in r.text
     assert "2 entries" in r.text and "Firefox is fast</a>" in r.text and "Second post" in r.text
-    r = client.post("/manage/sources/test", data={"csrf_token": token, "name": "nope"})
+    r = client.post("/manage/sources/test", data={"csrf": token, "name": "nope"})
     assert r.status_code == 400 and "no source named &#39;nope&#39;" in r.text
     db = store.open_db(settings.db_path)
     assert store.count_posts(db) == 0  # a test fetch stores nothing in the real database
     db.close()
-    r = client.post("/manage/sources", data={"csrf_token": token, "original": "", "type": "reddit", "name": "r1",
+    r = client.post("/manage/sources", data={"csrf": token, "original": "", "type": "reddit", "name": "r1",
                                              "subreddit": "firefox", "enabled": "on", "comments": "on"})
     assert r.status_code == 200, r.text
     source = load_settings(path).source("r1")
     assert (source.type, source.options["subreddit"], source.options["comments"]) == ("reddit", "firefox", True)
-    r = client.post("/manage/sources", data={"csrf_token": token, "original": "", "type": "reddit", "name": "r2",
+    r = client.post("/manage/sources", data={"csrf": token, "original": "", "type": "reddit", "name": "r2",
                                              "enabled": "on"})
     assert r.status_code == 400 and "sources[2].subreddit: required key is missing" in r.text
 
