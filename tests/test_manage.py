@@ -269,3 +269,18 @@ def test_the_daemon_picks_up_a_new_source_without_a_restart(server, tmp_path, ca
         assert daemon.reload_settings() is True and daemon.scheduler.get_job("collect:b") is not None
     finally:
         daemon.db.close()
+
+
+def test_every_web_change_of_the_settings_is_in_the_audit_log(app_site):
+    """Who changed which entry, when, and the entry before and after (None: it did not exist)."""
+    from listener import store
+
+    path, client = app_site
+    token = csrf(client.get("/manage/products").text)
+    client.post("/manage/products", data={"csrf": token, "original": "", "name": "Edge", "aliases": "Edge",
+                                          "exclude": ""}, follow_redirects=False)
+    client.post("/manage/products/remove", data={"csrf": token, "name": "Edge"}, follow_redirects=False)
+    db = store.open_db(load_settings(path).db_path)
+    rows = [(r["action"], r["target"], r["before"], r["after"]) for r in reversed(store.audit_rows(db))]
+    assert rows[-2:] == [("settings.products.add", "Edge", None, {"name": "Edge", "aliases": ["Edge"]}),
+                         ("settings.products.remove", "Edge", {"name": "Edge", "aliases": ["Edge"]}, None)]

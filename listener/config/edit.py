@@ -155,6 +155,13 @@ def entry_values(path: Path, kind: str, name: str) -> dict[str, Any]:
     return _array(doc, KINDS[kind])[_index(doc, KINDS[kind], name)].unwrap()
 
 
+def all_entries(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every entry of every kind as written in the file: kind key -> name -> its keys (the audit
+    log's before and after)."""
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    return {key: {str(t.get("name", "")): t.unwrap() for t in _array(doc, kind)} for key, kind in KINDS.items()}
+
+
 def add_source(path: Path, *, name: str, type: str, url: str | None = None,
                pairs: Sequence[str] = ()) -> Source:
     """Append a source to the settings file at ``path`` and return it as loaded."""

@@ -26,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from listener import pipeline, store
 from listener.app.web import live
-from listener.app.web.deps import CSRF_FIELD, PagesDep, SettingsDep, csrf_token, require_csrf
+from listener.app.web.deps import (CSRF_FIELD, PagesDep, SettingsDep, csrf_token, current_principal, get_now,
+                                   require_csrf)
 from listener.app.web.models import VALUE_PATTERN, error
 from listener.config import ConfigError, Settings
 from listener.config import edit
@@ -55,13 +56,31 @@ def save(request: Request, settings: Settings, change: Callable[[Path], Settings
     becomes a 400 naming the key (``field``), with the file's name rather than its full path."""
     if settings.path is None:
         raise BadInput("the server was started without a settings file: nothing to edit")
+    before = edit.all_entries(settings.path)
     try:
         new = change(settings.path)
     except ConfigError as exc:
         message = str(exc).replace(str(settings.path), settings.path.name)
         raise BadInput(message, field=key_of(message)) from None
     live.took(request.app.state, new)
+    _audit(request, settings, before, edit.all_entries(settings.path))
     return new
+
+
+def _audit(request: Request, settings: Settings, before: dict, after: dict) -> None:
+    """One audit row per entry the change added, edited or removed (``settings.products.edit`` ...)."""
+    who, now = current_principal(request), get_now(request)
+    db = store.open_db(settings.db_path)
+    try:
+        for kind in before:
+            for name in sorted(before[kind].keys() | after[kind].keys()):
+                old, new = before[kind].get(name), after[kind].get(name)
+                if old != new:
+                    action = "add" if old is None else "remove" if new is None else "edit"
+                    store.audit(db, who=who.who if who else "local", action=f"settings.{kind}.{action}",
+                                target=name, before=old, after=new, now=now)
+    finally:
+        db.close()
 
 
 def key_of(message: str) -> str | None:
