@@ -147,8 +147,11 @@ def render_pdf(digest: Digest, charts: list[Chart], look: Look = Look()) -> byte
                     para(f"  - {e['title']} ({e['source']}, {look.time(e['posted_at'])})"
                          f"{links(e['url'], e['post_id'])}", 8)
         for e in p.emerging:
+            growth = "" if e.growth is None else f", {_fmt(e.growth, 1)}x as common as in the baseline"
             para(f"{'new topic' if e.is_new else 'topic'} ({_plural(e.size, 'post')}, {e.period_start} to "
-                 f"{e.period_end}): {', '.join(e.terms[:6])}")
+                 f"{e.period_end}{growth}): {', '.join(e.terms[:6])}")
+            for x in e.examples:
+                para(f"  - {x.get('title') or '(untitled)'} ({x.get('source')}){links(x.get('url'), x.get('post_id'))}", 8)
         if not p.alarms and not p.emerging:
             para("No spikes or drops against the day-of-week baseline.")
         if p.topics:
@@ -163,7 +166,9 @@ def render_pdf(digest: Digest, charts: list[Chart], look: Look = Look()) -> byte
             heading(title, 10)
             for m in refs:
                 score = f"{_fmt(m.sentiment, 2, True)} " if m.sentiment is not None else ""
-                para(f"{score}{m.title} ({m.source}, {look.time(m.posted_at)}){links(m.url, m.post_id)}", 8, height=4.5)
+                copies = f", +{_fmt(m.copies)} {'copy' if m.copies == 1 else 'copies'}" if m.copies else ""
+                para(f"{score}{m.title} ({m.source}, {look.time(m.posted_at)}{copies}){links(m.url, m.post_id)}", 8,
+                     height=4.5)
             if not refs:
                 para("None in this period.", 8)
         heading("Top sources", 10)

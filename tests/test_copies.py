@@ -52,7 +52,7 @@ def test_purging_a_cluster_s_first_post_makes_its_earliest_copy_the_first(tmp_pa
     assert db.execute("SELECT count(*) FROM post_signatures").fetchone()[0] == 3
 
 
-def test_a_cluster_counts_once_in_the_digest_and_shows_its_copies(settings_for):
+def test_a_cluster_counts_once_in_the_digest_and_shows_its_copies(settings_for, monkeypatch):
     """Hand count: Acme is named by an original and its two copies (one cluster) and by one other
     post, so 2 mentions, 1 negative (the cluster) and 1 positive; the copies stay searchable."""
     from listener import pipeline, search
@@ -78,5 +78,7 @@ def test_a_cluster_counts_once_in_the_digest_and_shows_its_copies(settings_for):
     assert (acme.mentions, acme.positive, acme.negative) == (2, 1, 1)
     assert [(m.url, m.copies) for m in acme.top_negative] == [("https://example.org/orig", 2)]
     assert "+2 copies" in render_html(d)
+    from tests.helpers.digests import pdf_text
+    assert "+2 copies" in pdf_text(monkeypatch, d, [])
     page = search.search(db, search.prepare(db, "frustrating"))
     assert page.total == 3                                   # the copies stay searchable

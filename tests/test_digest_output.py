@@ -17,6 +17,7 @@ from reports.pdf import render_pdf
 from reports.look import Look
 from reports.render import digest_charts, render_html, render_markdown
 from tests.helpers import NOW
+from tests.helpers.digests import pdf_text
 from tests.helpers.posts import DAY
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "reports" / "schemas" / "digest.schema.json")
@@ -98,7 +99,7 @@ def test_neutral_scores_are_not_most_negative_and_sections_stay_apart(fixture_db
 def test_the_pdf_carries_every_section_with_formatted_numbers(fixture_db, monkeypatch):
     db, settings = fixture_db
     d = build_digest(db, settings, day=date(2026, 11, 23), now=NOW)  # Acme: 1 mention; Bolt: none
-    text = _pdf_text(monkeypatch, d, digest_charts(d))
+    text = pdf_text(monkeypatch, d, digest_charts(d))
     for section in ("What changed", "Most engaged", "Most positive", "Most negative", "May need a response",
                     "Top sources", "Top authors", "Posts by source", "Definitions", "share of voice"):
         assert section in text, section
@@ -106,22 +107,6 @@ def test_the_pdf_carries_every_section_with_formatted_numbers(fixture_db, monkey
     assert "1 mentions" not in text and "0.6666" not in text
     assert "Bolt (competitor): no mentions in this period" in text
     assert "What it was about" not in text and "Why: sources fixture (1)" in text
-
-
-def _pdf_text(monkeypatch, *args) -> str:
-    """The text ``render_pdf(*args)`` sets, kept as fpdf2 really draws it."""
-    from fpdf import FPDF
-
-    written: list[str] = []
-    real = FPDF.multi_cell
-
-    def record(self, w, h=None, text="", *a, **k):
-        written.append(str(text))
-        return real(self, w, h, text, *a, **k)
-
-    monkeypatch.setattr(FPDF, "multi_cell", record)
-    assert render_pdf(*args).startswith(b"%PDF-")
-    return "\n".join(written)
 
 
 def _local(settings, timezone: str = "Europe/Berlin", base_url: str = ""):
@@ -162,9 +147,9 @@ def test_digest_times_are_in_the_schedule_time_zone_and_the_json_keeps_iso(fixtu
     data = d.to_json()
     assert data["generated_at"] == "2026-11-23T06:00:00Z" and data["cutoff"] == "2026-11-23T06:00:00Z"
     assert {m["posted_at"] for m in data["products"][0]["top_negative"]} == {"2026-11-22T09:00:00Z"}
-    pdf_text = _pdf_text(monkeypatch, d, [], look)
-    assert "Generated 23 Nov 2026, 07:00 CET by listener" in pdf_text and "22 Nov 2026, 09:00 CET" in pdf_text
-    assert "2026-11-22T" not in pdf_text
+    pdf = pdf_text(monkeypatch, d, [], look)
+    assert "Generated 23 Nov 2026, 07:00 CET by listener" in pdf and "22 Nov 2026, 09:00 CET" in pdf
+    assert "2026-11-22T" not in pdf
 
 
 def test_every_post_links_to_its_original_and_with_a_base_url_to_its_page_in_listener(fixture_db, monkeypatch):
@@ -185,9 +170,9 @@ def test_every_post_links_to_its_original_and_with_a_base_url_to_its_page_in_lis
         assert f'href="{m.url}"' in html and f"]({m.url})" in md
         own = f"https://listener.example.org/sub/posts/{m.post_id}"
         assert f'href="{own}"' in html and f"]({own})" in md
-    pdf_text = _pdf_text(monkeypatch, d, [], look)
+    pdf = pdf_text(monkeypatch, d, [], look)
     for m in posts:
-        assert f"{m.url} (in listener: https://listener.example.org/sub/posts/{m.post_id})" in pdf_text
+        assert f"{m.url} (in listener: https://listener.example.org/sub/posts/{m.post_id})" in pdf
     # the link is the web app's own page of that post (the router's path under base_url)
     client = TestClient(create_app(settings))
     page = client.get(f"/posts/{posts[0].post_id}")

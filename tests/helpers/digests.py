@@ -93,3 +93,21 @@ def empty_digest() -> Digest:
         classifiers=[], products=products, total_posts=0, total_mentions=0, posts_by_source={},
         definitions={k: v.format(days="1 day", model="VADER", first="none yet", languages="en", preset="normal")
                      for k, v in DEFINITIONS.items()})
+
+
+def pdf_text(monkeypatch, *args) -> str:
+    """The text ``render_pdf(*args)`` sets, kept as fpdf2 really draws it."""
+    from fpdf import FPDF
+
+    from reports.pdf import render_pdf
+
+    written: list[str] = []
+    real = FPDF.multi_cell
+
+    def record(self, w, h=None, text="", *a, **k):
+        written.append(str(text))
+        return real(self, w, h, text, *a, **k)
+
+    monkeypatch.setattr(FPDF, "multi_cell", record)
+    assert render_pdf(*args).startswith(b"%PDF-")
+    return "\n".join(written)
