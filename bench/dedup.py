@@ -121,8 +121,8 @@ def run_index(posts) -> tuple[dict[int, int], float]:
     index = duplicates.CopyIndex()
     t0 = time.perf_counter()
     assigned = {}
-    for pid, text, url in posts:
-        root = index.add(pid, text, canonical_url(url))
+    for pid, text, url, *posted in posts:
+        root = index.add(pid, text, canonical_url(url), posted[0] if posted else None)
         assigned[pid] = pid if root is None else root
     return assigned, time.perf_counter() - t0
 
@@ -136,11 +136,11 @@ def run_exact(posts) -> tuple[dict[int, int], float]:
 
 def from_db(path: Path, limit: int) -> None:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    rows = db.execute("SELECT id, source, url, coalesce(title, '') || ' ' || coalesce(text, '') FROM posts "
-                      "ORDER BY posted_at, id LIMIT ?", (limit,)).fetchall()
-    posts = [(pid, text, url) for pid, _, url, text in rows]
+    rows = db.execute("SELECT id, source, url, coalesce(title, '') || ' ' || coalesce(text, ''), posted_at "
+                      "FROM posts ORDER BY posted_at, id LIMIT ?", (limit,)).fetchall()
+    posts = [(pid, text, url, posted) for pid, _, url, text, posted in rows]
     assigned, secs = run_index(posts)
-    by_id = {pid: (src, text) for pid, src, _, text in rows}
+    by_id = {pid: (src, text) for pid, src, _, text, _ in rows}
     groups = defaultdict(list)
     for pid, root in assigned.items():
         groups[root].append(pid)

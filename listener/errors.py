@@ -3,8 +3,8 @@
 Library code raises a ``UserError`` (or a subclass) with a message already phrased as one
 line for a person. The shells show it once: the CLI prints ``Error: MESSAGE`` on stderr and
 exits with ``exit_code``; the web answers with ``http_status`` and ``{"error": MESSAGE}``
-(plus ``"position"`` when the error points into a query). Anything else that escapes is a
-bug, not a message.
+(plus ``"field"`` naming the parameter, or ``"position"`` when the error points into a query).
+Anything else that escapes is a bug, not a message.
 
 ``models/`` stands alone and keeps its own exceptions (``ArtifactError``, ``DataError``);
 ``model_errors`` is the one place that turns them into a ``ModelError``.
@@ -22,10 +22,14 @@ class UserError(Exception):
     exit_code: int = 2
     http_status: int = 400
     position: int | None = None  # 1-based character in the user's query, when there is one
+    field: str | None = None     # the parameter or option the problem is in, when there is one
 
-    def __init__(self, message: str = "", exit_code: int | None = None, http_status: int | None = None):
+    def __init__(self, message: str = "", exit_code: int | None = None, http_status: int | None = None,
+                 field: str | None = None):
         super().__init__(message)
         self.message = message  # for the JSON ``error`` field; a subclass may keep a position out of it
+        if field is not None:
+            self.field = field
         if exit_code is not None:
             self.exit_code = exit_code
         if http_status is not None:
@@ -61,6 +65,11 @@ class ModelError(UserError):
     """The sentiment model cannot be used or trained (a missing or mismatched artifact, bad training data)."""
 
     http_status = 500
+
+
+# SQLite stores integers in 64 bits: a bigger number given as an id, offset, limit or bound is refused
+# where it enters, not left to overflow in a statement.
+SQLITE_INT_MIN, SQLITE_INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 @contextmanager

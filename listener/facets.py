@@ -16,7 +16,7 @@ ENGAGEMENT_SQL = ("(coalesce(p.score, 0) + coalesce(p.comments, 0) + coalesce(p.
                   "+ coalesce(p.shares, 0))")  # one number per post; the posts_engagement index uses it verbatim
 
 FACET_KINDS = {"source": "s", "site": "w", "author": "a", "lang": "l", "sentiment": "e", "product": "p",
-               "topic": "t", "mention": "q"}
+               "topic": "t", "mention": "q", "relevance": "r", "rejected": "x"}
 
 
 def mention_value(product: str, label: str) -> str:
@@ -68,9 +68,10 @@ def site_names(url: str | None) -> list[str]:
 
 
 def post_facets(post: dict, products: Iterable[str] = (), topics: Iterable[str] = (),
-                moods: Iterable[tuple[str, str]] = ()) -> str:
+                moods: Iterable[tuple[str, str]] = (), rejected: Iterable[str] = ()) -> str:
     """The facets text of a post row (source, url, author, language, sentiment_label, posted_at and
-    the engagement numbers), its products, topics and ``moods``: (product, the mention's label)."""
+    the engagement numbers), its products, topics, ``moods``: (product, the mention's label), and the
+    products of its mentions judged not about them (``rejected``: ``relevance:low``)."""
     toks = [facet_token("source", post["source"])]
     toks += [facet_token("site", s) for s in site_names(post.get("url"))]
     for kind, column in (("author", "author"), ("lang", "language"), ("sentiment", "sentiment_label")):
@@ -79,6 +80,8 @@ def post_facets(post: dict, products: Iterable[str] = (), topics: Iterable[str] 
     toks += [facet_token("product", p) for p in sorted(set(products))]
     toks += [facet_token("topic", t) for t in sorted(set(topics))]
     toks += [facet_token("mention", mention_value(p, label)) for p, label in sorted(set(moods)) if label]
+    if rejected:
+        toks += [facet_token("relevance", "low")] + [facet_token("rejected", p) for p in sorted(set(rejected))]
     if post.get("posted_at"):
         toks += [day_token(u, post["posted_at"]) for u in "ymd"]
     total = engagement(post)

@@ -49,6 +49,16 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     return path
 
 
+def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What tells that a file changed: its inode (``write_atomic`` makes a new one), mtime and size;
+    ``None`` when it cannot be read."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size) if st else None
+
+
 def remove_stale_temp_files(folder: Path, older_than: float = 60.0) -> list[Path]:
     """Delete temp files ``write_atomic`` left behind when a process was killed mid-write."""
     removed = []

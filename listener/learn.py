@@ -329,6 +329,7 @@ def target_report(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv:
             rows.append(_row(target, m.model, m.figures[name]["macro_f1"], threshold,
                              f"all {m.figures[name]['n']:,} targets, none trained on; the post's label for "
                              f"every target: {m.post_level[name]['macro_f1']:.4f}"))
+    rows += relevance_rows()
     if speed:
         posts = datasets.speed_rows(speed_posts, data_dir=data_dir)
         baseline = vader_speed(posts)
@@ -427,6 +428,10 @@ class Explanation:
     # per product mentioned, as stored: product, alias, judged (False: NULLs, not judged yet), label, score,
     # confidence, span, basis, and the terms that pushed the span (the scorer's, for a clause/sentence/rest basis)
     products: list[dict] = field(default_factory=list)
+    # the relevance model's verdict now on each mention of a product with a description, context or query:
+    # product, score, threshold, relevant, reason; and the stored mentions that count nowhere (``rejected``)
+    relevance: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
 
     @property
     def reason(self) -> str:
@@ -460,14 +465,19 @@ class Explanation:
                 "negative_terms": _terms(self.negative_terms),
                 "human_label": self.human_label, "stored_label": self.stored_label,
                 "classifier": self.classifier, "classified_at": self.classified_at,
-                "products": [dict(p) for p in self.products]}
+                "products": [dict(p) for p in self.products],
+                "relevance": [dict(r) for r in self.relevance], "rejected": [dict(r) for r in self.rejected]}
 
 
-def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
+def explain(post: dict, settings: Settings, top: int = 8, *,
+            history: dict[str, tuple[int, float]] | None = None) -> Explanation:
     """Why ``post`` (a row of ``store.get_post``) gets its label under the configured model:
     the deciding rule (thresholds or class probabilities), the terms that pushed most each way,
-    the matched product aliases and topic terms."""
+    the matched product aliases and topic terms, and each mention's relevance (``history``: the
+    products' stored relevance scores, ``store.relevance_history``)."""
     classifier = Classifier.from_settings(settings)
+    if classifier.relevance is not None and history is not None:
+        classifier.relevance.history = dict(history)
     c = classifier.classify([{**post, "language": post.get("declared_language", post.get("language"))}])[0]
     scorer = classifier.scorer_of(c.language)
     why = scorer.explain(post_text(post["title"], post["text"]), top) if c.label != UNSCORED else None
@@ -478,7 +488,9 @@ def explain(post: dict, settings: Settings, top: int = 8) -> Explanation:
         list(why.positive_terms) if why else [], list(why.negative_terms) if why else [],
         [(m.product, m.alias) for m in c.mentions], [(t.topic, t.term, t.sentiment) for t in c.topics],
         human, post.get("sentiment_label"), post.get("classifier"), post.get("classified_at"),
-        [mention_judgement(m, scorer, top) for m in post.get("mentions", ())])
+        [mention_judgement(m, scorer, top) for m in post.get("mentions", ())],
+        [{"product": v.product, "score": v.score, "threshold": v.threshold, "relevant": v.relevant, "reason": v.reason}
+         for v in c.verdicts], [dict(r) for r in post.get("rejected", ())])
 
 
 def _terms(contributions: Iterable[Contribution]) -> list[dict]:
@@ -509,7 +521,14 @@ def mention_judgement(mention: dict, scorer: Scorer, top: int = 8) -> dict:
 def explain_post(db: sqlite_utils.Database, settings: Settings, post_id: int, top: int = 8) -> Explanation | None:
     """``explain`` for the stored post ``post_id`` (None when there is none)."""
     post = store.get_post(db, post_id)
-    return None if post is None else explain(post, settings, top)
+    if post is None:
+        return None
+    from models.relevance import load
+
+    with model_errors():
+        history = store.relevance_history(db, load().name) if any(
+            p.description or p.context for p in settings.products) else None
+    return explain(post, settings, top, history=history)
 
 
 def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, now: datetime,
@@ -536,3 +555,163 @@ def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, n
         raise BadInput(f"post {post_id} does not mention {product!r} (it mentions: "
                        f"{', '.join(sorted(mentioned.values())) or 'no product'})")
     store.label_mention(db, post_id, name, sentiment, now=iso_utc(now))
+
+
+# --- mention relevance (models.relevance) ----------------------------------------------------------------
+
+RELEVANCE_TARGETS = {   # issue 16, on WePS-3 entities held out by cross-validation
+    "relevance_accuracy": 0.85,                  # from the settings alone (aliases + a one-line description)
+    "relevance_precision_at_recall_85": 0.85,    # TRUE class, at a threshold keeping >= 0.85 of it
+    "relevance_precision_gain_50_labels": 0.05,  # with 50 of the product's own marks, over none
+}
+
+
+@dataclass
+class RelevanceTrainResult:
+    path: Path
+    artifact_sha256: str
+    data_sha256: str
+    examples: int
+    metrics: dict
+
+
+def _embedder():
+    """Texts -> the shipped encoder's pooled embeddings (the relevance model's similarity input)."""
+    from models import encoder
+
+    model = encoder.load()
+    return lambda texts: model.run(list(texts))[1]
+
+
+@model_errors()
+def train_relevance(data_dir: Path, out: Path | None = None, *, config: "relevance.TrainConfig | None" = None,
+                    folds: int = 5, log=print) -> RelevanceTrainResult:
+    """Train the relevance model on the WePS-3 tweets in ``data_dir`` with the shipped one-line settings of its
+    entities (``models/data/relevance``), measure it by entity-held-out cross-validation (``folds``; 0: not
+    measured) and with 0/20/50/200 of each held-out entity's own labels, and write the artifact (default:
+    the shipped one) atomically."""
+    import time
+
+    from models import relevance
+
+    config = config or relevance.TrainConfig()
+    items = relevance.load_weps3(Path(data_dir))
+    products = relevance.read_products()
+    unknown = sorted({it.product for it in items} - products.keys())
+    if unknown:
+        raise BadInput(f"{data_dir}: entities without settings in {relevance.ENTITIES}: {', '.join(unknown[:5])}")
+    start = time.perf_counter()
+    prepared = relevance.prepare(items, products, _embedder() if config.encoder else None)
+    log(f"features of {len(items):,} labelled mentions in {time.perf_counter() - start:.0f} s")
+    metrics: dict = {}
+    stack: dict = {}
+    if folds:   # the product-level stage is fitted on entity-held-out scores: only with cross-validation
+        oof, groups = relevance.cross_validate(prepared, config, folds)
+        stacked = relevance.stacked_logits(oof, prepared.products, prepared.labels, groups)
+        _, cut = relevance.precision_at_recall(stacked, prepared.labels, 0.85)
+        metrics = {"cross_validated": relevance.figures(stacked, prepared.labels, 0.0),
+                   "mention_stage_only": relevance.figures(oof, prepared.labels, 0.0),
+                   "probability_at_recall_85": relevance.sigmoid(cut),
+                   "own_labels": {str(n): f for n, f in relevance.adaptation_curve(prepared, stacked, groups).items()},
+                   "how": f"{folds}-fold entity-held-out cross-validation over {len(products)} WePS-3 entities; "
+                          "own labels: per held-out entity 200 random mentions to learn from, the rest tested"}
+        stack = relevance.fit_stack(oof, prepared.products, prepared.labels)
+        log(f"cross-validated in {time.perf_counter() - start:.0f} s")
+    model = relevance.fit_prepared(prepared, config)
+    model.stack = stack
+    model.meta.update(data_sha256=relevance.checksum(items), entities=len(products), metrics=metrics,
+                      settings_sha256=hashlib.sha256(relevance.ENTITIES.read_bytes()).hexdigest())
+    data = relevance.serialize(model)
+    path = Path(out) if out is not None else relevance.SHIPPED
+    write_atomic(path, data)
+    return RelevanceTrainResult(path, hashlib.sha256(data).hexdigest(), model.meta["data_sha256"], len(items), metrics)
+
+
+def mark_relevance(db: sqlite_utils.Database, post_id: int, product: str, about: bool, *, now: datetime) -> str:
+    """Store a person's mark that post ``post_id``'s mention of ``product`` is (not) about it and apply it now;
+    the product's name as stored. Raises a one-line ``UserError`` when the post does not mention it."""
+    post = store.get_post(db, post_id)
+    if post is None:
+        raise NotFound(f"no post with id {post_id}")
+    mentioned = {m["product"].casefold(): m["product"] for m in post["mentions"] + post["rejected"]}
+    name = mentioned.get(product.strip().casefold())
+    if name is None:
+        raise BadInput(f"post {post_id} does not mention {product!r} (it mentions: "
+                       f"{', '.join(sorted(mentioned.values())) or 'no product'})")
+    store.label_relevance(db, post_id, name, about, now=iso_utc(now))
+    return name
+
+
+@dataclass
+class RelevanceAdaptResult:
+    path: Path
+    sha256: str
+    labels: dict[str, dict[str, int]]     # per product: about / not_about marks it was fitted on
+    skipped: dict[str, str]               # products with marks but no correction, and why
+
+
+@model_errors()
+def adapt_relevance(db: sqlite_utils.Database, settings: Settings, out: Path | None = None) -> RelevanceAdaptResult:
+    """Fit each product's relevance correction (``models.relevance.adapt``) on its about / not-about marks,
+    over the base model's scores of the marked posts, and write them atomically (default: beside the
+    database, where the classifier reads them)."""
+    from listener.classifier import adaptations_path, relevance_judge
+    from models import relevance
+    from models.products import compile_products, match_products
+
+    marks = store.relevance_marks(db)
+    judge = relevance_judge(settings, scorer_for(settings) if marks else None)
+    if judge is not None:
+        judge.history = store.relevance_history(db, judge.model.name)
+    path = Path(out) if out is not None else adaptations_path(settings)
+    labels: dict[str, dict[str, int]] = {}
+    skipped: dict[str, str] = {}
+    found: dict[str, relevance.Adaptation] = {}
+    by_product: dict[str, list[dict]] = {}
+    for m in marks:
+        by_product.setdefault(m["product"], []).append(m)
+    matcher = compile_products(settings.products)
+    for name, items in sorted(by_product.items()):
+        if judge is None or name not in judge.products:
+            skipped[name] = "no description or context terms in the settings: every mention counts"
+            continue
+        bodies = [post_text(m["title"], m["text"]) for m in items]
+        base = judge.base_logits(bodies, [match_products(b, matcher) for b in bodies], [name] * len(items))
+        kept = [(b, m["about"]) for b, m in zip(base, items) if b is not None]
+        if not kept:
+            skipped[name] = "no marked post still names it"
+            continue
+        found[name] = relevance.adapt(name, [z for (_, z), _ in kept], [f for (f, _), _ in kept],
+                                      [a for _, a in kept])
+        labels[name] = {"about": sum(a for _, a in kept), "not_about": sum(not a for _, a in kept)}
+    base_id = judge.model.meta["artifact_id"] if judge is not None else relevance.load().meta["artifact_id"]
+    data = relevance.serialize_adaptations(found, base_id)
+    write_atomic(path, data)
+    return RelevanceAdaptResult(path, hashlib.sha256(data).hexdigest(), labels, skipped)
+
+
+def relevance_rows() -> list[dict]:
+    """``listener eval``'s relevance targets, from the figures the shipped model's training measured
+    (entity-held-out cross-validation on WePS-3, which is not bundled: ``listener train --relevance
+    --data DIR`` measures them again)."""
+    from models import relevance
+
+    with model_errors():
+        model = relevance.load()
+    m = model.meta.get("metrics") or {}
+    how = f"{m.get('how', 'not measured')}; recorded in {relevance.SHIPPED.name} by `listener train --relevance`"
+    if not m:
+        return [_row(t, model.name, None, v, how) for t, v in RELEVANCE_TARGETS.items()]
+    zero, fifty = m["own_labels"]["0"], m["own_labels"]["50"]
+    cv = m["cross_validated"]
+    return [
+        _row("relevance_accuracy", model.name, cv["accuracy"], RELEVANCE_TARGETS["relevance_accuracy"],
+             f"settings alone, at probability 0.5; {how}"),
+        _row("relevance_precision_at_recall_85", model.name, cv["precision_at_recall_85"],
+             RELEVANCE_TARGETS["relevance_precision_at_recall_85"], f"settings alone; {how}"),
+        _row("relevance_precision_gain_50_labels", model.name,
+             fifty["precision_at_recall_85"] - zero["precision_at_recall_85"],
+             RELEVANCE_TARGETS["relevance_precision_gain_50_labels"],
+             f"precision at recall >= 0.85 {zero['precision_at_recall_85']:.4f} -> "
+             f"{fifty['precision_at_recall_85']:.4f} with 50 own labels; {how}"),
+    ]

@@ -22,10 +22,11 @@ from listener.config import Channel, Settings, Source
 from listener.sources import source_type
 from listener.text import iso_utc
 from models.classify import post_text
-from models.emerging import Cluster, find_clusters
+from models.emerging import MAX_BASELINE, MAX_POSTS, Cluster, find_clusters
 from reports.digest import Digest, build_digest
 from reports.deliver import deliver
 from reports.alerts import AlertOutcome, check_alerts
+from reports.look import Look
 from reports.render import digest_charts, digest_message, write_digest
 
 FLUSH_EVERY = 500  # posts buffered per source before a write; keeps transactions short
@@ -159,6 +160,8 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
     """Tag unclassified posts (every post with ``everything``) with sentiment, products, topics, language."""
     stamp = iso_utc(now)
     classifier = Classifier.from_settings(settings)
+    if classifier.relevance is not None:   # the products' mean relevance so far (the model's product-level stage)
+        classifier.relevance.history = store.relevance_history(db, classifier.relevance.model.name)
     k = settings.classify
     total, mentions, labels = 0, 0, {}
     with store.recorded_run(db, "classify", now=stamp) as run:
@@ -193,12 +196,15 @@ def emerging(db: sqlite_utils.Database, settings: Settings, *, day: date, now: d
     base_start = start - timedelta(days=e.baseline_days)
     stamp = iso_utc(now)
     out: dict[str, list[Cluster]] = {}
+    aliases = {p.name: (p.name, *p.aliases) for p in settings.products}
     for product in [None] + [p.name for p in settings.products]:
-        period = store.product_posts(db, product, start.isoformat(), end_excl.isoformat())
-        baseline = store.product_posts(db, product, base_start.isoformat(), start.isoformat())
+        # a bounded, even sample of each period: clusters and their names need no more
+        period, total = store.sample_posts(db, product, start.isoformat(), end_excl.isoformat(), MAX_POSTS)
+        baseline, _ = store.sample_posts(db, product, base_start.isoformat(), start.isoformat(), MAX_BASELINE)
         clusters = find_clusters([(r["id"], post_text(r["title"], r["text"])) for r in period],
                                  [post_text(r["title"], r["text"]) for r in baseline],
-                                 k=e.clusters, min_posts=e.min_posts)
+                                 k=e.clusters, min_posts=e.min_posts, exclude=aliases.get(product, ()),
+                                 population=total)
         key = product or "*"
         store.save_emerging(db, key, start.isoformat(), day.isoformat(), clusters, now=stamp)
         out[key] = clusters
@@ -226,12 +232,13 @@ def digest(db: sqlite_utils.Database, settings: Settings, *, day: date, days: in
     with store.recorded_run(db, "digest", now=stamp) as run:
         d = build_digest(db, settings, day=day, days=days, now=now, product=product, cutoff=cutoff, search=search)
         charts = digest_charts(d)
-        paths = write_digest(d, out_dir or settings.digest.output_dir, charts)
+        look = Look.of(settings)  # schedule.timezone for its times, serve.base_url for links to posts
+        paths = write_digest(d, out_dir or settings.digest.output_dir, charts, look)
         if channels is None:
             channels = [c for c in settings.channels if c.name in settings.digest.channels] if send else []
         sent = []
         if channels:
-            message = digest_message(d, charts)
+            message = digest_message(d, charts, look)
             for channel in channels:
                 result = deliver(db, channel, message, kind="digest", ref=d.slug, now=stamp)
                 sent.append(result)

@@ -40,6 +40,9 @@ class Classification:
     model: str = ""
     # what the post says about each product it mentions, aligned with ``mentions`` (models.mentions)
     mention_sentiment: tuple[MentionSentiment, ...] = ()
+    # mentions judged not about their product (models.relevance): (mention, judgement, verdict); they count nowhere
+    rejected: tuple = ()
+    verdicts: tuple = ()   # every judged mention's models.relevance.Verdict, kept or not
 
 
 def post_text(title: str | None, text: str | None) -> str:

@@ -49,8 +49,9 @@ SCHEMA = "listener.digest/1"
 SERIES_DAYS = 30
 SPIKE_HISTORY = 56
 NEUTRAL_BAND = 0.05  # |score| below this reads as neutral, whatever the label (VADER's own band)
+EMERGING_EXAMPLES = 2  # example posts shown per emerging topic
 MAX_EXPLAINED = 5   # alarms per product that get their drivers (each is two reads of the store)
-DRIVER_SAMPLE = (1000, 2000)  # newest posts read for a driver's window and baseline (a digest has many)
+DRIVER_SAMPLE = (300, 600)  # posts read for a driver's window and baseline, spread over each (a digest has many)
 _QUESTION = re.compile(r"\?|\b(?:how (?:do|can|to)|why (?:is|does|did|won't|can't)|any(?:one|body) (?:know|else))\b",
                        re.I)
 _QUESTION_OR_COMPLAINT = re.compile(
@@ -96,6 +97,7 @@ class MentionRef:
     excerpt: str
     engagement: int = 0
     span: str | None = None   # what the post says about the product: the text its sentiment was judged on
+    copies: int = 0           # copies of this post elsewhere (counted once, with it)
 
 
 @dataclass
@@ -136,11 +138,13 @@ class TopicMood:
 
 @dataclass
 class EmergingTopic:
-    terms: list[str]      # top distinguishing terms, best first
+    terms: list[str]      # naming phrases, best first
     size: int             # posts in the cluster
-    is_new: bool          # its terms were (almost) absent from the trailing baseline
+    is_new: bool          # its top phrase was (almost) absent from the trailing baseline
     period_start: str
     period_end: str
+    growth: float | None = None   # share of the period's posts carrying its top phrase / the baseline's (None: absent before)
+    examples: list[dict] = field(default_factory=list)  # two of its most typical posts: post_id, title, url, source
 
 
 @dataclass
@@ -188,6 +192,7 @@ class Digest:
     search: dict[str, str] | None = None   # the saved search (name, query) the digest counts only
     notice: str | None = None              # NOT_COMPUTED_NOTICE when some mentions have no sentiment yet
     history_start: str | None = None       # the first day holding any collected post (partly covered)
+    note: str | None = None                # digest.note: a line shown under the title (the demo's shifted dates)
 
     @property
     def _search_title(self) -> str:
@@ -312,19 +317,16 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
                                                 counted.history_start)
     partial = history_start.isoformat() if history_start else None
 
-    def count(name: str, d0: date, d1: date, label: str | None = None) -> int:
-        total, d = 0, d0
-        while d < d1:
-            b = per_day.get((name, d.isoformat()), {})
-            total += b.get(label, 0) if label else sum(b.values())
-            d += timedelta(days=1)
-        return total
-
+    period_days = [(start + timedelta(days=i)).isoformat() for i in range(days)]
     preset = PRESETS[settings.alerts.sensitivity]
     for s in stats.values():
-        s.mentions = count(s.name, start, end_excl)
+        totals: dict[str, int] = {}  # the period's mentions by label, in one pass over its days
+        for d in period_days:
+            for label, n in per_day.get((s.name, d), {}).items():
+                totals[label] = totals.get(label, 0) + n
+        s.mentions = sum(totals.values())
         for label in ("positive", "neutral", "negative", "unscored", store.NOT_COMPUTED):
-            setattr(s, label.replace(" ", "_"), count(s.name, start, end_excl, label))
+            setattr(s, label.replace(" ", "_"), totals.get(label, 0))
         daily = {d: sum(per_day.get((s.name, d), {}).values()) for d in known}
         s.changes = [_change(kind, w, start, days, s.mentions, daily, history_start) for kind, w in windows]
         for i in range(series_days):
@@ -339,6 +341,12 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     k = cfg.top_mentions
     a, b, c = start.isoformat(), end_excl.isoformat(), scope
     clusters = store.emerging_topics(db, day.isoformat())  # stored by `listener emerging` for this day
+    examples = {r["id"]: r for r in store.posts_by_id(db, [i for r in clusters for i in r["post_ids"][:EMERGING_EXAMPLES]])}
+    ranked = {order: store.ranked_mentions(db, a, b, c, order=order, limit=n, strength=NEUTRAL_BAND)
+              for order, n in (("positive", k), ("negative", k), ("engagement", max(200, k)))}
+    facets = {column: store.top_facets(db, a, b, column, c, limit=5) for column in ("source", "author")}
+    topics = store.topic_sentiments(db, a, b, cutoff=c)
+    tokens: dict[int, frozenset[str]] = {}  # each post's terms, shared by every explanation of this digest
     plan = search_mod.prepare(db, saved["query"]) if saved else None
     for s in stats.values():
         if product and s.name != product:
@@ -346,30 +354,29 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         if s.mentions and not (days == 1 and s.alarms):  # a daily digest's alarms explain the day themselves
             since = start - timedelta(days=windows[0][1])
             s.drivers = explain(db, s.name, plan, "volume", a, b, since.isoformat(), cutoff=cutoff,
-                                sample=DRIVER_SAMPLE)
+                                sample=DRIVER_SAMPLE, tokens=tokens)
         for alarm in s.alarms[:MAX_EXPLAINED]:
             d0 = date.fromisoformat(alarm.day)
             alarm.drivers = explain(db, s.name, plan, "negative_share" if alarm.metric == "negative share"
                                     else "volume", d0.isoformat(), (d0 + timedelta(days=1)).isoformat(),
-                                    (d0 - timedelta(days=7)).isoformat(), cutoff=cutoff, sample=DRIVER_SAMPLE)
+                                    (d0 - timedelta(days=7)).isoformat(), cutoff=cutoff, sample=DRIVER_SAMPLE,
+                                    tokens=tokens)
         s.share_of_voice = (s.mentions / total_mentions) if total_mentions else None
         scored = s.positive + s.neutral + s.negative
         s.net_sentiment = net_sentiment(s.positive, s.negative, scored)
         # a mention labelled positive or negative whose score is inside the neutral band is not shown as
         # "most positive/negative" (it would read +0.00)
-        positives = store.product_mentions(db, s.name, a, b, label="positive", limit=k + 20, cutoff=c)
-        s.top_positive = _refs([r for r in positives if (r["sentiment"] or 0) >= NEUTRAL_BAND][:k])
-        negatives = store.product_mentions(db, s.name, a, b, label="negative", limit=k + 20, cutoff=c)
-        s.top_negative = _refs([r for r in negatives if (r["sentiment"] or 0) <= -NEUTRAL_BAND][:k])
-        engaged = store.product_mentions(db, s.name, a, b, order="engagement", limit=max(200, k), cutoff=c)
-        s.most_engaged = [m for m in _refs(engaged[:k]) if m.engagement > 0]
-        s.needs_response = _refs(_needs_response(engaged)[:k])
-        s.top_sources = store.product_facets(db, s.name, a, b, "source", limit=5, cutoff=c)
-        s.top_authors = store.product_facets(db, s.name, a, b, "author", limit=5, cutoff=c)
-        s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"])
-                    for r in store.topic_sentiment(db, s.name, a, b, cutoff=c)]
-        s.emerging = [EmergingTopic(r["terms"], r["size"], r["is_new"], r["period_start"], r["period_end"])
-                      for r in clusters if r["product"] == s.name]
+        positives, negatives, engaged = (ranked[order].get(s.name, []) for order in ("positive", "negative",
+                                                                                    "engagement"))
+        full = store.mention_rows(db, s.name, positives + negatives + engaged)
+        s.top_positive = _refs([full[i] for i in positives])
+        s.top_negative = _refs([full[i] for i in negatives])
+        engaged_rows = [full[i] for i in engaged]
+        s.most_engaged = [m for m in _refs(engaged_rows[:k]) if m.engagement > 0]
+        s.needs_response = _refs(_needs_response(engaged_rows)[:k])
+        s.top_sources, s.top_authors = (facets[column].get(s.name, []) for column in ("source", "author"))
+        s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"]) for r in topics.get(s.name, [])]
+        s.emerging = [_emerging(r, examples) for r in clusters if r["product"] == s.name]
 
     names = [p.name for p in settings.products if p.ours] + [p.name for p in settings.products if not p.ours]
     if product:
@@ -383,16 +390,17 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
                                     first=partial or "none yet", languages=", ".join(sn.languages),
                                     preset=settings.alerts.sensitivity)
                    for key, text in DEFINITIONS.items()}
+    by_source, classifiers = store.period_posts(db, a, b, c)
     return Digest(
         schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,
         settings_sha256=settings_fingerprint(settings),
         query_versions={p.name: query_version(p) for p in settings.products if p.name in names},
-        classifiers=store.classifiers_between(db, a, b, c),
+        classifiers=classifiers,
         products=[stats[n] for n in names],
-        total_posts=store.posts_between(db, a, b, c), total_mentions=total_mentions,
-        posts_by_source=store.posts_by_source(db, a, b, c), definitions=definitions, search=saved,
+        total_posts=sum(by_source.values()), total_mentions=total_mentions,
+        posts_by_source=by_source, definitions=definitions, search=saved,
         notice=NOT_COMPUTED_NOTICE if any(stats[n].not_computed for n in names) else None,
-        history_start=partial,
+        history_start=partial, note=cfg.note or None,
     )
 
 
@@ -464,6 +472,17 @@ def period_alarms(name: str, start: date, day: date, per_day: dict, known: set[s
     return out
 
 
+def _emerging(row: dict, posts: dict[int, dict]) -> EmergingTopic:
+    """A stored emerging topic with its growth and its first example posts that still exist."""
+    base, now_share = row["baseline_share"], row.get("period_share")
+    growth = now_share / base if base and now_share is not None else None
+    examples = [{"post_id": i, "title": posts[i]["title"] or snippet(posts[i]["text"], 80) or "(untitled)",
+                 "url": posts[i]["url"], "source": posts[i]["source"]}
+                for i in row["post_ids"][:EMERGING_EXAMPLES] if i in posts]
+    return EmergingTopic(row["terms"], row["size"], row["is_new"], row["period_start"], row["period_end"],
+                         round(growth, 2) if growth is not None else None, examples)
+
+
 def _needs_response(rows: list[dict]) -> list[dict]:
     """Questions and complaints, engaged with or unanswered, whatever their sentiment: questions first,
     then the most engaged, then the newest."""
@@ -481,5 +500,6 @@ def _refs(rows: list[dict]) -> list[MentionRef]:
     return [MentionRef(post_id=r["id"], title=r["title"] or snippet(r["text"], 80) or "(untitled)",
                        url=r["url"], source=r["source"], author=r["author"], posted_at=r["posted_at"],
                        sentiment=r["sentiment"], alias=r["alias"], excerpt=snippet(r["text"], 240),
-                       engagement=r.get("engagement") or 0, span=r.get("span") or None)
+                       engagement=r.get("engagement") or 0, span=r.get("span") or None,
+                       copies=r.get("copies") or 0)
             for r in rows]

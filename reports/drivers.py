@@ -31,13 +31,24 @@ class Drivers:
     examples: list[dict] = field(default_factory=list)
 
 
-def top_terms(window: list[dict], baseline: list[dict], limit: int = 6) -> list[tuple[str, int]]:
-    """Terms much more frequent in the window than in the baseline (smoothed log ratio), with counts."""
+def top_terms(window: list[dict], baseline: list[dict], limit: int = 6,
+              tokens: dict[int, frozenset[str]] | None = None) -> list[tuple[str, int]]:
+    """Terms much more frequent in the window than in the baseline (smoothed log ratio), with counts.
+    ``tokens`` caches each post's terms by its id across calls (a digest explains many overlapping windows)."""
+    cache = {} if tokens is None else tokens
+
+    def terms(p: dict) -> frozenset[str]:
+        found = cache.get(p["id"]) if "id" in p else None
+        if found is None:
+            found = frozenset(_WORD.findall(f"{p.get('title') or ''} {p.get('text') or ''}".lower())) - _STOP
+            if "id" in p:
+                cache[p["id"]] = found
+        return found
+
     def counts(posts: list[dict]) -> Counter:
         c: Counter = Counter()
         for p in posts:
-            c.update({w.lower() for w in _WORD.findall(f"{p.get('title') or ''} {p.get('text') or ''}")
-                      if w.lower() not in _STOP})
+            c.update(terms(p))
         return c
 
     now_c, base_c = counts(window), counts(baseline)
@@ -55,14 +66,20 @@ def top_terms(window: list[dict], baseline: list[dict], limit: int = 6) -> list[
 
 def explain(db: sqlite_utils.Database, product: str | None, plan: Plan | None, metric: str, start: str, end: str,
             baseline_start: str, examples: int = 3, cutoff: str | None = None,
-            sample: tuple[int, int] = (2000, 5000)) -> Drivers:
+            sample: tuple[int, int] = (2000, 5000), tokens: dict[int, frozenset[str]] | None = None) -> Drivers:
     """What is behind the mentions of ``product`` (or the matches of ``plan``, or both) posted in
     [start, end) against those in [baseline_start, start): distinguishing terms, sources, authors,
     topics and example mentions (for ``metric`` "negative_share", of the negative ones, most negative
     first; else the most engaged); with ``cutoff``, only posts first fetched by then. ``sample``: at
-    most this many of the newest posts of the window and of the baseline are read."""
-    posts = search.window_rows(db, plan, product, start, end, limit=sample[0], cutoff=cutoff)
-    base = search.window_rows(db, plan, product, baseline_start, start, limit=sample[1], cutoff=cutoff)
+    most this many posts of the window and of the baseline are read (a product's: spread evenly over
+    the window's time; a search's: the newest); ``tokens``: see
+    ``top_terms``."""
+    def window(first: str, last: str, limit: int) -> list[dict]:
+        if plan is None and product:  # the same rows as window_rows, through the mentions' date index
+            return store.mention_window(db, product, first, last, limit=limit, cutoff=cutoff)
+        return search.window_rows(db, plan, product, first, last, limit=limit, cutoff=cutoff)
+
+    posts, base = window(start, end, sample[0]), window(baseline_start, start, sample[1])
     if metric == "negative_share":
         focus = [p for p in posts if p["sentiment_label"] == "negative"] or posts
         ordered = sorted(focus, key=lambda p: (p["sentiment"] if p["sentiment"] is not None else 0, -p["id"]))
@@ -71,7 +88,7 @@ def explain(db: sqlite_utils.Database, product: str | None, plan: Plan | None, m
         ordered = sorted(posts, key=lambda p: (-(p["engagement"] or 0), -p["id"]))
     topics = Counter(t for ts in store.post_tags(db, [p["id"] for p in focus])[1].values() for t in ts)
     return Drivers(
-        terms=top_terms(focus, base),
+        terms=top_terms(focus, base, tokens=tokens),
         sources=Counter(p["source"] for p in focus).most_common(3),
         authors=Counter(p["author"] for p in focus if p["author"]).most_common(3),
         topics=topics.most_common(3),

@@ -17,6 +17,7 @@ from fpdf import FPDF
 
 from reports.charts import Chart
 from reports.digest import Digest
+from reports.look import Look
 
 _FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
@@ -51,10 +52,11 @@ def _why(dr) -> str:
     return "Why: " + "; ".join(parts) if parts else ""
 
 
-def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
+def render_pdf(digest: Digest, charts: list[Chart], look: Look = Look()) -> bytes:
     """A4 PDF with every section of the HTML digest: headline table, share of voice, per product its
     numbers, chart, what changed and why, sentiment by topic, notable mentions, top sources and
-    authors; posts by source; definitions."""
+    authors; posts by source; definitions. Times in ``look``'s time zone; each post with its original
+    URL and, when ``look`` has a base URL, its page in listener."""
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(digest.generated_at.replace("Z", "+00:00"))
                           if digest.generated_at else datetime(2000, 1, 1, tzinfo=timezone.utc))
@@ -71,12 +73,16 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
         pdf.set_font("DejaVu", "B" if bold else "", size)
         pdf.multi_cell(width, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
 
+    def links(url: str | None, post_id: int | None) -> str:
+        own = look.post_url(post_id)
+        return (f" {url}" if url else "") + (f" (in listener: {own})" if own else "")
+
     def heading(text: str, size: float = 11) -> None:
         pdf.ln(1)
         para(text, size, bold=True, height=7)
 
     para(digest.title, 16, bold=True, height=8)
-    para(f"Generated {digest.generated_at} by listener; data cut-off {digest.cutoff}; "
+    para(f"Generated {look.time(digest.generated_at)} by listener; data cut-off {look.time(digest.cutoff)}; "
          f"{_plural(digest.total_posts, 'post')}, {_plural(digest.total_mentions, 'product mention')}.", 8)
     if not digest.total_posts:
         para("No posts were collected for this period"
@@ -85,6 +91,8 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
     elif not digest.total_mentions:
         para(f"No tracked product was mentioned in this period ({_plural(digest.total_posts, 'post')} collected).",
              10, bold=True)
+    if digest.note:
+        para(digest.note, bold=True)
     if digest.notice:
         para(f"Note: {digest.notice}.", bold=True)
     pdf.ln(2)
@@ -128,7 +136,7 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
         if _why(p.drivers):
             para(_why(p.drivers), 8)
             for e in p.drivers.examples:
-                para(f"  - {e['title']} ({e['source']}, {e['posted_at']}) {e['url'] or ''}", 8)
+                para(f"  - {e['title']} ({e['source']}, {look.time(e['posted_at'])}){links(e['url'], e['post_id'])}", 8)
         for a in p.alarms:
             value = (_plural(a.value, "mention") + f", expected about {_fmt(a.expected, 1)}" if a.metric == "volume"
                      else f"{_fmt(a.value * 100, 1)}% negative, expected about {_fmt(a.expected * 100, 1)}%")
@@ -136,10 +144,14 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
             if a.drivers and _why(a.drivers):
                 para(_why(a.drivers), 8)
                 for e in a.drivers.examples:
-                    para(f"  - {e['title']} ({e['source']}, {e['posted_at']}) {e['url'] or ''}", 8)
+                    para(f"  - {e['title']} ({e['source']}, {look.time(e['posted_at'])})"
+                         f"{links(e['url'], e['post_id'])}", 8)
         for e in p.emerging:
+            growth = "" if e.growth is None else f", {_fmt(e.growth, 1)}x as common as in the baseline"
             para(f"{'new topic' if e.is_new else 'topic'} ({_plural(e.size, 'post')}, {e.period_start} to "
-                 f"{e.period_end}): {', '.join(e.terms[:6])}")
+                 f"{e.period_end}{growth}): {', '.join(e.terms[:6])}")
+            for x in e.examples:
+                para(f"  - {x.get('title') or '(untitled)'} ({x.get('source')}){links(x.get('url'), x.get('post_id'))}", 8)
         if not p.alarms and not p.emerging:
             para("No spikes or drops against the day-of-week baseline.")
         if p.topics:
@@ -154,7 +166,9 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
             heading(title, 10)
             for m in refs:
                 score = f"{_fmt(m.sentiment, 2, True)} " if m.sentiment is not None else ""
-                para(f"{score}{m.title} ({m.source}, {m.posted_at}) {m.url or ''}", 8, height=4.5)
+                copies = f", +{_fmt(m.copies)} {'copy' if m.copies == 1 else 'copies'}" if m.copies else ""
+                para(f"{score}{m.title} ({m.source}, {look.time(m.posted_at)}{copies}){links(m.url, m.post_id)}", 8,
+                     height=4.5)
             if not refs:
                 para("None in this period.", 8)
         heading("Top sources", 10)
@@ -168,4 +182,6 @@ def render_pdf(digest: Digest, charts: list[Chart]) -> bytes:
     heading("Definitions")
     for term, text in digest.definitions.items():
         para(f"{term}: {text}", 8, height=4.5)
+    para(f"Reproducibility: schema {digest.schema}; settings sha256 {digest.settings_sha256[:16]}; data cut-off "
+         f"{digest.cutoff} (for --cutoff).", 7)
     return bytes(pdf.output())

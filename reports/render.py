@@ -21,11 +21,15 @@ from markupsafe import Markup
 from listener.files import write_atomic
 from reports.deliver import Message, cid
 from reports.digest import Digest
+from reports.look import Look
 
 if TYPE_CHECKING:
     from reports.charts import Chart
 # reports.charts (matplotlib) and reports.pdf (fpdf) are imported where a digest is drawn: at the
 # top they cost every CLI command and the web server 0.4 s of start-up.
+
+EMAIL_WIDTH = 700  # px: what email clients show without scrolling; the emailed HTML stays within it
+
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
@@ -109,34 +113,48 @@ def digest_charts(digest: Digest) -> list[Chart]:
     return charts
 
 
-def render_markdown(digest: Digest, charts: list[Chart] | None = None, image_prefix: str = "") -> str:
+def render_markdown(digest: Digest, charts: list[Chart] | None = None, image_prefix: str = "",
+                    look: Look = Look()) -> str:
     """Markdown; charts are referenced as ``{image_prefix}{name}.png`` files written beside it."""
     return _env(markdown=True).get_template("digest.md.j2").render(
-        d=digest, charts={c.name: c for c in charts or []}, image_prefix=Markup(image_prefix))
+        d=digest, charts={c.name: c for c in charts or []}, image_prefix=Markup(image_prefix), look=look)
 
 
 def render_html(digest: Digest, charts: list[Chart] | None = None,
-                image_src: Callable[[Chart], str] | None = None) -> str:
-    """One self-contained HTML page: charts inline as data URIs unless ``image_src`` says otherwise."""
+                image_src: Callable[[Chart], str] | None = None, look: Look = Look(), email: bool = False) -> str:
+    """One self-contained HTML page: charts inline as data URIs unless ``image_src`` says otherwise.
+
+    It fits any width from a phone's 375 px up (tables condense, then stack); ``email``: the page also
+    stays within ``EMAIL_WIDTH`` by inline styles alone, since email clients drop most stylesheets."""
     src = image_src or (lambda c: "data:image/png;base64," + base64.b64encode(c.png).decode())
     return _env(markdown=False).get_template("digest.html.j2").render(
-        d=digest, charts={c.name: c for c in charts or []}, src=src)
+        d=digest, charts={c.name: c for c in charts or []}, src=src, look=look, email=email,
+        email_width=EMAIL_WIDTH, css_string=_css_string,
+        # numbers in a table wrap at spaces only, even where a client keeps no more than inline styles
+        email_table="width:100%;border-collapse:collapse;overflow-wrap:normal;word-break:normal")
 
 
-def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None) -> list[Path]:
+def _css_string(text: str) -> Markup:
+    """``text`` as a double-quoted CSS string, safe inside a <style> element (no quote, backslash or
+    "<" survives unescaped)."""
+    return Markup('"' + "".join(c if c.isalnum() or c in " .,:;'()%+-/" else f"\\{ord(c):x} " for c in text)
+                  + '"')
+
+
+def write_digest(digest: Digest, out_dir: Path, charts: list[Chart] | None = None, look: Look = Look()) -> list[Path]:
     """Write ``<slug>.html``, ``<slug>.md`` (+ chart PNGs), ``.json`` and ``.pdf``; return paths, HTML first."""
     from reports.pdf import render_pdf
 
     out_dir = Path(out_dir)
     charts = digest_charts(digest) if charts is None else charts
-    html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest, charts))
+    html_path = write_atomic(out_dir / f"{digest.slug}.html", render_html(digest, charts, look=look))
     for c in charts:
         write_atomic(out_dir / f"{digest.slug}.{c.name}.png", c.png)
     md_path = write_atomic(out_dir / f"{digest.slug}.md",
-                           render_markdown(digest, charts, image_prefix=f"{digest.slug}."))
+                           render_markdown(digest, charts, image_prefix=f"{digest.slug}.", look=look))
     json_path = write_atomic(out_dir / f"{digest.slug}.json",
                              json.dumps(digest.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    pdf_path = write_atomic(out_dir / f"{digest.slug}.pdf", render_pdf(digest, charts))
+    pdf_path = write_atomic(out_dir / f"{digest.slug}.pdf", render_pdf(digest, charts, look))
     return [html_path, md_path, json_path, pdf_path]
 
 
@@ -152,7 +170,7 @@ def digest_subject(digest: Digest) -> str:
     return f"listener: {digest.title}" + (": " + "; ".join(parts) if parts else "")
 
 
-def digest_message(digest: Digest, charts: list[Chart]) -> Message:
+def digest_message(digest: Digest, charts: list[Chart], look: Look = Look()) -> Message:
     """The digest as a message for every channel: email (HTML + inline charts), Slack, JSON webhook."""
     subject = digest_subject(digest)
     lines = [f"{p.name} ({'ours' if p.ours else 'competitor'}): {p.mentions} mentions, share of voice "
@@ -165,8 +183,8 @@ def digest_message(digest: Digest, charts: list[Chart]) -> Message:
                   "• " + _slack_escape(line) for line in lines)[:2900]}}]
     return Message(
         subject=subject,
-        text=render_markdown(digest),
-        html=render_html(digest, charts, image_src=lambda c: "cid:" + cid(c.name)),
+        text=render_markdown(digest, look=look),
+        html=render_html(digest, charts, image_src=lambda c: "cid:" + cid(c.name), look=look, email=True),
         images=tuple((c.name, c.png) for c in charts),
         payload={"event": "digest", "digest": digest.to_json()},
         slack_blocks=blocks,

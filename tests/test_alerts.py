@@ -61,8 +61,12 @@ def test_spike_alert_says_why_once_per_episode(write_settings):
         settings = settings_with(write_settings, SPIKE_RULE, hook.url())
         db = store.open_db(settings.db_path)
         history(db)
-        # today: 40 angry posts about battery drain, mostly from one source
-        store.upsert_posts(db, [post(f"s{i}", f"Acme battery drain is terrible, the update broke charging #{i}",
+        # today: 40 angry posts about battery drain, mostly from one source, each in its own words
+        # (copies of one text would count once)
+        devices = ("phone", "tablet", "laptop", "watch", "earbuds")
+        store.upsert_posts(db, [post(f"s{i}", f"Acme battery drain is terrible, my {devices[i % 5]} went from "
+                                              f"{100 - i}% to {i % 9 + 1}% in {i % 7 + 2} hours after the update "
+                                              f"broke charging",
                                      NOW - timedelta(minutes=20 * i + 1), source="reddit" if i % 4 else "forum",
                                      author=f"user{i % 3}") for i in range(40)], now="2026-11-23T11:59:00Z")
         pipeline.classify(db, settings, now=NOW)

@@ -1,50 +1,115 @@
-"""The HTML digest in real headless Chromium: it shows the numbers, and hostile text stays inert."""
+"""The HTML digest and the web pages in real headless Chromium (one browser per module): they show the
+numbers, hostile text stays inert, and nothing overflows at a phone's, an email's and a desktop's width."""
 
 from __future__ import annotations
 
-import subprocess
+import base64
+import re
+from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from listener import pipeline, store
-from tests.helpers import NOW
-from tests.helpers.browser import CHROMIUM, needs_chromium
+from listener.config import load_settings
+from reports.deliver import cid
+from reports.render import EMAIL_WIDTH, digest_message, render_html
+from tests.helpers import NOW, PRODUCTS_TOML
+from tests.helpers.browser import CHROMIUM, live_server, needs_chromium
+from tests.helpers.digests import LONG_TOKEN, LONG_URL, empty_digest, rich_digest
+from tests.helpers.posts import make_posts
 
-pytestmark = [needs_chromium, pytest.mark.slow]  # a real browser: seconds per page
+# a real browser: seconds per page. One worker runs them all (one launch); the demo's test stays with the demo.
+pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-quic", "--disable-extensions"]
+WIDTHS = (375, 700, 1200)  # a phone, an email client's reading pane, a desktop window
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions"]
+# Every rendered element and text run inside the content column (``column``) stays within it, every other
+# one within the viewport, and no box's content spills out of it (overflow: visible hides nothing).
+OVERFLOWS = """(column) => {
+  const vw = document.documentElement.clientWidth;
+  const col = document.querySelector(column) || document.body;
+  const cs = getComputedStyle(col), cr = col.getBoundingClientRect();
+  const inner = [cr.left + parseFloat(cs.paddingLeft), cr.right - parseFloat(cs.paddingRight)];
+  const bounds = el => (col.contains(el) && el !== col) ? inner : [0, vw];
+  const name = el => el.tagName.toLowerCase() + (typeof el.className === "string" && el.className ?
+    "." + el.className.trim().split(/\\s+/).join(".") : "");
+  const bad = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect(), [lo, hi] = bounds(el);
+    if (!r.width && !r.height) continue;
+    if (r.left < lo - 1 || r.right > hi + 1)
+      bad.push(`${name(el)} spans ${Math.round(r.left)}..${Math.round(r.right)}`);
+    else if (el.clientWidth && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === "visible")
+      bad.push(`${name(el)} content ${el.scrollWidth} px in a ${el.clientWidth} px box`);
+  }
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    if (!n.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    const r = range.getBoundingClientRect(), [lo, hi] = bounds(n.parentElement);
+    if (r.width && (r.left < lo - 1 || r.right > hi + 1))
+      bad.push(`text "${n.textContent.trim().slice(0, 40)}" in ${name(n.parentElement)} spans ` +
+               `${Math.round(r.left)}..${Math.round(r.right)}`);
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, viewport: vw, column: cr.width, bad: bad.slice(0, 8)};
+}"""
 
 
-def chromium(tmp_path: Path, *args: str) -> str:
+@pytest.fixture(scope="module")
+def browser():
     assert CHROMIUM, "chromium is not installed"
-    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
-                         capture_output=True, timeout=90)
-    assert out.returncode == 0, out.stderr.decode(errors="replace")[-2000:]
-    return out.stdout.decode("utf-8", errors="replace")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
-@pytest.mark.slow
-def test_demo_digest_renders_with_numbers(demo_run, tmp_path):
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    pg = context.new_page()
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    yield pg
+    context.close()
+
+
+def assert_fits(page, column: str, width: int, shot: Path) -> dict:
+    """Lay ``page`` out ``width`` px wide, screenshot its top into ``shot``, assert nothing overflows."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    got = page.evaluate(OVERFLOWS, column)
+    page.screenshot(path=str(shot))
+    assert got["scrollWidth"] <= width and not got["bad"], f"{shot.name}: {got}"
+    return got
+
+
+def test_demo_digest_renders_with_numbers(demo_run, page, tmp_path):
     assert demo_run.result.exit_code == 0, demo_run.result.output
-    html_path = demo_run.digest_html
-    dom = chromium(tmp_path, "--dump-dom", html_path.as_uri())
-    assert "<td>Ruby</td>" in dom and "<td>56.2%</td>" in dom  # see test_demo.py
-    # share of voice + 5 products; PostgreSQL has no mention in the window: one line, no chart
-    assert dom.count('<img class="chart" src="data:image/png;base64,') == 6
+    page.goto(demo_run.digest_html.as_uri())
+    dom = page.content()
+    assert "<td>Apple</td>" in dom and "<td>47.3%</td>" in dom  # see test_demo.py
+    # share of voice + 6 products' volume and topic charts
+    assert dom.count('<img class="chart" src="data:image/png;base64,') == 13
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     shot = tmp_path / "digest.png"
-    chromium(tmp_path, "--window-size=1000,1500", f"--screenshot={shot}", html_path.as_uri())
+    page.set_viewport_size({"width": 1000, "height": 1500})
+    page.screenshot(path=str(shot))
     # the charts really render: the share-of-voice bars are a large dark area in the top screen
     import matplotlib.image
 
     pixels = matplotlib.image.imread(str(shot))[:, :, :3].mean(axis=2)
-    dark = (pixels[600:1000] < 0.3).mean()
+    top = int(page.evaluate("document.querySelector('img.chart').getBoundingClientRect().top"))
+    dark = (pixels[top:top + 400] < 0.3).mean()
     assert dark > 0.03, f"only {dark:.1%} dark pixels where the share-of-voice chart should be"
+    assert_fits(page, ".page", 375, tmp_path / "digest-375.png")
 
 
-def test_script_in_collected_text_stays_inert(settings_for, tmp_path):
+def test_script_in_collected_text_stays_inert(settings_for, page, tmp_path):
     settings = settings_for(products='[[products]]\nname = "Acme"\nours = true\n')
     db = store.open_db(settings.db_path)
     store.upsert_posts(db, [{
@@ -55,8 +120,110 @@ def test_script_in_collected_text_stays_inert(settings_for, tmp_path):
         "score": None, "comments": None, "likes": None, "shares": None}], now="2026-11-23T00:00:00Z")
     pipeline.classify(db, settings, now=NOW)
     paths = pipeline.digest(db, settings, day=NOW.date().replace(day=22), now=NOW, out_dir=tmp_path / "d").paths
-    dom = chromium(tmp_path, "--dump-dom", paths[0].as_uri())
-    assert "<title>Daily digest for 2026-11-22</title>" in dom
-    assert "pwned" not in dom.split("<body>")[0]
+    page.goto(paths[0].as_uri())
+    dom = page.content()
+    assert page.title() == "Daily digest for 2026-11-22"
+    assert "pwned" not in dom.split("<body")[0] and page.dialogs == []
     assert "&lt;script&gt;document.title" in dom
-    assert "<script" not in dom.split("<body>")[1]
+    assert "<script" not in dom.split("<body")[1]
+
+
+@pytest.fixture(scope="module")
+def digests() -> dict[str, str]:
+    """The rich digest (with real charts: share of voice and one product's volume), the same as
+    emailed (its cid: images as data URIs, as a mail client shows them) and an empty one."""
+    from reports.charts import share_chart, volume_chart
+
+    d = rich_digest()
+    p = d.products[0]
+    charts = [share_chart("share-of-voice", [q.name for q in d.products], [q.share_of_voice or 0 for q in d.products],
+                          [q.ours for q in d.products]),
+              volume_chart("volume-1", p.name, [x.day for x in p.series], [x.mentions for x in p.series],
+                           [x.net_sentiment for x in p.series])]
+    email = digest_message(d, charts).html or ""
+    for c in charts:
+        email = email.replace(f"cid:{cid(c.name)}", "data:image/png;base64," + base64.b64encode(c.png).decode())
+    # a client that drops the style sheet (most do, in part) keeps only the inline styles
+    unstyled = re.sub(r"<style>.*?</style>", "", email, flags=re.S)
+    return {"rich": render_html(d, charts), "email": email, "email-unstyled": unstyled,
+            "empty": render_html(empty_digest(), [])}
+
+
+@pytest.mark.parametrize("kind", ["rich", "email", "email-unstyled", "empty"])
+def test_the_digest_fits_a_phone_an_email_and_a_desktop(digests, kind, page, tmp_path):
+    page.set_content(digests[kind])
+    for width in WIDTHS[1:] if kind == "email-unstyled" else WIDTHS:  # a phone's client keeps the styles
+        got = assert_fits(page, ".page", width, tmp_path / f"{kind}-{width}.png")
+        if kind.startswith("email"):  # within 700 px however wide the reading pane
+            assert got["column"] <= EMAIL_WIDTH
+        if kind == "rich":  # the summary is a table from 700 px up, one card per product on a phone
+            thead = page.evaluate("getComputedStyle(document.querySelector('table.summary thead')).display")
+            assert (thead == "none") == (width < 600), (width, thead)
+        if kind == "empty":  # an empty period stays short
+            assert page.evaluate("document.documentElement.scrollHeight") < 1700
+    assert (tmp_path / f"{kind}-700.png").stat().st_size > 5_000
+    if kind != "empty":
+        text = page.inner_text("body")
+        assert LONG_TOKEN in text.replace("\n", "") and LONG_URL[:40] in text.replace("\n", "")
+        assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+
+
+LONG_PRODUCT = "Mozilla Firefox Developer Edition Nightly for Enterprise Deployments"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The web app on 127.0.0.1 over the web tests' posts, a product with a long name and a post whose
+    title and URL are one long token each."""
+    from listener.app.web import create_app
+
+    folder = tmp_path_factory.mktemp("site")
+    (folder / "settings.toml").write_text(
+        '[store]\npath = "web.db"\n[sentiment]\nmodel = "vader"\n' + PRODUCTS_TOML
+        + f'\n[[products]]\nname = "{LONG_PRODUCT}"\naliases = ["crashing"]\n', encoding="utf-8")
+    settings = load_settings(folder / "settings.toml")
+    db = store.open_db(settings.db_path)
+    posts = make_posts()
+    posts.append({**posts[0], "guid": "long", "title": "Firefox " + LONG_TOKEN, "url": LONG_URL})
+    store.upsert_posts(db, posts, now="2026-11-23T00:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    long_id = db.execute("SELECT id FROM posts WHERE guid = 'long'").fetchone()[0]
+    db.close()
+    with live_server(create_app(settings, today=lambda: date(2026, 11, 23))) as base:
+        yield base, long_id
+
+
+def test_the_product_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    base, long_id = site
+    for n, path in enumerate(["/products", "/products/" + quote(LONG_PRODUCT), f"/posts/{long_id}"]):
+        page.goto(base + path)
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"page{n}-{width}.png")
+        if path == "/products":  # one card per product on the phone
+            assert page.evaluate("getComputedStyle(document.querySelector('table.overview thead')).display") == "none"
+        if n == 1:  # the charts scale by their viewBox instead of running off the side
+            assert page.evaluate("document.querySelector('figure.chart > svg').getBoundingClientRect().width") < 360
+
+
+def test_the_login_form_and_the_audit_log_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    base, _ = site
+    saved = page.request.post(base + "/api/saved-searches",  # the site is open: a change as "local"
+                              data={"name": "long " + LONG_TOKEN[:80], "query": "firefox " + LONG_TOKEN})
+    assert saved.status == 201, saved.text()
+    for n, path in enumerate(["/login", "/admin/audit"]):
+        page.goto(base + path)
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"users{n}-{width}.png")
+    assert page.locator("table.audit tbody tr").count() >= 1 and "saved_search.save" in page.content()
+    assert page.evaluate("getComputedStyle(document.querySelector('table.audit thead')).display") == "none"
+
+
+def test_the_manage_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """The /manage pages (issue 17c) with every form opened, at a desktop's and a phone's width."""
+    base, _ = site
+    for path in ("/manage/products?edit=" + quote(LONG_PRODUCT), "/manage/sources", "/manage/alerts"):
+        page.goto(base + path)
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        name = path.strip("/").replace("/", "-").split("?")[0]
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")

@@ -25,6 +25,7 @@ def test_shipped_settings_file_is_valid():
     assert any(p.ours for p in s.products) and any(not p.ours for p in s.products)
     assert all(src.url.startswith("https://") for src in s.sources)
     assert s.db_path == ROOT / "listener.db"
+    assert len(s.topics) >= 5 and all(t.terms for t in s.topics)  # an example taxonomy a new user sees in digests
 
 
 def test_defaults_and_relative_paths(tmp_path):

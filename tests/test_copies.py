@@ -50,3 +50,35 @@ def test_purging_a_cluster_s_first_post_makes_its_earliest_copy_the_first(tmp_pa
     store.purge_posts(db, "2026-11-02T00:00:00Z")
     assert copy_of(db) == {"c0": None, "c1": "c0", "c2": "c0"}
     assert db.execute("SELECT count(*) FROM post_signatures").fetchone()[0] == 3
+
+
+def test_a_cluster_counts_once_in_the_digest_and_shows_its_copies(settings_for, monkeypatch):
+    """Hand count: Acme is named by an original and its two copies (one cluster) and by one other
+    post, so 2 mentions, 1 negative (the cluster) and 1 positive; the copies stay searchable."""
+    from listener import pipeline, search
+    from reports.digest import build_digest
+    from reports.render import render_html
+    from tests.helpers import NOW
+    from tests.helpers.posts import DAY, PRODUCTS
+
+    story = ("Acme support lost my order twice this month and nobody answers the phone, "
+             "what a terrible and frustrating experience")
+    settings = settings_for(products=PRODUCTS, extra='[sentiment]\nmodel = "vader"\n')
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, [
+        post("orig", story, "2026-11-22T08:00:00Z"),
+        post("rt", f"RT @angry_customer: {story}", "2026-11-22T09:00:00Z"),
+        post("agg", f"[r/mildlyinfuriating] {story} (https://reddit.com/r/x/1)", "2026-11-22T10:00:00Z"),
+        post("happy", "Acme fixed my order in five minutes today, wonderful people, thank you so much", "2026-11-22T11:00:00Z"),
+    ], now="2026-11-23T05:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    assert copy_of(db) == {"orig": None, "rt": "orig", "agg": "orig", "happy": None}
+    d = build_digest(db, settings, day=DAY, now=NOW)
+    (acme,) = [p for p in d.products if p.name == "Acme"]
+    assert (acme.mentions, acme.positive, acme.negative) == (2, 1, 1)
+    assert [(m.url, m.copies) for m in acme.top_negative] == [("https://example.org/orig", 2)]
+    assert "+2 copies" in render_html(d)
+    from tests.helpers.digests import pdf_text
+    assert "+2 copies" in pdf_text(monkeypatch, d, [])
+    page = search.search(db, search.prepare(db, "frustrating"))
+    assert page.total == 3                                   # the copies stay searchable

@@ -43,6 +43,12 @@ to = ["team@example.org", "boss@example.org"]
 from = "listener@example.org"
 host = "127.0.0.1"
 port = {smtp.port}
+
+[schedule]
+timezone = "Europe/Berlin"
+
+[serve]
+base_url = "https://listener.example.org/"
 ''', '["mail"]')
         r = run_digest(path)
         assert r.exit_code == 0, r.output
@@ -56,6 +62,15 @@ port = {smtp.port}
     html_part = msg.get_body(preferencelist=("html",))
     html = html_part.get_content()
     assert "<td>66.7%</td>" in html and "data:image" not in html
+    # email clients drop most stylesheets: the page keeps within 700 px by inline styles, charts included
+    assert '<div class="page" style="max-width:700px;' in html
+    assert html.count('width="676" style="display:block;width:100%;max-width:676px;height:auto"') == 3
+    # times in schedule.timezone, both parts; links to the original post and to its page in listener
+    assert "Generated 23 Nov 2026, 07:00 CET by listener" in html and "22 Nov 2026, 09:00 CET" in html
+    assert "Generated 23 Nov 2026, 07:00 CET by listener" in text
+    assert 'href="https://example.org/d1"' in html and "[in listener](https://listener.example.org/posts/" in text
+    d1 = db.execute("SELECT id FROM posts WHERE guid = 'd1'").fetchone()[0]
+    assert f'href="https://listener.example.org/posts/{d1}"' in html
     cids = {p["Content-ID"].strip("<>"): p for p in msg.walk() if p.get_content_type() == "image/png"}
     assert len(cids) == 3  # share of voice + one volume chart per product
     for cid, part in cids.items():
@@ -138,4 +153,4 @@ def test_demo_sends_to_local_smtp(demo_run):
     assert r.exit_code == 0, r.output
     assert f"Emailed to demo@localhost via {demo_run.smtp}" in r.output
     assert len(demo_run.messages) == 1
-    assert demo_run.messages[0]["Subject"].startswith("listener: Digest for 2020-11-26 to 2020-12-25")
+    assert demo_run.messages[0]["Subject"].startswith("listener: Digest for 2026-10-24 to 2026-11-22")

@@ -12,6 +12,7 @@ from listener.config import load_settings
 from reports.alerts import check_alerts
 from reports.digest import build_digest
 from reports.render import render_html, render_markdown
+from tests.helpers.posts import own_words
 
 INSTALL = date(2026, 10, 1)       # the first collection: it backfilled only the evening of this day
 BURST = date(2026, 11, 5)         # 4.3x the usual mentions of Acme, about a battery recall
@@ -69,7 +70,7 @@ def history(tmp_path_factory):
             at = midnight + (timedelta(hours=21, minutes=20 * i) if day == INSTALL else timedelta(minutes=50 * i))
             posts.append(_post(f"{day}-{i}", CALM[i % len(CALM)], at))
         if day == BURST:
-            posts += [_post(f"{day}-{100 + i}", f"Acme battery recall: is my unit affected? #{i}",
+            posts += [_post(f"{day}-{100 + i}", f"Acme battery recall: is my unit affected? {own_words(i)}",
                             midnight + timedelta(hours=12, minutes=i)) for i in range(52)]
         if day.day % 2:
             posts.append(_post(f"{day}-b", "Bolt is fine", midnight + timedelta(hours=20)))

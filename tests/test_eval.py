@@ -35,6 +35,8 @@ def test_eval_prints_every_target_with_its_status_and_writes_json(write_settings
     assert dong["status"] == "NOT MEASURED" and "--absa-data" in dong["how"]
     assert "NOT MEASURED" in result.output and "tweeteval_val_macro_recall" in result.output
     assert not any(r["target"] == "classify_posts_per_s" for r in rows)
+    gain = targets[("relevance_precision_gain_50_labels", "relevance")]   # issue 16, recorded in the artifact
+    assert gain["status"] == "met" and "relevance_precision_at_recall_85" in result.output
 
 
 def test_per_mention_rows_come_from_the_absa_folder(write_settings):

@@ -24,6 +24,7 @@ from models.products import compile_products
 from models.sentiment import VaderScorer, load_scorer
 from models.topics import compile_topics, match_topics
 from tests.helpers import NOW
+from tests.helpers.posts import own_words
 
 TOPICS_TOML = """
 [[topics]]
@@ -248,8 +249,8 @@ def test_label_overrides_model_and_eval_labels(write_settings):
 def test_emerging_clusters_stored_and_new_marked(write_settings):
     settings = load_settings(write_settings())
     db = store.open_db(settings.db_path)
-    old = [f"Firefox tabs and bookmarks sync across devices, note {i}" for i in range(12)]
-    new = [f"Firefox crashes with the new GPU driver on Linux, report {i}" for i in range(12)]
+    old = [f"Firefox tabs and bookmarks sync across devices, {own_words(i)}" for i in range(12)]
+    new = [f"Firefox crashes with the new GPU driver on Linux, {own_words(100 + i)}" for i in range(12)]
     _seed_posts(db, old, day="2026-11-01")
     store.upsert_posts(db, [{"source": "s", "guid": f"n{i}", "title": None, "text": t,
                              "published_at": f"2026-11-2{i % 3}T09:00:00Z"} for i, t in enumerate(new + old[:6])],

@@ -74,7 +74,7 @@ def test_daemon_schedule_uses_stored_plans_and_catches_up_missed_digests(server,
         planned = {j.id: getattr(j, "next_run_time", None) for j in daemon.scheduler.get_jobs()}
     finally:
         daemon.db.close()
-    assert set(planned) == {"collect:a", "collect:b", "digest:daily", "purge", "heartbeat"}
+    assert set(planned) == {"collect:a", "collect:b", "digest:daily", "purge", "heartbeat", "settings"}
     assert planned["collect:a"] == NOW
     assert planned["collect:b"] == NOW + timedelta(minutes=3)
     assert planned["digest:daily"] == NOW  # 05:00 UTC passed while no daemon ran: once, now

@@ -17,6 +17,7 @@ from listener.app.cli import cli
 from listener.app.web import CSP, create_app
 from tests.helpers import NOW
 from tests.helpers.posts import make_posts
+from tests.helpers.web import login
 
 PRODUCTS = """
 [[products]]
@@ -108,7 +109,7 @@ def test_api_search_and_openapi(client):
     assert {"/api/search", "/api/posts/{post_id}", "/api/products", "/api/products/{name}", "/api/stats",
             "/api/saved-searches"} <= set(spec["paths"])
     assert "SearchResponse" in spec["components"]["schemas"]
-    assert client.get("/api/search", params={"limit": 100000}).status_code == 422
+    assert client.get("/api/search", params={"limit": 100000}).status_code == 400
 
 
 def test_api_post_explains_its_label(settings_for):
@@ -170,8 +171,8 @@ def test_token_guards_pages_and_api(site, monkeypatch):
     assert c.get("/api/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert c.get("/api/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert c.get("/search").status_code == 303
-    assert c.post("/login", content="token=nope", headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 403
-    ok = c.post("/login", content="token=s3cret", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert login(c, token="nope").status_code == 403
+    ok = login(c, token="s3cret")
     assert ok.status_code == 303 and "httponly" in ok.headers["set-cookie"].lower()
     assert c.get("/search").status_code == 200
 
@@ -179,7 +180,7 @@ def test_token_guards_pages_and_api(site, monkeypatch):
 def test_serve_refuses_public_host_without_token(site, monkeypatch):
     monkeypatch.delenv("LISTENER_API_TOKEN", raising=False)
     r = CliRunner().invoke(cli, ["--config", str(site.path), "serve", "--host", "0.0.0.0"])
-    assert r.exit_code == 2 and "refusing to listen on 0.0.0.0 without a token" in r.output
+    assert r.exit_code == 2 and "refusing to listen on 0.0.0.0 without users or a token" in r.output
 
 
 def test_cli_search_table_csv_json_and_explain(site):
@@ -231,9 +232,10 @@ def _secure(r) -> None:
 
 
 def test_every_api_error_has_one_json_shape_and_every_page_error_a_page(client):
-    cases = {"/api/search?limit=100000": (422, {"error": "limit: Input should be less than or equal to 500"}),
-             "/api/posts/abc": (422, {"error": "post_id: Input should be a valid integer, unable to parse "
-                                               "string as an integer"}),
+    cases = {"/api/search?limit=100000": (400, {"error": "limit: Input should be less than or equal to 500",
+                                                "field": "limit"}),
+             "/api/posts/abc": (400, {"error": "post_id: Input should be a valid integer, unable to parse "
+                                               "string as an integer", "field": "post_id"}),
              "/api/posts/999999": (404, {"error": "no post with id 999999"}),
              "/api/products/Nope": (404, {"error": "no product named 'Nope' in the settings"}),
              "/api/nope": (404, {"error": "Not Found"}),
@@ -246,8 +248,8 @@ def test_every_api_error_has_one_json_shape_and_every_page_error_a_page(client):
     r = client.post("/api/stats")
     assert r.status_code == 405 and r.json() == {"error": "Method Not Allowed"}
     for url, status, text in (("/nope", 404, "Not Found"), ("/posts/999999", 404, "no post with id 999999"),
-                              ("/posts/abc", 422, "post_id: Input should be a valid integer"),
-                              ("/search?page=0", 422, "page: Input should be greater than or equal to 1")):
+                              ("/posts/abc", 400, "post_id: Input should be a valid integer"),
+                              ("/search?page=0", 400, "page: Input should be greater than or equal to 1")):
         r = client.get(url)
         assert r.status_code == status and r.headers["content-type"].startswith("text/html"), url
         assert "<h1>" in r.text and text in r.text and "detail" not in r.text, url

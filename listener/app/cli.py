@@ -16,9 +16,15 @@ from rich.table import Table
 from listener import __version__, pipeline, store
 from listener import search as search_mod
 from listener.config import Settings, load_settings, settings_path
-from listener.errors import BadInput, NotFound, UserError
+from listener.errors import SQLITE_INT_MAX, BadInput, NotFound, UserError
 from listener.files import check_paths, check_writable
 from listener.text import iso_utc, parse_day, parse_iso
+
+
+# Numbers SQLite stores in 64 bits: a bigger option is refused in one line by click, not an overflow later.
+COUNT = click.IntRange(0, SQLITE_INT_MAX)
+POST_ID = click.IntRange(1, SQLITE_INT_MAX)
+MAX_KEEP_DAYS = 36_500  # a hundred years: further back than that is before any date Python can subtract to
 
 
 @dataclass
@@ -91,10 +97,17 @@ def cli(ctx: click.Context, config: str | None, quiet: bool, now_: str | None) -
 @cli.command("init-db")
 @click.pass_obj
 def init_db(obj: Ctx) -> None:
-    """Create the database (or upgrade its schema) and register the configured sources."""
+    """Create the database (or upgrade its schema) and register the configured sources; with no
+    user yet, create the first admin and print its password once."""
+    from listener import users
+
     settings = obj.settings()
     db = obj.db(create=True)
     obj.say(f"Database ready: {settings.db_path} (schema: {', '.join(store.applied_migrations(db))})")
+    password = users.ensure_first_admin(db, now=iso_utc(obj.now))
+    if password:  # shown even with --quiet: it is never shown again
+        click.echo(f"Created the first user, {users.FIRST_ADMIN!r} (role admin), with the password {password}\n"
+                   f"It is shown only now: keep it, or change it with `listener users passwd {users.FIRST_ADMIN}`.")
 
 
 @cli.command()
@@ -229,12 +242,14 @@ def _print_digest(obj: Ctx, report: pipeline.DigestReport) -> None:
             click.echo(f"error: delivery {r.channel}: {r.error} (after {r.attempts} attempts)", err=True)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--send/--no-send", default=True, show_default=True, help="Send alerts that fire to their channels.")
-@click.pass_obj
-def alerts(obj: Ctx, send: bool) -> None:
-    """Check every alert rule now; record and send the alerts that fire (once per episode)."""
-    _alerts(obj, send)
+@click.pass_context
+def alerts(ctx: click.Context, send: bool) -> None:
+    """Check every alert rule now; record and send the alerts that fire (once per episode).
+    'alerts list|add|remove' manage the rules ([[alerts.rules]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        _alerts(ctx.obj, send)
 
 
 def _alerts(obj: Ctx, send: bool) -> list:
@@ -357,7 +372,7 @@ def status(obj: Ctx) -> None:
 
 
 @cli.command()
-@click.option("--days", type=click.IntRange(0), metavar="N",
+@click.option("--days", type=click.IntRange(0, MAX_KEEP_DAYS), metavar="N",
               help="Keep posts published in the last N days (default: schedule.retention_days; 0 keeps all).")
 @click.pass_obj
 def purge(obj: Ctx, days: int | None) -> None:
@@ -410,6 +425,210 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
+@sources_cmd.command("edit")
+@click.argument("name")
+@click.option("--url", help="A new URL.")
+@click.option("--interval", metavar="DURATION", help="How often to collect it (\"30m\", \"2h\" or seconds).")
+@click.option("--enable/--disable", default=None, help="Collect it, or keep it and its posts but skip it.")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Set a key (repeatable; TOML values or plain text).")
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a key: its default applies (repeatable).")
+@click.pass_obj
+def sources_edit(obj: Ctx, name: str, url: str | None, interval: str | None, enable: bool | None,
+                 pairs: tuple[str, ...], unset: tuple[str, ...]) -> None:
+    """Change keys of a [[sources]] entry (checked by re-loading the settings first; comments kept)."""
+    from listener.config.edit import literal, parse_pairs
+
+    changes: dict = {key: None for key in unset}
+    changes.update({k: v for k, v in (("url", url), ("interval", literal(interval) if interval else None),
+                                      ("enabled", enable)) if v is not None})
+    changes.update(parse_pairs(pairs))
+    _edit_entry(obj, "sources", name, changes, f"Changed source {name}")
+
+
+@sources_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def sources_remove(obj: Ctx, name: str) -> None:
+    """Remove a [[sources]] entry from the settings file (its collected posts stay in the database)."""
+    _remove_entry(obj, "sources", name, f"Removed source {name}")
+
+
+def _edit_entry(obj: Ctx, kind: str, name: str, changes: dict, done: str) -> None:
+    from listener.config.edit import update_entry
+
+    if not changes:
+        raise BadInput("nothing to change: give at least one option (see --help)")
+    update_entry(settings_path(obj.config), kind, name, changes)
+    obj.say(f"{done} in {settings_path(obj.config)}")
+
+
+def _remove_entry(obj: Ctx, kind: str, name: str, done: str) -> None:
+    from listener.config.edit import remove_entry
+
+    remove_entry(settings_path(obj.config), kind, name)
+    obj.say(f"{done} from {settings_path(obj.config)}")
+
+
+def _add_entry(obj: Ctx, kind: str, values: dict, done: str) -> None:
+    from listener.config.edit import add_entry
+
+    add_entry(settings_path(obj.config), kind, values)
+    obj.say(f"{done} to {settings_path(obj.config)}")
+
+
+def _print_rows(columns: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:
+    if not rows:
+        click.echo(empty)
+        return
+    table = Table(show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=_width(), soft_wrap=False).print(table)
+
+
+@cli.group("products", invoke_without_command=True)
+@click.pass_context
+def products_cmd(ctx: click.Context) -> None:
+    """List the tracked products; 'products add|edit|remove' change them ([[products]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(products_list)
+
+
+@products_cmd.command("list")
+@click.pass_obj
+def products_list(obj: Ctx) -> None:
+    """Every product with its aliases and excludes, ours first."""
+    _print_rows(("name", "aliases", "exclude", "side"),
+                [(p.name, ", ".join(p.aliases), ", ".join(p.exclude), "ours" if p.ours else "competitor")
+                 for p in sorted(obj.settings().products, key=lambda p: not p.ours)],
+                "No products configured ('listener products add NAME').")
+
+
+@products_cmd.command("add")
+@click.argument("name")
+@click.option("--alias", "aliases", multiple=True, help="A word or phrase that counts as a mention (repeatable; "
+              "default: the name).")
+@click.option("--exclude", "excludes", multiple=True, help="A phrase masked out before matching (repeatable).")
+@click.option("--ours/--competitor", default=False, show_default=True, help="Your product, or a competitor's.")
+@click.pass_obj
+def products_add(obj: Ctx, name: str, aliases: tuple[str, ...], excludes: tuple[str, ...], ours: bool) -> None:
+    """Add a product (checked by re-loading the settings first; comments kept)."""
+    _add_entry(obj, "products", {"name": name, "aliases": list(aliases) or None, "exclude": list(excludes) or None,
+                                 "ours": ours or None}, f"Added product {name}")
+
+
+@products_cmd.command("edit")
+@click.argument("name")
+@click.option("--name", "new_name", help="A new name (rules naming the old one must be changed first).")
+@click.option("--alias", "aliases", multiple=True, help="The aliases (repeatable; replaces the list).")
+@click.option("--exclude", "excludes", multiple=True, help="The excludes (repeatable; replaces the list).")
+@click.option("--no-excludes", is_flag=True, help="Remove every exclude.")
+@click.option("--ours/--competitor", default=None, help="Your product, or a competitor's.")
+@click.pass_obj
+def products_edit(obj: Ctx, name: str, new_name: str | None, aliases: tuple[str, ...], excludes: tuple[str, ...],
+                  no_excludes: bool, ours: bool | None) -> None:
+    """Change a product's name, aliases, excludes or side. Re-tag existing posts with 'listener classify --all'."""
+    changes: dict = {"exclude": None} if no_excludes else {}
+    for key, value in (("name", new_name), ("aliases", list(aliases) or None), ("exclude", list(excludes) or None)):
+        if value is not None:
+            changes[key] = value
+    if ours is not None:
+        changes["ours"] = ours
+    _edit_entry(obj, "products", name, changes, f"Changed product {name}")
+
+
+@products_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def products_remove(obj: Ctx, name: str) -> None:
+    """Remove a product (refused while an alert rule watches it)."""
+    _remove_entry(obj, "products", name, f"Removed product {name}")
+
+
+@cli.group("topics", invoke_without_command=True)
+@click.pass_context
+def topics_cmd(ctx: click.Context) -> None:
+    """List the topics; 'topics add|remove' change them ([[topics]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(topics_list)
+
+
+@topics_cmd.command("list")
+@click.pass_obj
+def topics_list(obj: Ctx) -> None:
+    """Every topic with its terms and excludes."""
+    _print_rows(("name", "terms", "exclude"),
+                [(t.name, ", ".join(t.terms), ", ".join(t.exclude)) for t in obj.settings().topics],
+                "No topics configured ('listener topics add NAME --term WORD').")
+
+
+@topics_cmd.command("add")
+@click.argument("name")
+@click.option("--term", "terms", multiple=True, required=True, help="A word or phrase of the topic (repeatable; "
+              "crash* matches any word starting with crash).")
+@click.option("--exclude", "excludes", multiple=True, help="A phrase masked out before matching (repeatable).")
+@click.pass_obj
+def topics_add(obj: Ctx, name: str, terms: tuple[str, ...], excludes: tuple[str, ...]) -> None:
+    """Add a topic (checked by re-loading the settings first; comments kept)."""
+    _add_entry(obj, "topics", {"name": name, "terms": list(terms), "exclude": list(excludes) or None},
+               f"Added topic {name}")
+
+
+@topics_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def topics_remove(obj: Ctx, name: str) -> None:
+    """Remove a topic."""
+    _remove_entry(obj, "topics", name, f"Removed topic {name}")
+
+
+@alerts.command("list")
+@click.pass_obj
+def alerts_list(obj: Ctx) -> None:
+    """Every alert rule: what it watches, its condition and channels."""
+    _print_rows(("name", "watches", "condition", "metric", "threshold", "window", "channels"),
+                [(r.name, r.subject, r.condition, r.metric, f"{r.threshold:g}" if r.condition == "threshold" else "",
+                  f"{r.window}s", ", ".join(r.channels) or "recorded only") for r in obj.settings().alerts.rules],
+                "No alert rules configured ('listener alerts add NAME --product NAME').")
+
+
+@alerts.command("add")
+@click.argument("name")
+@click.option("--product", help="The product the rule watches.")
+@click.option("--query", help="A query in the search language; the rule counts its matches.")
+@click.option("--saved", help="Or the name of a saved search.")
+@click.option("--condition", type=click.Choice(["spike", "threshold", "new_mention"]), default="spike", show_default=True)
+@click.option("--metric", type=click.Choice(["volume", "negative_share"]), default="volume", show_default=True)
+@click.option("--threshold", type=float, help="For --condition threshold: mentions in the window, or a share 0..1.")
+@click.option("--window", metavar="DURATION", help="How much recent data one check judges (default 24h).")
+@click.option("--channel", "channels", multiple=True, help="A channel to send to (repeatable; none: recorded only).")
+@click.option("--cooldown", metavar="DURATION", help="Per-rule cooldown (default: alerts.cooldown).")
+@click.option("--quiet-hours", metavar="HH:MM-HH:MM", help="Per-rule quiet hours (default: alerts.quiet_hours).")
+@click.pass_obj
+def alerts_add(obj: Ctx, name: str, product: str | None, query: str | None, saved: str | None, condition: str,
+               metric: str, threshold: float | None, window: str | None, channels: tuple[str, ...],
+               cooldown: str | None, quiet_hours: str | None) -> None:
+    """Add an alert rule (checked by re-loading the settings first: unknown products or channels are refused)."""
+    from listener.config.edit import literal
+
+    values = {"name": name, "condition": None if condition == "spike" else condition, "product": product,
+              "metric": None if metric == "volume" else metric, "threshold": threshold,
+              "window": literal(window) if window else None, "channels": list(channels) or None,
+              "cooldown": literal(cooldown) if cooldown else None, "quiet_hours": quiet_hours, "query": query,
+              "saved": saved}
+    _add_entry(obj, "alerts.rules", values, f"Added alert rule {name}")
+
+
+@alerts.command("remove")
+@click.argument("name")
+@click.pass_obj
+def alerts_remove(obj: Ctx, name: str) -> None:
+    """Remove an alert rule (its recorded alerts stay)."""
+    _remove_entry(obj, "alerts.rules", name, f"Removed alert rule {name}")
+
+
 SHOWN_ERRORS = 3
 
 
@@ -446,7 +665,8 @@ def _list_sources(obj: Ctx) -> None:
 @click.option("--to", "to_addr", default="demo@localhost", show_default=True, help="Recipient for --smtp.")
 @click.pass_obj
 def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
-    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1; print the digest path."""
+    """Run one full cycle against bundled real feeds and API answers served on 127.0.0.1, their dates shifted
+    to end yesterday; print the digest's paths (HTML, Markdown, JSON, PDF) and the alerts that fired."""
     from listener.config import Channel
     from listener.app.demo import run_demo
 
@@ -471,8 +691,13 @@ def demo(obj: Ctx, work_dir: str, smtp: str | None, to_addr: str) -> None:
                       f"{p.positive} / {p.neutral} / {p.negative}")
     if not obj.quiet:
         Console(width=_width()).print(table)
+        click.echo(result.note)
         click.echo(f"Stored {result.posts} posts from {result.sources} bundled sources in {result.db_path}")
         click.echo(f"Settings used: {result.settings_path}")
+        for day, a in result.alerts:
+            click.echo(f"Alert {a.rule} for {day}: {a.reason}")
+        if result.alert_files:
+            click.echo(f"Alerts the demo's webhook received: {result.alert_files[0].parent}")
     click.echo(f"Digest: {result.paths[0]}")
     click.echo(f"Markdown: {result.paths[1]}")
     click.echo(f"JSON: {result.paths[2]}")
@@ -496,7 +721,7 @@ def _day_option(value: str | None, hint: str) -> date | None:
 @click.argument("query", required=False, default="")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only posts published on or after this day (UTC).")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only posts published on or before this day (UTC).")
-@click.option("--limit", type=click.IntRange(0), help="Results to print (default 20 for a table, all for csv/json; 0 = all).")
+@click.option("--limit", type=COUNT, help="Results to print (default 20 for a table, all for csv/json; 0 = all).")
 @click.option("--sort", type=click.Choice(search_mod.SORTS), default="relevance", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--saved", metavar="NAME", help="Run a saved search (its query is ANDed with QUERY).")
@@ -595,14 +820,17 @@ def saved_remove(obj: Ctx, name: str) -> None:
 @cli.command()
 @click.option("--host", help="Address to listen on (default: serve.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: serve.port, 8080).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (uvicorn's); each answers requests on its own (see README: Deployment).")
 @click.pass_obj
-def serve(obj: Ctx, host: str | None, port: int | None) -> None:
+def serve(obj: Ctx, host: str | None, port: int | None, workers: int) -> None:
     """Serve the search pages, product overviews and the JSON API (see README: Web UI and API)."""
     from listener.app import web
 
     settings = obj.settings()
     obj.db()  # create or migrate before serving
-    web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet)
+    web.run(settings, host=host or settings.serve.host, port=port or settings.serve.port, quiet=obj.quiet,
+            workers=workers)
 
 
 def _width(wide: int = 160) -> int | None:
@@ -630,13 +858,21 @@ def _width(wide: int = 160) -> int | None:
               help="Adapt the trained model to your relabels with a domain head (seconds), cross-validated.")
 @click.option("--retrain", is_flag=True, help="With --with-labels: retrain the whole model on the data plus your relabels instead.")
 @click.option("--no-eval", is_flag=True, help="Skip measuring (no cross-validation).")
+@click.option("--relevance", is_flag=True,
+              help="Train the mention relevance model instead, on the WePS-3 folder given with --data (about 5 "
+                   "minutes); with --with-labels: fit each product's correction on your about/not-about marks.")
 @click.pass_obj
 def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bool, with_labels: bool, retrain: bool,
-          no_eval: bool, multilingual_dir: str | None) -> None:
+          no_eval: bool, relevance: bool, multilingual_dir: str | None) -> None:
     """Train a sentiment model deterministically; print the data checksum, metrics and artifact checksum.
-    With --with-labels: fit a domain head on your relabels and print its cross-validated figures."""
+    With --with-labels: fit a domain head on your relabels and print its cross-validated figures.
+    With --relevance: the mention relevance model (see README "Relevance")."""
     from listener import learn
     from models import datasets, trained, training
+
+    if relevance:
+        _train_relevance(obj, out, data_dir, with_labels, no_eval)
+        return
 
     if which == "multilingual":
         if with_labels or small or no_eval or data_dir:
@@ -694,6 +930,35 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
         for name, value in result.evaluation.figures().items():
             click.echo(f"{name}: {value:.4f} ({learn.how_measured(result.evaluation, name)})")
     click.echo(f"artifact: {result.path} sha256 {result.artifact_sha256}")
+
+
+def _train_relevance(obj: Ctx, out: str | None, data_dir: str | None, with_labels: bool, no_eval: bool) -> None:
+    """``listener train --relevance``: the relevance model from WePS-3, or with --with-labels each product's
+    correction from its marks."""
+    from listener import learn
+
+    if with_labels:
+        r = learn.adapt_relevance(obj.db(), obj.settings(), Path(out) if out else None)
+        for name, n in sorted(r.labels.items()):
+            click.echo(f"{name}: {n['about']} about, {n['not_about']} not about")
+        click.echo(f"corrections: {r.path} sha256 {r.sha256}" if r.labels else "no about/not-about marks yet "
+                   "(mark posts with `listener label POST_ID --product NAME --not-about` or `--about`)")
+        if r.labels:
+            click.echo("run `listener classify --all` to re-judge stored mentions with them.")
+        return
+    if data_dir is None:
+        raise BadInput("--relevance needs --data DIR: the folder holding the WePS-3 training.tsv "
+                       "(its tweets may not be redistributed, so listener does not bundle them)")
+    r = learn.train_relevance(Path(data_dir), Path(out) if out else None, folds=0 if no_eval else 5, log=click.echo)
+    click.echo(f"data: {r.examples:,} labelled mentions, sha256 {r.data_sha256}")
+    if r.metrics:
+        for n, f in r.metrics["own_labels"].items():
+            click.echo(f"{n} own labels: accuracy {f['accuracy']:.4f}, precision {f['precision']:.4f}, recall "
+                       f"{f['recall']:.4f}, precision at recall >= 0.85 {f['precision_at_recall_85']:.4f}")
+        f = r.metrics["cross_validated"]
+        click.echo(f"entity-held-out: accuracy {f['accuracy']:.4f}, precision at recall >= 0.85 "
+                   f"{f['precision_at_recall_85']:.4f} (probability {r.metrics['probability_at_recall_85']:.3f})")
+    click.echo(f"artifact: {r.path} sha256 {r.artifact_sha256}")
 
 
 @cli.command("eval")
@@ -783,7 +1048,7 @@ def sentiment(obj: Ctx, file) -> None:
 
 
 @cli.command()
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_ID)
 @click.option("--top", default=8, show_default=True, type=click.IntRange(1, 50), help="Terms listed per direction.")
 @click.pass_obj
 def explain(obj: Ctx, post_id: int, top: int) -> None:
@@ -815,24 +1080,41 @@ def explain(obj: Ctx, post_id: int, top: int) -> None:
         terms = [f"{c['feature']} ({c['weight']:+.3f})" for c in m["positive_terms"] + m["negative_terms"]]
         if terms:
             click.echo(f"    pushed by: {', '.join(terms)}")
+    for r in e.relevance:   # the relevance model's verdict now
+        click.echo(f"  relevance of {r['product']}: {r['reason']}")
+    for r in e.rejected:    # as stored: these count in no number
+        click.echo(f"  not counted: {r['product']} (alias {r['alias']!r}): {r['reason']}")
     click.echo("topics: " + (", ".join(
         f"{t} (term {term!r}, sentiment {'n/a' if s is None else f'{s:+.2f}'})" for t, term, s in e.topics) or "none"))
 
 
 @cli.command()
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_ID)
 @click.option("--sentiment", "sentiment_", type=click.Choice(["positive", "neutral", "negative"]),
               help="The correct sentiment label (of the post, or with --product of what it says about that product).")
 @click.option("--product", metavar="NAME", help="Relabel what the post says about this product (one it mentions).")
 @click.option("--topics", metavar="NAMES", help="The correct topics, comma-separated ('' for none).")
+@click.option("--about/--not-about", "about", default=None,
+              help="With --product: the post is (not) about this product; a not-about mention leaves every number "
+                   "at once, and both are training data (`listener train --relevance --with-labels`).")
 @click.pass_obj
-def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, topics: str | None) -> None:
-    """Correct a post's sentiment and/or topics, or with --product the sentiment of one product's mention;
-    the correction overrides the model and is training data (`listener train --with-labels`)."""
+def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, topics: str | None,
+          about: bool | None) -> None:
+    """Correct a post's sentiment and/or topics, or with --product the sentiment of one product's mention or
+    whether the post is about that product (--about / --not-about); the correction overrides the model and
+    is training data (`listener train --with-labels`, `listener train --relevance --with-labels`)."""
     from listener import learn
 
+    if about is not None:
+        if product is None or topics is not None or (sentiment_ is not None and not about):
+            raise click.UsageError("--about/--not-about take --product NAME (and, with --about, maybe --sentiment)")
+        name = learn.mark_relevance(obj.db(), post_id, product, about, now=obj.now)
+        obj.say(f"Post {post_id}: marked {'about' if about else 'not about'} {name}"
+                + ("" if about else "; it counts in no number now") + ".")
+        if sentiment_ is None:
+            return
     if sentiment_ is None and topics is None:
-        raise click.UsageError("give --sentiment and/or --topics")
+        raise click.UsageError("give --sentiment and/or --topics (or --about/--not-about with --product)")
     if product is not None and (sentiment_ is None or topics is not None):
         raise click.UsageError("--product takes --sentiment and no --topics (topics belong to the post)")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
@@ -858,6 +1140,91 @@ def emerging(obj: Ctx, day: str | None) -> None:
                        f"{', new' if c.is_new else ''})")
     total = sum(len(c) for c in report.clusters.values())
     obj.say(f"Stored {total} cluster(s) for {report.start.isoformat()} to {report.end.isoformat()}.")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Users of the web UI and API, with roles viewer < editor < admin (see README: Users and roles)."""
+
+
+def _password(password_stdin: bool) -> str:
+    """The new password: the first line of stdin, or asked twice (not echoed)."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+_PASSWORD_STDIN = click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), required=True, help="What the user may do.")
+@_PASSWORD_STDIN
+@click.pass_obj
+def users_add(obj: Ctx, name: str, role: str, password_stdin: bool) -> None:
+    """Add user NAME with a role and a password (asked for, or --password-stdin)."""
+    from listener import users
+
+    db = obj.db()
+    users.check_name(name)
+    if store.get_user(db, name) is not None:  # before asking for a password
+        raise BadInput(f"a user named {name!r} exists already (change the password with `listener users passwd`)")
+    users.add_user(db, name, role, _password(password_stdin), by="cli", now=iso_utc(obj.now))
+    obj.say(f"Added user {name!r} ({role}).")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@_PASSWORD_STDIN
+@click.pass_obj
+def users_passwd(obj: Ctx, name: str, password_stdin: bool) -> None:
+    """Set NAME's password; their open sessions end."""
+    from listener import users
+
+    db = obj.db()
+    if store.get_user(db, name) is None:
+        raise NotFound(f"no user named {name!r}", exit_code=2)
+    users.set_password(db, name, _password(password_stdin), by="cli", now=iso_utc(obj.now))
+    obj.say(f"Changed the password of {name!r}; their sessions ended.")
+
+
+@users_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+def users_remove(obj: Ctx, name: str) -> None:
+    """Remove user NAME (their sessions and API token end)."""
+    from listener import users
+
+    users.remove_user(obj.db(), name, by="cli", now=iso_utc(obj.now))
+    obj.say(f"Removed user {name!r}.")
+
+
+@users_group.command("list")
+@click.pass_obj
+def users_list(obj: Ctx) -> None:
+    """List users: name, role, whether they have an API token, when added."""
+    table = Table()
+    for col in ("name", "role", "API token", "added (UTC)"):
+        table.add_column(col, overflow="fold")
+    for u in store.users(obj.db()):
+        table.add_row(u["name"], u["role"], "yes" if u["has_token"] else "", u["created_at"])
+    Console(width=_width()).print(table)
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.pass_obj
+def users_token(obj: Ctx, name: str) -> None:
+    """Print a new API token for NAME, once (it replaces their old one; only its hash is stored)."""
+    from listener import users
+
+    db = obj.db()
+    token = users.issue_token(db, name, by="cli", now=iso_utc(obj.now))
+    click.echo(token)  # alone on stdout, for a script; the note goes to stderr
+    if not obj.quiet:
+        click.echo(f"The API token of {name!r} ({store.get_user(db, name)['role']}): send it as "
+                   "`Authorization: Bearer TOKEN`. It is shown only now.", err=True)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -4,8 +4,9 @@
   ``digest:daily`` and ``digest:weekly`` are cron jobs in ``schedule.timezone``;
   ``purge`` runs daily when ``schedule.retention_days`` is set; ``heartbeat`` tells
   ``listener status`` the daemon is alive; ``alerts`` checks the alert rules every
-  ``schedule.alerts_interval`` when there are any. Every job has ``max_instances=1``,
-  ``coalesce=True`` and no misfire grace limit: a late or missed run happens once.
+  ``schedule.alerts_interval`` when there are any; ``settings`` re-reads the settings file
+  every ``SETTINGS_CHECK_SECONDS`` when it changed and re-schedules (no restart). Every job
+  has ``max_instances=1``, ``coalesce=True`` and no misfire grace limit: a late or missed run happens once.
 * Crawls run in a child process each (see ``listener/crawler.py``): the daemon
   itself never imports Twisted, so it can crawl for months.
 * A failing source backs off exponentially (``jobs.backoff_delay``). Next run
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import logging.handlers
@@ -40,12 +42,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from listener import crawler, store
 from listener.app import jobs
-from listener.config import Settings, parse_clock, parse_weekly
+from listener.config import Settings, load_settings, parse_clock, parse_weekly
 from listener.errors import UserError
-from listener.files import check_paths, remove_stale_temp_files
+from listener.files import check_paths, file_stamp, remove_stale_temp_files
 from listener.text import iso_utc
 
 HEARTBEAT = "heartbeat"
+SETTINGS_CHECK = "settings"
+SETTINGS_CHECK_SECONDS = 30  # a change to settings.toml (CLI, web, editor) is running within a minute
 STOP_GRACE = 8.0  # seconds running jobs get to unwind after a stop signal (the promise is 10)
 log = logging.getLogger("listener.app.daemon")
 
@@ -170,6 +174,7 @@ class Daemon:
         self.cond = threading.Condition()
         self.db = store.open_db(settings.db_path)  # applies migrations once, for every job
         self.db_lock = threading.Lock()
+        self.settings_stamp = file_stamp(settings.path)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(settings.schedule.workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -208,6 +213,39 @@ class Daemon:
                                        interval=every, failures=0, cap=every))
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=jobs.HEARTBEAT_SECONDS),
                                id=HEARTBEAT, name=HEARTBEAT)
+        if s.path is not None:
+            self.scheduler.add_job(self.reload_settings, IntervalTrigger(seconds=SETTINGS_CHECK_SECONDS),
+                                   id=SETTINGS_CHECK, name=SETTINGS_CHECK)
+
+    def reload_settings(self) -> bool:
+        """When the settings file changed since it was read: load it and re-schedule every job (plans
+        and failure counts live in the ``jobs`` table, so they carry over). A file that does not load
+        is logged and the running settings kept. True when the new settings were taken."""
+        path = self.settings.path
+        stamp = file_stamp(path)
+        if path is None or stamp == self.settings_stamp or self.ctx.stop.is_set():
+            return False
+        self.settings_stamp = stamp
+        try:
+            new = load_settings(path)
+        except UserError as exc:
+            log.warning("settings changed but do not load; keeping the running ones: %s", exc)
+            return False
+        if new.db_path != self.settings.db_path:
+            log.warning("store.path changed in %s: the daemon keeps %s until it is restarted", path,
+                        self.settings.db_path)
+            new = dataclasses.replace(new, db_path=self.settings.db_path)
+        started = self.scheduler.running  # (a test calls this before starting it)
+        if started:
+            self._save_next_runs()  # the plans in memory (a backoff) survive the re-scheduling
+        self.settings = new
+        self.scheduler.remove_all_jobs()
+        with self.db_lock:
+            self.schedule(self.clock())
+        if started:
+            self._save_next_runs()
+        log.info("settings reloaded from %s: jobs=%s", path, ",".join(j.id for j in self.scheduler.get_jobs()))
+        return True
 
     def run(self) -> int:
         """Run until a stop signal; return the exit code."""
@@ -274,7 +312,10 @@ class Daemon:
 
     def _back_off(self, job_id: str, failures: int) -> int | None:
         """Move a failing source's next run out by the backoff delay; return the delay."""
-        source = self.settings.source(job_id[len(jobs.COLLECT):])
+        try:
+            source = self.settings.source(job_id[len(jobs.COLLECT):])
+        except UserError:  # removed from the settings while it ran
+            return None
         delay = jobs.backoff_delay(source.interval, failures, self.settings.schedule.backoff_max)
         try:
             self.scheduler.modify_job(job_id, next_run_time=self.clock() + timedelta(seconds=delay))
@@ -285,7 +326,8 @@ class Daemon:
     def _save_next_runs(self) -> None:
         if self.ctx.stop.is_set():
             return
-        planned = {j.id: iso_utc(j.next_run_time) for j in self.scheduler.get_jobs() if j.id != HEARTBEAT}
+        planned = {j.id: iso_utc(j.next_run_time) for j in self.scheduler.get_jobs()
+                   if j.id not in (HEARTBEAT, SETTINGS_CHECK)}
         with self.db_lock:
             store.set_next_runs(self.db, planned)
             store.daemon_heartbeat(self.db, now=iso_utc(self.clock()))

@@ -156,6 +156,21 @@ def periods(value: list) -> tuple[int, ...]:
     return tuple(value)
 
 
+def probability(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {value}")
+    return float(value)
+
+
+def one_line(value: str) -> str:
+    """One line of text, trimmed (empty allowed)."""
+    if "\n" in value.strip() or "\r" in value.strip():
+        raise ValueError("must be one line")
+    if len(value) > 300:
+        raise ValueError(f"must be one line of at most 300 characters, got {len(value)}")
+    return value.strip()
+
+
 def threshold(value: float) -> float:
     if not -1.0 <= value <= 1.0:
         raise ValueError(f"must be between -1 and 1, got {value}")
@@ -183,6 +198,22 @@ _QUIET_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 def quiet_hours(value: str) -> str:
     if value and not _QUIET_RE.match(value):
         raise ValueError(f"expected HH:MM-HH:MM such as \"22:00-07:00\", got {value!r}")
+    return value
+
+
+def text_query(value: str) -> str:
+    """A query in the search language with text terms only (a product's ``query``: it is matched against
+    each post's text as it is classified, where there are no fields)."""
+    from listener.search.query import Field, Range, QueryError, _walk, parse
+
+    try:
+        tree = parse(value)
+    except QueryError as exc:
+        raise ValueError(f"invalid query: {exc}") from None
+    fields = [n for n in _walk(tree) if isinstance(n, (Field, Range))] if tree is not None else []
+    if fields:
+        raise ValueError(f"a product's query takes text terms only, not {fields[0].name}: (at position "
+                         f"{fields[0].pos})")
     return value
 
 

@@ -77,7 +77,8 @@ class Section:
 
 DEFAULT_USER_AGENT = "listener/0.1 (self-hosted social listening; +https://github.com/listener-dev/listener)"
 SENSITIVITIES = ("low", "medium", "high")  # the spike presets in reports/spikes.py
-SENTIMENT_MODELS = ("default", "fast", "vader", "trained")  # "trained": the earlier name of "fast"
+SENTIMENT_MODELS = ("default", "fast", "vader", "trained")
+RELEVANCE_THRESHOLD = 0.25  # entity-held-out recall >= 0.85 on WePS-3 at this score (README "Relevance")  # "trained": the earlier name of "fast"
 
 _duration = (str, int)  # seconds, or a string such as "30m"
 
@@ -151,6 +152,8 @@ DIGEST = Section("digest", (
             '"change" compares with the daily average over each of these numbers of previous days '
             "(at least the period's length; a daily digest's 28 or more: the same weekday), known days only"),
     Setting("channels", list, [], checks.strings, "names of `[[channels]]` that receive every digest"),
+    Setting("note", str, "", help="a line shown under every digest's title (`listener demo` writes "
+            '"demo data, dates shifted by N days" here); empty: none'),
 ))
 
 ALERTS = Section("alerts", (
@@ -206,20 +209,24 @@ CHANNELS = Section("channels[]", (
 ))
 
 SERVE = Section("serve", (
-    Setting("host", str, "127.0.0.1", help="address `listener serve` listens on (non-loopback needs a token)"),
+    Setting("host", str, "127.0.0.1", help="address `listener serve` listens on (non-loopback needs users or a token)"),
     Setting("port", int, 8080, checks.port, "port `listener serve` listens on"),
-    Setting("token", str, None, help="bearer token for the web UI and API (`$LISTENER_API_TOKEN` overrides)"),
+    Setting("token", str, None, help="read-only (viewer) bearer token for the web UI and API (`$LISTENER_API_TOKEN` overrides); users have their own"),
     Setting("page_size", int, 50, checks.positive, "search results per page"),
     Setting("chart_days", int, 30, checks.positive, "days shown in the product overview charts"),
     Setting("search_timeout", float, 10.0, checks.positive,
             "seconds a search page or `/api/search` call may run; a longer one is stopped with a message "
             "to narrow it (HTTP 422)"),
+    Setting("base_url", str, None, checks.http_url,
+            "public URL of the web UI behind a reverse proxy, such as `https://listen.example.com`; "
+            "`https://` marks the login cookie `Secure`"),
 ))
 
 SCHEDULE = Section("schedule", (
     Setting("log_file", str, None, shown_default='`""`',
             help="daemon log file (reopened after logrotate moves it); empty: stderr"),
-    Setting("timezone", str, "UTC", checks.timezone, 'IANA time zone of the times below, e.g. `"Europe/Berlin"`'),
+    Setting("timezone", str, "UTC", checks.timezone,
+            'IANA time zone of the times below and of the times digests show, e.g. `"Europe/Berlin"`'),
     Setting("daily_digest", str, "06:15", checks.optional(checks.parse_clock),
             "local time (`HH:MM` or `HH:MM:SS`) the daemon writes yesterday's digest; `\"off\"`"),
     Setting("weekly_digest", str, "mon 06:30", checks.optional(checks.parse_weekly),
@@ -241,6 +248,20 @@ PRODUCTS = Section("products[]", (
     Setting("exclude", list, [], checks.strings,
             'phrases masked out before matching ("Firefox OS" is not "Firefox")'),
     Setting("ours", bool, False, help="`true` for your products (listed first), `false` for competitors"),
+    Setting("description", str, "", checks.one_line,
+            'what the product is, in one line ("US airline", "Google\'s web browser"): with it, the relevance '
+            'model judges whether each mention is about the product (see "Relevance")'),
+    Setting("context", list, [], checks.strings,
+            'words that make a mention likely to be about the product ("flight", "gate"); like a description, '
+            "they turn the relevance model on"),
+    Setting("query", str, None, checks.text_query,
+            'a query in the search language a post must match for a mention to count (full control: '
+            '`apple AND (iphone OR mac OR "apple store")`; text terms only); none: every mention',
+            shown_default="none"),
+    Setting("relevance", float, RELEVANCE_THRESHOLD, checks.probability,
+            "mentions whose relevance score (0 to 1) is below this are kept but count in no number "
+            "(`relevance:low` finds them); products without description or context keep every mention, and so does "
+            "a mention by a handle alias (`@delta`)"),
 ))
 
 # The keys every [[sources]] entry has; each source type adds its own (listener.config.sourcekeys).

@@ -32,6 +32,10 @@ class Product:
     aliases: tuple[str, ...]
     exclude: tuple[str, ...] = PRODUCTS.default("exclude")
     ours: bool = PRODUCTS.default("ours")
+    description: str = PRODUCTS.default("description")
+    context: tuple[str, ...] = PRODUCTS.default("context")
+    query: str | None = PRODUCTS.default("query")
+    relevance: float = PRODUCTS.default("relevance")
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class DigestSettings:
     top_mentions: int = DIGEST.default("top_mentions")
     baselines: tuple[int, ...] = DIGEST.default("baselines")
     channels: tuple[str, ...] = DIGEST.default("channels")
+    note: str = DIGEST.default("note")
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,7 @@ class ServeSettings:
     chart_days: int = SERVE.default("chart_days")
     # seconds a page or API search may take before it is stopped
     search_timeout: float = SERVE.default("search_timeout")
+    base_url: str | None = SERVE.default("base_url")  # the public URL behind a reverse proxy
 
 
 @dataclass(frozen=True)

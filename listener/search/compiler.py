@@ -75,7 +75,7 @@ def compile_tree(tree: Node | None, days: Days = None, prefix_words: PrefixWords
     if tree is None:
         return out
     paired = about_products(tree)
-    out.about_products, tree = paired != tree, paired
+    out.about_products, tree = paired != tree, low_relevance(paired)
     if prefix_words is not None:
         prefix_words = _recorded(prefix_words, out.wildcards)
     children = tree.children if isinstance(tree, And) else (tree,)
@@ -132,6 +132,29 @@ def about_products(node: Node, products: tuple[tuple[str, ...], ...] = ()) -> No
         return Or(tuple(about_products(c, products) for c in node.children))
     if isinstance(node, Not):
         return Not(about_products(node.child, products))
+    return node
+
+
+def low_relevance(node: Node) -> Node:
+    """The tree with each AND group holding ``relevance:low`` and ``product:`` filters made to mean "mentions
+    of those products judged not about them" (which ``product:`` alone never finds); ``relevance:low``
+    without a product filter: posts with any such mention."""
+    if isinstance(node, And):
+        kids = node.children
+        if any(isinstance(c, Field) and c.name == "relevance" for c in kids) and any(_product_group(c) for c in kids):
+            def rejected(c: Node) -> Node:
+                group = _product_group(c)
+                if not group:
+                    return low_relevance(c)
+                low = tuple(Field("rejected", p, getattr(c, "pos", 0)) for p in group)
+                return low[0] if len(low) == 1 else Or(low)
+            kept = tuple(rejected(c) for c in kids if not (isinstance(c, Field) and c.name == "relevance"))
+            return kept[0] if len(kept) == 1 else And(kept)
+        return And(tuple(low_relevance(c) for c in kids))
+    if isinstance(node, Or):
+        return Or(tuple(low_relevance(c) for c in node.children))
+    if isinstance(node, Not):
+        return Not(low_relevance(node.child))
     return node
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import sqlite_utils
 
 from listener import store
 from listener.facets import ENGAGEMENT_SQL
 from listener.search.compiler import MATCH_SQL, Compiled, compile_tree
-from listener.search.query import And, Node, QueryError, Range, field_filter, parse
+from listener.search.query import And, Node, QueryError, Range, day_bound, field_filter, parse
 
 SORTS = ("relevance", "date", "engagement")
 RANK = "bm25(posts_fts, 3.0, 1.0, 0.0)"  # title words weigh three times body words; facets nothing
@@ -41,10 +41,10 @@ class Filters:
         for name in ("product", "source", "sentiment", "language"):
             value = (getattr(self, name) or "").strip()
             if value:
-                out.append(field_filter("lang" if name == "language" else name, value))
+                out.append(field_filter("lang" if name == "language" else name, value, name))
         if self.since or self.until:
-            out.append(Range("published", f"{self.since.isoformat()}T00:00:00Z" if self.since else None,
-                             f"{(self.until + timedelta(days=1)).isoformat()}T00:00:00Z" if self.until else None))
+            out.append(Range("published", day_bound(self.since, end=False, field="since") if self.since else None,
+                             day_bound(self.until, end=True, field="until") if self.until else None))
         return out
 
 
@@ -180,7 +180,7 @@ def prepare(db: sqlite_utils.Database, query: str, *, filters: Filters | None = 
             sort: str = "relevance") -> Plan:
     """Parse, add the filters, compile with the stored product and source names; ``QueryError``."""
     if sort not in SORTS:
-        raise QueryError(f"sort is one of {', '.join(SORTS)}, got {sort!r}", 1)
+        raise QueryError(f"sort is one of {', '.join(SORTS)}, got {sort!r}", None, field="sort")
     tree = parse(query or "")
     extra = (filters or Filters()).nodes()
     if extra:

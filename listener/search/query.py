@@ -9,29 +9,34 @@ A Brandwatch-style subset::
     crash NEAR/5f firefox                    within 5 words, crash first
     "slow startup"~4                         the phrase's words within 4 words of each other
     <<<comments are ignored>>>
-    product:Firefox source:hn site:example.com author:alice title:crash lang:en
+    product:Firefox source:hn site:example.com author:alice title:crash lang:en relevance:low
     sentiment:negative topic:pricing published:[2026-11-01 TO 2026-11-20] engagement:[10 TO *]
 
-Every mistake raises ``QueryError`` with the 1-based character position it was found at.
+Every mistake raises ``QueryError`` with the 1-based character position it was found at (or,
+for a filter box, the box's name). Control characters other than tab and line breaks are refused,
+and every number must fit in SQLite (a NEAR distance or a phrase's slop in ``MAX_DISTANCE``).
 ``compiler`` turns a tree into FTS5 MATCH plus parameterized SQL.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Union
 
-from listener.errors import UserError
+from listener.errors import SQLITE_INT_MAX, SQLITE_INT_MIN, UserError
 from listener.text import iso_utc
 
 MAX_LENGTH = 10_000        # characters in one query
 MAX_DEPTH = 64             # nested parentheses
 MIN_PREFIX = 2             # word characters before a trailing *
+MAX_DISTANCE = 1_000_000   # words in NEAR/N and "phrase"~N (FTS5 reads them as 32-bit numbers)
+FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)  # published bounds: a day either side stays a date
 
 TEXT_FIELDS = ("title",)
-VALUE_FIELDS = ("product", "source", "site", "author", "lang", "sentiment", "topic")
+VALUE_FIELDS = ("product", "source", "site", "author", "lang", "sentiment", "topic", "relevance")
 RANGE_FIELDS = ("published", "engagement")
 ALIASES = {"language": "lang"}
 FIELDS = tuple(sorted(TEXT_FIELDS + VALUE_FIELDS + RANGE_FIELDS + tuple(ALIASES)))
@@ -39,23 +44,26 @@ SENTIMENTS = ("positive", "neutral", "negative")
 
 
 class QueryError(UserError, ValueError):
-    """An invalid query; ``position`` is the 1-based character where the problem is."""
+    """An invalid query; ``position`` is the 1-based character where the problem is (None for a
+    filter box's value, which ``field`` names instead)."""
 
     query: str | None = None  # the text it points into, set by ``parse``
 
-    def __init__(self, message: str, position: int):
-        super().__init__(f"{message} (at position {position})")
+    def __init__(self, message: str, position: int | None, field: str | None = None):
+        super().__init__(message if position is None else f"{message} (at position {position})", field=field)
         self.message = message
         self.position = position
 
     def details(self) -> str:
         """The CLI's message: the error, then the query with a caret under the problem."""
         text = f"invalid query: {self}"
-        return text if self.query is None else f"{text}\n{self.pointer(self.query)}"
+        return text if self.query is None or self.position is None else f"{text}\n{self.pointer(self.query)}"
 
     def pointer(self, query: str) -> str:
-        """The query on one line and a caret under the problem."""
-        line = query.replace("\n", " ").replace("\t", " ")
+        """The query on one line and a caret under the problem ("" when it is not in the query)."""
+        if self.position is None:
+            return ""
+        line = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in query)
         return f"{line}\n{' ' * (self.position - 1)}^"
 
 
@@ -170,7 +178,7 @@ def _tokenize(q: str) -> list[_Tok]:
             if word in ("AND", "OR", "NOT"):
                 toks.append(_Tok(word, i + 1, word))
             elif m := _NEAR_RE.fullmatch(word):
-                toks.append(_Tok("NEAR", i + 1, word, (int(m.group(1)), bool(m.group(2)))))
+                toks.append(_Tok("NEAR", i + 1, word, (_distance(m.group(1), i + 1), bool(m.group(2)))))
             elif word.startswith("NEAR/"):
                 raise QueryError(f"expected NEAR/number or NEAR/numberf, got {word!r}", i + 1)
             elif m := _FIELD_RE.match(word):
@@ -195,10 +203,17 @@ def _phrase(q: str, i: int) -> tuple[_Tok, int]:
     j = end + 1
     slop = None
     if m := _SLOP_RE.match(q, j):
-        slop, j = int(m.group(1)), m.end()
+        slop, j = _distance(m.group(1), j + 2), m.end()
     elif q.startswith("~", j):
         raise QueryError('expected a number after "~", as in "slow startup"~4', j + 1)
     return _Tok("PHRASE", i + 1, text, slop), j
+
+
+def _distance(digits: str, pos: int) -> int:
+    """A NEAR distance or a phrase's slop, at most ``MAX_DISTANCE`` words."""
+    if len(digits) > len(str(MAX_DISTANCE)) or int(digits) > MAX_DISTANCE:
+        raise QueryError(f"a distance is at most {MAX_DISTANCE:,} words, got {digits}", pos)
+    return int(digits)
 
 
 def _term(word: str, pos: int) -> _Tok:
@@ -253,32 +268,43 @@ def _field(q: str, start: int, name: str, i: int) -> tuple[_Tok, int]:
     return _Tok("FIELD", start + 1, key, _field_value(key, value, i + 1)), j
 
 
-def _field_value(key: str, value: str, pos: int) -> str:
+def _field_value(key: str, value: str, pos: int | None, param: str | None = None) -> str:
+    """A field's value, normalized; ``QueryError`` at ``pos`` in the query, or naming the box ``param``."""
+    def fail(message: str) -> QueryError:
+        return QueryError(message, pos, field=param)
+
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise fail(f"{key}: control characters are not allowed, got {value!r}")
     if key == "sentiment":
         v = value.lower()
         if v not in SENTIMENTS:
-            raise QueryError(f"sentiment: is one of {', '.join(SENTIMENTS)}, got {value!r}", pos)
+            raise fail(f"sentiment: is one of {', '.join(SENTIMENTS)}, got {value!r}")
         return v
+    if key == "relevance":
+        if value.lower() != "low":
+            raise QueryError(f"relevance: takes low (mentions judged not about their product), got {value!r}", pos)
+        return "low"
     if key == "lang":
         v = value.lower()
         if not re.fullmatch(r"[a-z]{2,3}", v):
-            raise QueryError(f"lang: takes a language code such as en or de, got {value!r}", pos)
+            raise fail(f"lang: takes a language code such as en or de, got {value!r}")
         return v
     if key == "site":
         v = value.lower().strip().strip("/")
         v = re.sub(r"^[a-z]+://", "", v).split("/")[0]
         v = v[4:] if v.startswith("www.") else v
         if not re.fullmatch(r"[a-z0-9.-]+\.[a-z0-9-]+|localhost", v):
-            raise QueryError(f"site: takes a domain such as example.com, got {value!r}", pos)
+            raise fail(f"site: takes a domain such as example.com, got {value!r}")
         return v
     if not value:
-        raise QueryError(f"{key}: needs a value", pos)
+        raise fail(f"{key}: needs a value")
     return value
 
 
-def field_filter(name: str, value: str) -> Field:
-    """A field filter from a form box (``product``, ``source``, ``sentiment``, ``lang``...), validated."""
-    return Field(name, _field_value(name, value, 1))
+def field_filter(name: str, value: str, param: str | None = None) -> Field:
+    """A field filter from a form box (``product``, ``source``, ``sentiment``, ``lang``...), validated;
+    a ``QueryError`` names the box (``param``, default ``name``)."""
+    return Field(name, _field_value(name, value, None, param or name))
 
 
 def _range_values(key: str, low: str | None, high: str | None, pos: int) -> tuple[str | None, str | None]:
@@ -288,6 +314,10 @@ def _range_values(key: str, low: str | None, high: str | None, pos: int) -> tupl
         for v in (low, high):
             if v is not None and not re.fullmatch(r"-?\d+", v):
                 raise QueryError(f"engagement: bounds are whole numbers or *, got {v!r}", pos)
+            short = v is None or len(v.lstrip("-").lstrip("0")) <= 19  # int() of a longer one is wasted work
+            if v is not None and not (short and SQLITE_INT_MIN <= int(v) <= SQLITE_INT_MAX):
+                raise QueryError(f"engagement: bounds are whole numbers from {SQLITE_INT_MIN} to "
+                                 f"{SQLITE_INT_MAX} or *, got {v}", pos)
             out.append(v)
         return out[0], out[1]
     return _time_bound(low, pos, end=False), _time_bound(high, pos, end=True)
@@ -299,11 +329,24 @@ def _time_bound(v: str | None, pos: int, *, end: bool) -> str | None:
     try:
         if len(v) == 10:
             d = date.fromisoformat(v)
-            return (d + timedelta(days=1) if end else d).isoformat() + "T00:00:00Z"
-        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
+        else:
+            t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+            d, utc = None, iso_utc(t) or ""
+    except (ValueError, OverflowError):
         raise QueryError(f"published: bounds are dates such as 2026-11-01 (or *), got {v!r}", pos) from None
-    return iso_utc(t) or ""
+    if d is not None:
+        return day_bound(d, end=end, pos=pos)
+    day_bound(date.fromisoformat(utc[:10]), end=False, pos=pos)  # in range
+    return utc
+
+
+def day_bound(d: date, *, end: bool, pos: int | None = 1, field: str | None = None) -> str:
+    """The UTC timestamp a published range starts at (``end``: the day after, where it stops);
+    ``QueryError`` for a day outside ``FIRST_DAY``..``LAST_DAY``."""
+    if not FIRST_DAY <= d <= LAST_DAY:
+        raise QueryError(f"{field or 'published'}: days run from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}, "
+                         f"got {d.isoformat()}", None if field else pos, field=field)
+    return (d + timedelta(days=1) if end else d).isoformat() + "T00:00:00Z"
 
 
 def _searchable(text: str) -> bool:
@@ -460,6 +503,9 @@ def parse(query: str) -> Node | None:
     try:
         if len(query) > MAX_LENGTH:
             raise QueryError(f"query is longer than {MAX_LENGTH:,} characters", MAX_LENGTH + 1)
+        for i, ch in enumerate(query):
+            if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r":
+                raise QueryError(f"control character U+{ord(ch):04X} is not allowed in a query", i + 1)
         return _Parser(_tokenize(query)).parse()
     except QueryError as exc:
         exc.query = query  # so the error can point into the text it was found in

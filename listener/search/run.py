@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from typing import Iterator
 
 import sqlite_utils
 
 from listener import store
-from listener.errors import UserError
+from listener.errors import SQLITE_INT_MAX, BadInput, UserError
 from listener.search.near import _connect
 from listener.search.plan import FTS_COUNT, Plan, rank_depth
 from listener.text import snippet
@@ -84,13 +85,26 @@ def _budget(db: sqlite_utils.Database, seconds: float | None) -> Iterator[None]:
 def search(db: sqlite_utils.Database, plan: Plan, *, limit: int = 50, offset: int = 0,
            timeout: float | None = None) -> Page:
     """One page of results, best first, with the total and highlighted title and snippet;
-    ``SearchTooSlow`` if finding them takes longer than ``timeout`` seconds."""
+    ``SearchTooSlow`` if finding them takes longer than ``timeout`` seconds; ``BadInput`` for a page
+    SQLite cannot count to (a negative limit or offset, or their sum past its integers)."""
+    check_page(limit, offset)
     _connect(db)
     with _budget(db, timeout):
         ids, total, ranked = _page_ids(db, plan, limit, offset)
     hits = [_hit(r) for r in store.posts_by_id(db, ids)]
     _decorate(db, plan, hits)
     return Page(plan, total, offset, limit, hits, ranked=ranked)
+
+
+def check_page(limit: int, offset: int) -> None:
+    """``BadInput`` naming ``limit`` or ``offset`` unless the page's last row is one SQLite can number."""
+    if limit < 0:
+        raise BadInput(f"limit: must be 0 or more, got {limit}", field="limit")
+    if offset < 0:
+        raise BadInput(f"offset: must be 0 or more, got {offset}", field="offset")
+    if offset + limit > SQLITE_INT_MAX:
+        raise BadInput(f"offset: with limit {limit} it must be at most {SQLITE_INT_MAX - limit}, got {offset}",
+                       field="offset")
 
 
 def _page_ids(db: sqlite_utils.Database, plan: Plan, limit: int, offset: int) -> tuple[list[int], int, int | None]:
@@ -140,13 +154,22 @@ def _range_size(db: sqlite_utils.Database, plan: Plan) -> int | None:
 
 def iter_results(db: sqlite_utils.Database, plan: Plan, *, limit: int | None = None,
                  batch: int = 1000) -> Iterator[Hit]:
-    """Every result in order (at most ``limit``), fetched in batches, with products and topics."""
+    """Every result in order (at most ``limit``), fetched in batches, with products and topics.
+
+    The first batch is read before this returns, so a search that fails raises here, before an
+    export has written anything (an error answer, not a 200 with an empty body)."""
+    if limit:
+        check_page(limit, 0)
     _connect(db)
-    for rows in store.iter_rows(db, plan.select_sql(paged=False) + (" LIMIT ?" if limit else ""),
-                                [*plan.params] + ([limit] if limit else []), batch=batch):
-        hits = [_hit(r) for r in rows]
-        _attach_tags(db, hits)
-        yield from hits
+    batches = store.iter_rows(db, plan.select_sql(paged=False) + (" LIMIT ?" if limit else ""),
+                              [*plan.params] + ([limit] if limit else []), batch=batch)
+    return chain(_tagged(db, next(batches, [])), (h for rows in batches for h in _tagged(db, rows)))
+
+
+def _tagged(db: sqlite_utils.Database, rows: list[dict]) -> list[Hit]:
+    hits = [_hit(r) for r in rows]
+    _attach_tags(db, hits)
+    return hits
 
 
 def _hit(r: dict) -> Hit:

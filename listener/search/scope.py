@@ -30,11 +30,12 @@ def condition(db: sqlite_utils.Database, query: str) -> tuple[str, list]:
 
 
 def _scope(plan: Plan | None, product: str | None) -> tuple[str, list, str]:
-    """FROM ... WHERE for a plan's posts (every post without a plan), optionally only those mentioning
-    ``product`` (joined as ``m``), open for more ANDs; and the SQL of a row's sentiment label (the
+    """FROM ... WHERE for a plan's posts (every post without a plan; copies left out), optionally only
+    those mentioning ``product`` (joined as ``m``), open for more ANDs; and the SQL of a row's sentiment label (the
     mention's with a product, else the post's)."""
     from_sql, where, params = ("posts p", " WHERE 1", []) if plan is None else \
         (plan.from_sql, plan.where_sql or " WHERE 1", list(plan.params))
+    where += " AND p.copy_of IS NULL"   # a cluster of copies counts once, as its first post
     if product:  # (post_id, product) is the key of mentions: one row per post
         return (f"FROM {from_sql} JOIN mentions m ON m.post_id = p.id AND m.product = ?{where}",
                 [product, *params], store.MENTION_LABEL_SQL)

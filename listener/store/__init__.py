@@ -10,7 +10,7 @@ behind them, one per concern:
 - ``sql``: running statements (rows, batches, ``IN (...)`` chunks, a time limit)
 - ``fts``: the full-text index ``posts_fts`` and its facets column (tokens: ``listener.facets``)
 - ``posts``, ``classify``, ``duplicates``, ``sources``, ``runs``, ``jobs``, ``reports``, ``alerts``,
-  ``saved``: the tables, by what they hold
+  ``saved``, ``relevance``: the tables, by what they hold
 
 The search interface
 --------------------
@@ -29,6 +29,8 @@ backend (PostgreSQL) implements, together with the functions above:
 - ``index_terms(db, prefix, limit)``: the index's terms with a prefix
 - ``highlight(db, docs, expr, marks=, tokens=)``: marked titles and passages for an FTS5 expression
 - ``save_search``, ``saved_searches``, ``delete_saved_search``: saved searches
+
+``users`` holds the users, their sessions and API tokens, and the audit log (``audit``).
 """
 
 from listener.facets import (ENGAGEMENT_FIELDS, ENGAGEMENT_SQL, ENGAGEMENT_STEPS, FACET_KINDS, day_token,
@@ -45,14 +47,22 @@ from listener.store.jobs import (daemon_heartbeat, daemon_row, daemon_started, d
                                  record_job, set_next_runs)
 from listener.store.posts import (HIT_COLUMNS, POST_FIELDS, TEXT_FIELDS, UpsertCounts, count_posts, distinct_values,
                                   get_post, post_stats, post_tags, posted_days, posts_by_id, purge_posts, upsert_posts)
-from listener.store.reports import (MENTION_LABEL_SQL, NOT_COMPUTED, Scope, classifiers_between, collected_buckets,
+from listener.store.reports import (MENTION_LABEL_SQL, NOT_COMPUTED, Scope, collected_buckets,
                                     collected_days, daily_mentions, first_posted_at, latest_mention_day,
-                                    mention_counts, mention_labels, posts_between,
-                                    posts_by_source, product_facets, product_mentions, product_topics,
+                                    mention_counts, mention_labels, period_posts,
+                                    product_facets, product_mentions, product_topics,
                                     topic_sentiment, unjudged_mentions)
+from listener.store.relevance import (MARKED_NOT_ABOUT, label_relevance, rejected_mentions, relevance_history,
+                                      relevance_marks)
+
+from listener.store.reports import (mention_rows, mention_window, ranked_mentions, sample_posts, top_facets,
+                                    topic_sentiments)
 from listener.store.runs import Run, close_stale_runs, finish_run, last_digest, recent_runs, recorded_run, start_run
 from listener.store.saved import delete_saved_search, save_search, saved_searches
 from listener.store.sources import (NOT_FOUND_LIMIT, SourceState, record_fetch, source_activity, source_state,
                                     sources_table, sync_sources)
+from listener.store.users import (add_user, audit, audit_rows, count_admins, end_session, get_user, has_users,
+                                  remove_user, session_user, set_password, set_token, start_session, token_user,
+                                  users)
 from listener.store.sql import TimeLimitExceeded, iter_rows, rows, scratch, time_limit, tuples
 

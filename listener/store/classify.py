@@ -10,6 +10,7 @@ import sqlite_utils
 
 from listener.store.db import write
 from listener.store.fts import refresh_facets
+from listener.store.relevance import apply_marks, save_rejects, save_scores
 from listener.store.sql import chunks, rows
 
 
@@ -43,7 +44,8 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
     score, label, confidence, the span judged and the basis; NULLs when a result has none.
 
     A human relabel (``label_post``) wins over the model: its sentiment label and topics are
-    written instead of the model's.
+    written instead of the model's. Mentions judged not about their product (``rejected``) go to
+    ``mention_rejects`` (``listener.store.relevance``), and a person's about / not-about mark wins there too.
     """
     with write(db):
         conn = db.conn
@@ -58,9 +60,12 @@ def save_classifications(db: sqlite_utils.Database, results: Sequence[Any], *, n
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [[r.post_id, m.product, m.alias, *_judged(j)]
              for r in results for m, j in _with_judgements(r)])
+        save_rejects(conn, results, classifier)
+        save_scores(conn, results)
         conn.executemany("DELETE FROM post_topics WHERE post_id = ?", ids)
         conn.executemany("INSERT INTO post_topics (post_id, topic, sentiment) VALUES (?, ?, ?)",
                          [[r.post_id, t.topic, t.sentiment] for r in results for t in getattr(r, "topics", ())])
+        apply_marks(conn, [r.post_id for r in results])   # before the relabels: a mention marked about gets its own
         _apply_labels(conn, [r.post_id for r in results])
         refresh_facets(conn, [r.post_id for r in results])
 
@@ -167,15 +172,15 @@ def save_emerging(db: sqlite_utils.Database, product: str, start: str, end: str,
         db.execute("DELETE FROM emerging_topics WHERE product = ? AND period_end = ?", [product, end])
         db.conn.executemany(
             "INSERT INTO emerging_topics (product, period_start, period_end, cluster, terms, size, "
-            "baseline_share, is_new, post_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[product, start, end, i, json.dumps(list(c.terms)), c.size, c.baseline_share, int(c.is_new),
-              json.dumps(list(c.post_ids)), now] for i, c in enumerate(clusters)])
+            "baseline_share, period_share, is_new, post_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[product, start, end, i, json.dumps(list(c.terms)), c.size, c.baseline_share, c.period_share,
+              int(c.is_new), json.dumps(list(c.post_ids)), now] for i, c in enumerate(clusters)])
 
 
 def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: bool = False) -> list[dict]:
     """Stored clusters for the period ending on ``period_end`` (YYYY-MM-DD), by product and size."""
     found = rows(db, f"""SELECT product, period_start, period_end, cluster, terms, size, baseline_share,
-                                is_new, post_ids FROM emerging_topics WHERE period_end = ?
+                                period_share, is_new, post_ids FROM emerging_topics WHERE period_end = ?
                          {"AND is_new = 1" if new_only else ""} ORDER BY product, size DESC, cluster""",
                  [period_end])
     for r in found:

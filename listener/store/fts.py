@@ -25,7 +25,13 @@ def refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
     label_column = "sentiment_label" if judged else "NULL"
     has_detected = any(r[1] == "detected_language" for r in conn.execute("PRAGMA table_info(posts)"))
     language = "coalesce(detected_language, language)" if has_detected else "language"
+    has_rejects = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'mention_rejects'").fetchone() is not None
     for chunk, marks in chunks(post_ids):
+        rejected: dict[int, list[str]] = {}
+        if has_rejects:   # before 0015 there is none
+            for pid, product in conn.execute(f"SELECT post_id, product FROM mention_rejects WHERE post_id IN ({marks})",
+                                             chunk):
+                rejected.setdefault(pid, []).append(product)
         products: dict[int, list[str]] = {}
         moods: dict[int, list[tuple[str, str]]] = {}
         topics: dict[int, list[str]] = {}
@@ -42,7 +48,7 @@ def refresh_facets(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
         for row in cur.fetchall():
             post = dict(zip(cols, row))
             facets = post_facets(post, products.get(post["id"], ()), topics.get(post["id"], ()),
-                                 moods.get(post["id"], ()))
+                                 moods.get(post["id"], ()), rejected.get(post["id"], ()))
             if facets != post["facets"]:
                 changed.append([facets, post["id"]])
         conn.executemany("UPDATE posts SET facets = ? WHERE id = ?", changed)

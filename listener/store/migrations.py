@@ -339,6 +339,114 @@ def _m0014(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX post_bands_post ON post_bands (post_id)")
 
 
+@_migration("0015_mention_rejects")
+def _m0015(db: sqlite_utils.Database) -> None:
+    """Mentions judged not about their product (models.relevance), apart from ``mentions`` so that every
+    number, which counts ``mentions``, leaves them out; the users' about / not-about marks, which
+    decide over the model and are training data (``listener train --relevance --with-labels``); and each
+    judged mention's base score, whose mean per product the model's product-level stage reads."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS mention_rejects (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            score REAL,                   -- relevance in [0, 1]; NULL: not scored (a query or a mark decided)
+            threshold REAL,
+            reason TEXT NOT NULL,         -- one sentence: why it does not count
+            model TEXT,                   -- the relevance model, or 'label' for a user's mark
+            sentiment REAL, sentiment_label TEXT, confidence REAL, span TEXT, basis TEXT,  -- as in mentions
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS relevance_labels (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            about INTEGER NOT NULL,       -- 1: about the product, 0: not about it
+            labelled_at TEXT NOT NULL,
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS relevance_scores (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            product TEXT NOT NULL,
+            logit REAL NOT NULL,          -- the relevance model's base log-odds of the mention
+            model TEXT NOT NULL,
+            PRIMARY KEY (post_id, product)
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS relevance_scores_model ON relevance_scores (model, product)")
+
+# The post fields each mention carries a copy of (migration 0016): (mention column, post expression; {r}: the row).
+_MENTION_POST_COPY = (("post_posted_at", "{r}posted_at"), ("post_fetched_at", "{r}fetched_at"),
+                      ("post_source", "{r}source"), ("post_author", "{r}author"),
+                      ("post_engagement", ENGAGEMENT_SQL.replace("p.", "{r}")), ("post_copy_of", "{r}copy_of"))
+
+
+@_migration("0016_report_reads")
+def _m0016(db: sqlite_utils.Database) -> None:
+    """What the reports (digest, web overview) read over a range of days without a row of ``posts``
+    per mention: each mention carries a copy of its post's dates, source, author, engagement and
+    ``copy_of`` (a copy's mentions count in no number: 0014) (kept by triggers, so writers need not know), indexed with its product, label and score; and a covering
+    index of the posts' days for the per-source and per-classifier counts. An emerging topic keeps the
+    share of the period's posts carrying its name, beside the baseline's (its growth)."""
+    columns = ", ".join(c for c, _ in _MENTION_POST_COPY)
+    values = ", ".join(e.format(r="") for _, e in _MENTION_POST_COPY)
+    changed = ", ".join(e.format(r="NEW.") for _, e in _MENTION_POST_COPY)
+    for column, _ in _MENTION_POST_COPY:
+        db.execute(f"ALTER TABLE mentions ADD COLUMN {column} "
+                   f"{'INTEGER' if column in ('post_engagement', 'post_copy_of') else 'TEXT'}")
+    db.execute(f"UPDATE mentions SET ({columns}) = (SELECT {values} FROM posts WHERE posts.id = mentions.post_id)")
+    db.execute(f"""CREATE TRIGGER mentions_post_copy AFTER INSERT ON mentions BEGIN
+        UPDATE mentions SET ({columns}) = (SELECT {values} FROM posts WHERE posts.id = NEW.post_id)
+        WHERE rowid = NEW.rowid; END""")
+    db.execute(f"""CREATE TRIGGER posts_mention_copy
+        AFTER UPDATE OF posted_at, fetched_at, source, author, score, comments, likes, shares, copy_of ON posts BEGIN
+        UPDATE mentions SET ({columns}) = ({changed}) WHERE post_id = NEW.id; END""")
+    db.execute(f"CREATE INDEX mentions_period ON mentions "
+               f"(post_posted_at, post_fetched_at, product, sentiment_label, sentiment, post_id, post_source, "
+               f"post_author, post_engagement, post_copy_of)")
+    db.execute("CREATE INDEX posts_posted_cover ON posts (posted_at, fetched_at, source, classifier)")
+    db.execute("ALTER TABLE emerging_topics ADD COLUMN period_share REAL")  # NULL: stored before
+
+
+@_migration("0017_users")
+def _m0017(db: sqlite_utils.Database) -> None:
+    """Users with roles, their login sessions and API tokens (both stored as SHA-256 of the random
+    secret the browser or client holds), and the audit log of every change (``store.audit``)."""
+    db.execute("""
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+            password_hash TEXT NOT NULL,  -- argon2id (listener.users)
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,     -- sha256 of the cookie's value
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX sessions_user ON sessions (user)")
+    db.execute("""
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,  -- sha256 of the token
+            user TEXT NOT NULL UNIQUE REFERENCES users(name) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            who TEXT NOT NULL,            -- a user's name, or cli / token / local
+            action TEXT NOT NULL,         -- e.g. user.add, saved_search.delete
+            target TEXT NOT NULL,
+            before TEXT,                  -- JSON, NULL when created
+            after TEXT                    -- JSON, NULL when removed
+        )""")
+    db.execute("CREATE INDEX audit_log_at ON audit_log (at)")
+
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

@@ -11,6 +11,7 @@ import sqlite_utils
 from listener.facets import ENGAGEMENT_FIELDS, ENGAGEMENT_SQL, post_facets
 from listener.store.db import write
 from listener.store.fts import refresh_facets
+from listener.store.relevance import rejected_mentions
 from listener.store.sql import chunks, rows
 from listener.text import content_hash
 
@@ -118,6 +119,8 @@ def get_post(db: sqlite_utils.Database, post_id: int) -> dict | None:
                                 "m.basis, l.sentiment AS human_label FROM mentions m LEFT JOIN mention_labels l "
                                 "ON l.post_id = m.post_id AND l.product = m.product WHERE m.post_id = ? "
                                 "ORDER BY m.product", [post_id])
+    # the mentions judged not about their product: they count nowhere (listener.store.relevance)
+    post["rejected"] = rejected_mentions(db, post_id)
     post["topics"] = rows(db, "SELECT topic, sentiment FROM post_topics WHERE post_id = ? ORDER BY topic", [post_id])
     labels = rows(db, "SELECT sentiment, topics, labelled_at FROM post_labels WHERE post_id = ?", [post_id])
     post["human_label"] = labels[0] if labels else None

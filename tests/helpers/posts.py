@@ -62,3 +62,17 @@ def make_posts(n: int = 60) -> list[dict]:
 def find(db, query):
     """Hits of a query through listener.search, the one search path."""
     return search.search(db, search.prepare(db, query)).hits
+
+
+_WORDS = ("morning evening kitchen garden office train bus bike summer winter spring autumn yellow green blue red "
+          "quiet loud small large old new warm cold heavy light bright dark happy tired early late brother sister "
+          "friend neighbour teacher doctor market harbour bridge river forest island mountain valley village city "
+          "window door table chair lamp clock mirror letter ticket parcel").split()
+
+
+def own_words(seed: int, n: int = 9) -> str:
+    """``n`` everyday words drawn for ``seed``. Generated posts that differ only by a number are one
+    cluster of copies (``models.duplicates``), counted once; these make them differ as people's do."""
+    import random
+
+    return " ".join(random.Random(seed).sample(_WORDS, n))

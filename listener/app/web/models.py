@@ -1,8 +1,34 @@
-"""The JSON API's response models (the OpenAPI document's schemas)."""
+"""The JSON API's response models (the OpenAPI document's schemas), with enums for every
+enumerated field and the error answers each route documents."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+# the values stored (models.sentiment, models.mentions, store): an enum in the OpenAPI document
+Label = Literal["positive", "neutral", "negative", "unscored"]   # a sentiment label the model gives
+HumanLabel = Literal["positive", "neutral", "negative"]           # a person's relabel
+Basis = Literal["comparative", "clause", "sentence", "post", "rest", "none", "unscored", "label"]
+Sort = Literal["relevance", "date", "engagement"]
+
+# What the query checks refuse, as patterns in the OpenAPI document (the checks stay ours, so the
+# error names the position): no control characters (tab and line breaks allowed in a query).
+QUERY_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+VALUE_PATTERN = r"^[^\x00-\x1F\x7F-\x9F]*$"
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (pydantic alone would also take a Unix time such as ``0``)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]  # a query parameter's day: {"type": "string", "format": "date"}
 
 
 class ProductTag(BaseModel):
@@ -14,17 +40,17 @@ class ProductMention(ProductTag):
     """A product a post mentions, with what the post says about it (``models.mentions``); the
     sentiment fields are null until the post is classified again (``listener classify --all``)."""
     sentiment: float | None = None          # polarity in [-1, 1]
-    sentiment_label: str | None = None      # positive | neutral | negative | unscored
+    sentiment_label: Label | None = None
     confidence: float | None = None
     span: str | None = None                 # the text judged about the product
-    basis: str | None = None                # comparative | clause | sentence | post | rest | none | unscored | label
-    human_label: str | None = None          # a person's relabel of this mention (it overrides the model)
+    basis: Basis | None = None              # which step decided the label ("label": a person's relabel)
+    human_label: HumanLabel | None = None   # a person's relabel of this mention (it overrides the model)
 
 
 class ProductSentiment(ProductTag):
     """A product a search hit mentions and what the post says about it (nulls: not judged yet)."""
     sentiment: float | None = None
-    sentiment_label: str | None = None
+    sentiment_label: Label | None = None
     confidence: float | None = None
 
 
@@ -36,7 +62,7 @@ class SearchHit(BaseModel):
     title: str | None
     posted_at: str
     sentiment: float | None
-    sentiment_label: str | None
+    sentiment_label: Label | None
     language: str | None
     engagement: int
     title_highlighted: str
@@ -48,7 +74,7 @@ class SearchHit(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     parenthesized: str
-    sort: str
+    sort: Sort
     total: int
     ranked: int | None = None  # relevance order: how many of the newest matches were ranked
     offset: int
@@ -67,19 +93,19 @@ class MentionJudgement(BaseModel):
     product: str
     alias: str
     judged: bool                  # false: not judged yet (run ``listener classify --all``)
-    label: str | None
+    label: Label | None
     score: float | None
     confidence: float | None
     span: str | None
-    basis: str | None
-    human_label: str | None = None  # a person's relabel of this mention (``listener label --product``)
+    basis: Basis | None
+    human_label: HumanLabel | None = None  # a person's relabel of this mention (``listener label --product``)
     positive_terms: list[Term]
     negative_terms: list[Term]
 
 
 class Explanation(BaseModel):
     """``learn.Explanation.to_dict()``: why the configured model gives the post its label."""
-    label: str
+    label: Label
     model: str
     score: float | None
     confidence: float | None
@@ -90,8 +116,8 @@ class Explanation(BaseModel):
     probabilities: dict[str, float] | None  # the default or fast model's class probabilities; null for VADER
     positive_terms: list[Term]
     negative_terms: list[Term]
-    human_label: str | None
-    stored_label: str | None
+    human_label: HumanLabel | None
+    stored_label: Label | None
     classifier: str | None
     classified_at: str | None
     products: list[MentionJudgement] = []
@@ -167,15 +193,35 @@ class SavedSearch(BaseModel):
     updated_at: str
 
 
+class NewSavedSearch(BaseModel):
+    """A search to save under ``name`` (replacing one of that name): ``query`` must parse."""
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=VALUE_PATTERN)]
+    query: Annotated[str, Field(max_length=2000, pattern=QUERY_PATTERN)]
+
+
 class ErrorBody(BaseModel):
-    """Every API error: what went wrong, and (for an invalid query) the 1-based character where."""
+    """Every API error (4xx and 5xx): what went wrong; ``field``: the parameter it is in; ``position``:
+    for an invalid query, the 1-based character where (each only when known)."""
 
     error: str
+    field: str | None = None
     position: int | None = None
 
 
-# documented on every API route; a route adds its own (400, 404) beside these
+def error(description: str) -> dict:
+    """An error answer for a route's ``responses``."""
+    return {"model": ErrorBody, "description": description}
+
+
+# documented on every API route; a route adds its own (404, 422) beside these
 API_ERRORS: dict[int | str, dict] = {
-    401: {"model": ErrorBody, "description": "Missing or wrong bearer token (when a token is configured)"},
-    422: {"model": ErrorBody, "description": "A parameter is not valid: `error` names it and says why"},
+    400: error("A parameter is not valid (a number outside its range or SQLite's, a bad date, "
+               "an invalid query): `error` says why, `field` names the parameter, `position` points into `q`"),
+    401: error("Missing or wrong bearer token or login session (once users or a token are configured)"),
+    500: error("A bug: the server log has the details"),
+}
+
+# documented on every route guarded by ``require_role``
+ROLE_ERRORS: dict[int | str, dict] = {
+    403: error("The login's role is too low for this (viewer < editor < admin; serve.token is read-only)"),
 }

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import sqlite_utils
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
 from listener import store
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep
-from listener.app.web.models import ErrorBody, PostDetail
+from listener.app.web.models import PostDetail, error
 from listener.config import Settings
-from listener.errors import NotFound
+from listener.errors import SQLITE_INT_MAX, NotFound
 
 router = APIRouter()
+PostId = Annotated[int, Path(ge=1, le=SQLITE_INT_MAX, description="The post's id (as in search hits)")]
 
 
 @router.get("/posts/{post_id}", response_class=HTMLResponse, include_in_schema=False)
-def post_page(post_id: int, db: DbDep, settings: SettingsDep, pages: PagesDep) -> HTMLResponse:
+def post_page(post_id: PostId, db: DbDep, settings: SettingsDep, pages: PagesDep) -> HTMLResponse:
     return pages.render("post.html.j2", post=post_detail(db, settings, post_id))
 
 
 @router.get("/api/posts/{post_id}", response_model=PostDetail, tags=["posts"],
-            responses={404: {"model": ErrorBody, "description": "No post with that id"}})
-def api_post(post_id: int, db: DbDep, settings: SettingsDep) -> dict:
+            responses={404: error("No post with that id")})
+def api_post(post_id: PostId, db: DbDep, settings: SettingsDep) -> dict:
     """One post with its tags and why it got its sentiment label."""
     return post_detail(db, settings, post_id)
 

@@ -16,17 +16,23 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep, TodayDep
-from listener.app.web.models import ErrorBody, ProductSummary
+from listener.app.web.models import Day, ProductSummary, error
 from listener.app.web.render import chart, share_chart
 from listener.config import Settings
 from listener.errors import BadInput, NotFound
+from listener.search.query import FIRST_DAY, LAST_DAY
 from listener.text import parse_day
 from reports.overview import MAX_DAYS, ProductOverview, default_range, overviews
 
 router = APIRouter()
 FromQuery = Annotated[str, Query(alias="from", description="First day, YYYY-MM-DD (default: the latest digest's period, "
-                                                          "else the last serve.chart_days days up to today)")]
-ToQuery = Annotated[str, Query(alias="to", description="Last day, YYYY-MM-DD (inclusive)")]
+                                                          "else the last serve.chart_days days up to today)",
+                                 json_schema_extra={"format": "date"})]
+ToQuery = Annotated[str, Query(alias="to", description="Last day, YYYY-MM-DD (inclusive)",
+                               json_schema_extra={"format": "date"})]
+APIFrom = Annotated[Day | None, Query(alias="from", description=FromQuery.__metadata__[0].description)]
+APITo = Annotated[Day | None, Query(alias="to", description=ToQuery.__metadata__[0].description)]
+BAD_RANGE = error("A date that is not YYYY-MM-DD, or a bad range: `error` says why, `field` names the parameter")
 
 
 @router.get("/products", response_class=HTMLResponse, include_in_schema=False)
@@ -46,22 +52,24 @@ def product_page(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, p
                         net_chart=chart(item, "net"), **_range_links(period))
 
 
-@router.get("/api/products", response_model=list[ProductSummary], tags=["products"],
-            responses={400: {"model": ErrorBody, "description": "A date that is not YYYY-MM-DD, or a bad range"}})
-def api_products(db: DbDep, settings: SettingsDep, today: TodayDep, first: FromQuery = "",
-                 last: ToQuery = "") -> list[dict]:
+@router.get("/api/products", response_model=list[ProductSummary], tags=["products"], responses={400: BAD_RANGE})
+def api_products(db: DbDep, settings: SettingsDep, today: TodayDep, first: APIFrom = None,
+                 last: APITo = None) -> list[dict]:
     """Every configured product over the range (default: the latest digest's period, else the last
     ``serve.chart_days`` days up to today), with the previous range of the same length."""
-    return [_summary(o) for o in _overviews(db, settings, date_range(db, settings, today, first, last))]
+    return [_summary(o) for o in _overviews(db, settings, date_range(db, settings, today, _iso(first), _iso(last)))]
 
 
 @router.get("/api/products/{name:path}", response_model=ProductSummary, tags=["products"],
-            responses={404: {"model": ErrorBody, "description": "No product of that name in the settings"},
-                       400: {"model": ErrorBody, "description": "A date that is not YYYY-MM-DD, or a bad range"}})
-def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, first: FromQuery = "",
-                last: ToQuery = "") -> dict:
+            responses={404: error("No product of that name in the settings"), 400: BAD_RANGE})
+def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, first: APIFrom = None,
+                last: APITo = None) -> dict:
     """One product's days, share of voice, top topics and most engaged mentions over the range."""
-    return _summary(_product(db, settings, date_range(db, settings, today, first, last), name)[1])
+    return _summary(_product(db, settings, date_range(db, settings, today, _iso(first), _iso(last)), name)[1])
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
 
 
 def date_range(db: sqlite_utils.Database, settings: Settings, today: date, first: str,
@@ -70,11 +78,20 @@ def date_range(db: sqlite_utils.Database, settings: Settings, today: date, first
     date or range is a ``BadInput`` naming the parameter."""
     default_first, default_last = default_range(db, today, settings.serve.chart_days)
     end = _day(last, "to") if last else default_last
-    begin = _day(first, "from") if first else end - (default_last - default_first)
+    try:
+        begin = _day(first, "from") if first else end - (default_last - default_first)
+    except OverflowError:
+        begin = date.min
     if begin > end:
-        raise BadInput(f"from ({begin.isoformat()}) is after to ({end.isoformat()})")
+        raise BadInput(f"from ({begin.isoformat()}) is after to ({end.isoformat()})", field="from")
     if (end - begin).days + 1 > MAX_DAYS:
-        raise BadInput(f"the range from {begin.isoformat()} to {end.isoformat()} is longer than {MAX_DAYS} days")
+        raise BadInput(f"the range from {begin.isoformat()} to {end.isoformat()} is longer than {MAX_DAYS} days",
+                       field="from" if first else "to")
+    # the overview also reads the range of the same length before, and the day after
+    if (begin - FIRST_DAY).days < (end - begin).days + 1 or end > LAST_DAY:
+        raise BadInput(f"{'to' if end > LAST_DAY else 'from'}: the range must lie within "
+                       f"{(FIRST_DAY + (end - begin) + timedelta(days=1)).isoformat()} to {LAST_DAY.isoformat()}",
+                       field="to" if end > LAST_DAY else "from")
     return begin, end
 
 
@@ -82,7 +99,7 @@ def _day(value: str, name: str) -> date:
     try:
         return parse_day(value.strip())
     except ValueError as exc:
-        raise BadInput(f"{name}: {exc}") from None
+        raise BadInput(f"{name}: {exc}", field=name) from None
 
 
 def _range_links(period: tuple[date, date]) -> dict:

@@ -7,18 +7,21 @@ from typing import Iterator, Literal
 
 import sqlite_utils
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from listener import search as search_mod
 from listener import store
 from listener.app.web.deps import DbDep, PagesDep, SettingsDep
-from listener.app.web.models import ErrorBody, SearchResponse
+from listener.app.web.models import QUERY_PATTERN, VALUE_PATTERN, Day, SearchResponse, Sort, error
 from listener.app.web.render import link
-from listener.search.query import QueryError
+from listener.errors import SQLITE_INT_MAX, BadInput
+from listener.search.query import SENTIMENTS, QueryError
 from reports.digest import NOT_COMPUTED_NOTICE
 
 API_MAX_LIMIT = 500
+API_MAX_OFFSET = SQLITE_INT_MAX - API_MAX_LIMIT  # offset + limit stays an integer SQLite stores
 router = APIRouter()
+Sentiment = Literal[SENTIMENTS]  # type: ignore[valid-type]
 
 
 @router.get("/", include_in_schema=False)
@@ -29,16 +32,20 @@ def home() -> RedirectResponse:
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
 def search_page(db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", product: str = "",
                 source: str = "", sentiment: str = "", language: str = "", since: str = "", until: str = "",
-                sort: str = "relevance", page: int = Query(1, ge=1)) -> HTMLResponse:
+                sort: str = "relevance", page: int = Query(1, ge=1, le=SQLITE_INT_MAX)) -> HTMLResponse:
     form = dict(q=q, product=product, source=source, sentiment=sentiment, language=language,
                 since=since, until=until, sort=sort)
     choices = {"products": [p.name for p in settings.products],
                "sources": store.distinct_values(db, "posts", "source")}
     size = settings.serve.page_size
+    if page > SQLITE_INT_MAX // size:
+        raise BadInput(f"page: at most {SQLITE_INT_MAX // size} with {size} results a page, got {page}", field="page")
     # an invalid query or a slow search is shown in the form, not on the error page
     try:
         plan = search_mod.prepare(db, q, filters=_filters(form), sort=sort)
     except QueryError as exc:
+        if exc.position is None:  # a filter box's value: the error page names the box
+            raise
         return pages.render("search.html.j2", status=400, form=form, choices=choices, error=exc,
                             pointer=exc.pointer(q) if q else "", page=None)
     try:
@@ -59,17 +66,21 @@ def search_page(db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", 
 def search_csv(db: DbDep, settings: SettingsDep, q: str = "", product: str = "", source: str = "",
                sentiment: str = "", language: str = "", since: str = "", until: str = "",
                sort: str = "relevance") -> Response:
+    """Every result as CSV. The query is run and its first rows read before the response starts, so a
+    failure is an error answer (the error page, with its status), not a 200 with an empty body."""
     form = dict(q=q, product=product, source=source, sentiment=sentiment, language=language,
                 since=since, until=until)
-    try:
-        plan = search_mod.prepare(db, q, filters=_filters(form), sort=sort)
-    except QueryError as exc:  # a download: plain text, not a page
-        return PlainTextResponse(f"invalid query: {exc}\n", status_code=400)
+    plan = search_mod.prepare(db, q, filters=_filters(form), sort=sort)
     conn = store.open_db(settings.db_path, migrate=False)  # lives as long as the stream
+    try:
+        hits = search_mod.iter_results(conn, plan)  # runs the query: a failure raises here
+    except BaseException:
+        conn.close()
+        raise
 
     def stream() -> Iterator[str]:
         try:
-            yield from search_mod.csv_chunks(search_mod.iter_results(conn, plan))
+            yield from search_mod.csv_chunks(hits)
         finally:
             conn.close()
 
@@ -78,16 +89,24 @@ def search_csv(db: DbDep, settings: SettingsDep, q: str = "", product: str = "",
 
 
 @router.get("/api/search", response_model=SearchResponse, tags=["search"],
-            responses={400: {"model": ErrorBody,
-                             "description": "Invalid query: `error` says why, `position` where (1-based)"},
-                       422: {"model": ErrorBody, "description": "A parameter is not valid, or the search took "
-                             "longer than `serve.search_timeout`: `error` says which"}})
+            responses={400: error("An invalid query (`error` says why, `position` where, 1-based) or parameter "
+                                  "(`field` names it)"),
+                       422: error("The search took longer than `serve.search_timeout` and was stopped")})
 def api_search(db: DbDep, settings: SettingsDep,
-               q: str = Query("", description="Query in the listener query language"),
-               product: str = "", source: str = "", sentiment: str = "", language: str = "",
-               since: date | None = None, until: date | None = None,
-               sort: Literal["relevance", "date", "engagement"] = "relevance",
-               limit: int = Query(50, ge=1, le=API_MAX_LIMIT), offset: int = Query(0, ge=0)) -> dict:
+               q: str = Query("", description="Query in the listener query language (README: Search); "
+                                              "control characters other than tab and line breaks are refused",
+                              json_schema_extra={"pattern": QUERY_PATTERN}),
+               product: str = Query("", description="Only posts mentioning this product",
+                                    json_schema_extra={"pattern": VALUE_PATTERN}),
+               source: str = Query("", description="Only posts from this source",
+                                   json_schema_extra={"pattern": VALUE_PATTERN}),
+               sentiment: Sentiment | None = Query(None, description="Only posts of this sentiment"),
+               language: str = Query("", description="Only posts in this language (a code such as en)"),
+               since: Day | None = Query(None, description="First day, inclusive (UTC)"),
+               until: Day | None = Query(None, description="Last day, inclusive (UTC)"),
+               sort: Sort = "relevance",
+               limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
+               offset: int = Query(0, ge=0, le=API_MAX_OFFSET)) -> dict:
     """One page of posts matching a query, with the total count and highlighted snippets."""
     filters = search_mod.Filters(product=product or None, source=source or None, sentiment=sentiment or None,
                                  language=language or None, since=since, until=until)
@@ -110,6 +129,7 @@ def _filters(form: dict) -> search_mod.Filters:
         try:
             days[key] = date.fromisoformat(form[key]) if form[key] else None
         except ValueError:
-            raise QueryError(f"{key}: expected a date such as 2026-11-01, got {form[key]!r}", 1) from None
+            raise QueryError(f"{key}: expected a date such as 2026-11-01, got {form[key]!r}", None,
+                             field=key) from None
     return search_mod.Filters(product=form["product"] or None, source=form["source"] or None,
                               sentiment=form["sentiment"] or None, language=form["language"] or None, **days)

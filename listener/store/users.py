@@ -1,0 +1,111 @@
+"""Users, their login sessions and API tokens, and the audit log.
+
+The store keeps what it is given: password hashes (argon2id, made by ``listener.users``) and
+SHA-256 digests of session ids and tokens; it never sees a password or a raw token.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+
+from listener.store.db import write
+from listener.store.sql import rows
+
+
+def users(db: sqlite_utils.Database) -> list[dict]:
+    """Every user (name, role, created_at, updated_at, has_token) by name; no hashes."""
+    return rows(db, "SELECT u.name, u.role, u.created_at, u.updated_at, t.user IS NOT NULL AS has_token "
+                    "FROM users u LEFT JOIN api_tokens t ON t.user = u.name ORDER BY u.name")
+
+
+def get_user(db: sqlite_utils.Database, name: str) -> dict | None:
+    """One user with its password hash, or None."""
+    found = rows(db, "SELECT * FROM users WHERE name = ?", [name])
+    return found[0] if found else None
+
+
+def has_users(db: sqlite_utils.Database) -> bool:
+    return db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0] == 1
+
+
+def add_user(db: sqlite_utils.Database, name: str, role: str, password_hash: str, *, now: str) -> None:
+    """Create a user; ``sqlite3.IntegrityError`` if the name is taken."""
+    with write(db):
+        db.execute("INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                   [name, role, password_hash, now, now])
+
+
+def set_password(db: sqlite_utils.Database, name: str, password_hash: str, *, now: str) -> bool:
+    """Replace a user's password hash and end every session of theirs; False if no such user."""
+    with write(db):
+        changed = db.conn.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?",
+                                  [password_hash, now, name]).rowcount > 0
+        db.execute("DELETE FROM sessions WHERE user = ?", [name])
+    return changed
+
+
+def remove_user(db: sqlite_utils.Database, name: str) -> bool:
+    """Delete a user with their sessions and token; False if no such user."""
+    with write(db):
+        return db.conn.execute("DELETE FROM users WHERE name = ?", [name]).rowcount > 0
+
+
+def count_admins(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM users WHERE role = 'admin'").fetchone()[0]
+
+
+def start_session(db: sqlite_utils.Database, id_hash: str, user: str, *, now: str, expires_at: str) -> None:
+    """Record a login session (also drops sessions that have expired)."""
+    with write(db):
+        db.execute("DELETE FROM sessions WHERE expires_at <= ?", [now])
+        db.execute("INSERT INTO sessions (id_hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                   [id_hash, user, now, expires_at])
+
+
+def session_user(db: sqlite_utils.Database, id_hash: str, *, now: str) -> dict | None:
+    """The user (name, role) of an unexpired session, or None."""
+    found = rows(db, "SELECT u.name, u.role FROM sessions s JOIN users u ON u.name = s.user "
+                     "WHERE s.id_hash = ? AND s.expires_at > ?", [id_hash, now])
+    return found[0] if found else None
+
+
+def end_session(db: sqlite_utils.Database, id_hash: str) -> None:
+    with write(db):
+        db.execute("DELETE FROM sessions WHERE id_hash = ?", [id_hash])
+
+
+def set_token(db: sqlite_utils.Database, user: str, token_hash: str, *, now: str) -> None:
+    """Give ``user`` this API token, replacing (revoking) the one they had."""
+    with write(db):
+        db.execute("INSERT INTO api_tokens (token_hash, user, created_at) VALUES (?, ?, ?) "
+                   "ON CONFLICT(user) DO UPDATE SET token_hash = excluded.token_hash, "
+                   "created_at = excluded.created_at", [token_hash, user, now])
+
+
+def token_user(db: sqlite_utils.Database, token_hash: str) -> dict | None:
+    """The user (name, role) an API token belongs to, or None."""
+    found = rows(db, "SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user "
+                     "WHERE t.token_hash = ?", [token_hash])
+    return found[0] if found else None
+
+
+def audit(db: sqlite_utils.Database, *, who: str, action: str, target: str, before: object = None,
+          after: object = None, now: str) -> None:
+    """Record one change: who made it, when, what (``action`` on ``target``), and the state before
+    and after as JSON (None: did not exist). Call it inside the change's own transaction when there is one."""
+    dump = lambda v: None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False)  # noqa: E731
+    with write(db):
+        db.execute("INSERT INTO audit_log (at, who, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                   [now, who, action, target, dump(before), dump(after)])
+
+
+def audit_rows(db: sqlite_utils.Database, *, limit: int = 100, before_id: int | None = None) -> list[dict]:
+    """The newest audit rows first (older than ``before_id`` when given), ``before``/``after`` parsed."""
+    found = rows(db, "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+                 [before_id if before_id is not None else 2**63 - 1, limit])
+    for r in found:
+        for key in ("before", "after"):
+            r[key] = None if r[key] is None else json.loads(r[key])
+    return found

@@ -1,0 +1,181 @@
+"""Users and roles (README: Users and roles): the `listener users` commands on a real SQLite file,
+logins as each role through the web form, 403 for a lower role, CSRF, API tokens, sessions that end,
+and the audit log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+import uvicorn
+from fastapi.testclient import TestClient
+
+from listener import store
+from listener.app.cli import cli
+from listener.app.web import create_app
+from listener.config import load_settings
+from tests.helpers.web import csrf_of, login
+
+SETTINGS = '[store]\npath = "site.db"\n\n[serve]\ntoken = "legacy-token"\n'
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+PASSWORDS = {"maria": "maria's password", "ed": "ed's password1", "vic": "vic's password"}
+
+
+def run(settings, *args: str, input: str | None = None):
+    return CliRunner().invoke(cli, ["--config", str(settings.path), "--now", "2026-11-23T12:00:00Z", *args],
+                              input=input)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A store made by `init-db` (so it has its first admin), with an admin, an editor and a viewer."""
+    folder = tmp_path_factory.mktemp("users")
+    (folder / "settings.toml").write_text(SETTINGS, encoding="utf-8")
+    settings = load_settings(folder / "settings.toml")
+    first = run(settings, "init-db")
+    assert first.exit_code == 0 and "Created the first user, 'admin' (role admin), with the password " in first.output
+    for name, role in (("maria", "admin"), ("ed", "editor"), ("vic", "viewer")):
+        r = run(settings, "users", "add", name, "--role", role, "--password-stdin", input=PASSWORDS[name] + "\n")
+        assert r.exit_code == 0 and f"Added user {name!r} ({role})." in r.output, r.output
+    PASSWORDS["admin"] = first.output.split("with the password ", 1)[1].split()[0]
+    return settings
+
+
+def client(settings, now=lambda: NOW) -> TestClient:
+    return TestClient(create_app(settings, token="legacy-token", today=lambda: date(2026, 11, 23), now=now),
+                      follow_redirects=False)
+
+
+def test_the_users_commands_on_a_real_store(site):
+    assert "Created the first user" not in run(site, "init-db").output  # only when there is none
+    listing = run(site, "users", "list").output
+    for name, role in (("admin", "admin"), ("maria", "admin"), ("ed", "editor"), ("vic", "viewer")):
+        assert f"│ {name} " in listing and role in listing
+    refused = {("users", "add", "ed", "--role", "viewer", "--password-stdin"): "a user named 'ed' exists already",
+               ("users", "add", "bob", "--role", "viewer", "--password-stdin"): "password: at least 8 characters",
+               ("users", "add", "bob b", "--role", "viewer"): "user name: 1-64 letters",
+               ("users", "add", "bob", "--role", "boss"): "'boss' is not one of 'viewer', 'editor', 'admin'",
+               ("users", "passwd", "nobody", "--password-stdin"): "no user named 'nobody'",
+               ("users", "token", "nobody"): "no user named 'nobody'"}
+    for args, message in refused.items():
+        r = run(site, *args, input="short\n")
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, (args, r.output)
+    db = store.open_db(site.db_path)
+    assert store.get_user(db, "ed")["password_hash"].startswith("$argon2id$")  # never the password
+    assert PASSWORDS["ed"] not in str(store.rows(db, "SELECT * FROM users"))
+    actions = [(r["who"], r["action"], r["target"]) for r in reversed(store.audit_rows(db))]
+    assert actions[:4] == [("init-db", "user.add", "admin"), ("cli", "user.add", "maria"), ("cli", "user.add", "ed"),
+                           ("cli", "user.add", "vic")]
+    assert store.audit_rows(db)[0]["after"] == {"name": "vic", "role": "viewer"}
+
+
+def test_a_user_is_removed_but_never_the_last_admin_while_others_remain(site):
+    assert login(client(site), name="admin", password=PASSWORDS["admin"]).status_code == 303  # the printed one
+    r = run(site, "users", "add", "temp", "--role", "admin", "--password-stdin", input="temporary1\n")
+    assert r.exit_code == 0
+    assert run(site, "users", "remove", "temp").exit_code == 0
+    assert run(site, "users", "remove", "temp").exit_code == 2
+    db = store.open_db(site.db_path)
+    assert store.audit_rows(db, limit=1)[0]["before"] == {"name": "temp", "role": "admin"}
+    # the last-admin rule: of the two admins left (admin, maria) the second cannot go while others remain
+    assert run(site, "users", "remove", "admin").exit_code == 0
+    r = run(site, "users", "remove", "maria")
+    assert r.exit_code == 2 and "'maria' is the last admin" in r.output
+    r = run(site, "users", "add", "admin", "--role", "admin", "--password-stdin", input="the admin again\n")
+    assert r.exit_code == 0
+
+
+def test_each_role_logs_in_and_a_lower_role_gets_403(site):
+    for name, can_save, can_audit in (("maria", True, True), ("ed", True, False), ("vic", False, False)):
+        c = client(site)
+        assert login(c, name=name, password="wrong password").status_code == 403
+        r = login(c, name=name, password=PASSWORDS[name])
+        assert r.status_code == 303 and r.headers["location"] == "/search", name
+        assert c.get("/search").status_code == 200 and c.get("/api/stats").status_code == 200
+        saved = c.post("/api/saved-searches", json={"name": f"by {name}", "query": "firefox AND crash*"})
+        if can_save:
+            assert saved.status_code == 201 and saved.json()["owner"] == name, saved.text
+        else:
+            assert (saved.status_code, saved.json()) == (403, {"error": "this needs the editor role: vic is a viewer"})
+        page = c.get("/admin/audit")
+        assert page.status_code == (200 if can_audit else 403), name
+        if not can_audit:
+            assert "this needs the admin role" in page.text
+    c = client(site)
+    login(c, name="maria", password=PASSWORDS["maria"])
+    page = c.get("/admin/audit").text
+    assert "saved_search.save" in page and "by ed" in page and "firefox AND crash*" in page
+
+
+def test_form_posts_without_the_csrf_token_are_refused(site):
+    c = client(site)
+    form = c.get("/login")
+    token = csrf_of(form.text)
+    assert "listener_csrf=" in form.headers["set-cookie"] and "samesite=strict" in form.headers["set-cookie"].lower()
+    for data in ({"name": "ed", "password": PASSWORDS["ed"]}, {"name": "ed", "password": PASSWORDS["ed"], "csrf": "x"}):
+        r = c.post("/login", data=data)
+        assert r.status_code == 403 and "missing or wrong CSRF token" in r.text and "set-cookie" not in r.headers
+    other = TestClient(create_app(site, token="legacy-token"), follow_redirects=False)  # the field without the cookie
+    assert other.post("/login", data={"name": "ed", "password": PASSWORDS["ed"], "csrf": token}).status_code == 403
+    assert c.post("/login", data={"name": "ed", "password": PASSWORDS["ed"], "csrf": token}).status_code == 303
+
+
+def test_api_tokens_by_role_and_the_read_only_legacy_token(site):
+    issued = run(site, "users", "token", "ed")
+    token = issued.stdout.strip()
+    assert issued.exit_code == 0 and len(token) >= 40 and "shown only now" in issued.stderr
+    db = store.open_db(site.db_path)
+    assert token not in str(store.rows(db, "SELECT * FROM api_tokens"))  # only its hash is kept
+    c = client(site)
+    bearer = {"Authorization": f"Bearer {token}"}
+    r = c.post("/api/saved-searches", json={"name": "by token", "query": "chrome"}, headers=bearer)
+    assert r.status_code == 201 and r.json()["owner"] == "ed"
+    assert c.delete("/api/saved-searches/by%20token", headers=bearer).status_code == 204
+    assert c.delete("/api/saved-searches/by%20token", headers=bearer).json() == {"error": "no saved search named 'by token'"}
+    assert store.audit_rows(db, limit=1)[0]["before"] == {"owner": "ed", "query": "chrome"}
+    legacy = {"Authorization": "Bearer legacy-token"}
+    assert c.get("/api/saved-searches", headers=legacy).status_code == 200
+    r = c.post("/api/saved-searches", json={"name": "x", "query": "x"}, headers=legacy)
+    assert (r.status_code, r.json()) == (403, {"error": "this needs the editor role: serve.token is read-only"})
+    assert run(site, "users", "token", "ed").exit_code == 0  # a new one revokes the old
+    assert c.get("/api/stats", headers=bearer).status_code == 401
+
+
+def test_sessions_end_at_logout_password_change_and_expiry(site):
+    now = [NOW]
+    c = client(site, now=lambda: now[0])
+    login(c, name="vic", password=PASSWORDS["vic"])
+    cookie = c.cookies["listener_session"]
+    assert c.get("/api/stats").status_code == 200
+    assert c.get("/logout").status_code == 303
+    kept = client(site)
+    kept.cookies.set("listener_session", cookie)  # a copy of the cookie kept past logout: dead, the row is gone
+    assert kept.get("/api/stats").status_code == 401
+    login(c, name="vic", password=PASSWORDS["vic"])
+    now[0] += timedelta(hours=11, minutes=59)
+    assert c.get("/api/stats").status_code == 200
+    now[0] += timedelta(minutes=2)
+    assert c.get("/api/stats").status_code == 401 and c.get("/search").headers["location"] == "/login"
+    now[0] = NOW
+    login(c, name="vic", password=PASSWORDS["vic"])
+    assert run(site, "users", "passwd", "vic", "--password-stdin", input=PASSWORDS["vic"] + "\n").exit_code == 0
+    assert c.get("/api/stats").status_code == 401
+
+
+def test_without_users_or_a_token_the_site_is_open_and_changes_are_audited_as_local(tmp_path, monkeypatch):
+    (tmp_path / "settings.toml").write_text('[store]\npath = "open.db"\n', encoding="utf-8")
+    settings = load_settings(tmp_path / "settings.toml")
+    c = TestClient(create_app(settings, now=lambda: NOW))
+    assert c.post("/api/saved-searches", json={"name": "open", "query": "firefox"}).status_code == 201
+    db = store.open_db(settings.db_path)
+    assert store.audit_rows(db)[0]["who"] == "local"
+    assert run(settings, "users", "add", "ann", "--role", "viewer", "--password-stdin",
+               input="ann's password\n").exit_code == 0
+    assert c.get("/api/stats").status_code == 401  # a user now exists: no restart needed to close the site
+
+    started = []
+    monkeypatch.delenv("LISTENER_API_TOKEN", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw["host"]))  # checked, not listening
+    r = run(settings, "-q", "serve", "--host", "0.0.0.0")
+    assert r.exit_code == 0 and started == ["0.0.0.0"], r.output  # users exist: no token needed
