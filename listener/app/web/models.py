@@ -142,6 +142,8 @@ class PostDetail(BaseModel):
     products: list[ProductMention]
     topics: list[str]
     explanation: Explanation
+    # the human labels of each mention (counted or set apart), by product
+    marks: dict[str, "MentionLabels"] = {}
 
 
 class DayPoint(BaseModel):
@@ -225,3 +227,33 @@ API_ERRORS: dict[int | str, dict] = {
 ROLE_ERRORS: dict[int | str, dict] = {
     403: error("The login's role is too low for this (viewer < editor < admin; serve.token is read-only)"),
 }
+
+
+class HumanMark(BaseModel):
+    """A person's label on a mention: the value, who set it (null: set before labels recorded who) and when."""
+    value: HumanLabel | bool
+    by: str | None
+    at: str
+
+
+class MentionLabels(BaseModel):
+    """A mention's human labels: its sentiment relabel and its about (true) / not about (false) mark."""
+    sentiment: HumanMark | None = None
+    about: HumanMark | None = None
+
+
+class MentionChange(BaseModel):
+    """One change of a mention: ``sentiment`` (a relabel) or ``about`` (false: not about this product, it
+    leaves every number; true: it counts even if the relevance model set it apart). Exactly one of them."""
+    sentiment: HumanLabel | None = None
+    about: bool | None = None
+
+
+class MentionState(BaseModel):
+    """A post's mention of a product after a change: whether it counts in the numbers, the sentiment the
+    numbers use (null: not judged yet, or set apart), and the human labels on it."""
+    post_id: int
+    product: str
+    counted: bool
+    sentiment_label: Label | None
+    labels: MentionLabels
