@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 # the values stored (models.sentiment, models.mentions, store): an enum in the OpenAPI document
 Label = Literal["positive", "neutral", "negative", "unscored"]   # a sentiment label the model gives
@@ -242,11 +242,26 @@ class MentionLabels(BaseModel):
     about: HumanMark | None = None
 
 
+def _exactly_one(schema: dict) -> None:
+    """The document says what the validator checks: one key, no nulls."""
+    schema.update(minProperties=1, maxProperties=1)
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
+
+
 class MentionChange(BaseModel):
-    """One change of a mention: ``sentiment`` (a relabel) or ``about`` (false: not about this product, it
-    leaves every number; true: it counts even if the relevance model set it apart). Exactly one of them."""
-    sentiment: HumanLabel | None = None
-    about: bool | None = None
+    """One change of a mention, exactly one key: ``sentiment`` relabels what the post says about the product;
+    ``about`` false marks it not about the product (it leaves every number), true confirms it (it counts
+    even if the relevance model set it apart)."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one)
+    sentiment: HumanLabel = None   # type: ignore[assignment]  # absent, never null (the schema says so)
+    about: bool = None             # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _one(self) -> "MentionChange":
+        if (self.sentiment is None) == (self.about is None):
+            raise ValueError('give exactly one of "sentiment" and "about"')
+        return self
 
 
 class MentionState(BaseModel):

@@ -10,6 +10,7 @@ import sqlite_utils
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from listener import pipeline, store
 from listener.app.web.deps import (CSRF_FIELD, DbDep, NowDep, PagesDep, SettingsDep, csrf_token, current_principal,
@@ -20,6 +21,16 @@ from listener.errors import SQLITE_INT_MAX, BadInput, NotFound
 from listener.text import parse_iso
 from listener.users import Principal
 
+
+
+class _MentionConvertor(PathConvertor):
+    """A product name in a mention's path: like ``:path`` (``AC/DC`` arrives decoded), but never one
+    ending in ``/label``, so ``PUT .../label`` is the 405 it should be, not a relabel of ``x/label``."""
+
+    regex = r"(?:(?!/label$).)*"
+
+
+register_url_convertor("mention", _MentionConvertor())
 router = APIRouter()
 PostId = Annotated[int, Path(ge=1, le=SQLITE_INT_MAX, description="The post's id (as in search hits)")]
 Product = Annotated[str, Path(min_length=1, pattern=r"^[^\x00-\x1F\x7F-\x9F]*$",
@@ -135,15 +146,13 @@ async def mention_form(post_id: PostId, request: Request, user: Editor, settings
     return RedirectResponse(f"/posts/{post_id}?done={form.get('action', '')}#mentions", status_code=303)
 
 
-@router.put("/api/posts/{post_id}/mentions/{product:path}", response_model=MentionState, tags=["posts"],
+@router.put("/api/posts/{post_id}/mentions/{product:mention}", response_model=MentionState, tags=["posts"],
             responses={**ROLE_ERRORS, 404: NO_MENTION})
 def api_change_mention(post_id: PostId, product: Product, body: Annotated[MentionChange, Body()], db: DbDep,
                        settings: SettingsDep, user: Editor, request_now: NowDep) -> dict:
     """Relabel a mention's sentiment (``{"sentiment": "negative"}``) or mark whether the post is about the
     product (``{"about": false}``: it leaves every number at once; ``true``: it counts) (an editor; 400 unless
-    exactly one is given). The label wins over the model and is training data (``listener train --with-labels``)."""
-    if (body.sentiment is None) == (body.about is None):
-        raise BadInput('give exactly one of "sentiment" and "about"', field="sentiment")
+    exactly one key is given). The label wins over the model and is training data (``listener train --with-labels``)."""
     action = body.sentiment if body.sentiment is not None else ("about" if body.about else "not_about")
     name = change_mention(db, settings, post_id, product, action, who=user, now=request_now)
     return mention_state(db, post_id, name)
