@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 # the values stored (models.sentiment, models.mentions, store): an enum in the OpenAPI document
 Label = Literal["positive", "neutral", "negative", "unscored"]   # a sentiment label the model gives
@@ -255,7 +255,7 @@ class MentionChange(BaseModel):
     even if the relevance model set it apart)."""
     model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one)
     sentiment: HumanLabel = None   # type: ignore[assignment]  # absent, never null (the schema says so)
-    about: bool = None             # type: ignore[assignment]
+    about: StrictBool = None       # type: ignore[assignment]  # true or false, not 0 or "yes"
 
     @model_validator(mode="after")
     def _one(self) -> "MentionChange":
