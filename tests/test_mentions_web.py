@@ -142,8 +142,8 @@ def test_the_post_page_forms_relabel_mark_and_undo_and_need_the_csrf_token(site)
         r = c.post(f"/posts/{both}/mentions", data={"product": product, "action": action, "csrf": csrf})
         assert r.status_code == 303 and r.headers["location"] == f"/posts/{both}?done={action}#mentions", r.text
     page = c.get(f"/posts/{both}?done=not_about").text
-    assert re.search(r"Relabelled <span class=\"badge negative\">negative</span> by ed, " + STAMP, page)
-    assert "Marked not about this product by ed, " + STAMP in page and 'id="done"' in page
+    assert 'Human label <span class="badge negative">negative</span> (relabelled by a person: ed, ' + STAMP + ")" in page
+    assert "Marked not about this product by a person (ed, " + STAMP + ")" in page and 'id="done"' in page
     assert page.index("Not counted") < page.index("about this product: count it")   # Acme is set apart, with its own buttons
     assert acme(c)["mentions"] == 3
     r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "undo", "csrf": csrf})
