@@ -532,9 +532,11 @@ def explain_post(db: sqlite_utils.Database, settings: Settings, post_id: int, to
 
 
 def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, now: datetime,
-               sentiment: str | None = None, topics: list[str] | None = None, product: str | None = None) -> None:
+               sentiment: str | None = None, topics: list[str] | None = None, product: str | None = None,
+               by: str | None = None) -> None:
     """Store a human correction: the post's sentiment and/or topics, or (``product``) the sentiment of
-    what the post says about that product. Raises a one-line ``UserError`` on unknown values."""
+    what the post says about that product (``by``: who, kept with a product's label). Raises a one-line
+    ``UserError`` on unknown values."""
     if sentiment is not None and sentiment not in LABELS:
         raise BadInput(f"sentiment must be one of {', '.join(LABELS)}, got {sentiment!r}")
     known = {t.name for t in settings.topics}
@@ -549,12 +551,13 @@ def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, n
         return
     if sentiment is None or topics is not None:
         raise BadInput("a product's relabel takes a sentiment and no topics (topics belong to the post)")
-    mentioned = {m["product"].casefold(): m["product"] for m in post["mentions"]}
+    # a mention set apart (not about its product) may be relabelled too: the label applies once it counts
+    mentioned = {m["product"].casefold(): m["product"] for m in post["mentions"] + post["rejected"]}
     name = mentioned.get(product.strip().casefold())
     if name is None:
         raise BadInput(f"post {post_id} does not mention {product!r} (it mentions: "
                        f"{', '.join(sorted(mentioned.values())) or 'no product'})")
-    store.label_mention(db, post_id, name, sentiment, now=iso_utc(now))
+    store.label_mention(db, post_id, name, sentiment, now=iso_utc(now), by=by)
 
 
 # --- mention relevance (models.relevance) ----------------------------------------------------------------
@@ -627,9 +630,10 @@ def train_relevance(data_dir: Path, out: Path | None = None, *, config: "relevan
     return RelevanceTrainResult(path, hashlib.sha256(data).hexdigest(), model.meta["data_sha256"], len(items), metrics)
 
 
-def mark_relevance(db: sqlite_utils.Database, post_id: int, product: str, about: bool, *, now: datetime) -> str:
-    """Store a person's mark that post ``post_id``'s mention of ``product`` is (not) about it and apply it now;
-    the product's name as stored. Raises a one-line ``UserError`` when the post does not mention it."""
+def mark_relevance(db: sqlite_utils.Database, post_id: int, product: str, about: bool, *, now: datetime,
+                   by: str | None = None) -> str:
+    """Store a person's (``by``) mark that post ``post_id``'s mention of ``product`` is (not) about it and apply
+    it now; the product's name as stored. Raises a one-line ``UserError`` when the post does not mention it."""
     post = store.get_post(db, post_id)
     if post is None:
         raise NotFound(f"no post with id {post_id}")
@@ -638,7 +642,7 @@ def mark_relevance(db: sqlite_utils.Database, post_id: int, product: str, about:
     if name is None:
         raise BadInput(f"post {post_id} does not mention {product!r} (it mentions: "
                        f"{', '.join(sorted(mentioned.values())) or 'no product'})")
-    store.label_relevance(db, post_id, name, about, now=iso_utc(now))
+    store.label_relevance(db, post_id, name, about, now=iso_utc(now), by=by)
     return name
 
 

@@ -180,6 +180,18 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
     return ClassifyReport(run.id, total, labels, mentions)
 
 
+
+def classify_posts(db: sqlite_utils.Database, settings: Settings, post_ids: list[int], *, now: datetime) -> int:
+    """Classify these posts again now (as ``classify --all`` would; human labels still win): how many.
+    For one post whose human label was removed (the web's undo), so it gets the model's judgement back."""
+    classifier = Classifier.from_settings(settings)
+    if classifier.relevance is not None:
+        classifier.relevance.history = store.relevance_history(db, classifier.relevance.model.name)
+    found = store.posts_by_ids_to_classify(db, post_ids)
+    if found:
+        store.save_classifications(db, classifier.classify(found), now=iso_utc(now), classifier=classifier.version)
+    return len(found)
+
 @dataclass
 class EmergingReport:
     start: date

@@ -201,6 +201,8 @@ def test_the_product_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
             assert_fits(page, "main", width, tmp_path / f"page{n}-{width}.png")
         if path == "/products":  # one card per product on the phone
             assert page.evaluate("getComputedStyle(document.querySelector('table.overview thead')).display") == "none"
+        if n == 2:  # the post page with an editor's buttons per mention (the site is open: an admin)
+            assert page.locator("form.mention-actions button").count() >= 5
         if n == 1:  # the charts scale by their viewBox instead of running off the side
             assert page.evaluate("document.querySelector('figure.chart > svg').getBoundingClientRect().width") < 360
 

@@ -1108,7 +1108,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, t
     if about is not None:
         if product is None or topics is not None or (sentiment_ is not None and not about):
             raise click.UsageError("--about/--not-about take --product NAME (and, with --about, maybe --sentiment)")
-        name = learn.mark_relevance(obj.db(), post_id, product, about, now=obj.now)
+        name = learn.mark_relevance(obj.db(), post_id, product, about, now=obj.now, by="cli")
         obj.say(f"Post {post_id}: marked {'about' if about else 'not about'} {name}"
                 + ("" if about else "; it counts in no number now") + ".")
         if sentiment_ is None:
@@ -1119,7 +1119,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, t
         raise click.UsageError("--product takes --sentiment and no --topics (topics belong to the post)")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
     learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names,
-                     product=product)
+                     product=product, by="cli")
     if product is not None:
         obj.say(f"Post {post_id}: {product} relabelled {sentiment_}.")
         return

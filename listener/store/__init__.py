@@ -54,6 +54,8 @@ from listener.store.reports import (MENTION_LABEL_SQL, NOT_COMPUTED, Scope, coll
                                     topic_sentiment, unjudged_mentions)
 from listener.store.relevance import (MARKED_NOT_ABOUT, label_relevance, rejected_mentions, relevance_history,
                                       relevance_marks)
+from listener.store.relevance import mention_marks, unlabel_mention
+from listener.store.classify import posts_by_ids_to_classify
 
 from listener.store.reports import (mention_rows, mention_window, ranked_mentions, sample_posts, top_facets,
                                     topic_sentiments)

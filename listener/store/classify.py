@@ -28,6 +28,14 @@ def posts_to_classify(db: sqlite_utils.Database, *, everything: bool = False,
         last = found[-1]["id"]
 
 
+
+def posts_by_ids_to_classify(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict]:
+    """The posts with these ids as ``posts_to_classify`` gives them (id, title, text, language), by id."""
+    found: list[dict] = []
+    for chunk, marks in chunks(ids):
+        found += rows(db, f"SELECT id, title, text, language FROM posts WHERE id IN ({marks})", chunk)
+    return sorted(found, key=lambda r: r["id"])
+
 def count_to_classify(db: sqlite_utils.Database, *, everything: bool = False) -> int:
     where = "" if everything else "WHERE classified_at IS NULL"
     return db.execute(f"SELECT count(*) FROM posts {where}").fetchone()[0]
@@ -134,14 +142,16 @@ def labelled_posts(db: sqlite_utils.Database) -> list[dict]:
                         WHERE l.sentiment IS NOT NULL ORDER BY p.id""")
 
 
-def label_mention(db: sqlite_utils.Database, post_id: int, product: str, sentiment: str, *, now: str) -> None:
+def label_mention(db: sqlite_utils.Database, post_id: int, product: str, sentiment: str, *, now: str,
+                  by: str | None = None) -> None:
     """Store a human sentiment label for one product's mention in a post (it overrides the model
-    for that mention) and apply it now."""
+    for that mention), set by ``by`` (a user's name, cli ...), and apply it now."""
     with write(db):
         db.conn.execute(
-            "INSERT INTO mention_labels (post_id, product, sentiment, labelled_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO mention_labels (post_id, product, sentiment, labelled_at, labelled_by) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(post_id, product) DO UPDATE SET sentiment = excluded.sentiment, "
-            "labelled_at = excluded.labelled_at", [post_id, product, sentiment, now])
+            "labelled_at = excluded.labelled_at, labelled_by = excluded.labelled_by",
+            [post_id, product, sentiment, now, by])
         _apply_labels(db.conn, [post_id])
         refresh_facets(db.conn, [post_id])
 

@@ -447,6 +447,14 @@ def _m0017(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX audit_log_at ON audit_log (at)")
 
 
+
+@_migration("0018_label_authors")
+def _m0018(db: sqlite_utils.Database) -> None:
+    """Who set each mention's human label (a user's name, or cli / token / local): NULL for the labels
+    set before (the page then says only when)."""
+    db.execute("ALTER TABLE mention_labels ADD COLUMN labelled_by TEXT")
+    db.execute("ALTER TABLE relevance_labels ADD COLUMN labelled_by TEXT")
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

@@ -59,24 +59,31 @@ def apply_marks(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
                          WHERE l.about = 0 AND m.post_id IN ({marks})""", [MARKED_NOT_ABOUT, *chunk])
         conn.execute(f"""DELETE FROM mentions WHERE post_id IN ({marks}) AND EXISTS (SELECT 1 FROM relevance_labels l
                          WHERE l.post_id = mentions.post_id AND l.product = mentions.product AND l.about = 0)""", chunk)
+        # a mention marked about comes back with its own relabel, if a person gave it one while it was set apart
         conn.execute(f"""INSERT OR REPLACE INTO mentions (post_id, product, alias, {_COLUMNS})
-                         SELECT r.post_id, r.product, r.alias, r.sentiment, r.sentiment_label, r.confidence, r.span,
-                                r.basis
+                         SELECT r.post_id, r.product, r.alias,
+                                CASE ml.sentiment WHEN 'positive' THEN 1.0 WHEN 'negative' THEN -1.0
+                                     WHEN 'neutral' THEN 0.0 ELSE r.sentiment END,
+                                coalesce(ml.sentiment, r.sentiment_label),
+                                CASE WHEN ml.sentiment IS NULL THEN r.confidence ELSE 1.0 END, r.span,
+                                CASE WHEN ml.sentiment IS NULL THEN r.basis ELSE 'label' END
                          FROM mention_rejects r JOIN relevance_labels l ON l.post_id = r.post_id AND l.product = r.product
+                         LEFT JOIN mention_labels ml ON ml.post_id = r.post_id AND ml.product = r.product
                          WHERE l.about = 1 AND r.post_id IN ({marks})""", chunk)
         conn.execute(f"""DELETE FROM mention_rejects WHERE post_id IN ({marks}) AND EXISTS (SELECT 1 FROM relevance_labels l
                          WHERE l.post_id = mention_rejects.post_id AND l.product = mention_rejects.product
                          AND l.about = 1)""", chunk)
 
 
-def label_relevance(db: sqlite_utils.Database, post_id: int, product: str, about: bool, *, now: str) -> None:
-    """Store a person's mark that a post's mention is (``about``) or is not about ``product``, and apply it
-    now: a not-about mention leaves every number at once."""
+def label_relevance(db: sqlite_utils.Database, post_id: int, product: str, about: bool, *, now: str,
+                    by: str | None = None) -> None:
+    """Store a person's (``by``: a user's name, cli ...) mark that a post's mention is (``about``) or is not
+    about ``product``, and apply it now: a not-about mention leaves every number at once."""
     with write(db):
         db.conn.execute(
-            "INSERT INTO relevance_labels (post_id, product, about, labelled_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(post_id, product) DO UPDATE SET about = excluded.about, labelled_at = excluded.labelled_at",
-            [post_id, product, int(about), now])
+            "INSERT INTO relevance_labels (post_id, product, about, labelled_at, labelled_by) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(post_id, product) DO UPDATE SET about = excluded.about, labelled_at = excluded.labelled_at, "
+            "labelled_by = excluded.labelled_by", [post_id, product, int(about), now, by])
         apply_marks(db.conn, [post_id])
         refresh_facets(db.conn, [post_id])
 
@@ -94,3 +101,30 @@ def relevance_marks(db: sqlite_utils.Database) -> list[dict]:
     for r in found:
         r["about"] = bool(r["about"])
     return found
+
+
+def mention_marks(db: sqlite_utils.Database, post_id: int) -> dict[str, dict]:
+    """The human labels of a post's mentions, by product: ``sentiment`` (``mention_labels``) and ``about``
+    (``relevance_labels``), each None or {value, by, at} (``by`` None for a label set before 0018)."""
+    out: dict[str, dict] = {}
+    for product, sentiment, by, at in db.execute(
+            "SELECT product, sentiment, labelled_by, labelled_at FROM mention_labels WHERE post_id = ?", [post_id]):
+        out.setdefault(product, {"sentiment": None, "about": None})["sentiment"] = {"value": sentiment, "by": by,
+                                                                                     "at": at}
+    for product, about, by, at in db.execute(
+            "SELECT product, about, labelled_by, labelled_at FROM relevance_labels WHERE post_id = ?", [post_id]):
+        out.setdefault(product, {"sentiment": None, "about": None})["about"] = {"value": bool(about), "by": by,
+                                                                                 "at": at}
+    return out
+
+
+def unlabel_mention(db: sqlite_utils.Database, post_id: int, product: str) -> bool:
+    """Remove the human labels (sentiment and about / not-about) of one post's mention of ``product``;
+    whether there was any. The stored mention keeps the labelled values until the post is classified
+    again (``pipeline.classify_posts``), which gives back the model's judgement."""
+    with write(db):
+        removed = db.conn.execute("DELETE FROM mention_labels WHERE post_id = ? AND product = ?",
+                                  [post_id, product]).rowcount
+        removed += db.conn.execute("DELETE FROM relevance_labels WHERE post_id = ? AND product = ?",
+                                   [post_id, product]).rowcount
+    return removed > 0

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 # the values stored (models.sentiment, models.mentions, store): an enum in the OpenAPI document
 Label = Literal["positive", "neutral", "negative", "unscored"]   # a sentiment label the model gives
@@ -142,6 +142,8 @@ class PostDetail(BaseModel):
     products: list[ProductMention]
     topics: list[str]
     explanation: Explanation
+    # the human labels of each mention (counted or set apart), by product
+    marks: dict[str, "MentionLabels"] = {}
 
 
 class DayPoint(BaseModel):
@@ -225,3 +227,48 @@ API_ERRORS: dict[int | str, dict] = {
 ROLE_ERRORS: dict[int | str, dict] = {
     403: error("The login's role is too low for this (viewer < editor < admin; serve.token is read-only)"),
 }
+
+
+class HumanMark(BaseModel):
+    """A person's label on a mention: the value, who set it (null: set before labels recorded who) and when."""
+    value: HumanLabel | bool
+    by: str | None
+    at: str
+
+
+class MentionLabels(BaseModel):
+    """A mention's human labels: its sentiment relabel and its about (true) / not about (false) mark."""
+    sentiment: HumanMark | None = None
+    about: HumanMark | None = None
+
+
+def _exactly_one(schema: dict) -> None:
+    """The document says what the validator checks: one key, no nulls."""
+    schema.update(minProperties=1, maxProperties=1)
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
+
+
+class MentionChange(BaseModel):
+    """One change of a mention, exactly one key: ``sentiment`` relabels what the post says about the product;
+    ``about`` false marks it not about the product (it leaves every number), true confirms it (it counts
+    even if the relevance model set it apart)."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one)
+    sentiment: HumanLabel = None   # type: ignore[assignment]  # absent, never null (the schema says so)
+    about: StrictBool = None       # type: ignore[assignment]  # true or false, not 0 or "yes"
+
+    @model_validator(mode="after")
+    def _one(self) -> "MentionChange":
+        if (self.sentiment is None) == (self.about is None):
+            raise ValueError('give exactly one of "sentiment" and "about"')
+        return self
+
+
+class MentionState(BaseModel):
+    """A post's mention of a product after a change: whether it counts in the numbers, the sentiment the
+    numbers use (null: not judged yet, or set apart), and the human labels on it."""
+    post_id: int
+    product: str
+    counted: bool
+    sentiment_label: Label | None
+    labels: MentionLabels

@@ -1,0 +1,163 @@
+"""Work on mentions (issue 17, README: Post page): an editor relabels a mention's sentiment, marks one not
+about its product and undoes it, on the post page's forms and through ``/api/posts/{id}/mentions/{product}``;
+the product's numbers follow, every change is audited with who and when, a viewer gets 403 and no forms,
+CSRF-less form posts are refused, and ``train --with-labels`` reads the relabels. A real SQLite store,
+TestClient, logins through the form."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from listener import pipeline, store, users
+from listener.app.web import create_app
+from listener.config import load_settings
+from tests.helpers.posts import ON_DAY, PRODUCTS
+from tests.helpers.web import csrf_of, login
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+STAMP = "2026-11-23T12:00:00Z"
+RANGE = {"from": "2026-11-22", "to": "2026-11-22"}
+PASSWORDS = {"ed": "ed's password1", "vic": "vic's password"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The digest fixture's posts (Acme 4 mentions on the day: 2 positive, 1 negative, 1 neutral), classified
+    by VADER, with an editor and a viewer (each with an API token); the settings and the tokens."""
+    folder = tmp_path_factory.mktemp("mentions")
+    (folder / "settings.toml").write_text('[store]\npath = "site.db"\n[sentiment]\nmodel = "vader"\n' + PRODUCTS,
+                                          encoding="utf-8")
+    settings = load_settings(folder / "settings.toml")
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, ON_DAY, now="2026-11-22T23:59:59Z")
+    pipeline.classify(db, settings, now=NOW)
+    tokens = {}
+    for name, role in (("ed", "editor"), ("vic", "viewer")):
+        users.add_user(db, name, role, PASSWORDS[name], by="test", now=STAMP)
+        tokens[name] = users.issue_token(db, name, by="test", now=STAMP)
+    db.close()
+    return settings, tokens
+
+
+def client(settings) -> TestClient:
+    return TestClient(create_app(settings, today=lambda: date(2026, 11, 23), now=lambda: NOW), follow_redirects=False)
+
+
+def post_id(settings, guid: str) -> int:
+    db = store.open_db(settings.db_path)
+    try:
+        return db.execute("SELECT id FROM posts WHERE guid = ?", [guid]).fetchone()[0]
+    finally:
+        db.close()
+
+
+def acme(c: TestClient, headers: dict | None = None) -> dict:
+    r = c.get("/api/products/Acme", params=RANGE, headers=headers or {})
+    assert r.status_code == 200, r.text
+    return {k: r.json()[k] for k in ("mentions", "positive", "neutral", "negative")}
+
+
+def test_an_editor_relabels_marks_and_undoes_through_the_api_and_the_numbers_follow(site):
+    settings, tokens = site
+    c, ed = client(settings), {"Authorization": f"Bearer {tokens['ed']}"}
+    loved, release = post_id(settings, "d1"), post_id(settings, "d5")
+    assert acme(c, ed) == {"mentions": 4, "positive": 2, "neutral": 1, "negative": 1}
+
+    r = c.put(f"/api/posts/{loved}/mentions/acme", json={"sentiment": "negative"}, headers=ed)  # any case
+    assert r.status_code == 200, r.text
+    assert r.json()["counted"] and r.json()["sentiment_label"] == "negative"
+    assert r.json()["labels"]["sentiment"] == {"value": "negative", "by": "ed", "at": STAMP}
+    assert acme(c, ed) == {"mentions": 4, "positive": 1, "neutral": 1, "negative": 2}
+
+    r = c.put(f"/api/posts/{release}/mentions/Acme", json={"about": False}, headers=ed)
+    assert r.status_code == 200 and not r.json()["counted"], r.text
+    assert acme(c, ed) == {"mentions": 3, "positive": 1, "neutral": 0, "negative": 2}  # it left every number
+    detail = c.get(f"/api/posts/{release}", headers=ed).json()
+    assert detail["marks"]["Acme"]["about"] == {"value": False, "by": "ed", "at": STAMP}
+
+    for pid in (loved, release):   # undo: the model's judgement is back at once
+        r = c.delete(f"/api/posts/{pid}/mentions/Acme/label", headers=ed)
+        assert r.status_code == 200 and r.json()["counted"], r.text
+        assert r.json()["labels"] == {"sentiment": None, "about": None}
+    assert acme(c, ed) == {"mentions": 4, "positive": 2, "neutral": 1, "negative": 1}
+    assert c.delete(f"/api/posts/{loved}/mentions/Acme/label", headers=ed).status_code == 404  # nothing to undo
+
+    db = store.open_db(settings.db_path)
+    audit = [(a["who"], a["action"], a["target"]) for a in reversed(store.audit_rows(db)) if a["action"].startswith("mention.")]
+    assert audit == [("ed", "mention.relabel", f"post {loved} / Acme"), ("ed", "mention.not_about", f"post {release} / Acme"),
+                     ("ed", "mention.undo", f"post {loved} / Acme"), ("ed", "mention.undo", f"post {release} / Acme")]
+    assert store.audit_rows(db, limit=1)[0]["before"] == {"sentiment": None, "about": False}
+    db.close()
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"sentiment": "great"}, "sentiment: Input should be 'positive', 'neutral' or 'negative'"),
+    ({}, 'give exactly one of "sentiment" and "about"'), ({"sentiment": None}, "sentiment: Input should be"),
+    ({"sentiment": "negative", "about": True}, 'give exactly one of "sentiment" and "about"'),
+    ({"about": "maybe"}, "about: Input should be a valid boolean"), ({"label": "x"}, "label: Extra inputs")])
+def test_a_bad_change_is_one_400_in_the_error_shape(site, body, message):
+    settings, tokens = site
+    r = client(settings).put(f"/api/posts/{post_id(settings, 'd1')}/mentions/Acme", json=body,
+                             headers={"Authorization": f"Bearer {tokens['ed']}"})
+    assert r.status_code == 400 and r.json()["error"].startswith(message) and ";" not in r.json()["error"], r.text
+
+
+def test_unknown_posts_and_products_are_404(site):
+    settings, tokens = site
+    c, ed = client(settings), {"Authorization": f"Bearer {tokens['ed']}"}
+    for url in ("/api/posts/999999/mentions/Acme", f"/api/posts/{post_id(settings, 'd1')}/mentions/Bolt"):
+        r = c.put(url, json={"sentiment": "neutral"}, headers=ed)
+        assert r.status_code == 404 and set(r.json()) <= {"error", "field"}, r.text
+
+
+def test_a_viewer_gets_403_everywhere_and_sees_the_labels_but_no_forms(site):
+    settings, tokens = site
+    c, vic = client(settings), {"Authorization": f"Bearer {tokens['vic']}"}
+    pid = post_id(settings, "d2")
+    assert c.put(f"/api/posts/{pid}/mentions/Acme", json={"sentiment": "neutral"}, headers=vic).status_code == 403
+    assert c.delete(f"/api/posts/{pid}/mentions/Acme/label", headers=vic).status_code == 403
+    assert c.put(f"/api/posts/{pid}/mentions/Acme", json={"sentiment": "neutral"}).status_code == 401
+    assert login(c, name="vic", password=PASSWORDS["vic"]).status_code == 303
+    page = c.get(f"/posts/{pid}")
+    assert page.status_code == 200 and "mention-actions" not in page.text
+    r = c.post(f"/posts/{pid}/mentions", data={"product": "Acme", "action": "neutral", "csrf": csrf_of(c.get("/login").text)})
+    assert r.status_code == 403 and "editor role" in r.text
+
+
+def test_the_post_page_forms_relabel_mark_and_undo_and_need_the_csrf_token(site):
+    settings, _ = site
+    c = client(settings)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    both = post_id(settings, "d3")   # "Acme and Bolt are both great"
+    page = c.get(f"/posts/{both}")
+    assert page.text.count('class="mention-actions"') == 2 and "undo" not in page.text
+    csrf = csrf_of(page.text)
+    refused = c.post(f"/posts/{both}/mentions", data={"product": "Bolt", "action": "negative"})
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    for product, action in (("Bolt", "negative"), ("Acme", "not_about")):
+        r = c.post(f"/posts/{both}/mentions", data={"product": product, "action": action, "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == f"/posts/{both}?done={action}#mentions", r.text
+    page = c.get(f"/posts/{both}?done=not_about").text
+    assert 'Human label <span class="badge negative">negative</span> (relabelled by a person: ed, ' + STAMP + ")" in page
+    assert "Marked not about this product by a person (ed, " + STAMP + ")" in page and 'id="done"' in page
+    assert page.index("Not counted") < page.index("about this product: count it")   # Acme is set apart, with its own buttons
+    assert acme(c)["mentions"] == 3
+    r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "undo", "csrf": csrf})
+    assert r.status_code == 303 and acme(c)["mentions"] == 4
+    r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "explode", "csrf": csrf})
+    assert r.status_code == 400 and "action must be one of" in r.text
+
+    db = store.open_db(settings.db_path)   # train --with-labels reads the relabels with who set them kept
+    assert {(m["id"], m["product"], m["label"]) for m in store.labelled_mentions(db)} >= {(both, "Bolt", "negative")}
+    assert store.mention_marks(db, both)["Bolt"]["sentiment"]["by"] == "ed"
+    db.close()
+
+
+def test_search_results_link_their_mentions_to_the_post_page(site):
+    settings, tokens = site
+    r = client(settings).get("/search", params={"q": "Acme"}, headers={"Authorization": f"Bearer {tokens['vic']}"})
+    assert r.status_code == 200 and re.search(r'href="/posts/\d+#mentions"', r.text)
