@@ -6,12 +6,12 @@ from datetime import date
 from typing import Iterator, Literal
 
 import sqlite_utils
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from listener import search as search_mod
 from listener import store
-from listener.app.web.deps import DbDep, PagesDep, SettingsDep
+from listener.app.web.deps import DbDep, PagesDep, SettingsDep, csrf_token, current_principal
 from listener.app.web.models import QUERY_PATTERN, VALUE_PATTERN, Day, SearchResponse, Sort, error
 from listener.app.web.render import link
 from listener.errors import SQLITE_INT_MAX, BadInput
@@ -30,7 +30,7 @@ def home() -> RedirectResponse:
 
 
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
-def search_page(db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", product: str = "",
+def search_page(request: Request, db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", product: str = "",
                 source: str = "", sentiment: str = "", language: str = "", since: str = "", until: str = "",
                 sort: str = "relevance", page: int = Query(1, ge=1, le=SQLITE_INT_MAX)) -> HTMLResponse:
     form = dict(q=q, product=product, source=source, sentiment=sentiment, language=language,
@@ -58,8 +58,11 @@ def search_page(db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", 
     links = {"prev": link("/search", form, page=page - 1) if page > 1 else None,
              "next": link("/search", form, page=page + 1) if page < count else None,
              "csv": link("/search.csv", form)}
+    who = current_principal(request)
+    editor = who is not None and who.can("editor")  # may save this search (the form posts to /saved)
     return pages.render("search.html.j2", form=form, choices=choices, error=None, pointer="", page=result,
-                        number=page, pages=count, links=links, notice=_notice(db, plan))
+                        number=page, pages=count, links=links, notice=_notice(db, plan),
+                        csrf=csrf_token(request) if editor else "")
 
 
 @router.get("/search.csv", include_in_schema=False)
