@@ -119,6 +119,10 @@ def test_a_search_an_alert_rule_watches_is_kept_and_the_rule_is_named(site):
     # the link on /saved opens the alert form watching the search
     form = ed.get("/manage/alerts", params={"saved": "crashes"}).text
     assert 'name="saved" value="crashes"' in form and 'name="name" value="crashes"' in form
+    r = ed.post("/manage/alerts", data={"csrf": csrf_of(form), "original": "", "name": "crash-spike",
+                                        "saved": "crashes", "condition": "spike", "metric": "volume"})
+    assert (r.status_code, r.headers["location"]) == (303, "/manage/alerts?done=saved"), r.text
+    assert "watching-crashes</a>, <a href=\"/manage/alerts?edit=crash-spike\">crash-spike" in ed.get("/saved").text
 
 
 def test_a_viewer_reads_the_list_but_every_write_is_refused(site):
