@@ -10,9 +10,11 @@ from datetime import date, datetime, timezone
 from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from listener import store, users
+from listener.app.cli import cli
 from listener.app.web import create_app
 from listener.config import load_settings
 from tests.helpers.posts import make_posts
@@ -68,20 +70,25 @@ def audit(settings) -> list[tuple]:
 def test_an_editor_saves_from_the_search_page_renames_and_deletes(site):
     settings, clients = site
     ed = clients["ed"]
-    page = ed.get("/search", params={"q": "firefox OR chrome", "sentiment": "negative", "since": "2026-11-01"})
+    page = ed.get("/search", params={"q": "firefox OR chrome", "source": "hn", "since": "2026-11-01"})
     assert page.status_code == 200 and 'action="/saved"' in page.text and "Save this search as" in page.text
-    form = {"csrf": csrf_of(page.text), "q": "firefox OR chrome", "sentiment": "negative", "since": "2026-11-01",
+    form = {"csrf": csrf_of(page.text), "q": "firefox OR chrome", "source": "hn", "since": "2026-11-01",
             "name": "  negative browsers "}
     r = ed.post("/saved", data=form)
     assert (r.status_code, r.headers["location"]) == (303, "/saved?done=saved")
     listing = ed.get("/saved").text
-    query = "(firefox OR chrome) sentiment:negative published:[2026-11-01 TO *]"  # the filters are in the query
+    query = "(firefox OR chrome) source:hn published:[2026-11-01 TO *]"  # the filters are in the query
     assert "negative browsers" in listing and query in listing and "saved by ed" in listing
     assert f'href="/search?q={quote(query, safe="").replace("%20", "+")}"' in listing  # Run
     assert "listener digest --search &#39;negative browsers&#39;" in listing
     assert 'href="/manage/alerts?saved=negative+browsers"' in listing
     assert audit(settings)[0] == ("ed", "saved_search.save", "negative browsers", None,
                                   {"query": query, "owner": "ed"})
+    # the saved query finds what the page with its filter boxes found
+    by_boxes = ed.get("/api/search", params={"q": "firefox OR chrome", "source": "hn", "since": "2026-11-01"})
+    by_saved = ed.get("/api/search", params={"q": query})
+    assert by_boxes.json()["total"] > 0 and [h["id"] for h in by_saved.json()["hits"]] == [
+        h["id"] for h in by_boxes.json()["hits"]]
 
     csrf = csrf_of(listing)
     r = ed.post("/saved/rename", data={"csrf": csrf, "original": "negative browsers", "name": "grumbles"})
@@ -116,6 +123,8 @@ def test_a_search_an_alert_rule_watches_is_kept_and_the_rule_is_named(site):
         assert r.status_code == 400 and "alert rule(s) watching-crashes watch it" in r.text, path
     assert ed.put("/api/saved-searches/crashes", json={"name": "crash talk"}).json()["field"] == "name"
     assert ed.delete("/api/saved-searches/crashes").status_code == 400
+    r = CliRunner().invoke(cli, ["--config", str(settings.path), "saved", "remove", "crashes"])
+    assert r.exit_code == 2 and "alert rule(s) watching-crashes watch it" in r.output, r.output
     # the link on /saved opens the alert form watching the search
     form = ed.get("/manage/alerts", params={"saved": "crashes"}).text
     assert 'name="saved" value="crashes"' in form and 'name="name" value="crashes"' in form

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Iterable
 
 import sqlite_utils
 
@@ -34,6 +35,12 @@ def save(db: sqlite_utils.Database, name: str, query: str, *, owner: str | None,
     name = check_name(name)
     parse(query)
     store.save_search(db, name, query, owner=owner, now=now)
+
+
+def rules_watching(rules: Iterable, name: str) -> list[str]:
+    """The names of the alert rules (``settings.alerts.rules``) watching the saved search ``name``
+    (``saved = "NAME"``): renaming or deleting it would break them."""
+    return [r.name for r in rules if r.saved == name]
 
 
 def with_filters(query: str, filters: Filters) -> str:

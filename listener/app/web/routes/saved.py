@@ -30,11 +30,6 @@ DONE = {"saved": "Saved.", "renamed": "Renamed.", "deleted": "Deleted."}
 FILTERS = ("product", "source", "sentiment", "language", "since", "until")  # the search page's boxes
 
 
-def rules_using(settings: Settings, name: str) -> list[str]:
-    """The alert rules watching the saved search ``name`` (``saved = "NAME"``)."""
-    return [r.name for r in settings.alerts.rules if r.saved == name]
-
-
 def _state(s: dict) -> dict:
     return {"query": s["query"], "owner": s["owner"]}
 
@@ -52,7 +47,7 @@ def save_search(db: sqlite_utils.Database, user: Principal, name: str, query: st
 
 
 def _unwatched(settings: Settings, name: str, doing: str) -> None:
-    rules = rules_using(settings, name)
+    rules = search_mod.rules_watching(settings.alerts.rules, name)
     if rules:
         raise BadInput(f"cannot {doing} saved search {name!r}: alert rule(s) {', '.join(rules)} watch it "
                        f"(change or remove them first, on /manage/alerts)", field="name")
@@ -104,7 +99,7 @@ def saved_page(request: Request, db: sqlite_utils.Database, settings: Settings, 
               "digest": f"listener digest --search {shlex.quote(s['name'])}",
               "cli_search": f"listener search --saved {shlex.quote(s['name'])}",
               "alert": link("/manage/alerts", {"saved": s["name"]}),
-              "rules": rules_using(settings, s["name"])} for s in store.saved_searches(db)]
+              "rules": search_mod.rules_watching(settings.alerts.rules, s["name"])} for s in store.saved_searches(db)]
     return pages.render("saved.html.j2", status=problem.http_status if problem else 200, items=items,
                         editor=editor, done=DONE.get(done, ""), error=problem.message if problem else "",
                         csrf=csrf_token(request) if editor else "")
