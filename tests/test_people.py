@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from listener import pipeline, store
+from listener import pipeline, store, users
 from listener.app.web import create_app
 from listener.config import load_settings
 from tests.helpers import NOW
@@ -26,7 +26,7 @@ MALLORY = "<b>mallory</b>"
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("people")
     (folder / "settings.toml").write_text(
         '[store]\npath = "web.db"\n[sentiment]\nmodel = "vader"\n'
@@ -43,7 +43,12 @@ def client(tmp_path_factory):
     db.execute("UPDATE posts SET copy_of = ? WHERE guid = 'copy51'", [original])
     db.conn.commit()
     db.close()
-    return TestClient(create_app(settings, today=lambda: date(2026, 11, 23)))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def client(site):
+    return TestClient(create_app(site, today=lambda: date(2026, 11, 23)))
 
 
 def test_an_authors_numbers_are_counted_by_hand(client):
@@ -119,3 +124,16 @@ def test_results_posts_and_products_link_to_the_pages(client):
     top = client.get(f"/api/products/Chrome?{RANGE}").json()["top_authors"]
     # Chrome posts are odd i, all on hn: user0 (5 15 25 35 45 55) and user1 (1 11 ... 51; not the copy) 6 each
     assert top[:2] == [{"name": "user0", "source": "hn", "mentions": 6}, {"name": "user1", "source": "hn", "mentions": 6}]
+
+
+def test_a_viewer_reads_them_and_a_stranger_does_not(site):
+    """Run last: it adds users to the module's store."""
+    db = store.open_db(site.db_path)
+    users.add_user(db, "vic", "viewer", "a viewer's password", by="test", now="2026-11-23T00:00:00Z")
+    token = users.issue_token(db, "vic", by="test", now="2026-11-23T00:00:00Z")
+    db.close()
+    c = TestClient(create_app(site, today=lambda: date(2026, 11, 23)), follow_redirects=False)
+    assert c.get(f"/api/sources/hn?{RANGE}").status_code == 401
+    assert c.get("/authors/hn/user1").status_code in (302, 303, 401)
+    got = c.get(f"/api/authors/hn/user1?{RANGE}", headers={"Authorization": f"Bearer {token}"})
+    assert got.status_code == 200 and got.json()["posts"] == 9
