@@ -229,3 +229,14 @@ def test_the_manage_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
         name = path.strip("/").replace("/", "-").split("?")[0]
         for width in (1200, 375):
             assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")
+
+
+def test_an_author_and_a_source_page_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """/authors/blog/user0 (whose posts include the one-long-token title) and /sources/blog (issue 17)."""
+    base, _ = site
+    for name, path in (("author", "/authors/blog/user0"), ("source", "/sources/blog")):
+        page.goto(base + path + "?from=2026-11-01&to=2026-11-22")
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")
+        assert page.locator("#products tbody tr").count() == 2 and page.locator("#top-posts li").count() >= 3
+    assert page.locator("#authors a.author").count() == 5   # user0..user4 all post on the blog

@@ -59,6 +59,8 @@ from listener.store.classify import posts_by_ids_to_classify
 
 from listener.store.reports import (mention_rows, mention_window, ranked_mentions, sample_posts, top_facets,
                                     topic_sentiments)
+from listener.store.people import (person_known, person_posts, person_products, person_top_posts,
+                                   product_authors, source_authors)
 from listener.store.runs import Run, close_stale_runs, finish_run, last_digest, recent_runs, recorded_run, start_run
 from listener.store.saved import delete_saved_search, save_search, saved_searches
 from listener.store.sources import (NOT_FOUND_LIMIT, SourceState, record_fetch, source_activity, source_state,

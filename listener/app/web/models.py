@@ -170,7 +170,7 @@ class ProductSummary(BaseModel):
     top_engaged: list[dict]
     alarms: list[dict] = []                   # spikes and drops on the range's days (the digest's detector)
     top_sources: list[dict] = []              # [{name, mentions}] (one product's detail only)
-    top_authors: list[dict] = []
+    top_authors: list[dict] = []              # [{name, source, mentions}]: authors are per source
     previous_mentions: int | None = None      # in the range of the same length just before; null: nothing collected then
     previous_net_sentiment: float | None = None
 
@@ -272,3 +272,46 @@ class MentionState(BaseModel):
     counted: bool
     sentiment_label: Label | None
     labels: MentionLabels
+
+
+class PersonProduct(BaseModel):
+    """A product an author's or a source's posts mention, with the mentions' own labels."""
+    product: str
+    mentions: int
+    positive: int
+    neutral: int
+    negative: int
+    net_sentiment: float | None               # (positive - negative) / labelled mentions x 100; null: none labelled
+
+
+class PersonPost(BaseModel):
+    id: int
+    source: str
+    author: str | None
+    title: str | None
+    url: str | None
+    posted_at: str
+    sentiment_label: str | None               # the post's own label (null: not classified yet)
+    engagement: int                           # score + comments + likes + shares
+
+
+class PersonAuthor(BaseModel):
+    name: str
+    posts: int
+
+
+class PersonSummary(BaseModel):
+    """What one author of a source (``author`` set) or one whole source posted in the range; copies
+    (``posts.copy_of``) are left out of every number."""
+    source: str
+    author: str | None
+    start: str                                # first day of the range (YYYY-MM-DD)
+    end: str                                  # last day (inclusive)
+    posts: int
+    first_post: str | None                    # posted_at of the first and last post in the range
+    last_post: str | None
+    engagement: int                           # total over the posts
+    products: list[PersonProduct]             # most mentioned first
+    top_posts: list[PersonPost]               # most engaged first
+    top_authors: list[PersonAuthor] = []      # a source's most prolific authors (empty for an author)
+    search: str                               # the search page filtered to them over the range
