@@ -97,8 +97,10 @@ def test_a_database_made_by_main_gets_only_the_later_migrations_and_keeps_every_
     db.close()
     after = tables(path)
     same_rows(before, after, len(SINCE_MAIN))
-    for table in before.keys() - {"mentions", "posts", "emerging_topics", "_sqlite_migrations"}:
-        assert after[table] == before[table], table   # only mentions, posts and emerging_topics gain columns
+    for table in before.keys() - {"mentions", "posts", "emerging_topics", "alerts", "_sqlite_migrations"}:
+        assert after[table] == before[table], table   # only mentions, posts, emerging_topics and alerts gain columns
+    assert after["alerts"] and all(dict(row)["status"] == "new" and dict(row)["status_by"] is None
+                                   for row in after["alerts"])   # fired before the inbox: new
     assert all(dict(row)["detected_language"] is None for row in after["posts"])  # the languages were declared
     assert all(dict(row)[c] is None for row in after["mentions"]  # not judged yet
                for c in ("sentiment", "sentiment_label", "confidence", "span", "basis"))

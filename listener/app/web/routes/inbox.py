@@ -68,10 +68,13 @@ def alert_json(row: dict) -> dict:
     """A fired alert as the API and the page show it: the stored columns, ``reason``, ``drivers`` and
     ``examples`` (each with ``post_id``) out of its detail."""
     detail = row.pop("detail") or {}
-    found = detail.get("drivers") or {}
-    row["reason"] = detail.get("reason") or ""
-    row["drivers"] = {k: [list(pair) for pair in found.get(k) or []] for k in ("terms", "sources", "authors", "topics")}
-    row["examples"] = found.get("examples") or []
+    detail = detail if isinstance(detail, dict) else {}
+    found = detail.get("drivers") if isinstance(detail.get("drivers"), dict) else {}  # older rows kept other shapes
+    row["reason"] = str(detail.get("reason") or "")
+    row["drivers"] = {k: [[str(pair[0]), int(pair[1])] for pair in found.get(k) or []
+                          if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], (int, float))]
+                      for k in ("terms", "sources", "authors", "topics")}
+    row["examples"] = [e for e in found.get("examples") or [] if isinstance(e, dict) and isinstance(e.get("post_id"), int)]
     return row
 
 
