@@ -173,3 +173,14 @@ def test_no_path_leaves_the_digest_folder(site, path):
     settings, tokens, _, _ = site
     r = client(settings).get(path, headers=tokens["vic"])
     assert r.status_code == 404 and "outside" not in r.text and "[store]" not in r.text, r.text
+
+
+def test_an_alert_recorded_in_an_older_shape_still_shows():
+    """Rows fired before drivers were a dict (``{"drivers": ["crash"]}``) show with empty drivers, not a 500."""
+    from listener.app.web.routes.inbox import alert_json
+
+    row = alert_json({"id": 1, "detail": {"drivers": ["crash"]}})
+    assert row["reason"] == "" and row["examples"] == [] and row["drivers"]["terms"] == []
+    row = alert_json({"id": 2, "detail": {"reason": "r", "drivers": {"terms": [["a", 2], "bad", ["b"]],
+                                                                     "examples": [{"title": "no id"}]}}})
+    assert row["drivers"]["terms"] == [["a", 2]] and row["examples"] == []
