@@ -37,6 +37,7 @@ from listener.facets import (ENGAGEMENT_FIELDS, ENGAGEMENT_SQL, ENGAGEMENT_STEPS
                              engagement, engagement_token, facet_token, post_facets, site_names)
 from listener.store import migrations
 from listener.store.alerts import checkpoint, deliveries, last_alert, record_alert, record_delivery, set_checkpoint
+from listener.store.alerts import ALERT_STATUSES, AlertFilter, alert_names, fired_alerts, get_alert, set_alert_status
 from listener.store.classify import (count_to_classify, emerging_topics, label_mention, label_post, labelled_mentions,
                                      labelled_posts, posts_to_classify, product_posts, save_classifications,
                                      save_emerging)

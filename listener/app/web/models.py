@@ -315,3 +315,68 @@ class PersonSummary(BaseModel):
     top_posts: list[PersonPost]               # most engaged first
     top_authors: list[PersonAuthor] = []      # a source's most prolific authors (empty for an author)
     search: str                               # the search page filtered to them over the range
+
+AlertStatus = Literal["new", "seen", "handled"]   # store.ALERT_STATUSES
+
+
+class AlertDrivers(BaseModel):
+    """What was behind an alert's window: each list holds [name, count] pairs, most distinctive first."""
+    terms: list[tuple[str, int]]
+    sources: list[tuple[str, int]]
+    authors: list[tuple[str, int]]
+    topics: list[tuple[str, int]]
+
+
+class AlertExample(BaseModel):
+    """An example post of an alert's window (``post_id``: its page is ``/posts/{post_id}``)."""
+    post_id: int
+    title: str | None = None
+    url: str | None = None
+    source: str | None = None
+    posted_at: str | None = None
+    sentiment: float | None = None
+    excerpt: str | None = None
+
+
+class AlertItem(BaseModel):
+    """An alert that fired: the rule, its subject (product or query), condition and metric, when and over which
+    window, the numbers, why (``reason``), its drivers and example posts, and its inbox status (who set it, when)."""
+    id: int
+    rule: str
+    product: str
+    condition: str
+    metric: str
+    fired_at: str
+    window_start: str
+    window_end: str
+    value: float | None
+    expected: float | None
+    p: float | None
+    reason: str
+    drivers: AlertDrivers
+    examples: list[AlertExample]
+    status: AlertStatus
+    status_by: str | None
+    status_at: str | None
+
+
+class AlertList(BaseModel):
+    """A page of fired alerts, newest first; ``total`` counts every alert the filters select."""
+    total: int
+    offset: int
+    limit: int
+    alerts: list[AlertItem]
+
+
+class AlertStatusChange(BaseModel):
+    """An alert's new inbox status: ``seen``, ``handled``, or back to ``new``."""
+    model_config = ConfigDict(extra="forbid")
+    status: AlertStatus
+
+
+class AlertState(BaseModel):
+    """A fired alert's inbox status after a change: who set it and when (null when ``new``)."""
+    id: int
+    status: AlertStatus
+    status_by: str | None
+    status_at: str | None
