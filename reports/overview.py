@@ -58,7 +58,7 @@ class ProductOverview:
     topics: list[dict] = field(default_factory=list)
     top_engaged: list[dict] = field(default_factory=list)
     top_sources: list[dict] = field(default_factory=list)   # [{name, mentions}], most first (``detail`` only)
-    top_authors: list[dict] = field(default_factory=list)
+    top_authors: list[dict] = field(default_factory=list)   # [{name, source, mentions}]: authors are per source
     alarms: list[dict] = field(default_factory=list)  # the digest's spikes and drops on the range's days
     previous_mentions: int | None = None  # in the previous range of the same length; None: nothing collected then
     previous_net_sentiment: float | None = None
@@ -115,8 +115,9 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
             o.topics = store.product_topics(db, p.name, a, b, limit)
             o.top_engaged = [{k: r[k] for k in TOP_ENGAGED_KEYS} for r in store.product_mentions(
                 db, p.name, a, b, order="engagement", limit=limit)]
-            o.top_sources, o.top_authors = ([{"name": v, "mentions": n} for v, n in store.product_facets(
-                db, p.name, a, b, column, limit=limit)] for column in ("source", "author"))
+            o.top_sources = [{"name": v, "mentions": n} for v, n in store.product_facets(
+                db, p.name, a, b, "source", limit=limit)]
+            o.top_authors = store.product_authors(db, p.name, a, b, limit=limit)  # authors are per source
         out.append(o)
     return out
 

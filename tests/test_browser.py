@@ -188,6 +188,16 @@ def site(tmp_path_factory):
     store.upsert_posts(db, posts, now="2026-11-23T00:00:00Z")
     pipeline.classify(db, settings, now=NOW)
     long_id = db.execute("SELECT id FROM posts WHERE guid = 'long'").fetchone()[0]
+    store.record_alert(db, rule="long " + LONG_TOKEN[:60], product=LONG_PRODUCT, condition="spike",  # the inbox
+                       metric="mentions", fired_at="2026-11-22T12:00:00Z", window_start="2026-11-21T12:00:00Z",
+                       window_end="2026-11-22T12:00:00Z", value=9.0, expected=2.0, p=0.01,
+                       detail={"reason": "9 mentions " + LONG_TOKEN, "drivers": {
+                           "terms": [[LONG_TOKEN[:50], 4]], "sources": [["fixture", 9]], "examples": [
+                               {"post_id": long_id, "title": "Firefox " + LONG_TOKEN, "url": LONG_URL,
+                                "source": "fixture", "posted_at": "2026-11-22T10:00:00Z", "excerpt": LONG_TOKEN}]}})
+    settings.digest.output_dir.mkdir()   # the archive: a digest's files (their content is not what is checked here)
+    for ext in ("html", "md", "json", "pdf"):
+        (settings.digest.output_dir / f"digest-2026-11-22-{LONG_TOKEN[:40].lower()}.{ext}").write_text("x")
     db.close()
     with live_server(create_app(settings, today=lambda: date(2026, 11, 23))) as base:
         yield base, long_id
@@ -229,6 +239,29 @@ def test_the_manage_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
         name = path.strip("/").replace("/", "-").split("?")[0]
         for width in (1200, 375):
             assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")
+
+
+def test_an_author_and_a_source_page_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """/authors/blog/user0 (whose posts include the one-long-token title) and /sources/blog (issue 17)."""
+    base, _ = site
+    for name, path in (("author", "/authors/blog/user0"), ("source", "/sources/blog")):
+        page.goto(base + path + "?from=2026-11-01&to=2026-11-22")
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")
+        assert page.locator("#products tbody tr").count() == 2 and page.locator("#top-posts li").count() >= 3
+    assert page.locator("#authors a.author").count() == 5   # user0..user4 all post on the blog
+
+def test_the_alert_inbox_and_the_digest_archive_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """/alerts with an editor's status buttons (the site is open: an admin) and /digests (issue 17e)."""
+    base, _ = site
+    for path in ("/alerts", "/digests"):
+        page.goto(base + path)
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"{path.strip('/')}-{width}.png")
+    page.goto(base + "/alerts")
+    assert page.locator("article.alert form.status-actions button").count() == 2   # seen, handled
+    page.locator("form.status-actions button[value=seen]").click()
+    assert page.locator("article.alert.seen").count() == 1 and "seen by local" in page.inner_text("main")
 
 
 def test_the_saved_searches_page_fits_a_phone_and_a_desktop(site, page, tmp_path):

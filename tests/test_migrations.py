@@ -78,7 +78,7 @@ def same_rows(before: dict[str, list[tuple]], after: dict[str, list[tuple]], app
 SINCE_MAIN = ["0009_mention_sentiment", "0010_mention_labels", "0011_detected_language",
               "0012_mention_sentiment_facets", "0013_parent_url", "0014_copies",
               "0015_mention_rejects", "0016_report_reads", "0017_users",
-              "0018_label_authors"]   # declared after the fixture was made
+              "0018_label_authors", "0019_alert_status"]   # declared after the fixture was made
 
 
 def test_a_database_made_by_main_gets_only_the_later_migrations_and_keeps_every_row(tmp_path):
@@ -97,8 +97,10 @@ def test_a_database_made_by_main_gets_only_the_later_migrations_and_keeps_every_
     db.close()
     after = tables(path)
     same_rows(before, after, len(SINCE_MAIN))
-    for table in before.keys() - {"mentions", "posts", "emerging_topics", "_sqlite_migrations"}:
-        assert after[table] == before[table], table   # only mentions, posts and emerging_topics gain columns
+    for table in before.keys() - {"mentions", "posts", "emerging_topics", "alerts", "_sqlite_migrations"}:
+        assert after[table] == before[table], table   # only mentions, posts, emerging_topics and alerts gain columns
+    assert after["alerts"] and all(dict(row)["status"] == "new" and dict(row)["status_by"] is None
+                                   for row in after["alerts"])   # fired before the inbox: new
     assert all(dict(row)["detected_language"] is None for row in after["posts"])  # the languages were declared
     assert all(dict(row)[c] is None for row in after["mentions"]  # not judged yet
                for c in ("sentiment", "sentiment_label", "confidence", "span", "basis"))

@@ -19,6 +19,7 @@ from tests.helpers.serve import ServeProcess
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 TOKEN = "schemathesis-token"  # serve.token: read-only
 EDITOR: dict[str, str] = {}
+DB: dict[str, object] = {}   # the live server's database path
 SETTINGS = """[store]
 path = "site.db"
 
@@ -51,7 +52,14 @@ def live(tmp_path_factory) -> str:
     pipeline.classify(db, settings, now=NOW)
     users.add_user(db, "editor", "editor", "an editor's password", by="test", now="2026-11-23T00:00:00Z")
     EDITOR["token"] = users.issue_token(db, "editor", by="test", now="2026-11-23T00:00:00Z")
+    store.record_alert(db, rule="fx-spike", product="Firefox", condition="spike", metric="mentions",  # the inbox's alert 1
+                       fired_at="2026-11-22T12:00:00Z", window_start="2026-11-21T12:00:00Z",
+                       window_end="2026-11-22T12:00:00Z", value=9.0, expected=2.0, p=0.01,
+                       detail={"reason": "9 mentions, expected 2", "drivers": {"terms": [["crash", 4]], "examples": [
+                           {"post_id": 1, "title": "Firefox crash", "url": None, "source": "fixture",
+                            "posted_at": "2026-11-22T10:00:00Z", "sentiment": -0.5, "excerpt": "crash"}]}})
     db.close()
+    DB["path"] = settings.db_path
     with ServeProcess(folder / "settings.toml") as server:
         yield server.url
 
@@ -64,7 +72,11 @@ def test_the_api_passes_schemathesis_with_every_check(live, tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-6000:]
-    assert "Tested: 17" in out and "No issues found" in out, out[-3000:]
+    assert "Tested: 21" in out and "No issues found" in out, out[-3000:]
+
+    db = store.open_db(DB["path"])
+    assert any(r["action"] == "alert.status" for r in store.audit_rows(db, limit=10_000))  # the PUT reached alert 1
+    db.close()
     print(f"schemathesis: {time.monotonic() - started:.1f} s")
 
 

@@ -37,6 +37,7 @@ from listener.facets import (ENGAGEMENT_FIELDS, ENGAGEMENT_SQL, ENGAGEMENT_STEPS
                              engagement, engagement_token, facet_token, post_facets, site_names)
 from listener.store import migrations
 from listener.store.alerts import checkpoint, deliveries, last_alert, record_alert, record_delivery, set_checkpoint
+from listener.store.alerts import ALERT_STATUSES, AlertFilter, alert_names, fired_alerts, get_alert, set_alert_status
 from listener.store.classify import (count_to_classify, emerging_topics, label_mention, label_post, labelled_mentions,
                                      labelled_posts, posts_to_classify, product_posts, save_classifications,
                                      save_emerging)
@@ -59,6 +60,8 @@ from listener.store.classify import posts_by_ids_to_classify
 
 from listener.store.reports import (mention_rows, mention_window, ranked_mentions, sample_posts, top_facets,
                                     topic_sentiments)
+from listener.store.people import (person_known, person_posts, person_products, person_top_posts,
+                                   product_authors, source_authors)
 from listener.store.runs import Run, close_stale_runs, finish_run, last_digest, recent_runs, recorded_run, start_run
 from listener.store.saved import delete_saved_search, rename_saved_search, save_search, saved_search, saved_searches
 from listener.store.sources import (NOT_FOUND_LIMIT, SourceState, record_fetch, source_activity, source_state,

@@ -455,6 +455,17 @@ def _m0018(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE mention_labels ADD COLUMN labelled_by TEXT")
     db.execute("ALTER TABLE relevance_labels ADD COLUMN labelled_by TEXT")
 
+
+@_migration("0019_alert_status")
+def _m0019(db: sqlite_utils.Database) -> None:
+    """The alert inbox: each fired alert's status (new, seen, handled), who set it (a user's name, or
+    cli / token / local; NULL while new) and when."""
+    db.execute("ALTER TABLE alerts ADD COLUMN status TEXT NOT NULL DEFAULT 'new' "
+               "CHECK (status IN ('new', 'seen', 'handled'))")
+    db.execute("ALTER TABLE alerts ADD COLUMN status_by TEXT")
+    db.execute("ALTER TABLE alerts ADD COLUMN status_at TEXT")
+    db.execute("CREATE INDEX alerts_fired ON alerts (fired_at)")
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

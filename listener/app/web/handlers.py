@@ -29,7 +29,11 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 
 def secure(response: Response) -> Response:
+    """The security headers on ``response``; a Content-Security-Policy the route set stays (a digest's page)."""
+    own = response.headers.get("Content-Security-Policy")
     response.headers.update(SECURITY_HEADERS)
+    if own:
+        response.headers["Content-Security-Policy"] = own
     return response
 
 

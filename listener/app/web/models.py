@@ -170,7 +170,7 @@ class ProductSummary(BaseModel):
     top_engaged: list[dict]
     alarms: list[dict] = []                   # spikes and drops on the range's days (the digest's detector)
     top_sources: list[dict] = []              # [{name, mentions}] (one product's detail only)
-    top_authors: list[dict] = []
+    top_authors: list[dict] = []              # [{name, source, mentions}]: authors are per source
     previous_mentions: int | None = None      # in the range of the same length just before; null: nothing collected then
     previous_net_sentiment: float | None = None
 
@@ -277,3 +277,111 @@ class MentionState(BaseModel):
     counted: bool
     sentiment_label: Label | None
     labels: MentionLabels
+
+
+class PersonProduct(BaseModel):
+    """A product an author's or a source's posts mention, with the mentions' own labels."""
+    product: str
+    mentions: int
+    positive: int
+    neutral: int
+    negative: int
+    net_sentiment: float | None               # (positive - negative) / labelled mentions x 100; null: none labelled
+
+
+class PersonPost(BaseModel):
+    id: int
+    source: str
+    author: str | None
+    title: str | None
+    url: str | None
+    posted_at: str
+    sentiment_label: str | None               # the post's own label (null: not classified yet)
+    engagement: int                           # score + comments + likes + shares
+
+
+class PersonAuthor(BaseModel):
+    name: str
+    posts: int
+
+
+class PersonSummary(BaseModel):
+    """What one author of a source (``author`` set) or one whole source posted in the range; copies
+    (``posts.copy_of``) are left out of every number."""
+    source: str
+    author: str | None
+    start: str                                # first day of the range (YYYY-MM-DD)
+    end: str                                  # last day (inclusive)
+    posts: int
+    first_post: str | None                    # posted_at of the first and last post in the range
+    last_post: str | None
+    engagement: int                           # total over the posts
+    products: list[PersonProduct]             # most mentioned first
+    top_posts: list[PersonPost]               # most engaged first
+    top_authors: list[PersonAuthor] = []      # a source's most prolific authors (empty for an author)
+    search: str                               # the search page filtered to them over the range
+
+AlertStatus = Literal["new", "seen", "handled"]   # store.ALERT_STATUSES
+
+
+class AlertDrivers(BaseModel):
+    """What was behind an alert's window: each list holds [name, count] pairs, most distinctive first."""
+    terms: list[tuple[str, int]]
+    sources: list[tuple[str, int]]
+    authors: list[tuple[str, int]]
+    topics: list[tuple[str, int]]
+
+
+class AlertExample(BaseModel):
+    """An example post of an alert's window (``post_id``: its page is ``/posts/{post_id}``)."""
+    post_id: int
+    title: str | None = None
+    url: str | None = None
+    source: str | None = None
+    posted_at: str | None = None
+    sentiment: float | None = None
+    excerpt: str | None = None
+
+
+class AlertItem(BaseModel):
+    """An alert that fired: the rule, its subject (product or query), condition and metric, when and over which
+    window, the numbers, why (``reason``), its drivers and example posts, and its inbox status (who set it, when)."""
+    id: int
+    rule: str
+    product: str
+    condition: str
+    metric: str
+    fired_at: str
+    window_start: str
+    window_end: str
+    value: float | None
+    expected: float | None
+    p: float | None
+    reason: str
+    drivers: AlertDrivers
+    examples: list[AlertExample]
+    status: AlertStatus
+    status_by: str | None
+    status_at: str | None
+
+
+class AlertList(BaseModel):
+    """A page of fired alerts, newest first; ``total`` counts every alert the filters select."""
+    total: int
+    offset: int
+    limit: int
+    alerts: list[AlertItem]
+
+
+class AlertStatusChange(BaseModel):
+    """An alert's new inbox status: ``seen``, ``handled``, or back to ``new``."""
+    model_config = ConfigDict(extra="forbid")
+    status: AlertStatus
+
+
+class AlertState(BaseModel):
+    """A fired alert's inbox status after a change: who set it and when (null when ``new``)."""
+    id: int
+    status: AlertStatus
+    status_by: str | None
+    status_at: str | None
