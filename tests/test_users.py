@@ -179,3 +179,23 @@ def test_without_users_or_a_token_the_site_is_open_and_changes_are_audited_as_lo
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw["host"]))  # checked, not listening
     r = run(settings, "-q", "serve", "--host", "0.0.0.0")
     assert r.exit_code == 0 and started == ["0.0.0.0"], r.output  # users exist: no token needed
+
+
+def test_pages_show_who_is_logged_in_and_a_logout_form(site, tmp_path):
+    c = client(site)
+    assert 'id="me"' not in c.get("/login").text
+    login(c, name="ed", password=PASSWORDS["ed"])
+    for path in ("/search", "/manage/products", "/no-such-page"):  # the error page too
+        html = c.get(path).text
+        assert '<span id="me" title="logged in as ed, role editor">ed <small>(editor)</small></span>' in html, path
+        assert '<form method="post" action="/logout" class="logout">' in html and csrf_of(html) == c.cookies["listener_csrf"]
+    r = c.post("/logout", data={"csrf": csrf_of(c.get("/search").text)})
+    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    assert c.get("/search").headers["location"] == "/login"  # the session is over
+    token = client(site)
+    login(token, token="legacy-token")
+    assert '<span id="me" title="logged in as token, role viewer">' in token.get("/search").text
+    (tmp_path / "settings.toml").write_text('[store]\npath = "open.db"\n', encoding="utf-8")
+    opened = TestClient(create_app(load_settings(tmp_path / "settings.toml"), now=lambda: NOW))
+    html = opened.get("/search").text  # an open site: nobody to name, nothing to log out of
+    assert opened.get("/search").status_code == 200 and 'id="me"' not in html and "/logout" not in html

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import sqlite3
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Callable, Iterator
 from urllib.parse import parse_qs
@@ -75,7 +76,13 @@ DbDep = Annotated[sqlite_utils.Database, Depends(get_db)]
 
 
 def get_pages(request: Request) -> Pages:
-    return request.app.state.pages
+    """The page renderer, told who is logged in so the nav shows their name, role and a logout form
+    (nothing on an open site: no users, no token)."""
+    pages: Pages = request.app.state.pages
+    me = current_principal(request)
+    if me is None or me.via == "open":
+        return pages
+    return replace(pages, me=me, logout_csrf=csrf_token(request))
 
 
 PagesDep = Annotated[Pages, Depends(get_pages)]

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from listener.app.web.deps import CSRF_COOKIE, UNAUTHORIZED, authorized
+from listener.app.web.deps import CSRF_COOKIE, UNAUTHORIZED, authorized, get_pages
 from listener.errors import UserError
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -53,7 +53,7 @@ def error_response(request: Request, status: int, message: str, position: int | 
             body["position"] = position
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=challenge)
-    return request.app.state.pages.render("error.html.j2", status=status, title=HTTPStatus(status).phrase,
+    return get_pages(request).render("error.html.j2", status=status, title=HTTPStatus(status).phrase,
                                           message=message)
 
 

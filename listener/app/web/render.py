@@ -10,19 +10,25 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from listener import search as search_mod
+from listener.users import Principal
 from reports.overview import ProductOverview
 from reports.render import safe_url
 
 
 @dataclass(frozen=True)
 class Pages:
-    """Renders a template as an HTML response; ``auth`` tells templates a token guards the site."""
+    """Renders a template as an HTML response; ``auth`` tells templates a token guards the site;
+    ``me`` is who is logged in (None: nobody, or an open site) and ``logout_csrf`` the CSRF token of
+    the nav's logout form, both set per request by ``deps.get_pages``."""
 
     env: Environment
     auth: bool = False
+    me: Principal | None = None
+    logout_csrf: str = ""
 
     def render(self, name: str, status: int = 200, **ctx) -> HTMLResponse:
-        return HTMLResponse(self.env.get_template(name).render(auth=self.auth, **ctx), status_code=status)
+        html = self.env.get_template(name).render(auth=self.auth, me=self.me, logout_csrf=self.logout_csrf, **ctx)
+        return HTMLResponse(html, status_code=status)
 
 
 def link(path: str, form: dict, **extra) -> str:
