@@ -1,6 +1,6 @@
 """Issue 17's whole flow in headless Chromium against a real server and a loopback feed: users made by
 the CLI, an editor adds a product and a source (with a test fetch), a cycle runs, the mentions are found,
-relabelled and the numbers follow, a search is saved, an alert rule fires into the inbox; then a viewer
+relabelled and the numbers follow, the search is saved from its page, an alert rule fires into the inbox; then a viewer
 may read but every change is refused, and so is a form post without its CSRF field."""
 
 from __future__ import annotations
@@ -113,9 +113,15 @@ def test_the_editor_s_flow_and_the_viewer_s_refusals(server, tmp_path):
         pg.goto(url + "/products/Zephyr")
         assert re.search(r": 2 mention\(s\), net sentiment -100\b", pg.inner_text("main")), pg.inner_text("main")
         shot(pg, "product")
-        # save the search: the page has no "Save this search" form on main, so through the API, as this session
-        r = api.post(url + "/api/saved-searches", data={"name": "zephyr", "query": "zephyr"})
-        assert r.status == 201 and r.json()["owner"] == "ed", r.text()
+        # save the search from the search page
+        pg.goto(url + "/search?q=zephyr")
+        pg.fill("form.save-search [name=name]", "zephyr talk")
+        pg.click("form.save-search button[type=submit]")
+        pg.goto(url + "/saved")
+        assert "zephyr talk" in pg.inner_text("main"), pg.inner_text("main")
+        shot(pg, "saved")
+        saved = api.get(url + "/api/saved-searches").json()
+        assert [(x["name"], x["query"], x["owner"]) for x in saved] == [("zephyr talk", "zephyr", "ed")], saved
         # an alert rule that fires on the fixture: 2 or more mentions in 24 hours
         pg.goto(url + "/manage/alerts")
         form = pg.locator('form[action="/manage/alerts"]').last
@@ -141,7 +147,7 @@ def test_the_editor_s_flow_and_the_viewer_s_refusals(server, tmp_path):
 
         login("vi")
         csrf = next(c["value"] for c in pg.context.cookies() if c["name"] == "listener_csrf")
-        for page_ in (posts["Zephyr crashed again"], "/alerts", "/search?q=zephyr"):
+        for page_ in (posts["Zephyr crashed again"], "/alerts", "/search?q=zephyr", "/saved"):
             pg.goto(url + page_)
             assert pg.locator("main form[method=post]").count() == 0, page_  # no editing forms for a viewer
         for page_ in ("/manage/products", "/manage/sources", "/manage/alerts"):
@@ -151,10 +157,11 @@ def test_the_editor_s_flow_and_the_viewer_s_refusals(server, tmp_path):
                              ("/manage/products/remove", {"name": "Zephyr"}), ("/manage/sources/test", {"name": "zblog"}),
                              ("/manage/alerts/remove", {"name": "zephyr-volume"}),
                              (f"/posts/{post_id}/mentions", {"product": "Zephyr", "action": "positive"}),
-                             ("/alerts/1/status", {"status": "handled"})):
+                             ("/alerts/1/status", {"status": "handled"}), ("/saved", {"name": "v", "q": "x"}),
+                             ("/saved/delete", {"name": "zephyr talk"})):
             r = api.post(url + action, form={**form, "csrf": csrf}, max_redirects=0)
             assert r.status == 403 and "editor role" in r.text(), (action, r.status)
         assert api.post(url + "/api/saved-searches", data={"name": "v", "query": "x"}).status == 403
         assert api.get(url + "/api/products/Zephyr").json()["mentions"] == 2  # nothing changed
         browser.close()
-    assert len(shots) == 10
+    assert len(shots) == 12
