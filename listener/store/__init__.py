@@ -72,5 +72,5 @@ from listener.store.users import (add_user, audit, audit_rows, count_admins, end
 from listener.store.sql import TimeLimitExceeded, iter_rows, rows, scratch, time_limit, tuples
 from listener.store.runs import latest_run, save_run_progress
 from listener.store.classify import count_classified_before
-from listener.store.users import last_query_change
+from listener.store.users import last_query_change, set_role
 

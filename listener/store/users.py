@@ -120,3 +120,10 @@ def last_query_change(db: sqlite_utils.Database, product: str) -> str | None:
         if any(old.get(k) != new.get(k) for k in ("aliases", "exclude")):
             return r["at"]
     return None
+
+
+def set_role(db: sqlite_utils.Database, name: str, role: str, *, now: str) -> bool:
+    """Change a user's role (their sessions and token take it at once); False if no such user."""
+    with write(db):
+        return db.conn.execute("UPDATE users SET role = ?, updated_at = ? WHERE name = ?",
+                               [role, now, name]).rowcount > 0
