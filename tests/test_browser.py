@@ -262,3 +262,17 @@ def test_the_alert_inbox_and_the_digest_archive_fit_a_phone_and_a_desktop(site, 
     assert page.locator("article.alert form.status-actions button").count() == 2   # seen, handled
     page.locator("form.status-actions button[value=seen]").click()
     assert page.locator("article.alert.seen").count() == 1 and "seen by local" in page.inner_text("main")
+
+
+def test_the_retag_offer_the_bulk_form_and_the_users_page_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """Issue 17: /manage/products offering a re-tag, search results with the bulk form, /admin/users."""
+    base, _ = site
+    for n, path in enumerate(["/manage/products?done=saved&retag=" + quote(LONG_PRODUCT),
+                              "/search?q=crashing&product=" + quote(LONG_PRODUCT), "/admin/users"]):
+        page.goto(base + path)
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"issue17-{n}-{width}.png")
+        if n == 0:
+            assert page.locator("form.retag button").count() == 1
+        if n == 1:
+            assert page.locator("form#bulk button").count() == 1 and page.locator("input[form=bulk]").count() >= 1
