@@ -219,11 +219,16 @@ def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_
     assert r.status_code == 303 and r.headers["location"] == "/admin/users?done=role"
     r = c.post("/admin/users", data={"do": "remove", "name": "newbie", "csrf": csrf})
     assert r.status_code == 303 and r.headers["location"] == "/admin/users?done=removed"
+    r = run(settings, "users", "role", "ed", "editor")   # the CLI does the same
+    assert r.exit_code == 0 and "'ed' now has the role editor." in r.output, r.output
+    r = run(settings, "users", "role", "root", "viewer")
+    assert r.exit_code == 2 and "'root' is the last admin" in r.output
     db = store.open_db(settings.db_path)
     try:
-        assert [(u["name"], u["role"]) for u in store.users(db)] == [("ed", "admin"), ("root", "admin")]
-        audited = [(a["who"], a["action"], a["target"], a["after"]) for a in store.audit_rows(db, limit=3)]
-        assert audited == [("root", "user.remove", "newbie", None),
+        assert [(u["name"], u["role"]) for u in store.users(db)] == [("ed", "editor"), ("root", "admin")]
+        audited = [(a["who"], a["action"], a["target"], a["after"]) for a in store.audit_rows(db, limit=4)]
+        assert audited == [("cli", "user.role", "ed", {"name": "ed", "role": "editor"}),
+                           ("root", "user.remove", "newbie", None),
                            ("root", "user.role", "ed", {"name": "ed", "role": "admin"}),
                            ("root", "user.add", "newbie", {"name": "newbie", "role": "viewer"})]
     finally:
