@@ -28,7 +28,7 @@ _lock = threading.Lock()  # one re-tag at a time in this process
 def status(settings: Settings) -> dict:
     """The newest re-tag: state (none | running | ok | error | interrupted ...), product, query version,
     posts done and total, started and finished."""
-    db = store.open_db(settings.db_path)
+    db = store.open_db(settings.db_path, migrate=False)   # the app migrated it at start
     try:
         run = store.latest_run(db, "retag")
     finally:
