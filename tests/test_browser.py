@@ -264,6 +264,24 @@ def test_the_alert_inbox_and_the_digest_archive_fit_a_phone_and_a_desktop(site, 
     assert page.locator("article.alert.seen").count() == 1 and "seen by local" in page.inner_text("main")
 
 
+def test_the_saved_searches_page_fits_a_phone_and_a_desktop(site, page, tmp_path):
+    """/saved (issue 17) with a long name and query, an editor's forms (the site is open: an admin), and the
+    search page's "Save this search" form."""
+    base, _ = site
+    saved = page.request.post(base + "/api/saved-searches",
+                              data={"name": "saved " + LONG_TOKEN[:80], "query": "firefox OR " + LONG_TOKEN})
+    assert saved.status == 201, saved.text()
+    for path in ("/saved", "/search?q=firefox&sentiment=negative"):
+        page.goto(base + path)
+        name = path.strip("/").split("?")[0]
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"{name}-{width}.png")
+        if path == "/saved":
+            assert page.locator("li.saved form").count() >= 2 and page.locator("pre.digest").count() >= 1
+        else:
+            assert page.locator("form.save-search input[name=name]").count() == 1
+
+
 def test_the_retag_offer_the_bulk_form_and_the_users_page_fit_a_phone_and_a_desktop(site, page, tmp_path):
     """Issue 17: /manage/products offering a re-tag, search results with the bulk form, /admin/users."""
     base, _ = site

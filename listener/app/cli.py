@@ -811,7 +811,11 @@ def saved_list(obj: Ctx, owner: str | None) -> None:
 @click.argument("name")
 @click.pass_obj
 def saved_remove(obj: Ctx, name: str) -> None:
-    """Delete a saved search."""
+    """Delete a saved search (not one an alert rule watches: the rule would stop working)."""
+    rules = search_mod.rules_watching(obj.settings().alerts.rules, name)
+    if rules:
+        raise BadInput(f"cannot delete saved search {name!r}: alert rule(s) {', '.join(rules)} watch it "
+                       f"(change or remove them first: listener alerts remove RULE)", exit_code=2)
     if not store.delete_saved_search(obj.db(), name):
         raise NotFound(f"no saved search named {name!r}", exit_code=2)
     obj.say(f"Removed saved search {name!r}.")

@@ -8,7 +8,7 @@ The modules, each importing only those above it:
 - ``plan``: ``prepare`` a query and the page's ``Filters`` into a ``Plan`` (its SQL, its steps)
 - ``run``: ``search`` one page of a plan (``Page`` of ``Hit``), ``iter_results`` for every result
 - ``export``: CSV and JSON in chunks (``csv_chunks``, ``json_chunks``)
-- ``saved``: saved searches (``save``, ``saved_query``)
+- ``saved``: saved searches (``save``, ``saved_query``, ``check_name``, ``rules_watching``, ``with_filters``)
 - ``scope``: a search as a report's scope (``condition``, ``bucket_counts``, ``window_rows``)
 
 Facets (the tokens the index holds for fields and ranges) are ``listener.facets``; the SQL search
@@ -20,10 +20,11 @@ from listener.search.export import EXPORT_FIELDS, csv_chunks, export_row, json_c
 from listener.search.plan import SORTS, Filters, Plan, prefix_words, prepare
 from listener.search.query import QueryError, parse
 from listener.search.run import Hit, Page, SearchTooSlow, iter_results, marked_parts, search
-from listener.search.saved import save, saved_query
+from listener.search.saved import check_name, rules_watching, save, saved_query, with_filters
 from listener.search.scope import bucket_counts, condition, window_rows
 
 
-__all__ = ["EXPORT_FIELDS", "SORTS", "Filters", "Hit", "Page", "Plan", "QueryError",
-           "SearchTooSlow", "bucket_counts", "condition", "csv_chunks", "export_row", "iter_results", "json_chunks",
-           "marked_parts", "parse", "prefix_words", "prepare", "save", "saved_query", "search", "window_rows"]
+__all__ = ["EXPORT_FIELDS", "SORTS", "Filters", "Hit", "Page", "Plan", "QueryError", "SearchTooSlow",
+           "bucket_counts", "check_name", "condition", "csv_chunks", "export_row", "iter_results", "json_chunks",
+           "marked_parts", "parse", "prefix_words", "prepare", "rules_watching", "save", "saved_query", "search",
+           "window_rows", "with_filters"]

@@ -28,7 +28,7 @@ backend (PostgreSQL) implements, together with the functions above:
 - ``fts_tokens(db, text)``: text as the index tokenizes it (lower case, Porter-stemmed)
 - ``index_terms(db, prefix, limit)``: the index's terms with a prefix
 - ``highlight(db, docs, expr, marks=, tokens=)``: marked titles and passages for an FTS5 expression
-- ``save_search``, ``saved_searches``, ``delete_saved_search``: saved searches
+- ``save_search``, ``saved_searches``, ``saved_search``, ``rename_saved_search``, ``delete_saved_search``: saved searches
 
 ``users`` holds the users, their sessions and API tokens, and the audit log (``audit``).
 """
@@ -63,7 +63,7 @@ from listener.store.reports import (mention_rows, mention_window, ranked_mention
 from listener.store.people import (person_known, person_posts, person_products, person_top_posts,
                                    product_authors, source_authors)
 from listener.store.runs import Run, close_stale_runs, finish_run, last_digest, recent_runs, recorded_run, start_run
-from listener.store.saved import delete_saved_search, save_search, saved_searches
+from listener.store.saved import delete_saved_search, rename_saved_search, save_search, saved_search, saved_searches
 from listener.store.sources import (NOT_FOUND_LIMIT, SourceState, record_fetch, source_activity, source_state,
                                     sources_table, sync_sources)
 from listener.store.users import (add_user, audit, audit_rows, count_admins, end_session, get_user, has_users,

@@ -201,6 +201,11 @@ class NewSavedSearch(BaseModel):
     query: Annotated[str, Field(max_length=2000, pattern=QUERY_PATTERN)]
 
 
+class SavedSearchRename(BaseModel):
+    """A saved search's new name (none other of that name may exist)."""
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=VALUE_PATTERN)]
+
+
 class ErrorBody(BaseModel):
     """Every API error (4xx and 5xx): what went wrong; ``field``: the parameter it is in; ``position``:
     for an invalid query, the 1-based character where (each only when known)."""

@@ -192,10 +192,12 @@ def channels(settings: Settings, environ: dict | os._Environ = os.environ) -> li
 
 def entry_page(what: str, request: Request, settings: Settings, pages: Any, *, edit_name: str | None = None,
                form: dict | None = None, problem: UserError | None = None, done: str = "",
-               retag: str = "") -> HTMLResponse:
+               prefill: dict | None = None, retag: str = "") -> HTMLResponse:
     section = SECTIONS[what]
     original = edit_name or ""
-    if form is not None:
+    if prefill:  # a new entry's fields filled in (the /saved page's "Add an alert rule for it")
+        values = prefill
+    elif form is not None:
         values = values_or_text(form, section)
         original = form.get("original", "")
     elif edit_name:
@@ -231,8 +233,12 @@ def _entry_routes(what: str) -> None:
 
     @router.get(f"/manage/{what}", response_class=HTMLResponse, include_in_schema=False, name=f"manage_{what}")
     def page(request: Request, settings: SettingsDep, pages: PagesDep, edit: str = "", done: str = "",
-             retag: str = "") -> HTMLResponse:
-        return entry_page(what, request, settings, pages, edit_name=edit or None, done=done, retag=retag)
+             saved: str = "", retag: str = "") -> HTMLResponse:
+        """``?saved=NAME`` (alert rules): the add form watches that saved search; ``?retag=NAME``
+        (products): offer to re-tag existing posts after NAME's query changed."""
+        prefill = {"name": saved, "saved": saved} if what == "alerts" and saved and not edit else None
+        return entry_page(what, request, settings, pages, edit_name=edit or None, done=done, prefill=prefill,
+                          retag=retag)
 
     @router.post(f"/manage/{what}", include_in_schema=False, dependencies=Csrf, name=f"manage_{what}_save")
     async def save_form(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:

@@ -65,11 +65,12 @@ def search_page(request: Request, db: DbDep, settings: SettingsDep, pages: Pages
              "next": link("/search", form, page=page + 1) if page < count else None,
              "csv": link("/search.csv", form)}
     who = current_principal(request)
-    editor = who is not None and who.can("editor")
+    editor = who is not None and who.can("editor")  # may save this search (the form posts to /saved), bulk actions
     bulk = {"csrf": csrf_token(request), "field": CSRF_FIELD, "actions": BULK_ACTIONS,
             "back": link("/search", form, page=page), "changed": changed, "skipped": skipped} if editor else None
     return pages.render("search.html.j2", form=form, choices=choices, error=None, pointer="", page=result,
-                        number=page, pages=count, links=links, notice=_notice(db, plan), bulk=bulk)
+                        number=page, pages=count, links=links, notice=_notice(db, plan),
+                        csrf=csrf_token(request) if editor else "", bulk=bulk)
 
 
 BULK_ACTIONS = {"not_about": "mark not about", "positive": "relabel as positive",

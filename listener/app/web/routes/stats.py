@@ -1,4 +1,5 @@
-"""Stats and saved searches: ``/api/stats`` and ``/api/saved-searches`` (saving and deleting: editors)."""
+"""Stats and saved searches: ``/api/stats`` and ``/api/saved-searches`` (saving, renaming and deleting: editors,
+through the functions the /saved page uses, in routes/saved.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
-from listener import search, store
-from listener.app.web.deps import DbDep, NowDep, require_role
-from listener.app.web.models import ROLE_ERRORS, NewSavedSearch, SavedSearch, Stats, error
-from listener.errors import NotFound
+from listener import store
+from listener.app.web.deps import DbDep, NowDep, SettingsDep, require_role
+from listener.app.web.models import ROLE_ERRORS, NewSavedSearch, SavedSearch, SavedSearchRename, Stats, error
+from listener.app.web.routes import saved
 from listener.users import Principal
 from reports.digest import NOT_COMPUTED_NOTICE
 
@@ -42,25 +43,29 @@ Editor = Annotated[Principal, Depends(require_role("editor"))]
              responses=ROLE_ERRORS)
 def api_save_search(body: NewSavedSearch, db: DbDep, user: Editor, request_now: NowDep) -> dict:
     """Save a search under ``name`` (an editor; the owner is who saves it). 400 if the query does not parse."""
-    name = body.name.strip()
-    with store.write(db):
-        before = next((s for s in store.saved_searches(db) if s["name"] == name), None)
-        search.save(db, name, body.query, owner=user.name, now=request_now)
-        store.audit(db, who=user.who, action="saved_search.save", target=name,
-                    before=before and {"query": before["query"], "owner": before["owner"]},
-                    after={"query": body.query, "owner": user.name}, now=request_now)
-    return next(s for s in store.saved_searches(db) if s["name"] == name)
+    return saved.save_search(db, user, body.name, body.query, now=request_now)
+
+
+SavedName = Annotated[str, Path(pattern=r"^[^\x00-\x1F\x7F-\x9F]*$", description="The saved search's name")]
+WATCHED = ("an alert rule watches the saved search (`saved = \"NAME\"`): `error` names the rules to change first")
+
+
+@router.put("/api/saved-searches/{name}", response_model=SavedSearch, tags=["search"],
+            responses={**ROLE_ERRORS, 400: error(f"The new name is blank, too long, has a control character or is "
+                                                 f"taken (`field` is `name`), or {WATCHED}"),
+                       404: error("No saved search of that name")})
+def api_rename_search(name: SavedName, body: SavedSearchRename, db: DbDep, settings: SettingsDep, user: Editor,
+                      request_now: NowDep) -> dict:
+    """Rename a saved search (an editor): ``{"name": "NEW"}``; 200 with the saved search under its new name
+    (the same name again changes nothing)."""
+    return saved.rename_search(db, settings, user, name, body.name, now=request_now)
 
 
 @router.delete("/api/saved-searches/{name}", status_code=204, tags=["search"],
-               responses={**ROLE_ERRORS, 404: error("No saved search of that name")})
-def api_delete_search(name: Annotated[str, Path(pattern=r"^[^\x00-\x1F\x7F-\x9F]*$")], db: DbDep, user: Editor,
+               responses={**ROLE_ERRORS, 400: error(f"A bad parameter, or {WATCHED}"),
+                          404: error("No saved search of that name")})
+def api_delete_search(name: SavedName, db: DbDep, settings: SettingsDep, user: Editor,
                       request_now: NowDep) -> Response:
     """Delete a saved search (an editor)."""
-    with store.write(db):
-        before = next((s for s in store.saved_searches(db) if s["name"] == name), None)
-        if before is None or not store.delete_saved_search(db, name):
-            raise NotFound(f"no saved search named {name!r}")
-        store.audit(db, who=user.who, action="saved_search.delete", target=name,
-                    before={"query": before["query"], "owner": before["owner"]}, now=request_now)
+    saved.delete_search(db, settings, user, name, now=request_now)
     return Response(status_code=204)
