@@ -119,6 +119,29 @@ def remove_user(db: sqlite_utils.Database, name: str, *, by: str, now: str) -> N
         store.audit(db, who=by, action="user.remove", target=name, before=_public(user), now=now)
 
 
+def set_role(db: sqlite_utils.Database, name: str, role: str, *, by: str, now: str) -> None:
+    """Change a user's role; refuses to demote the last admin."""
+    check_role(role)
+    with store.write(db):
+        user = store.get_user(db, name)
+        if user is None:
+            raise NotFound(f"no user named {name!r}", exit_code=2)
+        if user["role"] == role:
+            return
+        if user["role"] == "admin" and store.count_admins(db) == 1:
+            raise BadInput(f"{name!r} is the last admin: make another user an admin first", field="role")
+        store.set_role(db, name, role, now=now)
+        store.audit(db, who=by, action="user.role", target=name, before=_public(user),
+                    after={"name": name, "role": role}, now=now)
+
+
+def remove_last_admin_refused(db: sqlite_utils.Database, name: str) -> None:
+    """``BadInput`` when ``name`` is the only admin (the web never removes it, even as the only user)."""
+    user = store.get_user(db, name)
+    if user is not None and user["role"] == "admin" and store.count_admins(db) == 1:
+        raise BadInput(f"{name!r} is the last admin: make another user an admin first", field="name")
+
+
 def issue_token(db: sqlite_utils.Database, name: str, *, by: str, now: str) -> str:
     """A new API token for ``name`` (replacing the one they had), returned once; only its hash is kept."""
     token = new_secret()

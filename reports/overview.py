@@ -18,7 +18,8 @@ import sqlite_utils
 
 from listener import store
 from listener.config import Settings
-from reports.digest import NOT_COMPUTED_NOTICE, SPIKE_HISTORY, day_counts, net_sentiment, period_alarms
+from reports.digest import (NOT_COMPUTED_NOTICE, SPIKE_HISTORY, day_counts, net_sentiment, period_alarms,
+                            query_version)
 from reports.spikes import PRESETS
 
 TOP_ENGAGED_KEYS = ("id", "source", "url", "title", "text", "posted_at", "sentiment_label", "engagement")
@@ -62,6 +63,9 @@ class ProductOverview:
     alarms: list[dict] = field(default_factory=list)  # the digest's spikes and drops on the range's days
     previous_mentions: int | None = None  # in the previous range of the same length; None: nothing collected then
     previous_net_sentiment: float | None = None
+    query_version: str = ""            # reports.digest.query_version: the aliases and excludes counted with
+    query_changed_at: str | None = None  # when they last changed in the settings editor (``detail`` only)
+    tagged_before_change: int = 0      # posts last classified before that change: tagged with the older query
 
 
 MAX_DAYS = 366
@@ -109,6 +113,7 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
             o.previous_mentions = sum(d.mentions for d in before)
             o.previous_net_sentiment = net_sentiment(sum(d.positive for d in before),
                                                      sum(d.negative for d in before), sum(d.scored for d in before))
+        o.query_version = query_version(p)
         o.alarms = [{"metric": x.metric, "day": x.day, "kind": x.kind, "value": x.value, "expected": x.expected}
                     for x in period_alarms(p.name, start, end, counted.per_day, counted.known, preset)]
         if p.name == detail:
@@ -118,6 +123,9 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
             o.top_sources = [{"name": v, "mentions": n} for v, n in store.product_facets(
                 db, p.name, a, b, "source", limit=limit)]
             o.top_authors = store.product_authors(db, p.name, a, b, limit=limit)  # authors are per source
+            o.query_changed_at = store.last_query_change(db, p.name)
+            if o.query_changed_at:
+                o.tagged_before_change = store.count_classified_before(db, o.query_changed_at)
         out.append(o)
     return out
 

@@ -280,3 +280,17 @@ def test_the_saved_searches_page_fits_a_phone_and_a_desktop(site, page, tmp_path
             assert page.locator("li.saved form").count() >= 2 and page.locator("pre.digest").count() >= 1
         else:
             assert page.locator("form.save-search input[name=name]").count() == 1
+
+
+def test_the_retag_offer_the_bulk_form_and_the_users_page_fit_a_phone_and_a_desktop(site, page, tmp_path):
+    """Issue 17: /manage/products offering a re-tag, search results with the bulk form, /admin/users."""
+    base, _ = site
+    for n, path in enumerate(["/manage/products?done=saved&retag=" + quote(LONG_PRODUCT),
+                              "/search?q=crashing&product=" + quote(LONG_PRODUCT), "/admin/users"]):
+        page.goto(base + path)
+        for width in (1200, 375):
+            assert_fits(page, "main", width, tmp_path / f"issue17-{n}-{width}.png")
+        if n == 0:
+            assert page.locator("form.retag button").count() == 1
+        if n == 1:
+            assert page.locator("form#bulk button").count() == 1 and page.locator("input[form=bulk]").count() >= 1

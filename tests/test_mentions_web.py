@@ -161,3 +161,40 @@ def test_search_results_link_their_mentions_to_the_post_page(site):
     settings, tokens = site
     r = client(settings).get("/search", params={"q": "Acme"}, headers={"Authorization": f"Bearer {tokens['vic']}"})
     assert r.status_code == 200 and re.search(r'href="/posts/\d+#mentions"', r.text)
+
+
+def test_bulk_actions_on_search_results_mark_and_relabel_the_selected_mentions(site):
+    settings, _ = site
+    c = client(settings)
+    assert login(c, name="vic", password=PASSWORDS["vic"]).status_code == 303
+    page = c.get("/search", params={"q": "Acme"}).text
+    assert 'name="post"' not in page and 'action="/search/bulk"' not in page   # a viewer: no bulk form
+    r = c.post("/search/bulk", data={"post": "1", "product": "Acme", "action": "neutral",
+                                     "csrf": csrf_of(c.get("/login").text)})
+    assert r.status_code == 403
+    c = client(settings)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    page = c.get("/search", params={"q": "Acme", "sort": "date"}).text
+    assert 'action="/search/bulk"' in page and 'form="bulk"' in page
+    csrf, (d1, d5, d6, d2) = csrf_of(page), (post_id(settings, g) for g in ("d1", "d5", "d6", "d2"))
+    before = acme(c)["mentions"]
+    assert c.post("/search/bulk", data={"post": [d1, d5], "product": "Acme", "action": "not_about"}).status_code == 403
+    r = c.post("/search/bulk", data={"post": [d1, d5, d6], "product": "Acme", "action": "not_about", "csrf": csrf,
+                                     "back": "/search?q=Acme&sort=date"})
+    assert r.status_code == 303 and r.headers["location"] == "/search?q=Acme&sort=date&changed=2&skipped=1"
+    assert "2 mention(s) changed, 1 selected post(s) skipped" in c.get(r.headers["location"]).text
+    assert acme(c)["mentions"] == before - 2
+    r = c.post("/search/bulk", data={"post": [d2], "product": "acme", "action": "positive", "csrf": csrf,
+                                     "back": "https://evil.example/"})
+    assert r.status_code == 303 and r.headers["location"] == "/search?changed=1&skipped=0"   # never off the site
+    r = c.post("/search/bulk", data={"post": [d2], "product": "Acme", "action": "explode", "csrf": csrf})
+    assert r.status_code == 400 and "action must be one of" in r.text
+    db = store.open_db(settings.db_path)
+    try:
+        audited = {(a["who"], a["action"], a["target"]) for a in store.audit_rows(db, limit=20)}
+        assert {("ed", "mention.not_about", f"post {d1} / Acme"), ("ed", "mention.not_about", f"post {d5} / Acme"),
+                ("ed", "mention.relabel", f"post {d2} / Acme")} <= audited
+        assert store.mention_marks(db, d2)["Acme"]["sentiment"]["value"] == "positive"
+        assert store.mention_marks(db, d2)["Acme"]["sentiment"]["by"] == "ed"
+    finally:
+        db.close()

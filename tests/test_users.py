@@ -199,3 +199,56 @@ def test_pages_show_who_is_logged_in_and_a_logout_form(site, tmp_path):
     opened = TestClient(create_app(load_settings(tmp_path / "settings.toml"), now=lambda: NOW))
     html = opened.get("/search").text  # an open site: nobody to name, nothing to log out of
     assert opened.get("/search").status_code == 200 and 'id="me"' not in html and "/logout" not in html
+
+def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_admin(tmp_path):
+    from listener import users
+
+    (tmp_path / "settings.toml").write_text('[store]\npath = "site.db"\n', encoding="utf-8")
+    settings = load_settings(tmp_path / "settings.toml")
+    db = store.open_db(settings.db_path)
+    users.add_user(db, "root", "admin", "root's password", by="test", now="2026-11-23T00:00:00Z")
+    users.add_user(db, "ed", "editor", PASSWORDS["ed"], by="test", now="2026-11-23T00:00:00Z")
+    db.close()
+    c = TestClient(create_app(settings, today=lambda: date(2026, 11, 23), now=lambda: NOW), follow_redirects=False)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    assert c.get("/admin/users").status_code == 403
+    r = c.post("/admin/users", data={"do": "remove", "name": "root", "csrf": csrf_of(c.get("/login").text)})
+    assert r.status_code == 403 and "this needs the admin role" in r.text
+    c = TestClient(create_app(settings, today=lambda: date(2026, 11, 23), now=lambda: NOW), follow_redirects=False)
+    assert login(c, name="root", password="root's password").status_code == 303
+    page = c.get("/admin/users").text
+    assert "root (you)" in page and ">ed<" in page
+    csrf = csrf_of(page)
+    assert c.post("/admin/users", data={"do": "add", "name": "newbie", "role": "viewer",
+                                        "password": "newbie's pw"}).status_code == 403   # no CSRF token
+    r = c.post("/admin/users", data={"do": "add", "name": "newbie", "role": "viewer", "password": "newbie's pw",
+                                     "csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/admin/users?done=added"
+    assert "User added." in c.get(r.headers["location"]).text
+    for form, message in (({"do": "add", "name": "bob", "role": "viewer", "password": "short"}, "at least 8"),
+                          ({"do": "add", "name": "newbie", "role": "viewer", "password": "long enough"}, "exists already"),
+                          ({"do": "role", "name": "ed", "role": "boss"}, "role: one of viewer, editor, admin"),
+                          ({"do": "role", "name": "root", "role": "editor"}, "&#39;root&#39; is the last admin"),
+                          ({"do": "remove", "name": "root"}, "&#39;root&#39; is the last admin"),
+                          ({"do": "remove", "name": "nobody"}, "no user named"),
+                          ({"do": "explode"}, "do: one of add, role, remove")):
+        r = c.post("/admin/users", data={**form, "csrf": csrf})
+        assert r.status_code in (400, 404) and message in r.text and 'role="alert"' in r.text, (form, r.text[-800:])
+    r = c.post("/admin/users", data={"do": "role", "name": "ed", "role": "admin", "csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/admin/users?done=role"
+    r = c.post("/admin/users", data={"do": "remove", "name": "newbie", "csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/admin/users?done=removed"
+    r = run(settings, "users", "role", "ed", "editor")   # the CLI does the same
+    assert r.exit_code == 0 and "'ed' now has the role editor." in r.output, r.output
+    r = run(settings, "users", "role", "root", "viewer")
+    assert r.exit_code == 2 and "'root' is the last admin" in r.output
+    db = store.open_db(settings.db_path)
+    try:
+        assert [(u["name"], u["role"]) for u in store.users(db)] == [("ed", "editor"), ("root", "admin")]
+        audited = [(a["who"], a["action"], a["target"], a["after"]) for a in store.audit_rows(db, limit=4)]
+        assert audited == [("cli", "user.role", "ed", {"name": "ed", "role": "editor"}),
+                           ("root", "user.remove", "newbie", None),
+                           ("root", "user.role", "ed", {"name": "ed", "role": "admin"}),
+                           ("root", "user.add", "newbie", {"name": "newbie", "role": "viewer"})]
+    finally:
+        db.close()

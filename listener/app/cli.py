@@ -1204,6 +1204,18 @@ def users_remove(obj: Ctx, name: str) -> None:
     obj.say(f"Removed user {name!r}.")
 
 
+@users_group.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["viewer", "editor", "admin"]))
+@click.pass_obj
+def users_role(obj: Ctx, name: str, role: str) -> None:
+    """Give user NAME another ROLE (at once, in their sessions and token); never demotes the last admin."""
+    from listener import users
+
+    users.set_role(obj.db(), name, role, by="cli", now=iso_utc(obj.now))
+    obj.say(f"{name!r} now has the role {role}.")
+
+
 @users_group.command("list")
 @click.pass_obj
 def users_list(obj: Ctx) -> None:

@@ -112,6 +112,12 @@ def add_entry(path: Path, kind: str, values: Mapping[str, Any]) -> Settings:
     return edit_settings(path, change)
 
 
+def _unwrapped(value: object) -> object:
+    """A table's value as plain Python (tomlkit gives a boolean as a plain ``bool``, with no ``unwrap``)."""
+    unwrap = getattr(value, "unwrap", None)
+    return unwrap() if unwrap else value
+
+
 def update_entry(path: Path, kind: str, name: str, changes: Mapping[str, Any], *,
                  replace: bool = False) -> Settings:
     """Change the keys of the entry called ``name``: a ``None`` value removes the key; with
@@ -125,7 +131,7 @@ def update_entry(path: Path, kind: str, name: str, changes: Mapping[str, Any], *
             if value is None:
                 if key in table:
                     del table[key]
-            elif key not in table or table[key].unwrap() != _plain(value):  # unchanged: keep its comment
+            elif key not in table or _unwrapped(table[key]) != _plain(value):  # unchanged: keep its comment
                 table[key] = _plain(value)
 
     return edit_settings(path, change)

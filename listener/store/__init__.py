@@ -70,4 +70,7 @@ from listener.store.users import (add_user, audit, audit_rows, count_admins, end
                                   remove_user, session_user, set_password, set_token, start_session, token_user,
                                   users)
 from listener.store.sql import TimeLimitExceeded, iter_rows, rows, scratch, time_limit, tuples
+from listener.store.runs import latest_run, save_run_progress
+from listener.store.classify import count_classified_before
+from listener.store.users import last_query_change, set_role
 

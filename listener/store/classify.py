@@ -196,3 +196,8 @@ def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: boo
     for r in found:
         r["terms"], r["post_ids"], r["is_new"] = json.loads(r["terms"]), json.loads(r["post_ids"]), bool(r["is_new"])
     return found
+
+
+def count_classified_before(db: sqlite_utils.Database, stamp: str) -> int:
+    """How many posts were last classified before ``stamp`` (ISO UTC)."""
+    return db.execute("SELECT count(*) FROM posts WHERE classified_at < ?", [stamp]).fetchone()[0]

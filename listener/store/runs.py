@@ -74,3 +74,19 @@ def last_digest(db: sqlite_utils.Database) -> dict | None:
     row = found[0]
     row["detail"] = json.loads(row["detail"] or "{}")
     return row
+
+
+def save_run_progress(db: sqlite_utils.Database, run: Run) -> None:
+    """Write a running job's ``detail`` now (its progress), before ``finish_run`` closes it."""
+    with write(db):
+        db.execute("UPDATE runs SET detail = ? WHERE id = ?", [json.dumps(run.detail, sort_keys=True), run.id])
+
+
+def latest_run(db: sqlite_utils.Database, kind: str) -> dict | None:
+    """The newest run of ``kind`` (running or finished), ``detail`` parsed; None when there is none."""
+    found = rows(db, "SELECT * FROM runs WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind])
+    if not found:
+        return None
+    row = found[0]
+    row["detail"] = json.loads(row["detail"] or "{}")
+    return row

@@ -109,3 +109,21 @@ def audit_rows(db: sqlite_utils.Database, *, limit: int = 100, before_id: int | 
         for key in ("before", "after"):
             r[key] = None if r[key] is None else json.loads(r[key])
     return found
+
+
+def last_query_change(db: sqlite_utils.Database, product: str) -> str | None:
+    """When ``product``'s aliases or excludes last changed through the settings editor (its audit rows:
+    added, or edited with other aliases/exclude), or None when the audit log has no such change."""
+    for r in rows(db, "SELECT at, before, after FROM audit_log WHERE target = ? AND action IN "
+                      "('settings.products.add', 'settings.products.edit') ORDER BY id DESC", [product]):
+        old, new = (json.loads(r[k]) if r[k] else {} for k in ("before", "after"))
+        if any(old.get(k) != new.get(k) for k in ("aliases", "exclude")):
+            return r["at"]
+    return None
+
+
+def set_role(db: sqlite_utils.Database, name: str, role: str, *, now: str) -> bool:
+    """Change a user's role (their sessions and token take it at once); False if no such user."""
+    with write(db):
+        return db.conn.execute("UPDATE users SET role = ?, updated_at = ? WHERE name = ?",
+                               [role, now, name]).rowcount > 0

@@ -16,7 +16,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import tomlkit
 from fastapi import APIRouter, Body, Depends, Request
@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from listener import pipeline, store
 from listener.app.web import live
+from listener.app.web import retag as retag_job
 from listener.app.web.deps import (CSRF_FIELD, PagesDep, SettingsDep, csrf_token, current_principal, get_now,
                                    require_csrf)
 from listener.app.web.models import VALUE_PATTERN, error
@@ -191,7 +192,7 @@ def channels(settings: Settings, environ: dict | os._Environ = os.environ) -> li
 
 def entry_page(what: str, request: Request, settings: Settings, pages: Any, *, edit_name: str | None = None,
                form: dict | None = None, problem: UserError | None = None, done: str = "",
-               prefill: dict | None = None) -> HTMLResponse:
+               prefill: dict | None = None, retag: str = "") -> HTMLResponse:
     section = SECTIONS[what]
     original = edit_name or ""
     if prefill:  # a new entry's fields filled in (the /saved page's "Add an alert rule for it")
@@ -212,7 +213,9 @@ def entry_page(what: str, request: Request, settings: Settings, pages: Any, *, e
                                 "original": original, "type": "", "fields": shown, "open": True}],
                         error=problem.message if problem else "", error_field=field, done=done,
                         channels=channels(settings) if what == "alerts" else None, test=None,
-                        csrf=csrf_token(request), csrf_field=CSRF_FIELD)
+                        csrf=csrf_token(request), csrf_field=CSRF_FIELD,
+                        retag_offer=retag if any(p.name == retag for p in settings.products) else "",
+                        retag=retag_job.status(settings) if what == "products" else None)
 
 
 def values_or_text(form: dict, section: Section | tuple[Setting, ...]) -> dict:
@@ -230,10 +233,12 @@ def _entry_routes(what: str) -> None:
 
     @router.get(f"/manage/{what}", response_class=HTMLResponse, include_in_schema=False, name=f"manage_{what}")
     def page(request: Request, settings: SettingsDep, pages: PagesDep, edit: str = "", done: str = "",
-             saved: str = "") -> HTMLResponse:
-        """``?saved=NAME`` (alert rules): the add form watches that saved search."""
+             saved: str = "", retag: str = "") -> HTMLResponse:
+        """``?saved=NAME`` (alert rules): the add form watches that saved search; ``?retag=NAME``
+        (products): offer to re-tag existing posts after NAME's query changed."""
         prefill = {"name": saved, "saved": saved} if what == "alerts" and saved and not edit else None
-        return entry_page(what, request, settings, pages, edit_name=edit or None, done=done, prefill=prefill)
+        return entry_page(what, request, settings, pages, edit_name=edit or None, done=done, prefill=prefill,
+                          retag=retag)
 
     @router.post(f"/manage/{what}", include_in_schema=False, dependencies=Csrf, name=f"manage_{what}_save")
     async def save_form(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:
@@ -241,11 +246,13 @@ def _entry_routes(what: str) -> None:
         try:
             values = values_from(form, section.settings, kind)
             original = form.get("original", "")
-            save(request, settings, lambda p: edit.update_entry(p, kind, original, values, replace=True)
-                 if original else edit.add_entry(p, kind, values))
+            new = save(request, settings, lambda p: edit.update_entry(p, kind, original, values, replace=True)
+                       if original else edit.add_entry(p, kind, values))
         except UserError as exc:
             return entry_page(what, request, settings, pages, form=form, problem=exc)
-        return RedirectResponse(f"/manage/{what}?done=saved", status_code=303)
+        changed = query_changed(settings, new, original, form.get("name", "")) if what == "products" else None
+        offer = f"&retag={quote(changed)}" if changed else ""
+        return RedirectResponse(f"/manage/{what}?done=saved{offer}", status_code=303)
 
     @router.post(f"/manage/{what}/remove", include_in_schema=False, dependencies=Csrf, name=f"manage_{what}_remove")
     async def remove_form(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:
@@ -259,6 +266,46 @@ def _entry_routes(what: str) -> None:
 
 for _what in ("products", "topics", "alerts"):
     _entry_routes(_what)
+
+
+# --- re-tagging after a product's query changed -------------------------------------------
+
+
+def query_changed(old: Settings, new: Settings, original: str, name: str) -> str | None:
+    """The product's name when saving it added it or changed its aliases or excludes, else None."""
+    after = next((p for p in new.products if p.name == name), None)
+    before = next((p for p in old.products if p.name == (original or name)), None)
+    if after is None:
+        return None
+    if before is None or (before.aliases, before.exclude) != (after.aliases, after.exclude):
+        return after.name
+    return None
+
+
+@router.post("/manage/retag", include_in_schema=False, dependencies=Csrf)
+async def retag_form(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:
+    form = await form_of(request)
+    try:
+        retag_job.start(settings, form.get("product", ""), request.app.state.now)
+    except UserError as exc:
+        return entry_page("products", request, settings, pages, problem=exc)
+    return RedirectResponse("/manage/products?done=retag", status_code=303)
+
+
+class RetagStatus(BaseModel):
+    state: str                     # none | running | ok | partial | error | interrupted
+    product: str | None            # whose query change started it
+    query_version: str | None      # reports.digest.query_version of that product when it started
+    done: int                      # posts classified again so far
+    total: int                     # posts to classify
+    started_at: str | None
+    finished_at: str | None
+
+
+@router.get("/api/manage/retag", response_model=RetagStatus, tags=["manage"],
+            summary="The newest re-tag of existing posts and its progress (posts done of total)")
+def api_retag(settings: SettingsDep) -> dict:
+    return retag_job.status(settings)
 
 
 # --- sources ------------------------------------------------------------------------------

@@ -1,21 +1,26 @@
-"""Search: the search page, its CSV export and ``/api/search``."""
+"""Search: the search page (with an editor's bulk actions on the selected results), its CSV export
+and ``/api/search``."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Iterator, Literal
+from typing import Annotated, Iterator, Literal
+from urllib.parse import parse_qs
 
 import sqlite_utils
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from listener import search as search_mod
 from listener import store
-from listener.app.web.deps import DbDep, PagesDep, SettingsDep, csrf_token, current_principal
+from listener.app.web.deps import (CSRF_FIELD, DbDep, NowDep, PagesDep, SettingsDep, csrf_token, current_principal,
+                                   require_csrf, require_role)
 from listener.app.web.models import QUERY_PATTERN, VALUE_PATTERN, Day, SearchResponse, Sort, error
 from listener.app.web.render import link
-from listener.errors import SQLITE_INT_MAX, BadInput
+from listener.errors import SQLITE_INT_MAX, BadInput, NotFound
 from listener.search.query import SENTIMENTS, QueryError
+from listener.users import Principal
 from reports.digest import NOT_COMPUTED_NOTICE
 
 API_MAX_LIMIT = 500
@@ -32,7 +37,8 @@ def home() -> RedirectResponse:
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
 def search_page(request: Request, db: DbDep, settings: SettingsDep, pages: PagesDep, q: str = "", product: str = "",
                 source: str = "", sentiment: str = "", language: str = "", since: str = "", until: str = "",
-                sort: str = "relevance", page: int = Query(1, ge=1, le=SQLITE_INT_MAX)) -> HTMLResponse:
+                sort: str = "relevance", page: int = Query(1, ge=1, le=SQLITE_INT_MAX), changed: int = -1,
+                skipped: int = 0) -> HTMLResponse:
     form = dict(q=q, product=product, source=source, sentiment=sentiment, language=language,
                 since=since, until=until, sort=sort)
     choices = {"products": [p.name for p in settings.products],
@@ -59,10 +65,60 @@ def search_page(request: Request, db: DbDep, settings: SettingsDep, pages: Pages
              "next": link("/search", form, page=page + 1) if page < count else None,
              "csv": link("/search.csv", form)}
     who = current_principal(request)
-    editor = who is not None and who.can("editor")  # may save this search (the form posts to /saved)
+    editor = who is not None and who.can("editor")  # may save this search (the form posts to /saved), bulk actions
+    bulk = {"csrf": csrf_token(request), "field": CSRF_FIELD, "actions": BULK_ACTIONS,
+            "back": link("/search", form, page=page), "changed": changed, "skipped": skipped} if editor else None
     return pages.render("search.html.j2", form=form, choices=choices, error=None, pointer="", page=result,
                         number=page, pages=count, links=links, notice=_notice(db, plan),
-                        csrf=csrf_token(request) if editor else "")
+                        csrf=csrf_token(request) if editor else "", bulk=bulk)
+
+
+BULK_ACTIONS = {"not_about": "mark not about", "positive": "relabel as positive",
+                "neutral": "relabel as neutral", "negative": "relabel as negative"}
+
+
+@router.post("/search/bulk", include_in_schema=False, dependencies=[Depends(require_csrf)])
+async def bulk_form(request: Request, user: Annotated[Principal, Depends(require_role("editor"))],
+                    settings: SettingsDep, request_now: NowDep) -> Response:
+    """The search page's bulk form: fields ``post`` (one per selected result), ``product``, ``action``
+    (a sentiment or ``not_about``) and ``back`` (the results' URL). Each selected post's mention of the
+    product changes as on the post page (one audit row each); posts that do not mention it are skipped."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    action, product = (form.get(k, [""])[-1] for k in ("action", "product"))
+    back = form.get("back", ["/search"])[-1]
+    if not back.startswith("/search") or back.startswith("/search/"):   # never off this page
+        back = "/search"
+    if action not in BULK_ACTIONS:
+        raise BadInput(f"action must be one of {', '.join(BULK_ACTIONS)}, got {action!r}", field="action")
+    try:
+        ids = sorted({int(v) for v in form.get("post", [])})
+    except ValueError:
+        raise BadInput("post: expected post ids (whole numbers)", field="post") from None
+    if not ids:
+        raise BadInput("post: select at least one result", field="post")
+    if not 0 < ids[0] <= ids[-1] <= SQLITE_INT_MAX:
+        raise BadInput("post: a post id is out of range", field="post")
+    changed = await run_in_threadpool(_bulk, settings, ids, product, action, user, request_now)
+    sep = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{sep}changed={changed}&skipped={len(ids) - changed}", status_code=303)
+
+
+def _bulk(settings, ids: list[int], product: str, action: str, who: Principal, now: str) -> int:
+    """Apply ``action`` to each post's mention of ``product``: how many changed."""
+    from listener.app.web.routes.posts import change_mention
+
+    db = store.open_db(settings.db_path, migrate=False)
+    changed = 0
+    try:
+        for post_id in ids:
+            try:
+                change_mention(db, settings, post_id, product, action, who=who, now=now)
+                changed += 1
+            except NotFound:   # the post does not mention the product (or is gone)
+                pass
+    finally:
+        db.close()
+    return changed
 
 
 @router.get("/search.csv", include_in_schema=False)
