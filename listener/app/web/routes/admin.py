@@ -40,7 +40,7 @@ def users_page(request: Request, db, pages, *, problem: UserError | None = None,
                form: dict | None = None) -> HTMLResponse:
     return pages.render("users.html.j2", status=problem.http_status if problem else 200, users=store.users(db),
                         roles=users.ROLES, csrf=csrf_token(request), error=problem.message if problem else "",
-                        done=USER_DONE.get(done, ""), form={"name": "", "role": "viewer", **(form or {})}, me=getattr(current_principal(request), "who", None))
+                        done=USER_DONE.get(done, ""), form={"name": "", "role": "viewer", **(form or {})})
 
 
 @router.get("/admin/users")
