@@ -5,6 +5,7 @@ mentions (relabel the sentiment, mark not about / about the product, undo), as f
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qs
 
 import sqlite_utils
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -48,7 +49,8 @@ def post_page(post_id: PostId, request: Request, db: DbDep, settings: SettingsDe
     editor = who is not None and who.can("editor")
     return pages.render("post.html.j2", post=post_detail(db, settings, post_id), editor=editor,
                         csrf=csrf_token(request) if editor else "", csrf_field=CSRF_FIELD,
-                        done=done if done in ACTIONS else "")
+                        done=done if done in ACTIONS else "", topics_saved=done == "topics",
+                        topic_names=[t.name for t in settings.topics])
 
 
 @router.get("/api/posts/{post_id}", response_model=PostDetail, tags=["posts"],
@@ -168,3 +170,41 @@ def api_undo_mention(post_id: PostId, product: Product, db: DbDep, settings: Set
     post is classified again at once, so the mention has the model's judgement back (an editor)."""
     name = change_mention(db, settings, post_id, product, "undo", who=user, now=request_now)
     return mention_state(db, post_id, name)
+
+
+# --- set a post's topics --------------------------------------------------------------------------
+
+
+def set_topics(db: sqlite_utils.Database, settings: Settings, post_id: int, chosen: list[str], *,
+               who: Principal, now: str) -> list[str]:
+    """Set the post's topics to ``chosen`` (configured ``[[topics]]`` names, any case; a human label that
+    overrides the model's topics) as ``who`` with one audit row ``post.topics``; the topics as stored."""
+    names = {t.name.casefold(): t.name for t in settings.topics}
+    unknown = sorted({c for c in chosen if c.strip().casefold() not in names})
+    if unknown:
+        raise BadInput(f"unknown topic(s) {', '.join(map(repr, unknown))}; the topics are: "
+                       f"{', '.join(names.values()) or 'none configured'}", field="topic")
+    topics = sorted({names[c.strip().casefold()] for c in chosen})
+    with store.write(db):   # the change and its audit row: one transaction
+        post = store.get_post(db, post_id)
+        if post is None:
+            raise NotFound(f"no post with id {post_id}")
+        before = [t["topic"] for t in post["topics"]]
+        store.label_post(db, post_id, now=now, topics=topics)
+        after = [t["topic"] for t in store.get_post(db, post_id)["topics"]]
+        store.audit(db, who=who.who, action="post.topics", target=f"post {post_id}", before=before, after=after,
+                    now=now)
+    return after
+
+
+@router.post("/posts/{post_id}/topics", include_in_schema=False, dependencies=[Depends(require_csrf)])
+async def topics_form(post_id: PostId, request: Request, user: Editor, settings: SettingsDep,
+                      request_now: NowDep) -> Response:
+    """The post page's topics form: a ``topic`` checkbox per configured topic; back to the page."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    db = store.open_db(settings.db_path, migrate=False)
+    try:
+        await run_in_threadpool(set_topics, db, settings, post_id, form.get("topic", []), who=user, now=request_now)
+    finally:
+        db.close()
+    return RedirectResponse(f"/posts/{post_id}?done=topics#topics", status_code=303)
