@@ -229,13 +229,20 @@ class MentionEvaluation:
     post_level: dict[str, dict[str, float]]
 
 
-def evaluate_mentions(settings: Settings, folder: Path, models: Iterable[str]) -> list[MentionEvaluation]:
-    """Each model's per-mention sentiment on Dong 2014 and SemEval-2014 (restaurants, laptops), read
-    in place from ``folder`` (their terms keep them out of the repository). No model is trained on
-    them, so every item is held out."""
+def mention_sets(folder: Path) -> dict[str, list]:
+    """Dong 2014 and SemEval-2014 (restaurants, laptops) read in place from ``folder``; a missing or
+    broken file is one line (``model_errors``)."""
     with model_errors():
-        sets = {"dong2014": datasets.load_dong(folder),
+        return {"dong2014": datasets.load_dong(folder),
                 **{f"semeval14_{n}": datasets.load_absa_terms(folder, n) for n in sorted(datasets.ABSA_FILES)}}
+
+
+def evaluate_mentions(settings: Settings, folder: Path, models: Iterable[str],
+                      sets: dict[str, list] | None = None) -> list[MentionEvaluation]:
+    """Each model's per-mention sentiment on Dong 2014 and SemEval-2014 (restaurants, laptops), read
+    in place from ``folder`` (their terms keep them out of the repository) unless ``sets`` holds them
+    already. No model is trained on them, so every item is held out."""
+    sets = sets if sets is not None else mention_sets(folder)
     out = []
     for model in models:
         scorer = scorer_for(settings, model, head=False)
@@ -314,12 +321,13 @@ def target_report(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv:
     """``listener eval``: the models' figures on the bundled data (``evaluate_models``), per mention on
     Dong 2014 when ``absa_dir`` holds it, per language of the multilingual artifact (measured on
     ``multilingual_dir`` when given, else as recorded), and the classify step's speed per model (``speed``)."""
+    sets = mention_sets(absa_dir) if absa_dir is not None else None   # a bad folder fails before the long part
     evals = evaluate_models(settings, data_dir=data_dir, cv=cv)
     rows = [_row(r["target"], r["model"], r["value"], r["threshold"], how_measured(ev, r["target"]))
             for ev in evals for r in training.target_rows(ev)]
     rows += multilingual_rows(settings, multilingual_dir)
     models = list(MODELS)
-    mentions = evaluate_mentions(settings, absa_dir, models) if absa_dir is not None else []
+    mentions = evaluate_mentions(settings, absa_dir, models, sets) if absa_dir is not None else []
     for target, threshold in training.MENTION_TARGETS.items():
         name = target.split("_")[0]
         if not mentions:
