@@ -44,7 +44,8 @@ import numpy as np
 from models.datasets import DataError
 from models.features import FEATURE_VERSION, Contribution, normalize, strongest
 from models.sentiment import NEGATIVE, NEUTRAL, POSITIVE, Scorer, Sentiment, SentimentExplanation
-from models.trained import ArtifactError, VocabularyCounter, _array_bytes, _counter, _minor, _ZIP_TIME, \
+from models import trained
+from models.trained import ArtifactError, VocabularyCounter, _array_bytes, _counter, _ZIP_TIME, \
     sklearn_version, smooth_idf, softmax, tfidf
 
 FORMAT = "listener-multilingual-1"
@@ -394,14 +395,8 @@ def serialize(model: MultilingualModel) -> bytes:
 
 def read_meta(path: Path) -> dict:
     """The artifact's ``meta.json``, without loading the models."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return json.loads(z.read("meta.json"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: multilingual model artifact not found "
-                            "(run `listener train --model multilingual --multilingual-data DIR`)") from None
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a listener multilingual model artifact ({exc})") from None
+    return trained.read_meta(path, what="multilingual model artifact",
+                             train="listener train --model multilingual --multilingual-data DIR")
 
 
 def load(path: Path) -> MultilingualModel:
@@ -409,14 +404,7 @@ def load(path: Path) -> MultilingualModel:
     path = Path(path)
     meta = read_meta(path)
     fix = "retrain it with `listener train --model multilingual --multilingual-data DIR`"
-    if meta.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: artifact format {meta.get('format')!r}, this listener reads {FORMAT!r}; {fix}")
-    if meta.get("feature_version") != FEATURE_VERSION:
-        raise ArtifactError(f"{path}: trained with features {meta.get('feature_version')!r}, this listener "
-                            f"computes {FEATURE_VERSION!r}; {fix}")
-    if _minor(meta.get("sklearn_version", "")) != _minor(sklearn_version()):
-        raise ArtifactError(f"{path}: trained with scikit-learn {meta.get('sklearn_version')}, installed is "
-                            f"{sklearn_version()}; {fix}")
+    trained.check_versions(path, meta, FORMAT, fix, install_hint=False)
     langs = meta.get("languages") or {}
     try:
         with zipfile.ZipFile(path) as z:

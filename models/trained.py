@@ -336,15 +336,31 @@ def serialize(model: TrainedModel) -> bytes:
     return buf.getvalue()
 
 
-def read_meta(path: Path) -> dict:
-    """The artifact's ``meta.json``, without loading the model."""
+def read_meta(path: Path, *, what: str = "model artifact", train: str = "listener train") -> dict:
+    """The ZIP artifact's ``meta.json``, without loading the model; ``what`` and ``train`` name the
+    artifact and the command that makes it in the one-line errors."""
     try:
         with zipfile.ZipFile(path) as z:
             return json.loads(z.read("meta.json"))
     except FileNotFoundError:
-        raise ArtifactError(f"{path}: model artifact not found (run `listener train`)") from None
+        raise ArtifactError(f"{path}: {what} not found (run `{train}`)") from None
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a listener model artifact ({exc})") from None
+        raise ArtifactError(f"{path}: not a listener {what} ({exc})") from None
+
+
+def check_versions(path: Path, meta: dict, fmt: str, fix: str, *, install_hint: bool = True) -> None:
+    """An ``ArtifactError`` unless the artifact's format, feature recipe and scikit-learn minor
+    version are this listener's; ``fix`` says what to do (and, with ``install_hint``, which
+    scikit-learn to install instead)."""
+    if meta.get("format") != fmt:
+        raise ArtifactError(f"{path}: artifact format {meta.get('format')!r}, this listener reads {fmt!r}; {fix}")
+    if meta.get("feature_version") != FEATURE_VERSION:
+        raise ArtifactError(f"{path}: trained with features {meta.get('feature_version')!r}, this listener "
+                            f"computes {FEATURE_VERSION!r}; {fix}")
+    if _minor(meta.get("sklearn_version", "")) != _minor(sklearn_version()):
+        hint = f" or install scikit-learn=={meta.get('sklearn_version')}" if install_hint else ""
+        raise ArtifactError(f"{path}: trained with scikit-learn {meta.get('sklearn_version')}, installed is "
+                            f"{sklearn_version()}; {fix}{hint}")
 
 
 def load(path: Path) -> TrainedModel:
@@ -352,14 +368,7 @@ def load(path: Path) -> TrainedModel:
     path = Path(path)
     meta = read_meta(path)
     fix = "retrain it with `listener train`"
-    if meta.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: artifact format {meta.get('format')!r}, this listener reads {FORMAT!r}; {fix}")
-    if meta.get("feature_version") != FEATURE_VERSION:
-        raise ArtifactError(f"{path}: trained with features {meta.get('feature_version')!r}, this listener "
-                            f"computes {FEATURE_VERSION!r}; {fix}")
-    if _minor(meta.get("sklearn_version", "")) != _minor(sklearn_version()):
-        raise ArtifactError(f"{path}: trained with scikit-learn {meta.get('sklearn_version')}, installed is "
-                            f"{sklearn_version()}; {fix} or install scikit-learn=={meta.get('sklearn_version')}")
+    check_versions(path, meta, FORMAT, fix)
     try:
         with zipfile.ZipFile(path) as z:
             arrays_raw = z.read("arrays.npz")
