@@ -560,11 +560,9 @@ def label_post(db: sqlite_utils.Database, settings: Settings, post_id: int, *, n
     if sentiment is None or topics is not None:
         raise BadInput("a product's relabel takes a sentiment and no topics (topics belong to the post)")
     # a mention set apart (not about its product) may be relabelled too: the label applies once it counts
-    mentioned = {m["product"].casefold(): m["product"] for m in post["mentions"] + post["rejected"]}
-    name = mentioned.get(product.strip().casefold())
+    name = store.mentioned_product(post, product)
     if name is None:
-        raise BadInput(f"post {post_id} does not mention {product!r} (it mentions: "
-                       f"{', '.join(sorted(mentioned.values())) or 'no product'})")
+        raise BadInput(store.not_mentioned(post, product))
     store.label_mention(db, post_id, name, sentiment, now=iso_utc(now), by=by)
 
 
@@ -645,11 +643,9 @@ def mark_relevance(db: sqlite_utils.Database, post_id: int, product: str, about:
     post = store.get_post(db, post_id)
     if post is None:
         raise NotFound(f"no post with id {post_id}")
-    mentioned = {m["product"].casefold(): m["product"] for m in post["mentions"] + post["rejected"]}
-    name = mentioned.get(product.strip().casefold())
+    name = store.mentioned_product(post, product)
     if name is None:
-        raise BadInput(f"post {post_id} does not mention {product!r} (it mentions: "
-                       f"{', '.join(sorted(mentioned.values())) or 'no product'})")
+        raise BadInput(store.not_mentioned(post, product))
     store.label_relevance(db, post_id, name, about, now=iso_utc(now), by=by)
     return name
 

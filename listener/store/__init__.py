@@ -47,7 +47,8 @@ from listener.store.fts import TOKENIZER, fts_tokens, highlight, index_terms, pr
 from listener.store.jobs import (daemon_heartbeat, daemon_row, daemon_started, daemon_stopped, ensure_jobs, job_rows,
                                  record_job, set_next_runs)
 from listener.store.posts import (HIT_COLUMNS, POST_FIELDS, TEXT_FIELDS, UpsertCounts, count_posts, distinct_values,
-                                  get_post, post_stats, post_tags, posted_days, posts_by_id, purge_posts, upsert_posts)
+                                  get_post, mentioned_product, not_mentioned, post_stats, post_tags, posted_days,
+                                  posts_by_id, purge_posts, upsert_posts)
 from listener.store.reports import (MENTION_LABEL_SQL, NOT_COMPUTED, Scope, collected_buckets,
                                     collected_days, daily_mentions, first_posted_at, latest_mention_day,
                                     mention_counts, mention_labels, period_posts,

@@ -99,6 +99,19 @@ def upsert_posts(db: sqlite_utils.Database, posts: Sequence[dict], *, now: str) 
     return counts
 
 
+def mentioned_product(post: dict, product: str) -> str | None:
+    """The name as stored of a post's (``get_post``) mention of ``product``, counted or set apart, in
+    any case; None when the post does not mention it."""
+    names = {m["product"].casefold(): m["product"] for m in post["mentions"] + post["rejected"]}
+    return names.get(product.strip().casefold())
+
+
+def not_mentioned(post: dict, product: str) -> str:
+    """The one-line message for a post (``get_post``) that does not mention ``product``."""
+    names = sorted({m["product"] for m in post["mentions"] + post["rejected"]})
+    return f"post {post['id']} does not mention {product!r} (it mentions: {', '.join(names) or 'no product'})"
+
+
 def count_posts(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT count(*) FROM posts").fetchone()[0]
 

@@ -83,11 +83,9 @@ def mentioned(db: sqlite_utils.Database, post_id: int, product: str) -> str:
     post = store.get_post(db, post_id)
     if post is None:
         raise NotFound(f"no post with id {post_id}")
-    names = {m["product"].casefold(): m["product"] for m in post["mentions"] + post["rejected"]}
-    name = names.get(product.strip().casefold())
+    name = store.mentioned_product(post, product)
     if name is None:
-        raise NotFound(f"post {post_id} does not mention {product!r} (it mentions: "
-                       f"{', '.join(sorted(names.values())) or 'no product'})", field="product")
+        raise NotFound(store.not_mentioned(post, product), field="product")
     return name
 
 
