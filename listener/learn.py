@@ -328,15 +328,7 @@ def target_report(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv:
     rows += multilingual_rows(settings, multilingual_dir)
     models = list(MODELS)
     mentions = evaluate_mentions(settings, absa_dir, models, sets) if absa_dir is not None else []
-    for target, threshold in training.MENTION_TARGETS.items():
-        name = target.split("_")[0]
-        if not mentions:
-            rows.append(_row(target, "every model", None, threshold,
-                             "needs --absa-data or $LISTENER_SHARED_DATA (Dong 2014 is not bundled)"))
-        for m in mentions:
-            rows.append(_row(target, m.model, m.figures[name]["macro_f1"], threshold,
-                             f"all {m.figures[name]['n']:,} targets, none trained on; the post's label for "
-                             f"every target: {m.post_level[name]['macro_f1']:.4f}"))
+    rows += mention_rows(mentions)
     rows += relevance_rows()
     if speed:
         posts = datasets.speed_rows(speed_posts, data_dir=data_dir)
@@ -348,6 +340,21 @@ def target_report(settings: Settings, *, data_dir: Path = datasets.DATA_DIR, cv:
                              f"{speed_posts:,} bundled posts, one core; {value / baseline:.2f}x plain VADER "
                              f"({baseline:,.0f}/s in the same run)"))
     return TargetReport(rows, evals, mentions)
+
+
+def mention_rows(mentions: list) -> list[dict]:
+    """The per-mention targets' rows: one per model measured, or one NOT MEASURED row when none was."""
+    rows = []
+    for target, threshold in training.MENTION_TARGETS.items():
+        name = target.split("_")[0]
+        if not mentions:
+            rows.append(_row(target, "every model", None, threshold,
+                             "needs --absa-data or $LISTENER_SHARED_DATA (Dong 2014 is not bundled)"))
+        for m in mentions:
+            rows.append(_row(target, m.model, m.figures[name]["macro_f1"], threshold,
+                             f"all {m.figures[name]['n']:,} targets, none trained on; the post's label for "
+                             f"every target: {m.post_level[name]['macro_f1']:.4f}"))
+    return rows
 
 
 @dataclass

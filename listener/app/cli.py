@@ -976,11 +976,13 @@ def _train_relevance(obj: Ctx, out: str | None, data_dir: str | None, with_label
               help="Folder holding xlmt_multilingual/ and polish_twitter_mozetic2016/: measure each language on its "
                    "validation split now (default: the figures recorded in the artifact when it was trained).")
 @click.option("--speed/--no-speed", default=True, show_default=True,
-              help="Time the classify step per model on 2,000 bundled posts (one core).")
+              help="Time the classify step per model on bundled posts (one core).")
+@click.option("--speed-posts", type=click.IntRange(1, 100_000), default=2000, show_default=True,
+              help="How many bundled posts the speed rows time.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
 @click.pass_obj
 def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_dir: str | None,
-             multilingual_dir: str | None, speed: bool, json_path: str | None) -> None:
+             multilingual_dir: str | None, speed: bool, speed_posts: int, json_path: str | None) -> None:
     """Measure every sentiment model against every target; each is marked met or NOT MET."""
     import json as jsonlib
 
@@ -1015,6 +1017,7 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_
         return
     report = learn.target_report(settings, data_dir=Path(data_dir) if data_dir else datasets.DATA_DIR,
                                  cv=not recorded, absa_dir=Path(absa_dir) if absa_dir else None, speed=speed,
+                                 speed_posts=speed_posts,
                                  multilingual_dir=Path(multilingual_dir) if multilingual_dir else None)
     table = Table(title="Sentiment targets")
     for col in ("target", "model", "value", "target value", "status", "how measured"):
