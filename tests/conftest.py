@@ -99,9 +99,25 @@ def demo_run(tmp_path_factory) -> DemoRun:
     return DemoRun(work, result, address, messages)
 
 
+# The files whose tests take longest (seconds of real time each, measured with --durations=0) go to
+# the workers first, so that the two workers finish together instead of one waiting for a late long file.
+LONGEST_FIRST = ("demo", "browser", "test_daemon", "test_social", "test_schemathesis", "test_web_browser",
+                 "test_schedule", "test_eval", "test_collect", "test_apis", "test_forums", "test_plugins")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With pytest-xdist, the tests that read the session's demo run share one worker (one demo run)."""
+    """With pytest-xdist, a file's tests run on one worker (its module fixtures are built once), the tests
+    that read the session's demo run share one worker (one demo run), and the longest groups start first."""
     for item in items:
         if "demo_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("demo"))
+        elif item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))   # stable: the rest keep their order
+
+
+def _group(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("xdist_group")
+    return marker.kwargs.get("name", marker.args[0] if marker.args else "") if marker else ""
