@@ -39,7 +39,7 @@ from listener.store import migrations
 from listener.store.alerts import checkpoint, deliveries, last_alert, record_alert, record_delivery, set_checkpoint
 from listener.store.alerts import ALERT_STATUSES, AlertFilter, alert_names, fired_alerts, get_alert, set_alert_status
 from listener.store.classify import (count_to_classify, emerging_topics, label_mention, label_post, labelled_mentions,
-                                     labelled_posts, posts_to_classify, product_posts, save_classifications,
+                                     labelled_posts, posts_to_classify, save_classifications,
                                      save_emerging)
 from listener.store.db import BUSY_TIMEOUT_MS, applied_migrations, open_db, write
 from listener.store.duplicates import copies, count_to_sign, posts_to_sign, posts_with_keys, save_signatures
@@ -53,7 +53,7 @@ from listener.store.reports import (MENTION_LABEL_SQL, NOT_COMPUTED, Scope, coll
                                     collected_days, daily_mentions, first_posted_at, latest_mention_day,
                                     mention_counts, mention_labels, period_posts,
                                     product_facets, product_mentions, product_topics,
-                                    topic_sentiment, unjudged_mentions)
+                                    unjudged_mentions)
 from listener.store.relevance import (MARKED_NOT_ABOUT, label_relevance, rejected_mentions, relevance_history,
                                       relevance_marks)
 from listener.store.relevance import mention_marks, unlabel_mention

@@ -165,16 +165,6 @@ def labelled_mentions(db: sqlite_utils.Database) -> list[dict]:
                         ORDER BY p.id, l.product""")
 
 
-def product_posts(db: sqlite_utils.Database, product: str | None, start: str, end: str) -> list[dict]:
-    """Posts in [start, end) mentioning ``product`` (every post when None): id, title, text."""
-    if product is None:
-        return rows(db, "SELECT id, title, text FROM posts WHERE posted_at >= ? AND posted_at < ? ORDER BY id",
-                     [start, end])
-    return rows(db, """SELECT p.id, p.title, p.text FROM mentions m JOIN posts p ON p.id = m.post_id
-                        WHERE m.product = ? AND p.posted_at >= ? AND p.posted_at < ? ORDER BY p.id""",
-                 [product, start, end])
-
-
 def save_emerging(db: sqlite_utils.Database, product: str, start: str, end: str, clusters: Sequence[Any], *,
                   now: str) -> None:
     """Replace the stored clusters of one product and period."""

@@ -184,7 +184,8 @@ def sample_posts(db: sqlite_utils.Database, product: str | None, start: str, end
 
 def topic_sentiments(db: sqlite_utils.Database, start: str, end: str, *,
                      cutoff: str | Scope | None = None) -> dict[str, list[dict]]:
-    """``topic_sentiment`` for every product at once: product -> its topics, most mentions first."""
+    """Per product, per topic of the posts that mention it: how many of those mentions are positive and
+    negative about the product (the mention's label); product -> its topics, most mentions first."""
     scope, args = _mentions_in(start, end, cutoff, topics=True)
     out: dict[str, list[dict]] = {}
     for r in rows(db, f"""
@@ -229,20 +230,6 @@ def product_facets(db: sqlite_utils.Database, product: str, start: str, end: str
         SELECT m.post_{column}, count(*) AS n {scope} AND m.product = ? AND m.post_{column} IS NOT NULL
         GROUP BY m.post_{column} ORDER BY n DESC, m.post_{column} LIMIT ?""", [*args, product, limit])
     return [(r[0], r[1]) for r in found.fetchall()]
-
-
-def topic_sentiment(db: sqlite_utils.Database, product: str, start: str, end: str, *,
-                    cutoff: str | Scope | None = None) -> list[dict]:
-    """Per topic of the posts that mention a product: how many of those mentions are positive and
-    negative about the product (the mention's label)."""
-    scope, args = _mentions_in(start, end, cutoff, topics=True)
-    return rows(db, f"""
-        SELECT t.topic,
-               sum(CASE WHEN m.sentiment_label = 'positive' THEN 1 ELSE 0 END) AS positive,
-               sum(CASE WHEN m.sentiment_label = 'negative' THEN 1 ELSE 0 END) AS negative,
-               count(*) AS n
-        {scope} AND m.product = ?
-        GROUP BY t.topic ORDER BY n DESC, t.topic""", [*args, product])
 
 
 def period_posts(db: sqlite_utils.Database, start: str, end: str,
