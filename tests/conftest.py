@@ -101,8 +101,9 @@ def demo_run(tmp_path_factory) -> DemoRun:
 
 # The files whose tests take longest (seconds of real time each, measured with --durations=0) go to
 # the workers first, so that the two workers finish together instead of one waiting for a late long file.
-LONGEST_FIRST = ("demo", "browser", "test_daemon", "test_social", "test_schemathesis", "test_web_browser",
-                 "test_schedule", "test_eval", "test_collect", "test_apis", "test_forums", "test_plugins")
+LONGEST_FIRST = ("test_daemon", "browser", "demo", "test_social", "test_collect", "test_schemathesis",
+                 "test_schedule", "test_adaptation_cli", "test_web", "test_adapt", "test_query", "test_apis",
+                 "test_eval", "test_models", "test_forums", "test_cli", "test_manage")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
