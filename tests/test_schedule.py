@@ -84,7 +84,8 @@ def test_daemon_schedule_uses_stored_plans_and_catches_up_missed_digests(server,
 def test_collect_job_classifies_then_backs_off_and_recovers(server, write_settings):
     route = server.add("/a.atom", atom([Entry("t:1", "Firefox rocks", "Firefox is great", "2026-11-22T09:00:00Z")]),
                        headers=ATOM)
-    settings = load_settings(write_settings({"a": server.url("/a.atom")}))
+    # scheduling, not mood: VADER spares loading the default model
+    settings = load_settings(write_settings({"a": server.url("/a.atom")}, extra='[sentiment]\nmodel = "vader"\n'))
     store.ensure_jobs(store.open_db(settings.db_path), jobs.job_ids(settings), now=iso_utc(NOW))
 
     r = jobs.run_job(settings, "collect:a", now=NOW, ctx=ctx())
