@@ -629,6 +629,89 @@ def alerts_remove(obj: Ctx, name: str) -> None:
     _remove_entry(obj, "alerts.rules", name, f"Removed alert rule {name}")
 
 
+@cli.group("channels", invoke_without_command=True)
+@click.pass_context
+def channels_cmd(ctx: click.Context) -> None:
+    """List the alert and digest channels; 'channels add|edit|remove' change them ([[channels]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(channels_list)
+
+
+@channels_cmd.command("list")
+@click.pass_obj
+def channels_list(obj: Ctx) -> None:
+    """Every channel: type, where it sends, and whether the environment variables holding its secrets are set."""
+    from listener.config.edit import channel_summary
+
+    shown = [channel_summary(ch) for ch in obj.settings().channels]
+    _print_rows(("name", "type", "sends to", "secrets"),
+                [(c["name"], c["type"], c["where"], "; ".join(f"{s['key']}: ${s['env']} {'set' if s['set'] else 'NOT SET'}"
+                                                              for s in c["secrets"]) or "none") for c in shown],
+                "No channels configured ('listener channels add NAME --type email --to ADDRESS').")
+
+
+def _channel_options(command):
+    """The keys of a [[channels]] entry as options (see the settings table: channels[])."""
+    for option in reversed((
+        click.option("--to", "to", multiple=True, metavar="ADDRESS", help="email: a recipient (repeatable; replaces the list)."),
+        click.option("--from", "sender", metavar="ADDRESS", help="email: the sender."),
+        click.option("--host", help="email: the SMTP server."),
+        click.option("--port", type=click.IntRange(1, 65535), help="email: the SMTP port."),
+        click.option("--security", type=click.Choice(["none", "starttls", "ssl"]), help="email: TLS."),
+        click.option("--user", help="email: the SMTP user (login only when set)."),
+        click.option("--password-env", metavar="VAR", help="email: the environment variable holding the SMTP password."),
+        click.option("--url", help="slack/webhook: the URL (a secret: prefer --url-env)."),
+        click.option("--url-env", metavar="VAR", help="slack/webhook: the environment variable holding the URL."),
+        click.option("--secret-env", metavar="VAR", help="webhook: the environment variable holding the signing secret."),
+        click.option("--attempts", type=click.IntRange(1, 1000), help="Tries before a delivery counts as failed."),
+        click.option("--backoff", type=click.FloatRange(0, 3600), help="Seconds before the first retry."),
+        click.option("--timeout", type=click.FloatRange(0, 3600, min_open=True), help="Seconds per attempt."),
+    )):
+        command = option(command)
+    return command
+
+
+def _channel_values(to: tuple[str, ...], **keys: object) -> dict:
+    """The options given, as the entry's keys (``from`` for ``sender``)."""
+    values: dict = {"to": list(to)} if to else {}
+    values.update({("from" if k == "sender" else k): v for k, v in keys.items() if v is not None})
+    return values
+
+
+@channels_cmd.command("add")
+@click.argument("name")
+@click.option("--type", "type_", type=click.Choice(["email", "slack", "webhook"]), required=True)
+@_channel_options
+@click.pass_obj
+def channels_add(obj: Ctx, name: str, type_: str, to: tuple[str, ...], **keys: object) -> None:
+    """Add a channel (checked by re-loading the settings first; secrets stay in environment variables)."""
+    _add_entry(obj, "channels", {"name": name, "type": type_, **_channel_values(to, **keys)},
+               f"Added channel {name}")
+
+
+@channels_cmd.command("edit")
+@click.argument("name")
+@click.option("--name", "new_name", help="A new name (rules and digest.channels naming the old one must be changed first).")
+@click.option("--type", "type_", type=click.Choice(["email", "slack", "webhook"]), help="Another type.")
+@_channel_options
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a key, e.g. url: its default applies (repeatable).")
+@click.pass_obj
+def channels_edit(obj: Ctx, name: str, new_name: str | None, type_: str | None, to: tuple[str, ...],
+                  unset: tuple[str, ...], **keys: object) -> None:
+    """Change keys of a channel (checked by re-loading the settings first; comments kept)."""
+    changes: dict = {key: None for key in unset}
+    changes.update(_channel_values(to, name=new_name, type=type_, **keys))
+    _edit_entry(obj, "channels", name, changes, f"Changed channel {name}")
+
+
+@channels_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def channels_remove(obj: Ctx, name: str) -> None:
+    """Remove a channel (refused while digest.channels or an alert rule sends to it)."""
+    _remove_entry(obj, "channels", name, f"Removed channel {name}")
+
+
 SHOWN_ERRORS = 3
 
 
