@@ -148,7 +148,9 @@ def test_sessions_end_at_logout_password_change_and_expiry(site):
     login(c, name="vic", password=PASSWORDS["vic"])
     cookie = c.cookies["listener_session"]
     assert c.get("/api/stats").status_code == 200
-    assert c.get("/logout").status_code == 303
+    assert c.post("/logout").status_code == 403  # without the CSRF field: refused, still logged in
+    assert c.get("/api/stats").status_code == 200
+    assert c.post("/logout", data={"csrf": csrf_of(c.get("/logout").text)}).status_code == 303
     kept = client(site)
     kept.cookies.set("listener_session", cookie)  # a copy of the cookie kept past logout: dead, the row is gone
     assert kept.get("/api/stats").status_code == 401
