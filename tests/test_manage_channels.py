@@ -5,6 +5,7 @@ admins only, every web change audited."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -147,3 +148,34 @@ def test_the_api_is_for_admins_and_documents_every_status(site):
     assert client.delete("/api/manage/channels/nope", headers=ann).status_code == 404
     assert client.delete("/api/manage/channels/mail", headers=ed).status_code == 403
     assert client.delete("/api/manage/channels/mail", headers=ann).status_code == 204
+
+
+def test_cli_settings_edits_are_audited_when_the_database_exists(tmp_path, monkeypatch):
+    """Who: cli:<OS user>; without a database the edit works and makes none."""
+    import getpass
+
+    path = tmp_path / "settings.toml"
+    path.write_text(BEFORE, encoding="utf-8")
+    assert invoke(path, "topics", "add", "speed", "--term", "slow").exit_code == 0
+    db_path = load_settings(path).db_path
+    assert not db_path.exists()  # settings edits need no database, and make none
+    store.open_db(db_path).close()
+    monkeypatch.setattr(getpass, "getuser", lambda: "maria")
+    for args in (["products", "add", "Edge"], ["sources", "add", "blog", "--url", "https://example.org/feed"],
+                 ["sources", "edit", "blog", "--interval", "2h"], ["alerts", "remove", "fx"],
+                 ["channels", "edit", "ops", "--timeout", "5"], ["topics", "remove", "speed"]):
+        assert invoke(path, *args).exit_code == 0, args
+
+    def nobody() -> str:
+        raise OSError("no passwd entry")
+
+    monkeypatch.setattr(getpass, "getuser", nobody)
+    assert invoke(path, "products", "remove", "Edge").exit_code == 0
+    assert invoke(path, "products", "remove", "Edge").exit_code != 0  # refused: nothing changed, no row
+    db = store.open_db(db_path)
+    rows = [(r["who"], r["action"], r["target"]) for r in reversed(store.audit_rows(db))]
+    assert rows == [("cli:maria", "settings.products.add", "Edge"), ("cli:maria", "settings.sources.add", "blog"),
+                    ("cli:maria", "settings.sources.edit", "blog"), ("cli:maria", "settings.alerts.rules.remove", "fx"),
+                    ("cli:maria", "settings.channels.edit", "ops"), ("cli:maria", "settings.topics.remove", "speed"),
+                    (f"cli:uid{os.getuid()}", "settings.products.remove", "Edge")]
+    assert store.audit_rows(db)[2]["after"]["timeout"] == 5.0 and HOOK not in str(store.audit_rows(db)[2])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import sqlite3
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,6 +27,7 @@ from listener.text import iso_utc, parse_day, parse_iso
 # Numbers SQLite stores in 64 bits: a bigger option is refused in one line by click, not an overflow later.
 COUNT = click.IntRange(0, SQLITE_INT_MAX)
 POST_ID = click.IntRange(1, SQLITE_INT_MAX)
+T = TypeVar("T")
 MAX_KEEP_DAYS = 36_500  # a hundred years: further back than that is before any date Python can subtract to
 
 
@@ -421,7 +425,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
     from listener.config.edit import add_source
 
-    entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
+    entry = _audited(obj, lambda path: add_source(path, name=name, type=type_, url=url, pairs=pairs))
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
@@ -458,22 +462,62 @@ def _edit_entry(obj: Ctx, kind: str, name: str, changes: dict, done: str) -> Non
 
     if not changes:
         raise BadInput("nothing to change: give at least one option (see --help)")
-    update_entry(settings_path(obj.config), kind, name, changes)
+    _audited(obj, lambda path: update_entry(path, kind, name, changes))
     obj.say(f"{done} in {settings_path(obj.config)}")
 
 
 def _remove_entry(obj: Ctx, kind: str, name: str, done: str) -> None:
     from listener.config.edit import remove_entry
 
-    remove_entry(settings_path(obj.config), kind, name)
+    _audited(obj, lambda path: remove_entry(path, kind, name))
     obj.say(f"{done} from {settings_path(obj.config)}")
 
 
 def _add_entry(obj: Ctx, kind: str, values: dict, done: str) -> None:
     from listener.config.edit import add_entry
 
-    add_entry(settings_path(obj.config), kind, values)
+    _audited(obj, lambda path: add_entry(path, kind, values))
     obj.say(f"{done} to {settings_path(obj.config)}")
+
+
+def cli_user() -> str:
+    """Who the audit log names for a command: ``cli:`` and the OS user (``cli:uid1000`` when the
+    system cannot name them, as in a container without a passwd entry)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError, ImportError):
+        return f"cli:uid{os.getuid()}"
+
+
+def _audited(obj: Ctx, change: Callable[[Path], T]) -> T:
+    """Run one edit of the settings file, then write its audit rows (``settings.KIND.add|edit|remove``, as
+    the web's) into the database when it exists: editing the settings never needs a database. An audit
+    that cannot be written is one warning line; the edit stands."""
+    from listener.config.edit import all_entries, entry_changes
+
+    path = settings_path(obj.config)
+    try:
+        before = all_entries(path)
+    except (OSError, ValueError, UserError):  # no file, or one that does not parse: the edit says so in one line
+        before = None
+    result = change(path)
+    if before is None:
+        return result
+    changes = entry_changes(before, all_entries(path))
+    db_path = load_settings(path).db_path
+    if not changes or not Path(db_path).exists():
+        return result
+    try:
+        db = store.open_db(db_path)
+        try:
+            for action, name, old, new in changes:
+                store.audit(db, who=cli_user(), action=action, target=name, before=old, after=new,
+                            now=iso_utc(obj.now))
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError) as exc:
+        click.echo(f"Warning: the change is saved but not in the audit log of {db_path}: {exc}", err=True)
+    return result
 
 
 def _print_rows(columns: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:
