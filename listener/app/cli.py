@@ -1324,7 +1324,7 @@ def users_passwd(obj: Ctx, name: str, password_stdin: bool) -> None:
 @click.argument("name")
 @click.pass_obj
 def users_remove(obj: Ctx, name: str) -> None:
-    """Remove user NAME (their sessions and API token end)."""
+    """Remove user NAME (their sessions and API tokens end)."""
     from listener import users
 
     users.remove_user(obj.db(), name, by="cli", now=iso_utc(obj.now))
@@ -1346,28 +1346,56 @@ def users_role(obj: Ctx, name: str, role: str) -> None:
 @users_group.command("list")
 @click.pass_obj
 def users_list(obj: Ctx) -> None:
-    """List users: name, role, whether they have an API token, when added."""
+    """List users: name, role, how many API tokens they have, when added."""
     table = Table()
-    for col in ("name", "role", "API token", "added (UTC)"):
+    for col in ("name", "role", "API tokens", "added (UTC)"):
         table.add_column(col, overflow="fold")
     for u in store.users(obj.db()):
-        table.add_row(u["name"], u["role"], "yes" if u["has_token"] else "", u["created_at"])
+        table.add_row(u["name"], u["role"], str(u["tokens"] or ""), u["created_at"])
     Console(width=_width()).print(table)
 
 
 @users_group.command("token")
 @click.argument("name")
+@click.option("--label", default="default", show_default=True,
+              help="A name for the token (ci, laptop): a new label adds a token, the same label replaces it.")
 @click.pass_obj
-def users_token(obj: Ctx, name: str) -> None:
-    """Print a new API token for NAME, once (it replaces their old one; only its hash is stored)."""
+def users_token(obj: Ctx, name: str, label: str) -> None:
+    """Print a new API token for NAME, once (only its hash is stored). It replaces their token of the same
+    label (without --label: 'default', so the plain command replaces the plain token); their others stay."""
     from listener import users
 
     db = obj.db()
-    token = users.issue_token(db, name, by="cli", now=iso_utc(obj.now))
+    token = users.issue_token(db, name, label=label, by="cli", now=iso_utc(obj.now))
     click.echo(token)  # alone on stdout, for a script; the note goes to stderr
     if not obj.quiet:
-        click.echo(f"The API token of {name!r} ({store.get_user(db, name)['role']}): send it as "
+        click.echo(f"The API token {label!r} of {name!r} ({store.get_user(db, name)['role']}): send it as "
                    "`Authorization: Bearer TOKEN`. It is shown only now.", err=True)
+
+
+@users_group.command("tokens")
+@click.argument("name")
+@click.pass_obj
+def users_tokens(obj: Ctx, name: str) -> None:
+    """List NAME's API tokens: label, when made, when last used (never the tokens themselves)."""
+    db = obj.db()
+    if store.get_user(db, name) is None:
+        raise NotFound(f"no user named {name!r}", exit_code=2)
+    _print_rows(("label", "created (UTC)", "last used (UTC)"),
+                [(t["label"], t["created_at"], t["last_used_at"] or "never") for t in store.tokens(db, name)],
+                f"{name!r} has no API token ('listener users token {name} --label LABEL').")
+
+
+@users_group.command("revoke")
+@click.argument("name")
+@click.argument("label")
+@click.pass_obj
+def users_revoke(obj: Ctx, name: str, label: str) -> None:
+    """Revoke NAME's API token LABEL: it stops working at once (their other tokens stay)."""
+    from listener import users
+
+    users.revoke_token(obj.db(), name, label, by="cli", now=iso_utc(obj.now))
+    obj.say(f"Revoked the API token {label!r} of {name!r}.")
 
 
 def main() -> None:  # pragma: no cover - console entry point
