@@ -28,6 +28,8 @@ RANK = {role: i for i, role in enumerate(ROLES)}
 MIN_PASSWORD = 8
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 FIRST_ADMIN = "admin"
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.@-]{0,63}")
+DEFAULT_LABEL = "default"  # a token issued without a label (before labels, each user had one)
 # OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane): ~0.1 s a login on a small server, where
 # argon2-cffi's default (64 MiB, 3 passes, 4 lanes) takes ~0.5 s on two busy cores. The parameters
 # are kept in each hash, so raising them later still verifies the old ones.
@@ -108,7 +110,7 @@ def set_password(db: sqlite_utils.Database, name: str, password: str, *, by: str
 
 
 def remove_user(db: sqlite_utils.Database, name: str, *, by: str, now: str) -> None:
-    """Remove a user (their sessions and token end); refuses to remove the last admin while others remain."""
+    """Remove a user (their sessions and tokens end); refuses to remove the last admin while others remain."""
     with store.write(db):
         user = store.get_user(db, name)
         if user is None:
@@ -142,15 +144,35 @@ def remove_last_admin_refused(db: sqlite_utils.Database, name: str) -> None:
         raise BadInput(f"{name!r} is the last admin: make another user an admin first", field="name")
 
 
-def issue_token(db: sqlite_utils.Database, name: str, *, by: str, now: str) -> str:
-    """A new API token for ``name`` (replacing the one they had), returned once; only its hash is kept."""
+def check_label(label: str) -> str:
+    if not LABEL.fullmatch(label):
+        raise BadInput(f"token label: 1-64 letters, digits, spaces or _ . @ - (starting with a letter or digit), "
+                       f"got {label!r}", field="label")
+    return label
+
+
+def issue_token(db: sqlite_utils.Database, name: str, *, label: str = DEFAULT_LABEL, by: str, now: str) -> str:
+    """A new API token for ``name`` under ``label`` (replacing their token of that label; their others
+    stay), returned once; only its hash is kept."""
+    check_label(label)
     token = new_secret()
     with store.write(db):
         if store.get_user(db, name) is None:
             raise NotFound(f"no user named {name!r}", exit_code=2)
-        store.set_token(db, name, digest(token), now=now)
-        store.audit(db, who=by, action="user.token", target=name, now=now)
+        store.set_token(db, name, digest(token), label=label, now=now)
+        store.audit(db, who=by, action="user.token", target=name, after={"label": label}, now=now)
     return token
+
+
+def revoke_token(db: sqlite_utils.Database, name: str, label: str, *, by: str, now: str) -> None:
+    """Revoke ``name``'s token of that label (it stops working at once)."""
+    with store.write(db):
+        if store.get_user(db, name) is None:
+            raise NotFound(f"no user named {name!r}", exit_code=2)
+        if not store.remove_token(db, name, label):
+            known = ", ".join(repr(t["label"]) for t in store.tokens(db, name)) or "none"
+            raise NotFound(f"{name!r} has no API token labelled {label!r} (theirs: {known})", exit_code=2)
+        store.audit(db, who=by, action="user.revoke", target=name, before={"label": label}, now=now)
 
 
 def ensure_first_admin(db: sqlite_utils.Database, *, now: str) -> str | None:
@@ -176,9 +198,20 @@ def check_password(db: sqlite_utils.Database, name: str, password: str) -> Princ
     return Principal(user["name"], user["role"], "session")
 
 
-def token_principal(db: sqlite_utils.Database, token: str) -> Principal | None:
-    user = store.token_user(db, digest(token))
-    return Principal(user["name"], user["role"], "token") if user else None
+def token_principal(db: sqlite_utils.Database, token: str, *, now: str | None = None) -> Principal | None:
+    """The user an API token belongs to, or None. With ``now`` (ISO UTC) the token's last use is
+    recorded, at most once a minute (a write per request would contend with the daemon's); a
+    database that cannot take the write does not fail the request."""
+    hashed = digest(token)
+    user = store.token_user(db, hashed)
+    if user is None:
+        return None
+    if now is not None and (user["last_used_at"] or "")[:16] != now[:16]:
+        try:
+            store.token_used(db, hashed, now=now)
+        except sqlite3.Error:
+            pass
+    return Principal(user["name"], user["role"], "token")
 
 
 def session_principal(db: sqlite_utils.Database, session_id: str, *, now: str) -> Principal | None:

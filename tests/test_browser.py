@@ -233,7 +233,8 @@ def test_the_login_form_and_the_audit_log_fit_a_phone_and_a_desktop(site, page, 
 def test_the_manage_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
     """The /manage pages (issue 17c) with every form opened, at a desktop's and a phone's width."""
     base, _ = site
-    for path in ("/manage/products?edit=" + quote(LONG_PRODUCT), "/manage/sources", "/manage/alerts"):
+    for path in ("/manage/products?edit=" + quote(LONG_PRODUCT), "/manage/sources", "/manage/alerts",
+                 "/manage/channels"):
         page.goto(base + path)
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         name = path.strip("/").replace("/", "-").split("?")[0]

@@ -202,6 +202,8 @@ def test_the_api_writes_and_documents_every_status(app_site):
                 if method in ("put", "delete"):
                     assert "404" in op["responses"]
     assert spec["paths"]["/api/manage/products"]["post"]["responses"].keys() >= {"201"}
+    assert spec["paths"]["/api/manage/channels"]["post"]["responses"].keys() >= {"201", "403"}  # admins only
+    assert spec["components"]["schemas"]["ChannelEntry"]["properties"]["type"]["enum"] == ["email", "slack", "webhook"]
 
 
 def test_the_web_follows_a_change_made_by_the_cli(app_site):

@@ -142,13 +142,41 @@ def test_api_tokens_by_role_and_the_read_only_legacy_token(site):
     assert c.get("/api/stats", headers=bearer).status_code == 401
 
 
+def test_a_user_has_several_labelled_tokens_each_listed_with_its_last_use_and_revoked_alone(site):
+    ci = run(site, "users", "token", "vic", "--label", "ci").stdout.strip()
+    laptop = run(site, "users", "token", "vic", "--label", "laptop").stdout.strip()
+    plain = run(site, "users", "token", "vic").stdout.strip()  # the label 'default', as before labels
+    now = [NOW]
+    c = client(site, now=lambda: now[0])
+    for token in (ci, laptop, plain):
+        assert c.get("/api/stats", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    now[0] += timedelta(seconds=30)  # the same minute: not written again
+    assert c.get("/api/stats", headers={"Authorization": f"Bearer {ci}"}).status_code == 200
+    listing = run(site, "users", "tokens", "vic").output
+    assert [line.split("│")[1].strip() for line in listing.splitlines() if line.startswith("│")] == \
+        ["ci", "default", "laptop"] and listing.count("2026-11-23T12:00:00Z") == 6 and ci not in listing
+    assert "│ vic   │ viewer │ 3 " in run(site, "users", "list").output
+    r = run(site, "users", "revoke", "vic", "ci")
+    assert r.exit_code == 0 and "Revoked the API token 'ci' of 'vic'." in r.output
+    assert c.get("/api/stats", headers={"Authorization": f"Bearer {ci}"}).status_code == 401
+    assert c.get("/api/stats", headers={"Authorization": f"Bearer {laptop}"}).status_code == 200  # the others stay
+    r = run(site, "users", "revoke", "vic", "ci")
+    assert r.exit_code == 2 and "'vic' has no API token labelled 'ci' (theirs: 'default', 'laptop')" in r.output
+    assert "token label: 1-64 letters" in run(site, "users", "token", "vic", "--label", "a/b").output
+    db = store.open_db(site.db_path)
+    rows = [(r["action"], r["before"], r["after"]) for r in store.audit_rows(db, limit=2)]
+    assert rows == [("user.revoke", {"label": "ci"}, None), ("user.token", None, {"label": "default"})]
+
+
 def test_sessions_end_at_logout_password_change_and_expiry(site):
     now = [NOW]
     c = client(site, now=lambda: now[0])
     login(c, name="vic", password=PASSWORDS["vic"])
     cookie = c.cookies["listener_session"]
     assert c.get("/api/stats").status_code == 200
-    assert c.get("/logout").status_code == 303
+    assert c.post("/logout").status_code == 403  # without the CSRF field: refused, still logged in
+    assert c.get("/api/stats").status_code == 200
+    assert c.post("/logout", data={"csrf": csrf_of(c.get("/logout").text)}).status_code == 303
     kept = client(site)
     kept.cookies.set("listener_session", cookie)  # a copy of the cookie kept past logout: dead, the row is gone
     assert kept.get("/api/stats").status_code == 401

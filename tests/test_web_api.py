@@ -169,7 +169,9 @@ def test_the_login_cookie_is_a_signed_expiring_session_not_the_token(site):
     for value in (expired, sessions("another token").dumps({"by": "token"}), cookie + "x", "s3cret"):
         fresh = TestClient(create_app(site, token="s3cret"), follow_redirects=False, cookies={COOKIE: value})
         assert fresh.get("/search").status_code == 303 and fresh.get("/api/stats").status_code == 401, value
-    out = c.get("/logout")
+    page = c.get("/logout")  # a GET only shows the logout button: the session goes on
+    assert page.status_code == 200 and 'action="/logout"' in page.text and c.get("/search").status_code == 200
+    out = c.post("/logout", data={"csrf": csrf_of(page.text)})
     assert out.status_code == 303 and out.headers["location"] == "/login" and 'listener_session=""' in out.headers["set-cookie"]
     assert c.get("/search").status_code == 303
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import sqlite3
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,6 +27,7 @@ from listener.text import iso_utc, parse_day, parse_iso
 # Numbers SQLite stores in 64 bits: a bigger option is refused in one line by click, not an overflow later.
 COUNT = click.IntRange(0, SQLITE_INT_MAX)
 POST_ID = click.IntRange(1, SQLITE_INT_MAX)
+T = TypeVar("T")
 MAX_KEEP_DAYS = 36_500  # a hundred years: further back than that is before any date Python can subtract to
 
 
@@ -421,7 +425,7 @@ def sources_add(obj: Ctx, name: str, type_: str, url: str | None, pairs: tuple[s
     """Append a [[sources]] entry to the settings file (checked by re-loading it first)."""
     from listener.config.edit import add_source
 
-    entry = add_source(settings_path(obj.config), name=name, type=type_, url=url, pairs=pairs)
+    entry = _audited(obj, lambda path: add_source(path, name=name, type=type_, url=url, pairs=pairs))
     obj.say(f"Added source {entry.name} ({entry.type}) to {settings_path(obj.config)}")
 
 
@@ -458,22 +462,62 @@ def _edit_entry(obj: Ctx, kind: str, name: str, changes: dict, done: str) -> Non
 
     if not changes:
         raise BadInput("nothing to change: give at least one option (see --help)")
-    update_entry(settings_path(obj.config), kind, name, changes)
+    _audited(obj, lambda path: update_entry(path, kind, name, changes))
     obj.say(f"{done} in {settings_path(obj.config)}")
 
 
 def _remove_entry(obj: Ctx, kind: str, name: str, done: str) -> None:
     from listener.config.edit import remove_entry
 
-    remove_entry(settings_path(obj.config), kind, name)
+    _audited(obj, lambda path: remove_entry(path, kind, name))
     obj.say(f"{done} from {settings_path(obj.config)}")
 
 
 def _add_entry(obj: Ctx, kind: str, values: dict, done: str) -> None:
     from listener.config.edit import add_entry
 
-    add_entry(settings_path(obj.config), kind, values)
+    _audited(obj, lambda path: add_entry(path, kind, values))
     obj.say(f"{done} to {settings_path(obj.config)}")
+
+
+def cli_user() -> str:
+    """Who the audit log names for a command: ``cli:`` and the OS user (``cli:uid1000`` when the
+    system cannot name them, as in a container without a passwd entry)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError, ImportError):
+        return f"cli:uid{os.getuid()}"
+
+
+def _audited(obj: Ctx, change: Callable[[Path], T]) -> T:
+    """Run one edit of the settings file, then write its audit rows (``settings.KIND.add|edit|remove``, as
+    the web's) into the database when it exists: editing the settings never needs a database. An audit
+    that cannot be written is one warning line; the edit stands."""
+    from listener.config.edit import all_entries, entry_changes
+
+    path = settings_path(obj.config)
+    try:
+        before = all_entries(path)
+    except (OSError, ValueError, UserError):  # no file, or one that does not parse: the edit says so in one line
+        before = None
+    result = change(path)
+    if before is None:
+        return result
+    changes = entry_changes(before, all_entries(path))
+    db_path = load_settings(path).db_path
+    if not changes or not Path(db_path).exists():
+        return result
+    try:
+        db = store.open_db(db_path)
+        try:
+            for action, name, old, new in changes:
+                store.audit(db, who=cli_user(), action=action, target=name, before=old, after=new,
+                            now=iso_utc(obj.now))
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError) as exc:
+        click.echo(f"Warning: the change is saved but not in the audit log of {db_path}: {exc}", err=True)
+    return result
 
 
 def _print_rows(columns: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> None:
@@ -627,6 +671,89 @@ def alerts_add(obj: Ctx, name: str, product: str | None, query: str | None, save
 def alerts_remove(obj: Ctx, name: str) -> None:
     """Remove an alert rule (its recorded alerts stay)."""
     _remove_entry(obj, "alerts.rules", name, f"Removed alert rule {name}")
+
+
+@cli.group("channels", invoke_without_command=True)
+@click.pass_context
+def channels_cmd(ctx: click.Context) -> None:
+    """List the alert and digest channels; 'channels add|edit|remove' change them ([[channels]] in the settings file)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(channels_list)
+
+
+@channels_cmd.command("list")
+@click.pass_obj
+def channels_list(obj: Ctx) -> None:
+    """Every channel: type, where it sends, and whether the environment variables holding its secrets are set."""
+    from listener.config.edit import channel_summary
+
+    shown = [channel_summary(ch) for ch in obj.settings().channels]
+    _print_rows(("name", "type", "sends to", "secrets"),
+                [(c["name"], c["type"], c["where"], "; ".join(f"{s['key']}: ${s['env']} {'set' if s['set'] else 'NOT SET'}"
+                                                              for s in c["secrets"]) or "none") for c in shown],
+                "No channels configured ('listener channels add NAME --type email --to ADDRESS').")
+
+
+def _channel_options(command):
+    """The keys of a [[channels]] entry as options (see the settings table: channels[])."""
+    for option in reversed((
+        click.option("--to", "to", multiple=True, metavar="ADDRESS", help="email: a recipient (repeatable; replaces the list)."),
+        click.option("--from", "sender", metavar="ADDRESS", help="email: the sender."),
+        click.option("--host", help="email: the SMTP server."),
+        click.option("--port", type=click.IntRange(1, 65535), help="email: the SMTP port."),
+        click.option("--security", type=click.Choice(["none", "starttls", "ssl"]), help="email: TLS."),
+        click.option("--user", help="email: the SMTP user (login only when set)."),
+        click.option("--password-env", metavar="VAR", help="email: the environment variable holding the SMTP password."),
+        click.option("--url", help="slack/webhook: the URL (a secret: prefer --url-env)."),
+        click.option("--url-env", metavar="VAR", help="slack/webhook: the environment variable holding the URL."),
+        click.option("--secret-env", metavar="VAR", help="webhook: the environment variable holding the signing secret."),
+        click.option("--attempts", type=click.IntRange(1, 1000), help="Tries before a delivery counts as failed."),
+        click.option("--backoff", type=click.FloatRange(0, 3600), help="Seconds before the first retry."),
+        click.option("--timeout", type=click.FloatRange(0, 3600, min_open=True), help="Seconds per attempt."),
+    )):
+        command = option(command)
+    return command
+
+
+def _channel_values(to: tuple[str, ...], **keys: object) -> dict:
+    """The options given, as the entry's keys (``from`` for ``sender``)."""
+    values: dict = {"to": list(to)} if to else {}
+    values.update({("from" if k == "sender" else k): v for k, v in keys.items() if v is not None})
+    return values
+
+
+@channels_cmd.command("add")
+@click.argument("name")
+@click.option("--type", "type_", type=click.Choice(["email", "slack", "webhook"]), required=True)
+@_channel_options
+@click.pass_obj
+def channels_add(obj: Ctx, name: str, type_: str, to: tuple[str, ...], **keys: object) -> None:
+    """Add a channel (checked by re-loading the settings first; secrets stay in environment variables)."""
+    _add_entry(obj, "channels", {"name": name, "type": type_, **_channel_values(to, **keys)},
+               f"Added channel {name}")
+
+
+@channels_cmd.command("edit")
+@click.argument("name")
+@click.option("--name", "new_name", help="A new name (rules and digest.channels naming the old one must be changed first).")
+@click.option("--type", "type_", type=click.Choice(["email", "slack", "webhook"]), help="Another type.")
+@_channel_options
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a key, e.g. url: its default applies (repeatable).")
+@click.pass_obj
+def channels_edit(obj: Ctx, name: str, new_name: str | None, type_: str | None, to: tuple[str, ...],
+                  unset: tuple[str, ...], **keys: object) -> None:
+    """Change keys of a channel (checked by re-loading the settings first; comments kept)."""
+    changes: dict = {key: None for key in unset}
+    changes.update(_channel_values(to, name=new_name, type=type_, **keys))
+    _edit_entry(obj, "channels", name, changes, f"Changed channel {name}")
+
+
+@channels_cmd.command("remove")
+@click.argument("name")
+@click.pass_obj
+def channels_remove(obj: Ctx, name: str) -> None:
+    """Remove a channel (refused while digest.channels or an alert rule sends to it)."""
+    _remove_entry(obj, "channels", name, f"Removed channel {name}")
 
 
 SHOWN_ERRORS = 3
@@ -1200,7 +1327,7 @@ def users_passwd(obj: Ctx, name: str, password_stdin: bool) -> None:
 @click.argument("name")
 @click.pass_obj
 def users_remove(obj: Ctx, name: str) -> None:
-    """Remove user NAME (their sessions and API token end)."""
+    """Remove user NAME (their sessions and API tokens end)."""
     from listener import users
 
     users.remove_user(obj.db(), name, by="cli", now=iso_utc(obj.now))
@@ -1222,28 +1349,56 @@ def users_role(obj: Ctx, name: str, role: str) -> None:
 @users_group.command("list")
 @click.pass_obj
 def users_list(obj: Ctx) -> None:
-    """List users: name, role, whether they have an API token, when added."""
+    """List users: name, role, how many API tokens they have, when added."""
     table = Table()
-    for col in ("name", "role", "API token", "added (UTC)"):
+    for col in ("name", "role", "API tokens", "added (UTC)"):
         table.add_column(col, overflow="fold")
     for u in store.users(obj.db()):
-        table.add_row(u["name"], u["role"], "yes" if u["has_token"] else "", u["created_at"])
+        table.add_row(u["name"], u["role"], str(u["tokens"] or ""), u["created_at"])
     Console(width=_width()).print(table)
 
 
 @users_group.command("token")
 @click.argument("name")
+@click.option("--label", default="default", show_default=True,
+              help="A name for the token (ci, laptop): a new label adds a token, the same label replaces it.")
 @click.pass_obj
-def users_token(obj: Ctx, name: str) -> None:
-    """Print a new API token for NAME, once (it replaces their old one; only its hash is stored)."""
+def users_token(obj: Ctx, name: str, label: str) -> None:
+    """Print a new API token for NAME, once (only its hash is stored). It replaces their token of the same
+    label (without --label: 'default', so the plain command replaces the plain token); their others stay."""
     from listener import users
 
     db = obj.db()
-    token = users.issue_token(db, name, by="cli", now=iso_utc(obj.now))
+    token = users.issue_token(db, name, label=label, by="cli", now=iso_utc(obj.now))
     click.echo(token)  # alone on stdout, for a script; the note goes to stderr
     if not obj.quiet:
-        click.echo(f"The API token of {name!r} ({store.get_user(db, name)['role']}): send it as "
+        click.echo(f"The API token {label!r} of {name!r} ({store.get_user(db, name)['role']}): send it as "
                    "`Authorization: Bearer TOKEN`. It is shown only now.", err=True)
+
+
+@users_group.command("tokens")
+@click.argument("name")
+@click.pass_obj
+def users_tokens(obj: Ctx, name: str) -> None:
+    """List NAME's API tokens: label, when made, when last used (never the tokens themselves)."""
+    db = obj.db()
+    if store.get_user(db, name) is None:
+        raise NotFound(f"no user named {name!r}", exit_code=2)
+    _print_rows(("label", "created (UTC)", "last used (UTC)"),
+                [(t["label"], t["created_at"], t["last_used_at"] or "never") for t in store.tokens(db, name)],
+                f"{name!r} has no API token ('listener users token {name} --label LABEL').")
+
+
+@users_group.command("revoke")
+@click.argument("name")
+@click.argument("label")
+@click.pass_obj
+def users_revoke(obj: Ctx, name: str, label: str) -> None:
+    """Revoke NAME's API token LABEL: it stops working at once (their other tokens stay)."""
+    from listener import users
+
+    users.revoke_token(obj.db(), name, label, by="cli", now=iso_utc(obj.now))
+    obj.say(f"Revoked the API token {label!r} of {name!r}.")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,4 +1,4 @@
-"""Change what settings.toml tracks (products, topics, sources, alert rules) from the CLI or the web.
+"""Change what settings.toml tracks (products, topics, sources, alert rules, channels) from the CLI or the web.
 
 The settings file stays the single source of truth. Each change is made on a tomlkit document,
 so the user's comments, order and layout survive; the changed text is then loaded in memory by
@@ -10,6 +10,7 @@ names the file and the key (``settings.toml: alerts.rules[0].product: no product
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import tomllib
@@ -22,7 +23,7 @@ import tomlkit
 from tomlkit.items import AoT
 
 from listener.config.reader import parse_settings
-from listener.config.settings import ConfigError, Settings, Source
+from listener.config.settings import Channel, ConfigError, Settings, Source
 from listener.errors import BadInput, NotFound
 from listener.files import write_atomic
 
@@ -38,7 +39,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("products", "product", True), Kind("topics", "topic", True),
-    Kind("sources", "source", False), Kind("alerts.rules", "alert rule", False))}
+    Kind("sources", "source", False), Kind("alerts.rules", "alert rule", False), Kind("channels", "channel", False))}
 
 
 def edit_settings(path: Path, change: Callable[[tomlkit.TOMLDocument], tomlkit.TOMLDocument | None]) -> Settings:
@@ -138,10 +139,14 @@ def update_entry(path: Path, kind: str, name: str, changes: Mapping[str, Any], *
 
 
 def remove_entry(path: Path, kind: str, name: str) -> Settings:
-    """Remove the entry called ``name`` (a rule still naming it makes the loader refuse)."""
+    """Remove the entry called ``name`` (a rule still naming it makes the loader refuse; a channel
+    still in use is refused first, naming where it is used)."""
     def change(doc: tomlkit.TOMLDocument) -> None:
         entries = _array(doc, KINDS[kind])
-        del entries[_index(doc, KINDS[kind], name)]
+        index = _index(doc, KINDS[kind], name)
+        if kind == "channels":
+            _refuse_used_channel(path, doc, index, str(entries[index].get("name", "")))
+        del entries[index]
         if not len(entries):  # else tomlkit writes "key = []" where the tables were
             *outer, last = KINDS[kind].key.split(".")
             parents = [doc]
@@ -155,6 +160,19 @@ def remove_entry(path: Path, kind: str, name: str) -> Settings:
     return edit_settings(path, change)
 
 
+def _refuse_used_channel(path: Path, doc: tomlkit.TOMLDocument, index: int, name: str) -> None:
+    """A channel that ``digest.channels`` or an alert rule sends to is not removed: the loader would
+    refuse the file without it (``no channel named ...``); this says which of them to change first."""
+    data = doc.unwrap()
+    users = [f"alert rule {r.get('name')!r}" for r in data.get("alerts", {}).get("rules", [])
+             if isinstance(r, dict) and name in (r.get("channels") or [])]
+    if name in (data.get("digest", {}).get("channels") or []):
+        users.append("digest.channels")
+    if users:
+        raise ConfigError(f"{path}: channels[{index}].name: channel {name!r} is still used by {', '.join(users)}: "
+                          "take it out of them first (nothing was changed)")
+
+
 def entry_values(path: Path, kind: str, name: str) -> dict[str, Any]:
     """The keys of one entry as written in the file (not the loader's defaults)."""
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -165,7 +183,42 @@ def all_entries(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """Every entry of every kind as written in the file: kind key -> name -> its keys (the audit
     log's before and after)."""
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    return {key: {str(t.get("name", "")): t.unwrap() for t in _array(doc, kind)} for key, kind in KINDS.items()}
+    return {key: {str(t.get("name", "")): _logged(key, t.unwrap()) for t in _array(doc, kind)}
+            for key, kind in KINDS.items()}
+
+
+def _logged(kind: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the audit log keeps it: a channel's URL (often a secret: a webhook's address is
+    its password) as a short hash, which still shows that it changed."""
+    if kind == "channels" and entry.get("url"):
+        digest = hashlib.sha256(str(entry["url"]).encode()).hexdigest()[:12]
+        return {**entry, "url": f"(not shown; sha256 {digest})"}
+    return entry
+
+
+def entry_changes(before: Mapping[str, Mapping[str, Any]],
+                  after: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, Any, Any]]:
+    """What changed between two ``all_entries``: ``(action, name, old, new)`` per entry added, edited or
+    removed, with ``action`` as the audit log names it (``settings.products.add``, ``.edit``, ``.remove``)."""
+    out = []
+    for kind in before:
+        for name in sorted(before[kind].keys() | after.get(kind, {}).keys()):
+            old, new = before[kind].get(name), after.get(kind, {}).get(name)
+            if old != new:
+                action = "add" if old is None else "remove" if new is None else "edit"
+                out.append((f"settings.{kind}.{action}", name, old, new))
+    return out
+
+
+def channel_summary(channel: Channel, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Where a channel sends (recipients, or where its URL is kept: never the URL, often a secret) and
+    each environment variable holding one of its secrets, with whether it is set in ``environ``."""
+    secrets = [{"key": key, "env": env, "set": bool(environ.get(env))}
+               for key, env in (("password_env", channel.password_env), ("url_env", channel.url_env),
+                                ("secret_env", channel.secret_env)) if env]
+    where = (", ".join(channel.to) if channel.type == "email" else "URL in the settings file" if channel.url
+             else f"URL in ${channel.url_env}" if channel.url_env else "")
+    return {"name": channel.name, "type": channel.type, "where": where, "secrets": secrets}
 
 
 def add_source(path: Path, *, name: str, type: str, url: str | None = None,

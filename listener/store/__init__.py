@@ -74,4 +74,5 @@ from listener.store.sql import TimeLimitExceeded, iter_rows, rows, scratch, time
 from listener.store.runs import latest_run, save_run_progress
 from listener.store.classify import count_classified_before
 from listener.store.users import last_query_change, set_role
+from listener.store.users import remove_token, token_used, tokens
 

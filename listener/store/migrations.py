@@ -466,6 +466,26 @@ def _m0019(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE alerts ADD COLUMN status_at TEXT")
     db.execute("CREATE INDEX alerts_fired ON alerts (fired_at)")
 
+
+@_migration("0021_api_token_labels")
+def _m0021(db: sqlite_utils.Database) -> None:
+    """Several API tokens per user, each with a label (one per label) and when it was last used; the
+    token a user had keeps working as their ``default``. The table is rebuilt: SQLite cannot drop the
+    old ``UNIQUE (user)``."""
+    db.execute("""
+        CREATE TABLE api_tokens_new (
+            token_hash TEXT PRIMARY KEY,  -- sha256 of the token
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            label TEXT NOT NULL,          -- the user's name for it (ci, laptop); 'default' without one
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,            -- NULL: never used; kept to the minute
+            UNIQUE (user, label)
+        )""")
+    db.execute("INSERT INTO api_tokens_new (token_hash, user, label, created_at) "
+               "SELECT token_hash, user, 'default', created_at FROM api_tokens")
+    db.execute("DROP TABLE api_tokens")
+    db.execute("ALTER TABLE api_tokens_new RENAME TO api_tokens")
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

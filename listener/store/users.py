@@ -15,9 +15,11 @@ from listener.store.sql import rows
 
 
 def users(db: sqlite_utils.Database) -> list[dict]:
-    """Every user (name, role, created_at, updated_at, has_token) by name; no hashes."""
-    return rows(db, "SELECT u.name, u.role, u.created_at, u.updated_at, t.user IS NOT NULL AS has_token "
-                    "FROM users u LEFT JOIN api_tokens t ON t.user = u.name ORDER BY u.name")
+    """Every user (name, role, created_at, updated_at, has_token, tokens: how many) by name; no hashes."""
+    return rows(db, "SELECT u.name, u.role, u.created_at, u.updated_at, "
+                    "(SELECT count(*) FROM api_tokens t WHERE t.user = u.name) AS tokens, "
+                    "EXISTS (SELECT 1 FROM api_tokens t WHERE t.user = u.name) AS has_token "
+                    "FROM users u ORDER BY u.name")
 
 
 def get_user(db: sqlite_utils.Database, name: str) -> dict | None:
@@ -76,19 +78,38 @@ def end_session(db: sqlite_utils.Database, id_hash: str) -> None:
         db.execute("DELETE FROM sessions WHERE id_hash = ?", [id_hash])
 
 
-def set_token(db: sqlite_utils.Database, user: str, token_hash: str, *, now: str) -> None:
-    """Give ``user`` this API token, replacing (revoking) the one they had."""
+def set_token(db: sqlite_utils.Database, user: str, token_hash: str, *, label: str = "default", now: str) -> None:
+    """Give ``user`` this API token under ``label``, replacing (revoking) the one of that label they had;
+    their tokens of other labels stay."""
     with write(db):
-        db.execute("INSERT INTO api_tokens (token_hash, user, created_at) VALUES (?, ?, ?) "
-                   "ON CONFLICT(user) DO UPDATE SET token_hash = excluded.token_hash, "
-                   "created_at = excluded.created_at", [token_hash, user, now])
+        db.execute("INSERT INTO api_tokens (token_hash, user, label, created_at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT(user, label) DO UPDATE SET token_hash = excluded.token_hash, "
+                   "created_at = excluded.created_at, last_used_at = NULL", [token_hash, user, label, now])
+
+
+def tokens(db: sqlite_utils.Database, user: str) -> list[dict]:
+    """A user's API tokens (label, created_at, last_used_at), oldest first; never their hashes."""
+    return rows(db, "SELECT label, created_at, last_used_at FROM api_tokens WHERE user = ? "
+                    "ORDER BY created_at, label", [user])
+
+
+def remove_token(db: sqlite_utils.Database, user: str, label: str) -> bool:
+    """Revoke the user's token of that label; False if there is none."""
+    with write(db):
+        return db.conn.execute("DELETE FROM api_tokens WHERE user = ? AND label = ?", [user, label]).rowcount > 0
 
 
 def token_user(db: sqlite_utils.Database, token_hash: str) -> dict | None:
-    """The user (name, role) an API token belongs to, or None."""
-    found = rows(db, "SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user "
-                     "WHERE t.token_hash = ?", [token_hash])
+    """The user (name, role) an API token belongs to, with the token's label and last use; or None."""
+    found = rows(db, "SELECT u.name, u.role, t.label, t.last_used_at FROM api_tokens t "
+                     "JOIN users u ON u.name = t.user WHERE t.token_hash = ?", [token_hash])
     return found[0] if found else None
+
+
+def token_used(db: sqlite_utils.Database, token_hash: str, *, now: str) -> None:
+    """Record that a token was used now."""
+    with write(db):
+        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", [now, token_hash])
 
 
 def audit(db: sqlite_utils.Database, *, who: str, action: str, target: str, before: object = None,

@@ -147,7 +147,7 @@ def _find_principal(request: Request) -> Principal | None:
         if not token and not _has_users(request, db):
             return Principal(None, "admin", "open")
         if bearer is not None:
-            return users.token_principal(db, bearer) if bearer else None
+            return users.token_principal(db, bearer, now=iso_utc(request.app.state.now())) if bearer else None
         cookie = request.cookies.get(COOKIE)
         if cookie and "." not in cookie:  # a session id (token_urlsafe has no dot; a signed cookie has)
             return users.session_principal(db, cookie, now=iso_utc(request.app.state.now()))

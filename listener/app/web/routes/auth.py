@@ -104,9 +104,17 @@ async def login(request: Request, pages: PagesDep, token: TokenDep, settings: Se
     return response
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
+@router.get("/logout")
+def logout_form(request: Request, pages: PagesDep) -> HTMLResponse:
+    """A page with the logout button: a GET never logs out (a link or an image on another page could
+    otherwise end a session); the button posts with the CSRF field."""
+    return pages.render("logout.html.j2", csrf=csrf_token(request))
+
+
+@router.post("/logout", dependencies=[Depends(require_csrf)])
 def logout(request: Request, settings: SettingsDep) -> Response:
-    """End this browser's session (its row too, so the cookie is dead even if kept); back to the login form."""
+    """End this browser's session (its row too, so the cookie is dead even if kept); back to the login form.
+    Only with the form's CSRF field: without it another site could log the user out."""
     cookie = request.cookies.get(COOKIE)
     if cookie and "." not in cookie:
         db = store.open_db(settings.db_path, migrate=False)

@@ -1,9 +1,9 @@
-"""Manage what is tracked: products, topics, alert rules and sources, as pages and as a JSON API.
+"""Manage what is tracked: products, topics, alert rules, sources and channels, as pages and as a JSON API.
 
 Every change goes through ``listener.config.edit``: the settings file is edited with its comments
 kept, loaded by the real loader in memory and only then written (atomically), so a change that
 breaks validation is never saved and its error names the key as the loader does. Every route
-needs the editor role; every form carries the CSRF token.
+needs the editor role (changing a channel: admin); every form carries the CSRF token.
 """
 
 # No ``from __future__ import annotations``: the routes made in a loop annotate their body with the
@@ -21,18 +21,18 @@ from urllib.parse import parse_qs, quote
 import tomlkit
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from listener import pipeline, store
 from listener.app.web import live
 from listener.app.web import retag as retag_job
 from listener.app.web.deps import (CSRF_FIELD, PagesDep, SettingsDep, csrf_token, current_principal, get_now,
-                                   require_csrf)
+                                   require_csrf, require_role)
 from listener.app.web.models import VALUE_PATTERN, error
 from listener.config import ConfigError, Settings
 from listener.config import edit
-from listener.config.schema import ALERT_RULES, PRODUCTS, REQUIRED, SOURCES, TOPICS, Section, Setting
+from listener.config.schema import ALERT_RULES, CHANNELS, PRODUCTS, REQUIRED, SOURCES, TOPICS, Section, Setting
 from listener.errors import SQLITE_INT_MAX, BadInput, UserError
 from listener.sources import source_types
 
@@ -73,13 +73,9 @@ def _audit(request: Request, settings: Settings, before: dict, after: dict) -> N
     who, now = current_principal(request), get_now(request)
     db = store.open_db(settings.db_path)
     try:
-        for kind in before:
-            for name in sorted(before[kind].keys() | after[kind].keys()):
-                old, new = before[kind].get(name), after[kind].get(name)
-                if old != new:
-                    action = "add" if old is None else "remove" if new is None else "edit"
-                    store.audit(db, who=who.who if who else "local", action=f"settings.{kind}.{action}",
-                                target=name, before=old, after=new, now=now)
+        for action, name, old, new in edit.entry_changes(before, after):
+            store.audit(db, who=who.who if who else "local", action=action, target=name, before=old, after=new,
+                        now=now)
     finally:
         db.close()
 
@@ -180,14 +176,7 @@ COLUMNS = {"products": ["name", "aliases", "excludes", "kind"], "topics": ["name
 
 def channels(settings: Settings, environ: dict | os._Environ = os.environ) -> list[dict]:
     """Each channel and where its secrets are: the environment variable and whether it is set."""
-    out = []
-    for ch in settings.channels:
-        secrets = [{"key": key, "env": env, "set": bool(environ.get(env))}
-                   for key, env in (("password_env", ch.password_env), ("url_env", ch.url_env),
-                                    ("secret_env", ch.secret_env)) if env]
-        where = ", ".join(ch.to) if ch.type == "email" else ("URL in the settings file" if ch.url else "")
-        out.append({"name": ch.name, "type": ch.type, "where": where, "secrets": secrets})
-    return out
+    return [edit.channel_summary(ch, environ) for ch in settings.channels]
 
 
 def entry_page(what: str, request: Request, settings: Settings, pages: Any, *, edit_name: str | None = None,
@@ -416,6 +405,101 @@ def test_fetch(settings: Settings, name: str, now: datetime | None = None) -> di
                        "posted_at": p.get("posted_at")} for p in posts]}
 
 
+# --- channels: an admin changes them, an editor sees them ----------------------------------
+
+Admin = [Depends(require_role("admin"))]
+CHANNEL_TYPES = ("email", "slack", "webhook")
+CHANNEL_KEYS = {"email": ("to", "from", "host", "port", "security", "user", "password_env"),
+                "slack": ("url", "url_env"), "webhook": ("url", "url_env", "secret_env")}
+URL_KEPT = "kept as it is (not shown: a webhook URL is a secret); type a new one to replace it"
+
+
+def channel_settings(type_name: str) -> tuple[Setting, ...]:
+    """The keys of a channel of this type: its type and name, its own keys, then the delivery ones."""
+    by_name = {s.name: s for s in CHANNELS.settings}
+    return tuple(by_name[k] for k in ("type", "name", *CHANNEL_KEYS[type_name], "attempts", "backoff", "timeout"))
+
+
+def channel_values(path: Path, original: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A channel form's or body's keys as written: ``security = "none"`` is the default (left out), and
+    a blank URL keeps the one in the file (never shown) unless ``url_env`` now holds it."""
+    values = {**values, "security": None if values.get("security") == "none" else values.get("security")}
+    if original and not values.get("url") and not values.get("url_env"):
+        values["url"] = edit.entry_values(path, "channels", original).get("url")
+    return values
+
+
+def channels_page(request: Request, settings: Settings, pages: Any, *, edit_name: str | None = None,
+                  form: dict | None = None, problem: UserError | None = None, done: str = "") -> HTMLResponse:
+    """The channels with their secrets' variables (set or not) and, for an admin, one add form per type."""
+    me = current_principal(request)
+    admin = me is not None and me.can("admin")
+    values: dict[str, Any] = {}
+    editing = ""
+    if form is not None:
+        editing, values = form.get("original", ""), {"type": form.get("type", "email")}
+    elif edit_name and settings.path:
+        values, editing = edit.entry_values(settings.path, "channels", edit_name), edit_name
+    forms = []
+    for name in CHANNEL_TYPES if admin else ():
+        if editing and values.get("type") != name:
+            continue
+        mine = values.get("type", "email") == name
+        shown = values_or_text(form, channel_settings(name)) if form is not None and mine else \
+            ({**values, "type": name} if mine and editing else {"type": name})
+        url_kept = bool(editing and mine and (values.get("url") or form is not None))
+        shown = {**shown, "url": None}  # never on the page, not even as typed
+        listed = fields(channel_settings(name), shown, choices={"security": ("none", "starttls", "ssl")},
+                        hidden=("type",))
+        for f in listed:
+            if f["name"] == "url" and url_kept:
+                f["placeholder"] = URL_KEPT
+        forms.append({"title": f"Edit {editing} ({name})" if editing else f"Add {'an' if name == 'email' else 'a'} {name} channel", "type": name,
+                      "action": "/manage/channels", "original": editing,
+                      "open": mine and (bool(editing) or form is not None), "fields": listed})
+    table = [{"name": c["name"], "cells": [c["name"], c["type"], c["where"], "; ".join(
+        f"{x['key']}: ${x['env']} {'set' if x['set'] else 'NOT SET'}" for x in c["secrets"]) or "none"]}
+        for c in channels(settings)]
+    return pages.render("manage.html.j2", status=problem.http_status if problem else 200, what="channels",
+                        title="Channels", columns=["name", "type", "sends to", "secrets (environment variables)"],
+                        rows=table, forms=forms, error=problem.message if problem else "",
+                        error_field=problem.field if problem else None, done=done, channels=None, test=None,
+                        csrf=csrf_token(request), csrf_field=CSRF_FIELD, readonly=not admin)
+
+
+@router.get("/manage/channels", response_class=HTMLResponse, include_in_schema=False)
+def channels_form(request: Request, settings: SettingsDep, pages: PagesDep, edit: str = "",
+                  done: str = "") -> HTMLResponse:
+    return channels_page(request, settings, pages, edit_name=edit or None, done=done)
+
+
+@router.post("/manage/channels", include_in_schema=False, dependencies=Admin + Csrf)
+async def channels_save(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:
+    form = await form_of(request)
+    try:
+        type_name = form.get("type", "email")
+        if type_name not in CHANNEL_TYPES:
+            raise BadInput(f"channels.type: expected email, slack or webhook, got {type_name!r}", field="type")
+        values = {**values_from(form, channel_settings(type_name), "channels"), "type": type_name}
+        original = form.get("original", "")
+        save(request, settings, lambda p: edit.update_entry(p, "channels", original,
+                                                            channel_values(p, original, values), replace=True)
+             if original else edit.add_entry(p, "channels", channel_values(p, "", values)))
+    except UserError as exc:
+        return channels_page(request, settings, pages, form=form, problem=exc)
+    return RedirectResponse("/manage/channels?done=saved", status_code=303)
+
+
+@router.post("/manage/channels/remove", include_in_schema=False, dependencies=Admin + Csrf)
+async def channels_remove(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:
+    form = await form_of(request)
+    try:
+        save(request, settings, lambda p: edit.remove_entry(p, "channels", form.get("name", "")))
+    except UserError as exc:
+        return channels_page(request, settings, pages, problem=exc)
+    return RedirectResponse("/manage/channels?done=removed", status_code=303)
+
+
 # --- the JSON API -------------------------------------------------------------------------
 
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=VALUE_PATTERN)]
@@ -487,10 +571,51 @@ class ChannelSecret(BaseModel):
 
 
 class ChannelInfo(BaseModel):
+    """A channel as the API shows it: its keys (never its URL, often a secret: ``url_set`` says whether
+    the file holds one), where it sends and the environment variables holding its secrets."""
+    model_config = ConfigDict(populate_by_name=True)
     name: str
     type: Literal["email", "slack", "webhook"]
     where: str
     secrets: list[ChannelSecret]
+    to: list[str] = []
+    sender: str = Field("listener@localhost", alias="from")
+    host: str = "localhost"
+    port: int = 25
+    security: Literal["none", "starttls", "ssl"] = "none"
+    user: str = ""
+    password_env: str = ""
+    url_set: bool = False
+    url_env: str = ""
+    secret_env: str = ""
+    attempts: int = 3
+    backoff: float = 2.0
+    timeout: float = 10.0
+
+
+EnvName = Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class ChannelEntry(BaseModel):
+    """A ``[[channels]]`` entry (see the settings table, ``channels[]``). Secrets stay in environment
+    variables: ``password_env``, ``url_env``, ``secret_env`` name them. ``url`` is write-only: left out
+    of a PUT, the URL in the file stays (unless ``url_env`` is given); ``""`` removes it."""
+    model_config = ConfigDict(populate_by_name=True)
+    name: Text
+    type: Literal["email", "slack", "webhook"]
+    to: list[Text] = []
+    sender: Text | None = Field(None, alias="from")
+    host: Text | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    security: Literal["none", "starttls", "ssl"] | None = None
+    user: Text | None = None
+    password_env: EnvName | None = None
+    url: Annotated[str, Field(max_length=2000, pattern=VALUE_PATTERN)] | None = None
+    url_env: EnvName | None = None
+    secret_env: EnvName | None = None
+    attempts: Annotated[int, Field(ge=1, le=1000)] | None = None
+    backoff: Annotated[float, Field(ge=0, le=3600)] | None = None
+    timeout: Annotated[float, Field(gt=0, le=3600)] | None = None
 
 
 class FetchedPost(BaseModel):
@@ -608,10 +733,50 @@ def api_source_types() -> list[dict]:
     return out
 
 
+def _channel(settings: Settings, name: str) -> dict:
+    ch = next(c for c in settings.channels if c.name == name)
+    keys = {f.name: getattr(ch, f.name) for f in dataclasses.fields(ch) if f.name not in ("sender", "url")}
+    return {**keys, "to": list(ch.to), "from": ch.sender, "url_set": bool(ch.url), **edit.channel_summary(ch)}
+
+
+def _channel_body(path: Path, original: str, body: ChannelEntry) -> dict[str, Any]:
+    values = body.model_dump(by_alias=True, exclude={"url"})
+    values = {k: v for k, v in values.items() if v not in (None, [])}
+    if body.url is not None or not original:
+        values["url"] = body.url or None
+    return channel_values(path, original if "url" not in values else "", values)
+
+
 @router.get("/api/manage/channels", response_model=list[ChannelInfo], tags=["manage"],
             summary="Channels and whether the environment variables holding their secrets are set")
 def api_channels(settings: SettingsDep) -> list[dict]:
-    return channels(settings)
+    return [_channel(settings, c.name) for c in settings.channels]
+
+
+@router.post("/api/manage/channels", response_model=ChannelInfo, status_code=201, tags=["manage"],
+             summary="Add a channel (admin)", responses={400: INVALID}, dependencies=Admin, name="api_add_channels")
+def api_add_channel(request: Request, settings: SettingsDep, body: Annotated[ChannelEntry, Body()]) -> dict:
+    new = save(request, settings, lambda p: edit.add_entry(p, "channels", _channel_body(p, "", body)))
+    return _channel(new, body.name)
+
+
+@router.put("/api/manage/channels/{name}", response_model=ChannelInfo, tags=["manage"],
+            summary="Replace a channel (admin; the URL in the file stays unless `url` or `url_env` is given)",
+            responses={400: INVALID, 404: NOT_FOUND}, dependencies=Admin, name="api_replace_channels")
+def api_replace_channel(request: Request, settings: SettingsDep, name: str,
+                        body: Annotated[ChannelEntry, Body()]) -> dict:
+    new = save(request, settings, lambda p: edit.update_entry(p, "channels", name, _channel_body(p, name, body),
+                                                              replace=True))
+    return _channel(new, body.name)
+
+
+@router.delete("/api/manage/channels/{name}", status_code=204, tags=["manage"],
+               summary="Remove a channel (admin; refused while digest.channels or an alert rule sends to it)",
+               responses={400: INVALID, 404: NOT_FOUND}, response_class=Response, dependencies=Admin,
+               name="api_remove_channels")
+def api_remove_channel(request: Request, settings: SettingsDep, name: str) -> Response:
+    save(request, settings, lambda p: edit.remove_entry(p, "channels", name))
+    return Response(status_code=204)
 
 
 @router.post("/api/manage/sources/{name}/test", response_model=TestFetch, tags=["manage"],
