@@ -183,3 +183,56 @@ def test_train_without_the_data_is_one_line(write_settings, tmp_path, monkeypatc
                                  "--multilingual-data", str(tmp_path), "--out", str(tmp_path / "m.model")])
     assert result.exit_code == 2 and "german/train_text.txt: multilingual training data not found" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "m.model").exists()
+
+
+# French posts about Kaffeo: French is not in SETTINGS' languages, so they stay unscored.
+FRENCH = [("fr1", "J'adore ma Kaffeo, elle fait un café vraiment délicieux tous les matins."),
+          ("fr2", "La Kaffeo est arrivée hier, je la trouve très belle dans ma cuisine.")]
+
+
+def test_mood_per_language_in_the_digest_and_on_the_product_page(german_db, monkeypatch):
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from listener import pipeline
+    from listener.app.web import create_app
+    from reports.digest import build_digest
+    from reports.render import render_html, render_markdown
+    from tests.helpers.digests import pdf_text
+
+    path, settings = german_db
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, [{"source": "forum", "guid": g, "url": f"https://example.fr/{g}", "author": "b",
+                             "title": None, "text": text, "published_at": f"{DAY}T0{i}:00:00Z", "language": None}
+                            for i, (g, text) in enumerate(FRENCH)], now="2026-11-23T05:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    d = build_digest(db, settings, day=date(2026, 11, 22), now=NOW)
+    kaffeo, brewix = d.products
+    # de1, de2 positive; pl1 positive; en1 positive; fr1, fr2 unscored (checked by hand)
+    got = [(m.language, m.mentions, m.positive, m.negative, m.unscored, m.net_sentiment) for m in kaffeo.languages]
+    assert got == [("de", 2, 2, 0, 0, 100.0), ("fr", 2, 0, 0, 2, None), ("en", 1, 1, 0, 0, 100.0),
+                   ("pl", 1, 1, 0, 0, 100.0)]
+    assert kaffeo.languages[0].positive_share == 1.0 and kaffeo.languages[1].positive_share is None
+    assert (kaffeo.mentions, kaffeo.unscored, kaffeo.net_sentiment) == (6, 2, 100.0)
+    assert kaffeo.sentiment_basis == "from 4 scored mentions in de, en, pl; 2 mentions in fr unscored"
+    assert brewix.sentiment_basis == "from 2 scored mentions in de, pl"   # two languages, both scored
+    assert "by language" in d.definitions
+    want = "net sentiment +100 (from 4 scored mentions in de, en, pl; 2 mentions in fr unscored)"
+    html, md = render_html(d, []), render_markdown(d)
+    assert want.replace("+100", '<span class="score">+100</span>') in html and want in md
+    assert "Mood by language" in html and "<td>fr</td><td>2</td><td>not scored</td>" in html
+    assert "| fr | 2 | not scored | n/a | n/a | 2 |" in md and "| de | 2 | +100 | 100.0% | 0.0% | 0 |" in md
+    assert want in pdf_text(monkeypatch, d, []).replace("\n", " ")
+    data = d.to_json()["products"][0]
+    assert data["languages"][1] == {"language": "fr", "mentions": 2, "positive": 0, "neutral": 0, "negative": 0,
+                                    "unscored": 2, "not_computed": 0, "net_sentiment": None,
+                                    "positive_share": None, "negative_share": None}
+    client = TestClient(create_app(settings, today=lambda: date(2026, 11, 22)))
+    page = client.get("/products/Kaffeo?from=2026-11-22&to=2026-11-22")
+    assert page.status_code == 200
+    assert "net sentiment from 4 scored mentions in de, en, pl; 2 mentions in fr unscored" in page.text
+    assert "2 unscored" in page.text and "Mood by language" in page.text
+    api = client.get("/api/products/Kaffeo?from=2026-11-22&to=2026-11-22").json()
+    assert [(m["language"], m["unscored"]) for m in api["languages"]] == [("de", 0), ("fr", 2), ("en", 0), ("pl", 0)]
+    assert api["unscored"] == 2 and api["sentiment_basis"] == kaffeo.sentiment_basis
