@@ -236,3 +236,52 @@ def test_mood_per_language_in_the_digest_and_on_the_product_page(german_db, monk
     api = client.get("/api/products/Kaffeo?from=2026-11-22&to=2026-11-22").json()
     assert [(m["language"], m["unscored"]) for m in api["languages"]] == [("de", 0), ("fr", 2), ("en", 0), ("pl", 0)]
     assert api["unscored"] == 2 and api["sentiment_basis"] == kaffeo.sentiment_basis
+
+
+TOPICS = """
+[[topics]]
+name = "battery"
+terms = ["battery"]
+terms_by_language = { de = ["Akku", "lädt*"], PL = ["bateria"] }
+
+[[topics]]
+name = "preis"
+terms_by_language = { de = ["Preis", "teuer"] }
+"""
+
+
+def test_topic_terms_per_language_apply_to_posts_of_that_language(write_settings):
+    from listener.classifier import Classifier
+
+    settings = load_settings(write_settings(products=PRODUCTS, extra=SETTINGS + TOPICS))
+    battery, preis = settings.topics
+    assert battery.terms_by_language == (("de", ("Akku", "lädt*")), ("pl", ("bateria",)))
+    assert preis.terms == ()
+    rows = [(1, "Der Akku der Kaffeo lädt viel zu langsam und ist leider schon wieder leer."),
+            (2, "Die neue Kaffeo ist mir ehrlich gesagt viel zu teuer für das, was sie kann."),
+            (3, "The Kaffeo battery is great, but the Akku brand cable is too teuer for me."),   # English: no de terms
+            (4, "Bateria w Kaffeo jest słaba, szybko się rozładowuje, trzeba ją ciągle ładować."),
+            (5, "Die Kaffeo hat eine battery, die leider nicht lange hält, schade eigentlich.")]
+    got = Classifier.from_settings(settings, relevance=False).classify([{"id": i, "title": None, "text": t} for i, t in rows])
+    assert [c.language for c in got] == ["de", "de", "en", "pl", "de"]
+    assert [[(t.topic, t.term) for t in c.topics] for c in got] == [
+        [("battery", "Akku")], [("preis", "teuer")], [("battery", "battery")], [("battery", "Bateria")],
+        [("battery", "battery")]]   # `terms` apply to every language
+
+
+@pytest.mark.parametrize("table, message", [
+    ('terms_by_language = ["Akku"]', "topics[0].terms_by_language: expected a table, got array"),
+    ('terms_by_language = { german = ["Akku"] }',
+     "topics[0].terms_by_language: 'german': expected a language code such as \"de\""),
+    ('terms_by_language = { de = ["Akku", 3] }',
+     "topics[0].terms_by_language: de[1]: expected a non-empty string, got integer 3"),
+    ('terms_by_language = { de = "Akku" }', "topics[0].terms_by_language: de: expected an array of terms"),
+    ('terms_by_language = { de = ["Akku"], DE = ["Preis"] }', "topics[0].terms_by_language: a language is given twice"),
+    ("terms_by_language = {}", "topics[0].terms: needs at least one term (here or in terms_by_language)"),
+])
+def test_terms_by_language_errors_name_the_key(write_settings, table, message):
+    from listener.config import ConfigError
+
+    with pytest.raises(ConfigError, match=None) as caught:
+        load_settings(write_settings(extra=f'[[topics]]\nname = "battery"\n{table}\n'))
+    assert message in str(caught.value)
