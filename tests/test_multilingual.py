@@ -285,3 +285,45 @@ def test_terms_by_language_errors_name_the_key(write_settings, table, message):
     with pytest.raises(ConfigError, match=None) as caught:
         load_settings(write_settings(extra=f'[[topics]]\nname = "battery"\n{table}\n'))
     assert message in str(caught.value)
+
+
+# "switched from B to A", "instead of B", "unlike B" per language, written and checked by hand.
+SWITCHES = {
+    "de": ("Ich bin letzten Monat von Brewix zu Kaffeo gewechselt, wegen der Bohnen.",
+           "Seit dem Sommer trinke ich meinen Kaffee aus der Kaffeo statt Brewix.",
+           "Im Gegensatz zu Brewix macht die Kaffeo morgens überhaupt keinen Lärm."),
+    "fr": ("Je suis passé de Brewix à Kaffeo le mois dernier, pour le goût du café.",
+           "Depuis cet été je prépare mon café avec la Kaffeo au lieu de Brewix.",
+           "Contrairement à Brewix, la Kaffeo ne fait presque aucun bruit le matin."),
+    "es": ("Me cambié de Brewix a Kaffeo el mes pasado, por el sabor del café.",
+           "Desde el verano preparo mi café con la Kaffeo en lugar de Brewix.",
+           "A diferencia de Brewix, la Kaffeo casi no hace ruido por la mañana."),
+    "it": ("Sono passato da Brewix a Kaffeo il mese scorso, per il gusto del caffè.",
+           "Da quest'estate preparo il mio caffè con la Kaffeo invece di Brewix.",
+           "A differenza di Brewix, la Kaffeo non fa quasi rumore la mattina."),
+    "pt": ("Mudei do Brewix para o Kaffeo no mês passado, por causa do sabor do café.",
+           "Desde o verão faço o meu café com a Kaffeo em vez do Brewix.",
+           "Ao contrário do Brewix, a Kaffeo quase não faz barulho de manhã."),
+    "pl": ("W zeszłym miesiącu przeszedłem z Brewix na Kaffeo, ze względu na smak kawy.",
+           "Od lata robię kawę w ekspresie Kaffeo zamiast Brewix, codziennie rano.",
+           "W przeciwieństwie do Brewix, Kaffeo rano prawie nie hałasuje."),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SWITCHES))
+def test_switched_from_instead_of_and_unlike_in_each_language(lang):
+    from models.mentions import rule_reading
+
+    others = load_language_scorers([lang])
+    switch, instead, unlike = SWITCHES[lang]
+    got = classify_batch([{"id": 1, "title": None, "text": switch}, {"id": 2, "title": None, "text": instead}],
+                         products=MATCHER, languages=("en", lang), others=others)
+    assert [c.language for c in got] == [lang, lang]
+    labels = [{m.product: (m.label, m.basis) for m in c.mention_sentiment} for c in got]
+    assert labels[0] == {"Brewix": ("negative", "comparative"), "Kaffeo": ("positive", "comparative")}
+    assert labels[1]["Brewix"] == ("negative", "comparative") and labels[1]["Kaffeo"][1] != "comparative"
+    lower = unlike.lower()
+    at = {name: lower.index(name.lower()) for name in ("Brewix", "Kaffeo")}
+    assert rule_reading(lower, at["Brewix"], at["Brewix"] + 6, lang) == (-1, "contrast")   # the "unlike B" side
+    assert rule_reading(lower, at["Kaffeo"], at["Kaffeo"] + 6, lang) is None
+    assert rule_reading(lower, at["Brewix"], at["Brewix"] + 6, None) is None               # English rules alone: no cue
