@@ -143,22 +143,6 @@ def test_polish_and_german_posts_get_labels_through_the_cli(german_db):
     assert "+de:multilingual-" in got["de1"][2] and "+pl:multilingual-" in got["de1"][2]
 
 
-def test_a_german_and_a_polish_product_team_get_mood_per_product(german_db):
-    from listener import pipeline
-    from reports.digest import build_digest
-    from datetime import date
-
-    path, settings = german_db
-    db = store.open_db(settings.db_path)
-    pipeline.classify(db, settings, now=NOW)
-    d = build_digest(db, settings, day=date(2026, 11, 22), now=NOW)
-    by = {p.name: p for p in d.products}
-    kaffeo, brewix = by["Kaffeo"], by["Brewix"]
-    assert (kaffeo.mentions, kaffeo.positive, kaffeo.negative, kaffeo.unscored) == (4, 4, 0, 0)
-    assert (brewix.mentions, brewix.positive, brewix.negative, brewix.unscored) == (2, 0, 2, 0)
-    assert kaffeo.net_sentiment == pytest.approx(100.0) and brewix.net_sentiment == pytest.approx(-100.0)
-
-
 def test_eval_prints_each_language_against_its_target(write_settings, model):
     from listener import learn
 
@@ -190,7 +174,7 @@ FRENCH = [("fr1", "J'adore ma Kaffeo, elle fait un café vraiment délicieux tou
           ("fr2", "La Kaffeo est arrivée hier, je la trouve très belle dans ma cuisine.")]
 
 
-def test_mood_per_language_in_the_digest_and_on_the_product_page(german_db, monkeypatch):
+def test_a_german_and_a_polish_product_team_get_mood_per_product_and_per_language(german_db, monkeypatch):
     from datetime import date
 
     from fastapi.testclient import TestClient
@@ -209,12 +193,14 @@ def test_mood_per_language_in_the_digest_and_on_the_product_page(german_db, monk
     pipeline.classify(db, settings, now=NOW)
     d = build_digest(db, settings, day=date(2026, 11, 22), now=NOW)
     kaffeo, brewix = d.products
+    assert (kaffeo.mentions, kaffeo.positive, kaffeo.negative, kaffeo.unscored) == (6, 4, 0, 2)
+    assert (brewix.mentions, brewix.positive, brewix.negative, brewix.unscored) == (2, 0, 2, 0)
+    assert kaffeo.net_sentiment == pytest.approx(100.0) and brewix.net_sentiment == pytest.approx(-100.0)
     # de1, de2 positive; pl1 positive; en1 positive; fr1, fr2 unscored (checked by hand)
     got = [(m.language, m.mentions, m.positive, m.negative, m.unscored, m.net_sentiment) for m in kaffeo.languages]
     assert got == [("de", 2, 2, 0, 0, 100.0), ("fr", 2, 0, 0, 2, None), ("en", 1, 1, 0, 0, 100.0),
                    ("pl", 1, 1, 0, 0, 100.0)]
     assert kaffeo.languages[0].positive_share == 1.0 and kaffeo.languages[1].positive_share is None
-    assert (kaffeo.mentions, kaffeo.unscored, kaffeo.net_sentiment) == (6, 2, 100.0)
     assert kaffeo.sentiment_basis == "from 4 scored mentions in de, en, pl; 2 mentions in fr unscored"
     assert brewix.sentiment_basis == "from 2 scored mentions in de, pl"   # two languages, both scored
     assert "by language" in d.definitions
