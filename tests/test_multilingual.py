@@ -313,3 +313,27 @@ def test_switched_from_instead_of_and_unlike_in_each_language(lang):
     assert rule_reading(lower, at["Brewix"], at["Brewix"] + 6, lang) == (-1, "contrast")   # the "unlike B" side
     assert rule_reading(lower, at["Kaffeo"], at["Kaffeo"] + 6, lang) is None
     assert rule_reading(lower, at["Brewix"], at["Brewix"] + 6, None) is None               # English rules alone: no cue
+
+
+def test_search_stems_english_only_and_folds_diacritics_as_the_readme_says(tmp_path):
+    """README "Search", "Words in other languages": Porter (English) over every post, diacritics folded."""
+    from listener import search
+
+    db = store.open_db(tmp_path / "s.db")
+    texts = {"g1": "Die Bremse der Kaffeo quietscht.", "g2": "Die Bremsen der Kaffeo quietschen.",
+             "g3": "Der Akku ist leer.", "g4": "Zwei Akkus sind leer.", "g5": "Kaffeo ist für mich zu laut.",
+             "g6": "Ładowanie trwa długo.", "g7": "Ładowarka nie działa."}
+    store.upsert_posts(db, [{"source": "forum", "guid": g, "url": None, "author": None, "title": None, "text": t,
+                             "published_at": "2026-11-22T10:00:00Z", "language": "de"} for g, t in texts.items()],
+                       now="2026-11-23T00:00:00Z")
+
+    guids = dict(db.execute("SELECT id, guid FROM posts").fetchall())
+
+    def found(query: str) -> list[str]:
+        return sorted(guids[h.id] for h in search.search(db, search.prepare(db, query)).hits)
+
+    assert found("bremse") == ["g1"]              # German plural -n: not stemmed
+    assert found("brems*") == ["g1", "g2"]        # a wildcard covers the forms
+    assert found("akku") == ["g3", "g4"]          # English plural -s: stemmed alike by accident
+    assert found("fur") == ["g5"] and found("für") == ["g5"]   # diacritics folded
+    assert found("ladowanie") == [] and found("ładow*") == ["g6", "g7"]   # Polish ł is a letter of its own
