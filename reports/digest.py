@@ -206,7 +206,8 @@ def sentiment_basis(moods: list[LanguageMood]) -> str | None:
     unscored = [m for m in moods if m.unscored]
     if unscored:
         parts = [f"{m.unscored:,} in {m.language}" for m in unscored]
-        parts[0] = parts[0].replace(" in ", f" mention{'' if unscored[0].unscored == 1 else 's'} in ", 1)
+        first = unscored[0]
+        parts[0] = f"{first.unscored:,} mention{'' if first.unscored == 1 else 's'} in {first.language}"
         text += "; " + ", ".join(parts) + " unscored"
     return text
 
