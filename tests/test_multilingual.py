@@ -219,6 +219,8 @@ def test_a_german_and_a_polish_product_team_get_mood_per_product_and_per_languag
     assert page.status_code == 200
     assert "net sentiment from 4 scored mentions in de, en, pl; 2 mentions in fr unscored" in page.text
     assert "2 unscored" in page.text and "Mood by language" in page.text
+    listing = client.get("/products?from=2026-11-22&to=2026-11-22").text
+    assert kaffeo.sentiment_basis in listing and "(2 unscored)" in listing
     api = client.get("/api/products/Kaffeo?from=2026-11-22&to=2026-11-22").json()
     assert [(m["language"], m["unscored"]) for m in api["languages"]] == [("de", 0), ("fr", 2), ("en", 0), ("pl", 0)]
     assert api["unscored"] == 2 and api["sentiment_basis"] == kaffeo.sentiment_basis
