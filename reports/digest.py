@@ -72,10 +72,6 @@ DEFINITIONS = {
                      "(the {model} sentiment model on the sentences that name it), not by the whole post",
     "unscored": "mentions in a language the sentiment model does not cover ({languages} only); "
                 "not counted in net sentiment",
-    "by language": "where a product's mentions are in several languages (the post's language as classified), "
-                   "its mentions, net sentiment and positive / negative shares of the scored mentions per "
-                   "language, and the unscored ones apart; the product's net sentiment names the languages "
-                   "it is from",
     "needs a response": "mentions that ask a question or complain, engaged with or with no replies yet, "
                         "whatever their sentiment: questions first, then the most engaged",
     "spike / drop": "a day whose mentions (or negative share) are improbably far from the "
@@ -85,6 +81,11 @@ DEFINITIONS = {
     "data cut-off": "only posts first fetched at or before this time are counted; re-run with "
                     "--cutoff set to it to reproduce these numbers",
 }
+# Printed only in digests where some product's mentions are in several languages (or some unscored).
+BY_LANGUAGE = ("by language", "where a product's mentions are in several languages (the post's language as "
+               "classified), its mentions, net sentiment and positive / negative shares of the scored mentions "
+               "per language, and the unscored ones apart; the product's net sentiment names the languages it "
+               "is from")
 NOT_COMPUTED_NOTICE = "per-product sentiment not computed yet: run `listener classify --all`"
 
 
@@ -459,8 +460,9 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
     definitions = {key: text.format(days=f"{days} day" + ("" if days == 1 else "s"), model=model,
                                     first=partial or "none yet", languages=", ".join(sn.languages),
                                     preset=settings.alerts.sensitivity)
-                   for key, text in DEFINITIONS.items()
-                   if key != "by language" or any(stats[n].sentiment_basis for n in names)}
+                   for key, text in DEFINITIONS.items()}
+    if any(stats[n].sentiment_basis for n in names):
+        definitions[BY_LANGUAGE[0]] = BY_LANGUAGE[1]
     by_source, classifiers = store.period_posts(db, a, b, c)
     return Digest(
         schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,
