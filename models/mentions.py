@@ -252,7 +252,9 @@ _GAP1 = r"(?:[\w'’.-]+\s+)?"
 
 def _switch_rules(verbs: str, frm: str, to: str, instead: str, unlike: str) -> tuple:
     """One language's (switch verb, [(pattern before the product, sign, needs the verb)], "unlike" pattern)."""
-    word = lambda words: rf"(?<!\w)(?:{words}){_AFTER_WORD}"   # noqa: E731
+    def word(words: str) -> str:
+        return rf"(?<!\w)(?:{words}){_AFTER_WORD}"
+
     return (re.compile(rf"(?<!\w)(?:{verbs})"),
             [(re.compile(rf"{word(frm)}.{{1,60}}?\s{word(to)}{_GAP}$"), 1, True),    # from B to A: A
              (re.compile(rf"{word(frm)}{_GAP1}$"), -1, True),                            # from B: B
