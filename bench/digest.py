@@ -115,12 +115,13 @@ def strip_report_reads(path: Path) -> None:
         if index in have:
             con.execute(f"DROP INDEX {index}")
     columns = {r[1] for r in con.execute("PRAGMA table_info(mentions)")}
-    for column in ("post_posted_at", "post_fetched_at", "post_source", "post_author", "post_engagement"):
+    for column in ("post_posted_at", "post_fetched_at", "post_source", "post_author", "post_engagement",
+                   "post_copy_of", "post_language"):
         if column in columns:
             con.execute(f"ALTER TABLE mentions DROP COLUMN {column}")
     if "period_share" in {r[1] for r in con.execute("PRAGMA table_info(emerging_topics)")}:
         con.execute("ALTER TABLE emerging_topics DROP COLUMN period_share")
-    con.execute("DELETE FROM _sqlite_migrations WHERE name = '0016_report_reads'")
+    con.execute("DELETE FROM _sqlite_migrations WHERE name IN ('0016_report_reads', '0022_mention_language')")
     con.commit()
     con.close()
 

@@ -18,9 +18,9 @@ from listener.config import Settings
 from listener.errors import ModelError, model_errors  # noqa: F401 (ModelError: what from_settings raises)
 from models.classify import Classification, classifier_version, classify_batch, post_text, score_covered
 from models import relevance
-from models.products import ProductMatcher, TermRule, compile_products
+from models.products import ProductMatcher, compile_products
 from models.sentiment import EncoderScorer, Scorer, TrainedScorer, canonical, load_scorer
-from models.topics import compile_topics
+from models.topics import TopicRules, compile_topics
 
 if TYPE_CHECKING:  # numpy and scipy: loaded when a model is, not when a command starts
     from models.adapt import Base, DomainHead
@@ -272,7 +272,7 @@ class Classifier:
     judge, the mentions not about their product are set apart (``Classification.rejected``)."""
     scorer: Scorer
     products: ProductMatcher
-    topics: tuple[TermRule, ...]
+    topics: TopicRules
     languages: tuple[str, ...]
     relevance: RelevanceJudge | None = None
     # the languages of ``languages`` scored by their own model (models.multilingual), by language code

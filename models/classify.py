@@ -9,7 +9,7 @@ from models.language import LANGID_VERSION, _base, detect_language
 from models.mentions import MentionSentiment, judge_batch
 from models.products import Mention, ProductMatcher, TermRule, match_products
 from models.sentiment import UNSCORED, Scorer, Sentiment, VaderScorer
-from models.topics import TopicMatch, match_topics
+from models.topics import TopicMatch, TopicRules, match_topics
 
 TAGGERS_VERSION = f"products-1/topics-1/{LANGID_VERSION}"
 
@@ -102,7 +102,7 @@ def score_covered(texts: Sequence[str], scorer: Scorer, languages: Sequence[str]
 
 
 def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Scorer | None = None,
-                   topics: tuple[TermRule, ...] = (), languages: Sequence[str] = ("en",),
+                   topics: TopicRules | tuple[TermRule, ...] = (), languages: Sequence[str] = ("en",),
                    positive_threshold: float = 0.05, negative_threshold: float = -0.05,
                    others: Mapping[str, Scorer] | None = None) -> list[Classification]:
     """Classify rows with ``id``, ``title``, ``text`` and optional ``language`` keys.
@@ -121,7 +121,7 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
     bodies = [post_text(r.get("title"), r.get("text")) for r in rows]
     detected, keys = route(bodies, languages, [r.get("language") for r in rows], others)
     langs = [r.get("language") or d for r, d in zip(rows, detected)]
-    found = [match_topics(b, topics) if topics else [] for b in bodies]
+    found = [match_topics(b, topics, lang) if topics else [] for b, lang in zip(bodies, langs)]
     mentions = [tuple(match_products(b, products)) for b in bodies]
     results: dict[int, Sentiment] = {}
     sentence_score: dict[int, dict[str, float | None]] = {}
@@ -164,7 +164,7 @@ def _topic_sentiment(m: TopicMatch, scores: dict[str, float | None]) -> TopicSen
 def classify(post_id: int, title: str | None, text: str | None, *, products: ProductMatcher,
              positive_threshold: float = 0.05, negative_threshold: float = -0.05,
              language: str | None = None, scorer: Scorer | None = None,
-             topics: tuple[TermRule, ...] = (), languages: Sequence[str] = ("en",),
+             topics: TopicRules | tuple[TermRule, ...] = (), languages: Sequence[str] = ("en",),
              others: Mapping[str, Scorer] | None = None) -> Classification:
     """Classify one post. ``language`` is the source's declared language, if any."""
     return classify_batch([{"id": post_id, "title": title, "text": text, "language": language}],

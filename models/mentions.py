@@ -34,8 +34,12 @@ A post whose label is ``unscored`` (a language the scorer does not cover) gets u
 In another language (``judge_batch(..., language="de")``, as classify calls it for posts scored by
 their language's own model) the clause cuts also use that language's contrast words and "and", and its
 comparatives ("besser als", "meilleur que", "mejor que", "migliore di", "melhor que", "lepszy niż")
-with its negators ("nicht", "pas", "no", "non", "não", "nie") right before them; the English rules
-above still apply, and the other English cues (switched from, instead of, unlike) have no counterpart yet.
+with its negators ("nicht", "pas", "no", "non", "não", "nie") right before them, and its "switched from B
+to A" (a switching verb anywhere in the clause: "Ich bin von Brewix zu Kaffeo gewechselt", "je suis passé
+de B à A", "me cambié de B a A", "sono passato da B a A", "mudei do B para o A", "przeszedłem z B na A"),
+"instead of B" ("statt", "au lieu de", "en lugar de", "invece di", "em vez de", "zamiast") and "unlike B"
+("im Gegensatz zu", "contrairement à", "a diferencia de", "a differenza di", "ao contrário de", "w
+przeciwieństwie do"); the English rules above still apply.
 
 A mention's readings (one per occurrence) that have an opinion are averaged: the score is their
 mean, the label its sign (one reading: the scorer's own label), the confidence their mean. The
@@ -217,6 +221,65 @@ _THAN_BY = {lang: (re.compile(rf"(?<!\w)(?P<cmp>{'|'.join(sorted(words, key=len,
 
 _CONTRAST = re.compile(r"\b(?:unlike|compared\s+(?:to|with)|in\s+contrast\s+to|as\s+opposed\s+to)\s+" + _GAP + "$")
 
+# "switched from B to A", "instead of B" and "unlike B" in the other languages: the switching verbs,
+# "from", "to", "instead of" and "unlike / compared with" of each. A switch needs one of its verbs in
+# the product's clause, before or after it (German puts the verb last: "von Brewix zu Kaffeo gewechselt").
+_SWITCH_WORDS = {
+    "de": (r"wechsel\w*|gewechselt|umgestiegen|umsteig\w*|steige\w*\s+.{0,40}?\bum|umgezogen|migriert\w*",
+           r"von|vom", r"zu|zum|zur|auf", r"statt|anstatt|anstelle\s+von|anstelle",
+           r"im\s+gegensatz\s+zu[mr]?|anders\s+als|verglichen\s+mit|im\s+vergleich\s+zu[mr]?"),
+    "fr": (r"pass[éeé]\w*|passe\w*|chang\w*|migr\w*|bascul\w*", r"de|du|des|d['’]", r"à|au|aux|pour|vers",
+           r"au\s+lieu\s+d[eu]|au\s+lieu\s+d['’]|plutôt\s+que",
+           r"contrairement\s+(?:à|au|aux)|à\s+la\s+différence\s+d[eu]|comparée?s?\s+(?:à|au)|par\s+rapport\s+(?:à|au)"),
+    "es": (r"cambi\w*|pas[éeó]\w*|pasa\w*|migr\w*|mud[éeó]\w*", r"de|del", r"a|al|por",
+           r"en\s+lugar\s+de[l]?|en\s+vez\s+de[l]?",
+           r"a\s+diferencia\s+de[l]?|comparad[oa]s?\s+con|en\s+comparación\s+con|frente\s+a[l]?"),
+    "it": (r"passat\w*|pass[oaò]\b|cambiat\w*|migrat\w*|ho\s+cambiato", r"da|dal|dalla|dallo|dai|dagli",
+           r"a|ad|al|alla|allo|ai|agli|per",
+           r"invece\s+d[i']|invece\s+del(?:la|lo)?|anziché|piuttosto\s+che",
+           r"a\s+differenza\s+d(?:i|el|ella|ello)|rispetto\s+(?:a|al|alla|allo)|in\s+confronto\s+(?:a|al|alla)"),
+    "pt": (r"mud\w*|troqu\w*|troc\w*|pass\w*|migr\w*", r"de|do|da", r"para|pra|pro|pelo|pela|por",
+           r"em\s+vez\s+d[eoa]|ao\s+invés\s+d[eoa]|no\s+lugar\s+d[eoa]",
+           r"ao\s+contrário\s+d[eoa]|diferente(?:mente)?\s+d[eoa]|comparad[oa]\s+(?:a|ao|à|com)|em\s+comparação\s+com"),
+    "pl": (r"przesz\w*|przeszł\w*|przesiad\w*|przesiąd\w*|zmieni\w*|przeni\w*|migr\w*", r"z|ze", r"na|do",
+           r"zamiast", r"w\s+przeciwieństwie\s+do|w\s+porównaniu\s+(?:z|ze|do)|inaczej\s+niż"),
+}
+_AFTER_WORD = r"(?:\s+|(?<=['’]))"   # "d'Android": an elided word runs into the next
+# At most one word (an article) between "from", "instead of", "unlike" and the product: these languages
+# put the subject after the verb ("Statt Brewix nehme ich Kaffeo"), so three words would reach the other side.
+_GAP1 = r"(?:[\w'’.-]+\s+)?"
+
+
+def _switch_rules(verbs: str, frm: str, to: str, instead: str, unlike: str) -> tuple:
+    """One language's (switch verb, [(pattern before the product, sign, needs the verb)], "unlike" pattern)."""
+    def word(words: str) -> str:
+        return rf"(?<!\w)(?:{words}){_AFTER_WORD}"
+
+    return (re.compile(rf"(?<!\w)(?:{verbs})"),
+            [(re.compile(rf"{word(frm)}.{{1,60}}?\s{word(to)}{_GAP}$"), 1, True),    # from B to A: A
+             (re.compile(rf"{word(frm)}{_GAP1}$"), -1, True),                            # from B: B
+             (re.compile(rf"{word(to)}{_GAP}$"), 1, True),                               # to A: A
+             (re.compile(rf"{word(instead)}{_GAP1}$"), -1, False)],                      # instead of B: B
+            re.compile(rf"{word(unlike)}{_GAP1}$"))
+
+
+_SWITCHES_BY = {lang: _switch_rules(*words) for lang, words in _SWITCH_WORDS.items()}
+
+
+def _other_switch(sentence: str, start: int, end: int, language: str) -> tuple[int, str] | None:
+    """What "switched from B to A", "instead of B" or "unlike B" in ``language`` says of the product at
+    ``sentence[start:end]`` (its clause: cut at , ; : . ! ?), as ``rule_reading`` returns it."""
+    verb, rules, unlike = _SWITCHES_BY[language]
+    before = sentence[max((x.end() for x in re.finditer(r"[,;:.!?]", sentence[:start])), default=0):start]
+    after = re.split(r"[,;:.!?]", sentence[end:], maxsplit=1)[0]
+    if unlike.search(before):
+        return -1, "contrast"
+    has_verb = bool(verb.search(before) or verb.search(after))
+    for pattern, sign, needs_verb in rules:
+        if (has_verb or not needs_verb) and pattern.search(before):
+            return sign, "fixed"
+    return None
+
 
 def _comparative_sign(m: re.Match, before: str) -> int:
     """The sign a ``than``/``to`` comparative gives its subject (0: unknown adjective)."""
@@ -261,6 +324,8 @@ def rule_reading(sentence: str, start: int, end: int, language: str | None = Non
     before, after = sentence[:start], sentence[end:]
     if language in _THAN_BY and (sign := _other_comparative(sentence, start, end, language)):
         return sign, "fixed"
+    if language in _SWITCHES_BY and (found := _other_switch(sentence, start, end, language)):
+        return found
     for m in _THAN.finditer(sentence):
         if m.end() <= start and not re.search(r"[,;:.!?]", sentence[m.end():start]) \
                 and len(sentence[m.end():start].split()) <= 3:

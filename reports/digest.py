@@ -81,6 +81,11 @@ DEFINITIONS = {
     "data cut-off": "only posts first fetched at or before this time are counted; re-run with "
                     "--cutoff set to it to reproduce these numbers",
 }
+# Printed only in digests where some product's mentions are in several languages (or some unscored).
+BY_LANGUAGE = ("by language", "where a product's mentions are in several languages (the post's language as "
+               "classified), its mentions, net sentiment and positive / negative shares of the scored mentions "
+               "per language, and the unscored ones apart; the product's net sentiment names the languages it "
+               "is from")
 NOT_COMPUTED_NOTICE = "per-product sentiment not computed yet: run `listener classify --all`"
 
 
@@ -148,6 +153,67 @@ class EmergingTopic:
 
 
 @dataclass
+class LanguageMood:
+    """A product's mentions in one language (the post's, as classified) and their mood."""
+    language: str                         # ISO 639-1 code; "unknown" for posts classified before 0011
+    mentions: int = 0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    unscored: int = 0                     # a language ``sentiment.languages`` leaves out
+    not_computed: int = 0
+    net_sentiment: float | None = None    # of its scored mentions (None: none scored)
+    positive_share: float | None = None   # positive / scored mentions
+    negative_share: float | None = None   # negative / scored mentions
+
+    @property
+    def scored(self) -> int:
+        return self.positive + self.neutral + self.negative
+
+
+def language_moods(rows: Iterable[dict]) -> dict[str, list[LanguageMood]]:
+    """Per product, its mentions' mood per language from ``store.language_mentions`` rows; most
+    mentioned language first."""
+    found: dict[tuple[str, str], LanguageMood] = {}
+    for r in rows:
+        lang = r["language"] or "unknown"
+        mood = found.setdefault((r["product"], lang), LanguageMood(lang))
+        label = (r["label"] or "not computed").replace(" ", "_")
+        mood.mentions += r["n"]
+        if label in ("positive", "neutral", "negative", "unscored", "not_computed"):
+            setattr(mood, label, getattr(mood, label) + r["n"])
+    out: dict[str, list[LanguageMood]] = {}
+    for (product, _), mood in found.items():
+        if mood.scored:
+            mood.net_sentiment = net_sentiment(mood.positive, mood.negative, mood.scored)
+            mood.positive_share, mood.negative_share = mood.positive / mood.scored, mood.negative / mood.scored
+        out.setdefault(product, []).append(mood)
+    for moods in out.values():
+        moods.sort(key=lambda m: (-m.mentions, m.language))
+    return out
+
+
+def sentiment_basis(moods: list[LanguageMood]) -> str | None:
+    """What a net sentiment is computed from, when its mentions are in several languages or some are
+    unscored: "from 14 scored mentions in de, en; 12 mentions in fr unscored"; None otherwise (one
+    language, all scored: the number needs no note)."""
+    if len(moods) < 2 and not any(m.unscored for m in moods):
+        return None
+    scored = [m for m in moods if m.scored]
+    n = sum(m.scored for m in scored)
+    text = f"from {n:,} scored mention{'' if n == 1 else 's'}"
+    if scored:
+        text += " in " + ", ".join(m.language for m in scored)
+    unscored = [m for m in moods if m.unscored]
+    if unscored:
+        parts = [f"{m.unscored:,} in {m.language}" for m in unscored]
+        first = unscored[0]
+        parts[0] = f"{first.unscored:,} mention{'' if first.unscored == 1 else 's'} in {first.language}"
+        text += "; " + ", ".join(parts) + " unscored"
+    return text
+
+
+@dataclass
 class ProductStats:
     name: str
     ours: bool
@@ -171,6 +237,8 @@ class ProductStats:
     alarms: list[Alarm] = field(default_factory=list)
     topics: list[TopicMood] = field(default_factory=list)
     emerging: list[EmergingTopic] = field(default_factory=list)
+    languages: list[LanguageMood] = field(default_factory=list)  # the period's mood per post language
+    sentiment_basis: str | None = None   # ``sentiment_basis``: the languages its net sentiment is from
 
 
 @dataclass
@@ -346,6 +414,7 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
               for order, n in (("positive", k), ("negative", k), ("engagement", max(200, k)))}
     facets = {column: store.top_facets(db, a, b, column, c, limit=5) for column in ("source", "author")}
     topics = store.topic_sentiments(db, a, b, cutoff=c)
+    moods = language_moods(store.language_mentions(db, a, b, c))
     tokens: dict[int, frozenset[str]] = {}  # each post's terms, shared by every explanation of this digest
     plan = search_mod.prepare(db, saved["query"]) if saved else None
     for s in stats.values():
@@ -377,6 +446,8 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
         s.top_sources, s.top_authors = (facets[column].get(s.name, []) for column in ("source", "author"))
         s.topics = [TopicMood(r["topic"], r["positive"], r["negative"], r["n"]) for r in topics.get(s.name, [])]
         s.emerging = [_emerging(r, examples) for r in clusters if r["product"] == s.name]
+        s.languages = moods.get(s.name, [])
+        s.sentiment_basis = sentiment_basis(s.languages)
 
     names = [p.name for p in settings.products if p.ours] + [p.name for p in settings.products if not p.ours]
     if product:
@@ -390,6 +461,8 @@ def build_digest(db: sqlite_utils.Database, settings: Settings, *, day: date, da
                                     first=partial or "none yet", languages=", ".join(sn.languages),
                                     preset=settings.alerts.sensitivity)
                    for key, text in DEFINITIONS.items()}
+    if any(stats[n].sentiment_basis for n in names):
+        definitions[BY_LANGUAGE[0]] = BY_LANGUAGE[1]
     by_source, classifiers = store.period_posts(db, a, b, c)
     return Digest(
         schema=SCHEMA, start=start, end=day, days=days, generated_at=iso_utc(now) or "", cutoff=cutoff,

@@ -18,8 +18,8 @@ import sqlite_utils
 
 from listener import store
 from listener.config import Settings
-from reports.digest import (NOT_COMPUTED_NOTICE, SPIKE_HISTORY, day_counts, net_sentiment, period_alarms,
-                            query_version)
+from reports.digest import (NOT_COMPUTED_NOTICE, SPIKE_HISTORY, LanguageMood, day_counts, language_moods,
+                            net_sentiment, period_alarms, query_version, sentiment_basis)
 from reports.spikes import PRESETS
 
 TOP_ENGAGED_KEYS = ("id", "source", "url", "title", "text", "posted_at", "sentiment_label", "engagement")
@@ -66,6 +66,9 @@ class ProductOverview:
     query_version: str = ""            # reports.digest.query_version: the aliases and excludes counted with
     query_changed_at: str | None = None  # when they last changed in the settings editor (``detail`` only)
     tagged_before_change: int = 0      # posts last classified before that change: tagged with the older query
+    unscored: int = 0                  # mentions in a language ``sentiment.languages`` leaves out
+    languages: list[LanguageMood] = field(default_factory=list)  # the range's mood per post language
+    sentiment_basis: str | None = None  # the languages its net sentiment is from (several, or some unscored)
 
 
 MAX_DAYS = 366
@@ -98,6 +101,7 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
     total = sum(d.mentions for ds in series.values() for d in ds)
     preset = PRESETS[settings.alerts.sensitivity]
     a, b = start.isoformat(), end_excl.isoformat()
+    moods = language_moods(store.language_mentions(db, a, b))
     out = []
     for p in settings.products:
         ds = series[p.name]
@@ -114,6 +118,9 @@ def overviews(db: sqlite_utils.Database, settings: Settings, *, end: date, days:
             o.previous_net_sentiment = net_sentiment(sum(d.positive for d in before),
                                                      sum(d.negative for d in before), sum(d.scored for d in before))
         o.query_version = query_version(p)
+        o.languages = moods.get(p.name, [])
+        o.unscored = sum(m.unscored for m in o.languages)
+        o.sentiment_basis = sentiment_basis(o.languages)
         o.alarms = [{"metric": x.metric, "day": x.day, "kind": x.kind, "value": x.value, "expected": x.expected}
                     for x in period_alarms(p.name, start, end, counted.per_day, counted.known, preset)]
         if p.name == detail:

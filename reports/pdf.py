@@ -124,8 +124,11 @@ def render_pdf(digest: Digest, charts: list[Chart], look: Look = Look()) -> byte
                             f"{_fmt(c.delta, 1, True)} vs the {c.label} of {_fmt(c.mean, 1)}" for c in p.changes)
         para(f"{_plural(p.mentions, 'mention')}" + (f", {changes}" if changes else "")
              + f"; net sentiment {_fmt(p.net_sentiment, 0, True)}"
+             + (f" ({p.sentiment_basis})" if p.sentiment_basis else "")
              + (f" (sentiment not computed for {_fmt(p.not_computed)})" if p.not_computed else "")
              + f"; share of voice {_fmt((p.share_of_voice or 0) * 100, 1, suffix='%')}.")
+        if len(p.languages) > 1:
+            _languages(pdf, p.languages)
         if f"volume-{i}" in by_name:
             pdf.image(io.BytesIO(by_name[f"volume-{i}"].png), w=width)
         heading("What changed", 10)
@@ -185,3 +188,18 @@ def render_pdf(digest: Digest, charts: list[Chart], look: Look = Look()) -> byte
     para(f"Reproducibility: schema {digest.schema}; settings sha256 {digest.settings_sha256[:16]}; data cut-off "
          f"{digest.cutoff} (for --cutoff).", 7)
     return bytes(pdf.output())
+
+
+def _languages(pdf, moods: list) -> None:
+    """A product's mood by language, as the HTML digest's table."""
+    def share(x: float | None) -> str:
+        return _fmt(x * 100, 1, suffix="%") if x is not None else "n/a"
+
+    pdf.set_font("DejaVu", "", 7.5)
+    with pdf.table(text_align="LEFT", line_height=4.5, first_row_as_headings=True) as table:
+        table.row(["Language (the post's, as classified)", "Mentions", "Net sentiment", "Positive", "Negative",
+                   "Unscored"])
+        for m in moods:
+            table.row([m.language, _fmt(m.mentions),
+                       "not scored" if m.net_sentiment is None else _fmt(m.net_sentiment, 0, True),
+                       share(m.positive_share), share(m.negative_share), _fmt(m.unscored)])

@@ -176,6 +176,7 @@ def digest_message(digest: Digest, charts: list[Chart], look: Look = Look()) -> 
     lines = [f"{p.name} ({'ours' if p.ours else 'competitor'}): {p.mentions} mentions, share of voice "
              f"{(p.share_of_voice or 0) * 100:.1f}%, net sentiment "
              f"{'n/a' if p.net_sentiment is None else f'{p.net_sentiment:+.0f}'}"
+             + (f" ({p.sentiment_basis})" if p.sentiment_basis else "")
              + "".join(f"; {a.metric} {a.kind} on {a.day}" for a in p.alarms)
              for p in digest.products] + ([f"Note: {digest.notice}"] if digest.notice else [])
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": digest.title[:150]}},

@@ -78,7 +78,8 @@ def same_rows(before: dict[str, list[tuple]], after: dict[str, list[tuple]], app
 SINCE_MAIN = ["0009_mention_sentiment", "0010_mention_labels", "0011_detected_language",
               "0012_mention_sentiment_facets", "0013_parent_url", "0014_copies",
               "0015_mention_rejects", "0016_report_reads", "0017_users",
-              "0018_label_authors", "0019_alert_status", "0021_api_token_labels"]   # declared after the fixture was made
+              "0018_label_authors", "0019_alert_status", "0021_api_token_labels",
+              "0022_mention_language"]   # declared after the fixture was made
 
 
 def test_a_database_made_by_main_gets_only_the_later_migrations_and_keeps_every_row(tmp_path):
@@ -255,8 +256,11 @@ def test_an_old_guess_stored_as_the_language_moves_aside_and_classify_all_redete
     ids = dict(db.execute("SELECT guid, id FROM posts").fetchall())
     # as an earlier version left it: the guess in ``language``, no detected_language column, 0011 not applied
     db.execute("UPDATE posts SET language = 'de', sentiment_label = 'unscored', sentiment = NULL WHERE guid = 'a'")
+    for undo in ("DROP TRIGGER posts_mention_copy", "DROP TRIGGER mentions_post_copy", "DROP INDEX mentions_period",
+                 "ALTER TABLE mentions DROP COLUMN post_language"):   # 0022 (it reads detected_language) too
+        db.execute(undo)
     db.execute("ALTER TABLE posts DROP COLUMN detected_language")
-    db.execute("DELETE FROM _sqlite_migrations WHERE name = '0011_detected_language'")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name IN ('0011_detected_language', '0022_mention_language')")
     db.conn.commit()
     db.close()
     db = store.open_db(settings.db_path)

@@ -143,22 +143,6 @@ def test_polish_and_german_posts_get_labels_through_the_cli(german_db):
     assert "+de:multilingual-" in got["de1"][2] and "+pl:multilingual-" in got["de1"][2]
 
 
-def test_a_german_and_a_polish_product_team_get_mood_per_product(german_db):
-    from listener import pipeline
-    from reports.digest import build_digest
-    from datetime import date
-
-    path, settings = german_db
-    db = store.open_db(settings.db_path)
-    pipeline.classify(db, settings, now=NOW)
-    d = build_digest(db, settings, day=date(2026, 11, 22), now=NOW)
-    by = {p.name: p for p in d.products}
-    kaffeo, brewix = by["Kaffeo"], by["Brewix"]
-    assert (kaffeo.mentions, kaffeo.positive, kaffeo.negative, kaffeo.unscored) == (4, 4, 0, 0)
-    assert (brewix.mentions, brewix.positive, brewix.negative, brewix.unscored) == (2, 0, 2, 0)
-    assert kaffeo.net_sentiment == pytest.approx(100.0) and brewix.net_sentiment == pytest.approx(-100.0)
-
-
 def test_eval_prints_each_language_against_its_target(write_settings, model):
     from listener import learn
 
@@ -183,3 +167,175 @@ def test_train_without_the_data_is_one_line(write_settings, tmp_path, monkeypatc
                                  "--multilingual-data", str(tmp_path), "--out", str(tmp_path / "m.model")])
     assert result.exit_code == 2 and "german/train_text.txt: multilingual training data not found" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "m.model").exists()
+
+
+# French posts about Kaffeo: French is not in SETTINGS' languages, so they stay unscored.
+FRENCH = [("fr1", "J'adore ma Kaffeo, elle fait un café vraiment délicieux tous les matins."),
+          ("fr2", "La Kaffeo est arrivée hier, je la trouve très belle dans ma cuisine.")]
+
+
+def test_a_german_and_a_polish_product_team_get_mood_per_product_and_per_language(german_db, monkeypatch):
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from listener import pipeline
+    from listener.app.web import create_app
+    from reports.digest import build_digest
+    from reports.render import render_html, render_markdown
+    from tests.helpers.digests import pdf_text
+
+    path, settings = german_db
+    db = store.open_db(settings.db_path)
+    store.upsert_posts(db, [{"source": "forum", "guid": g, "url": f"https://example.fr/{g}", "author": "b",
+                             "title": None, "text": text, "published_at": f"{DAY}T0{i}:00:00Z", "language": None}
+                            for i, (g, text) in enumerate(FRENCH)], now="2026-11-23T05:00:00Z")
+    pipeline.classify(db, settings, now=NOW)
+    d = build_digest(db, settings, day=date(2026, 11, 22), now=NOW)
+    kaffeo, brewix = d.products
+    assert (kaffeo.mentions, kaffeo.positive, kaffeo.negative, kaffeo.unscored) == (6, 4, 0, 2)
+    assert (brewix.mentions, brewix.positive, brewix.negative, brewix.unscored) == (2, 0, 2, 0)
+    assert kaffeo.net_sentiment == pytest.approx(100.0) and brewix.net_sentiment == pytest.approx(-100.0)
+    # de1, de2 positive; pl1 positive; en1 positive; fr1, fr2 unscored (checked by hand)
+    got = [(m.language, m.mentions, m.positive, m.negative, m.unscored, m.net_sentiment) for m in kaffeo.languages]
+    assert got == [("de", 2, 2, 0, 0, 100.0), ("fr", 2, 0, 0, 2, None), ("en", 1, 1, 0, 0, 100.0),
+                   ("pl", 1, 1, 0, 0, 100.0)]
+    assert kaffeo.languages[0].positive_share == 1.0 and kaffeo.languages[1].positive_share is None
+    assert kaffeo.sentiment_basis == "from 4 scored mentions in de, en, pl; 2 mentions in fr unscored"
+    assert brewix.sentiment_basis == "from 2 scored mentions in de, pl"   # two languages, both scored
+    assert "by language" in d.definitions
+    want = "net sentiment +100 (from 4 scored mentions in de, en, pl; 2 mentions in fr unscored)"
+    html, md = render_html(d, []), render_markdown(d)
+    assert want.replace("+100", '<span class="score">+100</span>') in html and want in md
+    assert "Mood by language" in html and "<td>fr</td><td>2</td><td>not scored</td>" in html
+    assert "| fr | 2 | not scored | n/a | n/a | 2 |" in md and "| de | 2 | +100 | 100.0% | 0.0% | 0 |" in md
+    assert want in pdf_text(monkeypatch, d, []).replace("\n", " ")
+    data = d.to_json()["products"][0]
+    assert data["languages"][1] == {"language": "fr", "mentions": 2, "positive": 0, "neutral": 0, "negative": 0,
+                                    "unscored": 2, "not_computed": 0, "net_sentiment": None,
+                                    "positive_share": None, "negative_share": None}
+    client = TestClient(create_app(settings, today=lambda: date(2026, 11, 22)))
+    page = client.get("/products/Kaffeo?from=2026-11-22&to=2026-11-22")
+    assert page.status_code == 200
+    assert "net sentiment from 4 scored mentions in de, en, pl; 2 mentions in fr unscored" in page.text
+    assert "2 unscored" in page.text and "Mood by language" in page.text
+    listing = client.get("/products?from=2026-11-22&to=2026-11-22").text
+    assert kaffeo.sentiment_basis in listing and "(2 unscored)" in listing
+    api = client.get("/api/products/Kaffeo?from=2026-11-22&to=2026-11-22").json()
+    assert [(m["language"], m["unscored"]) for m in api["languages"]] == [("de", 0), ("fr", 2), ("en", 0), ("pl", 0)]
+    assert api["unscored"] == 2 and api["sentiment_basis"] == kaffeo.sentiment_basis
+
+
+TOPICS = """
+[[topics]]
+name = "battery"
+terms = ["battery"]
+terms_by_language = { de = ["Akku", "lädt*"], PL = ["bateria"] }
+
+[[topics]]
+name = "preis"
+terms_by_language = { de = ["Preis", "teuer"] }
+"""
+
+
+def test_topic_terms_per_language_apply_to_posts_of_that_language(write_settings):
+    from listener.classifier import Classifier
+
+    settings = load_settings(write_settings(products=PRODUCTS, extra=SETTINGS + TOPICS))
+    battery, preis = settings.topics
+    assert battery.terms_by_language == (("de", ("Akku", "lädt*")), ("pl", ("bateria",)))
+    assert preis.terms == ()
+    rows = [(1, "Der Akku der Kaffeo lädt viel zu langsam und ist leider schon wieder leer."),
+            (2, "Die neue Kaffeo ist mir ehrlich gesagt viel zu teuer für das, was sie kann."),
+            (3, "The Kaffeo battery is great, but the Akku brand cable is too teuer for me."),   # English: no de terms
+            (4, "Bateria w Kaffeo jest słaba, szybko się rozładowuje, trzeba ją ciągle ładować."),
+            (5, "Die Kaffeo hat eine battery, die leider nicht lange hält, schade eigentlich.")]
+    got = Classifier.from_settings(settings, relevance=False).classify([{"id": i, "title": None, "text": t} for i, t in rows])
+    assert [c.language for c in got] == ["de", "de", "en", "pl", "de"]
+    assert [[(t.topic, t.term) for t in c.topics] for c in got] == [
+        [("battery", "Akku")], [("preis", "teuer")], [("battery", "battery")], [("battery", "Bateria")],
+        [("battery", "battery")]]   # `terms` apply to every language
+
+
+@pytest.mark.parametrize("table, message", [
+    ('terms_by_language = ["Akku"]', "topics[0].terms_by_language: expected a table, got array"),
+    ('terms_by_language = { german = ["Akku"] }',
+     "topics[0].terms_by_language: 'german': expected a language code such as \"de\""),
+    ('terms_by_language = { de = ["Akku", 3] }',
+     "topics[0].terms_by_language: de[1]: expected a non-empty string, got integer 3"),
+    ('terms_by_language = { de = "Akku" }', "topics[0].terms_by_language: de: expected an array of terms"),
+    ('terms_by_language = { de = ["Akku"], DE = ["Preis"] }', "topics[0].terms_by_language: a language is given twice"),
+    ("terms_by_language = {}", "topics[0].terms: needs at least one term (here or in terms_by_language)"),
+])
+def test_terms_by_language_errors_name_the_key(write_settings, table, message):
+    from listener.config import ConfigError
+
+    with pytest.raises(ConfigError, match=None) as caught:
+        load_settings(write_settings(extra=f'[[topics]]\nname = "battery"\n{table}\n'))
+    assert message in str(caught.value)
+
+
+# "switched from B to A", "instead of B", "unlike B" per language, written and checked by hand.
+SWITCHES = {
+    "de": ("Ich bin letzten Monat von Brewix zu Kaffeo gewechselt, wegen der Bohnen.",
+           "Seit dem Sommer trinke ich meinen Kaffee aus der Kaffeo statt Brewix.",
+           "Im Gegensatz zu Brewix macht die Kaffeo morgens überhaupt keinen Lärm."),
+    "fr": ("Je suis passé de Brewix à Kaffeo le mois dernier, pour le goût du café.",
+           "Depuis cet été je prépare mon café avec la Kaffeo au lieu de Brewix.",
+           "Contrairement à Brewix, la Kaffeo ne fait presque aucun bruit le matin."),
+    "es": ("Me cambié de Brewix a Kaffeo el mes pasado, por el sabor del café.",
+           "Desde el verano preparo mi café con la Kaffeo en lugar de Brewix.",
+           "A diferencia de Brewix, la Kaffeo casi no hace ruido por la mañana."),
+    "it": ("Sono passato da Brewix a Kaffeo il mese scorso, per il gusto del caffè.",
+           "Da quest'estate preparo il mio caffè con la Kaffeo invece di Brewix.",
+           "A differenza di Brewix, la Kaffeo non fa quasi rumore la mattina."),
+    "pt": ("Mudei do Brewix para o Kaffeo no mês passado, por causa do sabor do café.",
+           "Desde o verão faço o meu café com a Kaffeo em vez do Brewix.",
+           "Ao contrário do Brewix, a Kaffeo quase não faz barulho de manhã."),
+    "pl": ("W zeszłym miesiącu przeszedłem z Brewix na Kaffeo, ze względu na smak kawy.",
+           "Od lata robię kawę w ekspresie Kaffeo zamiast Brewix, codziennie rano.",
+           "W przeciwieństwie do Brewix, Kaffeo rano prawie nie hałasuje."),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SWITCHES))
+def test_switched_from_instead_of_and_unlike_in_each_language(lang):
+    from models.mentions import rule_reading
+
+    others = load_language_scorers([lang])
+    switch, instead, unlike = SWITCHES[lang]
+    got = classify_batch([{"id": 1, "title": None, "text": switch}, {"id": 2, "title": None, "text": instead}],
+                         products=MATCHER, languages=("en", lang), others=others)
+    assert [c.language for c in got] == [lang, lang]
+    labels = [{m.product: (m.label, m.basis) for m in c.mention_sentiment} for c in got]
+    assert labels[0] == {"Brewix": ("negative", "comparative"), "Kaffeo": ("positive", "comparative")}
+    assert labels[1]["Brewix"] == ("negative", "comparative") and labels[1]["Kaffeo"][1] != "comparative"
+    lower = unlike.lower()
+    at = {name: lower.index(name.lower()) for name in ("Brewix", "Kaffeo")}
+    assert rule_reading(lower, at["Brewix"], at["Brewix"] + 6, lang) == (-1, "contrast")   # the "unlike B" side
+    assert rule_reading(lower, at["Kaffeo"], at["Kaffeo"] + 6, lang) is None
+    assert rule_reading(lower, at["Brewix"], at["Brewix"] + 6, None) is None               # English rules alone: no cue
+
+
+def test_search_stems_english_only_and_folds_diacritics_as_the_readme_says(tmp_path):
+    """README "Search", "Words in other languages": Porter (English) over every post, diacritics folded."""
+    from listener import search
+
+    db = store.open_db(tmp_path / "s.db")
+    texts = {"g1": "Die Bremse der Kaffeo quietscht.", "g2": "Die Bremsen der Kaffeo quietschen.",
+             "g3": "Der Akku ist leer.", "g4": "Zwei Akkus sind leer.", "g5": "Kaffeo ist für mich zu laut.",
+             "g6": "Ładowanie trwa długo.", "g7": "Ładowarka nie działa."}
+    store.upsert_posts(db, [{"source": "forum", "guid": g, "url": None, "author": None, "title": None, "text": t,
+                             "published_at": "2026-11-22T10:00:00Z", "language": "de"} for g, t in texts.items()],
+                       now="2026-11-23T00:00:00Z")
+
+    guids = dict(db.execute("SELECT id, guid FROM posts").fetchall())
+
+    def found(query: str) -> list[str]:
+        return sorted(guids[h.id] for h in search.search(db, search.prepare(db, query)).hits)
+
+    assert found("bremse") == ["g1"]              # German plural -n: not stemmed
+    assert found("brems*") == ["g1", "g2"]        # a wildcard covers the forms
+    assert found("akku") == ["g3", "g4"]          # English plural -s: stemmed alike by accident
+    assert found("fur") == ["g5"] and found("für") == ["g5"]   # diacritics folded
+    assert found("ladowanie") == [] and found("ładow*") == ["g6", "g7"]   # Polish ł is a letter of its own

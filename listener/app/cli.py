@@ -602,9 +602,11 @@ def topics_cmd(ctx: click.Context) -> None:
 @topics_cmd.command("list")
 @click.pass_obj
 def topics_list(obj: Ctx) -> None:
-    """Every topic with its terms and excludes."""
+    """Every topic with its terms (then each language's own: "de: Akku") and excludes."""
     _print_rows(("name", "terms", "exclude"),
-                [(t.name, ", ".join(t.terms), ", ".join(t.exclude)) for t in obj.settings().topics],
+                [(t.name, "; ".join([", ".join(t.terms)] * bool(t.terms) + [f"{lang}: {', '.join(terms)}"
+                                                                           for lang, terms in t.terms_by_language]),
+                  ", ".join(t.exclude)) for t in obj.settings().topics],
                 "No topics configured ('listener topics add NAME --term WORD').")
 
 

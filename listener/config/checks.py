@@ -150,6 +150,28 @@ def language_codes(values: list) -> tuple[str, ...]:
     return tuple(v.lower() for v in strings(values))
 
 
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+def terms_by_language(value: dict) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A table of language code -> array of terms (``{de = ["Akku"], fr = ["batterie"]}``), as sorted
+    (code, terms) pairs; codes lower-cased ISO 639-1 (or -3)."""
+    out = []
+    for code, terms in value.items():
+        lang = code.strip().lower()
+        if not _LANGUAGE_RE.match(lang):
+            raise ValueError(f"{code!r}: expected a language code such as \"de\" (ISO 639-1)")
+        if not isinstance(terms, list):
+            raise ValueError(f"{code}: expected an array of terms, got {typename(terms)} {terms!r}")
+        try:
+            out.append((lang, strings(terms)))
+        except ItemError as exc:
+            raise ValueError(f"{code}[{exc.index}]: {exc}") from None
+    if len({lang for lang, _ in out}) < len(out):
+        raise ValueError("a language is given twice (codes are read in any case)")
+    return tuple(sorted(out))
+
+
 def periods(value: list) -> tuple[int, ...]:
     if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
         raise ValueError(f"expected a non-empty array of positive integers, got {value!r}")

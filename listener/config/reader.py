@@ -168,8 +168,10 @@ def parse_settings(data: dict, file: Path) -> Settings:
     topics = []
     for t in root.tables("topics"):
         topic = Topic(**t.read_all(TOPICS))
-        if not topic.terms:
-            raise t.fail("terms", "needs at least one term")
+        if not topic.terms and not topic.terms_by_language:
+            raise t.fail("terms", "required key is missing (or give terms_by_language)" if not
+                         {"terms", "terms_by_language"} & set(t.table) else
+                         "needs at least one term (here or in terms_by_language)")
         t.finish()
         topics.append(topic)
     _unique(name, "topics", [t.name.lower() for t in topics])

@@ -132,10 +132,15 @@ SENTIMENT = Section("sentiment", (
 
 TOPICS = Section("topics[]", (
     Setting("name", str, REQUIRED, checks.name, "topic name (letters, digits, `.`, `_`, `-`)"),
-    Setting("terms", list, REQUIRED, checks.strings,
+    Setting("terms", list, [], checks.strings,
             'words or phrases that put a post in the topic, whole words, any case; '
-            '`crash*` matches any word starting with "crash"'),
+            '`crash*` matches any word starting with "crash"; they apply to posts in every language',
+            shown_default="required (unless `terms_by_language`)"),
     Setting("exclude", list, [], checks.strings, "phrases masked out before matching"),
+    Setting("terms_by_language", dict, {}, checks.terms_by_language,
+            'more terms for posts in one language, by language code: `{ de = ["Akku", "lädt*"], fr = ["batterie"] }` '
+            "(a post's language as classified, see \"Sentiment beyond English\"); they add to `terms`",
+            shown_default="`{}`"),
 ))
 
 EMERGING = Section("emerging", (

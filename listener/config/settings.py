@@ -92,6 +92,8 @@ class Topic:
     name: str
     terms: tuple[str, ...]
     exclude: tuple[str, ...] = TOPICS.default("exclude")
+    # (language code, terms) pairs, sorted: added to ``terms`` for posts in that language
+    terms_by_language: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

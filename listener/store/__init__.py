@@ -59,6 +59,7 @@ from listener.store.relevance import (MARKED_NOT_ABOUT, label_relevance, rejecte
 from listener.store.relevance import mention_marks, unlabel_mention
 from listener.store.classify import posts_by_ids_to_classify
 
+from listener.store.reports import language_mentions
 from listener.store.reports import (mention_rows, mention_window, ranked_mentions, sample_posts, top_facets,
                                     topic_sentiments)
 from listener.store.people import (person_known, person_posts, person_products, person_top_posts,

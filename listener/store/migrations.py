@@ -485,6 +485,34 @@ def _m0021(db: sqlite_utils.Database) -> None:
                "SELECT token_hash, user, 'default', created_at FROM api_tokens")
     db.execute("DROP TABLE api_tokens")
     db.execute("ALTER TABLE api_tokens_new RENAME TO api_tokens")
+# 0016's copied post fields and the post's language as classified (migration 0022).
+_MENTION_POST_COPY_22 = (*_MENTION_POST_COPY, ("post_language", "{r}detected_language"))
+
+
+@_migration("0022_mention_language")
+def _m0022(db: sqlite_utils.Database) -> None:
+    """Each mention carries its post's language as classified (``detected_language``), so the digest
+    and the web count mood per language from the mentions' date index alone: 0016's triggers are
+    made again with it, and ``mentions_period`` covers it (appended last: its order is unchanged)."""
+    columns = ", ".join(c for c, _ in _MENTION_POST_COPY_22)
+    values = ", ".join(e.format(r="") for _, e in _MENTION_POST_COPY_22)
+    changed = ", ".join(e.format(r="NEW.") for _, e in _MENTION_POST_COPY_22)
+    db.execute("ALTER TABLE mentions ADD COLUMN post_language TEXT")
+    db.execute("UPDATE mentions SET post_language = (SELECT detected_language FROM posts WHERE posts.id = mentions.post_id)")
+    db.execute("DROP TRIGGER IF EXISTS mentions_post_copy")
+    db.execute("DROP TRIGGER IF EXISTS posts_mention_copy")
+    db.execute(f"""CREATE TRIGGER mentions_post_copy AFTER INSERT ON mentions BEGIN
+        UPDATE mentions SET ({columns}) = (SELECT {values} FROM posts WHERE posts.id = NEW.post_id)
+        WHERE rowid = NEW.rowid; END""")
+    db.execute(f"""CREATE TRIGGER posts_mention_copy
+        AFTER UPDATE OF posted_at, fetched_at, source, author, score, comments, likes, shares, copy_of,
+        detected_language ON posts BEGIN
+        UPDATE mentions SET ({columns}) = ({changed}) WHERE post_id = NEW.id; END""")
+    db.execute("DROP INDEX IF EXISTS mentions_period")
+    db.execute("CREATE INDEX mentions_period ON mentions "
+               "(post_posted_at, post_fetched_at, product, sentiment_label, sentiment, post_id, post_source, "
+               "post_author, post_engagement, post_copy_of, post_language)")
+
 
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])

@@ -89,6 +89,16 @@ def daily_mentions(db: sqlite_utils.Database, start: str, end: str,
         {scope} GROUP BY m.product, day, label""", args)
 
 
+def language_mentions(db: sqlite_utils.Database, start: str, end: str,
+                      cutoff: str | Scope | None = None) -> list[dict]:
+    """Mentions per product, post language (as classified; migration 0022) and the mention's
+    sentiment label in [start, end), from the mentions' date index alone."""
+    scope, args = _mentions_in(start, end, cutoff)
+    return rows(db, f"""
+        SELECT m.product, m.post_language AS language, {_MENTION_LABEL_LAZY} AS label, count(*) AS n
+        {scope} GROUP BY m.product, language, label""", args)
+
+
 def ranked_mentions(db: sqlite_utils.Database, start: str, end: str, cutoff: str | Scope | None = None, *,
                     order: str, limit: int, strength: float = 0.0) -> dict[str, list[int]]:
     """For every product, the post ids of its first ``limit`` mentions in [start, end) by ``order``:

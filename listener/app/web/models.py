@@ -152,6 +152,19 @@ class DayPoint(BaseModel):
     net_sentiment: float | None
 
 
+class LanguageMood(BaseModel):
+    language: str                             # the post's, as classified (ISO 639-1), or unknown
+    mentions: int
+    positive: int
+    neutral: int
+    negative: int
+    unscored: int                             # a language sentiment.languages leaves out
+    not_computed: int
+    net_sentiment: float | None               # of its scored mentions
+    positive_share: float | None              # positive / scored mentions
+    negative_share: float | None
+
+
 class ProductSummary(BaseModel):
     name: str
     ours: bool
@@ -173,6 +186,9 @@ class ProductSummary(BaseModel):
     top_authors: list[dict] = []              # [{name, source, mentions}]: authors are per source
     previous_mentions: int | None = None      # in the range of the same length just before; null: nothing collected then
     previous_net_sentiment: float | None = None
+    unscored: int = 0                         # mentions in a language sentiment.languages leaves out
+    languages: list[LanguageMood] = []        # the range's mood per post language, most mentioned first
+    sentiment_basis: str | None = None        # "from 14 scored mentions in de, en; 12 mentions in fr unscored"
 
 
 class Stats(BaseModel):
