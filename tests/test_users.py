@@ -12,7 +12,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from listener import store
-from listener.app.cli import cli
+from listener.app.cli import cli, cli_user
 from listener.app.web import create_app
 from listener.config import load_settings
 from tests.helpers.web import csrf_of, login
@@ -65,8 +65,8 @@ def test_the_users_commands_on_a_real_store(site):
     assert store.get_user(db, "ed")["password_hash"].startswith("$argon2id$")  # never the password
     assert PASSWORDS["ed"] not in str(store.rows(db, "SELECT * FROM users"))
     actions = [(r["who"], r["action"], r["target"]) for r in reversed(store.audit_rows(db))]
-    assert actions[:4] == [("init-db", "user.add", "admin"), ("cli", "user.add", "maria"), ("cli", "user.add", "ed"),
-                           ("cli", "user.add", "vic")]
+    assert actions[:4] == [("init-db", "user.add", "admin"), (cli_user(), "user.add", "maria"),
+                           (cli_user(), "user.add", "ed"), (cli_user(), "user.add", "vic")]
     assert store.audit_rows(db)[0]["after"] == {"name": "vic", "role": "viewer"}
 
 
@@ -274,7 +274,7 @@ def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_
     try:
         assert [(u["name"], u["role"]) for u in store.users(db)] == [("ed", "editor"), ("root", "admin")]
         audited = [(a["who"], a["action"], a["target"], a["after"]) for a in store.audit_rows(db, limit=4)]
-        assert audited == [("cli", "user.role", "ed", {"name": "ed", "role": "editor"}),
+        assert audited == [(cli_user(), "user.role", "ed", {"name": "ed", "role": "editor"}),
                            ("root", "user.remove", "newbie", None),
                            ("root", "user.role", "ed", {"name": "ed", "role": "admin"}),
                            ("root", "user.add", "newbie", {"name": "newbie", "role": "viewer"})]

@@ -1244,7 +1244,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, t
     if about is not None:
         if product is None or topics is not None or (sentiment_ is not None and not about):
             raise click.UsageError("--about/--not-about take --product NAME (and, with --about, maybe --sentiment)")
-        name = learn.mark_relevance(obj.db(), post_id, product, about, now=obj.now, by="cli")
+        name = learn.mark_relevance(obj.db(), post_id, product, about, now=obj.now, by=cli_user())
         obj.say(f"Post {post_id}: marked {'about' if about else 'not about'} {name}"
                 + ("" if about else "; it counts in no number now") + ".")
         if sentiment_ is None:
@@ -1255,7 +1255,7 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, t
         raise click.UsageError("--product takes --sentiment and no --topics (topics belong to the post)")
     names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
     learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names,
-                     product=product, by="cli")
+                     product=product, by=cli_user())
     if product is not None:
         obj.say(f"Post {post_id}: {product} relabelled {sentiment_}.")
         return
@@ -1306,7 +1306,7 @@ def users_add(obj: Ctx, name: str, role: str, password_stdin: bool) -> None:
     users.check_name(name)
     if store.get_user(db, name) is not None:  # before asking for a password
         raise BadInput(f"a user named {name!r} exists already (change the password with `listener users passwd`)")
-    users.add_user(db, name, role, _password(password_stdin), by="cli", now=iso_utc(obj.now))
+    users.add_user(db, name, role, _password(password_stdin), by=cli_user(), now=iso_utc(obj.now))
     obj.say(f"Added user {name!r} ({role}).")
 
 
@@ -1321,7 +1321,7 @@ def users_passwd(obj: Ctx, name: str, password_stdin: bool) -> None:
     db = obj.db()
     if store.get_user(db, name) is None:
         raise NotFound(f"no user named {name!r}", exit_code=2)
-    users.set_password(db, name, _password(password_stdin), by="cli", now=iso_utc(obj.now))
+    users.set_password(db, name, _password(password_stdin), by=cli_user(), now=iso_utc(obj.now))
     obj.say(f"Changed the password of {name!r}; their sessions ended.")
 
 
@@ -1332,7 +1332,7 @@ def users_remove(obj: Ctx, name: str) -> None:
     """Remove user NAME (their sessions and API tokens end)."""
     from listener import users
 
-    users.remove_user(obj.db(), name, by="cli", now=iso_utc(obj.now))
+    users.remove_user(obj.db(), name, by=cli_user(), now=iso_utc(obj.now))
     obj.say(f"Removed user {name!r}.")
 
 
@@ -1344,7 +1344,7 @@ def users_role(obj: Ctx, name: str, role: str) -> None:
     """Give user NAME another ROLE (at once, in their sessions and token); never demotes the last admin."""
     from listener import users
 
-    users.set_role(obj.db(), name, role, by="cli", now=iso_utc(obj.now))
+    users.set_role(obj.db(), name, role, by=cli_user(), now=iso_utc(obj.now))
     obj.say(f"{name!r} now has the role {role}.")
 
 
@@ -1371,7 +1371,7 @@ def users_token(obj: Ctx, name: str, label: str) -> None:
     from listener import users
 
     db = obj.db()
-    token = users.issue_token(db, name, label=label, by="cli", now=iso_utc(obj.now))
+    token = users.issue_token(db, name, label=label, by=cli_user(), now=iso_utc(obj.now))
     click.echo(token)  # alone on stdout, for a script; the note goes to stderr
     if not obj.quiet:
         click.echo(f"The API token {label!r} of {name!r} ({store.get_user(db, name)['role']}): send it as "
@@ -1399,7 +1399,7 @@ def users_revoke(obj: Ctx, name: str, label: str) -> None:
     """Revoke NAME's API token LABEL: it stops working at once (their other tokens stay)."""
     from listener import users
 
-    users.revoke_token(obj.db(), name, label, by="cli", now=iso_utc(obj.now))
+    users.revoke_token(obj.db(), name, label, by=cli_user(), now=iso_utc(obj.now))
     obj.say(f"Revoked the API token {label!r} of {name!r}.")
 
 
