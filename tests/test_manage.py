@@ -210,8 +210,20 @@ def test_the_web_follows_a_change_made_by_the_cli(app_site):
     path, client = app_site
     assert client.get("/api/manage/topics").json() == []
     assert invoke(path, "topics", "add", "speed", "--term", "slow").exit_code == 0
-    assert client.get("/api/manage/topics").json() == [{"name": "speed", "terms": ["slow"], "exclude": []}]
+    assert client.get("/api/manage/topics").json() == [
+        {"name": "speed", "terms": ["slow"], "terms_by_language": {}, "exclude": []}]
     assert "speed" in client.get("/manage/topics").text
+    # terms per language through the API: kept, shown, replaced, and a topic needs a term somewhere
+    r = client.post("/api/manage/topics", json={"name": "akku", "terms_by_language": {"de": ["Akku", "lädt*"]}})
+    assert r.status_code == 201 and r.json()["terms_by_language"] == {"de": ["Akku", "lädt*"]}, r.text
+    assert 'terms_by_language' in path.read_text() and '"Akku"' in path.read_text()
+    r = client.put("/api/manage/topics/speed", json={"name": "speed", "terms": ["slow"],
+                                                     "terms_by_language": {"pl": ["wolno"]}})
+    assert r.status_code == 200 and r.json()["terms_by_language"] == {"pl": ["wolno"]}
+    r = client.post("/api/manage/topics", json={"name": "empty"})
+    assert r.status_code == 400 and "terms" in r.json()["error"], r.text
+    r = client.post("/api/manage/topics", json={"name": "bad", "terms_by_language": {"german": ["x"]}})
+    assert r.status_code == 400 and "expected a language code" in r.json()["error"], r.text
 
 
 def test_the_sources_page_has_every_type_s_fields_and_a_test_fetch(server, tmp_path):

@@ -515,9 +515,12 @@ class ProductEntry(BaseModel):
 
 
 class TopicEntry(BaseModel):
-    """A ``[[topics]]`` entry."""
+    """A ``[[topics]]`` entry: ``terms`` for posts in every language, ``terms_by_language`` (a language code
+    such as ``de`` -> terms) for posts in that language; at least one term in either."""
     name: Text
-    terms: list[Text]
+    terms: list[Text] = []
+    terms_by_language: dict[Annotated[str, Field(min_length=2, max_length=12, pattern=VALUE_PATTERN)],
+                            list[Text]] = {}
     exclude: list[Text] = []
 
 
@@ -655,7 +658,8 @@ def _product(p) -> dict:
 
 
 def _topic(t) -> dict:
-    return {"name": t.name, "terms": list(t.terms), "exclude": list(t.exclude)}
+    return {"name": t.name, "terms": list(t.terms),
+            "terms_by_language": {lang: list(terms) for lang, terms in t.terms_by_language}, "exclude": list(t.exclude)}
 
 
 def _rule(r) -> dict:
