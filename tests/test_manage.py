@@ -213,6 +213,12 @@ def test_the_web_follows_a_change_made_by_the_cli(app_site):
     assert client.get("/api/manage/topics").json() == [
         {"name": "speed", "terms": ["slow"], "terms_by_language": {}, "exclude": []}]
     assert "speed" in client.get("/manage/topics").text
+    r = invoke(path, "topics", "add", "laden", "--term-in", "de", "lädt*", "--term-in", "pl", "ładowa*")
+    assert r.exit_code == 0, r.output
+    assert client.get("/api/manage/topics").json()[-1]["terms_by_language"] == {"de": ["lädt*"], "pl": ["ładowa*"]}
+    r = invoke(path, "topics", "add", "nothing")
+    assert r.exit_code != 0 and "terms" in r.output and "Traceback" not in r.output
+    assert invoke(path, "topics", "remove", "laden").exit_code == 0
     # terms per language through the API: kept, shown, replaced, and a topic needs a term somewhere
     r = client.post("/api/manage/topics", json={"name": "akku", "terms_by_language": {"de": ["Akku", "lädt*"]}})
     assert r.status_code == 201 and r.json()["terms_by_language"] == {"de": ["Akku", "lädt*"]}, r.text

@@ -612,14 +612,20 @@ def topics_list(obj: Ctx) -> None:
 
 @topics_cmd.command("add")
 @click.argument("name")
-@click.option("--term", "terms", multiple=True, required=True, help="A word or phrase of the topic (repeatable; "
+@click.option("--term", "terms", multiple=True, help="A word or phrase of the topic, in every language (repeatable; "
               "crash* matches any word starting with crash).")
+@click.option("--term-in", "terms_in", multiple=True, type=(str, str), metavar="LANG TERM",
+              help="A term for posts in one language, e.g. --term-in de Akku (repeatable; terms_by_language).")
 @click.option("--exclude", "excludes", multiple=True, help="A phrase masked out before matching (repeatable).")
 @click.pass_obj
-def topics_add(obj: Ctx, name: str, terms: tuple[str, ...], excludes: tuple[str, ...]) -> None:
-    """Add a topic (checked by re-loading the settings first; comments kept)."""
-    _add_entry(obj, "topics", {"name": name, "terms": list(terms), "exclude": list(excludes) or None},
-               f"Added topic {name}")
+def topics_add(obj: Ctx, name: str, terms: tuple[str, ...], terms_in: tuple[tuple[str, str], ...],
+               excludes: tuple[str, ...]) -> None:
+    """Add a topic (checked by re-loading the settings first; comments kept); it needs a term in some language."""
+    by_language: dict[str, list[str]] = {}
+    for lang, term in terms_in:
+        by_language.setdefault(lang, []).append(term)
+    _add_entry(obj, "topics", {"name": name, "terms": list(terms) or None, "terms_by_language": by_language or None,
+                               "exclude": list(excludes) or None}, f"Added topic {name}")
 
 
 @topics_cmd.command("remove")
