@@ -89,7 +89,7 @@ def test_an_editor_relabels_marks_and_undoes_through_the_api_and_the_numbers_fol
     db = store.open_db(settings.db_path)
     audit = [(a["who"], a["action"], a["target"]) for a in reversed(store.audit_rows(db)) if a["action"].startswith("mention.")]
     assert audit == [("ed", "mention.relabel", f"post {loved} / Acme"), ("ed", "mention.not_about", f"post {release} / Acme"),
-                     ("ed", "mention.undo", f"post {loved} / Acme"), ("ed", "mention.undo", f"post {release} / Acme")]
+                     ("ed", "mention.clear", f"post {loved} / Acme"), ("ed", "mention.clear", f"post {release} / Acme")]
     assert store.audit_rows(db, limit=1)[0]["before"] == {"sentiment": None, "about": False}
     db.close()
 
@@ -146,7 +146,7 @@ def test_the_post_page_forms_relabel_mark_and_undo_and_need_the_csrf_token(site)
     assert "Marked not about this product by a person (ed, " + STAMP + ")" in page and 'id="done"' in page
     assert page.index("Not counted") < page.index("about this product: count it")   # Acme is set apart, with its own buttons
     assert acme(c)["mentions"] == 3
-    r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "undo", "csrf": csrf})
+    r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "clear", "csrf": csrf})
     assert r.status_code == 303 and acme(c)["mentions"] == 4
     r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "explode", "csrf": csrf})
     assert r.status_code == 400 and "action must be one of" in r.text
@@ -198,3 +198,78 @@ def test_bulk_actions_on_search_results_mark_and_relabel_the_selected_mentions(s
         assert store.mention_marks(db, d2)["Acme"]["sentiment"]["by"] == "ed"
     finally:
         db.close()
+
+
+def test_each_change_is_undone_by_itself_and_a_superseded_one_is_refused(site):
+    from listener import learn
+
+    settings, tokens = site
+    c, ed = client(settings), {"Authorization": f"Bearer {tokens['ed']}"}
+    awful = post_id(settings, "d4")   # "Bolt is awful and broken"
+    for body in ({"sentiment": "positive"}, {"sentiment": "neutral"}, {"about": False}):
+        assert c.put(f"/api/posts/{awful}/mentions/Bolt", json=body, headers=ed).status_code == 200
+    history = c.get(f"/api/posts/{awful}/changes", headers=ed).json()
+    (first, second, third), ids = history, [h["id"] for h in history]
+    assert [h["action"] for h in history] == ["mention.relabel", "mention.relabel", "mention.not_about"]
+    assert first["what"] == "sentiment none → positive" and third["what"] == "about none → not about"
+    assert not first["undoable"] and f"change {ids[1]} (mention.relabel by ed" in first["why_not"]
+    assert second["undoable"] and third["undoable"] and third["who"] == "ed" and third["at"] == STAMP
+
+    r = c.post(f"/api/changes/{ids[0]}/undo", headers=ed)   # superseded: refused, naming the later change
+    assert r.status_code == 409 and "undo that one first" in r.json()["error"] and str(ids[1]) in r.json()["error"]
+    r = c.post(f"/api/changes/{ids[2]}/undo", headers=ed)   # the not-about mark only: the relabel stays
+    assert r.status_code == 200, r.text
+    assert r.json()["undone"]["undone_by"] == r.json()["change"]["id"] and r.json()["change"]["undoes"] == ids[2]
+    state = c.get(f"/api/posts/{awful}", headers=ed).json()
+    assert state["marks"]["Bolt"]["about"] is None and state["marks"]["Bolt"]["sentiment"]["value"] == "neutral"
+    assert any(m["product"] == "Bolt" for m in state["products"])   # counted again
+    assert "already" in c.post(f"/api/changes/{ids[2]}/undo", headers=ed).json()["error"]
+
+    assert c.post(f"/api/changes/{ids[1]}/undo", headers=ed).status_code == 200   # back to the first relabel, kept as set
+    db = store.open_db(settings.db_path)
+    try:
+        assert store.mention_marks(db, awful)["Bolt"]["sentiment"] == {"value": "positive", "by": "ed", "at": STAMP}
+        assert ("Bolt is awful and broken", "positive") in learn.labelled_texts(db)   # train --with-labels sees it
+        other = next(a["id"] for a in store.audit_rows(db) if a["action"] == "user.add")
+    finally:
+        db.close()
+    r = c.post(f"/api/changes/{ids[0]}/undo", headers=ed)   # now the newest: the label is gone, the model's is back
+    assert r.status_code == 200 and r.json()["change"]["after"] == {"about": None, "sentiment": None}
+    db = store.open_db(settings.db_path)
+    try:
+        assert not [t for t in learn.labelled_texts(db) if t[0] == "Bolt is awful and broken"]
+    finally:
+        db.close()
+    undo_row = r.json()["change"]["id"]
+    for change, status, words in ((undo_row, 409, "an undo itself"), (other, 409, "only changes to a post's"),
+                                  (999999, 404, "no change with id 999999")):
+        r = c.post(f"/api/changes/{change}/undo", headers=ed)
+        assert r.status_code == status and words in r.json()["error"] and r.json()["field"] == "change_id", r.text
+    assert c.post(f"/api/changes/{ids[0]}/undo", headers={"Authorization": f"Bearer {tokens['vic']}"}).status_code == 403
+    assert c.get("/api/posts/999999/changes", headers=ed).status_code == 404
+
+
+def test_the_post_page_shows_the_history_with_an_undo_button_per_change(site):
+    settings, tokens = site
+    c = client(settings)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    awful = post_id(settings, "d4")
+    page = c.get(f"/posts/{awful}").text
+    csrf = csrf_of(page)
+    r = c.post(f"/posts/{awful}/mentions", data={"product": "Bolt", "action": "negative", "csrf": csrf})
+    assert r.status_code == 303
+    db = store.open_db(settings.db_path)
+    newest = store.audit_rows(db, limit=1)[0]["id"]
+    db.close()
+    page = c.get(f"/posts/{awful}").text
+    assert 'id="history"' in page and f"#{newest} {STAMP}, ed:</span> mention.relabel <strong>Bolt</strong>" in page
+    assert page.count('class="undo-change"') == 1 and "Undone by #" in page   # the earlier ones were undone
+    assert c.post(f"/posts/{awful}/changes/{newest}/undo").status_code == 403   # no CSRF field
+    r = c.post(f"/posts/{awful}/changes/{newest}/undo", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"/posts/{awful}?done=undone#history"
+    page = c.get(r.headers["location"]).text
+    assert "Undone: the labels are back" in page and 'class="undo-change"' not in page
+    assert c.post(f"/posts/{awful}/changes/{newest}/undo", data={"csrf": csrf}).status_code == 409
+    viewer = client(settings)
+    page = viewer.get(f"/posts/{awful}", headers={"Authorization": f"Bearer {tokens['vic']}"}).text
+    assert 'id="history"' in page and 'class="undo-change"' not in page   # a viewer sees the history, no buttons

@@ -75,3 +75,6 @@ from listener.store.runs import latest_run, save_run_progress
 from listener.store.classify import count_classified_before
 from listener.store.users import last_query_change, set_role
 
+from listener.store.users import audit_entry, later_changes, post_changes, set_undone
+from listener.store.relevance import set_mention_marks
+from listener.store.classify import set_topics_label, topics_label

@@ -201,3 +201,19 @@ def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: boo
 def count_classified_before(db: sqlite_utils.Database, stamp: str) -> int:
     """How many posts were last classified before ``stamp`` (ISO UTC)."""
     return db.execute("SELECT count(*) FROM posts WHERE classified_at < ?", [stamp]).fetchone()[0]
+
+
+def topics_label(db: sqlite_utils.Database, post_id: int) -> list[str] | None:
+    """The topics a person set on a post (they override the model's), or None when none did."""
+    found = db.execute("SELECT topics FROM post_labels WHERE post_id = ?", [post_id]).fetchone()
+    return None if found is None or found[0] is None else json.loads(found[0])
+
+
+def set_topics_label(db: sqlite_utils.Database, post_id: int, topics: Sequence[str] | None, *, now: str) -> None:
+    """Put back the topics a person set on a post (None: none, the model's count again once the post is
+    classified again with ``pipeline.classify_posts``); its sentiment label stays."""
+    with write(db):
+        if topics is not None:
+            label_post(db, post_id, now=now, topics=topics)
+        else:
+            db.execute("UPDATE post_labels SET topics = NULL WHERE post_id = ?", [post_id])

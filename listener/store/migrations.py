@@ -466,6 +466,15 @@ def _m0019(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE alerts ADD COLUMN status_at TEXT")
     db.execute("CREATE INDEX alerts_fired ON alerts (fired_at)")
 
+
+@_migration("0020_audit_undo")
+def _m0020(db: sqlite_utils.Database) -> None:
+    """Undo per change: an audit row of a change to a post's mention or topics keeps what restoring the
+    state before it takes (``undo``, JSON; NULL: not undoable), and the id of the row that undid it."""
+    db.execute("ALTER TABLE audit_log ADD COLUMN undo TEXT")
+    db.execute("ALTER TABLE audit_log ADD COLUMN undone_by INTEGER")
+    db.execute("CREATE INDEX audit_log_target ON audit_log (target, id)")
+
 def _number(name: str) -> int:
     return int(name.split("_", 1)[0])
 

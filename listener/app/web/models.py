@@ -279,6 +279,30 @@ class MentionState(BaseModel):
     labels: MentionLabels
 
 
+class ChangeEntry(BaseModel):
+    """One logged change of a post's mention or topics (an audit row): who made it and when, what
+    (``action`` on ``target``: ``post ID / PRODUCT`` or ``post ID``), the labels before and after, and
+    whether it can be undone now (``why_not`` says why not)."""
+    id: int
+    at: str
+    who: str
+    action: str          # mention.relabel | mention.not_about | mention.about | mention.clear | post.topics | change.undo
+    target: str
+    before: dict | list | None
+    after: dict | list | None
+    undone_by: int | None    # the change.undo row that undid it
+    undoes: int | None       # for a change.undo row: the change it undid
+    undoable: bool
+    why_not: str | None
+    what: str                # what it did, in words: "sentiment none → negative"
+
+
+class UndoResult(BaseModel):
+    """An undo: the change undone (now with ``undone_by``) and the ``change.undo`` row recording it."""
+    undone: ChangeEntry
+    change: ChangeEntry
+
+
 class PersonProduct(BaseModel):
     """A product an author's or a source's posts mention, with the mentions' own labels."""
     product: str
