@@ -273,3 +273,38 @@ def test_the_post_page_shows_the_history_with_an_undo_button_per_change(site):
     viewer = client(settings)
     page = viewer.get(f"/posts/{awful}", headers={"Authorization": f"Bearer {tokens['vic']}"}).text
     assert 'id="history"' in page and 'class="undo-change"' not in page   # a viewer sees the history, no buttons
+
+
+def test_bulk_about_and_bulk_undo_one_audit_row_per_post(site):
+    """After the bulk test above: d1 and d5 are marked not about Acme, d2 relabelled positive."""
+    settings, _ = site
+    c = client(settings)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    page = c.get("/search", params={"q": "Acme"}).text
+    assert '<option value="about">' in page and '<option value="undo">' in page
+    csrf, (d1, d5, d6) = csrf_of(page), (post_id(settings, g) for g in ("d1", "d5", "d6"))
+    before = acme(c)["mentions"]
+    r = c.post("/search/bulk", data={"post": [d1, d5], "product": "Acme", "action": "about", "csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"].endswith("changed=2&skipped=0")
+    assert acme(c)["mentions"] == before + 2
+    undo = {"post": [d1, d5, d6], "product": "Acme", "action": "undo", "csrf": csrf}
+    r = c.post("/search/bulk", data=undo)   # undoes the about marks: set apart again
+    assert r.status_code == 303 and r.headers["location"].endswith("changed=2&skipped=1"), r.headers["location"]
+    assert acme(c)["mentions"] == before
+    assert c.post("/search/bulk", data=undo).headers["location"].endswith("changed=2&skipped=1")  # then the not-about marks
+    assert acme(c)["mentions"] == before + 2
+    db = store.open_db(settings.db_path)
+    try:
+        rows = [a for a in store.audit_rows(db, limit=6) if a["action"] in ("mention.about", "change.undo")]
+        assert sorted((a["action"], a["target"]) for a in rows) == sorted(
+            [("change.undo", f"post {p} / Acme") for p in (d1, d5) for _ in range(2)] +
+            [("mention.about", f"post {p} / Acme") for p in (d1, d5)])
+        assert store.mention_marks(db, d1).get("Acme", {}).get("about") is None
+    finally:
+        db.close()
+    assert c.post("/search/bulk", data=undo).headers["location"].endswith("changed=2&skipped=1")  # the first test's clears
+    db = store.open_db(settings.db_path)
+    try:   # d1's relabel of the first test is back, as it was set
+        assert store.mention_marks(db, d1)["Acme"]["sentiment"] == {"value": "negative", "by": "ed", "at": STAMP}
+    finally:
+        db.close()

@@ -221,6 +221,18 @@ def undo_change(db: sqlite_utils.Database, settings: Settings, change_id: int, *
                                                                        {undo_id: change_id})
 
 
+def undo_last(db: sqlite_utils.Database, settings: Settings, post_id: int, product: str, *, who: Principal,
+              now: str) -> bool:
+    """Undo the newest change of a post's mention of ``product`` (any case) if it can be undone (the search
+    page's bulk undo); whether one was. 404 when the post does not mention the product."""
+    name = mentioned(db, post_id, product)
+    found = store.later_changes(db, f"post {post_id} / {name}", 0)
+    if not found or undo_refusal(db, found[-1]) is not None:
+        return False
+    undo_change(db, settings, found[-1]["id"], who=who, now=now)
+    return True
+
+
 def _entry(db: sqlite_utils.Database, row: dict, undoes: dict[int, int]) -> dict:
     """An audit row as ``ChangeEntry``: with whether it can be undone now, or why not, and what it undid."""
     why = undo_refusal(db, row)
