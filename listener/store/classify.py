@@ -217,3 +217,14 @@ def set_topics_label(db: sqlite_utils.Database, post_id: int, topics: Sequence[s
             label_post(db, post_id, now=now, topics=topics)
         else:
             db.execute("UPDATE post_labels SET topics = NULL WHERE post_id = ?", [post_id])
+
+
+def tagged_posts(db: sqlite_utils.Database, products: Sequence[str], *, known: Sequence[str] | None = None) -> list[int]:
+    """The ids of the posts with a mention (counted or set apart) of one of ``products`` or, given ``known``
+    (the configured products), of a product not among them (renamed or removed)."""
+    stale = "" if known is None else "OR product NOT IN (SELECT value FROM json_each(?))"
+    params = [json.dumps(list(products))] + ([] if known is None else [json.dumps(list(known))])
+    return [r[0] for r in db.execute(
+        f"""SELECT DISTINCT post_id FROM (SELECT post_id, product FROM mentions UNION ALL
+                                          SELECT post_id, product FROM mention_rejects)
+            WHERE product IN (SELECT value FROM json_each(?)) {stale} ORDER BY post_id""", params)]

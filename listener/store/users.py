@@ -145,12 +145,24 @@ def audit_rows(db: sqlite_utils.Database, *, limit: int = 100, before_id: int | 
 
 def last_query_change(db: sqlite_utils.Database, product: str) -> str | None:
     """When ``product``'s aliases or excludes last changed through the settings editor (its audit rows:
-    added, or edited with other aliases/exclude), or None when the audit log has no such change."""
+    added, or edited with other aliases/exclude), or None when the audit log has no such change or a
+    re-tag of the product started after it finished ok (every post it affects was classified again)."""
+    found = query_change(db, product)
+    return None if found is None else found["at"]
+
+
+def query_change(db: sqlite_utils.Database, product: str) -> dict | None:
+    """The last change of ``product``'s aliases or excludes not re-tagged since (see ``last_query_change``):
+    {at, before, after} (the product's settings entries; ``before`` None when it was added), or None."""
     for r in rows(db, "SELECT at, before, after FROM audit_log WHERE target = ? AND action IN "
                       "('settings.products.add', 'settings.products.edit') ORDER BY id DESC", [product]):
         old, new = (json.loads(r[k]) if r[k] else {} for k in ("before", "after"))
         if any(old.get(k) != new.get(k) for k in ("aliases", "exclude")):
-            return r["at"]
+            retagged = db.execute("SELECT EXISTS (SELECT 1 FROM runs WHERE kind = 'retag' AND status = 'ok' "
+                                  "AND json_extract(detail, '$.product') = ? AND started_at >= ?)",
+                                  [product, r["at"]]).fetchone()[0]
+            return None if retagged else {"at": r["at"], "before": json.loads(r["before"]) if r["before"] else None,
+                                          "after": new}
     return None
 
 

@@ -173,6 +173,7 @@ class ProductSummary(BaseModel):
     top_authors: list[dict] = []              # [{name, source, mentions}]: authors are per source
     previous_mentions: int | None = None      # in the range of the same length just before; null: nothing collected then
     previous_net_sentiment: float | None = None
+    query: QueryVersions | None = None        # one product's detail only: its query versions
 
 
 class Stats(BaseModel):
@@ -409,3 +410,29 @@ class AlertState(BaseModel):
     status: AlertStatus
     status_by: str | None
     status_at: str | None
+
+
+class RetagStatus(BaseModel):
+    """A re-tag of existing posts after a product's aliases or excludes changed, and its progress."""
+    id: int | None                 # the run's id (null: no re-tag yet)
+    state: str                     # none | running | ok | partial | error | interrupted
+    product: str | None            # whose query change started it
+    query_version: str | None      # reports.digest.query_version of that product when it started
+    scope: Literal["affected", "all"] | None = None   # the posts the change affects, or every post
+    done: int                      # posts classified again so far
+    total: int                     # posts to classify
+    started_at: str | None
+    finished_at: str | None
+
+
+class QueryVersions(BaseModel):
+    """A product's listening query (aliases and excludes) as ``reports.digest.query_version`` names it."""
+    current: str                   # the query in the settings now
+    computed_with: str | None      # the one the stored tags were made with: the version before the last
+                                   # change while posts tagged before it are not re-tagged (null: the product
+                                   # was added since), else the current one
+    changed_at: str | None         # the last change not re-tagged yet (null: none)
+    tagged_before_change: int      # posts classified before that change
+
+
+ProductSummary.model_rebuild()   # its ``query`` is declared after it
