@@ -83,7 +83,7 @@ def test_changing_excludes_offers_a_retag_that_runs_in_the_background_and_the_nu
     # only the 4 posts holding "Acme" (d1, d2, d3, d5), not "Bolt is awful" nor the one about nothing
     assert job == {**job, "state": "ok", "product": "Acme", "query_version": version, "scope": "affected",
                    "done": 4, "total": 4}
-    assert "Re-tag for Acme" in c.get("/manage/products").text
+    assert "4 of 4 posts the change affects" in c.get("/manage/products").text
     acme = c.get("/api/products/Acme", params=RANGE).json()
     assert acme["mentions"] == 3   # "Acme release notes" excluded now
     assert acme["query"] == {"current": version, "computed_with": version, "changed_at": None, "tagged_before_change": 0}
