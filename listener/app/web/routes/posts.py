@@ -106,17 +106,13 @@ def mention_state(db: sqlite_utils.Database, post_id: int, product: str) -> dict
             "sentiment_label": counted["sentiment_label"] if counted else None, "labels": labels}
 
 
-def _marks(db: sqlite_utils.Database, post_id: int, product: str) -> dict:
-    """A mention's human labels as the audit log keeps them: {sentiment, about} (values, or None)."""
-    return _values(_full_marks(db, post_id, product))
-
-
 def _full_marks(db: sqlite_utils.Database, post_id: int, product: str) -> dict:
     """A mention's human labels: {sentiment, about}, each None or {value, by, at}."""
     return store.mention_marks(db, post_id).get(product, {"sentiment": None, "about": None})
 
 
 def _values(marks: dict) -> dict:
+    """Human labels as the audit log's before/after keep them: {sentiment, about} (values, or None)."""
     return {k: (m or {}).get("value") for k, m in marks.items()}
 
 
