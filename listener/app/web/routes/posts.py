@@ -161,10 +161,11 @@ def _current(db: sqlite_utils.Database, undo: dict) -> dict:
     return {"topics": store.topics_label(db, undo["post_id"])}
 
 
-def undo_refusal(db: sqlite_utils.Database, change: dict) -> str | None:
+def undo_refusal(db: sqlite_utils.Database, change: dict, later: list[dict] | None = None) -> str | None:
     """Why a change (an audit row) cannot be undone now, as the end of a sentence; None when it can.
     Only the newest change of each label is undone: a later change of the same label that is not undone
-    itself supersedes it, and so does a change made outside the log (``listener label``)."""
+    itself supersedes it, and so does a change made outside the log (``listener label``). ``later``: the
+    target's undoable changes after it that are not undone, oldest first, when the caller has them."""
     undo = change["undo"]
     if undo is None:
         return ("it is an undo itself: make the change again instead" if change["action"] == "change.undo" else
@@ -172,10 +173,10 @@ def undo_refusal(db: sqlite_utils.Database, change: dict) -> str | None:
     if change["undone_by"] is not None:
         return f"it was undone already (change {change['undone_by']})"
     fields = set(undo["before"])
-    for later in store.later_changes(db, change["target"], change["id"]):
-        touched = sorted(fields & set(later["undo"]["before"]))
+    for after in store.later_changes(db, change["target"], change["id"]) if later is None else later:
+        touched = sorted(fields & set(after["undo"]["before"]))
         if touched:
-            return (f"change {later['id']} ({later['action']} by {later['who']} at {later['at']}) changed its "
+            return (f"change {after['id']} ({after['action']} by {after['who']} at {after['at']}) changed its "
                     f"{' and '.join(touched)} since: undo that one first")
     now = _current(db, undo)
     if now != undo["after"]:
@@ -229,9 +230,9 @@ def undo_last(db: sqlite_utils.Database, settings: Settings, post_id: int, produ
     return True
 
 
-def _entry(db: sqlite_utils.Database, row: dict, undoes: dict[int, int]) -> dict:
+def _entry(db: sqlite_utils.Database, row: dict, undoes: dict[int, int], later: list[dict] | None = None) -> dict:
     """An audit row as ``ChangeEntry``: with whether it can be undone now, or why not, and what it undid."""
-    why = undo_refusal(db, row)
+    why = undo_refusal(db, row, later)
     return {k: row[k] for k in ("id", "at", "who", "action", "target", "before", "after", "undone_by")} | {
         "undoes": undoes.get(row["id"]), "undoable": why is None, "why_not": why, "what": describe(row)}
 
@@ -258,7 +259,13 @@ def post_changes(db: sqlite_utils.Database, post_id: int) -> list[dict]:
     """Every logged change of a post's mentions and topics, oldest first, as ``ChangeEntry``."""
     found = store.post_changes(db, post_id)
     undoes = {r["undone_by"]: r["id"] for r in found if r["undone_by"] is not None}
-    return [_entry(db, r, undoes) for r in found]
+    live: dict[str, list[dict]] = {}   # per target: the undoable changes not undone after the row at hand
+    out = []
+    for r in reversed(found):   # newest first: one read of the log, not one per change
+        out.append(_entry(db, r, undoes, live.setdefault(r["target"], [])))
+        if r["undo"] is not None and r["undone_by"] is None:
+            live[r["target"]].insert(0, r)
+    return out[::-1]
 
 
 @router.post("/posts/{post_id}/mentions", include_in_schema=False, dependencies=[Depends(require_csrf)])
