@@ -15,13 +15,18 @@ from fastapi.testclient import TestClient
 from listener import pipeline, store, users
 from listener.app.web import create_app
 from listener.config import load_settings
-from tests.helpers.posts import ON_DAY, PRODUCTS
+from tests.helpers.posts import ON_DAY, PRODUCTS, post
 from tests.helpers.web import csrf_of, login
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 STAMP = "2026-11-23T12:00:00Z"
 RANGE = {"from": "2026-11-22", "to": "2026-11-22"}
 PASSWORDS = {"ed": "ed's password1", "vic": "vic's password"}
+# posts of the undo tests, each its own (xdist may run any test of this module alone): a day before RANGE,
+# so the other tests' numbers stay as they are
+OWN = [post("u1", "Bolt is awful and broken again", "2026-11-20T08:00:00Z"),
+       post("h1", "Bolt is slow", "2026-11-20T09:00:00Z"),
+       post("b1", "Acme is fine", "2026-11-20T10:00:00Z"), post("b2", "Acme works", "2026-11-20T11:00:00Z")]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +38,7 @@ def site(tmp_path_factory):
                                           encoding="utf-8")
     settings = load_settings(folder / "settings.toml")
     db = store.open_db(settings.db_path)
-    store.upsert_posts(db, ON_DAY, now="2026-11-22T23:59:59Z")
+    store.upsert_posts(db, ON_DAY + OWN, now="2026-11-22T23:59:59Z")
     pipeline.classify(db, settings, now=NOW)
     tokens = {}
     for name, role in (("ed", "editor"), ("vic", "viewer")):
@@ -205,7 +210,7 @@ def test_each_change_is_undone_by_itself_and_a_superseded_one_is_refused(site):
 
     settings, tokens = site
     c, ed = client(settings), {"Authorization": f"Bearer {tokens['ed']}"}
-    awful = post_id(settings, "d4")   # "Bolt is awful and broken"
+    awful = post_id(settings, "u1")
     for body in ({"sentiment": "positive"}, {"sentiment": "neutral"}, {"about": False}):
         assert c.put(f"/api/posts/{awful}/mentions/Bolt", json=body, headers=ed).status_code == 200
     history = c.get(f"/api/posts/{awful}/changes", headers=ed).json()
@@ -229,7 +234,7 @@ def test_each_change_is_undone_by_itself_and_a_superseded_one_is_refused(site):
     db = store.open_db(settings.db_path)
     try:
         assert store.mention_marks(db, awful)["Bolt"]["sentiment"] == {"value": "positive", "by": "ed", "at": STAMP}
-        assert ("Bolt is awful and broken", "positive") in learn.labelled_texts(db)   # train --with-labels sees it
+        assert ("Bolt is awful and broken again", "positive") in learn.labelled_texts(db)   # train --with-labels sees it
         other = next(a["id"] for a in store.audit_rows(db) if a["action"] == "user.add")
     finally:
         db.close()
@@ -237,7 +242,7 @@ def test_each_change_is_undone_by_itself_and_a_superseded_one_is_refused(site):
     assert r.status_code == 200 and r.json()["change"]["after"] == {"about": None, "sentiment": None}
     db = store.open_db(settings.db_path)
     try:
-        assert not [t for t in learn.labelled_texts(db) if t[0] == "Bolt is awful and broken"]
+        assert not [t for t in learn.labelled_texts(db) if t[0] == "Bolt is awful and broken again"]
     finally:
         db.close()
     undo_row = r.json()["change"]["id"]
@@ -253,58 +258,57 @@ def test_the_post_page_shows_the_history_with_an_undo_button_per_change(site):
     settings, tokens = site
     c = client(settings)
     assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
-    awful = post_id(settings, "d4")
-    page = c.get(f"/posts/{awful}").text
-    csrf = csrf_of(page)
-    r = c.post(f"/posts/{awful}/mentions", data={"product": "Bolt", "action": "negative", "csrf": csrf})
-    assert r.status_code == 303
+    slow = post_id(settings, "h1")   # "Bolt is slow"
+    csrf = csrf_of(c.get(f"/posts/{slow}").text)
+    for action in ("negative", "positive"):
+        assert c.post(f"/posts/{slow}/mentions", data={"product": "Bolt", "action": action, "csrf": csrf}).status_code == 303
     db = store.open_db(settings.db_path)
-    newest = store.audit_rows(db, limit=1)[0]["id"]
+    first, newest = (r["id"] for r in store.post_changes(db, slow))
     db.close()
-    page = c.get(f"/posts/{awful}").text
+    page = c.get(f"/posts/{slow}").text
     assert 'id="history"' in page and f"#{newest} {STAMP}, ed:</span> mention.relabel <strong>Bolt</strong>" in page
-    assert page.count('class="undo-change"') == 1 and "Undone by #" in page   # the earlier ones were undone
-    assert c.post(f"/posts/{awful}/changes/{newest}/undo").status_code == 403   # no CSRF field
-    r = c.post(f"/posts/{awful}/changes/{newest}/undo", data={"csrf": csrf})
-    assert r.status_code == 303 and r.headers["location"] == f"/posts/{awful}?done=undone#history"
+    assert page.count('class="undo-change"') == 1 and f"Cannot be undone: change {newest} (mention.relabel by ed" in page
+    assert c.post(f"/posts/{slow}/changes/{newest}/undo").status_code == 403   # no CSRF field
+    r = c.post(f"/posts/{slow}/changes/{newest}/undo", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"/posts/{slow}?done=undone#history"
     page = c.get(r.headers["location"]).text
-    assert "Undone: the labels are back" in page and 'class="undo-change"' not in page
-    assert c.post(f"/posts/{awful}/changes/{newest}/undo", data={"csrf": csrf}).status_code == 409
+    assert "Undone: the labels are back" in page and f"Undone by #{newest + 1}" in page and ": undid #" in page
+    assert page.count('class="undo-change"') == 1 and f'action="/posts/{slow}/changes/{first}/undo"' in page
+    assert c.post(f"/posts/{slow}/changes/{newest}/undo", data={"csrf": csrf}).status_code == 409
+    assert c.post(f"/posts/{slow + 1}/changes/{first}/undo", data={"csrf": csrf}).status_code == 404  # not its post
     viewer = client(settings)
-    page = viewer.get(f"/posts/{awful}", headers={"Authorization": f"Bearer {tokens['vic']}"}).text
+    page = viewer.get(f"/posts/{slow}", headers={"Authorization": f"Bearer {tokens['vic']}"}).text
     assert 'id="history"' in page and 'class="undo-change"' not in page   # a viewer sees the history, no buttons
 
 
 def test_bulk_about_and_bulk_undo_one_audit_row_per_post(site):
-    """After the bulk test above: d1 and d5 are marked not about Acme, d2 relabelled positive."""
     settings, _ = site
     c = client(settings)
     assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
     page = c.get("/search", params={"q": "Acme"}).text
     assert '<option value="about">' in page and '<option value="undo">' in page
-    csrf, (d1, d5, d6) = csrf_of(page), (post_id(settings, g) for g in ("d1", "d5", "d6"))
-    before = acme(c)["mentions"]
-    r = c.post("/search/bulk", data={"post": [d1, d5], "product": "Acme", "action": "about", "csrf": csrf})
-    assert r.status_code == 303 and r.headers["location"].endswith("changed=2&skipped=0")
-    assert acme(c)["mentions"] == before + 2
-    undo = {"post": [d1, d5, d6], "product": "Acme", "action": "undo", "csrf": csrf}
-    r = c.post("/search/bulk", data=undo)   # undoes the about marks: set apart again
-    assert r.status_code == 303 and r.headers["location"].endswith("changed=2&skipped=1"), r.headers["location"]
-    assert acme(c)["mentions"] == before
-    assert c.post("/search/bulk", data=undo).headers["location"].endswith("changed=2&skipped=1")  # then the not-about marks
-    assert acme(c)["mentions"] == before + 2
+    csrf, (b1, b2, d6) = csrf_of(page), (post_id(settings, g) for g in ("b1", "b2", "d6"))
+    day = {"from": "2026-11-20", "to": "2026-11-20"}
+
+    def acme_that_day() -> int:
+        return c.get("/api/products/Acme", params=day).json()["mentions"]
+
+    def bulk(action: str, *posts: int) -> str:
+        r = c.post("/search/bulk", data={"post": list(posts), "product": "Acme", "action": action, "csrf": csrf})
+        assert r.status_code == 303, r.text
+        return r.headers["location"].split("?", 1)[1]
+
+    assert acme_that_day() == 2
+    assert bulk("not_about", b1, b2) == "changed=2&skipped=0" and acme_that_day() == 0
+    assert bulk("about", b1, b2) == "changed=2&skipped=0" and acme_that_day() == 2
+    assert bulk("undo", b1, b2, d6) == "changed=2&skipped=1" and acme_that_day() == 0   # the about marks
+    assert bulk("undo", b1, b2, d6) == "changed=2&skipped=1" and acme_that_day() == 2   # then the not-about ones
+    assert bulk("undo", b1, b2, d6) == "changed=0&skipped=3"                           # nothing left to undo
     db = store.open_db(settings.db_path)
     try:
-        rows = [a for a in store.audit_rows(db, limit=6) if a["action"] in ("mention.about", "change.undo")]
-        assert sorted((a["action"], a["target"]) for a in rows) == sorted(
-            [("change.undo", f"post {p} / Acme") for p in (d1, d5) for _ in range(2)] +
-            [("mention.about", f"post {p} / Acme") for p in (d1, d5)])
-        assert store.mention_marks(db, d1).get("Acme", {}).get("about") is None
-    finally:
-        db.close()
-    assert c.post("/search/bulk", data=undo).headers["location"].endswith("changed=2&skipped=1")  # the first test's clears
-    db = store.open_db(settings.db_path)
-    try:   # d1's relabel of the first test is back, as it was set
-        assert store.mention_marks(db, d1)["Acme"]["sentiment"] == {"value": "negative", "by": "ed", "at": STAMP}
+        for p in (b1, b2):   # one audit row per post and change
+            assert [(r["action"], r["undone_by"] is not None) for r in store.post_changes(db, p)] == [
+                ("mention.not_about", True), ("mention.about", True), ("change.undo", False), ("change.undo", False)]
+        assert store.mention_marks(db, b1) == {}
     finally:
         db.close()
