@@ -181,16 +181,25 @@ def classify(db: sqlite_utils.Database, settings: Settings, *, everything: bool 
 
 
 
-def classify_posts(db: sqlite_utils.Database, settings: Settings, post_ids: list[int], *, now: datetime) -> int:
+def classify_posts(db: sqlite_utils.Database, settings: Settings, post_ids: list[int], *, now: datetime,
+                   on_batch: Callable[[int], None] | None = None, batch_size: int = 2000) -> int:
     """Classify these posts again now (as ``classify --all`` would; human labels still win): how many.
-    For one post whose human label was removed (the web's undo), so it gets the model's judgement back."""
+    For one post whose human label was removed (the web's undo), so it gets the model's judgement back,
+    and for the posts a product's query change affects (the web's re-tag: ``on_batch`` gets each batch's size)."""
     classifier = Classifier.from_settings(settings)
     if classifier.relevance is not None:
         classifier.relevance.history = store.relevance_history(db, classifier.relevance.model.name)
-    found = store.posts_by_ids_to_classify(db, post_ids)
-    if found:
-        store.save_classifications(db, classifier.classify(found), now=iso_utc(now), classifier=classifier.version)
-    return len(found)
+    total = 0
+    for start in range(0, len(post_ids), batch_size):
+        chunk = post_ids[start:start + batch_size]
+        found = store.posts_by_ids_to_classify(db, chunk)
+        if found:
+            store.save_classifications(db, classifier.classify(found), now=iso_utc(now), classifier=classifier.version)
+        total += len(found)
+        if on_batch:
+            on_batch(len(chunk))
+    return total
+
 
 @dataclass
 class EmergingReport:

@@ -205,6 +205,9 @@ def site(tmp_path_factory):
 
 def test_the_product_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
     base, long_id = site
+    relabel = page.request.put(f"{base}/api/posts/{long_id}/mentions/Firefox",  # the post's History
+                               data={"sentiment": "negative"})
+    assert relabel.ok, relabel.text()
     for n, path in enumerate(["/products", "/products/" + quote(LONG_PRODUCT), f"/posts/{long_id}"]):
         page.goto(base + path)
         for width in (1200, 375):
@@ -213,6 +216,7 @@ def test_the_product_pages_fit_a_phone_and_a_desktop(site, page, tmp_path):
             assert page.evaluate("getComputedStyle(document.querySelector('table.overview thead')).display") == "none"
         if n == 2:  # the post page with an editor's buttons per mention (the site is open: an admin)
             assert page.locator("form.mention-actions button").count() >= 5
+            assert page.locator("ol.changes form.undo-change button").count() == 1   # the relabel's undo
         if n == 1:  # the charts scale by their viewBox instead of running off the side
             assert page.evaluate("document.querySelector('figure.chart > svg').getBoundingClientRect().width") < 360
 

@@ -15,13 +15,18 @@ from fastapi.testclient import TestClient
 from listener import pipeline, store, users
 from listener.app.web import create_app
 from listener.config import load_settings
-from tests.helpers.posts import ON_DAY, PRODUCTS
+from tests.helpers.posts import ON_DAY, PRODUCTS, post
 from tests.helpers.web import csrf_of, login
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 STAMP = "2026-11-23T12:00:00Z"
 RANGE = {"from": "2026-11-22", "to": "2026-11-22"}
 PASSWORDS = {"ed": "ed's password1", "vic": "vic's password"}
+# posts of the undo tests, each its own (xdist may run any test of this module alone): a day before RANGE,
+# so the other tests' numbers stay as they are
+OWN = [post("u1", "Bolt is awful and broken again", "2026-11-20T08:00:00Z"),
+       post("h1", "Bolt is slow", "2026-11-20T09:00:00Z"),
+       post("b1", "Acme is fine", "2026-11-20T10:00:00Z"), post("b2", "Acme works", "2026-11-20T11:00:00Z")]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +38,7 @@ def site(tmp_path_factory):
                                           encoding="utf-8")
     settings = load_settings(folder / "settings.toml")
     db = store.open_db(settings.db_path)
-    store.upsert_posts(db, ON_DAY, now="2026-11-22T23:59:59Z")
+    store.upsert_posts(db, ON_DAY + OWN, now="2026-11-22T23:59:59Z")
     pipeline.classify(db, settings, now=NOW)
     tokens = {}
     for name, role in (("ed", "editor"), ("vic", "viewer")):
@@ -89,7 +94,7 @@ def test_an_editor_relabels_marks_and_undoes_through_the_api_and_the_numbers_fol
     db = store.open_db(settings.db_path)
     audit = [(a["who"], a["action"], a["target"]) for a in reversed(store.audit_rows(db)) if a["action"].startswith("mention.")]
     assert audit == [("ed", "mention.relabel", f"post {loved} / Acme"), ("ed", "mention.not_about", f"post {release} / Acme"),
-                     ("ed", "mention.undo", f"post {loved} / Acme"), ("ed", "mention.undo", f"post {release} / Acme")]
+                     ("ed", "mention.clear", f"post {loved} / Acme"), ("ed", "mention.clear", f"post {release} / Acme")]
     assert store.audit_rows(db, limit=1)[0]["before"] == {"sentiment": None, "about": False}
     db.close()
 
@@ -146,7 +151,7 @@ def test_the_post_page_forms_relabel_mark_and_undo_and_need_the_csrf_token(site)
     assert "Marked not about this product by a person (ed, " + STAMP + ")" in page and 'id="done"' in page
     assert page.index("Not counted") < page.index("about this product: count it")   # Acme is set apart, with its own buttons
     assert acme(c)["mentions"] == 3
-    r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "undo", "csrf": csrf})
+    r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "clear", "csrf": csrf})
     assert r.status_code == 303 and acme(c)["mentions"] == 4
     r = c.post(f"/posts/{both}/mentions", data={"product": "Acme", "action": "explode", "csrf": csrf})
     assert r.status_code == 400 and "action must be one of" in r.text
@@ -196,5 +201,114 @@ def test_bulk_actions_on_search_results_mark_and_relabel_the_selected_mentions(s
                 ("ed", "mention.relabel", f"post {d2} / Acme")} <= audited
         assert store.mention_marks(db, d2)["Acme"]["sentiment"]["value"] == "positive"
         assert store.mention_marks(db, d2)["Acme"]["sentiment"]["by"] == "ed"
+    finally:
+        db.close()
+
+
+def test_each_change_is_undone_by_itself_and_a_superseded_one_is_refused(site):
+    from listener import learn
+
+    settings, tokens = site
+    c, ed = client(settings), {"Authorization": f"Bearer {tokens['ed']}"}
+    awful = post_id(settings, "u1")
+    for body in ({"sentiment": "positive"}, {"sentiment": "neutral"}, {"about": False}):
+        assert c.put(f"/api/posts/{awful}/mentions/Bolt", json=body, headers=ed).status_code == 200
+    history = c.get(f"/api/posts/{awful}/changes", headers=ed).json()
+    (first, second, third), ids = history, [h["id"] for h in history]
+    assert [h["action"] for h in history] == ["mention.relabel", "mention.relabel", "mention.not_about"]
+    assert first["what"] == "sentiment none → positive" and third["what"] == "about none → not about"
+    assert not first["undoable"] and f"change {ids[1]} (mention.relabel by ed" in first["why_not"]
+    assert second["undoable"] and third["undoable"] and third["who"] == "ed" and third["at"] == STAMP
+
+    r = c.post(f"/api/changes/{ids[0]}/undo", headers=ed)   # superseded: refused, naming the later change
+    assert r.status_code == 409 and "undo that one first" in r.json()["error"] and str(ids[1]) in r.json()["error"]
+    r = c.post(f"/api/changes/{ids[2]}/undo", headers=ed)   # the not-about mark only: the relabel stays
+    assert r.status_code == 200, r.text
+    assert r.json()["undone"]["undone_by"] == r.json()["change"]["id"] and r.json()["change"]["undoes"] == ids[2]
+    state = c.get(f"/api/posts/{awful}", headers=ed).json()
+    assert state["marks"]["Bolt"]["about"] is None and state["marks"]["Bolt"]["sentiment"]["value"] == "neutral"
+    assert any(m["product"] == "Bolt" for m in state["products"])   # counted again
+    assert "already" in c.post(f"/api/changes/{ids[2]}/undo", headers=ed).json()["error"]
+
+    assert c.post(f"/api/changes/{ids[1]}/undo", headers=ed).status_code == 200   # back to the first relabel, kept as set
+    db = store.open_db(settings.db_path)
+    try:
+        assert store.mention_marks(db, awful)["Bolt"]["sentiment"] == {"value": "positive", "by": "ed", "at": STAMP}
+        assert ("Bolt is awful and broken again", "positive") in learn.labelled_texts(db)   # train --with-labels sees it
+        other = next(a["id"] for a in store.audit_rows(db) if a["action"] == "user.add")
+    finally:
+        db.close()
+    r = c.post(f"/api/changes/{ids[0]}/undo", headers=ed)   # now the newest: the label is gone, the model's is back
+    assert r.status_code == 200 and r.json()["change"]["after"] == {"about": None, "sentiment": None}
+    db = store.open_db(settings.db_path)
+    try:
+        assert not [t for t in learn.labelled_texts(db) if t[0] == "Bolt is awful and broken again"]
+    finally:
+        db.close()
+    undo_row = r.json()["change"]["id"]
+    for change, status, words in ((undo_row, 409, "an undo itself"), (other, 409, "only changes to a post's"),
+                                  (999999, 404, "no change with id 999999")):
+        r = c.post(f"/api/changes/{change}/undo", headers=ed)
+        assert r.status_code == status and words in r.json()["error"] and r.json()["field"] == "change_id", r.text
+    assert c.post(f"/api/changes/{ids[0]}/undo", headers={"Authorization": f"Bearer {tokens['vic']}"}).status_code == 403
+    assert c.get("/api/posts/999999/changes", headers=ed).status_code == 404
+
+
+def test_the_post_page_shows_the_history_with_an_undo_button_per_change(site):
+    settings, tokens = site
+    c = client(settings)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    slow = post_id(settings, "h1")   # "Bolt is slow"
+    csrf = csrf_of(c.get(f"/posts/{slow}").text)
+    for action in ("negative", "positive"):
+        assert c.post(f"/posts/{slow}/mentions", data={"product": "Bolt", "action": action, "csrf": csrf}).status_code == 303
+    db = store.open_db(settings.db_path)
+    first, newest = (r["id"] for r in store.post_changes(db, slow))
+    db.close()
+    page = c.get(f"/posts/{slow}").text
+    assert 'id="history"' in page and f"#{newest} {STAMP}, ed:</span> mention.relabel <strong>Bolt</strong>" in page
+    assert page.count('class="undo-change"') == 1 and f"Cannot be undone: change {newest} (mention.relabel by ed" in page
+    assert c.post(f"/posts/{slow}/changes/{newest}/undo").status_code == 403   # no CSRF field
+    r = c.post(f"/posts/{slow}/changes/{newest}/undo", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"/posts/{slow}?done=undone#history"
+    page = c.get(r.headers["location"]).text
+    assert "Undone: the labels are back" in page and f"Undone by #{newest + 1}" in page and ": undid #" in page
+    assert page.count('class="undo-change"') == 1 and f'action="/posts/{slow}/changes/{first}/undo"' in page
+    assert c.post(f"/posts/{slow}/changes/{newest}/undo", data={"csrf": csrf}).status_code == 409
+    assert c.post(f"/posts/{slow + 1}/changes/{first}/undo", data={"csrf": csrf}).status_code == 404  # not its post
+    viewer = client(settings)
+    page = viewer.get(f"/posts/{slow}", headers={"Authorization": f"Bearer {tokens['vic']}"}).text
+    assert 'id="history"' in page and 'class="undo-change"' not in page   # a viewer sees the history, no buttons
+
+
+def test_bulk_about_and_bulk_undo_one_audit_row_per_post(site):
+    settings, _ = site
+    c = client(settings)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    page = c.get("/search", params={"q": "Acme"}).text
+    assert '<option value="about">' in page and '<option value="undo">' in page
+    csrf, (b1, b2, d6) = csrf_of(page), (post_id(settings, g) for g in ("b1", "b2", "d6"))
+    day = {"from": "2026-11-20", "to": "2026-11-20"}
+
+    def acme_that_day() -> int:
+        return c.get("/api/products/Acme", params=day).json()["mentions"]
+
+    def bulk(action: str, *posts: int) -> str:
+        r = c.post("/search/bulk", data={"post": list(posts), "product": "Acme", "action": action, "csrf": csrf})
+        assert r.status_code == 303, r.text
+        return r.headers["location"].split("?", 1)[1]
+
+    assert acme_that_day() == 2
+    assert bulk("not_about", b1, b2) == "changed=2&skipped=0" and acme_that_day() == 0
+    assert bulk("about", b1, b2) == "changed=2&skipped=0" and acme_that_day() == 2
+    assert bulk("undo", b1, b2, d6) == "changed=2&skipped=1" and acme_that_day() == 0   # the about marks
+    assert bulk("undo", b1, b2, d6) == "changed=2&skipped=1" and acme_that_day() == 2   # then the not-about ones
+    assert bulk("undo", b1, b2, d6) == "changed=0&skipped=3"                           # nothing left to undo
+    db = store.open_db(settings.db_path)
+    try:
+        for p in (b1, b2):   # one audit row per post and change
+            assert [(r["action"], r["undone_by"] is not None) for r in store.post_changes(db, p)] == [
+                ("mention.not_about", True), ("mention.about", True), ("change.undo", False), ("change.undo", False)]
+        assert store.mention_marks(db, b1) == {}
     finally:
         db.close()

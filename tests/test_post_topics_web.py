@@ -71,3 +71,31 @@ def test_an_editor_sets_a_posts_topics_a_viewer_cannot_and_csrf_is_needed(site):
     assert "topic-form" not in page and "Pricing" in page   # sees the topics, no form
     r = v.post(f"/posts/{pid}/topics", data={"topic": ["Pricing"], "csrf": csrf_of(v.get("/login").text)})
     assert r.status_code == 403 and "editor role" in r.text
+
+
+def test_setting_topics_twice_is_undone_one_change_at_a_time(site):
+    settings, _ = site
+    c = client(settings)
+    assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
+    db = store.open_db(settings.db_path)
+    pid = db.execute("SELECT id FROM posts WHERE guid = 'd2'").fetchone()[0]
+    db.close()
+    csrf = csrf_of(c.get(f"/posts/{pid}").text)
+    for chosen in (["Pricing"], ["Support"]):
+        assert c.post(f"/posts/{pid}/topics", data={"topic": chosen, "csrf": csrf}).status_code == 303
+    first, second = c.get(f"/api/posts/{pid}/changes").json()
+    assert second["what"] == "topics Pricing → Support" and "undo that one first" in first["why_not"]
+    r = c.post(f"/posts/{pid}/changes/{second['id']}/undo", data={"csrf": csrf})
+    assert r.status_code == 303, r.text
+    db = store.open_db(settings.db_path)
+    try:
+        assert store.topics_label(db, pid) == ["Pricing"]
+        assert [t["topic"] for t in store.get_post(db, pid)["topics"]] == ["Pricing"]
+    finally:
+        db.close()
+    assert c.post(f"/posts/{pid}/changes/{first['id']}/undo", data={"csrf": csrf}).status_code == 303
+    db = store.open_db(settings.db_path)
+    try:   # no label left: the model's topics again (none match "Acme is terrible")
+        assert store.topics_label(db, pid) is None and store.get_post(db, pid)["topics"] == []
+    finally:
+        db.close()

@@ -72,7 +72,7 @@ def test_the_api_passes_schemathesis_with_every_check(live, tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-6000:]
-    assert "Tested: 22" in out and "No issues found" in out, out[-3000:]
+    assert "Tested: 24" in out and "No issues found" in out, out[-3000:]
 
     db = store.open_db(DB["path"])
     assert any(r["action"] == "alert.status" for r in store.audit_rows(db, limit=10_000))  # the PUT reached alert 1

@@ -191,3 +191,30 @@ def emerging_topics(db: sqlite_utils.Database, period_end: str, *, new_only: boo
 def count_classified_before(db: sqlite_utils.Database, stamp: str) -> int:
     """How many posts were last classified before ``stamp`` (ISO UTC)."""
     return db.execute("SELECT count(*) FROM posts WHERE classified_at < ?", [stamp]).fetchone()[0]
+
+
+def topics_label(db: sqlite_utils.Database, post_id: int) -> list[str] | None:
+    """The topics a person set on a post (they override the model's), or None when none did."""
+    found = db.execute("SELECT topics FROM post_labels WHERE post_id = ?", [post_id]).fetchone()
+    return None if found is None or found[0] is None else json.loads(found[0])
+
+
+def set_topics_label(db: sqlite_utils.Database, post_id: int, topics: Sequence[str] | None, *, now: str) -> None:
+    """Put back the topics a person set on a post (None: none, the model's count again once the post is
+    classified again with ``pipeline.classify_posts``); its sentiment label stays."""
+    with write(db):
+        if topics is not None:
+            label_post(db, post_id, now=now, topics=topics)
+        else:
+            db.execute("UPDATE post_labels SET topics = NULL WHERE post_id = ?", [post_id])
+
+
+def tagged_posts(db: sqlite_utils.Database, products: Sequence[str], *, known: Sequence[str] | None = None) -> list[int]:
+    """The ids of the posts with a mention (counted or set apart) of one of ``products`` or, given ``known``
+    (the configured products), of a product not among them (renamed or removed)."""
+    stale = "" if known is None else "OR product NOT IN (SELECT value FROM json_each(?))"
+    params = [json.dumps(list(products))] + ([] if known is None else [json.dumps(list(known))])
+    return [r[0] for r in db.execute(
+        f"""SELECT DISTINCT post_id FROM (SELECT post_id, product FROM mentions UNION ALL
+                                          SELECT post_id, product FROM mention_rejects)
+            WHERE product IN (SELECT value FROM json_each(?)) {stale} ORDER BY post_id""", params)]

@@ -111,3 +111,14 @@ def highlight(db: sqlite_utils.Database, docs: Sequence[tuple[int, str | None, s
                 "FROM temp.page_fts WHERE page_fts MATCH ?", [*marks, *marks, tokens, expr]):
             marked[rowid] = (title, passage)
     return marked
+
+
+def posts_matching_phrases(db: sqlite_utils.Database, phrases: Sequence[str]) -> list[int] | None:
+    """The ids of the posts whose title or text holds any of ``phrases`` as the index splits words (any case,
+    stemmed: a superset of where a product's aliases match as whole words, but for a phrase split between the
+    title and the text); None when a phrase has no word the index keeps (such as ``++``): no narrowing then."""
+    if not phrases or any(not fts_tokens(db, p) for p in phrases):
+        return None
+    expr = " OR ".join('"' + p.replace('"', '""') + '"' for p in phrases)
+    return [r[0] for r in db.execute(f"SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rowid",
+                                     ["{title text} : (" + expr + ")"])]

@@ -467,6 +467,15 @@ def _m0019(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX alerts_fired ON alerts (fired_at)")
 
 
+@_migration("0020_audit_undo")
+def _m0020(db: sqlite_utils.Database) -> None:
+    """Undo per change: an audit row of a change to a post's mention or topics keeps what restoring the
+    state before it takes (``undo``, JSON; NULL: not undoable), and the id of the row that undid it."""
+    db.execute("ALTER TABLE audit_log ADD COLUMN undo TEXT")
+    db.execute("ALTER TABLE audit_log ADD COLUMN undone_by INTEGER")
+    db.execute("CREATE INDEX audit_log_target ON audit_log (target, id)")
+
+
 @_migration("0021_api_token_labels")
 def _m0021(db: sqlite_utils.Database) -> None:
     """Several API tokens per user, each with a label (one per label) and when it was last used; the
@@ -485,6 +494,8 @@ def _m0021(db: sqlite_utils.Database) -> None:
                "SELECT token_hash, user, 'default', created_at FROM api_tokens")
     db.execute("DROP TABLE api_tokens")
     db.execute("ALTER TABLE api_tokens_new RENAME TO api_tokens")
+
+
 # 0016's copied post fields and the post's language as classified (migration 0022).
 _MENTION_POST_COPY_22 = (*_MENTION_POST_COPY, ("post_language", "{r}detected_language"))
 

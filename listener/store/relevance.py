@@ -128,3 +128,19 @@ def unlabel_mention(db: sqlite_utils.Database, post_id: int, product: str) -> bo
         removed += db.conn.execute("DELETE FROM relevance_labels WHERE post_id = ? AND product = ?",
                                    [post_id, product]).rowcount
     return removed > 0
+
+
+def set_mention_marks(db: sqlite_utils.Database, post_id: int, product: str, marks: dict) -> None:
+    """Put back a mention's human labels as ``mention_marks`` gave them: for each key of ``marks``
+    (``sentiment``, ``about``) its row ({value, by, at}) or none (None). The stored mention keeps its values
+    until the post is classified again (``pipeline.classify_posts``)."""
+    with write(db):
+        for key, table, column in (("sentiment", "mention_labels", "sentiment"), ("about", "relevance_labels", "about")):
+            if key not in marks:
+                continue
+            db.conn.execute(f"DELETE FROM {table} WHERE post_id = ? AND product = ?", [post_id, product])
+            mark = marks[key]
+            if mark is not None:
+                value = int(mark["value"]) if key == "about" else mark["value"]
+                db.conn.execute(f"INSERT INTO {table} (post_id, product, {column}, labelled_at, labelled_by) "
+                                "VALUES (?, ?, ?, ?, ?)", [post_id, product, value, mark["at"], mark["by"]])

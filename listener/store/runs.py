@@ -82,9 +82,12 @@ def save_run_progress(db: sqlite_utils.Database, run: Run) -> None:
         db.execute("UPDATE runs SET detail = ? WHERE id = ?", [json.dumps(run.detail, sort_keys=True), run.id])
 
 
-def latest_run(db: sqlite_utils.Database, kind: str) -> dict | None:
-    """The newest run of ``kind`` (running or finished), ``detail`` parsed; None when there is none."""
-    found = rows(db, "SELECT * FROM runs WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind])
+def latest_run(db: sqlite_utils.Database, kind: str, *, product: str | None = None) -> dict | None:
+    """The newest run of ``kind`` (running or finished; of ``product``: its ``detail`` names it), ``detail``
+    parsed; None when there is none."""
+    where = "" if product is None else "AND json_extract(detail, '$.product') = ?"
+    found = rows(db, f"SELECT * FROM runs WHERE kind = ? {where} ORDER BY id DESC LIMIT 1",
+                 [kind] + ([] if product is None else [product]))
     if not found:
         return None
     row = found[0]

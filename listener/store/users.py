@@ -113,33 +113,77 @@ def token_used(db: sqlite_utils.Database, token_hash: str, *, now: str) -> None:
 
 
 def audit(db: sqlite_utils.Database, *, who: str, action: str, target: str, before: object = None,
-          after: object = None, now: str) -> None:
+          after: object = None, now: str, undo: object = None) -> int:
     """Record one change: who made it, when, what (``action`` on ``target``), and the state before
-    and after as JSON (None: did not exist). Call it inside the change's own transaction when there is one."""
+    and after as JSON (None: did not exist); ``undo``: what restoring the state before it takes (None: it
+    cannot be undone). The row's id. Call it inside the change's own transaction when there is one."""
     dump = lambda v: None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False)  # noqa: E731
     with write(db):
-        db.execute("INSERT INTO audit_log (at, who, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                   [now, who, action, target, dump(before), dump(after)])
+        return db.conn.execute(
+            "INSERT INTO audit_log (at, who, action, target, before, after, undo) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [now, who, action, target, dump(before), dump(after), dump(undo)]).lastrowid
+
+
+def _parsed(found: list[dict]) -> list[dict]:
+    for r in found:
+        for key in ("before", "after", "undo"):
+            r[key] = None if r.get(key) is None else json.loads(r[key])
+    return found
+
+
+def audit_entry(db: sqlite_utils.Database, entry_id: int) -> dict | None:
+    """One audit row (``before``/``after``/``undo`` parsed), or None."""
+    found = _parsed(rows(db, "SELECT * FROM audit_log WHERE id = ?", [entry_id]))
+    return found[0] if found else None
+
+
+def post_changes(db: sqlite_utils.Database, post_id: int) -> list[dict]:
+    """The audit rows of a post's changes, oldest first: its topics (target ``post N``) and its mentions
+    (``post N / PRODUCT``)."""
+    prefix = f"post {post_id} /"
+    return _parsed(rows(db, "SELECT * FROM audit_log WHERE target = ? OR (target >= ? AND target < ?) ORDER BY id",
+                        [f"post {post_id}", prefix + " ", prefix + "!"]))
+
+
+def later_changes(db: sqlite_utils.Database, target: str, after_id: int) -> list[dict]:
+    """The undoable changes of ``target`` made after row ``after_id`` and not undone, oldest first."""
+    return _parsed(rows(db, "SELECT * FROM audit_log WHERE target = ? AND id > ? AND undo IS NOT NULL "
+                            "AND undone_by IS NULL ORDER BY id", [target, after_id]))
+
+
+def set_undone(db: sqlite_utils.Database, entry_id: int, by_id: int) -> None:
+    """Record that audit row ``by_id`` undid row ``entry_id``."""
+    with write(db):
+        db.execute("UPDATE audit_log SET undone_by = ? WHERE id = ?", [by_id, entry_id])
 
 
 def audit_rows(db: sqlite_utils.Database, *, limit: int = 100, before_id: int | None = None) -> list[dict]:
     """The newest audit rows first (older than ``before_id`` when given), ``before``/``after`` parsed."""
     found = rows(db, "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
                  [before_id if before_id is not None else 2**63 - 1, limit])
-    for r in found:
-        for key in ("before", "after"):
-            r[key] = None if r[key] is None else json.loads(r[key])
-    return found
+    return _parsed(found)
 
 
 def last_query_change(db: sqlite_utils.Database, product: str) -> str | None:
     """When ``product``'s aliases or excludes last changed through the settings editor (its audit rows:
-    added, or edited with other aliases/exclude), or None when the audit log has no such change."""
+    added, or edited with other aliases/exclude), or None when the audit log has no such change or a
+    re-tag of the product started after it finished ok (every post it affects was classified again)."""
+    found = query_change(db, product)
+    return None if found is None else found["at"]
+
+
+def query_change(db: sqlite_utils.Database, product: str) -> dict | None:
+    """The last change of ``product``'s aliases or excludes not re-tagged since (see ``last_query_change``):
+    {at, before, after} (the product's settings entries; ``before`` None when it was added), or None."""
     for r in rows(db, "SELECT at, before, after FROM audit_log WHERE target = ? AND action IN "
                       "('settings.products.add', 'settings.products.edit') ORDER BY id DESC", [product]):
         old, new = (json.loads(r[k]) if r[k] else {} for k in ("before", "after"))
         if any(old.get(k) != new.get(k) for k in ("aliases", "exclude")):
-            return r["at"]
+            retagged = db.execute("SELECT EXISTS (SELECT 1 FROM runs WHERE kind = 'retag' AND status = 'ok' "
+                                  "AND json_extract(detail, '$.product') = ? AND started_at >= ?)",
+                                  [product, r["at"]]).fetchone()[0]
+            return None if retagged else {"at": r["at"], "before": json.loads(r["before"]) if r["before"] else None,
+                                          "after": new}
     return None
 
 

@@ -189,6 +189,7 @@ class ProductSummary(BaseModel):
     unscored: int = 0                         # mentions in a language sentiment.languages leaves out
     languages: list[LanguageMood] = []        # the range's mood per post language, most mentioned first
     sentiment_basis: str | None = None        # "from 14 scored mentions in de, en; 12 mentions in fr unscored"
+    query: QueryVersions | None = None        # one product's detail only: its query versions
 
 
 class Stats(BaseModel):
@@ -293,6 +294,30 @@ class MentionState(BaseModel):
     counted: bool
     sentiment_label: Label | None
     labels: MentionLabels
+
+
+class ChangeEntry(BaseModel):
+    """One logged change of a post's mention or topics (an audit row): who made it and when, what
+    (``action`` on ``target``: ``post ID / PRODUCT`` or ``post ID``), the labels before and after, and
+    whether it can be undone now (``why_not`` says why not)."""
+    id: int
+    at: str
+    who: str
+    action: str          # mention.relabel | mention.not_about | mention.about | mention.clear | post.topics | change.undo
+    target: str
+    before: dict | list | None
+    after: dict | list | None
+    undone_by: int | None    # the change.undo row that undid it
+    undoes: int | None       # for a change.undo row: the change it undid
+    undoable: bool
+    why_not: str | None
+    what: str                # what it did, in words: "sentiment none → negative"
+
+
+class UndoResult(BaseModel):
+    """An undo: the change undone (now with ``undone_by``) and the ``change.undo`` row recording it."""
+    undone: ChangeEntry
+    change: ChangeEntry
 
 
 class PersonProduct(BaseModel):
@@ -401,3 +426,29 @@ class AlertState(BaseModel):
     status: AlertStatus
     status_by: str | None
     status_at: str | None
+
+
+class RetagStatus(BaseModel):
+    """A re-tag of existing posts after a product's aliases or excludes changed, and its progress."""
+    id: int | None                 # the run's id (null: no re-tag yet)
+    state: str                     # none | running | ok | partial | error | interrupted
+    product: str | None            # whose query change started it
+    query_version: str | None      # reports.digest.query_version of that product when it started
+    scope: Literal["affected", "all"] | None = None   # the posts the change affects, or every post
+    done: int                      # posts classified again so far
+    total: int                     # posts to classify
+    started_at: str | None
+    finished_at: str | None
+
+
+class QueryVersions(BaseModel):
+    """A product's listening query (aliases and excludes) as ``reports.digest.query_version`` names it."""
+    current: str                   # the query in the settings now
+    computed_with: str | None      # the one the stored tags were made with: the version before the last
+                                   # change while posts tagged before it are not re-tagged (null: the product
+                                   # was added since), else the current one
+    changed_at: str | None         # the last change not re-tagged yet (null: none)
+    tagged_before_change: int      # posts classified before that change
+
+
+ProductSummary.model_rebuild()   # its ``query`` is declared after it

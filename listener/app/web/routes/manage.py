@@ -29,7 +29,7 @@ from listener.app.web import live
 from listener.app.web import retag as retag_job
 from listener.app.web.deps import (CSRF_FIELD, PagesDep, SettingsDep, csrf_token, current_principal, get_now,
                                    require_csrf, require_role)
-from listener.app.web.models import VALUE_PATTERN, error
+from listener.app.web.models import VALUE_PATTERN, RetagStatus, error
 from listener.config import ConfigError, Settings
 from listener.config import edit
 from listener.config.schema import ALERT_RULES, CHANNELS, PRODUCTS, REQUIRED, SOURCES, TOPICS, Section, Setting
@@ -275,20 +275,10 @@ def query_changed(old: Settings, new: Settings, original: str, name: str) -> str
 async def retag_form(request: Request, settings: SettingsDep, pages: PagesDep) -> Response:
     form = await form_of(request)
     try:
-        retag_job.start(settings, form.get("product", ""), request.app.state.now)
+        await run_in_threadpool(retag_job.start, settings, form.get("product", ""), request.app.state.now)
     except UserError as exc:
         return entry_page("products", request, settings, pages, problem=exc)
     return RedirectResponse("/manage/products?done=retag", status_code=303)
-
-
-class RetagStatus(BaseModel):
-    state: str                     # none | running | ok | partial | error | interrupted
-    product: str | None            # whose query change started it
-    query_version: str | None      # reports.digest.query_version of that product when it started
-    done: int                      # posts classified again so far
-    total: int                     # posts to classify
-    started_at: str | None
-    finished_at: str | None
 
 
 @router.get("/api/manage/retag", response_model=RetagStatus, tags=["manage"],

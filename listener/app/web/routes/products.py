@@ -12,16 +12,23 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import sqlite_utils
-from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request, status
+from fastapi import Path as PathParam
+from fastapi import Query
 from fastapi.responses import HTMLResponse
 
-from listener.app.web.deps import DbDep, PagesDep, SettingsDep, TodayDep
-from listener.app.web.models import Day, ProductSummary, error
+from listener.app.web import retag
+from listener.app.web.deps import DbDep, PagesDep, SettingsDep, TodayDep, require_role
+from listener.app.web.models import ROLE_ERRORS, Day, ProductSummary, RetagStatus, error
 from listener.app.web.render import chart, share_chart
-from listener.config import Settings
+from listener import store
+from listener.config import Product, Settings
 from listener.errors import BadInput, NotFound
 from listener.search.query import FIRST_DAY, LAST_DAY
 from listener.text import parse_day
+from listener.users import Principal
+from reports.digest import query_version
 from reports.overview import MAX_DAYS, ProductOverview, default_range, overviews
 
 router = APIRouter()
@@ -60,12 +67,59 @@ def api_products(db: DbDep, settings: SettingsDep, today: TodayDep, first: APIFr
     return [_summary(o) for o in _overviews(db, settings, date_range(db, settings, today, _iso(first), _iso(last)))]
 
 
+NO_PRODUCT = error("No product of that name in the settings")
+# a product's name holds any character, ``/`` too: these two come before ``/api/products/{name}``, so a product
+# whose name ends in ``/retag`` has no JSON page of its own (its re-tag's, rather)
+ProductName = Annotated[str, PathParam(min_length=1, pattern=r"^[^\x00-\x1F\x7F-\x9F]*$",
+                                       description="A product's name as in the settings")]
+
+
+@router.get("/api/products/{name:path}/retag", response_model=RetagStatus, tags=["products"],
+            responses={404: NO_PRODUCT})
+def api_product_retag(name: ProductName, settings: SettingsDep) -> dict:
+    """The newest re-tag of the product's posts and its progress (``done`` of ``total`` posts; ``state``
+    none when it never had one)."""
+    _configured(settings, name)
+    return retag.status(settings, name)
+
+
+@router.post("/api/products/{name:path}/retag", response_model=RetagStatus, tags=["products"],
+             status_code=status.HTTP_202_ACCEPTED,
+             responses={**ROLE_ERRORS, 404: NO_PRODUCT, 409: error("A re-tag is running already: wait for it")})
+async def api_start_retag(name: ProductName, request: Request, settings: SettingsDep,
+                          user: Annotated[Principal, Depends(require_role("editor"))]) -> dict:
+    """Re-tag the posts a change of the product's aliases or excludes affects (those holding an old or new
+    alias, and those tagged with it now) in the background (an editor): 202 with the run (``id``, ``state``
+    running, ``total``); follow it with ``GET`` on the same path. One re-tag at a time (else 409)."""
+    _configured(settings, name)
+    return await run_in_threadpool(retag.start, settings, name, request.app.state.now)
+
+
 @router.get("/api/products/{name:path}", response_model=ProductSummary, tags=["products"],
-            responses={404: error("No product of that name in the settings"), 400: BAD_RANGE})
+            responses={404: NO_PRODUCT, 400: BAD_RANGE})
 def api_product(name: str, db: DbDep, settings: SettingsDep, today: TodayDep, first: APIFrom = None,
                 last: APITo = None) -> dict:
-    """One product's days, share of voice, top topics and most engaged mentions over the range."""
-    return _summary(_product(db, settings, date_range(db, settings, today, _iso(first), _iso(last)), name)[1])
+    """One product's days, share of voice, top topics and most engaged mentions over the range, and the
+    versions of its query (``query``: the current one, the one its stored tags were made with)."""
+    found = _summary(_product(db, settings, date_range(db, settings, today, _iso(first), _iso(last)), name)[1])
+    found["query"] = query_versions(db, _configured(settings, name), found["tagged_before_change"])
+    return found
+
+
+def _configured(settings: Settings, name: str) -> Product:
+    found = next((p for p in settings.products if p.name == name), None)
+    if found is None:
+        raise NotFound(f"no product named {name!r} in the settings", field="name")
+    return found
+
+
+def query_versions(db: sqlite_utils.Database, product: Product, tagged_before: int) -> dict:
+    """``QueryVersions`` of a product: the current query's version and the one its tags were made with."""
+    change = store.query_change(db, product.name)
+    current = query_version(product)
+    before = retag.previous_version(change["before"]) if change and tagged_before else current
+    return {"current": current, "computed_with": before, "changed_at": change["at"] if change else None,
+            "tagged_before_change": tagged_before if change else 0}
 
 
 def _iso(day: date | None) -> str:

@@ -73,16 +73,19 @@ def search_page(request: Request, db: DbDep, settings: SettingsDep, pages: Pages
                         csrf=csrf_token(request) if editor else "", bulk=bulk)
 
 
-BULK_ACTIONS = {"not_about": "mark not about", "positive": "relabel as positive",
-                "neutral": "relabel as neutral", "negative": "relabel as negative"}
+BULK_ACTIONS = {"not_about": "mark not about", "about": "mark about (count it)", "positive": "relabel as positive",
+                "neutral": "relabel as neutral", "negative": "relabel as negative",
+                "undo": "undo the last change of"}
 
 
 @router.post("/search/bulk", include_in_schema=False, dependencies=[Depends(require_csrf)])
 async def bulk_form(request: Request, user: Annotated[Principal, Depends(require_role("editor"))],
                     settings: SettingsDep, request_now: NowDep) -> Response:
     """The search page's bulk form: fields ``post`` (one per selected result), ``product``, ``action``
-    (a sentiment or ``not_about``) and ``back`` (the results' URL). Each selected post's mention of the
-    product changes as on the post page (one audit row each); posts that do not mention it are skipped."""
+    (a sentiment, ``not_about``, ``about`` or ``undo``) and ``back`` (the results' URL). Each selected post's
+    mention of the product changes as on the post page (one audit row each); ``undo`` undoes the newest change
+    of each mention that can be undone, as its undo button does. Posts that do not mention the product, or
+    (undo) have no change to undo, are skipped."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
     action, product = (form.get(k, [""])[-1] for k in ("action", "product"))
     back = form.get("back", ["/search"])[-1]
@@ -105,15 +108,18 @@ async def bulk_form(request: Request, user: Annotated[Principal, Depends(require
 
 def _bulk(settings, ids: list[int], product: str, action: str, who: Principal, now: str) -> int:
     """Apply ``action`` to each post's mention of ``product``: how many changed."""
-    from listener.app.web.routes.posts import change_mention
+    from listener.app.web.routes.posts import change_mention, undo_last
 
     db = store.open_db(settings.db_path, migrate=False)
     changed = 0
     try:
         for post_id in ids:
             try:
-                change_mention(db, settings, post_id, product, action, who=who, now=now)
-                changed += 1
+                if action == "undo":
+                    changed += undo_last(db, settings, post_id, product, who=who, now=now)
+                else:
+                    change_mention(db, settings, post_id, product, action, who=who, now=now)
+                    changed += 1
             except NotFound:   # the post does not mention the product (or is gone)
                 pass
     finally:
