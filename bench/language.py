@@ -57,12 +57,13 @@ import json
 import random
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from listener.files import write_atomic
 from models.datasets import load_vader_groundtruth
-from models.language import _base, _clean, _identifier, language_of
+from models.language import POSTED_LANGUAGES, _base, _clean, language_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = 60
@@ -174,17 +175,27 @@ def real_tweets(xlmt: Path | None, polish: Path | None) -> list[tuple[str, str]]
     return out
 
 
+@lru_cache(maxsize=1)
+def _identifier_1():
+    """py3langid limited to the posted languages as listener had them until 2026-12-02 (Galician among them)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ident.set_languages(sorted({*POSTED_LANGUAGES, "gl"} & set(ident.nb_classes)))
+    return ident
+
+
 def _unsure_en_1(text: str, prefer: tuple[str, ...] = ("en",)) -> str:
     """listener's language_of of 2026-12-01 (rule "unsure-en-1"), kept to compare changes with in the same run."""
     sample = _clean(text or "")
     if len(sample) < 12:
         return "en"
-    lang, prob = _identifier().classify(sample)
+    lang, prob = _identifier_1().classify(sample)
     if lang in prefer or prob >= 0.5:
         return lang
     if prob < 0.15:
         return "en"
-    ranked = dict(_identifier().rank(sample))
+    ranked = dict(_identifier_1().rank(sample))
     return "en" if any(ranked.get(p, 0.0) >= 0.05 for p in prefer) else lang
 
 
@@ -192,9 +203,9 @@ def _before(text: str) -> str | None:
     """listener's detection before issue 13: a guess unless py3langid is under 0.3 and English >= 2%."""
     if not text or len(text.strip()) < 12:
         return None
-    lang, prob = _identifier().classify(text[:2000])
+    lang, prob = _identifier_1().classify(text[:2000])
     if prob < 0.3 and lang != "en":
-        for other, p in _identifier().rank(text[:2000]):
+        for other, p in _identifier_1().rank(text[:2000]):
             if other == "en" and p >= 0.02:
                 return "en"
     return lang
