@@ -43,7 +43,9 @@ SURE = 0.5        # a top guess under this probability is not a majority...
 PLAUSIBLE = 0.05  # ...and is unsure when a preferred language (English) still has this much
 FLAT = 0.15       # a top guess under this is unsure whatever else: no language stands out
 SHORT_SURE = 0.8  # a text under MIN_CHARS is still taken as a preferred non-English language this likely
-SHORT_CHARS = 6   # ...when it has at least this many characters ("spoko :)", "grazie")
+#                   (0.5 gained 1.3 points on short Polish tweets, but took 9 of 5,000 English fragments of
+#                   TweetEval tweets, "two of", "iowa state", as foreign; 0.8 took none)
+SHORT_CHARS = 6   # ...when it has at least this many characters ("@ania dzięki!": Polish at 100%)
 
 
 _NOISE = re.compile(r"https?://\S*|www\.\S+|(?<!\w)@\w+|\bRT\b|#")

@@ -124,3 +124,5 @@ def test_english_stays_english_when_every_language_is_scored():
     for text in ENGLISH_TITLES + ["excellent phone, excellent service.", "thanks!", "love it"]:
         assert language_of(text, prefer=SCORED) == "en", text   # "excellent phone...": French 39% first, English 20%
     assert language_of("@ania spoko :)", prefer=SCORED) == "en"   # under 12 characters and under 80% Polish: unsure
+    assert language_of("@ania dzięki!", prefer=SCORED) == "pl"    # under 12 characters, Polish at 100% and scored
+    assert language_of("@ania dzięki!") == "en"                   # ...but not when Polish is not scored
