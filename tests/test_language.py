@@ -1,5 +1,7 @@
 """Language identification on short texts: English titles stay English, foreign sentences stay foreign."""
 
+from pathlib import Path
+
 import pytest
 
 from models.classify import classify
@@ -80,3 +82,47 @@ def test_classify_scores_short_english_titles_and_honours_the_declared_language(
     assert c.label == "unscored" and c.language == "de"       # unsure: the source's language decides
     c = classify(4, "Der Zug ist heute wieder viel zu spät gekommen.", None, products=matcher, language="en")
     assert c.label == "unscored"                               # sure: the text's own language decides
+
+
+SCORED = ("en", "de", "fr", "es", "it", "pt", "pl", "ar", "hi")   # prefer as classify passes it when all nine are scored
+
+
+def _short_posts() -> list[tuple[str, str]]:
+    lines = (Path(__file__).parent / "fixtures/language/short_posts.tsv").read_text("utf-8").splitlines()
+    return [tuple(line.split("\t", 1)) for line in lines if line and not line.startswith("#")]
+
+
+def test_hand_written_short_posts_keep_their_language():
+    """180 short posts, 20 per language (tests/fixtures/language): each called by its own language,
+    whether the install scores English alone or all nine (before unsure-en-2, Galician took a Spanish
+    and a Portuguese one)."""
+    posts = _short_posts()
+    assert len(posts) == 180 and all(len(t) < 60 for _, t in posts)
+    for prefer in (("en",), SCORED):
+        wrong = [(lang, language_of(t, prefer=prefer), t) for lang, t in posts if language_of(t, prefer=prefer) != lang]
+        assert wrong == [], prefer
+
+
+SHORT_CASES = [
+    ("ar", "@user شكرا جزيلا"),            # too short to guess in Latin script; Arabic script is not English
+    ("ar", "@user بوكيمون"),
+    ("hi", "बहुत बढ़िया"),
+    ("pt", "Respeita que o cara é foda"),    # Galician 52% before: no longer a candidate
+    ("pt", "Cara fala sério, vc é demais!"),
+    ("es", "sí, celulares distintos en realidad"),
+    ("it", "grazie mille"),
+]
+
+
+@pytest.mark.parametrize("lang,text", SHORT_CASES)
+def test_short_posts_in_the_scored_languages(lang, text):
+    assert language_of(text, prefer=SCORED) == lang
+    assert language_of(text) == lang
+
+
+def test_english_stays_english_when_every_language_is_scored():
+    for text in ENGLISH_TITLES + ["excellent phone, excellent service.", "thanks!", "love it"]:
+        assert language_of(text, prefer=SCORED) == "en", text   # "excellent phone...": French 39% first, English 20%
+    assert language_of("@ania spoko :)", prefer=SCORED) == "en"   # under 12 characters and under 80% Polish: unsure
+    assert language_of("@ania dzięki!", prefer=SCORED) == "pl"    # under 12 characters, Polish at 100% and scored
+    assert language_of("@ania dzięki!") == "en"                   # ...but not when Polish is not scored
