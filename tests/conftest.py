@@ -101,9 +101,10 @@ def demo_run(tmp_path_factory) -> DemoRun:
 
 # The files whose tests take longest (seconds of real time each, measured with --durations=0) go to
 # the workers first, so that the two workers finish together instead of one waiting for a late long file.
-LONGEST_FIRST = ("test_daemon", "browser", "demo", "test_social", "test_collect", "test_schemathesis",
-                 "test_schedule", "test_adaptation_cli", "test_web", "test_adapt", "test_query", "test_apis",
-                 "test_eval", "test_models", "test_forums", "test_cli", "test_manage")
+# "demo" is the group of every test reading the session's demo run (one run), whatever its file.
+LONGEST_FIRST = ("test_daemon", "demo", "test_browser", "test_schemathesis", "test_social", "test_collect",
+                 "test_flow_browser", "test_schedule", "test_adaptation_cli", "test_web", "test_adapt", "test_query",
+                 "test_apis", "test_eval", "test_models", "test_forums", "test_cli", "test_manage")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -113,6 +114,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "demo_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("demo"))
+            others = {m.args[0] if m.args else m.kwargs.get("name") for m in item.iter_markers("xdist_group")} - {"demo"}
+            if others:   # pytest-xdist would join the names into a group of their own: a second demo run
+                raise pytest.UsageError(f"{item.nodeid} reads the demo run but is also in xdist group(s) {others}")
         elif item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}

@@ -22,7 +22,7 @@ from tests.helpers.digests import LONG_TOKEN, LONG_URL, empty_digest, rich_diges
 from tests.helpers.posts import make_posts
 
 # a real browser: seconds per page. One worker runs them all (one launch); the demo's test stays with the demo.
-pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [needs_chromium, pytest.mark.slow]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-quic", "--disable-extensions"]
 WIDTHS = (375, 700, 1200)  # a phone, an email client's reading pane, a desktop window

@@ -20,7 +20,7 @@ from tests.helpers.browser import CHROMIUM, live_server, needs_chromium
 from tests.helpers.feeds import Entry, atom
 from tests.test_browser import ARGS, assert_fits
 
-pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [needs_chromium, pytest.mark.slow]
 PASSWORDS = {"ed": "ed's password1", "vi": "vi's password1"}
 FEED = [Entry("tag:z,1", "Zephyr is great", "I love the Zephyr browser, so fast", "2026-11-23T01:00:00Z", author="ann"),
         Entry("tag:z,2", "Zephyr crashed again", "Zephyr crashed and I lost my tabs, terrible", "2026-11-23T02:00:00Z",
