@@ -37,7 +37,8 @@ def mention_state(db: sqlite_utils.Database, post_id: int, product: str) -> dict
     post = store.get_post(db, post_id) or {"mentions": []}
     counted = next((m for m in post["mentions"] if m["product"] == product), None)
     return {"post_id": post_id, "product": product, "counted": counted is not None,
-            "sentiment_label": counted["sentiment_label"] if counted else None, "labels": full_marks(db, post_id, product)}
+            "sentiment_label": counted["sentiment_label"] if counted else None,
+            "labels": full_marks(db, post_id, product)}
 
 
 def full_marks(db: sqlite_utils.Database, post_id: int, product: str) -> dict:

@@ -134,8 +134,9 @@ def api_post_changes(post_id: PostId, db: DbDep) -> list[dict]:
 @router.post("/api/changes/{change_id}/undo", response_model=UndoResult, tags=["posts"],
              responses={**ROLE_ERRORS, 404: error("No change with that id"),
                         409: error("The change cannot be undone: it was undone already, a later change of the same "
-                                   "label supersedes it (undo that first), the label changed outside the web, it is "
-                                   "not a change of a post's mentions or topics, or its post is gone (`error` says which)")})
+                                   "label supersedes it (undo that first), the label changed outside the change log, "
+                                   "it is not a change of a post's mentions or topics, or its post is gone (`error` "
+                                   "says which)")})
 def api_undo_change(change_id: ChangeId, db: DbDep, settings: SettingsDep, user: Editor,
                     request_now: NowDep) -> dict:
     """Undo one change of a post's mention (a relabel, a not-about / about mark, a clear) or of its topics
