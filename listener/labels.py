@@ -108,18 +108,19 @@ def set_topics(db: sqlite_utils.Database, settings: Settings, post_id: int, chos
 
 def relabel_post(db: sqlite_utils.Database, settings: Settings, post_id: int, sentiment: str, *, who: str,
                  now: str) -> None:
-    """Relabel the post's own sentiment (``listener label POST_ID --sentiment``) as ``who`` with one audit row
-    ``post.relabel`` (in the post's history; not undoable: undo is for mentions and topics)."""
+    """Relabel the post's own sentiment (``listener label POST_ID --sentiment``; it also sets its mention when
+    the post mentions exactly one product) as ``who`` with one audit row ``post.relabel``."""
     from listener import learn
 
     with store.write(db):
         post = store.get_post(db, post_id)
         if post is None:
             raise NotFound(f"no post with id {post_id}")
-        before = post.get("sentiment_label")
+        undo = {"post_id": post_id, "before": {"sentiment": store.sentiment_label(db, post_id)},
+                "after": {"sentiment": sentiment}}
         learn.label_post(db, settings, post_id, now=parse_iso(now), sentiment=sentiment)
-        store.audit(db, who=who, action="post.relabel", target=f"post {post_id}", before={"sentiment": before},
-                    after={"sentiment": sentiment}, now=now)
+        store.audit(db, who=who, action="post.relabel", target=f"post {post_id}",
+                    before={"sentiment": post["sentiment_label"]}, after=_post_state(db, undo), now=now, undo=undo)
 
 
 # --- undo one change ------------------------------------------------------------------------------
@@ -130,7 +131,20 @@ def _current(db: sqlite_utils.Database, undo: dict) -> dict:
     if "product" in undo:
         return {k: v for k, v in _values(full_marks(db, undo["post_id"], undo["product"])).items()
                 if k in undo["before"]}
-    return {"topics": store.topics_label(db, undo["post_id"])}
+    if "topics" in undo["before"]:
+        return {"topics": store.topics_label(db, undo["post_id"])}
+    return {"sentiment": store.sentiment_label(db, undo["post_id"])}
+
+
+def _post_state(db: sqlite_utils.Database, undo: dict) -> dict | list:
+    """What an audit row's before / after keep of the labels a change's ``undo`` restores, as stored now: a
+    mention's {sentiment, about}, else the post's topics (a list) or its {sentiment}."""
+    if "product" in undo:
+        return _values(full_marks(db, undo["post_id"], undo["product"]))
+    post = store.get_post(db, undo["post_id"])
+    if "topics" in undo["before"]:
+        return [t["topic"] for t in post["topics"]]
+    return {"sentiment": post["sentiment_label"]}
 
 
 def undo_refusal(db: sqlite_utils.Database, change: dict, later: list[dict] | None = None) -> str | None:
@@ -142,7 +156,8 @@ def undo_refusal(db: sqlite_utils.Database, change: dict, later: list[dict] | No
     undo = change["undo"]
     if undo is None:
         return ("it is an undo itself: make the change again instead" if change["action"] == "change.undo" else
-                "only changes to a post's mentions and topics made since undo exists can be undone")
+                "only changes to a post's labels (its mentions, topics, sentiment) made since undo exists "
+                "can be undone")
     if change["undone_by"] is not None:
         return f"it was undone already (change {change['undone_by']})"
     fields = set(undo["before"])
@@ -160,7 +175,7 @@ def undo_refusal(db: sqlite_utils.Database, change: dict, later: list[dict] | No
 
 def undo_change(db: sqlite_utils.Database, settings: Settings, change_id: int, *, who: str,
                 now: str) -> tuple[dict, dict]:
-    """Undo one change of a post's mention or topics as ``who``: its labels go back to what they were before
+    """Undo one change of a post's mention, topics or sentiment as ``who``: its labels go back to what they were before
     it, the post is classified again (so a label removed gives the model's judgement back), and a
     ``change.undo`` audit row records it. The change and the undo row, as ``ChangeEntry``. NotFound when
     there is no such change, a ``UserError`` (HTTP 409) when it cannot be undone (``undo_refusal`` says why)."""
@@ -175,15 +190,15 @@ def undo_change(db: sqlite_utils.Database, settings: Settings, change_id: int, *
             raise UserError(f"change {change_id} cannot be undone: {why}", http_status=409, field="change_id")
         undo = change["undo"]
         post_id = undo["post_id"]
+        before = _post_state(db, undo)
         if "product" in undo:
-            before = _values(full_marks(db, post_id, undo["product"]))
             store.set_mention_marks(db, post_id, undo["product"], undo["before"])
-        else:
-            before = [t["topic"] for t in store.get_post(db, post_id)["topics"]]
+        elif "topics" in undo["before"]:
             store.set_topics_label(db, post_id, undo["before"]["topics"], now=now)
+        else:
+            store.set_sentiment_label(db, post_id, undo["before"]["sentiment"], now=now)
         pipeline.classify_posts(db, settings, [post_id], now=parse_iso(now))
-        after = (_values(full_marks(db, post_id, undo["product"])) if "product" in undo else
-                 [t["topic"] for t in store.get_post(db, post_id)["topics"]])
+        after = _post_state(db, undo)
         undo_id = store.audit(db, who=who, action="change.undo", target=change["target"], before=before,
                               after=after, now=now)
         store.set_undone(db, change_id, undo_id)
@@ -232,7 +247,7 @@ def describe(row: dict) -> str:
 
 
 def post_changes(db: sqlite_utils.Database, post_id: int) -> list[dict]:
-    """Every logged change of a post's mentions and topics, oldest first, as ``ChangeEntry``."""
+    """Every logged change of a post's labels (mentions, topics, sentiment), oldest first, as ``ChangeEntry``."""
     found = store.post_changes(db, post_id)
     undoes = {r["undone_by"]: r["id"] for r in found if r["undone_by"] is not None}
     live: dict[str, list[dict]] = {}   # per target: the undoable changes not undone after the row at hand

@@ -83,19 +83,36 @@ def test_a_cli_relabel_is_in_the_web_history_supersedes_the_web_change_and_each_
     assert run(settings, "history", "999999").exit_code == 1
 
 
-def test_not_about_topics_and_the_post_s_sentiment_from_the_cli_are_logged(site):
+def test_not_about_topics_and_the_post_s_sentiment_from_the_cli_are_logged_and_undone_one_by_one(site):
     settings, ed, ids = site
     fair = ids["s2"]
+
+    def stored() -> tuple:
+        db = store.open_db(settings.db_path)
+        try:
+            p = store.get_post(db, fair)
+            return p["sentiment_label"], [t["topic"] for t in p["topics"]], [
+                (r["action"], r["target"], r["who"], r["undone_by"] is not None) for r in store.post_changes(db, fair)]
+        finally:
+            db.close()
+
+    model_label, model_topics, _ = stored()
     assert run(settings, "label", str(fair), "--product", "Acme", "--not-about").exit_code == 0
     out = run(settings, "label", str(fair), "--sentiment", "negative", "--topics", "pricing")
     assert out.exit_code == 0 and "topics Pricing" in out.output, out.output
+    assert run(settings, "label", str(fair), "--topics", "nope").exit_code == 2   # nothing logged for a bad one
+    label, topics, rows = stored()
+    who = cli_user()
+    assert label == "negative" and topics == ["Pricing"] and model_label != "negative"
+    assert rows == [("mention.not_about", f"post {fair} / Acme", who, False),
+                    ("post.relabel", f"post {fair}", who, False), ("post.topics", f"post {fair}", who, False)]
     db = store.open_db(settings.db_path)
     try:
-        rows = [(r["action"], r["target"], r["who"], r["undo"] is not None) for r in store.post_changes(db, fair)]
+        relabel = next(r["id"] for r in store.post_changes(db, fair) if r["action"] == "post.relabel")
     finally:
         db.close()
-    who = cli_user()
-    assert rows == [("mention.not_about", f"post {fair} / Acme", who, True),
-                    ("post.relabel", f"post {fair}", who, False), ("post.topics", f"post {fair}", who, True)]
-    assert run(settings, "label", str(fair), "--topics", "nope").exit_code == 2   # nothing logged for a bad one
-    assert run(settings, "history", str(fair)).output.count(who) >= 3
+    out = run(settings, "undo", str(relabel))   # the post's sentiment only: the topics label stays
+    assert out.exit_code == 0 and f"sentiment negative → {model_label}" in out.output, out.output
+    label, topics, rows = stored()
+    assert label == model_label and topics == ["Pricing"] and rows[1][3] and not rows[2][3]
+    assert run(settings, "history", str(fair)).output.count(who) >= 4
