@@ -1244,13 +1244,17 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, t
           about: bool | None) -> None:
     """Correct a post's sentiment and/or topics, or with --product the sentiment of one product's mention or
     whether the post is about that product (--about / --not-about); the correction overrides the model and
-    is training data (`listener train --with-labels`, `listener train --relevance --with-labels`)."""
-    from listener import learn
+    is training data (`listener train --with-labels`, `listener train --relevance --with-labels`). Each
+    change is in the audit log as made by cli:OSUSER: in the post's history (`listener history`, the post
+    page) and undone by `listener undo` or from the web like a change made there."""
+    from listener import labels
 
+    now, who = iso_utc(obj.now), cli_user()
     if about is not None:
         if product is None or topics is not None or (sentiment_ is not None and not about):
             raise click.UsageError("--about/--not-about take --product NAME (and, with --about, maybe --sentiment)")
-        name = learn.mark_relevance(obj.db(), post_id, product, about, now=obj.now, by=cli_user())
+        name = labels.change_mention(obj.db(), obj.settings(), post_id, product, "about" if about else "not_about",
+                                     who=who, now=now)
         obj.say(f"Post {post_id}: marked {'about' if about else 'not about'} {name}"
                 + ("" if about else "; it counts in no number now") + ".")
         if sentiment_ is None:
@@ -1259,14 +1263,55 @@ def label(obj: Ctx, post_id: int, sentiment_: str | None, product: str | None, t
         raise click.UsageError("give --sentiment and/or --topics (or --about/--not-about with --product)")
     if product is not None and (sentiment_ is None or topics is not None):
         raise click.UsageError("--product takes --sentiment and no --topics (topics belong to the post)")
-    names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
-    learn.label_post(obj.db(), obj.settings(), post_id, now=obj.now, sentiment=sentiment_, topics=names,
-                     product=product, by=cli_user())
     if product is not None:
-        obj.say(f"Post {post_id}: {product} relabelled {sentiment_}.")
+        name = labels.change_mention(obj.db(), obj.settings(), post_id, product, sentiment_, who=who, now=now)
+        obj.say(f"Post {post_id}: {name} relabelled {sentiment_}.")
         return
+    names = [t.strip() for t in topics.split(",") if t.strip()] if topics is not None else None
+    db, settings = obj.db(), obj.settings()
+    with store.write(db):   # the post's sentiment and topics: both or neither
+        if sentiment_ is not None:
+            labels.relabel_post(db, settings, post_id, sentiment_, who=who, now=now)
+        if names is not None:
+            names = labels.set_topics(db, settings, post_id, names, who=who, now=now)
     obj.say(f"Post {post_id} relabelled" + (f": sentiment {sentiment_}" if sentiment_ else "")
             + (f"; topics {', '.join(names) or 'none'}" if names is not None else "") + ".")
+
+
+@cli.command()
+@click.argument("change_id", type=click.IntRange(1, SQLITE_INT_MAX), metavar="CHANGE_ID")
+@click.pass_obj
+def undo(obj: Ctx, change_id: int) -> None:
+    """Undo one change of a post's mention or topics (its number in `listener history` or the post page's
+    History): those labels go back to what they were before it and the post is classified again. Refused
+    (exit 2, one line saying why) when a later change of the same label supersedes it, it was undone
+    already, or it is not such a change."""
+    from listener import labels
+
+    change, record = labels.undo_change(obj.db(), obj.settings(), change_id, who=cli_user(), now=iso_utc(obj.now))
+    obj.say(f"Undid change {change_id} ({change['action']} of {change['target']}) as change {record['id']}: "
+            f"{record['what']}.")
+
+
+@cli.command()
+@click.argument("post_id", type=POST_ID)
+@click.pass_obj
+def history(obj: Ctx, post_id: int) -> None:
+    """The changes of a post's mentions and topics, oldest first (from the web or `listener label`): number,
+    when, who, product, what it did, and whether `listener undo` can undo it now (or why not)."""
+    from listener import labels
+
+    db = obj.db()
+    if store.get_post(db, post_id) is None:
+        raise NotFound(f"no post with id {post_id}")
+    rows = []
+    for c in labels.post_changes(db, post_id):
+        product = c["target"].split(" / ", 1)[1] if " / " in c["target"] else "(post)"
+        what = c["what"] + (f" (undid #{c['undoes']})" if c["undoes"] else "")
+        rows.append((str(c["id"]), c["at"], c["who"], product, f"{c['action']}: {what}",
+                     "yes" if c["undoable"] else f"no: {c['why_not']}"))
+    _print_rows(("#", "when (UTC)", "who", "product", "what", "undoable"), rows,
+                f"No changes of post {post_id} yet.")
 
 
 @cli.command()

@@ -209,6 +209,22 @@ def set_topics_label(db: sqlite_utils.Database, post_id: int, topics: Sequence[s
             db.execute("UPDATE post_labels SET topics = NULL WHERE post_id = ?", [post_id])
 
 
+def sentiment_label(db: sqlite_utils.Database, post_id: int) -> str | None:
+    """The sentiment a person set on a post (it overrides the model's), or None when none did."""
+    found = db.execute("SELECT sentiment FROM post_labels WHERE post_id = ?", [post_id]).fetchone()
+    return None if found is None else found[0]
+
+
+def set_sentiment_label(db: sqlite_utils.Database, post_id: int, sentiment: str | None, *, now: str) -> None:
+    """Put back the sentiment a person set on a post (None: none, the model's counts again once the post is
+    classified again with ``pipeline.classify_posts``); its topics label stays."""
+    with write(db):
+        if sentiment is not None:
+            label_post(db, post_id, now=now, sentiment=sentiment)
+        else:
+            db.execute("UPDATE post_labels SET sentiment = NULL WHERE post_id = ?", [post_id])
+
+
 def tagged_posts(db: sqlite_utils.Database, products: Sequence[str], *, known: Sequence[str] | None = None) -> list[int]:
     """The ids of the posts with a mention (counted or set apart) of one of ``products`` or, given ``known``
     (the configured products), of a product not among them (renamed or removed)."""

@@ -303,7 +303,8 @@ class ChangeEntry(BaseModel):
     id: int
     at: str
     who: str
-    action: str          # mention.relabel | mention.not_about | mention.about | mention.clear | post.topics | change.undo
+    # mention.relabel | mention.not_about | mention.about | mention.clear | post.topics | post.relabel | change.undo
+    action: str
     target: str
     before: dict | list | None
     after: dict | list | None

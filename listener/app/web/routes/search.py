@@ -108,7 +108,7 @@ async def bulk_form(request: Request, user: Annotated[Principal, Depends(require
 
 def _bulk(settings, ids: list[int], product: str, action: str, who: Principal, now: str) -> int:
     """Apply ``action`` to each post's mention of ``product``: how many changed."""
-    from listener.app.web.routes.posts import change_mention, undo_last
+    from listener.labels import change_mention, undo_last
 
     db = store.open_db(settings.db_path, migrate=False)
     changed = 0
@@ -116,9 +116,9 @@ def _bulk(settings, ids: list[int], product: str, action: str, who: Principal, n
         for post_id in ids:
             try:
                 if action == "undo":
-                    changed += undo_last(db, settings, post_id, product, who=who, now=now)
+                    changed += undo_last(db, settings, post_id, product, who=who.who, now=now)
                 else:
-                    change_mention(db, settings, post_id, product, action, who=who, now=now)
+                    change_mention(db, settings, post_id, product, action, who=who.who, now=now)
                     changed += 1
             except NotFound:   # the post does not mention the product (or is gone)
                 pass
