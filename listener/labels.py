@@ -98,7 +98,7 @@ def set_topics(db: sqlite_utils.Database, settings: Settings, post_id: int, chos
         post = store.get_post(db, post_id)
         if post is None:
             raise NotFound(f"no post with id {post_id}")
-        before, label = [t["topic"] for t in post["topics"]], store.topics_label(db, post_id)
+        before, label = [t["topic"] for t in post["topics"]], store.post_label(db, post_id, "topics")
         store.label_post(db, post_id, now=now, topics=topics)
         after = [t["topic"] for t in store.get_post(db, post_id)["topics"]]
         store.audit(db, who=who, action="post.topics", target=f"post {post_id}", before=before, after=after,
@@ -116,7 +116,7 @@ def relabel_post(db: sqlite_utils.Database, settings: Settings, post_id: int, se
         post = store.get_post(db, post_id)
         if post is None:
             raise NotFound(f"no post with id {post_id}")
-        undo = {"post_id": post_id, "before": {"sentiment": store.sentiment_label(db, post_id)},
+        undo = {"post_id": post_id, "before": {"sentiment": store.post_label(db, post_id, "sentiment")},
                 "after": {"sentiment": sentiment}}
         learn.label_post(db, settings, post_id, now=parse_iso(now), sentiment=sentiment)
         store.audit(db, who=who, action="post.relabel", target=f"post {post_id}",
@@ -131,9 +131,8 @@ def _current(db: sqlite_utils.Database, undo: dict) -> dict:
     if "product" in undo:
         return {k: v for k, v in _values(full_marks(db, undo["post_id"], undo["product"])).items()
                 if k in undo["before"]}
-    if "topics" in undo["before"]:
-        return {"topics": store.topics_label(db, undo["post_id"])}
-    return {"sentiment": store.sentiment_label(db, undo["post_id"])}
+    (field,) = undo["before"]   # a post's own label: topics or sentiment
+    return {field: store.post_label(db, undo["post_id"], field)}
 
 
 def _post_state(db: sqlite_utils.Database, undo: dict) -> dict | list:
@@ -193,10 +192,9 @@ def undo_change(db: sqlite_utils.Database, settings: Settings, change_id: int, *
         before = _post_state(db, undo)
         if "product" in undo:
             store.set_mention_marks(db, post_id, undo["product"], undo["before"])
-        elif "topics" in undo["before"]:
-            store.set_topics_label(db, post_id, undo["before"]["topics"], now=now)
         else:
-            store.set_sentiment_label(db, post_id, undo["before"]["sentiment"], now=now)
+            ((field, value),) = undo["before"].items()   # a post's own label: topics or sentiment
+            store.set_post_label(db, post_id, field, value, now=now)
         pipeline.classify_posts(db, settings, [post_id], now=parse_iso(now))
         after = _post_state(db, undo)
         undo_id = store.audit(db, who=who, action="change.undo", target=change["target"], before=before,

@@ -89,13 +89,13 @@ def test_setting_topics_twice_is_undone_one_change_at_a_time(site):
     assert r.status_code == 303, r.text
     db = store.open_db(settings.db_path)
     try:
-        assert store.topics_label(db, pid) == ["Pricing"]
+        assert store.post_label(db, pid, "topics") == ["Pricing"]
         assert [t["topic"] for t in store.get_post(db, pid)["topics"]] == ["Pricing"]
     finally:
         db.close()
     assert c.post(f"/posts/{pid}/changes/{first['id']}/undo", data={"csrf": csrf}).status_code == 303
     db = store.open_db(settings.db_path)
     try:   # no label left: the model's topics again (none match "Acme is terrible")
-        assert store.topics_label(db, pid) is None and store.get_post(db, pid)["topics"] == []
+        assert store.post_label(db, pid, "topics") is None and store.get_post(db, pid)["topics"] == []
     finally:
         db.close()

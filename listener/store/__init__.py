@@ -79,8 +79,7 @@ from listener.store.users import remove_token, token_used, tokens
 
 from listener.store.users import audit_entry, later_changes, post_changes, set_undone
 from listener.store.relevance import set_mention_marks
-from listener.store.classify import set_topics_label, topics_label
-from listener.store.classify import sentiment_label, set_sentiment_label
+from listener.store.classify import post_label, set_post_label
 from listener.store.fts import posts_matching_phrases
 from listener.store.classify import tagged_posts
 from listener.store.users import query_change

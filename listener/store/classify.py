@@ -193,36 +193,27 @@ def count_classified_before(db: sqlite_utils.Database, stamp: str) -> int:
     return db.execute("SELECT count(*) FROM posts WHERE classified_at < ?", [stamp]).fetchone()[0]
 
 
-def topics_label(db: sqlite_utils.Database, post_id: int) -> list[str] | None:
-    """The topics a person set on a post (they override the model's), or None when none did."""
-    found = db.execute("SELECT topics FROM post_labels WHERE post_id = ?", [post_id]).fetchone()
-    return None if found is None or found[0] is None else json.loads(found[0])
+def post_label(db: sqlite_utils.Database, post_id: int, field: str) -> Any:
+    """The ``sentiment`` (a label) or ``topics`` (a list) a person set on a post (it overrides the model's),
+    or None when none did."""
+    if field not in ("sentiment", "topics"):
+        raise ValueError(f"a post label is sentiment or topics, not {field!r}")
+    found = db.execute(f"SELECT {field} FROM post_labels WHERE post_id = ?", [post_id]).fetchone()
+    if found is None or found[0] is None:
+        return None
+    return json.loads(found[0]) if field == "topics" else found[0]
 
 
-def set_topics_label(db: sqlite_utils.Database, post_id: int, topics: Sequence[str] | None, *, now: str) -> None:
-    """Put back the topics a person set on a post (None: none, the model's count again once the post is
-    classified again with ``pipeline.classify_posts``); its sentiment label stays."""
+def set_post_label(db: sqlite_utils.Database, post_id: int, field: str, value: Any, *, now: str) -> None:
+    """Put back the ``sentiment`` or ``topics`` a person set on a post (None: none, the model's counts again
+    once the post is classified again with ``pipeline.classify_posts``); its other label stays."""
+    if field not in ("sentiment", "topics"):
+        raise ValueError(f"a post label is sentiment or topics, not {field!r}")
     with write(db):
-        if topics is not None:
-            label_post(db, post_id, now=now, topics=topics)
+        if value is not None:
+            label_post(db, post_id, now=now, **{field: value})
         else:
-            db.execute("UPDATE post_labels SET topics = NULL WHERE post_id = ?", [post_id])
-
-
-def sentiment_label(db: sqlite_utils.Database, post_id: int) -> str | None:
-    """The sentiment a person set on a post (it overrides the model's), or None when none did."""
-    found = db.execute("SELECT sentiment FROM post_labels WHERE post_id = ?", [post_id]).fetchone()
-    return None if found is None else found[0]
-
-
-def set_sentiment_label(db: sqlite_utils.Database, post_id: int, sentiment: str | None, *, now: str) -> None:
-    """Put back the sentiment a person set on a post (None: none, the model's counts again once the post is
-    classified again with ``pipeline.classify_posts``); its topics label stays."""
-    with write(db):
-        if sentiment is not None:
-            label_post(db, post_id, now=now, sentiment=sentiment)
-        else:
-            db.execute("UPDATE post_labels SET sentiment = NULL WHERE post_id = ?", [post_id])
+            db.execute(f"UPDATE post_labels SET {field} = NULL WHERE post_id = ?", [post_id])
 
 
 def tagged_posts(db: sqlite_utils.Database, products: Sequence[str], *, known: Sequence[str] | None = None) -> list[int]:
