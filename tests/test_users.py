@@ -318,6 +318,7 @@ def test_the_users_api_for_admins_with_the_cli_s_checks_and_audit(tmp_path):
                ("PUT", "/api/users/nobody", {"role": "viewer"}, 404, "no user named 'nobody'", None),
                ("PUT", "/api/users/newbie", {"role": "admin", "password": "short"}, 400, "at least 8", "password"),
                ("PUT", "/api/users/newbie", {}, 400, 'give "role", "password" or both', None),
+               ("PUT", "/api/users/newbie", {"role": None}, 400, "role: Input should be 'viewer'", "role"),
                ("DELETE", "/api/users/root", None, 409, "'root' is the last admin", "name"),
                ("DELETE", "/api/users/nobody", None, 404, "no user named 'nobody'", None),
                ("GET", "/api/users/nobody/tokens", None, 404, "no user named 'nobody'", None),
