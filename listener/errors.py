@@ -55,6 +55,12 @@ class BadInput(UserError, ValueError):
     """A value the user gave is not valid (the message says which and why)."""
 
 
+class Conflict(BadInput):
+    """The change clashes with what exists (a name taken, the last admin): HTTP 409; the CLI exits 2 as for bad input."""
+
+    http_status = 409
+
+
 class UnwritablePath(UserError):
     """A configured path (``store.path``, ``digest.output_dir``, ``schedule.log_file``) cannot be written."""
 

@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from listener import store
-from listener.errors import BadInput, NotFound
+from listener.errors import BadInput, Conflict, NotFound
 
 ROLES = ("viewer", "editor", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
@@ -77,10 +77,15 @@ def check_role(role: str) -> str:
     return role
 
 
-def hash_password(password: str) -> str:
+def check_new_password(password: str) -> str:
+    """``BadInput`` for a password too short to be set."""
     if len(password) < MIN_PASSWORD:
         raise BadInput(f"password: at least {MIN_PASSWORD} characters", field="password")
-    return _hasher.hash(password)
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(check_new_password(password))
 
 
 def _public(user: dict) -> dict:
@@ -88,7 +93,7 @@ def _public(user: dict) -> dict:
 
 
 def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, by: str, now: str) -> None:
-    """Create user ``name`` with ``role``; ``BadInput`` for a bad name, role or short password, or a taken name."""
+    """Create user ``name`` with ``role``; ``BadInput`` for a bad name, role or short password, ``Conflict`` for a taken name."""
     check_name(name), check_role(role)
     hashed = hash_password(password)
     try:
@@ -96,7 +101,7 @@ def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, 
             store.add_user(db, name, role, hashed, now=now)
             store.audit(db, who=by, action="user.add", target=name, after={"name": name, "role": role}, now=now)
     except sqlite3.IntegrityError:
-        raise BadInput(f"a user named {name!r} exists already (change the password with `listener users passwd`)",
+        raise Conflict(f"a user named {name!r} exists already (change the password with `listener users passwd`)",
                        field="name") from None
 
 
@@ -116,7 +121,7 @@ def remove_user(db: sqlite_utils.Database, name: str, *, by: str, now: str) -> N
         if user is None:
             raise NotFound(f"no user named {name!r}", exit_code=2)
         if user["role"] == "admin" and store.count_admins(db) == 1 and len(store.users(db)) > 1:
-            raise BadInput(f"{name!r} is the last admin: make another user an admin first", field="name")
+            raise Conflict(f"{name!r} is the last admin: make another user an admin first", field="name")
         store.remove_user(db, name)
         store.audit(db, who=by, action="user.remove", target=name, before=_public(user), now=now)
 
@@ -131,17 +136,17 @@ def set_role(db: sqlite_utils.Database, name: str, role: str, *, by: str, now: s
         if user["role"] == role:
             return
         if user["role"] == "admin" and store.count_admins(db) == 1:
-            raise BadInput(f"{name!r} is the last admin: make another user an admin first", field="role")
+            raise Conflict(f"{name!r} is the last admin: make another user an admin first", field="role")
         store.set_role(db, name, role, now=now)
         store.audit(db, who=by, action="user.role", target=name, before=_public(user),
                     after={"name": name, "role": role}, now=now)
 
 
 def remove_last_admin_refused(db: sqlite_utils.Database, name: str) -> None:
-    """``BadInput`` when ``name`` is the only admin (the web never removes it, even as the only user)."""
+    """``Conflict`` when ``name`` is the only admin (the web never removes it, even as the only user)."""
     user = store.get_user(db, name)
     if user is not None and user["role"] == "admin" and store.count_admins(db) == 1:
-        raise BadInput(f"{name!r} is the last admin: make another user an admin first", field="name")
+        raise Conflict(f"{name!r} is the last admin: make another user an admin first", field="name")
 
 
 def check_label(label: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from listener import users
 from listener.app.cli import cli
 from listener.config import docs
 from listener.config.schema import SECTIONS
@@ -18,6 +19,46 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def section(title: str) -> str:
     return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def app_routes(folder: Path) -> list[tuple[str, str]]:
+    """(method, path) of every route of the web app but its stylesheet and the OpenAPI document."""
+    from listener.app.web import create_app
+    from listener.app.web.handlers import _leaf_routes
+    from listener.config import load_settings
+
+    (folder / "settings.toml").write_text('[store]\npath = "site.db"\n', encoding="utf-8")
+    app = create_app(load_settings(folder / "settings.toml"))
+    return sorted((method, route.path) for route in _leaf_routes(app.routes) for method in route.methods
+                  if method != "HEAD" and route.path not in ("/static/style.css", "/api/openapi.json"))
+
+
+def documented(method: str, path: str, text: str) -> bool:
+    """Whether ``text`` names the route: its path in backticks or after a method (a parameter as
+    ``{name}`` or ``NAME``); a route other than a GET with its method before it (``PUT|DELETE /api/x/{name}``)."""
+    segment = r"(?:\{[^}/]+\}|[A-Z][A-Z_]*)"
+    where = re.sub(r"\\\{[^}]+\\\}", lambda _: segment, re.escape(path)) + r"(?![\w/{-])"
+    if method != "GET":
+        methods = r"(?:GET|POST|PUT|DELETE)"
+        return re.search(rf"\b{method}\b(?:(?:\||`?/`?){methods})*`?\s+`?" + where, text) is not None
+    return re.search(r"(?:`|\b(?:GET|POST|PUT|DELETE)`?\s+`?)" + where, text) is not None
+
+
+def test_every_page_and_api_endpoint_is_documented(tmp_path):
+    """Each route of ``listener serve`` (method and path) is in "Web UI and API", with what it does, and every role."""
+    text = section("Web UI and API")
+    routes = app_routes(tmp_path)
+    assert len(routes) > 80 and ("DELETE", "/api/users/{name}/tokens/{label}") in routes
+    assert [r for r in routes if not documented(*r, text)] == []
+    roles = section("Web UI and API").split("### Users and roles\n", 1)[1]
+    assert set(re.findall(r"^\| `([a-z]+)` \|", roles, re.M)) == set(users.ROLES)
+
+
+def test_the_route_check_can_fail():
+    assert not documented("GET", "/api/users/{name}", "`/api/users`")
+    assert not documented("DELETE", "/api/users/{name}", "`GET /api/users/{name}`")
+    assert documented("DELETE", "/api/users/{name}", "`PUT|DELETE /api/users/NAME`")
+    assert documented("POST", "/saved", "(`/saved`, `POST`/`PUT`/`DELETE /saved`)")
 
 
 def test_every_command_has_a_readme_section():

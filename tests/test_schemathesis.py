@@ -3,6 +3,7 @@ no server errors, no undocumented statuses, every answer as its schema says (REA
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -52,6 +53,8 @@ def live(tmp_path_factory) -> str:
     pipeline.classify(db, settings, now=NOW)
     users.add_user(db, "editor", "editor", "an editor's password", by="test", now="2026-11-23T00:00:00Z")
     EDITOR["token"] = users.issue_token(db, "editor", by="test", now="2026-11-23T00:00:00Z")
+    users.add_user(db, "admin", "admin", "an admin's password", by="test", now="2026-11-23T00:00:00Z")
+    EDITOR["admin"] = users.issue_token(db, "admin", by="test", now="2026-11-23T00:00:00Z")  # the users GETs only
     store.record_alert(db, rule="fx-spike", product="Firefox", condition="spike", metric="mentions",  # the inbox's alert 1
                        fired_at="2026-11-22T12:00:00Z", window_start="2026-11-21T12:00:00Z",
                        window_end="2026-11-22T12:00:00Z", value=9.0, expected=2.0, p=0.01,
@@ -69,10 +72,11 @@ def test_the_api_passes_schemathesis_with_every_check(live, tmp_path):
     run = subprocess.run([sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "--no-color",
                           "run", f"{live}/api/openapi.json", "--checks", "all",
                           "-H", f"Authorization: Bearer {EDITOR['token']}"],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "SCHEMATHESIS_ADMIN_TOKEN": EDITOR["admin"]})
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-6000:]
-    assert "Tested: 24" in out and "No issues found" in out, out[-3000:]
+    assert "Tested: 26" in out and "No issues found" in out, out[-3000:]
 
     db = store.open_db(DB["path"])
     assert any(r["action"] == "alert.status" for r in store.audit_rows(db, limit=10_000))  # the PUT reached alert 1

@@ -228,7 +228,9 @@ def test_pages_show_who_is_logged_in_and_a_logout_form(site, tmp_path):
     html = opened.get("/search").text  # an open site: nobody to name, nothing to log out of
     assert opened.get("/search").status_code == 200 and 'id="me"' not in html and "/logout" not in html
 
-def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_admin(tmp_path):
+
+def root_and_ed(tmp_path):
+    """A store without a token, with an admin (root) and an editor (ed); its settings and an open connection."""
     from listener import users
 
     (tmp_path / "settings.toml").write_text('[store]\npath = "site.db"\n', encoding="utf-8")
@@ -236,6 +238,11 @@ def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_
     db = store.open_db(settings.db_path)
     users.add_user(db, "root", "admin", "root's password", by="test", now="2026-11-23T00:00:00Z")
     users.add_user(db, "ed", "editor", PASSWORDS["ed"], by="test", now="2026-11-23T00:00:00Z")
+    return settings, db
+
+
+def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_admin(tmp_path):
+    settings, db = root_and_ed(tmp_path)
     db.close()
     c = TestClient(create_app(settings, today=lambda: date(2026, 11, 23), now=lambda: NOW), follow_redirects=False)
     assert login(c, name="ed", password=PASSWORDS["ed"]).status_code == 303
@@ -261,7 +268,7 @@ def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_
                           ({"do": "remove", "name": "nobody"}, "no user named"),
                           ({"do": "explode"}, "do: one of add, role, remove")):
         r = c.post("/admin/users", data={**form, "csrf": csrf})
-        assert r.status_code in (400, 404) and message in r.text and 'role="alert"' in r.text, (form, r.text[-800:])
+        assert r.status_code in (400, 404, 409) and message in r.text and 'role="alert"' in r.text, (form, r.text[-800:])
     r = c.post("/admin/users", data={"do": "role", "name": "ed", "role": "admin", "csrf": csrf})
     assert r.status_code == 303 and r.headers["location"] == "/admin/users?done=role"
     r = c.post("/admin/users", data={"do": "remove", "name": "newbie", "csrf": csrf})
@@ -280,3 +287,77 @@ def test_the_admin_users_page_adds_changes_roles_and_removes_but_keeps_the_last_
                            ("root", "user.add", "newbie", {"name": "newbie", "role": "viewer"})]
     finally:
         db.close()
+
+
+def test_the_users_api_for_admins_with_the_cli_s_checks_and_audit(tmp_path):
+    from listener import users
+
+    settings, db = root_and_ed(tmp_path)
+    root = {"Authorization": "Bearer " + users.issue_token(db, "root", by="test", now="2026-11-23T00:00:00Z")}
+    ed = {"Authorization": "Bearer " + users.issue_token(db, "ed", by="test", now="2026-11-23T00:00:00Z")}
+    c = TestClient(create_app(settings, now=lambda: NOW), headers=root)
+    for method, path in (("GET", "/api/users"), ("POST", "/api/users"), ("PUT", "/api/users/ed"),
+                         ("DELETE", "/api/users/ed"), ("GET", "/api/users/ed/tokens"),
+                         ("POST", "/api/users/ed/tokens"), ("DELETE", "/api/users/ed/tokens/default")):
+        r = c.request(method, path, headers=ed, json={"role": "admin"})
+        assert (r.status_code, r.json()) == (403, {"error": "this needs the admin role: ed is a editor"}), path
+    assert c.get("/api/users").json() == [
+        {"name": "ed", "role": "editor", "created": "2026-11-23T00:00:00Z", "tokens": 1},
+        {"name": "root", "role": "admin", "created": "2026-11-23T00:00:00Z", "tokens": 1}]
+    r = c.post("/api/users", json={"name": "newbie", "role": "viewer", "password": "newbie's pw"})
+    assert (r.status_code, r.json()) == (201, {"name": "newbie", "role": "viewer", "created": "2026-11-23T12:00:00Z",
+                                               "tokens": 0})
+    refused = [("POST", "/api/users", {"name": "newbie", "role": "viewer", "password": "long enough"},
+                409, "a user named 'newbie' exists already", "name"),
+               ("POST", "/api/users", {"name": "bob", "role": "viewer", "password": "short"},
+                400, "password: at least 8 characters", "password"),
+               ("POST", "/api/users", {"name": "bob b", "role": "viewer", "password": "long enough"},
+                400, "user name: 1-64 letters", "name"),
+               ("POST", "/api/users", {"name": "bob", "role": "boss", "password": "long enough"}, 400, "role", "role"),
+               ("PUT", "/api/users/root", {"role": "editor"}, 409, "'root' is the last admin", "role"),
+               ("PUT", "/api/users/nobody", {"role": "viewer"}, 404, "no user named 'nobody'", None),
+               ("PUT", "/api/users/newbie", {"role": "admin", "password": "short"}, 400, "at least 8", "password"),
+               ("PUT", "/api/users/newbie", {}, 400, 'give "role", "password" or both', None),
+               ("PUT", "/api/users/newbie", {"role": None}, 400, "role: Input should be 'viewer'", "role"),
+               ("DELETE", "/api/users/root", None, 409, "'root' is the last admin", "name"),
+               ("DELETE", "/api/users/nobody", None, 404, "no user named 'nobody'", None),
+               ("GET", "/api/users/nobody/tokens", None, 404, "no user named 'nobody'", None),
+               ("POST", "/api/users/newbie/tokens", {"label": "a/b"}, 400, "token label: 1-64", "label"),
+               ("POST", "/api/users/nobody/tokens", {"label": "ci"}, 404, "no user named 'nobody'", None),
+               ("DELETE", "/api/users/newbie/tokens/ci", None, 404, "'newbie' has no API token labelled 'ci'", None)]
+    for method, path, body, status, message, field in refused:
+        r = c.request(method, path, json=body)
+        assert r.status_code == status and message in r.json()["error"], (method, path, body, r.text)
+        assert field is None or r.json()["field"] == field, r.json()
+    assert c.get("/api/users").json()[1]["role"] == "viewer"  # the refused PUT with a short password changed nothing
+    r = c.put("/api/users/newbie", json={"role": "editor", "password": "a new password"})
+    assert (r.status_code, r.json()["role"]) == (200, "editor")
+    assert users.check_password(db, "newbie", "a new password") is not None
+    r = c.post("/api/users/newbie/tokens", json={"label": "ci"})
+    token = r.json()["token"]
+    assert r.status_code == 201 and r.json()["label"] == "ci" and len(token) >= 40
+    assert c.get("/api/stats", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert [t["label"] for t in c.get("/api/users/newbie/tokens").json()] == ["ci"]
+    assert token not in c.get("/api/users/newbie/tokens").text
+    assert c.delete("/api/users/newbie/tokens/ci").status_code == 204
+    assert c.get("/api/stats", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert c.delete("/api/users/newbie").status_code == 204
+    assert [u["name"] for u in c.get("/api/users").json()] == ["ed", "root"]
+    audited = [(a["who"], a["action"], a["target"]) for a in store.audit_rows(db, limit=6)]
+    assert audited == [("root", "user.remove", "newbie"), ("root", "user.revoke", "newbie"),
+                       ("root", "user.token", "newbie"), ("root", "user.passwd", "newbie"),
+                       ("root", "user.role", "newbie"), ("root", "user.add", "newbie")]
+    log = str(store.rows(db, "SELECT * FROM audit_log"))
+    assert "newbie's pw" not in log and "a new password" not in log and token not in log
+    db.close()
+
+    spec = c.get("/api/openapi.json").json()
+    ops = spec["paths"]
+    assert set(ops["/api/users"]["post"]["responses"]) == {"201", "400", "401", "403", "409", "500"}
+    assert set(ops["/api/users/{name}"]["put"]["responses"]) == {"200", "400", "401", "403", "404", "409", "500"}
+    assert set(ops["/api/users/{name}"]["delete"]["responses"]) == {"204", "400", "401", "403", "404", "409", "500"}
+    assert set(ops["/api/users/{name}/tokens/{label}"]["delete"]["responses"]) >= {"204", "403", "404"}
+    schemas = spec["components"]["schemas"]
+    assert schemas["NewUser"]["properties"]["role"]["enum"] == ["viewer", "editor", "admin"]
+    assert schemas["NewUser"]["properties"]["password"]["writeOnly"] is True
+    assert "password" not in schemas["UserItem"]["properties"]

@@ -34,7 +34,7 @@ from listener.app.web.deps import TOKEN_ENV, require_token
 from listener.app.web.handlers import CSP
 from listener.app.web.models import API_ERRORS
 from listener.app.web.render import Pages, templates
-from listener.app.web.routes import admin, auth, inbox, manage, people, posts, products, saved, search, stats
+from listener.app.web.routes import admin, auth, inbox, manage, people, posts, products, saved, search, stats, users_api
 from listener.app.web.deps import require_role
 from listener.app.web.models import error as error_answer
 from listener.files import file_stamp
@@ -117,7 +117,7 @@ def create_app(settings: Settings, *, token: str | None = None,
     guarded = [Depends(require_token)]
     app.include_router(auth.router)
     app.include_router(admin.router, dependencies=guarded)
-    for resource in (search, products, posts, stats, people, inbox, saved):
+    for resource in (search, products, posts, stats, people, inbox, saved, users_api):
         app.include_router(resource.router, dependencies=guarded, responses=API_ERRORS)
     app.state.settings_stamp = file_stamp(settings.path)  # the settings follow their file (web/live.py)
     app.include_router(manage.router, dependencies=guarded + [Depends(require_role("editor"))],

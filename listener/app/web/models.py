@@ -453,3 +453,62 @@ class QueryVersions(BaseModel):
 
 
 ProductSummary.model_rebuild()   # its ``query`` is declared after it
+
+
+Role = Literal["viewer", "editor", "admin"]   # listener.users.ROLES, lowest first
+
+
+class UserItem(BaseModel):
+    """A user as an admin sees them: never a password or a token."""
+    name: str
+    role: Role
+    created: str                   # when added (UTC)
+    tokens: int                    # how many API tokens they hold
+
+
+class NewUser(BaseModel):
+    """A user to add: the name (1-64 letters, digits or ``_ . @ -``), the role, the password (at least 8 characters)."""
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    role: Role
+    password: str = Field(json_schema_extra={"writeOnly": True})
+
+
+def _some_keys(schema: dict) -> None:
+    """The document says what the validator checks: at least one key, no nulls."""
+    schema["minProperties"] = 1
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
+
+
+class UserChange(BaseModel):
+    """A user's new role and/or password (at least one); a new password ends their sessions."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_some_keys)
+    role: Role = None              # type: ignore[assignment]  # absent, never null
+    password: str = Field(None, json_schema_extra={"writeOnly": True})  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _some(self) -> "UserChange":
+        if self.role is None and self.password is None:
+            raise ValueError('give "role", "password" or both')
+        return self
+
+
+class NewToken(BaseModel):
+    """An API token to issue under ``label`` (1-64 letters, digits, spaces or ``_ . @ -``); the same label replaces."""
+    model_config = ConfigDict(extra="forbid")
+    label: str = "default"
+
+
+class IssuedToken(BaseModel):
+    """A new API token: shown this once (only its SHA-256 is kept)."""
+    name: str
+    label: str
+    token: str
+
+
+class TokenItem(BaseModel):
+    """One of a user's API tokens: its label, when made and last used (null: never); never the token."""
+    label: str
+    created_at: str
+    last_used_at: str | None
