@@ -11,12 +11,17 @@ from functools import lru_cache
 from typing import Sequence
 from importlib import metadata
 
-RULE = "unsure-en-1"  # bump when the sure/unsure decision below changes (classify records it)
+RULE = "unsure-en-1/300"  # bump when the sure/unsure decision below changes (classify records it)
 try:
     LANGID_VERSION = f"py3langid-{metadata.version('py3langid')}+{RULE}"
 except metadata.PackageNotFoundError:  # pragma: no cover
     LANGID_VERSION = f"py3langid-unknown+{RULE}"
 MIN_CHARS = 12  # below this, guesses are mostly noise (20 left many short CJK sentences unguessed)
+# The detector reads at most this many characters of the cleaned text: its cost grows with the length
+# (a byte-by-byte walk, the largest part of the classify step on long posts), and 300 characters of
+# German, French, Spanish, Italian or Polish prose gave the same guess as the whole post on 3,000
+# synthetic posts of bench/classify.py (only Latin lorem ipsum, which no language owns, changed).
+SAMPLE_CHARS = 300
 # Languages people post in. py3langid also knows Latin, Esperanto, Ancient Greek and other
 # rarely posted ones, and short English titles ("The Stimulus 2.0 Tutorial") land there
 # and would go "unscored"; limiting the candidates keeps the model's guesses to live ones.
@@ -45,13 +50,13 @@ _NOISE = re.compile(r"https?://\S*|www\.\S+|(?<!\w)@\w+|\bRT\b|#")
 
 
 def _clean(text: str) -> str:
-    """What the detector reads: no links, @handles, "RT" or "#", lower case.
+    """What the detector reads: no links, @handles, "RT" or "#", lower case, at most ``SAMPLE_CHARS`` characters.
 
     py3langid's n-gram model is case-sensitive and learned from running text: Title Case and
     ALL CAPS read as other languages ("Lib-Ruby-Parser: A Ruby Parser Written in Rust" is German
     at 30%, English at 66% in lower case), and handles and links are no language at all.
     """
-    return " ".join(_NOISE.sub(" ", text[:2000]).split()).lower()
+    return " ".join(_NOISE.sub(" ", text[:2000]).split())[:SAMPLE_CHARS].lower()
 
 
 def _base(code: str) -> str:
@@ -61,7 +66,8 @@ def _base(code: str) -> str:
 def detect_language(text: str, prefer: Sequence[str] = ("en",)) -> str | None:
     """Language code of ``text`` when py3langid is sure of it, None when the text is too short or it is unsure.
 
-    The text is read without links, @handles and "#", in lower case (see ``_clean``).
+    The text is read without links, @handles and "#", in lower case, its first ``SAMPLE_CHARS`` characters
+    (see ``_clean``).
     Unsure: the top guess is under 15%, or under 50% while one of ``prefer`` (English; with
     a source's declared language too when classify calls it) is still at least 5% likely.
     A guess in ``prefer`` is returned as it is. Short English titles come out unsure rather
