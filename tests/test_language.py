@@ -80,3 +80,13 @@ def test_classify_scores_short_english_titles_and_honours_the_declared_language(
     assert c.label == "unscored" and c.language == "de"       # unsure: the source's language decides
     c = classify(4, "Der Zug ist heute wieder viel zu spät gekommen.", None, products=matcher, language="en")
     assert c.label == "unscored"                               # sure: the text's own language decides
+
+
+def test_a_long_post_is_judged_by_its_opening():
+    """The detector reads a long post's first 100 characters when they are clearly one language, else its
+    first 300: a German post with a long English tail is German, and a long clear post is its language."""
+    german = "Der Zug ist heute wieder viel zu spät gekommen, und niemand hat uns etwas gesagt. "
+    english = "The train was late again today and nobody told us anything about it at all. "
+    assert detect_language(german * 4 + english * 20) == "de"
+    assert detect_language(english * 25) == "en"
+    assert detect_language("Wow. " + german * 3) == "de"   # an unclear opening: the first 300 decide
