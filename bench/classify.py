@@ -20,7 +20,8 @@ Rows, measured in the same run:
 * classify, default, non-English: the same posts with the default model configured (English keeps it;
                             the other languages are scored by the same per-language models).
 
-Every row's posts/s is also printed as a ratio to plain VADER. Store writes are not included
+Every row's posts/s is also printed as a ratio to plain VADER, and each non-English row's as a ratio to
+the English row of the same model (``ratio_to_english`` in the JSON). Store writes are not included
 (see ``bench/ingest.py``).
 
 Run: ``python bench/classify.py [--quick] [--json PATH] [--posts N]``
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rate = out[row]["posts_per_s"]
         print(f"target: {row} >= {floor:,.0f} posts/s ({why}): {'met' if rate >= floor else 'NOT MET'} ({rate:,.0f})")
+    for row, english in (("classify, fast, non-English", "classify, fast"), ("classify, default, non-English", "classify, default")):
+        if row in out:
+            out[row]["ratio_to_english"] = round(out[row]["posts_per_s"] / out[english]["posts_per_s"], 3)
+            print(f"{row}: {out[row]['ratio_to_english']:.2f}x English ({english}, same run)")
     if args.json:
         write_atomic(args.json, json.dumps({"posts": n, "rows": out, "seed": args.seed, "models": {"default": default.model, "fast": fast.model},
                                             "python": platform.python_version()}, indent=2, sort_keys=True) + "\n")

@@ -45,8 +45,11 @@ def normalize(text: str) -> str:
     text = (text or "")[:MAX_CHARS]
     for a, b in _ESCAPES:
         text = text.replace(a, b)
-    text = _URL.sub(" url ", text)
-    text = _USER.sub("@user", text)
+    low = text.lower()
+    if "://" in text or "www." in low:   # the substitutions are the slow part: only where they can match
+        text = _URL.sub(" url ", text)
+    if "@" in text:
+        text = _USER.sub("@user", text)
     return _REPEAT.sub(r"\1\1", text.lower())
 
 

@@ -38,6 +38,7 @@ import io
 import json
 import zipfile
 from collections import Counter
+from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -99,7 +100,8 @@ class VocabularyCounter:
     """Counts of a fixed vocabulary's n-grams in texts: the matrix ``_counter(kind, vocabulary)``'s
     ``transform`` gives (float32, sorted indices), computed faster.
 
-    Word n-grams are counted per text with ``collections.Counter``. Character n-grams never cross a
+    Word n-grams are looked up per text and counted for the whole batch at once (no ``Counter`` per
+    text). Character n-grams never cross a
     space, so a text's counts are the sum of its words' counts: each distinct word's n-grams are
     looked up once and kept (up to ``cache_size`` words), and the batch's counts are one sparse
     product (texts x distinct words) @ (distinct words x vocabulary).
@@ -117,41 +119,39 @@ class VocabularyCounter:
         return counts
 
     def _word_counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        index, indices, data, indptr = self.index, [], [], [0]
-        for text in texts:
-            for gram, n in Counter(word_ngrams(text)).items():
-                j = index.get(gram)
-                if j is not None:
-                    indices.append(j)
-                    data.append(n)
-            indptr.append(len(indices))
-        return sparse.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32),
-                                  np.array(indptr, dtype=np.int64)), shape=(len(texts), len(index)))
+        index = self.index
+        grams = [[j for j in map(index.get, word_ngrams(text)) if j is not None] for text in texts]
+        return _summed(grams, len(index))
 
     def _char_counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
         distinct: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        for r, text in enumerate(texts):
-            for word, n in Counter(text.split()).items():
-                rows.append(r)
-                cols.append(distinct.setdefault(word, len(distinct)))
-                vals.append(n)
-        words = sparse.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)),
-                                  shape=(len(texts), len(distinct)))
+        seen = distinct.setdefault
+        words = _summed([[seen(w, len(distinct)) for w in text.split()] for text in texts], len(distinct))
         if len(self._words) > self.cache_size:
             self._words.clear()
+        cache, index = self._words, self.index
         indices, data, indptr = [], [], [0]
         for word in distinct:
-            entry = self._words.get(word)
+            entry = cache.get(word)
             if entry is None:
-                found = Counter(j for j in map(self.index.get, char_wb_ngrams(word)) if j is not None)
-                entry = self._words[word] = (list(found), list(found.values()))
+                found = Counter(j for j in map(index.get, char_wb_ngrams(word)) if j is not None)
+                entry = cache[word] = (list(found), list(found.values()))
             indices.extend(entry[0])
             data.extend(entry[1])
             indptr.append(len(indices))
         grams = sparse.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32),
-                                   np.array(indptr, dtype=np.int64)), shape=(len(distinct), len(self.index)))
-        return (words @ grams).tocsr()
+                                   np.array(indptr, dtype=np.int64)), shape=(len(distinct), len(index)))
+        return (words @ grams).tocsc().tocsr()   # sorted indices: twice as fast as sort_indices() here
+
+
+def _summed(columns: list[list[int]], width: int) -> sparse.csr_matrix:
+    """Row i counts how often each column occurs in ``columns[i]`` (float32, duplicates summed)."""
+    lengths = np.fromiter(map(len, columns), dtype=np.int64, count=len(columns))
+    cols = np.fromiter(chain.from_iterable(columns), dtype=np.int32, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(len(columns), dtype=np.int32), lengths)
+    out = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(columns), width))
+    out.sum_duplicates()
+    return out
 
 
 @dataclass

@@ -126,3 +126,11 @@ def test_english_stays_english_when_every_language_is_scored():
     assert language_of("@ania spoko :)", prefer=SCORED) == "en"   # under 12 characters and under 80% Polish: unsure
     assert language_of("@ania dzięki!", prefer=SCORED) == "pl"    # under 12 characters, Polish at 100% and scored
     assert language_of("@ania dzięki!") == "en"                   # ...but not when Polish is not scored
+def test_a_long_post_is_judged_by_its_opening():
+    """The detector reads a long post's first 100 characters when they are clearly one language, else its
+    first 300: a German post with a long English tail is German, and a long clear post is its language."""
+    german = "Der Zug ist heute wieder viel zu spät gekommen, und niemand hat uns etwas gesagt. "
+    english = "The train was late again today and nobody told us anything about it at all. "
+    assert detect_language(german * 4 + english * 20) == "de"
+    assert detect_language(english * 25) == "en"
+    assert detect_language("Wow. " + german * 3) == "de"   # an unclear opening: the first 300 decide
