@@ -3,7 +3,16 @@ database, and one run of ``listener demo`` for the whole session."""
 
 from __future__ import annotations
 
-import shutil
+import os
+import sys
+
+# Cache compiled and assertion-rewritten modules in __pycache__ even where PYTHONDONTWRITEBYTECODE is
+# set (as on this machine): otherwise every xdist worker and every child process the tests start (the
+# crawler, the daemon, `listener serve`) compiles the repository's modules again, seconds each.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+import shutil  # noqa: E402  (after the bytecode switch, so that what follows is cached too)
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path

@@ -80,11 +80,13 @@ def page(browser):
 
 
 def assert_fits(page, column: str, width: int, shot: Path) -> dict:
-    """Lay ``page`` out ``width`` px wide, screenshot its top into ``shot``, assert nothing overflows."""
+    """Lay ``page`` out ``width`` px wide and assert nothing overflows; when something does, its top is
+    screenshot into ``shot`` (named in the failure) to see what."""
     page.set_viewport_size({"width": width, "height": 1000})
     got = page.evaluate(OVERFLOWS, column)
-    page.screenshot(path=str(shot))
-    assert got["scrollWidth"] <= width and not got["bad"], f"{shot.name}: {got}"
+    if got["scrollWidth"] > width or got["bad"]:
+        page.screenshot(path=str(shot))
+        raise AssertionError(f"{shot} overflows: {got}")
     return got
 
 
@@ -161,6 +163,8 @@ def test_the_digest_fits_a_phone_an_email_and_a_desktop(digests, kind, page, tmp
             assert (thead == "none") == (width < 600), (width, thead)
         if kind == "empty":  # an empty period stays short
             assert page.evaluate("document.documentElement.scrollHeight") < 1700
+    page.set_viewport_size({"width": 700, "height": 1000})
+    page.screenshot(path=str(tmp_path / f"{kind}-700.png"))   # the email width: something is drawn
     assert (tmp_path / f"{kind}-700.png").stat().st_size > 5_000
     if kind != "empty":
         text = page.inner_text("body")
