@@ -46,7 +46,8 @@ from models.datasets import DataError
 from models.features import FEATURE_VERSION, Contribution, normalize, strongest
 from models.sentiment import NEGATIVE, NEUTRAL, POSITIVE, Scorer, Sentiment, SentimentExplanation
 from models import trained
-from models.trained import ArtifactError, VocabularyCounter, _array_bytes, _counter, _ZIP_TIME, \
+from models.training import nb_scale
+from models.trained import ArtifactError, VocabularyCounter, _array_bytes, _counter, \
     sklearn_version, smooth_idf, softmax, tfidf
 
 FORMAT = "listener-multilingual-1"
@@ -255,17 +256,6 @@ class LanguageScorer:
 # --- training -----------------------------------------------------------------------
 
 
-def nb_scale(counts, y: np.ndarray, alpha: float) -> np.ndarray:
-    """Each column's largest |log-count ratio| of one class against the rest (presence counts)."""
-    present = (counts > 0).astype(np.float64).tocsr()
-    out = np.zeros(counts.shape[1])
-    for c in np.unique(y):
-        p = alpha + np.asarray(present[y == c].sum(axis=0)).ravel()
-        q = alpha + np.asarray(present[y != c].sum(axis=0)).ravel()
-        out = np.maximum(out, np.abs(np.log((p / p.sum()) / (q / q.sum()))))
-    return out.astype(np.float32)
-
-
 def choose_C(language: str, examples: Sequence[Example], config: MultilingualConfig) \
         -> tuple[float, bool, dict[str, float]]:
     """The C of ``config.C_grid`` (and NB scaling or not, of ``config.nb_grid``) with the best mean figure
@@ -305,7 +295,8 @@ def fit_language(language: str, examples: Sequence[Example], config: Multilingua
         cw, ch = wc.fit_transform(norm), cc.fit_transform(norm)
         idf_w, idf_c = smooth_idf(cw), smooth_idf(ch)
         if config.nb:
-            nb_w, nb_c = nb_scale(cw, y, config.nb_alpha), nb_scale(ch, y, config.nb_alpha)
+            unweighted = np.ones(len(y))
+            nb_w, nb_c = (nb_scale(c, y, unweighted, config.nb_alpha) for c in (cw, ch))
         else:
             nb_w, nb_c = np.ones(cw.shape[1], np.float32), np.ones(ch.shape[1], np.float32)
         x = _scaled(tfidf(cw, idf_w), tfidf(ch, idf_c), nb_w, nb_c)
@@ -385,13 +376,7 @@ def serialize(model: MultilingualModel) -> bytes:
         meta["languages"][lang]["neutral_band"] = m.neutral_band
     entries = {"meta.json": json.dumps(meta, indent=1, sort_keys=True).encode(), "arrays.npz": data,
                **{f"vocab_{lang}.json": v for lang, v in sorted(vocabs.items())}}
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        for name, blob in entries.items():
-            info = zipfile.ZipInfo(name, _ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, blob, compresslevel=9)
-    return buf.getvalue()
+    return trained.zip_entries(entries)
 
 
 def read_meta(path: Path) -> dict:

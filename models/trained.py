@@ -327,6 +327,12 @@ def serialize(model: TrainedModel) -> bytes:
                "arrays.npz": arrays,
                "vocab_word.json": json.dumps(model.vocab_word, ensure_ascii=False).encode(),
                "vocab_char.json": json.dumps(model.vocab_char, ensure_ascii=False).encode()}
+    return zip_entries(entries)
+
+
+def zip_entries(entries: dict[str, bytes]) -> bytes:
+    """An artifact's zip of these named blobs, in this order, with fixed times: the same bytes for the
+    same entries (training is reproducible byte for byte)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for name, data in entries.items():
