@@ -10,84 +10,31 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from listener import pipeline, store
 from listener.config import load_settings
 from reports.deliver import cid
 from reports.render import EMAIL_WIDTH, digest_message, render_html
 from tests.helpers import NOW, PRODUCTS_TOML
-from tests.helpers.browser import CHROMIUM, live_server, needs_chromium
+from tests.helpers.browser import assert_fits, chromium, live_server, needs_chromium, new_page
 from tests.helpers.digests import LONG_TOKEN, LONG_URL, empty_digest, rich_digest
 from tests.helpers.posts import make_posts
 
 # a real browser: seconds per page. One worker runs them all (one launch); the demo's test stays with the demo.
 pytestmark = [needs_chromium, pytest.mark.slow]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-quic", "--disable-extensions"]
 WIDTHS = (375, 700, 1200)  # a phone, an email client's reading pane, a desktop window
-
-# Every rendered element and text run inside the content column (``column``) stays within it, every other
-# one within the viewport, and no box's content spills out of it (overflow: visible hides nothing).
-OVERFLOWS = """(column) => {
-  const vw = document.documentElement.clientWidth;
-  const col = document.querySelector(column) || document.body;
-  const cs = getComputedStyle(col), cr = col.getBoundingClientRect();
-  const inner = [cr.left + parseFloat(cs.paddingLeft), cr.right - parseFloat(cs.paddingRight)];
-  const bounds = el => (col.contains(el) && el !== col) ? inner : [0, vw];
-  const name = el => el.tagName.toLowerCase() + (typeof el.className === "string" && el.className ?
-    "." + el.className.trim().split(/\\s+/).join(".") : "");
-  const bad = [];
-  for (const el of document.body.querySelectorAll("*")) {
-    const r = el.getBoundingClientRect(), [lo, hi] = bounds(el);
-    if (!r.width && !r.height) continue;
-    if (r.left < lo - 1 || r.right > hi + 1)
-      bad.push(`${name(el)} spans ${Math.round(r.left)}..${Math.round(r.right)}`);
-    else if (el.clientWidth && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === "visible")
-      bad.push(`${name(el)} content ${el.scrollWidth} px in a ${el.clientWidth} px box`);
-  }
-  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-    if (!n.textContent.trim()) continue;
-    const range = document.createRange();
-    range.selectNodeContents(n);
-    const r = range.getBoundingClientRect(), [lo, hi] = bounds(n.parentElement);
-    if (r.width && (r.left < lo - 1 || r.right > hi + 1))
-      bad.push(`text "${n.textContent.trim().slice(0, 40)}" in ${name(n.parentElement)} spans ` +
-               `${Math.round(r.left)}..${Math.round(r.right)}`);
-  }
-  return {scrollWidth: document.documentElement.scrollWidth, viewport: vw, column: cr.width, bad: bad.slice(0, 8)};
-}"""
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM, "chromium is not installed"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
-    pg = context.new_page()
-    pg.dialogs = []
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-    yield pg
-    context.close()
-
-
-def assert_fits(page, column: str, width: int, shot: Path) -> dict:
-    """Lay ``page`` out ``width`` px wide and assert nothing overflows; when something does, its top is
-    screenshot into ``shot`` (named in the failure) to see what."""
-    page.set_viewport_size({"width": width, "height": 1000})
-    got = page.evaluate(OVERFLOWS, column)
-    if got["scrollWidth"] > width or got["bad"]:
-        page.screenshot(path=str(shot))
-        raise AssertionError(f"{shot} overflows: {got}")
-    return got
+    with new_page(browser, viewport={"width": 1200, "height": 1000}) as pg:
+        yield pg
 
 
 def test_demo_digest_renders_with_numbers(demo_run, page, tmp_path):

@@ -10,15 +10,13 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import sync_playwright
 
 from listener.app.cli import cli
 from listener.app.web import create_app
 from listener.config import load_settings
 from tests.helpers import NOW
-from tests.helpers.browser import CHROMIUM, live_server, needs_chromium
+from tests.helpers.browser import assert_fits, chromium, live_server, needs_chromium
 from tests.helpers.feeds import Entry, atom
-from tests.test_browser import ARGS, assert_fits
 
 pytestmark = [needs_chromium, pytest.mark.slow]
 PASSWORDS = {"ed": "ed's password1", "vi": "vi's password1"}
@@ -51,11 +49,11 @@ def test_the_editor_s_flow_and_the_viewer_s_refusals(server, tmp_path):
     def shot(pg, name: str) -> None:
         for width in (1200, 375):  # nothing overflows, the nav's name and logout button included
             assert_fits(pg, "main", width, tmp_path / f"{name}-{width}.png")
+            pg.screenshot(path=str(tmp_path / f"{name}-{width}.png"))
             shots.append(f"{name}-{width}")
         pg.set_viewport_size({"width": 1200, "height": 900})
 
-    with live_server(app) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with live_server(app) as url, chromium() as browser:
         pg = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
 
         def login(name: str) -> None:
@@ -164,4 +162,4 @@ def test_the_editor_s_flow_and_the_viewer_s_refusals(server, tmp_path):
         assert api.post(url + "/api/saved-searches", data={"name": "v", "query": "x"}).status == 403
         assert api.get(url + "/api/products/Zephyr").json()["mentions"] == 2  # nothing changed
         browser.close()
-    assert len(shots) == 12
+    assert len(shots) == 12 and all((tmp_path / f"{s}.png").stat().st_size > 5_000 for s in shots)

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import threading
-import time
 from datetime import date
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from listener import pipeline, store
 from listener.config import load_settings
 from listener.app.web import create_app
 from tests.helpers import NOW, PRODUCTS_TOML
-from tests.helpers.browser import CHROMIUM, needs_chromium
+from tests.helpers.browser import chromium, live_server, needs_chromium, new_page
 from tests.helpers.posts import make_posts
 
 pytestmark = [needs_chromium, pytest.mark.slow]  # a real browser: seconds per page
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-quic"]
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    import uvicorn
-
     folder = tmp_path_factory.mktemp("site")
     (folder / "settings.toml").write_text('[store]\npath = "web.db"\n[serve]\npage_size = 10\n' + PRODUCTS_TOML,
                                           encoding="utf-8")
@@ -36,39 +26,20 @@ def base_url(tmp_path_factory):
     store.upsert_posts(db, make_posts(), now="2026-11-23T00:00:00Z")
     pipeline.classify(db, settings, now=NOW)
     db.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, today=lambda: date(2026, 11, 23)),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the test server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(settings, today=lambda: date(2026, 11, 23))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM, "chromium is not installed"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 1400})
-    pg = context.new_page()
-    pg.dialogs = []
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-    yield pg
-    context.close()
+    with new_page(browser, accept_downloads=True, viewport={"width": 1100, "height": 1400}) as pg:
+        yield pg
 
 
 def test_search_filter_paginate_and_screenshot(page, base_url, tmp_path):
