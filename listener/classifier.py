@@ -39,7 +39,9 @@ def scorer_for(settings: Settings, model: str | None = None, *, head: bool = Tru
         if head and sn.adaptation is not None and wanted != "vader":
             base = adaptation_base(settings, scorer)
             found, digest = _load_head(Path(sn.adaptation), base)
-            if isinstance(scorer, TrainedScorer):
+            if found is None:
+                pass   # the file adapts other languages only
+            elif isinstance(scorer, TrainedScorer):
                 scorer = TrainedScorer(scorer.model, found, digest)
             else:
                 scorer = EncoderScorer(scorer.model, found, digest, base)
@@ -65,12 +67,13 @@ def adaptation_base(settings: Settings, scorer: Scorer | None = None) -> "Base":
                         '= "default" or "fast"')
 
 
-_HEADS: dict[tuple[Path, float, str], tuple[DomainHead, str]] = {}
+_HEADS: dict[tuple[Path, float, str, str], tuple["DomainHead | None", str]] = {}
 
 
-def _load_head(path: Path, base: "Base") -> tuple[DomainHead, str]:
-    """The domain head at ``path`` checked against ``base``, and its SHA-256 (cached per file version
-    and base). Raises ``ArtifactError`` naming the file when it is missing, altered or for another base."""
+def _load_head(path: Path, base: "Base", key: str = "") -> tuple["DomainHead | None", str]:
+    """The domain head ``key`` (the configured model's, else a language code's) at ``path`` checked against
+    ``base``, or None when the file holds none for it, and the file's SHA-256 (cached per file version,
+    key and base). Raises ``ArtifactError`` naming the file when it is missing, altered or for another base."""
     from models import adapt
     from models.trained import ArtifactError
 
@@ -79,12 +82,27 @@ def _load_head(path: Path, base: "Base") -> tuple[DomainHead, str]:
     except FileNotFoundError:
         raise ArtifactError(f"{path}: domain head not found (sentiment.adaptation; "
                             "write it with `listener train --with-labels`)") from None
-    key = (path.resolve(), mtime, str(base.meta.get("artifact_id")))
-    if key not in _HEADS:
-        if len(_HEADS) >= 4:
+    cache = (path.resolve(), mtime, key, str(base.meta.get("artifact_id")))
+    if cache not in _HEADS:
+        if len(_HEADS) >= 16:
             _HEADS.clear()
-        _HEADS[key] = (adapt.load(path, base), hashlib.sha256(path.read_bytes()).hexdigest())
-    return _HEADS[key]
+        head = adapt.load(path, base, key) if key in adapt.keys(path) else None
+        _HEADS[cache] = (head, hashlib.sha256(path.read_bytes()).hexdigest())
+    return _HEADS[cache]
+
+
+def with_language_heads(path: Path, others: dict[str, Scorer]) -> dict[str, Scorer]:
+    """``others`` (each language's scorer) with the domain head the file at ``path`` holds for its language."""
+    from models.multilingual import LanguageScorer
+
+    out: dict[str, Scorer] = {}
+    for lang, scorer in others.items():
+        if isinstance(scorer, LanguageScorer):
+            head, digest = _load_head(path, scorer.base, lang)
+            if head is not None:
+                scorer = replace(scorer, head=head, head_sha256=digest)
+        out[lang] = scorer
+    return out
 
 
 def adaptations_path(settings: Settings) -> Path:
@@ -293,6 +311,8 @@ class Classifier:
 
             with model_errors():
                 others = load_language_scorers(settings.sentiment.languages)
+                if settings.sentiment.adaptation is not None:
+                    others = with_language_heads(Path(settings.sentiment.adaptation), others)
         scorer = scorer_for(settings)
         judge = relevance_judge(settings, scorer) if relevance else None
         if judge is not None and judge.model.uses_encoder and isinstance(scorer, EncoderScorer) and scorer.head is None:

@@ -39,12 +39,57 @@ class TrainResult:
     evaluation: training.Evaluation | None
 
 
-def labelled_texts(db: sqlite_utils.Database) -> list[tuple[str, str]]:
-    """The user's sentiment relabels as (text, label): a post's whole text; for a product's mention,
-    the span the model judged about it (the whole text while it has not been judged)."""
-    found = [(post_text(r["title"], r["text"]), r["label"]) for r in store.labelled_posts(db)]
-    found += [(r["span"] or post_text(r["title"], r["text"]), r["label"]) for r in store.labelled_mentions(db)]
+def labelled_rows(db: sqlite_utils.Database) -> list[tuple[str, str, str | None]]:
+    """The user's sentiment relabels as (text, label, the post's declared language): a post's whole text;
+    for a product's mention, the span the model judged about it (the whole text while it has not been judged)."""
+    found = [(post_text(r["title"], r["text"]), r["label"], r["language"]) for r in store.labelled_posts(db)]
+    found += [(r["span"] or post_text(r["title"], r["text"]), r["label"], r["language"])
+              for r in store.labelled_mentions(db)]
     return found
+
+
+def labelled_texts(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """``labelled_rows`` as (text, label)."""
+    return [(text, label) for text, label, _ in labelled_rows(db)]
+
+
+@dataclass
+class LabelGroups:
+    """The relabels by the model that scores their posts, as ``listener classify`` routes them (without a
+    domain head): ``groups`` maps "" (the configured model: English and the rest it scores) or a language
+    code (that language's own model) to the relabels' indices; ``unscored`` counts the relabels in a language
+    no model scores now (not in ``sentiment.languages``), by language."""
+    classifier: Classifier
+    groups: dict[str, list[int]]
+    unscored: dict[str, int]
+
+    def scorer(self, key: str) -> Scorer:
+        return self.classifier.others[key] if key else self.classifier.scorer
+
+
+def label_groups(settings: Settings, texts: list[str], declared: list[str | None]) -> LabelGroups:
+    """Group relabelled ``texts`` (their posts' ``declared`` languages) as ``LabelGroups`` says."""
+    from models.classify import route
+
+    sentiment = replace(settings.sentiment, adaptation=None)
+    classifier = Classifier.from_settings(replace(settings, sentiment=sentiment), relevance=False)
+    detected, keys = route(texts, classifier.languages, declared, classifier.others)
+    groups: dict[str, list[int]] = {}
+    unscored: dict[str, int] = {}
+    for i in range(len(texts)):
+        if i in keys:
+            groups.setdefault(keys[i], []).append(i)
+        else:
+            lang = detected[i] or declared[i] or "unknown"
+            unscored[lang] = unscored.get(lang, 0) + 1
+    return LabelGroups(classifier, dict(sorted(groups.items())), dict(sorted(unscored.items())))
+
+
+def head_base(groups: LabelGroups, key: str, settings: Settings) -> "adapt.Base":
+    """What the head of group ``key`` adapts: the configured model's base, or that language's model."""
+    if key:
+        return groups.scorer(key).base   # type: ignore[attr-defined]  (a LanguageScorer)
+    return adaptation_base(settings, groups.classifier.scorer)
 
 
 def relabel_examples(db: sqlite_utils.Database | None) -> list[Example]:
@@ -126,13 +171,22 @@ def multilingual_rows(settings: Settings, folder: Path | None = None) -> list[di
 
 
 @dataclass
-class AdaptResult:
-    path: Path
-    head_sha256: str
+class HeadResult:
+    """One model's domain head: ``language`` "" for the configured model, else the language's code."""
+    language: str
+    model: str                              # the base model's name
     labels: int
     label_counts: dict[str, int]
     seconds: float                          # fitting the head (not the cross-validation)
     cv: "adapt.CrossValidation"
+
+
+@dataclass
+class AdaptResult:
+    path: Path
+    head_sha256: str
+    heads: list[HeadResult]
+    unscored: dict[str, int]                # relabels left out: in a language no model scores now, by language
     configured: bool                        # the settings' sentiment.adaptation names ``path``
 
 
@@ -150,26 +204,35 @@ def head_path(settings: Settings) -> Path:
 @model_errors()
 def adapt_to_labels(db: sqlite_utils.Database, settings: Settings, out: Path | None = None,
                     folds: int = 5) -> AdaptResult:
-    """Fit a domain head (``models.adapt``) on the user's relabels over the configured model (default
-    or fast), cross-validate it on the same labels, and write it atomically to ``out`` (default
-    ``head_path``)."""
+    """Fit a domain head (``models.adapt``) on the user's relabels for each model that scores them (the
+    configured model, default or fast, for English; each other language of ``sentiment.languages`` its own
+    model, on the relabels of posts in that language), cross-validate each on its labels, and write them
+    atomically to one file, ``out`` (default ``head_path``)."""
     import time
 
-    examples = relabel_examples(db)
-    if not examples:
+    rows = labelled_rows(db)
+    if not rows:
         raise BadInput("no relabelled posts yet: label some with `listener label POST_ID --sentiment ...`")
-    base = adaptation_base(settings)
-    texts, labels = [e.text for e in examples], [e.label for e in examples]
-    start = time.perf_counter()
-    head = adapt.fit(base, texts, labels)
-    seconds = time.perf_counter() - start
-    cv = adapt.cross_validate(base, texts, labels, folds=folds)
-    data = adapt.serialize(head)
+    texts, labels = [t for t, _, _ in rows], [y for _, y, _ in rows]
+    grouped = label_groups(settings, texts, [lang for _, _, lang in rows])
+    if not grouped.groups:
+        raise BadInput(f"none of the {len(rows)} relabelled posts is in a language the models score "
+                       f"({', '.join(f'{k}: {n}' for k, n in grouped.unscored.items())}); add the language to "
+                       "sentiment.languages to adapt its model")
+    heads, results = {}, []
+    for key, idx in grouped.groups.items():
+        base = head_base(grouped, key, settings)
+        t, y = [texts[i] for i in idx], [labels[i] for i in idx]
+        start = time.perf_counter()
+        heads[key] = head = adapt.fit(base, t, y)
+        seconds = time.perf_counter() - start
+        results.append(HeadResult(key, grouped.scorer(key).name, len(idx), dict(head.meta["label_counts"]), seconds,
+                                  adapt.cross_validate(base, t, y, folds=folds)))
+    data = adapt.serialize_set(heads)
     path = Path(out) if out is not None else head_path(settings)
     write_atomic(path, data)
     configured = settings.sentiment.adaptation is not None and Path(settings.sentiment.adaptation).resolve() == path.resolve()
-    return AdaptResult(path, hashlib.sha256(data).hexdigest(), len(examples), dict(head.meta["label_counts"]),
-                       seconds, cv, configured)
+    return AdaptResult(path, hashlib.sha256(data).hexdigest(), results, grouped.unscored, configured)
 
 
 def _pairs(scorer: Scorer):
@@ -367,31 +430,55 @@ class LabelEvaluation:
     cv: "adapt.CrossValidation | None" = None   # a head fitted on other folds vs the trained base model
     base_model: str | None = None                # the trained base model's name in ``cv``
     in_sample: bool = False                      # the configured model carries a head fitted on labels
+    language: str = ""                           # "" the configured model; else the language's own model
+    # with relabels in several languages: one evaluation per model (this one covers them all)
+    languages: list["LabelEvaluation"] = field(default_factory=list)
+    unscored: dict[str, int] = field(default_factory=dict)   # relabels in a language no model scores, by language
 
 
-def evaluate_labels(db: sqlite_utils.Database, settings: Settings, *, folds: int = 5) -> LabelEvaluation:
-    """The configured model's accuracy on the user's own sentiment relabels, and (``folds`` >= 2) how a
-    domain head does on them out-of-fold (``adapt.cross_validate``) beside the trained base model."""
-    scorer = scorer_for(settings)
-    pairs = labelled_texts(db)
-    if not pairs:
-        return LabelEvaluation(scorer.name, 0, None, None)
-    texts = [text for text, _ in pairs]
-    got = [s.label for s in scorer.score(texts)]
-    gold = [label for _, label in pairs]
+def _label_figures(model: str, gold: list[str], got: list[str], **extra) -> LabelEvaluation:
     confusion: dict[str, dict[str, int]] = {}
     for g, p in zip(gold, got):
         confusion.setdefault(g, {}).setdefault(p, 0)
         confusion[g][p] += 1
     m = training.three_class(gold, got)
-    cv, base_name = None, None
-    if folds >= 2 and canonical(settings.sentiment.model) != "vader":
-        base_scorer = scorer_for(settings, head=False)
-        with model_errors():
-            cv = adapt.cross_validate(adaptation_base(settings, base_scorer), texts, gold, folds=folds)
-        base_name = base_scorer.name
-    in_sample = getattr(scorer, "head", None) is not None
-    return LabelEvaluation(scorer.name, len(pairs), m["accuracy"], m["macro_f1"], confusion, cv, base_name, in_sample)
+    return LabelEvaluation(model, len(gold), m["accuracy"], m["macro_f1"], confusion, **extra)
+
+
+def evaluate_labels(db: sqlite_utils.Database, settings: Settings, *, folds: int = 5) -> LabelEvaluation:
+    """The configured models' accuracy on the user's own sentiment relabels, each relabel judged by the model
+    that scores its post's language (``label_groups``), and (``folds`` >= 2) how a domain head does on each
+    model's relabels out-of-fold (``adapt.cross_validate``) beside its base model. The overall figures cover
+    every relabel a model scores; ``languages`` holds one evaluation per model."""
+    rows = labelled_rows(db)
+    classifier = Classifier.from_settings(settings, relevance=False)
+    if not rows:
+        return LabelEvaluation(classifier.model, 0, None, None)
+    texts, gold = [t for t, _, _ in rows], [y for _, y, _ in rows]
+    grouped = label_groups(settings, texts, [lang for _, _, lang in rows])
+    got: dict[int, str] = {}
+    parts = []
+    for key, idx in grouped.groups.items():
+        scorer = classifier.others[key] if key else classifier.scorer
+        labels = [s.label for s in scorer.score([texts[i] for i in idx])]
+        got.update(zip(idx, labels))
+        cv = base_name = None
+        if folds >= 2 and (key or canonical(settings.sentiment.model) != "vader"):
+            base_scorer = grouped.scorer(key)
+            with model_errors():
+                cv = adapt.cross_validate(head_base(grouped, key, settings), [texts[i] for i in idx],
+                                          [gold[i] for i in idx], folds=folds)
+            base_name = base_scorer.name
+        parts.append(_label_figures(scorer.name, [gold[i] for i in idx], labels, cv=cv, base_model=base_name,
+                                    in_sample=getattr(scorer, "head", None) is not None, language=key))
+    if not parts:
+        return LabelEvaluation(classifier.model, 0, None, None, unscored=grouped.unscored)
+    if len(parts) == 1:
+        return replace(parts[0], unscored=grouped.unscored)
+    order = sorted(got)
+    names = " + ".join(p.model for p in parts)
+    return _label_figures(names, [gold[i] for i in order], [got[i] for i in order], languages=parts,
+                          in_sample=any(p.in_sample for p in parts), unscored=grouped.unscored)
 
 
 def score_lines(lines: Iterable[str], settings: Settings, batch: int = 1000) -> Iterator[dict]:

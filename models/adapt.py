@@ -19,6 +19,12 @@ the base model as the prior). Only columns that occur in the labelled texts can 
 gradient is zero elsewhere), so ``W`` is stored sparse: the column indices and their rows.
 Deterministic: L-BFGS from a fixed start, no randomness.
 
+Each language of the multilingual artifact (``models.multilingual``) is adapted the same way through
+``LanguageBase``: its signals are that language's class log-probabilities and the four VADER scores (the
+``ENCODER_SIGNALS``; a binary model's neutral log-probability is the constant that reproduces its neutral
+band), its sparse correction that language model's own feature rows, fitted on the relabels of posts in
+that language only.
+
 The default model (``models.encoder``) is adapted the same way through ``EncoderBase``: its signals
 are the encoder's final class log-probabilities and the four VADER scores (``ENCODER_SIGNALS``), the
 sparse correction the fast model's feature rows (the encoder has no sparse features of its own, and
@@ -26,8 +32,9 @@ the fast model ships beside it), and ``V0`` the identity on the encoder's log-pr
 
 Artifact (``serialize``/``load``), safe to read (no pickle): one ZIP with ``meta.json`` (format,
 the base artifact's SHA-256, feature version, config, label count and checksum, arrays SHA-256)
-and ``arrays.npz`` (``columns``, ``weight``, ``bias``, ``signals``), read with ``allow_pickle=False``.
-``load`` refuses a head made for another base model.
+and ``arrays.npz`` (``columns``, ``weight``, ``bias``, ``signals``), read with ``allow_pickle=False``:
+the configured model's head; each language's head (``serialize_set``) in a folder named for its code
+(``de/meta.json``, ``de/arrays.npz``). ``load`` refuses a head made for another base model.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from models.trained import CLASSES, ArtifactError, Prediction, TrainedModel, _ar
 
 if TYPE_CHECKING:
     from models.encoder import EncoderModel
+    from models.multilingual import LanguageModel
 
 FORMAT = "listener-adapt-1"
 
@@ -99,16 +107,38 @@ class EncoderBase:
                                f"{self.features.meta.get('artifact_id', 'unsaved')}"}
 
 
-Base = Union[TrainedModel, EncoderBase]
+@dataclass(frozen=True)
+class LanguageBase:
+    """One language's model of the multilingual artifact as the base of a head: its class log-probabilities
+    and VADER's scores as its signals, its own feature rows as its sparse correction."""
+    model: "LanguageModel"
+    artifact_id: str                      # the multilingual artifact's
+
+    @property
+    def meta(self) -> dict:
+        """``artifact_id`` names the artifact and the language: a head is refused for any other."""
+        return {"artifact_id": f"{self.artifact_id}-{self.model.language}"}
+
+
+Base = Union[TrainedModel, EncoderBase, LanguageBase]
+CONFIGURED = ""   # ``serialize_set``'s key of the configured model's head (English and the rest it scores)
 
 
 def signal_names(base: Base) -> tuple[str, ...]:
-    return ENCODER_SIGNALS if isinstance(base, EncoderBase) else SIGNALS
+    return ENCODER_SIGNALS if isinstance(base, (EncoderBase, LanguageBase)) else SIGNALS
 
 
 def feature_model(base: Base) -> TrainedModel:
-    """The model whose feature rows the head corrects with."""
+    """The model whose feature rows the head corrects with (not for a ``LanguageBase``)."""
     return base.features if isinstance(base, EncoderBase) else base
+
+
+def feature_sizes(base: Base) -> tuple[int, int, int]:
+    """How many word, character and other (lexicon) columns the head's feature rows have."""
+    if isinstance(base, LanguageBase):
+        return len(base.model.vocab_word), len(base.model.vocab_char), 0
+    fm = feature_model(base)
+    return len(fm.vocab_word), len(fm.vocab_char), len(fm.lexicon_scale)
 
 
 def base_inputs(base: Base, texts: Sequence[str]) -> tuple[np.ndarray, sparse.csr_matrix, list[Prediction]]:
@@ -118,6 +148,17 @@ def base_inputs(base: Base, texts: Sequence[str]) -> tuple[np.ndarray, sparse.cs
     and the base model's own predictions."""
     from models.trained import _predictions, softmax
 
+    if isinstance(base, LanguageBase):
+        from models.features import lexicon_matrix
+        m = base.model
+        x = m.matrix(texts)
+        p = m.probabilities_of(x)
+        logp = np.log(np.clip(p, 1e-6, 1.0))
+        if len(m.classes) == 2:   # neutral wins at the start exactly where the model's neutral band puts it
+            logp[:, 1] = np.log((1.0 + m.neutral_band) / 2.0)
+        signals = np.column_stack([logp, lexicon_matrix(texts)]).astype(np.float64)
+        own = [Prediction(s.label, s.score, s.confidence) for s in m.sentiments(p, "")]
+        return signals, x.tocsr(), own
     if isinstance(base, EncoderBase):
         from models.encoder import predictions
 
@@ -159,9 +200,8 @@ def fit(base: Base, texts: Sequence[str], labels: Sequence[str],
     sig, x, _ = base_inputs(base, texts)
     columns = np.unique(x.indices).astype(np.int64)
     if config.features == "word":
-        fm = feature_model(base)
-        nw = len(fm.vocab_word)
-        columns = columns[(columns < nw) | (columns >= nw + len(fm.vocab_char))]
+        nw, nc, _ = feature_sizes(base)
+        columns = columns[(columns < nw) | (columns >= nw + nc)]
     xs = x[:, columns].tocsr().astype(np.float64)
     n, k, c, m = len(y), len(columns), len(CLASSES), sig.shape[1]
     v0 = _start(m, c)
@@ -264,50 +304,81 @@ def cross_validate(base: Base, texts: Sequence[str], labels: Sequence[str], fold
 
 def serialize(head: DomainHead) -> bytes:
     """The head's artifact bytes (see module docstring); the same head gives the same bytes."""
-    arrays = _array_bytes({"columns": head.columns.astype(np.int64), "weight": head.weight.astype(np.float32),
-                           "bias": head.bias.astype(np.float32),
-                           "signals": head.signals.astype(np.float32)})
-    meta = dict(head.meta, format=FORMAT, classes=list(CLASSES), arrays_sha256=hashlib.sha256(arrays).hexdigest())
+    return serialize_set({CONFIGURED: head})
+
+
+def serialize_set(heads: dict[str, DomainHead]) -> bytes:
+    """One artifact holding the configured model's head (key ``CONFIGURED``) and each language's (key: its
+    code), each in the layout of ``serialize``; the same heads give the same bytes."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        for name, data in (("meta.json", json.dumps(meta, indent=1, sort_keys=True).encode()), ("arrays.npz", arrays)):
-            info = zipfile.ZipInfo(name, _ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, data, compresslevel=9)
+        for key in sorted(heads):
+            head = heads[key]
+            arrays = _array_bytes({"columns": head.columns.astype(np.int64), "weight": head.weight.astype(np.float32),
+                                   "bias": head.bias.astype(np.float32),
+                                   "signals": head.signals.astype(np.float32)})
+            meta = dict(head.meta, format=FORMAT, classes=list(CLASSES),
+                        arrays_sha256=hashlib.sha256(arrays).hexdigest())
+            for name, data in (("meta.json", json.dumps(meta, indent=1, sort_keys=True).encode()),
+                               ("arrays.npz", arrays)):
+                info = zipfile.ZipInfo(f"{key}/{name}" if key else name, _ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, data, compresslevel=9)
     return buf.getvalue()
 
 
-def load(path: Path, base: Base) -> DomainHead:
-    """Read and check a head for ``base``; any mismatch is an ``ArtifactError`` saying what to do."""
+FIX = "adapt again with `listener train --with-labels`"
+
+
+def keys(path: Path) -> list[str]:
+    """The heads an artifact holds: ``CONFIGURED`` and language codes. Raises ``ArtifactError`` when
+    the file is missing or not a head artifact."""
     path = Path(path)
-    fix = "adapt again with `listener train --with-labels`"
     try:
         with zipfile.ZipFile(path) as z:
-            meta = json.loads(z.read("meta.json"))
-            raw = z.read("arrays.npz")
+            names = z.namelist()
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: domain head not found") from None
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a listener domain head ({exc})") from None
+    found = sorted(n[:-len("meta.json")].rstrip("/") for n in names if n.endswith("meta.json"))
+    if not found:
+        raise ArtifactError(f"{path}: not a listener domain head (no meta.json)")
+    return found
+
+
+def load(path: Path, base: Base, key: str = CONFIGURED) -> DomainHead:
+    """Read and check the head ``key`` (the configured model's unless a language code) for ``base``;
+    any mismatch is an ``ArtifactError`` saying what to do."""
+    path = Path(path)
+    where = f"{path}" if not key else f"{path} ({key})"
+    prefix = f"{key}/" if key else ""
+    try:
+        with zipfile.ZipFile(path) as z:
+            meta = json.loads(z.read(prefix + "meta.json"))
+            raw = z.read(prefix + "arrays.npz")
     except FileNotFoundError:
         raise ArtifactError(f"{path}: domain head not found") from None
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a listener domain head ({exc})") from None
+        raise ArtifactError(f"{where}: not a listener domain head ({exc})") from None
     if meta.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: head format {meta.get('format')!r}, this listener reads {FORMAT!r}; {fix}")
+        raise ArtifactError(f"{where}: head format {meta.get('format')!r}, this listener reads {FORMAT!r}; {FIX}")
     if meta.get("feature_version") != FEATURE_VERSION:
-        raise ArtifactError(f"{path}: made with features {meta.get('feature_version')!r}, this listener "
-                            f"computes {FEATURE_VERSION!r}; {fix}")
+        raise ArtifactError(f"{where}: made with features {meta.get('feature_version')!r}, this listener "
+                            f"computes {FEATURE_VERSION!r}; {FIX}")
     if meta.get("base_artifact") != base.meta.get("artifact_id"):
-        raise ArtifactError(f"{path}: made for another base model ({str(meta.get('base_artifact'))[:12]}, "
-                            f"loaded is {str(base.meta.get('artifact_id'))[:12]}); {fix}")
+        raise ArtifactError(f"{where}: made for another base model ({str(meta.get('base_artifact'))[:12]}, "
+                            f"loaded is {str(base.meta.get('artifact_id'))[:12]}); {FIX}")
     if hashlib.sha256(raw).hexdigest() != meta.get("arrays_sha256"):
-        raise ArtifactError(f"{path}: arrays.npz does not match the checksum in meta.json (modified or corrupt); {fix}")
+        raise ArtifactError(f"{where}: arrays.npz does not match the checksum in meta.json (modified or corrupt); {FIX}")
     with np.load(io.BytesIO(raw), allow_pickle=False) as a:
         arrays = {k: a[k] for k in a.files}
-    fm = feature_model(base)
-    n = len(fm.vocab_word) + len(fm.vocab_char) + len(fm.lexicon_scale)
+    n = sum(feature_sizes(base))
     cols = arrays.get("columns")
     if (cols is None or arrays.get("weight") is None or arrays["weight"].shape != (len(cols), len(CLASSES))
             or arrays.get("bias") is None or arrays["bias"].shape != (len(CLASSES),)
             or arrays.get("signals") is None or arrays["signals"].shape != (len(signal_names(base)), len(CLASSES))
             or (len(cols) and (cols.min() < 0 or cols.max() >= n))):
-        raise ArtifactError(f"{path}: weights do not fit the base model; {fix}")
+        raise ArtifactError(f"{where}: weights do not fit the base model; {FIX}")
     return DomainHead(meta=meta, columns=cols.astype(np.int64), weight=arrays["weight"], bias=arrays["bias"],
                       signals=arrays["signals"])

@@ -38,7 +38,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from models import trained
 from models.training import nb_scale
 from models.trained import ArtifactError, VocabularyCounter, _array_bytes, _counter, \
     sklearn_version, smooth_idf, softmax, tfidf
+
+if TYPE_CHECKING:
+    from models.adapt import DomainHead, LanguageBase
 
 FORMAT = "listener-multilingual-1"
 SHIPPED = Path(__file__).parent / "artifacts" / "multilingual.model"
@@ -177,11 +180,29 @@ class LanguageModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 3) P(negative), P(neutral), P(positive); P(neutral) is 0 for a binary model."""
-        z = np.asarray(self.matrix(texts) @ self.coef.T) + self.intercept
+        return self.probabilities_of(self.matrix(texts))
+
+    def probabilities_of(self, x) -> np.ndarray:
+        """``probabilities`` from the texts' rows ``x`` (``matrix``)."""
+        z = np.asarray(x @ self.coef.T) + self.intercept
         if len(self.classes) == 2:
             q = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.column_stack([1.0 - q, np.zeros_like(q), q])
         return softmax(z)
+
+    def sentiments(self, p: np.ndarray, name: str) -> list[Sentiment]:
+        """Label, score P(positive) - P(negative) and confidence from the texts' class probabilities ``p``."""
+        out = []
+        for row in p:
+            score = float(row[2] - row[0])
+            if len(self.classes) == 2:
+                lab = NEUTRAL if abs(score) < self.neutral_band else POSITIVE if score >= 0 else NEGATIVE
+                conf = float(max(row[0], row[2]))
+            else:
+                best = int(row.argmax())
+                lab, conf = XLMT_LABELS[best], float(row[best])
+            out.append(Sentiment(lab, score, conf, name))
+        return out
 
     def feature_names(self) -> list[str]:
         return [f"word:{t}" for t in self.vocab_word] + [f"char:{t}" for t in self.vocab_char]
@@ -214,37 +235,41 @@ def predict(model: LanguageModel, texts: Sequence[str], name: str) -> list[Senti
     """Label, score P(positive) - P(negative) and confidence of each text."""
     if not texts:
         return []
-    p = model.probabilities(texts)
-    out = []
-    for row in p:
-        score = float(row[2] - row[0])
-        if len(model.classes) == 2:
-            lab = NEUTRAL if abs(score) < model.neutral_band else POSITIVE if score >= 0 else NEGATIVE
-            conf = float(max(row[0], row[2]))
-        else:
-            best = int(row.argmax())
-            lab, conf = XLMT_LABELS[best], float(row[best])
-        out.append(Sentiment(lab, score, conf, name))
-    return out
+    return model.sentiments(model.probabilities(texts), name)
 
 
 @dataclass
 class LanguageScorer:
-    """The ``Scorer`` of one language: that language's model in the multilingual artifact."""
+    """The ``Scorer`` of one language: that language's model in the multilingual artifact, with an optional
+    domain head (``models.adapt``, fitted on the team's relabels of posts in that language) that decides
+    the label instead."""
     model: MultilingualModel
     language: str
+    head: "DomainHead | None" = None
+    head_sha256: str | None = None   # the head artifact's SHA-256: part of the name, so of the classifier version
 
     @property
     def name(self) -> str:
-        return f"{self.model.name}-{self.language}"
+        own = f"{self.model.name}-{self.language}"
+        return own if self.head is None else f"{own}+head-{(self.head_sha256 or '')[:12]}"
+
+    @property
+    def base(self) -> "LanguageBase":
+        """What a domain head for this language adapts."""
+        from models.adapt import LanguageBase
+
+        return LanguageBase(self.model.models[self.language], str(self.model.meta.get("artifact_id", "unsaved")))
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
-        return predict(self.model.models[self.language], list(texts), self.name)
+        if self.head is None:
+            return predict(self.model.models[self.language], list(texts), self.name)
+        return [Sentiment(p.label, p.score, p.confidence, self.name) for p in self.head.predict(self.base, list(texts))]
 
     def explain(self, text: str, top: int) -> SentimentExplanation:
-        """The class probabilities; the n-grams by their push towards positive against negative."""
+        """The class probabilities (the head's when there is one); the n-grams by their push towards
+        positive against negative in the language's own model."""
         m = self.model.models[self.language]
-        p = m.probabilities([text])[0]
+        p = m.probabilities([text])[0] if self.head is None else self.head.probabilities(self.base, [text])[0].values()
         row = m.matrix([text]).getrow(0)
         w = m.coef[0] if len(m.classes) == 2 else m.coef[2] - m.coef[0]
         names = m.feature_names()

@@ -1045,13 +1045,20 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
 
     if with_labels and not retrain:
         r = learn.adapt_to_labels(obj.db(), obj.settings(), Path(out) if out else None, folds=0 if no_eval else 5)
-        counts = ", ".join(f"{n} {c}" for c, n in r.label_counts.items())
-        click.echo(f"labels: {r.labels} relabelled post(s) ({counts}); head fitted in {r.seconds:.2f} s")
-        cv = r.cv
-        click.echo(f"base model on these labels: accuracy {cv.base_accuracy:.3f}, macro-F1 {cv.base_macro_f1:.3f}")
-        if cv.adapted_accuracy is not None:
-            click.echo(f"domain head, cross-validated ({cv.folds} folds): accuracy {cv.adapted_accuracy:.3f}, "
-                       f"macro-F1 {cv.adapted_macro_f1:.3f} ({cv.adapted_macro_f1 - cv.base_macro_f1:+.3f} vs base)")
+        for h in r.heads:
+            counts = ", ".join(f"{n} {c}" for c, n in h.label_counts.items())
+            who = f"{h.language}: " if h.language else ("en: " if len(r.heads) > 1 else "")
+            click.echo(f"{who}labels: {h.labels} relabelled post(s) ({counts}); head fitted in "
+                       f"{h.seconds:.2f} s over {h.model}")
+            cv = h.cv
+            click.echo(f"{who}base model on these labels: accuracy {cv.base_accuracy:.3f}, macro-F1 {cv.base_macro_f1:.3f}")
+            if cv.adapted_accuracy is not None:
+                click.echo(f"{who}domain head, cross-validated ({cv.folds} folds): accuracy {cv.adapted_accuracy:.3f}, "
+                           f"macro-F1 {cv.adapted_macro_f1:.3f} ({cv.adapted_macro_f1 - cv.base_macro_f1:+.3f} vs base)")
+        if r.unscored:
+            click.echo(f"left out: {sum(r.unscored.values())} relabel(s) in languages no model scores now ("
+                       + ", ".join(f"{k} {n}" for k, n in r.unscored.items())
+                       + "); add the language to sentiment.languages to adapt its model")
         click.echo(f"head: {r.path} sha256 {r.head_sha256}")
         if r.configured:
             click.echo("sentiment.adaptation points at it: run `listener classify --all` to re-label stored posts.")
@@ -1129,18 +1136,28 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_
     console = Console(width=_width())
     if labels:
         ev = learn.evaluate_labels(obj.db(), settings)
+        if not ev.n and ev.unscored:
+            click.echo(f"None of the {sum(ev.unscored.values())} relabelled post(s) is in a language the models score ("
+                       + ", ".join(f"{k} {n}" for k, n in ev.unscored.items()) + ").")
+            return
         if not ev.n:
             click.echo("No relabelled posts yet (see `listener label`).")
             return
-        click.echo(f"model {ev.model} on {ev.n} relabelled post(s): accuracy {ev.accuracy:.3f}, macro-F1 {ev.macro_f1:.3f}"
-                   + (" (in-sample: its domain head was fitted on these labels)" if ev.in_sample else ""))
-        cv = ev.cv
-        if cv is not None and cv.adapted_accuracy is not None:
-            click.echo(f"cross-validated domain head ({cv.folds} folds) on the same labels: accuracy "
-                       f"{cv.adapted_accuracy:.3f}, macro-F1 {cv.adapted_macro_f1:.3f}; base model {ev.base_model}: "
-                       f"accuracy {cv.base_accuracy:.3f}, macro-F1 {cv.base_macro_f1:.3f}")
-        elif cv is not None:
-            click.echo("cross-validated domain head: needs at least 2 relabelled posts")
+        for part in ([ev] if not ev.languages else [ev, *ev.languages]):
+            who = f"{part.language}: " if part.language else ("en: " if part is not ev else "")
+            click.echo(f"{who}model {part.model} on {part.n} relabelled post(s): accuracy {part.accuracy:.3f}, "
+                       f"macro-F1 {part.macro_f1:.3f}"
+                       + (" (in-sample: its domain head was fitted on these labels)" if part.in_sample else ""))
+            cv = part.cv
+            if cv is not None and cv.adapted_accuracy is not None:
+                click.echo(f"{who}cross-validated domain head ({cv.folds} folds) on the same labels: accuracy "
+                           f"{cv.adapted_accuracy:.3f}, macro-F1 {cv.adapted_macro_f1:.3f}; base model {part.base_model}: "
+                           f"accuracy {cv.base_accuracy:.3f}, macro-F1 {cv.base_macro_f1:.3f}")
+            elif cv is not None:
+                click.echo(f"{who}cross-validated domain head: needs at least 2 relabelled posts")
+        if ev.unscored:
+            click.echo(f"left out: {sum(ev.unscored.values())} relabel(s) in languages no model scores now ("
+                       + ", ".join(f"{k} {n}" for k, n in ev.unscored.items()) + ")")
         table = Table(title="human label (rows) x model label (columns)")
         cols = ("positive", "neutral", "negative")
         table.add_column("human")
