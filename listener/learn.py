@@ -180,11 +180,17 @@ class HeadResult:
     seconds: float                          # fitting the head (not the cross-validation)
     cv: "adapt.CrossValidation"
 
+    @property
+    def kept(self) -> bool:
+        """Whether the head is written: not when it did worse than its base model out-of-fold."""
+        cv = self.cv
+        return cv.adapted_macro_f1 is None or cv.adapted_macro_f1 >= cv.base_macro_f1
+
 
 @dataclass
 class AdaptResult:
-    path: Path
-    head_sha256: str
+    path: Path | None                       # None: no head was kept, nothing written
+    head_sha256: str | None
     heads: list[HeadResult]
     unscored: dict[str, int]                # relabels left out: in a language no model scores now, by language
     configured: bool                        # the settings' sentiment.adaptation names ``path``
@@ -206,8 +212,9 @@ def adapt_to_labels(db: sqlite_utils.Database, settings: Settings, out: Path | N
                     folds: int = 5) -> AdaptResult:
     """Fit a domain head (``models.adapt``) on the user's relabels for each model that scores them (the
     configured model, default or fast, for English; each other language of ``sentiment.languages`` its own
-    model, on the relabels of posts in that language), cross-validate each on its labels, and write them
-    atomically to one file, ``out`` (default ``head_path``)."""
+    model, on the relabels of posts in that language), cross-validate each on its labels, and write the
+    heads that did not do worse than their base model out-of-fold (``HeadResult.kept``) atomically to one
+    file, ``out`` (default ``head_path``)."""
     import time
 
     rows = labelled_rows(db)
@@ -228,10 +235,13 @@ def adapt_to_labels(db: sqlite_utils.Database, settings: Settings, out: Path | N
         seconds = time.perf_counter() - start
         results.append(HeadResult(key, grouped.scorer(key).name, len(idx), dict(head.meta["label_counts"]), seconds,
                                   adapt.cross_validate(base, t, y, folds=folds)))
-    data = adapt.serialize_set(heads)
+    kept = {r.language: heads[r.language] for r in results if r.kept}
     path = Path(out) if out is not None else head_path(settings)
-    write_atomic(path, data)
     configured = settings.sentiment.adaptation is not None and Path(settings.sentiment.adaptation).resolve() == path.resolve()
+    if not kept:
+        return AdaptResult(None, None, results, grouped.unscored, configured)
+    data = adapt.serialize_set(kept)
+    write_atomic(path, data)
     return AdaptResult(path, hashlib.sha256(data).hexdigest(), results, grouped.unscored, configured)
 
 

@@ -1055,10 +1055,16 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
             if cv.adapted_accuracy is not None:
                 click.echo(f"{who}domain head, cross-validated ({cv.folds} folds): accuracy {cv.adapted_accuracy:.3f}, "
                            f"macro-F1 {cv.adapted_macro_f1:.3f} ({cv.adapted_macro_f1 - cv.base_macro_f1:+.3f} vs base)")
+            if not h.kept:
+                click.echo(f"{who}head not kept: it did worse than its base model out-of-fold, which keeps "
+                           "judging these posts")
         if r.unscored:
             click.echo(f"left out: {sum(r.unscored.values())} relabel(s) in languages no model scores now ("
                        + ", ".join(f"{k} {n}" for k, n in r.unscored.items())
                        + "); add the language to sentiment.languages to adapt its model")
+        if r.path is None:
+            click.echo("no head written: none did better than its base model out-of-fold")
+            return
         click.echo(f"head: {r.path} sha256 {r.head_sha256}")
         if r.configured:
             click.echo("sentiment.adaptation points at it: run `listener classify --all` to re-label stored posts.")
