@@ -117,8 +117,9 @@ SENTIMENT = Section("sentiment", (
     Setting("artifact", str, None, shown_default="shipped model",
             help="the model's artifact written by `listener train`: a folder for `default`, a file for `fast`"),
     Setting("adaptation", str, None, shown_default="none",
-            help="path of a domain head written by `listener train --with-labels` (your relabels), "
-                 "applied on top of the configured model (`default` or `fast`); none: no head. Run `listener classify --all` "
+            help="path of the domain heads written by `listener train --with-labels` (your relabels), "
+                 "applied on top of the configured model (`default` or `fast`) and, for posts in another language of "
+                 "`languages`, on top of that language's own model; none: no head. Run `listener classify --all` "
                  "after changing it"),
     Setting("model", str, "default", checks.one_of(*SENTIMENT_MODELS),
             '`"default"` (a fine-tuned transformer run with onnxruntime; the most accurate on TweetEval val, see "Sentiment models"), '
