@@ -310,7 +310,8 @@ class Classifier:
             from models.multilingual import load_language_scorers   # numpy and scipy: only when needed
 
             with model_errors():
-                others = load_language_scorers(settings.sentiment.languages)
+                others = load_language_scorers(settings.sentiment.languages,
+                                               encoder=canonical(settings.sentiment.model) == "default")
                 if settings.sentiment.adaptation is not None:
                     others = with_language_heads(Path(settings.sentiment.adaptation), others)
         scorer = scorer_for(settings)

@@ -144,10 +144,12 @@ def train_multilingual(folder: Path, out: Path | None = None) -> tuple[Path, str
 
 
 def multilingual_rows(settings: Settings, folder: Path | None = None) -> list[dict]:
-    """One row per language of the multilingual artifact: its validation figure against the language's
-    target, measured now on ``folder``'s validation splits when given, else as recorded in the artifact
-    at training time (the data may not be redistributed, so it is not bundled). Whether the language is
-    scored (in ``sentiment.languages``) is in ``how``."""
+    """Per language of the multilingual artifact, one row per tier: the n-gram model's validation figure (what
+    scores the language with the fast model or VADER configured) and, where it has an encoder part, the figure
+    with it averaged in (``+use``: with the default model configured), against the language's target;
+    measured now on ``folder``'s validation splits when given, else as recorded in the artifact at training
+    time (the data may not be redistributed, so it is not bundled). Whether the row's tier scores the
+    language now (in ``sentiment.languages``, with the configured model) is in ``how``."""
     from models import multilingual
 
     with model_errors():
@@ -155,18 +157,27 @@ def multilingual_rows(settings: Settings, folder: Path | None = None) -> list[di
         meta = multilingual.read_meta(path)
         model = multilingual.load(path) if folder is not None else None
         name = f"multilingual-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+        default_tier = canonical(settings.sentiment.model) == "default"
         rows = []
         for lang, info in meta.get("languages", {}).items():
-            fig = info["figures"]
-            if model is not None:
-                fig = multilingual.measure(lang, model.models[lang], multilingual.splits(folder, lang)[1])
-                how = f"{fig['metric']}, validation split measured now ({fig['n']:,} posts, never trained on)"
-            else:
-                how = (f"{fig['metric']}, validation split ({fig['n']:,} posts, never trained on), "
-                       "recorded in the artifact at training time")
-            scored = lang in settings.sentiment.languages
-            how += "; scored" if scored else "; unscored (not in sentiment.languages)"
-            rows.append(_row(f"{lang}_validation_macro_f1", f"{name}-{lang}", fig["value"], info.get("target"), how))
+            val = multilingual.splits(folder, lang)[1] if model is not None else None
+            for encoder, key in ((False, "figures"), (True, "figures_encoder")):
+                if key not in info:
+                    continue
+                fig = info[key]
+                if model is not None and val is not None:
+                    fig = multilingual.measure(lang, model.models[lang], val, encoder=encoder)
+                    how = f"{fig['metric']}, validation split measured now ({fig['n']:,} posts, never trained on)"
+                else:
+                    how = (f"{fig['metric']}, validation split ({fig['n']:,} posts, never trained on), "
+                           "recorded in the artifact at training time")
+                tier = encoder == (default_tier and "figures_encoder" in info)
+                if lang not in settings.sentiment.languages:
+                    how += "; unscored (not in sentiment.languages)"
+                else:
+                    how += "; scored" if tier else "; not the configured model's tier"
+                rows.append(_row(f"{lang}_validation_macro_f1", f"{name}-{lang}" + ("+use" if encoder else ""),
+                                 fig["value"], info.get("target"), how))
     return rows
 
 

@@ -113,11 +113,12 @@ class LanguageBase:
     and VADER's scores as its signals, its own feature rows as its sparse correction."""
     model: "LanguageModel"
     artifact_id: str                      # the multilingual artifact's
+    encoder: bool = False                 # the default model's tier: the encoder part averaged in
 
     @property
     def meta(self) -> dict:
-        """``artifact_id`` names the artifact and the language: a head is refused for any other."""
-        return {"artifact_id": f"{self.artifact_id}-{self.model.language}"}
+        """``artifact_id`` names the artifact, the language and the tier: a head is refused for any other."""
+        return {"artifact_id": f"{self.artifact_id}-{self.model.language}" + ("+use" if self.encoder else "")}
 
 
 Base = Union[TrainedModel, EncoderBase, LanguageBase]
@@ -152,7 +153,7 @@ def base_inputs(base: Base, texts: Sequence[str]) -> tuple[np.ndarray, sparse.cs
         from models.features import lexicon_matrix
         m = base.model
         x = m.matrix(texts)
-        p = m.probabilities_of(x)
+        p = m.blended(texts, x, base.encoder)
         logp = np.log(np.clip(p, 1e-6, 1.0))
         if len(m.classes) == 2:   # neutral wins at the start exactly where the model's neutral band puts it
             logp[:, 1] = np.log((1.0 + m.neutral_band) / 2.0)

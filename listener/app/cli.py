@@ -1028,6 +1028,12 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
                        f"{f['metric']} {f['value']:.4f} (target >= {info['target']:g}: "
                        f"{'met' if info['met'] else 'NOT MET'}), accuracy {f['accuracy']:.4f}, labelled neutral "
                        f"{f['neutral_share']:.1%}")
+            if "figures_encoder" in info:
+                f = info["figures_encoder"]
+                click.echo(f"{lang} with the encoder part (the default model's tier): validation {f['metric']} "
+                           f"{f['value']:.4f} (target >= {info['target']:g}: "
+                           f"{'met' if info['met_encoder'] else 'NOT MET'}), accuracy {f['accuracy']:.4f}, labelled "
+                           f"neutral {f['neutral_share']:.1%}")
         click.echo(f"artifact: {path} sha256 {digest}")
         return
 

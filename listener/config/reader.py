@@ -12,7 +12,7 @@ from listener.config.settings import (DEFAULT_FILE, ENV_VAR, AlertRule, AlertSet
                                       CollectSettings, ConfigError, DigestSettings, EmergingSettings, Product,
                                       ScheduleSettings, SentimentSettings, ServeSettings, Settings, Topic)
 from listener.config.schema import (ALERT_RULES, ALERTS, CHANNELS, CLASSIFY, COLLECT, DIGEST, EMERGING, PRODUCTS,
-                                    SCHEDULE, SENTIMENT, SERVE, STORE, TOPICS, Section, Setting)
+                                    SCHEDULE, SENTIMENT, SERVE, STORE, TOPICS, Section, Setting, default_languages)
 from listener.config.sourcekeys import read_source
 
 
@@ -154,14 +154,16 @@ def parse_settings(data: dict, file: Path) -> Settings:
     values = _section(root.sub("serve"), SERVE)
     serve = ServeSettings(**{**values, "token": values["token"] or None})
 
-    values = _section(root.sub("sentiment"), SENTIMENT)
+    table = root.sub("sentiment")
+    languages_set = "languages" in table.table
+    values = _section(table, SENTIMENT)
     artifact, adaptation = values["artifact"], values["adaptation"]
     if adaptation and values["model"] == "vader":
         raise ConfigError(f"{name}: sentiment.adaptation: a domain head adapts the default or the fast model, "
                           'not VADER (set sentiment.model = "default" or "fast", or remove sentiment.adaptation)')
     sentiment = SentimentSettings(model=values["model"], artifact=(base / artifact) if artifact else None,
                                   adaptation=(base / adaptation) if adaptation else None,
-                                  languages=values["languages"] or SENTIMENT.default("languages"))
+                                  languages=values["languages"] if languages_set and values["languages"] else default_languages(values["model"]))
 
     emerging = EmergingSettings(**_section(root.sub("emerging"), EMERGING))
 
