@@ -130,12 +130,13 @@ def classify_batch(rows: Iterable[dict], *, products: ProductMatcher, scorer: Sc
         s = others[key] if key else scorer
         results.update(zip(idx, s.score([bodies[i] for i in idx])))
         scores = {bodies[i]: results[i].score for i in idx}   # a one-sentence post is scored already
+        part = getattr(s, "parts", s)   # what scores parts of a post (a scorer may offer a cheaper one)
         wanted = sorted({x for i in idx for m in found[i] for x in m.sentences} - scores.keys())
-        scores.update((x, r.score) for x, r in zip(wanted, s.score(wanted)))
+        scores.update((x, r.score) for x, r in zip(wanted, part.score(wanted)))
         sentence_score.update(dict.fromkeys(idx, scores))
         with_mentions = [i for i in idx if mentions[i]]
         judged.update(zip(with_mentions, judge_batch([(bodies[i], mentions[i], results[i]) for i in with_mentions],
-                                                      s, language=key or None)))
+                                                      part, language=key or None)))
     unscored = Sentiment(UNSCORED, None, None, scorer.name)   # not covered: its mentions stay unscored
     rest = [i for i, ms in enumerate(mentions) if ms and i not in results]
     judged.update(zip(rest, judge_batch([(bodies[i], mentions[i], unscored) for i in rest], scorer)))

