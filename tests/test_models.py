@@ -207,7 +207,7 @@ def test_unscored_language_and_digest_counts(settings_for):
     de = db.execute("SELECT id FROM posts WHERE guid = 'de'").fetchone()[0]
     why = learn.explain_post(db, settings, de)
     assert (why.label, why.score, why.positive_terms) == ("unscored", None, [])
-    assert why.reason == "its language (nl) is not one the sentiment model scores (en, de)"
+    assert why.reason == "its language (nl) is not one the sentiment model scores (en, de, fr, it)"
     from reports.digest import build_digest
     from reports.render import render_markdown
     d = build_digest(db, settings, day=NOW.date().replace(day=22), now=NOW)
