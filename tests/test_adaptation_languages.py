@@ -14,6 +14,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from listener import learn, store
@@ -57,10 +58,10 @@ def invoke(path: Path, *args: str):
     return CliRunner().invoke(cli, ["--config", str(path), "--now", "2026-11-23T06:00:00Z", *args])
 
 
-def _team(write_settings, head: Path) -> tuple[Path, dict[str, int]]:
+def _team(write_settings, head: Path, model: str = "fast") -> tuple[Path, dict[str, int]]:
     """60 relabelled German and 60 Polish posts, one French relabel (French is not scored), and unlabelled
     held-out posts in German, Polish and English; (settings path, ids of the held-out posts by language)."""
-    path = write_settings(extra=f'[sentiment]\nmodel = "fast"\nlanguages = ["en", "de", "pl"]\n'
+    path = write_settings(extra=f'[sentiment]\nmodel = "{model}"\nlanguages = ["en", "de", "pl"]\n'
                                 f'adaptation = "{head}"\n')
     settings = load_settings(path)
     db = store.open_db(settings.db_path)
@@ -85,9 +86,11 @@ def _stored(path: Path, post_id: int) -> tuple[str, str, str]:
                             [post_id]).fetchone())
 
 
-def test_german_and_polish_relabels_adapt_their_own_language_models(write_settings, tmp_path):
+@pytest.mark.parametrize("model,tier", [("fast", ""), ("default", r"\+use")])
+def test_german_and_polish_relabels_adapt_their_own_language_models(write_settings, tmp_path, model, tier):
+    """With the default model each language's head adapts its n-gram model with the encoder part (``+use``)."""
     head = tmp_path / "team.head"
-    path, held = _team(write_settings, head)
+    path, held = _team(write_settings, head, model)
     assert invoke(path, "classify", "--all").exit_code == 2        # the configured head does not exist yet
 
     result = invoke(path, "train", "--with-labels")
@@ -95,7 +98,7 @@ def test_german_and_polish_relabels_adapt_their_own_language_models(write_settin
     out = result.output
     for lang in ("de", "pl"):
         assert re.search(rf"^{lang}: labels: 60 relabelled post\(s\) \(20 negative, 20 neutral, 20 positive\); head "
-                         rf"fitted in [\d.]+ s over multilingual-\w+-{lang}$", out, re.M), out
+                         rf"fitted in [\d.]+ s over multilingual-\w+-{lang}{tier}$", out, re.M), out
         base = float(re.search(rf"^{lang}: base model on these labels: accuracy [\d.]+, macro-F1 ([\d.]+)", out,
                                re.M).group(1))
         cv = float(re.search(rf"^{lang}: domain head, cross-validated \(5 folds\): accuracy [\d.]+, macro-F1 "
@@ -109,7 +112,7 @@ def test_german_and_polish_relabels_adapt_their_own_language_models(write_settin
     for lang in ("de", "pl"):
         label, detected, version = _stored(path, held[lang])
         assert (label, detected) == (HELD[lang][1], lang)
-        assert re.search(rf"\+{lang}:multilingual-\w+-{lang}\+head-\w+", version), version
+        assert re.search(rf"\+{lang}:multilingual-\w+-{lang}{tier}\+head-\w+", version), version
     label, detected, version = _stored(path, held["en"])
     alone = scorer_for(load_settings(path), head=False).score([ENGLISH])[0].label   # the configured model alone
     assert (label, detected) == (alone, "en") and "+head-" not in version.split("+de:")[0]
@@ -117,10 +120,10 @@ def test_german_and_polish_relabels_adapt_their_own_language_models(write_settin
     ev = invoke(path, "eval", "--labels")
     assert ev.exit_code == 0, ev.output
     for lang in ("de", "pl"):
-        assert re.search(rf"^{lang}: model multilingual-\w+-{lang}\+head-\w+ on 60 relabelled post\(s\): accuracy "
+        assert re.search(rf"^{lang}: model multilingual-\w+-{lang}{tier}\+head-\w+ on 60 relabelled post\(s\): accuracy "
                          r"1\.000, macro-F1 1\.000 \(in-sample", ev.output, re.M), ev.output
         assert re.search(rf"^{lang}: cross-validated domain head \(5 folds\) on the same labels: accuracy [\d.]+, "
-                         rf"macro-F1 [\d.]+; base model multilingual-\w+-{lang}: accuracy", ev.output, re.M), ev.output
+                         rf"macro-F1 [\d.]+; base model multilingual-\w+-{lang}{tier}: accuracy", ev.output, re.M), ev.output
     assert "on 120 relabelled post(s)" in ev.output and "(fr 1)" in ev.output
 
 
