@@ -191,7 +191,7 @@ class LanguageModel:
         norm = [normalize(t) for t in texts]
         dots, scaled = np.zeros((len(norm), len(self.intercept))), np.zeros(len(norm))
         for counter, (squares, weights) in zip((self._word, self._char), self._weights):
-            tf = counter.transform(norm).astype(np.float64)
+            tf = counter.counts(norm).astype(np.float64)
             np.log(tf.data, out=tf.data)
             tf.data += 1.0
             sq = tf.copy()
