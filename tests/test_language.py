@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from models.classify import classify
-from models.language import _identifier, detect_language, language_of
+from models.language import _clean, _identifier, detect_language, language_of
 from models.products import compile_products
 
 ENGLISH_TITLES = [
@@ -65,6 +65,16 @@ def test_unsure_text_takes_the_declared_language():
     assert language_of("short", declared="fr") == "fr"   # too short to detect
     assert language_of("short") == "en"
     assert language_of("@someone https://example.com/x") == "en"   # no words left: unsure
+
+
+
+@pytest.mark.parametrize("text,read", [
+    ("RT @anna: Schau https://x.de/a?b=1 und www.y.de/c #toll", ": schau und toll"),
+    ("mail@example.com ART RTL RT_x xRT RT. RT", "mail@example.com art rtl rt_x xrt ."),   # word-inner @ and RT stay
+    ("@a@b #@c http:/x https:// hxxp://y", "@b http:/x hxxp://y"),
+])
+def test_the_detector_reads_the_text_without_links_handles_rt_and_hashes(text, read):
+    assert _clean(text) == read
 
 
 def test_deterministic():

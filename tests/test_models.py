@@ -338,3 +338,4 @@ def test_the_vocabulary_counter_counts_as_scikit_learn_does():
             assert got.dtype == np.float32 and got.shape == expected.shape
             assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
             assert np.array_equal(got.data, expected.data)
+            assert (counter.counts(texts) != expected).nnz == 0   # the same counts, in any column order

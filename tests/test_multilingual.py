@@ -65,6 +65,15 @@ def test_shipped_artifact_covers_the_languages_and_the_default_is_what_passed(mo
             assert info["met_encoder"] == (info["figures_encoder"]["value"] >= multilingual.TARGETS[lang])
 
 
+
+def test_the_logits_are_the_scaled_feature_rows_times_the_coefficients(model):
+    import numpy as np
+
+    texts = [t for _, t, _ in POSTS] + ["", "!!! ...", "zzzqx", "Kaffeo " * 300, "soooo guuut, @anna https://x.y/z"]
+    for lang, m in model.models.items():
+        want = np.asarray(m.matrix(texts) @ m.coef.T) + m.intercept
+        np.testing.assert_allclose(m.logits(texts), want, rtol=1e-5, atol=1e-6, err_msg=lang)
+
 def _rewrite(src: Path, dst: Path, name: str, change) -> None:
     with zipfile.ZipFile(src) as z:
         entries = {n: z.read(n) for n in z.namelist()}
