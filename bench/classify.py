@@ -18,7 +18,8 @@ Rows, measured in the same run:
                             the same product mentions, 40-800 characters; the ``bench`` extra), each post
                             scored by its language's own model (``models.multilingual``);
 * classify, default, non-English: the same posts with the default model configured (English keeps it;
-                            the other languages are scored by the same per-language models).
+                            each other language's model averages in its encoder part, which embeds the
+                            post's opening: ``models.multilingual``, ``+use``).
 
 Every row's posts/s is also printed as a ratio to plain VADER, and each non-English row's as a ratio to
 the English row of the same model (``ratio_to_english`` in the JSON). Store writes are not included
