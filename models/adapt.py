@@ -51,7 +51,7 @@ import numpy as np
 from scipy import sparse
 
 from models.features import FEATURE_VERSION
-from models.trained import CLASSES, ArtifactError, Prediction, TrainedModel, _array_bytes, _ZIP_TIME
+from models.trained import CLASSES, ArtifactError, Prediction, TrainedModel, _array_bytes, zip_entries
 
 if TYPE_CHECKING:
     from models.encoder import EncoderModel
@@ -311,21 +311,16 @@ def serialize(head: DomainHead) -> bytes:
 def serialize_set(heads: dict[str, DomainHead]) -> bytes:
     """One artifact holding the configured model's head (key ``CONFIGURED``) and each language's (key: its
     code), each in the layout of ``serialize``; the same heads give the same bytes."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        for key in sorted(heads):
-            head = heads[key]
-            arrays = _array_bytes({"columns": head.columns.astype(np.int64), "weight": head.weight.astype(np.float32),
-                                   "bias": head.bias.astype(np.float32),
-                                   "signals": head.signals.astype(np.float32)})
-            meta = dict(head.meta, format=FORMAT, classes=list(CLASSES),
-                        arrays_sha256=hashlib.sha256(arrays).hexdigest())
-            for name, data in (("meta.json", json.dumps(meta, indent=1, sort_keys=True).encode()),
-                               ("arrays.npz", arrays)):
-                info = zipfile.ZipInfo(f"{key}/{name}" if key else name, _ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, data, compresslevel=9)
-    return buf.getvalue()
+    entries = {}
+    for key in sorted(heads):
+        head = heads[key]
+        arrays = _array_bytes({"columns": head.columns.astype(np.int64), "weight": head.weight.astype(np.float32),
+                               "bias": head.bias.astype(np.float32), "signals": head.signals.astype(np.float32)})
+        meta = dict(head.meta, format=FORMAT, classes=list(CLASSES), arrays_sha256=hashlib.sha256(arrays).hexdigest())
+        prefix = f"{key}/" if key else ""
+        entries[prefix + "meta.json"] = json.dumps(meta, indent=1, sort_keys=True).encode()
+        entries[prefix + "arrays.npz"] = arrays
+    return zip_entries(entries)
 
 
 FIX = "adapt again with `listener train --with-labels`"
