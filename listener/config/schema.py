@@ -13,6 +13,8 @@ reported when several keys of one table are wrong.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -113,6 +115,17 @@ CLASSIFY = Section("classify", (
     Setting("batch_size", int, 2000, checks.positive, "posts classified per transaction"),
 ))
 
+# sentiment.languages when unset, by sentiment.model: English and every language whose recorded validation
+# figure met its target in that model's tier (models.multilingual: the n-gram models, with the encoder part
+# averaged in for the default model); tests/test_multilingual.py checks them against the artifact.
+TIER_LANGUAGES = {"default": ("en", "de", "fr", "it"), "fast": ("en", "de"), "vader": ("en", "de")}
+
+
+def default_languages(model: str) -> tuple[str, ...]:
+    """``sentiment.languages`` when the settings do not set it, for ``sentiment.model`` ``model``."""
+    return TIER_LANGUAGES.get("fast" if model == "trained" else model, TIER_LANGUAGES["default"])
+
+
 SENTIMENT = Section("sentiment", (
     Setting("artifact", str, None, shown_default="shipped model",
             help="the model's artifact written by `listener train`: a folder for `default`, a file for `fast`"),
@@ -125,11 +138,12 @@ SENTIMENT = Section("sentiment", (
             '`"default"` (a fine-tuned transformer run with onnxruntime; the most accurate on TweetEval val, see "Sentiment models"), '
             '`"fast"` (the linear scikit-learn model, about 2.5 times the throughput; `"trained"` is read as `"fast"`) '
             'or `"vader"`'),
-    Setting("languages", list, ["en", "de", "fr", "it"], checks.language_codes,
+    Setting("languages", list, list(TIER_LANGUAGES["default"]), checks.language_codes,
             "detected languages scored; posts in other languages get the label `unscored`. English by the configured "
             "model, de fr es it pt pl ar hi by their own (see \"Sentiment beyond English\"); the default is every "
             "language whose measured figure met its target with the configured model: "
-            "`[\"en\", \"de\", \"fr\", \"it\"]` with `default`, `[\"en\", \"de\"]` with `fast` or `vader`"),
+            f"`{json.dumps(list(TIER_LANGUAGES['default']))}` with `default`, "
+            f"`{json.dumps(list(TIER_LANGUAGES['fast']))}` with `fast` or `vader`"),
 ))
 
 TOPICS = Section("topics[]", (
@@ -295,14 +309,3 @@ SOURCES = Section("sources[]", (
 # Every section, in the order of the README settings table; their names are the top-level keys.
 SECTIONS: tuple[Section, ...] = (STORE, COLLECT, CLASSIFY, SENTIMENT, TOPICS, EMERGING, DIGEST, ALERTS, ALERT_RULES,
                                  CHANNELS, SERVE, SCHEDULE, PRODUCTS, SOURCES)
-
-
-# sentiment.languages when unset, by sentiment.model: English and every language whose recorded validation
-# figure met its target in that model's tier (models.multilingual: the n-gram models, with the encoder part
-# averaged in for the default model); tests/test_multilingual.py checks them against the artifact.
-TIER_LANGUAGES = {"default": ("en", "de", "fr", "it"), "fast": ("en", "de"), "vader": ("en", "de")}
-
-
-def default_languages(model: str) -> tuple[str, ...]:
-    """``sentiment.languages`` when the settings do not set it, for ``sentiment.model`` ``model``."""
-    return TIER_LANGUAGES.get("fast" if model == "trained" else model, TIER_LANGUAGES["default"])
