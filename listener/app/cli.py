@@ -1066,8 +1066,7 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
                            "judging these posts")
         if r.unscored:
             click.echo(f"left out: {sum(r.unscored.values())} relabel(s) in languages no model scores now ("
-                       + ", ".join(f"{k} {n}" for k, n in r.unscored.items())
-                       + "); add the language to sentiment.languages to adapt its model")
+                       + _language_counts(r.unscored) + "); add the language to sentiment.languages to adapt its model")
         if r.path is None:
             click.echo("no head written: none did better than its base model out-of-fold")
             return
@@ -1088,6 +1087,11 @@ def train(obj: Ctx, which: str, out: str | None, data_dir: str | None, small: bo
         for name, value in result.evaluation.figures().items():
             click.echo(f"{name}: {value:.4f} ({learn.how_measured(result.evaluation, name)})")
     click.echo(f"artifact: {result.path} sha256 {result.artifact_sha256}")
+
+
+def _language_counts(counts: dict[str, int]) -> str:
+    """Relabels left out, by language: "fr 2, nl 1"."""
+    return ", ".join(f"{lang} {n}" for lang, n in counts.items())
 
 
 def _train_relevance(obj: Ctx, out: str | None, data_dir: str | None, with_labels: bool, no_eval: bool) -> None:
@@ -1150,7 +1154,7 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_
         ev = learn.evaluate_labels(obj.db(), settings)
         if not ev.n and ev.unscored:
             click.echo(f"None of the {sum(ev.unscored.values())} relabelled post(s) is in a language the models score ("
-                       + ", ".join(f"{k} {n}" for k, n in ev.unscored.items()) + ").")
+                       + _language_counts(ev.unscored) + ").")
             return
         if not ev.n:
             click.echo("No relabelled posts yet (see `listener label`).")
@@ -1169,7 +1173,7 @@ def eval_cmd(obj: Ctx, labels: bool, recorded: bool, data_dir: str | None, absa_
                 click.echo(f"{who}cross-validated domain head: needs at least 2 relabelled posts")
         if ev.unscored:
             click.echo(f"left out: {sum(ev.unscored.values())} relabel(s) in languages no model scores now ("
-                       + ", ".join(f"{k} {n}" for k, n in ev.unscored.items()) + ")")
+                       + _language_counts(ev.unscored) + ")")
         table = Table(title="human label (rows) x model label (columns)")
         cols = ("positive", "neutral", "negative")
         table.add_column("human")
